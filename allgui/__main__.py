@@ -1,0 +1,3 @@
+from allgui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""The ``allgui`` command: the window when run bare, subcommands for headless use.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a
+function taking the parsed arguments and returning an exit code. Imports of
+heavy libraries (torch, optuna) stay inside those functions so that
+``allgui --help`` and ``allgui classify`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from allgui import RESEARCH_NOTICE, __version__
+from allgui.core.errors import AllguiError
+
+# Subcommand modules, in the order ``allgui --help`` lists them.
+COMMAND_MODULES = (
+    "data",
+    "demo_data",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="allgui",
+        description="Build, tune, validate and use an ALL classifier for blood-cell images. "
+        "Run without a command to open the window. " + RESEARCH_NOTICE,
+    )
+    parser.add_argument("--version", action="version", version=f"allgui {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks instead of plain messages"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"allgui.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from allgui.gui.app import run_app
+
+        return run_app()
+    try:
+        return int(args.func(args) or 0)
+    except AllguiError as exc:
+        if args.debug:
+            raise
+        print(f"allgui: {exc.message}", file=sys.stderr)
+        if exc.details:
+            print(f"  details: {exc.details}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("allgui: interrupted; finished work was kept.", file=sys.stderr)
+        return 130

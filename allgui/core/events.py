@@ -1,0 +1,141 @@
+"""Events a long job emits, as plain frozen dataclasses.
+
+A job (scan, cache build, study, validation batch, export) is handed a
+``sink``: any callable taking one event. The CLI's sink prints progress bars;
+the window's sink re-emits each event as a queued Qt signal, so it crosses
+into the GUI thread safely. Events carry only plain values (numbers,
+strings, tuples, dicts of plain values) so they are cheap to copy and safe to
+hand between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; ``job`` names the job that emitted it."""
+
+    job: str
+
+
+@dataclass(frozen=True)
+class JobStarted(Event):
+    description: str = ""
+    total: int | None = None  # units of work (images, trials, runs), when known
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """``done`` of ``total`` units of the current phase are finished."""
+
+    phase: str = ""
+    done: int = 0
+    total: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should read: ``level`` is 'info', 'warning' or 'error'."""
+
+    level: str = "info"
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class EpochEnded(Event):
+    """One epoch of a trial (``trial``) or of a validation run (``run``) ended."""
+
+    trial: int | None = None
+    run: int | None = None
+    epoch: int = 0
+    epochs: int = 0
+    train_loss: float = float("nan")
+    val_loss: float = float("nan")
+    train_accuracy: float = float("nan")
+    val_accuracy: float = float("nan")
+    train_balanced_accuracy: float = float("nan")
+    val_balanced_accuracy: float = float("nan")
+    objective: float = float("nan")  # the study's objective on validation, this epoch
+    lr: float = float("nan")
+
+
+@dataclass(frozen=True)
+class TrialStarted(Event):
+    number: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialFinished(Event):
+    number: int = 0
+    value: float = float("nan")
+    params: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    epochs_run: int = 0
+
+
+@dataclass(frozen=True)
+class TrialPruned(Event):
+    number: int = 0
+    epoch: int = 0
+    reason: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialFailed(Event):
+    number: int = 0
+    reason: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StudyFinished(Event):
+    best_number: int | None = None
+    best_value: float | None = None
+    n_complete: int = 0
+    n_pruned: int = 0
+    n_failed: int = 0
+    stopped: bool = False  # True when the user pressed Stop
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """One validation run finished; ``metrics`` holds its test-set figures."""
+
+    run: int = 0
+    seed: int = 0
+    label: str = ""  # 'tuned' or 'baseline'
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobFinished(Event):
+    ok: bool = True
+    message: str = ""
+    stopped: bool = False
+
+
+Sink = Callable[[Event], None]
+
+
+def null_sink(event: Event) -> None:
+    """A sink that drops everything (for callers that want no progress)."""
+
+
+class EventLog:
+    """A sink that keeps every event in order; handy in tests and scripts."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, kind: type[Event]) -> list[Event]:
+        return [e for e in self.events if isinstance(e, kind)]

@@ -1,0 +1,116 @@
+"""Reading any image a user may have, and the one preprocessing step shared by
+training and classification.
+
+This module imports only numpy and Pillow: the torch-free classification path
+uses it too, which is what guarantees that a cell image is prepared exactly
+the same way when a model is trained and when it is used.
+
+``read_rgb`` never crashes on a bad file: it raises :class:`ImageReadError`
+with a short reason (zero-byte, truncated, not an image, too large, ...),
+and turns every odd-but-valid image (grayscale, palette, RGBA, 16-bit, CMYK,
+EXIF-rotated) into 8-bit RGB.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from allgui.core.errors import ImageReadError
+
+# Extensions we look at when scanning folders (compared lower-case).
+IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif"})
+
+# A microscope tile of 20,000 x 20,000 is plausible; anything beyond is treated
+# as a decompression bomb rather than decoded.
+MAX_PIXELS = 400_000_000
+
+# Truncated files must fail loudly, not decode as half-grey images.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def is_image_name(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency goes onto black,
+    the background of segmented C-NMC cells."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) if arr.size else 0.0
+        scale = 65535.0 if hi > 255 else 255.0
+        if mode == "F" and hi <= 1.0:
+            scale = 1.0
+        arr8 = np.clip(arr / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr8, "L").convert("RGB")
+    if mode == "P" or mode == "PA":
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+
+
+def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode ``path`` to an 8-bit RGB Pillow image, upright per its EXIF tag.
+
+    Raises ImageReadError with a short reason for anything unusable.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageReadError(str(path), f"cannot open the file ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise ImageReadError(str(path), "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise ImageReadError(
+                        str(path), f"image too large ({w} x {h} pixels; limit {max_pixels:,})"
+                    )
+                if getattr(img, "n_frames", 1) > 1:
+                    img.seek(0)  # multi-page TIFF or animated GIF: the first frame
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+                return _to_rgb(img)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(str(path), "not an image, or a format allgui cannot read") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(str(path), "image too large (possible decompression bomb)") from exc
+    except OSError as exc:
+        text = str(exc)
+        reason = "truncated or corrupt image" if "truncated" in text or "broken" in text else (
+            f"corrupt image ({text})"
+        )
+        raise ImageReadError(str(path), reason) from exc
+    except (ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        raise ImageReadError(str(path), f"corrupt image ({exc})") from exc
+
+
+def resize_area(img: Image.Image, size: int) -> np.ndarray:
+    """Resize to ``size`` x ``size`` with area averaging (Pillow's BOX filter,
+    the equivalent of OpenCV's INTER_AREA the paper used). Returns HxWx3 uint8."""
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def prepare_image(path: str | os.PathLike, size: int) -> np.ndarray:
+    """Decode and resize one image: the preprocessing used everywhere."""
+    return resize_area(read_rgb(path), size)

@@ -1,0 +1,166 @@
+"""The project folder: one dataset, its settings, study, caches, runs,
+models and reports, so that it can be zipped, moved, reopened and resumed.
+
+    <project>/project.toml   settings (this module)
+    <project>/study.db       the Optuna study (SQLite unless a URL is set)
+    <project>/cache/         decoded images and backbone features
+    <project>/runs/          validation runs
+    <project>/models/        exported ONNX models
+    <project>/reports/       HTML and PDF reports
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allgui import __version__
+from allgui.core.atomic import atomic_write_text
+from allgui.core.errors import ProjectError
+from allgui.core.tomlio import dumps, loads
+
+CONFIG_NAME = "project.toml"
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    path: str = ""  # folder (or manifest CSV) the user picked
+    image_size: int = 224  # images are resized once to this square size (the paper: 224)
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    # 'patient' (default: no patient on both sides), 'cnmc-folds' (the dataset's
+    # own patient-disjoint folds) or 'image' (the paper's protocol; leaky).
+    method: str = "patient"
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.15  # used only when the dataset has no test set of its own
+    use_official_test: bool = True  # C-NMC's preliminary test set as the test set
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    backbone: str = "efficientnet_b2"
+    weights: str = "imagenet"  # 'imagenet' (timm's hub), 'none', or a path to a weights file
+    finetune_stages: int = 0  # 0 = frozen backbone, as the paper
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    split: SplitSettings = field(default_factory=SplitSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    # The search section belongs to the engine (allgui.core.search): kept as
+    # plain TOML data here so this module need not know its schema.
+    search: dict[str, Any] = field(default_factory=dict)
+    storage: str = ""  # '' = <project>/study.db; otherwise an Optuna storage URL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allgui_version": __version__,
+            "storage": self.storage or None,
+            "dataset": dataclasses.asdict(self.dataset),
+            "split": dataclasses.asdict(self.split),
+            "model": dataclasses.asdict(self.model),
+            "search": dict(self.search),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProjectSettings:
+        def build(kind, section):
+            raw = data.get(section, {}) or {}
+            known = {f.name for f in dataclasses.fields(kind)}
+            unknown = sorted(set(raw) - known)
+            if unknown:
+                raise ProjectError(
+                    f"project.toml has settings allgui does not know in [{section}]: "
+                    + ", ".join(unknown)
+                )
+            return kind(**raw)
+
+        return cls(
+            dataset=build(DatasetSettings, "dataset"),
+            split=build(SplitSettings, "split"),
+            model=build(ModelSettings, "model"),
+            search=dict(data.get("search", {}) or {}),
+            storage=str(data.get("storage", "") or ""),
+        )
+
+
+class Project:
+    """A handle on one project folder. Settings are replaced whole (frozen)
+    and written atomically by :meth:`save`."""
+
+    def __init__(self, root: str | Path, settings: ProjectSettings) -> None:
+        self.root = Path(root).resolve()
+        self.settings = settings
+
+    # -- folders -------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def study_path(self) -> Path:
+        return self.root / "study.db"
+
+    @property
+    def storage_url(self) -> str:
+        return self.settings.storage or f"sqlite:///{self.study_path}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    # -- life cycle ----------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, settings: ProjectSettings) -> Project:
+        root = Path(root)
+        if (root / CONFIG_NAME).exists():
+            raise ProjectError(f"{root} already holds a project; open it instead.")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"Cannot create the project folder {root}.", str(exc)) from exc
+        project = cls(root, settings)
+        project.save()
+        return project
+
+    @classmethod
+    def open(cls, root: str | Path) -> Project:
+        root = Path(root)
+        path = root / CONFIG_NAME
+        if not path.is_file():
+            raise ProjectError(f"{root} is not an allgui project (no {CONFIG_NAME} in it).")
+        try:
+            data = loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ProjectError(f"{path} cannot be read.", str(exc)) from exc
+        try:
+            settings = ProjectSettings.from_dict(data)
+        except TypeError as exc:
+            raise ProjectError(f"{path} has invalid settings.", str(exc)) from exc
+        return cls(root, settings)
+
+    def save(self) -> None:
+        atomic_write_text(self.config_path, dumps(self.settings.to_dict()))
+
+    def update(self, **changes: Any) -> None:
+        """Replace whole sections (``dataset=``, ``split=``, ``model=``, ``search=``) and save."""
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self.save()
