@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from allgui.core.atomic import atomic_open, atomic_write_text
+from allgui.core.errors import ProjectError
+from allgui.core.project import Project, ProjectSettings, SplitSettings
+from allgui.core.tomlio import dumps, loads
+
+
+def test_settings_round_trip_through_toml(tmp_path):
+    settings = ProjectSettings(
+        split=SplitSettings(method="cnmc-folds", seed=7),
+        search={"trials": 20, "lr": {"low": 1e-5, "high": 1e-2, "log": True}, "tags": ["a", "b"]},
+    )
+    project = Project.create(tmp_path / "p", settings)
+    reopened = Project.open(tmp_path / "p")
+    assert reopened.settings == settings
+    assert reopened.settings.split.seed == 7
+    assert reopened.study_path == (tmp_path / "p" / "study.db").resolve()
+    assert project.storage_url.startswith("sqlite:///")
+
+
+def test_update_replaces_a_section_and_saves(tmp_path):
+    project = Project.create(tmp_path / "p", ProjectSettings())
+    project.update(split=dataclasses.replace(project.settings.split, val_fraction=0.3))
+    assert Project.open(tmp_path / "p").settings.split.val_fraction == 0.3
+
+
+def test_opening_a_folder_that_is_not_a_project_says_so(tmp_path):
+    with pytest.raises(ProjectError, match="not an allgui project"):
+        Project.open(tmp_path)
+
+
+def test_unknown_settings_are_reported(tmp_path):
+    (tmp_path / "project.toml").write_text('[split]\nmethod = "patient"\nfoo = 1\n')
+    with pytest.raises(ProjectError, match="foo"):
+        Project.open(tmp_path)
+
+
+def test_creating_over_an_existing_project_is_refused(tmp_path):
+    Project.create(tmp_path, ProjectSettings())
+    with pytest.raises(ProjectError, match="already holds a project"):
+        Project.create(tmp_path, ProjectSettings())
+
+
+def test_toml_writer_escapes_strings():
+    text = dumps({"dataset": {"path": 'C:\\data\\"cells"\n'}})
+    assert loads(text)["dataset"]["path"] == 'C:\\data\\"cells"\n'
+
+
+def test_failed_atomic_write_leaves_the_old_file(tmp_path):
+    target = tmp_path / "model.onnx"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_open(target, "w") as fh:
+        fh.write("half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
