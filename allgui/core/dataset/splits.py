@@ -1,0 +1,373 @@
+"""Splitting a dataset into train / validation / test, honestly, and auditing
+any split for leakage.
+
+Methods (``SplitSettings.method``):
+
+- ``patient`` (default): whole patients go to one part; parts are stratified
+  by class, in images, as closely as whole patients allow.
+- ``cnmc-folds``: the dataset's own patient-disjoint folds are the
+  cross-validation groups; the fold ``seed % n_folds`` is validation.
+- ``image``: the paper's protocol, images drawn individually. When file names
+  carry patient IDs the same patient lands on both sides: the split is marked
+  leaky and carries a warning.
+
+The dataset's own labelled test set (C-NMC's preliminary test) is the test
+set when present and ``use_official_test`` is on; otherwise a test part is
+drawn from the training images with ``test_fraction``. Deterministic by seed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.records import DatasetIndex
+from allgui.core.errors import Cancelled, DatasetError
+from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.project import SplitSettings
+
+METHODS = ("patient", "cnmc-folds", "image")
+PARTS = ("train", "val", "test")
+
+LEAKY_WARNING = (
+    "Image-level split on data with patient IDs: images of the same patient are on both "
+    "sides, so validation and test figures will be optimistic. Kept only to reproduce the "
+    "paper; choose the patient split for honest figures."
+)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which records (indices into ``DatasetIndex.records``) form each part."""
+
+    method: str
+    seed: int
+    train: tuple[int, ...]
+    val: tuple[int, ...]
+    test: tuple[int, ...]
+    leaky: bool = False  # the method itself lets patients cross parts
+    test_source: str = "none"  # 'official' (the dataset's own test set), 'held-out' or 'none'
+    folds: tuple[tuple[int, ...], ...] = ()  # cross-validation groups ('cnmc-folds')
+    fold_names: tuple[str, ...] = ()
+    val_fraction: float = 0.0
+    test_fraction: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+    def part(self, name: str) -> tuple[int, ...]:
+        if name not in PARTS:
+            raise ValueError(f"unknown part {name!r}")
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "leaky": self.leaky,
+            "test_source": self.test_source,
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "sizes": {p: len(self.part(p)) for p in PARTS},
+            "fold_names": list(self.fold_names),
+            "warnings": list(self.warnings),
+        }
+
+
+def _check_settings(settings: SplitSettings) -> None:
+    if settings.method not in METHODS:
+        raise DatasetError(
+            f"Unknown split method {settings.method!r}; choose one of: {', '.join(METHODS)}."
+        )
+    if not 0.0 < settings.val_fraction < 1.0:
+        raise DatasetError("The validation fraction must be between 0 and 1 (for example 0.2).")
+    if not 0.0 <= settings.test_fraction < 1.0:
+        raise DatasetError("The test fraction must be between 0 and 1 (for example 0.15).")
+    if settings.val_fraction + settings.test_fraction >= 1.0:
+        raise DatasetError("Validation and test fractions together must leave images to train on.")
+
+
+def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
+    """Split ``index`` as ``settings`` say. Raises DatasetError in plain words
+    when the data cannot be split that way."""
+    _check_settings(settings)
+    records = index.records
+    known = set(index.classes)
+    pool = [i for i, r in enumerate(records) if r.subset == "train" and r.label in known]
+    official = [i for i, r in enumerate(records) if r.subset == "test" and r.label in known]
+    if not pool:
+        raise DatasetError("The dataset has no labelled training images to split.")
+    pool_classes = sorted({records[i].label for i in pool})
+    if len(pool_classes) < 2:
+        raise DatasetError(
+            f"Training needs at least two classes; the training images are all "
+            f"'{pool_classes[0]}'."
+        )
+    use_official = bool(official) and settings.use_official_test
+    warnings: list[str] = []
+    if official and not settings.use_official_test:
+        warnings.append("The dataset's own test set is set aside; a test part is drawn instead.")
+    test_fraction = 0.0 if use_official else settings.test_fraction
+    rng = np.random.default_rng(settings.seed)
+    has_patients = any(records[i].patient for i in pool)
+
+    folds: tuple[tuple[int, ...], ...] = ()
+    fold_names: tuple[str, ...] = ()
+    if settings.method == "cnmc-folds":
+        by_fold: dict[str, list[int]] = defaultdict(list)
+        for i in pool:
+            by_fold[records[i].fold or ""].append(i)
+        if "" in by_fold or len(by_fold) < 2:
+            raise DatasetError(
+                "This dataset has no folds of its own (C-NMC's fold_0, fold_1, fold_2); "
+                "choose the patient split instead."
+            )
+        fold_names = tuple(sorted(by_fold))
+        folds = tuple(tuple(sorted(by_fold[f])) for f in fold_names)
+        k = settings.seed % len(folds)
+        val = list(folds[k])
+        train = [i for j, f in enumerate(folds) if j != k for i in f]
+        test: list[int] = []
+        if not use_official:
+            warnings.append(
+                "There is no official test set, so this split has no test part; "
+                "the folds give validation only."
+            )
+    elif settings.method == "image":
+        groups = {i: f"#{i}" for i in pool}
+        train, val, test = _grouped(records, pool, groups, settings.val_fraction, test_fraction, rng)
+        if has_patients:
+            warnings.append(LEAKY_WARNING)
+    else:
+        groups = {i: (records[i].patient or f"#{i}") for i in pool}
+        if not has_patients:
+            warnings.append(
+                "No patient IDs are known for these images, so they are split one by one; "
+                "if a patient gave several images, figures may be optimistic."
+            )
+        train, val, test = _grouped(records, pool, groups, settings.val_fraction, test_fraction, rng)
+
+    if use_official:
+        test = official
+        test_source = "official"
+    else:
+        test_source = "held-out" if test else "none"
+    return Split(
+        method=settings.method,
+        seed=settings.seed,
+        train=tuple(sorted(train)),
+        val=tuple(sorted(val)),
+        test=tuple(sorted(test)),
+        leaky=settings.method == "image" and has_patients,
+        test_source=test_source,
+        folds=folds,
+        fold_names=fold_names,
+        val_fraction=settings.val_fraction,
+        test_fraction=test_fraction,
+        warnings=tuple(warnings),
+    )
+
+
+def _grouped(records, pool, groups, val_fraction, test_fraction, rng):
+    """Stratified split of ``pool`` keeping each group (patient) whole.
+
+    Each group counts for its most common class. Within a class, groups are
+    shuffled and taken for test, then validation, while that brings the
+    part's image count closer to its target; the rest is training.
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for i in pool:
+        members[groups[i]].append(i)
+    by_class: dict[str, list[str]] = defaultdict(list)
+    for g in sorted(members):
+        label = Counter(records[i].label for i in members[g]).most_common(1)[0][0]
+        by_class[label].append(g)
+    fractions = [("test", test_fraction), ("val", val_fraction)]
+    fractions = [(p, f) for p, f in fractions if f > 0]
+    need = len(fractions) + 1
+    unit = "images" if all(len(members[g]) == 1 for g in members) else "patients"
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for label in sorted(by_class):
+        gs = by_class[label]
+        if len(gs) < need:
+            names = {2: "training and validation", 3: "training, validation and test"}[need]
+            raise DatasetError(
+                f"Class '{label}' has only {len(gs)} {unit}; a split into {names} needs at "
+                f"least {need}, each part with its own {unit}."
+            )
+        order = [gs[j] for j in rng.permutation(len(gs))]
+        total = sum(len(members[g]) for g in gs)
+        for part, fraction in fractions:
+            target = fraction * total
+            count = 0
+            taken: list[str] = []
+            for g in order:
+                if len(order) - len(taken) <= need - 1 - fractions.index((part, fraction)):
+                    break  # leave at least one group for each later part and training
+                size = len(members[g])
+                if not taken or abs(count + size - target) < abs(count - target):
+                    taken.append(g)
+                    count += size
+                    if count >= target:
+                        break
+            for g in taken:
+                parts[part] += members[g]
+            order = [g for g in order if g not in set(taken)]
+        for g in order:
+            parts["train"] += members[g]
+    return parts["train"], parts["val"], parts["test"]
+
+
+# -- leakage audit --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartOverlap:
+    """What two parts of a split share."""
+
+    a: str
+    b: str
+    patients: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    identical: tuple[tuple[str, str], ...] = ()  # (file in a, file in b) with the same content
+
+    @property
+    def clean(self) -> bool:
+        return not (self.patients or self.files or self.identical)
+
+
+@dataclass(frozen=True)
+class LeakageAudit:
+    """Patients, files and identical images found on both sides of a split."""
+
+    method: str
+    overlaps: tuple[PartOverlap, ...]
+    sizes: tuple[tuple[str, int], ...]
+    patients_known: bool
+    content_checked: bool
+
+    @property
+    def leaky(self) -> bool:
+        return any(not o.clean for o in self.overlaps)
+
+    def verdict(self) -> str:
+        """A few plain lines a clinician can read."""
+        lines = []
+        if not self.leaky:
+            lines.append("No leakage found: no patient, file or identical image is in two parts.")
+        else:
+            lines.append("LEAKAGE: some data are in more than one part; figures will be optimistic.")
+        for o in self.overlaps:
+            if o.clean:
+                continue
+            bits = []
+            if o.patients:
+                shown = ", ".join(o.patients[:8]) + (" ..." if len(o.patients) > 8 else "")
+                bits.append(f"{len(o.patients)} patients ({shown})")
+            if o.files:
+                bits.append(f"{len(o.files)} files")
+            if o.identical:
+                bits.append(f"{len(o.identical)} identical images")
+            lines.append(f"  {o.a} / {o.b}: " + "; ".join(bits))
+        if not self.patients_known:
+            lines.append("  Patient IDs are unknown, so patient leakage cannot be checked.")
+        if not self.content_checked:
+            lines.append("  Image contents were not compared.")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "leaky": self.leaky,
+            "patients_known": self.patients_known,
+            "content_checked": self.content_checked,
+            "sizes": dict(self.sizes),
+            "overlaps": [
+                {
+                    "parts": [o.a, o.b],
+                    "patients": list(o.patients),
+                    "files": list(o.files),
+                    "identical": [list(p) for p in o.identical],
+                }
+                for o in self.overlaps
+            ],
+            "verdict": self.verdict(),
+        }
+
+
+def audit(
+    index: DatasetIndex,
+    split: Split,
+    hashes: dict[str, str] | None = None,
+    *,
+    check_content: bool = True,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+) -> LeakageAudit:
+    """Look for anything shared between any two parts of ``split``.
+
+    ``hashes`` (path -> content hash, as from a summary) saves re-reading
+    files; without it, and with ``check_content``, the files are hashed here.
+    """
+    records = index.records
+    parts = {p: split.part(p) for p in PARTS if split.part(p)}
+    content: dict[str, str] = dict(hashes or {})
+    content_checked = check_content or bool(hashes)
+    if check_content:
+        todo = [records[i].path for ids in parts.values() for i in ids]
+        todo = [p for p in todo if p not in content]
+        for n, path in enumerate(todo, 1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Audit stopped by the user.")
+            try:
+                content[path] = file_hash(path)
+            except OSError:
+                pass  # unreadable: already listed as a bad file
+            if n % 500 == 0 or n == len(todo):
+                sink(Progress("audit", phase="comparing images", done=n, total=len(todo)))
+    overlaps = []
+    names = list(parts)
+    for x in range(len(names)):
+        for y in range(x + 1, len(names)):
+            a, b = names[x], names[y]
+            ra = [records[i] for i in parts[a]]
+            rb = [records[i] for i in parts[b]]
+            pa = {r.patient for r in ra if r.patient}
+            pb = {r.patient for r in rb if r.patient}
+            fa = {r.path for r in ra}
+            fb = {r.path for r in rb}
+            first_in_a: dict[str, str] = {}
+            for r in ra:
+                h = content.get(r.path)
+                if h is not None:
+                    first_in_a.setdefault(h, r.path)
+            identical = []
+            for r in rb:
+                h = content.get(r.path)
+                if h is not None and h in first_in_a and first_in_a[h] != r.path:
+                    identical.append((first_in_a[h], r.path))
+            overlaps.append(
+                PartOverlap(
+                    a,
+                    b,
+                    patients=tuple(sorted(pa & pb, key=_patient_key)),
+                    files=tuple(sorted(fa & fb)),
+                    identical=tuple(identical),
+                )
+            )
+    return LeakageAudit(
+        method=split.method,
+        overlaps=tuple(overlaps),
+        sizes=tuple((p, len(ids)) for p, ids in parts.items()),
+        patients_known=any(records[i].patient for ids in parts.values() for i in ids),
+        content_checked=content_checked,
+    )
+
+
+def _patient_key(p: str) -> tuple[str, int, str]:
+    prefix = p.rstrip("0123456789")
+    digits = p[len(prefix):]
+    return (prefix, int(digits) if digits else -1, p)

@@ -1,0 +1,267 @@
+"""What a dataset holds, in numbers a user can check against what they expect:
+images per class, patient, fold and subset; sizes and formats; identical
+images; files that cannot be read and why.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.parallel import map_items
+from allgui.core.dataset.records import BadFile, DatasetIndex
+from allgui.core.errors import ImageReadError
+from allgui.core.events import JobFinished, JobStarted, Sink, null_sink
+from allgui.core.imaging import read_rgb
+
+JOB = "summary"
+SUBSETS = ("train", "test", "unlabelled")
+LAYOUT_NAMES = {
+    "cnmc": "C-NMC 2019 (Kaggle layout)",
+    "class-folders": "one folder per class",
+    "manifest": "CSV manifest",
+}
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What one file is, read from its bytes."""
+
+    path: str
+    content_hash: str = ""
+    format: str = ""
+    width: int = 0
+    height: int = 0
+    mode: str = ""
+    problem: str = ""  # why it cannot be used; '' when fine
+
+
+def inspect_file(path: str, decode: bool = True) -> FileFacts:
+    """Hash ``path``, read its header, and (``decode``) decode it fully, as
+    training will. Never raises."""
+    try:
+        digest = file_hash(path)
+    except OSError as exc:
+        return FileFacts(path, problem=f"cannot open the file ({exc.strerror or exc})")
+    try:
+        with Image.open(path) as img:
+            fmt, (w, h), mode = img.format or "", img.size, img.mode
+    except Exception as exc:  # header problems were filtered by discover; be safe
+        return FileFacts(path, digest, problem=f"cannot read the image ({exc})")
+    if decode:
+        try:
+            read_rgb(path)
+        except ImageReadError as exc:
+            return FileFacts(path, digest, fmt, w, h, mode, problem=exc.reason)
+    return FileFacts(path, digest, fmt, w, h, mode)
+
+
+def _by_class(counter: dict[str, Counter]) -> dict[str, dict[str, int]]:
+    return {k: dict(sorted(v.items())) for k, v in sorted(counter.items())}
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    root: str
+    layout: str
+    synthetic: bool
+    classes: tuple[str, ...]
+    positive_class: str | None
+    n_images: int  # usable images (records minus those found bad here)
+    per_subset: dict[str, dict[str, int]]  # subset -> class -> images
+    patients_per_subset: dict[str, dict[str, int]]  # subset -> class -> patients
+    per_fold: dict[str, dict[str, int]]  # fold -> class -> images
+    per_patient: dict[str, dict[str, int]]  # patient -> class -> images
+    sizes: dict[str, int]  # 'W x H' -> images
+    formats: dict[str, int]  # 'BMP (RGB)' -> images
+    identical: tuple[tuple[str, ...], ...]  # groups of files with the same content
+    bad_files: tuple[BadFile, ...]
+    notes: tuple[str, ...]
+    inspected: bool  # whether file contents were read (sizes, formats, identical)
+    hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_patients(self) -> int:
+        return len(self.per_patient)
+
+    def count(self, subset: str, label: str | None = None) -> int:
+        row = self.per_subset.get(subset, {})
+        return row.get(label, 0) if label is not None else sum(row.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "synthetic": self.synthetic,
+            "classes": list(self.classes),
+            "positive_class": self.positive_class,
+            "n_images": self.n_images,
+            "n_patients": self.n_patients,
+            "per_subset": self.per_subset,
+            "patients_per_subset": self.patients_per_subset,
+            "per_fold": self.per_fold,
+            "per_patient": self.per_patient,
+            "sizes": self.sizes,
+            "formats": self.formats,
+            "identical": [list(g) for g in self.identical],
+            "bad_files": [{"path": b.path, "reason": b.reason} for b in self.bad_files],
+            "notes": list(self.notes),
+            "inspected": self.inspected,
+        }
+
+
+def summarize(
+    index: DatasetIndex,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+    *,
+    inspect: bool = True,
+    decode: bool = True,
+    workers: int | None = None,
+) -> DatasetSummary:
+    """Count what ``index`` holds. With ``inspect``, every file is read once
+    (in parallel) for its content hash, size and format, and with ``decode``
+    fully decoded, so truncated files are found now rather than in training."""
+    facts: dict[str, FileFacts] = {}
+    if inspect:
+        sink(JobStarted(JOB, description="Reading every image", total=len(index.records)))
+        paths = [r.path for r in index.records]
+        for f in map_items(
+            inspect_file, paths, (decode,), job=JOB, phase="reading images",
+            sink=sink, cancel=cancel, workers=workers,
+        ):
+            facts[f.path] = f
+    bad = list(index.bad_files)
+    bad += [BadFile(f.path, f.problem) for f in facts.values() if f.problem]
+    bad_paths = {b.path for b in bad}
+    records = [r for r in index.records if r.path not in bad_paths]
+
+    per_subset: dict[str, Counter] = defaultdict(Counter)
+    patients: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    per_fold: dict[str, Counter] = defaultdict(Counter)
+    per_patient: dict[str, Counter] = defaultdict(Counter)
+    for r in records:
+        label = r.label or "(unlabelled)"
+        per_subset[r.subset][label] += 1
+        if r.patient:
+            patients[r.subset][label].add(r.patient)
+            per_patient[r.patient][label] += 1
+        if r.fold:
+            per_fold[r.fold][label] += 1
+    sizes: Counter = Counter()
+    formats: Counter = Counter()
+    groups: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        f = facts.get(r.path)
+        if f is None:
+            continue
+        sizes[f"{f.width} x {f.height}"] += 1
+        formats[f"{f.format} ({f.mode})"] += 1
+        groups[f.content_hash].append(r.path)
+    identical = tuple(tuple(g) for g in groups.values() if len(g) > 1)
+    summary = DatasetSummary(
+        root=index.root,
+        layout=index.layout,
+        synthetic=index.synthetic,
+        classes=index.classes,
+        positive_class=index.positive_class,
+        n_images=len(records),
+        per_subset={s: dict(sorted(per_subset[s].items())) for s in SUBSETS if s in per_subset},
+        patients_per_subset={
+            s: {c: len(p) for c, p in sorted(patients[s].items())}
+            for s in SUBSETS
+            if s in patients
+        },
+        per_fold=_by_class(per_fold),
+        per_patient={
+            p: dict(sorted(c.items())) for p, c in sorted(per_patient.items(), key=_pkey)
+        },
+        sizes=dict(sizes.most_common()),
+        formats=dict(formats.most_common()),
+        identical=identical,
+        bad_files=tuple(bad),
+        notes=index.notes,
+        inspected=inspect,
+        hashes={p: f.content_hash for p, f in facts.items() if f.content_hash},
+    )
+    if inspect:
+        sink(JobFinished(JOB, ok=True, message=f"{summary.n_images} usable images"))
+    return summary
+
+
+def _pkey(item: tuple[str, Any]) -> tuple[str, int, str]:
+    p = item[0]
+    prefix = p.rstrip("0123456789")
+    digits = p[len(prefix):]
+    return (prefix, int(digits) if digits else -1, p)
+
+
+def _n(x: int) -> str:
+    return f"{x:,}"
+
+
+def format_summary(s: DatasetSummary, max_listed: int = 10) -> str:
+    """The summary as plain text for the terminal or a report."""
+    lines = [f"Dataset: {s.root}", f"Layout: {LAYOUT_NAMES.get(s.layout, s.layout)}"]
+    if s.synthetic:
+        lines.append("SYNTHETIC DEMO DATA: generated cells, not real patients.")
+    pos = f" (positive class: {s.positive_class})" if s.positive_class else ""
+    lines.append(f"Classes: {', '.join(s.classes) or 'none'}{pos}")
+    lines.append(f"Usable images: {_n(s.n_images)}")
+    for subset, row in s.patients_per_subset.items():
+        parts = ", ".join(f"{n} {c}" for c, n in row.items())
+        lines.append(f"Patients in {subset}: {sum(row.values())} ({parts})")
+    cols = list(s.classes) + (["(unlabelled)"] if "unlabelled" in s.per_subset else [])
+    width = max([10] + [len(c) + 2 for c in cols])
+    header = f"  {'subset':<11}" + "".join(f"{c:>{width}}" for c in cols) + f"{'total':>9}"
+    lines += ["", header]
+    for subset, row in s.per_subset.items():
+        cells = "".join(f"{_n(row.get(c, 0)):>{width}}" for c in cols)
+        lines.append(f"  {subset:<11}{cells}{_n(sum(row.values())):>9}")
+    if s.per_fold:
+        lines += ["", "Folds (training images per class):"]
+        for fold, row in s.per_fold.items():
+            parts = ", ".join(f"{c} {_n(n)}" for c, n in row.items())
+            lines.append(f"  {fold}: {parts}")
+    if s.per_patient:
+        counts = sorted(sum(c.values()) for c in s.per_patient.values())
+        lines.append(
+            f"\nImages per patient: {counts[0]} to {counts[-1]} "
+            f"(median {counts[len(counts) // 2]})"
+        )
+    elif s.n_images:
+        lines.append("\nNo patient IDs found: a patient split cannot keep patients apart.")
+    if s.inspected:
+        lines.append("\nImage sizes: " + _top(s.sizes))
+        lines.append("Formats: " + _top(s.formats))
+        if s.identical:
+            n = sum(len(g) for g in s.identical)
+            lines.append(f"Identical images: {len(s.identical)} groups ({n} files), e.g.:")
+            for g in s.identical[:3]:
+                lines.append("  " + "  ==  ".join(g[:3]))
+        else:
+            lines.append("Identical images: none")
+    if s.bad_files:
+        lines.append(f"\nFiles that cannot be used: {len(s.bad_files)}")
+        for b in s.bad_files[:max_listed]:
+            lines.append(f"  {b.path}: {b.reason}")
+        if len(s.bad_files) > max_listed:
+            lines.append(f"  ... and {len(s.bad_files) - max_listed} more")
+    else:
+        lines.append("Files that cannot be used: none")
+    if s.notes:
+        lines += ["", "Notes:"] + [f"  {n}" for n in s.notes]
+    return "\n".join(lines)
+
+
+def _top(counts: dict[str, int], k: int = 4) -> str:
+    items = list(counts.items())
+    text = ", ".join(f"{key} ({_n(n)})" for key, n in items[:k])
+    if len(items) > k:
+        text += f", and {len(items) - k} more"
+    return text or "none"
