@@ -1,0 +1,178 @@
+"""The report's pictures, as :class:`matplotlib.figure.Figure` objects.
+
+Only the object-oriented API and the Agg renderer are used, never pyplot's
+global state: the window builds reports on a worker thread, where pyplot is
+not safe. Every function takes plain data (arrays, lists, mappings), so the
+pictures can be drawn from a study and a batch, or from anything else.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+# Colour-blind-safe colours (Okabe-Ito), cycled over runs.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#000000")
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg canvas, attached explicitly: no backend switching
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = 150) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    label: str
+    fpr: Sequence[float]
+    tpr: Sequence[float]
+    auc: float
+
+
+def roc_figure(curves: Sequence[RocCurve], positive_class: str, test_set: str) -> Figure:
+    """Every run's ROC curve, their vertical mean (false-positive rates on a
+    common grid) and a band of one standard deviation."""
+    fig = _figure(5.2, 4.6)
+    ax = fig.add_subplot()
+    grid = np.linspace(0.0, 1.0, 201)
+    interpolated = []
+    for i, c in enumerate(curves):
+        fpr, tpr = np.asarray(c.fpr, float), np.asarray(c.tpr, float)
+        ax.plot(fpr, tpr, color=COLOURS[i % len(COLOURS)], lw=1.0, alpha=0.8,
+                label=f"{c.label} (AUC {c.auc:.3f})")
+        row = np.interp(grid, fpr, tpr)
+        row[0] = 0.0
+        interpolated.append(row)
+    if len(interpolated) > 1:
+        stack = np.vstack(interpolated)
+        mean, sd = stack.mean(axis=0), stack.std(axis=0, ddof=1)
+        mean[-1] = 1.0
+        mean_auc = float(np.mean([c.auc for c in curves]))
+        ax.plot(grid, mean, color="black", lw=2.2, label=f"mean of runs (AUC {mean_auc:.3f})")
+        ax.fill_between(grid, np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1),
+                        color="grey", alpha=0.25, label="mean \u00b1 1 sd")
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="chance")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("False-positive rate (1 - specificity)")
+    ax.set_ylabel("True-positive rate (sensitivity)")
+    ax.set_title(f"ROC, '{positive_class}' as positive\n{test_set}", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def confusion_figure(
+    matrices: Sequence[tuple[str, Sequence[Sequence[int]]]], classes: Sequence[str], test_set: str
+) -> Figure:
+    """One confusion matrix per run: counts, and the share of each true class."""
+    n = max(1, len(matrices))
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig = _figure(2.6 * cols + 0.4, 2.5 * rows + 0.5)
+    fig.suptitle(f"Confusion matrices ({test_set})", fontsize=9)
+    k = len(classes)
+    for i, (label, matrix) in enumerate(matrices):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        cm = np.asarray(matrix, dtype=float)
+        share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for r in range(k):
+            for c in range(k):
+                ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
+                        fontsize=8, color="white" if share[r, c] > 0.6 else "black")
+        ax.set_xticks(range(k), classes, fontsize=8)
+        ax.set_yticks(range(k), classes, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+        ax.set_title(label, fontsize=9)
+    return fig
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Per-epoch figures of one run; ``best_epoch`` (1-based) is the one kept."""
+
+    label: str
+    train_loss: Sequence[float]
+    val_loss: Sequence[float]
+    train_accuracy: Sequence[float] = ()
+    val_accuracy: Sequence[float] = ()
+    best_epoch: int | None = None
+
+
+def learning_curves_figure(runs: Sequence[Curves]) -> Figure:
+    """Loss and accuracy per epoch, one row per run, the kept epoch marked."""
+    n = max(1, len(runs))
+    fig = _figure(7.0, 2.2 * n + 0.4)
+    for i, r in enumerate(runs):
+        loss_ax = fig.add_subplot(n, 2, 2 * i + 1)
+        acc_ax = fig.add_subplot(n, 2, 2 * i + 2)
+        for ax, train, val, name in (
+            (loss_ax, r.train_loss, r.val_loss, "loss"),
+            (acc_ax, r.train_accuracy, r.val_accuracy, "accuracy"),
+        ):
+            if len(train):
+                ax.plot(range(1, len(train) + 1), train, color=COLOURS[0], label="training")
+            if len(val):
+                ax.plot(range(1, len(val) + 1), val, color=COLOURS[1], label="validation")
+            if r.best_epoch:
+                ax.axvline(r.best_epoch, color="grey", ls="--", lw=1, label="epoch kept")
+            ax.set_title(f"{r.label}: {name}", fontsize=9)
+            ax.set_xlabel("epoch", fontsize=8)
+            ax.tick_params(labelsize=7)
+        if i == 0:
+            loss_ax.legend(fontsize=7)
+    return fig
+
+
+def optimisation_history_figure(
+    trials: Sequence[tuple[int, float]], objective: str, maximize: bool = True
+) -> Figure:
+    """Each finished trial's objective and the best so far."""
+    fig = _figure(6.0, 3.4)
+    ax = fig.add_subplot()
+    if trials:
+        numbers = np.asarray([t[0] for t in trials])
+        values = np.asarray([t[1] for t in trials], dtype=float)
+        best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
+        ax.scatter(numbers, values, s=18, color=COLOURS[0], label="trial", zorder=3)
+        ax.step(numbers, best, where="post", color=COLOURS[5], label="best so far")
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no finished trials", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(objective)
+    ax.set_title("Optimisation history", fontsize=9)
+    return fig
+
+
+def importances_figure(importances: Mapping[str, float], method: str) -> Figure:
+    """Horizontal bars, most important at the top; ``method`` is named in the title."""
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig = _figure(6.0, 0.45 * max(1, len(items)) + 1.2)
+    ax = fig.add_subplot()
+    if items:
+        ax.barh([k for k, _ in items], [v for _, v in items], color=COLOURS[0])
+        for y, (_, v) in enumerate(items):
+            ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
+        ax.set_xlim(0, max(v for _, v in items) * 1.2 or 1)
+    else:
+        ax.text(0.5, 0.5, "not enough trials for importances", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("importance")
+    ax.set_title(f"Parameter importances ({method})", fontsize=9)
+    return fig
