@@ -1,0 +1,111 @@
+"""A project's data, ready for training and validation: found, split,
+audited, decoded and resized (through the cache), as arrays per part."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from allgui.core.dataset.cache import ImageCache
+from allgui.core.dataset.discover import discover
+from allgui.core.dataset.records import BadFile, DatasetIndex
+from allgui.core.dataset.splits import PARTS, LeakageAudit, Split, audit, make_split
+from allgui.core.errors import DatasetError
+from allgui.core.events import Notice, Sink, null_sink
+from allgui.core.project import Project
+
+JOB = "prepare-data"
+
+
+@dataclass(frozen=True, eq=False)
+class DataPart:
+    """One part of the split (train, val or test) as arrays."""
+
+    name: str
+    indices: tuple[int, ...]  # positions in DatasetIndex.records, one per row
+    images: np.ndarray  # (N, size, size, 3) uint8
+    labels: np.ndarray  # (N,) int64, index into PreparedData.classes
+    patients: tuple[str | None, ...]  # per row; None where unknown
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    index: DatasetIndex
+    split: Split
+    audit: LeakageAudit
+    classes: tuple[str, ...]
+    image_size: int
+    train: DataPart
+    val: DataPart
+    test: DataPart
+    bad_files: tuple[BadFile, ...]  # found while decoding; left out of every part
+
+    @property
+    def positive_class(self) -> str | None:
+        return self.index.positive_class
+
+    def part(self, name: str) -> DataPart:
+        if name not in PARTS:
+            raise ValueError(f"unknown part {name!r}")
+        return getattr(self, name)
+
+
+def prepare_project_data(
+    project: Project, sink: Sink = null_sink, cancel: threading.Event | None = None
+) -> PreparedData:
+    """Scan the project's dataset, split it as its settings say, and load every
+    image of the split at ``settings.dataset.image_size`` through the cache in
+    ``project.cache_dir``. Bad files are left out with a warning, never fatal."""
+    settings = project.settings
+    if not settings.dataset.path:
+        raise DatasetError("This project has no dataset yet; choose the folder with the images.")
+    index = discover(settings.dataset.path, sink, cancel)
+    split = make_split(index, settings.split)
+    for text in split.warnings:
+        sink(Notice(JOB, level="warning", text=text))
+    wanted = [i for p in PARTS for i in split.part(p)]
+    cache = ImageCache(project.cache_dir, settings.dataset.image_size)
+    loaded = cache.images_for([index.records[i] for i in wanted], sink, cancel)
+    if loaded.bad_files:
+        sink(
+            Notice(
+                JOB,
+                level="warning",
+                text=f"{len(loaded.bad_files)} images cannot be decoded and were left out.",
+            )
+        )
+    row_of = {wanted[k]: row for row, k in enumerate(loaded.kept)}
+    leak_check = audit(index, split, loaded.build.hashes, check_content=True)
+
+    def part(name: str) -> DataPart:
+        ids = tuple(i for i in split.part(name) if i in row_of)
+        rows = np.fromiter((row_of[i] for i in ids), dtype=np.int64, count=len(ids))
+        records = [index.records[i] for i in ids]
+        return DataPart(
+            name=name,
+            indices=ids,
+            images=loaded.images[rows],
+            labels=np.array([index.label_id(r.label) for r in records], dtype=np.int64),
+            patients=tuple(r.patient for r in records),
+        )
+
+    train, val, test = part("train"), part("val"), part("test")
+    if len(train) == 0 or len(val) == 0:
+        raise DatasetError("After leaving out unreadable images, a training or validation part "
+                           "is empty; check the files listed as bad.")
+    return PreparedData(
+        index=index,
+        split=split,
+        audit=leak_check,
+        classes=index.classes,
+        image_size=settings.dataset.image_size,
+        train=train,
+        val=val,
+        test=test,
+        bad_files=loaded.bad_files,
+    )
