@@ -1,0 +1,209 @@
+"""Classifying cell images with an exported model, without torch.
+
+An image is prepared exactly as in training (decode to 8-bit RGB, resize to
+the model's size with the area filter: :func:`allgui.core.imaging.prepare_image`);
+the model itself turns the 8-bit pixels into normalised floats, so nothing
+here can drift from what the model was trained on. The model also returns a
+Grad-CAM map per class, which is scaled to 0..1 and brought up to the
+original image's size for the predicted class.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from allgui.core.errors import AllguiError
+from allgui.core.imaging import read_rgb, resize_area
+from allgui.core.infer.model_file import INPUT_NAME, OUTPUT_CAM, OUTPUT_PROBABILITIES, ModelInfo
+from allgui.core.infer.providers import open_session
+
+ImageLike = str | os.PathLike | np.ndarray | Image.Image
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """One image ready for the model, with what is needed to show its heatmap."""
+
+    source: str  # the file it came from; '' for an image handed over in memory
+    pixels: np.ndarray = field(repr=False, compare=False)  # size x size x 3 uint8
+    original: np.ndarray = field(repr=False, compare=False)  # H x W x 3 uint8 as decoded
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one image."""
+
+    source: str
+    label: str  # the predicted class
+    class_index: int
+    probabilities: Mapping[str, float]  # per class, in the model's class order
+    margin: float  # top probability minus the second: small means unsure
+    uncertain: bool  # margin below the model's (or the caller's) threshold
+    # Grad-CAM for the predicted class, H x W float32 in 0..1 at the original
+    # image's size; None when not asked for.
+    heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def probability(self) -> float:
+        return self.probabilities[self.label]
+
+
+def prepare(image: ImageLike, size: int) -> PreparedImage:
+    """Decode (files) or convert (arrays, Pillow images) and resize to ``size``.
+
+    Raises ImageReadError for an unreadable file, AllguiError for an array
+    that is not an image.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        source = str(image)
+        rgb = read_rgb(image)
+    elif isinstance(image, Image.Image):
+        source = ""
+        rgb = _pil_to_rgb(image)
+    elif isinstance(image, np.ndarray):
+        source = ""
+        rgb = Image.fromarray(_array_to_rgb(image), "RGB")
+    else:
+        raise AllguiError(f"Cannot classify a {type(image).__name__}; give an image file.")
+    original = np.asarray(rgb, dtype=np.uint8)
+    return PreparedImage(source, resize_area(rgb, size), original)
+
+
+def _pil_to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode == "RGB":
+        return img
+    if "A" in img.getbands() or img.mode == "P":
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype != np.uint8:
+        raise AllguiError(
+            f"Cannot classify an array of {arr.dtype}; give 8-bit pixels (uint8).",
+        )
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] == 4:  # transparency onto black, as read_rgb does
+        rgb = np.asarray(_pil_to_rgb(Image.fromarray(arr, "RGBA")))
+        return rgb
+    raise AllguiError(
+        f"Cannot classify an array of shape {arr.shape}; give height x width x 3 pixels.",
+    )
+
+
+def upsample_heatmap(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale a Grad-CAM map to 0..1 and resize it (bilinear) to ``size`` = (height, width)."""
+    cam = np.maximum(np.asarray(cam, dtype=np.float32), 0.0)
+    top = float(cam.max())
+    cam = cam / top if top > 0 else np.zeros_like(cam)
+    height, width = size
+    resized = Image.fromarray(cam).resize((width, height), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+class Classifier:
+    """A loaded model that classifies images.
+
+    ``device``: 'auto', 'cpu' or 'gpu' (see :mod:`allgui.core.infer.providers`).
+    ``uncertain_margin`` overrides the threshold stored in the model.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        uncertain_margin: float | None = None,
+    ) -> None:
+        opened = open_session(path, device=device, threads=threads)
+        self._session = opened.session
+        self.info: ModelInfo = opened.info
+        self.providers: tuple[str, ...] = opened.providers
+        self.device_note: str = opened.note
+        self.uncertain_margin = (
+            self.info.uncertain_margin if uncertain_margin is None else float(uncertain_margin)
+        )
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.info.classes
+
+    def prepare(self, image: ImageLike) -> PreparedImage:
+        return prepare(image, self.info.input_size)
+
+    def classify(self, image: ImageLike, *, heatmap: bool = True) -> Prediction:
+        """Classify one image (a file path, an H x W x 3 uint8 array or a Pillow image)."""
+        return self.classify_prepared([self.prepare(image)], heatmap=heatmap)[0]
+
+    def classify_many(
+        self, images: Iterable[ImageLike], *, heatmap: bool = True, batch_size: int = 8
+    ) -> list[Prediction]:
+        """Classify several images, ``batch_size`` at a time. A bad file raises
+        ImageReadError; :func:`allgui.core.infer.folder.classify_folder` skips them instead."""
+        out: list[Prediction] = []
+        batch: list[PreparedImage] = []
+        for image in images:
+            batch.append(self.prepare(image))
+            if len(batch) >= batch_size:
+                out += self.classify_prepared(batch, heatmap=heatmap)
+                batch = []
+        if batch:
+            out += self.classify_prepared(batch, heatmap=heatmap)
+        return out
+
+    def run(self, pixels: np.ndarray, *, heatmap: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """The raw model: N x S x S x 3 uint8 -> (probabilities N x C, cam N x C x h x w)."""
+        wanted = [OUTPUT_PROBABILITIES, OUTPUT_CAM] if heatmap else [OUTPUT_PROBABILITIES]
+        results = self._session.run(wanted, {INPUT_NAME: np.ascontiguousarray(pixels)})
+        return results[0], (results[1] if heatmap else None)
+
+    def classify_prepared(
+        self, prepared: Sequence[PreparedImage], *, heatmap: bool = True
+    ) -> list[Prediction]:
+        if not prepared:
+            return []
+        pixels = np.stack([p.pixels for p in prepared])
+        probs, cams = self.run(pixels, heatmap=heatmap)
+        out = []
+        for i, item in enumerate(prepared):
+            index = self.decide(probs[i])
+            ordered = np.sort(probs[i])[::-1]
+            margin = float(ordered[0] - ordered[1])
+            heat = None
+            if cams is not None:
+                heat = upsample_heatmap(cams[i, index], item.original.shape[:2])
+            out.append(
+                Prediction(
+                    source=item.source,
+                    label=self.classes[index],
+                    class_index=index,
+                    probabilities={c: float(p) for c, p in zip(self.classes, probs[i], strict=True)},
+                    margin=margin,
+                    uncertain=margin < self.uncertain_margin,
+                    heatmap=heat,
+                )
+            )
+        return out
+
+    def decide(self, probs: np.ndarray) -> int:
+        """The predicted class: for a binary model with a positive class, positive
+        when its probability reaches the decision threshold; else the most probable."""
+        pos = self.info.positive_index
+        if pos is not None and len(self.classes) == 2:
+            return pos if probs[pos] >= self.info.decision_threshold else 1 - pos
+        return int(np.argmax(probs))
+
+    def __repr__(self) -> str:
+        return f"Classifier({Path(self.info.path).name!r}, providers={self.providers})"

@@ -1,0 +1,302 @@
+"""Classifying every image in a folder, to a CSV a spreadsheet opens.
+
+A bad file (not an image, truncated, empty, too large) is skipped and listed
+in the CSV with the reason; the run never stops halfway. Where file names
+carry C-NMC patient IDs (``UID_<patient>_<image>_<cell>_<class>.bmp``), a
+second CSV sums the results up per patient. Files are written atomically, so
+an interrupted run leaves no half-written CSV behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from allgui.core.atomic import atomic_write_text
+from allgui.core.dataset.patients import patient_from_name
+from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.events import JobFinished, JobStarted, Notice, Progress, Sink, null_sink
+from allgui.core.imaging import is_image_name
+from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage
+from allgui.core.infer.heatmap import save_heatmap_png
+
+JOB = "classify"
+
+def patient_of(name: str) -> str | None:
+    """The C-NMC patient ID in a file name (``UID_<patient>_...``), or None."""
+    return patient_from_name(name)
+
+
+@dataclass(frozen=True)
+class FolderRow:
+    """One line of the results CSV: a prediction, or the reason a file was skipped."""
+
+    path: str  # relative to the folder
+    patient: str | None
+    prediction: Prediction | None = None
+    error: str = ""
+    heatmap_path: str = ""
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    patient: str
+    images: int
+    counts: dict[str, int]  # predicted images per class
+    mean_probabilities: dict[str, float]
+    uncertain: int
+    majority: str  # the class most of this patient's images were given ('' on a tie)
+
+
+@dataclass(frozen=True)
+class FolderResult:
+    folder: str
+    rows: tuple[FolderRow, ...]
+    patients: tuple[PatientSummary, ...] = ()
+    csv_path: str | None = None
+    patients_csv_path: str | None = None
+    ignored: tuple[str, ...] = field(default=())  # files not named like images
+
+    @property
+    def classified(self) -> tuple[FolderRow, ...]:
+        return tuple(r for r in self.rows if r.prediction is not None)
+
+    @property
+    def bad(self) -> tuple[FolderRow, ...]:
+        return tuple(r for r in self.rows if r.prediction is None)
+
+
+def find_images(folder: str | os.PathLike, recursive: bool = True) -> tuple[list[Path], list[Path]]:
+    """(image files, other files) under ``folder``, sorted; hidden files are left out."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise AllguiError(f"{folder} is not a folder.")
+    walker = root.rglob("*") if recursive else root.iterdir()
+    images, others = [], []
+    for path in sorted(walker):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        (images if is_image_name(path) else others).append(path)
+    return images, others
+
+
+def classify_folder(
+    classifier: Classifier,
+    folder: str | os.PathLike,
+    csv_path: str | os.PathLike | None = None,
+    *,
+    heatmaps_dir: str | os.PathLike | None = None,
+    recursive: bool = True,
+    batch_size: int = 8,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+) -> FolderResult:
+    """Classify every image under ``folder``; write the CSVs when ``csv_path`` is given
+    and one heatmap PNG per image under ``heatmaps_dir`` when given.
+
+    On Stop (``cancel`` set) the rows finished so far are written, then Cancelled
+    is raised.
+    """
+    root = Path(folder)
+    images, others = find_images(root, recursive)
+    sink(JobStarted(JOB, f"Classifying {len(images)} images in {root}", total=len(images)))
+    rows: list[FolderRow] = []
+    batch: list[tuple[str, PreparedImage]] = []
+
+    def flush() -> None:
+        rows.extend(_run_batch(classifier, batch, heatmaps_dir))
+        batch.clear()
+        sink(Progress(JOB, "classify", len(rows), len(images)))
+
+    stopped = False
+    for path in images:
+        if cancel is not None and cancel.is_set():
+            stopped = True
+            break
+        rel = path.relative_to(root).as_posix()
+        try:
+            batch.append((rel, classifier.prepare(path)))
+        except AllguiError as exc:
+            rows.append(FolderRow(rel, patient_of(path.name), error=_reason(exc)))
+            sink(Notice(JOB, "warning", f"Skipped {rel}: {_reason(exc)}"))
+        except Exception as exc:  # an odd file must not end the run
+            rows.append(FolderRow(rel, patient_of(path.name), error=f"unexpected error: {exc}"))
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+
+    rows.sort(key=lambda r: r.path)
+    summaries = summarise_patients(rows, classifier.classes)
+    result = FolderResult(
+        folder=str(root),
+        rows=tuple(rows),
+        patients=summaries,
+        ignored=tuple(p.relative_to(root).as_posix() for p in others),
+    )
+    if csv_path is not None:
+        result = write_csvs(result, csv_path, classifier.classes)
+    n_bad = len(result.bad)
+    sink(
+        JobFinished(
+            JOB,
+            ok=True,
+            message=f"{len(result.classified)} classified, {n_bad} skipped",
+            stopped=stopped,
+        )
+    )
+    if stopped:
+        raise Cancelled(
+            f"Stopped by the user after {len(rows)} of {len(images)} images; "
+            "the results so far were saved."
+            if csv_path is not None
+            else f"Stopped by the user after {len(rows)} of {len(images)} images."
+        )
+    return result
+
+
+def _reason(exc: AllguiError) -> str:
+    return getattr(exc, "reason", "") or exc.message
+
+
+def _run_batch(
+    classifier: Classifier,
+    batch: Sequence[tuple[str, PreparedImage]],
+    heatmaps_dir: str | os.PathLike | None,
+) -> list[FolderRow]:
+    want_heat = heatmaps_dir is not None
+    try:
+        preds = classifier.classify_prepared([p for _, p in batch], heatmap=want_heat)
+    except Exception:  # retry one by one, so one image cannot take the others down
+        preds = []
+        for _, item in batch:
+            try:
+                preds.append(classifier.classify_prepared([item], heatmap=want_heat)[0])
+            except Exception as exc:
+                preds.append(exc)
+    rows = []
+    for (rel, item), pred in zip(batch, preds, strict=True):
+        patient = patient_of(Path(rel).name)
+        if isinstance(pred, Exception):
+            rows.append(FolderRow(rel, patient, error=f"the model failed on it: {pred}"))
+            continue
+        heat_path, error = "", ""
+        if want_heat and pred.heatmap is not None:
+            target = Path(heatmaps_dir) / Path(rel).with_suffix(".png")
+            try:
+                save_heatmap_png(target, item.original, pred.heatmap)
+                heat_path = str(target)
+            except OSError as exc:
+                error = f"heatmap not saved: {exc}"
+        # The heatmap array is dropped here: the PNG holds it, and a large
+        # folder would not fit in memory otherwise.
+        slim = _without_heatmap(pred)
+        rows.append(FolderRow(rel, patient, slim, error=error, heatmap_path=heat_path))
+    return rows
+
+
+def _without_heatmap(pred: Prediction) -> Prediction:
+    from dataclasses import replace
+
+    return replace(pred, heatmap=None)
+
+
+def summarise_patients(
+    rows: Sequence[FolderRow], classes: Sequence[str]
+) -> tuple[PatientSummary, ...]:
+    by_patient: dict[str, list[Prediction]] = {}
+    for row in rows:
+        if row.patient and row.prediction is not None:
+            by_patient.setdefault(row.patient, []).append(row.prediction)
+    out = []
+    for patient in sorted(by_patient, key=_patient_sort_key):
+        preds = by_patient[patient]
+        counts = {c: sum(p.label == c for p in preds) for c in classes}
+        top = max(counts.values())
+        winners = [c for c, n in counts.items() if n == top]
+        out.append(
+            PatientSummary(
+                patient=patient,
+                images=len(preds),
+                counts=counts,
+                mean_probabilities={
+                    c: float(np.mean([p.probabilities[c] for p in preds])) for c in classes
+                },
+                uncertain=sum(p.uncertain for p in preds),
+                majority=winners[0] if len(winners) == 1 else "",
+            )
+        )
+    return tuple(out)
+
+
+def _patient_sort_key(patient: str) -> tuple[str, int, str]:
+    match = re.match(r"^([A-Za-z]*)(\d+)$", patient)
+    return (match.group(1), int(match.group(2)), "") if match else ("~", 0, patient)
+
+
+def results_csv_text(rows: Sequence[FolderRow], classes: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(
+        ["path", "class", *[f"p_{c}" for c in classes], "margin", "uncertain", "patient",
+         "heatmap", "error"]
+    )
+    for row in rows:
+        pred = row.prediction
+        if pred is None:
+            values = ["", *["" for _ in classes], "", ""]
+        else:
+            values = [
+                pred.label,
+                *[f"{pred.probabilities[c]:.4f}" for c in classes],
+                f"{pred.margin:.4f}",
+                "yes" if pred.uncertain else "no",
+            ]
+        writer.writerow([row.path, *values, row.patient or "", row.heatmap_path, row.error])
+    return buf.getvalue()
+
+
+def patients_csv_text(summaries: Sequence[PatientSummary], classes: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(
+        ["patient", "images", *[f"n_{c}" for c in classes],
+         *[f"mean_p_{c}" for c in classes], "uncertain", "majority"]
+    )
+    for s in summaries:
+        writer.writerow(
+            [s.patient, s.images, *[s.counts[c] for c in classes],
+             *[f"{s.mean_probabilities[c]:.4f}" for c in classes], s.uncertain, s.majority]
+        )
+    return buf.getvalue()
+
+
+def write_csvs(
+    result: FolderResult, csv_path: str | os.PathLike, classes: Sequence[str]
+) -> FolderResult:
+    """Write the results CSV and, when patients were found, ``<name>_patients.csv`` beside it."""
+    from dataclasses import replace
+
+    csv_path = Path(csv_path)
+    try:
+        atomic_write_text(csv_path, results_csv_text(result.rows, classes))
+        patients_path = None
+        if result.patients:
+            patients_path = csv_path.with_name(csv_path.stem + "_patients.csv")
+            atomic_write_text(patients_path, patients_csv_text(result.patients, classes))
+    except OSError as exc:
+        raise AllguiError(f"Cannot write the results to {csv_path}.", str(exc)) from exc
+    return replace(
+        result,
+        csv_path=str(csv_path),
+        patients_csv_path=str(patients_path) if patients_path else None,
+    )

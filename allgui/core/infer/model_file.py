@@ -1,0 +1,244 @@
+"""An exported model file and what it says about itself.
+
+allgui writes everything a classifier needs into the ONNX file's
+``metadata_props`` (one key per item, each value JSON): the class names and
+which one is "positive", the input size and normalisation, the decision
+threshold, the metrics reached and on which test set, where the model came
+from, and the research-use notice. :func:`read_model_info` reads them back
+through onnxruntime alone and checks them against the graph, so a file that
+would give wrong answers is refused with a plain message before any image is
+classified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allgui.core.errors import ModelFileError
+
+# Version of the metadata layout below; a newer file than this code knows is refused.
+MODEL_FORMAT = 1
+FORMAT_KEY = "allgui_format"
+
+# Graph names the exporter writes and the classifier reads.
+INPUT_NAME = "image"
+OUTPUT_LOGITS = "logits"
+OUTPUT_PROBABILITIES = "probabilities"
+OUTPUT_CAM = "cam"
+
+# Keys that must be present; the others have defaults.
+REQUIRED_KEYS = ("classes", "input_size", "mean", "std")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What an allgui ONNX model says about itself."""
+
+    path: str
+    classes: tuple[str, ...]
+    positive_class: str | None
+    input_size: int  # square side in pixels; images are resized to it (area filter)
+    mean: tuple[float, float, float]  # applied inside the graph, listed for the record
+    std: tuple[float, float, float]
+    decision_threshold: float  # binary models: the positive class wins at p >= this
+    uncertain_margin: float  # a prediction with p_top - p_second below this is flagged
+    heatmap_size: tuple[int, int]  # the feature map the Grad-CAM heatmap comes from
+    backbone: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    test_set: str = ""  # what the metrics were measured on
+    study: str = ""
+    trial: int | None = None
+    run: int | None = None
+    allgui_version: str = ""
+    created: str = ""  # ISO 8601, UTC
+    research_notice: str = ""
+    source: str = ""  # the checkpoint it was exported from
+
+    @property
+    def positive_index(self) -> int | None:
+        return self.classes.index(self.positive_class) if self.positive_class else None
+
+    def summary_lines(self) -> list[str]:
+        """A short description for people, as the CLI and the window show it."""
+        lines = [
+            f"Model: {Path(self.path).name}",
+            f"  classes: {', '.join(self.classes)}"
+            + (f" (positive: {self.positive_class})" if self.positive_class else ""),
+            f"  input: {self.input_size} x {self.input_size} px RGB"
+            + (f", backbone {self.backbone}" if self.backbone else ""),
+        ]
+        if self.positive_class and len(self.classes) == 2:
+            lines.append(
+                f"  decision: '{self.positive_class}' when its probability >= "
+                f"{self.decision_threshold:g}; flagged uncertain when the margin < "
+                f"{self.uncertain_margin:g}"
+            )
+        else:
+            lines.append(f"  flagged uncertain when the margin < {self.uncertain_margin:g}")
+        if self.metrics:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items())
+            lines.append(f"  metrics: {shown}" + (f" on {self.test_set}" if self.test_set else ""))
+        origin = []
+        if self.study:
+            origin.append(f"study {self.study}")
+        if self.trial is not None:
+            origin.append(f"trial {self.trial}")
+        if self.run is not None:
+            origin.append(f"run {self.run}")
+        if origin:
+            lines.append("  from: " + ", ".join(origin))
+        made = " ".join(x for x in (self.created, f"allgui {self.allgui_version}") if x.strip())
+        lines.append(f"  exported: {made}")
+        if self.research_notice:
+            lines.append(f"  NOTE: {self.research_notice}")
+        return lines
+
+
+def encode_metadata(values: Mapping[str, Any]) -> dict[str, str]:
+    """JSON-encode each metadata value, the way it is stored in the ONNX file."""
+    out = {FORMAT_KEY: json.dumps(MODEL_FORMAT)}
+    for key, value in values.items():
+        out[key] = json.dumps(value)
+    return out
+
+
+def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
+    """Build a :class:`ModelInfo` from the raw ``metadata_props`` of an ONNX file."""
+    name = Path(path).name
+    if FORMAT_KEY not in meta:
+        raise ModelFileError(
+            f"{name} is an ONNX model, but not one exported by allgui: it carries no "
+            "allgui metadata (class names, input size, normalisation). "
+            "Export models with 'allgui export'.",
+            details=f"metadata keys found: {sorted(meta) or 'none'}",
+        )
+    try:
+        values = {k: json.loads(v) for k, v in meta.items()}
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"The metadata inside {name} is damaged.", str(exc)) from exc
+    version = values[FORMAT_KEY]
+    if not isinstance(version, int) or version > MODEL_FORMAT:
+        raise ModelFileError(
+            f"{name} was exported by a newer allgui (model format {version}); "
+            "update allgui to use it.",
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in values]
+    if missing:
+        raise ModelFileError(
+            f"The metadata inside {name} is incomplete (missing: {', '.join(missing)}).",
+        )
+    try:
+        classes = tuple(str(c) for c in values["classes"])
+        positive = values.get("positive_class")
+        positive = str(positive) if positive is not None else None
+        size = values["input_size"]
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError(f"input_size {size!r}")
+        mean = tuple(float(x) for x in values["mean"])
+        std = tuple(float(x) for x in values["std"])
+        if len(mean) != 3 or len(std) != 3:
+            raise ValueError("mean and std need three values (R, G, B)")
+        heatmap = tuple(int(x) for x in values.get("heatmap_size", (0, 0)))
+        metrics = {str(k): float(v) for k, v in (values.get("metrics") or {}).items()}
+        info = ModelInfo(
+            path=str(path),
+            classes=classes,
+            positive_class=positive,
+            input_size=size,
+            mean=mean,  # type: ignore[arg-type]
+            std=std,  # type: ignore[arg-type]
+            decision_threshold=float(values.get("decision_threshold", 0.5)),
+            uncertain_margin=float(values.get("uncertain_margin", 0.2)),
+            heatmap_size=heatmap,  # type: ignore[arg-type]
+            backbone=str(values.get("backbone", "")),
+            metrics=metrics,
+            test_set=str(values.get("test_set", "")),
+            study=str(values.get("study", "")),
+            trial=_optional_int(values.get("trial")),
+            run=_optional_int(values.get("run")),
+            allgui_version=str(values.get("allgui_version", "")),
+            created=str(values.get("created", "")),
+            research_notice=str(values.get("research_notice", "")),
+            source=str(values.get("source", "")),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"The metadata inside {name} is damaged.", str(exc)) from exc
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise ModelFileError(f"The metadata inside {name} lists invalid classes: {classes}.")
+    if positive is not None and positive not in classes:
+        raise ModelFileError(
+            f"The metadata inside {name} names '{positive}' as positive, "
+            f"which is not one of its classes ({', '.join(classes)})."
+        )
+    return info
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def check_graph(info: ModelInfo, inputs: list, outputs: list) -> None:
+    """Check the graph's input and outputs against the metadata.
+
+    ``inputs`` / ``outputs`` are onnxruntime ``NodeArg`` lists (``name``,
+    ``shape``, ``type``).
+    """
+    name = Path(info.path).name
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        raise ModelFileError(
+            f"{name} does not take one '{INPUT_NAME}' input as allgui models do.",
+            details=f"inputs: {[i.name for i in inputs]}",
+        )
+    arg = inputs[0]
+    if arg.type != "tensor(uint8)":
+        raise ModelFileError(
+            f"{name} expects {arg.type} input; allgui models take 8-bit images.",
+        )
+    shape = list(arg.shape)
+    if len(shape) != 4 or shape[3] != 3:
+        raise ModelFileError(
+            f"{name} expects input of shape {shape}; allgui models take "
+            "images as (batch, height, width, 3).",
+        )
+    height, width = shape[1], shape[2]
+    if (height, width) != (info.input_size, info.input_size):
+        raise ModelFileError(
+            f"{name} takes {height} x {width} px images but its metadata says "
+            f"{info.input_size} x {info.input_size}: the file was altered or damaged.",
+        )
+    have = {o.name: o for o in outputs}
+    for needed in (OUTPUT_PROBABILITIES, OUTPUT_CAM):
+        if needed not in have:
+            raise ModelFileError(
+                f"{name} lacks the '{needed}' output allgui models have.",
+                details=f"outputs: {sorted(have)}",
+            )
+    n_classes = have[OUTPUT_PROBABILITIES].shape[-1]
+    if isinstance(n_classes, int) and n_classes != len(info.classes):
+        raise ModelFileError(
+            f"{name} gives {n_classes} probabilities but its metadata names "
+            f"{len(info.classes)} classes.",
+        )
+
+
+def read_model_info(path: str | os.PathLike) -> ModelInfo:
+    """Open ``path`` just far enough to read and check its metadata.
+
+    Raises ModelFileError for a missing file, a file that is not ONNX, an ONNX
+    model without allgui's metadata, or one whose graph disagrees with it.
+    """
+    from allgui.core.infer.providers import open_session
+
+    return open_session(path, device="cpu").info
+
+
+def metadata_of(session: Any, path: str) -> dict[str, str]:
+    try:
+        return dict(session.get_modelmeta().custom_metadata_map)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelFileError(f"Cannot read the metadata of {Path(path).name}.", str(exc)) from exc

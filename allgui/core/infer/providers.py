@@ -1,0 +1,121 @@
+"""Choosing where a model runs: the GPU when onnxruntime's CUDA provider
+really works on this machine, the CPU otherwise.
+
+onnxruntime lists CUDAExecutionProvider whenever the GPU build is installed,
+even where the CUDA libraries or the driver are missing, and then silently
+runs on the CPU. So the choice is checked: the session must report CUDA as
+in use and answer one probe batch, or the model is reopened on the CPU.
+:attr:`ModelSession.providers` says what is actually in use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from allgui.core.errors import ModelFileError
+from allgui.core.infer.model_file import (
+    INPUT_NAME,
+    ModelInfo,
+    check_graph,
+    info_from_metadata,
+    metadata_of,
+)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class ModelSession:
+    """An open model: the onnxruntime session, its metadata, and where it runs."""
+
+    session: Any  # onnxruntime.InferenceSession
+    info: ModelInfo
+    providers: tuple[str, ...]  # in use, in onnxruntime's order of preference
+    note: str = ""  # why the GPU is not used, when it was asked for or available
+
+    @property
+    def on_gpu(self) -> bool:
+        return bool(self.providers) and self.providers[0] == CUDA
+
+
+def available_providers() -> tuple[str, ...]:
+    return tuple(ort.get_available_providers())
+
+
+def _options(threads: int | None, quiet: bool) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    if quiet:
+        opts.log_severity_level = 3  # a failed CUDA attempt is reported by us, in words
+    return opts
+
+
+def _create(data: bytes, path: str, providers: list[str], threads: int | None, quiet: bool):
+    try:
+        return ort.InferenceSession(
+            data, sess_options=_options(threads, quiet), providers=providers
+        )
+    except Exception as exc:  # onnxruntime's own exception types
+        raise ModelFileError(
+            f"{Path(path).name} is not an ONNX model, or it is damaged.",
+            details=f"onnxruntime: {exc}",
+        ) from exc
+
+
+def _probe(session: Any, info: ModelInfo) -> None:
+    blank = np.zeros((1, info.input_size, info.input_size, 3), dtype=np.uint8)
+    session.run(None, {INPUT_NAME: blank})
+
+
+def open_session(
+    path: str | os.PathLike, device: str = "auto", threads: int | None = None
+) -> ModelSession:
+    """Open and check an allgui ONNX model.
+
+    ``device``: 'auto' (GPU when it works, else CPU), 'cpu', or 'gpu' (as
+    'auto', but the note says so when the GPU could not be used).
+    Raises ModelFileError when the file is missing, not ONNX, or not a usable
+    allgui model.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}")
+    path = str(path)
+    name = Path(path).name
+    if not os.path.exists(path):
+        raise ModelFileError(f"The model file {path} does not exist.")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a folder; choose a model file (.onnx).")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"Cannot read the model file {name}.", str(exc)) from exc
+
+    want_gpu = device != "cpu" and CUDA in available_providers()
+    note = ""
+    if device == "gpu" and not want_gpu:
+        note = "no GPU support in this onnxruntime; running on the CPU"
+
+    session = _create(data, path, [CUDA, CPU] if want_gpu else [CPU], threads, quiet=want_gpu)
+    info = info_from_metadata(path, metadata_of(session, path))
+    check_graph(info, session.get_inputs(), session.get_outputs())
+
+    if want_gpu:
+        in_use = session.get_providers()
+        try:
+            if not in_use or in_use[0] != CUDA:
+                raise RuntimeError("onnxruntime fell back to the CPU (CUDA libraries missing?)")
+            _probe(session, info)
+        except Exception as exc:
+            note = f"the GPU could not be used ({exc}); running on the CPU"
+            session = _create(data, path, [CPU], threads, quiet=False)
+    return ModelSession(session, info, tuple(session.get_providers()), note)
