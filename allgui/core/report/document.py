@@ -57,3 +57,28 @@ def table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]],
     """A table from any values (turned into text here, once)."""
     return Table(caption, tuple(str(h) for h in header),
                  tuple(tuple(str(v) for v in row) for row in rows), note)
+
+
+def table_text(t: Table, max_width: int = 44) -> str:
+    """A table as aligned plain text (for the terminal)."""
+    import textwrap
+
+    ncol = len(t.header)
+    cells = [list(t.header)] + [list(r) + [""] * (ncol - len(r)) for r in t.rows]
+    widths = [min(max_width, max(len(row[c]) for row in cells)) for c in range(ncol)]
+    lines = [t.caption]
+
+    def emit(row: list[str]) -> None:
+        wrapped = [textwrap.wrap(v, w) or [""] for v, w in zip(row, widths, strict=True)]
+        for i in range(max(len(w) for w in wrapped)):
+            lines.append("  ".join(
+                (w[i] if i < len(w) else "").ljust(widths[c]) for c, w in enumerate(wrapped)
+            ).rstrip())
+
+    emit(cells[0])
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        emit(row)
+    if t.note:
+        lines += textwrap.wrap(t.note, sum(widths) + 2 * (ncol - 1))
+    return "\n".join(lines)

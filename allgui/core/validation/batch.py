@@ -1,0 +1,303 @@
+"""A validation batch on disk: what was trained, on which seeds, and what
+each run reached on the test set.
+
+    <project>/runs/<batch-id>/batch.json                 the record (this module)
+    <project>/runs/<batch-id>/run-<k>/checkpoint.pt      best epoch of tuned run k
+    <project>/runs/<batch-id>/run-<k>/metrics.json       its test-set figures and curves
+    <project>/runs/<batch-id>/run-<k>/predictions.csv    one row per test image
+    <project>/runs/<batch-id>/baseline-<k>/...           the same for the baseline
+
+``batch.json`` is rewritten (atomically) after every run, so a batch that
+is stopped or crashes keeps every run that finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allgui.core.atomic import atomic_write_text
+from allgui.core.errors import ProjectError
+from allgui.core.metrics import RunMetrics
+from allgui.core.project import Project
+
+BATCH_FILE = "batch.json"
+TUNED, BASELINE = "tuned", "baseline"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run of a batch (``label`` 'tuned' or 'baseline', ``index`` from 1)."""
+
+    label: str
+    index: int
+    seed: int
+    status: str  # 'finished' or 'failed'
+    folder: str = ""  # absolute path of the run's folder
+    epochs_run: int = 0
+    best_epoch: int = 0  # 1-based epoch whose weights were kept
+    duration_s: float = 0.0
+    reason: str = ""  # why it failed
+    metrics: RunMetrics | None = None
+    curves: dict[str, list[float]] = field(default_factory=dict)  # per-epoch figures
+
+    @property
+    def name(self) -> str:
+        return f"{'run' if self.label == TUNED else 'baseline'}-{self.index}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished" and self.metrics is not None
+
+    @property
+    def checkpoint(self) -> Path:
+        return Path(self.folder) / "checkpoint.pt"
+
+    @property
+    def predictions_path(self) -> Path:
+        return Path(self.folder) / "predictions.csv"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "index": self.index,
+            "seed": self.seed,
+            "status": self.status,
+            "folder": Path(self.folder).name,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "duration_s": self.duration_s,
+            "reason": self.reason,
+            "metrics": self.metrics.to_dict() if self.metrics else None,
+            "curves": self.curves,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], batch_dir: Path) -> RunRecord:
+        return cls(
+            label=data["label"],
+            index=int(data["index"]),
+            seed=int(data["seed"]),
+            status=data["status"],
+            folder=str(batch_dir / data["folder"]) if data.get("folder") else "",
+            epochs_run=int(data.get("epochs_run", 0)),
+            best_epoch=int(data.get("best_epoch", 0)),
+            duration_s=float(data.get("duration_s", 0.0)),
+            reason=data.get("reason", ""),
+            metrics=RunMetrics.from_dict(data["metrics"]) if data.get("metrics") else None,
+            curves={k: [float(x) for x in v] for k, v in (data.get("curves") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The hyperparameters a run trains with, and where they came from."""
+
+    params: dict[str, Any]  # lr, weight_decay, dropout1, dropout2, hidden, batch_size, ...
+    source: str  # 'trial 7 (best of the study)', 'trial 3', 'entered by the user', ...
+    trial: int | None = None  # the study's trial number, when from a trial
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": dict(self.params), "source": self.source, "trial": self.trial}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Configuration:
+        return cls(dict(data["params"]), data["source"], data.get("trial"))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A validation batch: its settings, environment and runs."""
+
+    batch_id: str
+    folder: str  # absolute path of runs/<batch-id>
+    created: str  # ISO date-time, UTC
+    status: str  # 'running', 'finished', 'stopped' or 'failed'
+    tuned: Configuration
+    baseline: Configuration | None
+    seeds: tuple[int, ...]
+    max_epochs: int
+    patience: int
+    test_source: str  # 'official' or 'held-out'
+    test_set: str  # plain description shown on every table: which set, how many images
+    classes: tuple[str, ...]
+    positive_class: str
+    model: dict[str, Any]  # backbone, weights, image size, mode
+    dataset_fingerprint: str
+    split: dict[str, Any]
+    environment: dict[str, str]  # versions, device, date
+    study: dict[str, Any] = field(default_factory=dict)  # name, objective, direction
+    runs: tuple[RunRecord, ...] = ()
+    finished_at: str = ""
+    message: str = ""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder)
+
+    def runs_of(self, label: str, finished_only: bool = True) -> tuple[RunRecord, ...]:
+        return tuple(r for r in self.runs if r.label == label and (r.finished or not finished_only))
+
+    def best_run(self, measure: str = "f1_weighted", label: str = TUNED) -> RunRecord | None:
+        """The finished run with the highest ``measure`` (weighted F1 by default)."""
+        runs = [r for r in self.runs_of(label) if r.checkpoint.is_file()]
+        if not runs:
+            return None
+        return max(runs, key=lambda r: (r.metrics.headline().get(measure, float("-inf")), -r.index))
+
+    def with_run(self, run: RunRecord) -> Batch:
+        kept = [r for r in self.runs if (r.label, r.index) != (run.label, run.index)]
+        return replace(self, runs=tuple(kept) + (run,))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "allgui-validation-batch",
+            "batch_id": self.batch_id,
+            "created": self.created,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "message": self.message,
+            "tuned": self.tuned.to_dict(),
+            "baseline": self.baseline.to_dict() if self.baseline else None,
+            "seeds": list(self.seeds),
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "test_source": self.test_source,
+            "test_set": self.test_set,
+            "classes": list(self.classes),
+            "positive_class": self.positive_class,
+            "model": self.model,
+            "dataset_fingerprint": self.dataset_fingerprint,
+            "split": self.split,
+            "environment": self.environment,
+            "study": self.study,
+            "runs": [r.to_dict() for r in self.runs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], folder: Path) -> Batch:
+        return cls(
+            batch_id=data["batch_id"],
+            folder=str(folder),
+            created=data["created"],
+            status=data["status"],
+            tuned=Configuration.from_dict(data["tuned"]),
+            baseline=Configuration.from_dict(data["baseline"]) if data.get("baseline") else None,
+            seeds=tuple(int(s) for s in data["seeds"]),
+            max_epochs=int(data["max_epochs"]),
+            patience=int(data["patience"]),
+            test_source=data["test_source"],
+            test_set=data["test_set"],
+            classes=tuple(data["classes"]),
+            positive_class=data["positive_class"],
+            model=dict(data.get("model") or {}),
+            dataset_fingerprint=data.get("dataset_fingerprint", ""),
+            split=dict(data.get("split") or {}),
+            environment=dict(data.get("environment") or {}),
+            study=dict(data.get("study") or {}),
+            runs=tuple(RunRecord.from_dict(r, folder) for r in data.get("runs", ())),
+            finished_at=data.get("finished_at", ""),
+            message=data.get("message", ""),
+        )
+
+    def save(self) -> None:
+        atomic_write_text(self.path / BATCH_FILE, json.dumps(self.to_dict(), indent=1))
+
+
+def load_batch(folder: str | Path) -> Batch:
+    folder = Path(folder)
+    path = folder / BATCH_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Batch.from_dict(data, folder.resolve())
+    except FileNotFoundError as exc:
+        raise ProjectError(f"{folder} holds no validation batch.") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"The validation record {path} cannot be read.", str(exc)) from exc
+
+
+def list_batches(project: Project) -> list[Batch]:
+    """Every readable batch of the project, oldest first (damaged ones skipped)."""
+    if not project.runs_dir.is_dir():
+        return []
+    out = []
+    for folder in sorted(project.runs_dir.iterdir()):
+        if (folder / BATCH_FILE).is_file():
+            try:
+                out.append(load_batch(folder))
+            except ProjectError:
+                continue
+    return sorted(out, key=lambda b: (b.created, b.batch_id))
+
+
+def latest_batch(project: Project, with_finished_runs: bool = True) -> Batch | None:
+    """The newest batch (by default the newest with at least one finished
+    tuned run, so a batch stopped before its first run is passed over).
+
+    Its :meth:`Batch.best_run` gives the checkpoint to export:
+    ``latest_batch(p).best_run().checkpoint``.
+    """
+    for batch in reversed(list_batches(project)):
+        if not with_finished_runs or batch.runs_of(TUNED):
+            return batch
+    return None
+
+
+# -- predictions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One model's output on every test image, in the test set's order."""
+
+    paths: tuple[str, ...]
+    patients: tuple[str, ...]
+    labels: np.ndarray  # true class ids
+    probabilities: np.ndarray  # images x classes
+    classes: tuple[str, ...]
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.predicted == self.labels
+
+
+def write_predictions(path: Path, preds: Predictions) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["path", "patient", "true", "predicted"] + [f"p_{c}" for c in preds.classes])
+    for i, p in enumerate(preds.paths):
+        w.writerow(
+            [p, preds.patients[i], preds.classes[int(preds.labels[i])],
+             preds.classes[int(preds.predicted[i])]]
+            + [f"{v:.6f}" for v in preds.probabilities[i]]
+        )
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
+    classes = tuple(classes)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        labels = np.asarray([classes.index(r["true"]) for r in rows], dtype=np.int64)
+        proba = np.asarray([[float(r[f"p_{c}"]) for c in classes] for r in rows], dtype=float)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ProjectError(f"The predictions file {path} cannot be read.", str(exc)) from exc
+    return Predictions(
+        paths=tuple(r["path"] for r in rows),
+        patients=tuple(r["patient"] for r in rows),
+        labels=labels,
+        probabilities=proba.reshape(len(rows), len(classes)),
+        classes=classes,
+    )
