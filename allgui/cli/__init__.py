@@ -20,6 +20,7 @@ from allgui.core.errors import AllguiError
 COMMAND_MODULES = (
     "data",
     "demo_data",
+    "new",
 )
 
 

@@ -1,0 +1,51 @@
+"""``allgui new``: create a project for a dataset, after checking the dataset
+can be read and split."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    from allgui.cli.data import add_split_options
+
+    parser = subparsers.add_parser(
+        "new", help="create a project folder for a dataset (scans and splits it first)"
+    )
+    parser.add_argument("project", help="folder to create for the project")
+    parser.add_argument("--data", required=True, help="dataset folder (or CSV manifest)")
+    parser.add_argument(
+        "--image-size", type=int, default=224,
+        help="images are resized once to this square size (default %(default)s, as the paper)",
+    )
+    add_split_options(parser, method_flag="--split")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from allgui.cli.data import split_settings
+    from allgui.cli.progress_printer import ProgressPrinter
+    from allgui.core.dataset.discover import discover
+    from allgui.core.dataset.splits import audit, format_split, make_split
+    from allgui.core.dataset.summary import format_summary, summarize
+    from allgui.core.errors import DatasetError
+    from allgui.core.project import DatasetSettings, Project, ProjectSettings
+
+    if args.image_size < 8:
+        raise DatasetError("The image size must be at least 8 pixels (the paper used 224).")
+    sink = ProgressPrinter()
+    data_path = Path(args.data).expanduser().resolve()
+    index = discover(data_path, sink)
+    summary = summarize(index, sink)
+    split = make_split(index, split_settings(args))
+    leak_check = audit(index, split, summary.hashes, sink=sink)
+    settings = ProjectSettings(
+        dataset=DatasetSettings(path=str(data_path), image_size=args.image_size),
+        split=split_settings(args),
+    )
+    project = Project.create(args.project, settings)
+    print(format_summary(summary))
+    print()
+    print(format_split(index, split, leak_check))
+    print(f"\nProject created: {project.root}")
+    return 0
