@@ -28,6 +28,7 @@ import datetime as _dt
 import io
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,11 +162,10 @@ def torch_reference(
     probabilities, Grad-CAM per class by autograd (gradient of each logit
     with respect to the last feature map, averaged over positions), and the
     scale each CAM is summed at (max over positions of sum_k |alpha_k A_k|)."""
+    from allgui.core.augment import model_input  # training's own preprocessing
+
     model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
-    mean = torch.tensor(model.mean).view(1, 3, 1, 1)
-    std = torch.tensor(model.std).view(1, 3, 1, 1)
-    x = (x - mean) / std
+    x = model_input(np.ascontiguousarray(images), model.mean, model.std, "cpu")
     with torch.no_grad():
         fmap = model.forward_features(x)
     fmap = fmap.detach().requires_grad_(True)
@@ -294,7 +294,9 @@ def export_onnx(
     dummy = torch.zeros(2, size, size, 3, dtype=torch.uint8)
     outputs = [OUTPUT_LOGITS, OUTPUT_PROBABILITIES, OUTPUT_CAM]
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():
+            # the legacy exporter announces its deprecation; it is chosen on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 graph,
                 (dummy,),
