@@ -1,0 +1,85 @@
+"""Reading any image a user may have: odd ones become RGB, bad ones say why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from badfiles import write_odd_files
+from PIL import Image
+
+from allgui.core.errors import ImageReadError
+from allgui.core.imaging import is_image_name, prepare_image, read_rgb
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("odd")
+    return folder, write_odd_files(folder)
+
+
+def test_odd_but_valid_images_become_8bit_rgb(odd_files):
+    folder, kinds = odd_files
+    for name, kind in kinds.items():
+        if kind != "ok":
+            continue
+        img = read_rgb(folder / name)
+        assert img.mode == "RGB", name
+        arr = prepare_image(folder / name, 16)
+        assert arr.shape == (16, 16, 3) and arr.dtype == np.uint8, name
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("zero.bmp", "empty file"),
+        ("truncated.png", "truncated"),
+        ("notes.jpg", "not an image"),
+        ("bomb.png", "too large"),
+    ],
+)
+def test_bad_files_raise_with_a_reason(odd_files, name, words):
+    folder, _ = odd_files
+    with pytest.raises(ImageReadError) as info:
+        read_rgb(folder / name)
+    assert words in info.value.reason
+    assert info.value.path.endswith(name)
+
+
+def test_missing_file_is_a_read_error(tmp_path):
+    with pytest.raises(ImageReadError, match="cannot open"):
+        read_rgb(tmp_path / "nowhere.bmp")
+
+
+def test_exif_rotation_is_applied(odd_files):
+    folder, _ = odd_files
+    with Image.open(folder / "rotated.jpg") as raw:
+        assert raw.size == (30, 20)
+    assert read_rgb(folder / "rotated.jpg").size == (20, 30)
+
+
+def test_rgba_transparency_goes_onto_black(tmp_path):
+    img = Image.new("RGBA", (4, 4), (255, 255, 255, 0))
+    img.save(tmp_path / "clear.png")
+    assert np.asarray(read_rgb(tmp_path / "clear.png")).max() == 0
+
+
+def test_16bit_keeps_its_range(odd_files):
+    folder, _ = odd_files
+    arr = np.asarray(read_rgb(folder / "deep16.png"))
+    assert arr.max() > 200 and arr.min() < 50
+
+
+def test_real_cnmc_bmp_is_read_and_area_resized(cnmc_samples):
+    path = next((cnmc_samples / "all").glob("*.bmp"))
+    img = read_rgb(path)
+    assert img.size == (450, 450)
+    small = prepare_image(path, 225)
+    full = np.asarray(img, dtype=np.float64)
+    # Area interpolation by 2 is the mean of each 2x2 block.
+    block_mean = full[:450, :450].reshape(225, 2, 225, 2, 3).mean(axis=(1, 3))
+    assert np.abs(small.astype(np.float64) - block_mean).max() <= 1.0
+
+
+def test_image_names_are_case_insensitive():
+    assert is_image_name("a.Jpg") and is_image_name("b.BMP") and is_image_name("c.tif")
+    assert not is_image_name("labels.csv")
