@@ -88,6 +88,7 @@ class AllClassifier(nn.Module):
         self.head = build_head(
             self.num_features, config.hidden, config.dropout1, config.dropout2, config.n_classes
         )
+        self.data_config = dict(data_config)  # timm's, for building siblings (with_head)
         self.mean: tuple[float, ...] = tuple(float(v) for v in data_config["mean"])
         self.std: tuple[float, ...] = tuple(float(v) for v in data_config["std"])
         self.input_size: tuple[int, ...] = tuple(int(v) for v in data_config["input_size"])
@@ -121,6 +122,16 @@ class AllClassifier(nn.Module):
             for m in self.trainable_backbone_modules:
                 m.train(True)
         return self
+
+    def with_head(self, config: ModelConfig) -> AllClassifier:
+        """A classifier sharing this one's backbone (not copied) with a fresh
+        head for ``config`` (same backbone; hidden and dropouts may differ).
+        What a search does per trial when the backbone is frozen."""
+        if config.backbone != self.config.backbone or config.finetune_stages:
+            raise ValueError("with_head shares a frozen backbone of the same kind only")
+        sibling = AllClassifier(config, self.backbone, self.data_config)
+        sibling.mean, sibling.std = self.mean, self.std
+        return sibling
 
     # -- forward -------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,116 @@
+"""The paper's augmentation, done on the GPU (or CPU) a whole batch at once.
+
+Keras' ``ImageDataGenerator(rotation_range=15, width_shift_range=0.1,
+height_shift_range=0.1, shear_range=0.1, zoom_range=0.1,
+horizontal_flip=True)``: every image gets its own random draw (not one per
+batch). Each draw is one 2x3 affine matrix mapping output to input
+coordinates, as Keras builds them (rotation @ shift @ shear @ zoom, about
+the image centre, zoom drawn per axis); a flip negates the x column. A
+whole batch is then resampled by one ``affine_grid`` + ``grid_sample``
+(bilinear; outside the image the border pixel is repeated, as Keras'
+``fill_mode='nearest'``).
+
+Shear: Keras reads ``shear_range`` as degrees, which at 0.1 would do
+nothing; allgui reads it as the shear factor (0.1 = 10 %, about 5.7
+degrees), the intent of "shear 10 %".
+
+Draws come from a ``torch.Generator`` seeded by (seed, view), so view ``v``
+of image ``i`` is the same whichever mode or batch size computes it: what
+lets the cached and online modes be compared exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    rotation_deg: float = 15.0
+    shift: float = 0.1  # fraction of width / height
+    shear: float = 0.1  # shear factor
+    zoom: float = 0.1  # zoom drawn in [1 - zoom, 1 + zoom] per axis
+    hflip: bool = True
+
+
+PAPER_AUGMENTATION = AugmentSettings()
+
+
+def view_generator(seed: int, view: int) -> torch.Generator:
+    """The random source of augmented view ``view`` under ``seed``."""
+    g = torch.Generator(device="cpu")
+    g.manual_seed((int(seed) * 1_000_003 + int(view) * 7_919 + 17) % (2**63 - 1))
+    return g
+
+
+def random_affine_matrices(
+    n: int, generator: torch.Generator, settings: AugmentSettings = PAPER_AUGMENTATION
+) -> torch.Tensor:
+    """``n`` independent output->input affine matrices (n, 2, 3) in
+    ``affine_grid``'s normalised coordinates ([-1, 1] across the image)."""
+
+    def uniform(low: float, high: float, size: int = n) -> torch.Tensor:
+        return low + (high - low) * torch.rand(size, generator=generator, dtype=torch.float64)
+
+    angle = uniform(-settings.rotation_deg, settings.rotation_deg) * (math.pi / 180.0)
+    # A shift of a fraction f of the width is 2f in normalised coordinates.
+    tx = uniform(-settings.shift, settings.shift) * 2.0
+    ty = uniform(-settings.shift, settings.shift) * 2.0
+    shear = uniform(-settings.shear, settings.shear)
+    zx = uniform(1.0 - settings.zoom, 1.0 + settings.zoom)
+    zy = uniform(1.0 - settings.zoom, 1.0 + settings.zoom)
+    flip = uniform(0.0, 1.0) < 0.5 if settings.hflip else torch.zeros(n, dtype=torch.bool)
+
+    eye = torch.eye(3, dtype=torch.float64).repeat(n, 1, 1)
+    rot = eye.clone()
+    rot[:, 0, 0], rot[:, 0, 1] = torch.cos(angle), -torch.sin(angle)
+    rot[:, 1, 0], rot[:, 1, 1] = torch.sin(angle), torch.cos(angle)
+    shift = eye.clone()
+    shift[:, 0, 2], shift[:, 1, 2] = tx, ty
+    shr = eye.clone()
+    shr[:, 0, 1] = shear
+    zoom = eye.clone()
+    zoom[:, 0, 0], zoom[:, 1, 1] = zx, zy
+    m = rot @ shift @ shr @ zoom
+    m[flip, :, 0] = -m[flip, :, 0]  # read x from the mirrored side
+    return m[:, :2, :].to(torch.float32)
+
+
+def to_float_nchw(images: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1] on ``device``."""
+    t = torch.as_tensor(images) if isinstance(images, np.ndarray) else images
+    t = t.to(device, non_blocking=True)
+    return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """[0, 1] images -> the backbone's normalised input."""
+    m = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def apply_affine(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Resample a float NCHW batch with one matrix per image."""
+    grid = F.affine_grid(matrices.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def model_input(
+    images: np.ndarray | torch.Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    device: torch.device | str,
+    matrices: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """uint8 NHWC images -> the model's normalised float NCHW input,
+    augmented by ``matrices`` (one per image) when given."""
+    x = to_float_nchw(images, device)
+    if matrices is not None:
+        x = apply_affine(x, matrices)
+    return normalise(x, mean, std)

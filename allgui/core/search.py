@@ -1,0 +1,624 @@
+"""The hyperparameter search: Optuna TPE over a project's study.
+
+One SQLite study per project (``project.storage_url``; optuna-dashboard
+opens it as it is), named in project.toml's ``[search]`` section.
+:func:`run_search` runs trials until the study holds ``settings.trials``
+finished ones (complete, pruned, or failed by a fault), so running it again
+continues where it stopped.
+
+- Sampler: ``TPESampler`` with its settings explicit and recorded (seed,
+  startup trials, multivariate), since Optuna's defaults change between
+  versions. On resume the sampler's seed is the study seed plus the number
+  of trials already there, so resumed random draws do not repeat old ones.
+- The value of a trial is the objective on validation at the epoch with the
+  lowest validation loss (the weights such a run keeps). Each trial keeps
+  its per-epoch curve, settings, seed and timings as user attributes.
+- Crash: trials left RUNNING (the process died) are marked FAIL with the
+  reason, and their parameters queued again.
+- Stop (``cancel`` set): the running trial ends at the next batch, is marked
+  FAIL ('stopped by the user'), and its parameters are queued again.
+- CUDA out of memory: that trial fails with the reason (no retry at a
+  smaller batch: the sampler must see the batch size it chose), and the
+  study goes on. A NaN loss likewise fails the trial, not the study.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from allgui import __version__
+from allgui.core.errors import AllguiError, Cancelled, ProjectError
+from allgui.core.events import (
+    JobStarted,
+    Notice,
+    Progress,
+    Sink,
+    StudyFinished,
+    TrialFailed,
+    TrialFinished,
+    TrialPruned,
+    TrialStarted,
+    null_sink,
+)
+from allgui.core.features import FeatureSet, build_feature_set
+from allgui.core.model import AllClassifier, ModelConfig, build_model
+from allgui.core.objective import OBJECTIVES
+from allgui.core.project import Project
+from allgui.core.space import SearchSpace
+from allgui.core.study_lock import study_lock
+from allgui.core.training import (
+    MODES,
+    HyperParams,
+    TrainingData,
+    TrainingDiverged,
+    TrainSettings,
+    check_class_counts,
+    resolve_device,
+    seed_everything,
+    train_configuration,
+)
+
+JOB = "search"
+PRUNERS = ("none", "median", "hyperband")
+INTERRUPTED = "interrupted"  # trial user attribute: True when a crash or Stop ended it
+
+
+class SearchError(AllguiError):
+    """The search cannot start as asked (settings, or a study of other settings)."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a study searches; stored in project.toml's ``[search]`` section."""
+
+    study_name: str = "search"
+    trials: int = 20
+    epochs: int = 10
+    mode: str = "cached"  # 'cached' or 'online'
+    views: int = 10  # K augmented views per image (cached mode)
+    objective: str = "accuracy"
+    pruning: str = "none"  # 'none', 'median' or 'hyperband'
+    seed: int = 0
+    startup_trials: int = 10  # TPE's random trials before it models the results
+    multivariate: bool = True
+    device: str = "auto"
+    extract_batch_size: int = 64
+    space: SearchSpace = field(default_factory=SearchSpace)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.trials < 1 or self.epochs < 1 or self.views < 1:
+            problems.append("trials, epochs and views must each be at least 1")
+        if self.mode not in MODES:
+            problems.append(f"mode must be one of {', '.join(MODES)}")
+        if self.objective not in OBJECTIVES:
+            problems.append(f"objective must be one of {', '.join(OBJECTIVES)}")
+        if self.pruning not in PRUNERS:
+            problems.append(f"pruning must be one of {', '.join(PRUNERS)}")
+        if self.startup_trials < 0:
+            problems.append("startup trials cannot be negative")
+        if not self.study_name.strip():
+            problems.append("the study needs a name")
+        if problems:
+            raise SearchError("The search settings cannot be used: " + "; ".join(problems) + ".")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "space"}
+        d.update(self.space.to_dict())
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
+        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+        known = {f.name for f in dataclasses.fields(cls)} - {"space"}
+        unknown = sorted(set(scalars) - known)
+        if unknown:
+            raise SearchError(f"[search] has settings allgui does not know: {', '.join(unknown)}.")
+        return cls(space=SearchSpace.from_dict(tables), **scalars)
+
+    @classmethod
+    def from_project(cls, project: Project) -> SearchSettings:
+        return cls.from_dict(project.settings.search)
+
+    def sampler_settings(self, seed_offset: int = 0) -> dict[str, Any]:
+        return {
+            "sampler": "TPESampler",
+            "seed": self.seed + seed_offset,
+            "n_startup_trials": self.startup_trials,
+            "multivariate": self.multivariate,
+            "n_ei_candidates": 24,
+            "optuna_version": _optuna_version(),
+        }
+
+    def pruner_settings(self) -> dict[str, Any]:
+        if self.pruning == "median":
+            return {"pruner": "MedianPruner", "n_startup_trials": 5,
+                    "n_warmup_steps": max(1, self.epochs // 3), "interval_steps": 1}
+        if self.pruning == "hyperband":
+            return {"pruner": "HyperbandPruner", "min_resource": 1,
+                    "max_resource": self.epochs, "reduction_factor": 3}
+        return {"pruner": "NopPruner"}
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One trial as a table row."""
+
+    number: int
+    state: str  # 'complete', 'pruned', 'failed', 'running', 'waiting'
+    value: float | None
+    params: dict[str, Any]
+    epochs_run: int = 0
+    best_epoch: int = 0
+    duration_s: float = 0.0
+    val_accuracy: float | None = None
+    val_balanced_accuracy: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    study_name: str
+    storage_url: str
+    objective: str
+    settings: SearchSettings
+    trials: tuple[TrialSummary, ...]
+    best: TrialSummary | None
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    stopped: bool
+    recovered: int  # trials found interrupted by a crash and queued again
+    epochs_saved_by_pruning: int
+    duration_s: float
+    features_s: float  # time spent computing cached features in this run
+
+    def top(self, n: int = 5) -> list[TrialSummary]:
+        done = [t for t in self.trials if t.state == "complete" and t.value is not None]
+        return sorted(done, key=lambda t: -t.value)[:n]
+
+
+def _optuna_version() -> str:
+    import optuna
+
+    return optuna.__version__
+
+
+# -- opening the study -----------------------------------------------------
+def _storage(url: str):
+    import optuna
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as exc:
+        raise ProjectError(f"The study storage cannot be opened ({url}).", str(exc)) from exc
+
+
+def _make_sampler(settings: SearchSettings, seed_offset: int):
+    import optuna
+
+    s = settings.sampler_settings(seed_offset)
+    return optuna.samplers.TPESampler(
+        seed=s["seed"], n_startup_trials=s["n_startup_trials"], multivariate=s["multivariate"],
+        n_ei_candidates=s["n_ei_candidates"],
+    )
+
+
+def _make_pruner(settings: SearchSettings):
+    import optuna
+
+    p = settings.pruner_settings()
+    if p["pruner"] == "MedianPruner":
+        return optuna.pruners.MedianPruner(n_startup_trials=p["n_startup_trials"],
+                                           n_warmup_steps=p["n_warmup_steps"],
+                                           interval_steps=p["interval_steps"])
+    if p["pruner"] == "HyperbandPruner":
+        return optuna.pruners.HyperbandPruner(min_resource=p["min_resource"],
+                                              max_resource=p["max_resource"],
+                                              reduction_factor=p["reduction_factor"])
+    return optuna.pruners.NopPruner()
+
+
+def open_study(project: Project, settings: SearchSettings, data_key: str = "",
+               class_names: tuple[str, ...] = ()):
+    """Create or load the project's study, checking it was made for the same
+    objective and data. Returns ``(study, storage, seed_offset)``."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = _storage(project.storage_url)
+    name = settings.study_name
+    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    seed_offset = existing[name].n_trials if name in existing else 0
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+        sampler=_make_sampler(settings, seed_offset), pruner=_make_pruner(settings),
+    )
+    recorded = study.user_attrs.get("allgui")
+    if recorded:
+        if recorded.get("objective") != settings.objective:
+            raise SearchError(
+                f"The study '{name}' searched for {recorded.get('objective')}; to search for "
+                f"{settings.objective}, give the new search its own study name."
+            )
+        if data_key and recorded.get("data_key") and recorded["data_key"] != data_key:
+            raise SearchError(
+                f"The study '{name}' was run on other images or another split; "
+                "give the new search its own study name."
+            )
+    else:
+        study.set_user_attr("allgui", {
+            "allgui_version": __version__,
+            "objective": settings.objective,
+            "data_key": data_key,
+            "class_names": list(class_names),
+            "settings": _plain(settings.to_dict()),
+            "sampler": settings.sampler_settings(),
+            "pruner": settings.pruner_settings(),
+        })
+    return study, storage, seed_offset
+
+
+def recover_interrupted(study, storage) -> int:
+    """Mark trials left RUNNING by a crash as FAIL and queue their
+    parameters again. Call only while holding the project's study lock."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(t._trial_id, "fail_reason",
+                                    "interrupted: allgui stopped while this trial ran")
+        storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if t.params:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        n += 1
+    return n
+
+
+def finished_count(study) -> int:
+    """Trials that count towards the target: complete, pruned, or failed by a
+    fault (not those a crash or Stop interrupted: their parameters run again)."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            n += 1
+        elif t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED):
+            n += 1
+    return n
+
+
+# -- the search ------------------------------------------------------------
+def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(searched, fixed) parameter values for this trial."""
+    searched, fixed = {}, {}
+    for p in space.params:
+        if not p.search:
+            fixed[p.name] = p.fixed
+        elif p.choices:
+            searched[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        else:
+            searched[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return searched, fixed
+
+
+def _configuration(values: dict[str, Any], project: Project, n_classes: int):
+    model = project.settings.model
+    config = ModelConfig(
+        backbone=str(values.get("backbone", model.backbone)),
+        weights=model.weights,
+        hidden=int(values.get("hidden", 512)),
+        dropout1=float(values.get("dropout1", 0.3)),
+        dropout2=float(values.get("dropout2", 0.2)),
+        n_classes=n_classes,
+        finetune_stages=model.finetune_stages,
+    )
+    hp = HyperParams(
+        lr=float(values.get("lr", 1e-3)),
+        weight_decay=float(values.get("weight_decay", 1e-4)),
+        batch_size=int(values.get("batch_size", 32)),
+    )
+    return config, hp
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy (Optuna stores attributes as JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _Backbones:
+    """Built backbones (and, cached mode, their features), one per backbone
+    name, made on first use and shared by every trial."""
+
+    def __init__(self, project, settings, data, device, sink, cancel):
+        self.project, self.settings, self.data = project, settings, data
+        self.device, self.sink, self.cancel = device, sink, cancel
+        self.models: dict[str, AllClassifier] = {}
+        self.features: dict[str, FeatureSet] = {}
+        self.features_s = 0.0
+
+    def get(self, config: ModelConfig) -> tuple[AllClassifier | None, FeatureSet | None]:
+        if config.finetune_stages:
+            return None, None  # fine-tuning trains its own copy of the backbone
+        name = config.backbone
+        if name not in self.models:
+            seed_everything(self.settings.seed)  # random-init backbones are the same each run
+            self.models[name] = build_model(dataclasses.replace(config, hidden=8))
+        model = self.models[name]
+        if self.settings.mode == "cached" and name not in self.features:
+            started = time.perf_counter()
+            model.to(self.device)
+
+            def progress(done: int, total: int) -> None:
+                self.sink(Progress(job=JOB, phase="features", done=done, total=total,
+                                   message=f"Backbone features ({name}, "
+                                           f"{self.settings.views} views), once for all trials"))
+
+            self.features[name] = build_feature_set(
+                model, self.data.train_images, self.data.val_images,
+                views=self.settings.views, seed=self.settings.seed, device=self.device,
+                cache_dir=self.project.cache_dir, data_key=self.data.key,
+                batch_size=self.settings.extract_batch_size, cancel=self.cancel,
+                progress=progress,
+            )
+            self.features_s += time.perf_counter() - started
+        return model, self.features.get(name)
+
+
+def run_search(
+    project: Project,
+    settings: SearchSettings | None = None,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+    data: TrainingData | None = None,
+) -> SearchResult:
+    """Run (or continue) the project's search until the study holds
+    ``settings.trials`` finished trials, or until ``cancel`` is set.
+
+    ``settings`` defaults to the project's ``[search]`` section and is saved
+    back to it. ``data`` defaults to the project's prepared data (its train
+    and validation parts).
+    """
+    settings = settings if settings is not None else SearchSettings.from_project(project)
+    cancel = cancel if cancel is not None else threading.Event()
+    model_settings = project.settings.model
+    if settings.mode == "cached" and model_settings.finetune_stages:
+        raise SearchError("The cached mode needs a frozen backbone (finetune_stages = 0); "
+                          "use the online mode to fine-tune.")
+    device = resolve_device(settings.device)
+    started = time.perf_counter()
+    with study_lock(project.root / ".search.lock"):
+        project.update(search=_plain(settings.to_dict()))
+        if data is None:
+            data = training_data_for(project, sink, cancel)
+        check_class_counts(data)  # before any training, in plain words
+        study, storage, _ = open_study(project, settings, data.key, tuple(data.class_names))
+        recovered = recover_interrupted(study, storage)
+        if recovered:
+            sink(Notice(JOB, level="info", text=f"{recovered} trial(s) interrupted earlier "
+                                                 "(allgui closed or crashed) will run again."))
+        remaining = settings.trials - finished_count(study)
+        sink(JobStarted(JOB, description=f"Search '{settings.study_name}': "
+                                         f"{max(remaining, 0)} trial(s) to run "
+                                         f"({settings.mode} mode, {settings.epochs} epochs each)",
+                        total=max(remaining, 0)))
+        backbones = _Backbones(project, settings, data, device, sink, cancel)
+        train_settings = TrainSettings(objective=settings.objective, views=settings.views,
+                                       extract_batch_size=settings.extract_batch_size)
+        stopped = False
+        try:
+            while finished_count(study) < settings.trials:
+                if cancel.is_set():
+                    stopped = True
+                    break
+                trial = study.ask()
+                if not _run_trial(study, trial, project, settings, train_settings, data,
+                                  backbones, device, sink, cancel):
+                    stopped = True
+                    break
+        except KeyboardInterrupt:
+            stopped = True
+            raise
+        finally:
+            result = _result(project, settings, study, stopped, recovered,
+                             time.perf_counter() - started, backbones.features_s)
+            best = result.best
+            sink(StudyFinished(JOB, best_number=best.number if best else None,
+                               best_value=best.value if best else None,
+                               n_complete=result.n_complete, n_pruned=result.n_pruned,
+                               n_failed=result.n_failed, stopped=stopped))
+    return result
+
+
+def _run_trial(study, trial, project, settings, train_settings, data, backbones, device, sink,
+               cancel) -> bool:
+    """Run one asked trial and tell Optuna how it ended; False when stopped."""
+    import optuna
+    from optuna.trial import TrialState
+
+    number = trial.number
+    searched: dict[str, Any] = {}
+    history: list[dict[str, Any]] = []
+    epochs_run = 0
+    try:
+        searched, fixed = _suggest(trial, settings.space)
+        values = {**fixed, **searched}
+        config, hp = _configuration(values, project, len(data.class_names))
+        seed = settings.seed + number
+        trial.set_user_attr("settings", _plain({
+            "mode": settings.mode, "epochs": settings.epochs, "views": settings.views,
+            "objective": settings.objective, "seed": seed, "views_seed": settings.seed,
+            "backbone": config.backbone, "weights": config.weights,
+            "finetune_stages": config.finetune_stages, "device": str(device),
+            "fixed": fixed, "sampler": settings.sampler_settings(),
+            "pruner": settings.pruner_settings(), "allgui_version": __version__,
+        }))
+        sink(TrialStarted(JOB, number=number, params=dict(values)))
+        base, features = backbones.get(config)
+
+        def on_epoch(record) -> None:
+            nonlocal epochs_run
+            epochs_run = record.epoch
+            history.append(_plain(dataclasses.asdict(record)))
+            trial.report(record.objective, record.epoch)
+            if settings.pruning != "none" and trial.should_prune():
+                raise optuna.TrialPruned()
+
+        result = train_configuration(
+            data, config, hp, mode=settings.mode, epochs=settings.epochs, seed=seed,
+            views_seed=settings.seed, sink=sink, cancel=cancel, device=device,
+            settings=train_settings, cache_dir=project.cache_dir, base_model=base,
+            features=features, job=JOB, trial=number, on_epoch=on_epoch,
+        )
+        best = result.best
+        _set_attrs(trial, history=history, epochs_run=len(result.history),
+                   best_epoch=result.best_epoch, duration_s=result.duration_s,
+                   val_accuracy=best.val_accuracy,
+                   val_balanced_accuracy=best.val_balanced_accuracy,
+                   val_loss=best.val_loss, stopped_early=result.stopped_early)
+        if not math.isfinite(result.value):
+            raise TrainingDiverged(f"The objective ({settings.objective}) could not be computed.")
+        study.tell(trial, result.value)
+        sink(TrialFinished(JOB, number=number, value=result.value, params=dict(values),
+                           duration_s=result.duration_s, epochs_run=len(result.history)))
+        return True
+    except optuna.TrialPruned:
+        _set_attrs(trial, history=history, epochs_run=epochs_run,
+                   epochs_saved=settings.epochs - epochs_run)
+        study.tell(trial, state=TrialState.PRUNED)
+        sink(TrialPruned(JOB, number=number, epoch=epochs_run,
+                         reason=f"{settings.pruning} pruner: below others at epoch {epochs_run}",
+                         params=dict(searched)))
+        return True
+    except Cancelled:
+        _fail(study, trial, "stopped by the user", history, epochs_run, interrupted=True)
+        if searched:
+            study.enqueue_trial(searched, user_attrs={"retry_of": number})
+        sink(TrialFailed(JOB, number=number, reason="stopped by the user", params=dict(searched)))
+        return False
+    except KeyboardInterrupt:
+        _fail(study, trial, "interrupted (Ctrl+C)", history, epochs_run, interrupted=True)
+        if searched:
+            study.enqueue_trial(searched, user_attrs={"retry_of": number})
+        raise
+    except Exception as exc:
+        if _is_oom(exc):
+            reason = (f"out of GPU memory at batch size {searched.get('batch_size', '?')} "
+                      "(not retried; the study goes on)")
+            _free_gpu()
+        elif isinstance(exc, AllguiError):
+            reason = exc.message
+        else:
+            reason = f"unexpected error: {type(exc).__name__}: {exc}"
+        _fail(study, trial, reason, history, epochs_run, interrupted=False)
+        sink(TrialFailed(JOB, number=number, reason=reason, params=dict(searched)))
+        if isinstance(exc, AllguiError) or _is_oom(exc):
+            return True
+        raise
+
+
+def _set_attrs(trial, **attrs) -> None:
+    for k, v in attrs.items():
+        trial.set_user_attr(k, _plain(v))
+
+
+def _fail(study, trial, reason, history, epochs_run, interrupted: bool) -> None:
+    from optuna.trial import TrialState
+
+    _set_attrs(trial, fail_reason=reason, history=history, epochs_run=epochs_run)
+    if interrupted:
+        trial.set_user_attr(INTERRUPTED, True)
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def _free_gpu() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# -- results ---------------------------------------------------------------
+_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
+           "RUNNING": "running", "WAITING": "waiting"}
+
+
+def trial_summaries(study) -> tuple[TrialSummary, ...]:
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        attrs = t.user_attrs
+        fixed = (attrs.get("settings") or {}).get("fixed") or {}
+        out.append(TrialSummary(
+            number=t.number,
+            state=_STATES.get(t.state.name, t.state.name.lower()),
+            value=t.value if t.state.name == "COMPLETE" else None,
+            params={**fixed, **t.params},
+            epochs_run=int(attrs.get("epochs_run") or 0),
+            best_epoch=int(attrs.get("best_epoch") or 0),
+            duration_s=float(attrs.get("duration_s") or (
+                t.duration.total_seconds() if t.duration else 0.0)),
+            val_accuracy=attrs.get("val_accuracy"),
+            val_balanced_accuracy=attrs.get("val_balanced_accuracy"),
+            reason=str(attrs.get("fail_reason") or ""),
+        ))
+    return tuple(out)
+
+
+def _result(project, settings, study, stopped, recovered, duration_s, features_s):
+    trials = trial_summaries(study)
+    done = [t for t in trials if t.state == "complete" and t.value is not None]
+    best = max(done, key=lambda t: t.value) if done else None
+    saved = sum(max(settings.epochs - t.epochs_run, 0) for t in trials if t.state == "pruned")
+    return SearchResult(
+        study_name=settings.study_name, storage_url=project.storage_url,
+        objective=settings.objective, settings=settings, trials=trials, best=best,
+        n_complete=len(done), n_pruned=sum(t.state == "pruned" for t in trials),
+        n_failed=sum(t.state == "failed" for t in trials), stopped=stopped,
+        recovered=recovered, epochs_saved_by_pruning=saved, duration_s=duration_s,
+        features_s=features_s,
+    )
+
+
+def load_search_result(project: Project, settings: SearchSettings | None = None) -> SearchResult:
+    """The project's study as it stands, without running anything."""
+    import optuna
+
+    settings = settings if settings is not None else SearchSettings.from_project(project)
+    try:
+        study = optuna.load_study(study_name=settings.study_name,
+                                  storage=_storage(project.storage_url))
+    except KeyError as exc:
+        raise ProjectError(f"This project has no study named '{settings.study_name}' yet.") from exc
+    return _result(project, settings, study, False, 0, 0.0, 0.0)
+
+
+def training_data_for(project: Project, sink: Sink = null_sink,
+                      cancel: threading.Event | None = None) -> TrainingData:
+    """The project's training and validation parts, prepared (through the cache)."""
+    from allgui.core.dataset.prepared import prepare_project_data
+    from allgui.core.training import training_data_from_prepared
+
+    return training_data_from_prepared(prepare_project_data(project, sink, cancel))
