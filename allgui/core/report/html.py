@@ -18,8 +18,8 @@ h1 { font-size: 1.6em; border-bottom: 2px solid #0072B2; padding-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 1.8em; color: #0b4f7c; }
 h3 { font-size: 1.05em; margin-top: 1.2em; }
 .notice { border: 2px solid #D55E00; background: #fff4ec; padding: .6em 1em; font-weight: 600; }
-table { border-collapse: collapse; margin: .6em 0 .2em; font-size: .88em; }
-caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
+table { border-collapse: collapse; margin: .2em 0 .2em; font-size: .88em; }
+.caption { font-weight: 600; margin: 1.2em 0 .2em; }
 th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
 th { background: #eef3f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -56,7 +56,7 @@ def render_html(doc: Document) -> str:
             cls = ' class="notice"' if block.emphasis else ""
             parts.append(f"<p{cls}>{escape(block.text)}</p>")
         elif isinstance(block, Table):
-            parts.append(f"<table><caption>{escape(block.caption)}</caption><thead><tr>")
+            parts.append(f'<p class="caption">{escape(block.caption)}</p><table><thead><tr>')
             parts += [f"<th>{escape(h)}</th>" for h in block.header]
             parts.append("</tr></thead><tbody>")
             for row in block.rows:

@@ -138,7 +138,8 @@ def metrics_note(analysis: BatchAnalysis, label: str = TUNED) -> str:
         "Per-class figures take that class as positive; 'weighted' averages weight each "
         "class by its number of test images (the C-NMC 2019 metric for F1); 'macro' "
         "averages weight classes equally. Micro-averaged precision, recall and F1 equal "
-        "accuracy for single-label data and are not repeated."
+        "accuracy for single-label data and are not repeated. Intervals are not clipped "
+        "to 0..1."
     )
     if n == 1:
         text += " With one run no spread can be given."

@@ -134,6 +134,7 @@ class Batch:
     split: dict[str, Any]
     environment: dict[str, str]  # versions, device, date
     study: dict[str, Any] = field(default_factory=dict)  # name, objective, direction
+    dataset: dict[str, Any] = field(default_factory=dict)  # summary, parts, audit (see run.py)
     runs: tuple[RunRecord, ...] = ()
     finished_at: str = ""
     message: str = ""
@@ -178,6 +179,7 @@ class Batch:
             "split": self.split,
             "environment": self.environment,
             "study": self.study,
+            "dataset": self.dataset,
             "runs": [r.to_dict() for r in self.runs],
         }
 
@@ -202,6 +204,7 @@ class Batch:
             split=dict(data.get("split") or {}),
             environment=dict(data.get("environment") or {}),
             study=dict(data.get("study") or {}),
+            dataset=dict(data.get("dataset") or {}),
             runs=tuple(RunRecord.from_dict(r, folder) for r in data.get("runs", ())),
             finished_at=data.get("finished_at", ""),
             message=data.get("message", ""),

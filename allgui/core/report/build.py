@@ -1,0 +1,383 @@
+"""The project report: dataset and split audit, search, validation batch
+with statistics and pictures, and the reproducibility record, as one
+:class:`~allgui.core.report.document.Document` written to HTML and PDF."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from allgui import RESEARCH_NOTICE
+from allgui.core.errors import Cancelled
+from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.metrics import roc_points
+from allgui.core.project import Project
+from allgui.core.report import figures as F
+from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
+from allgui.core.report.study_facts import StudyFacts, read_study
+from allgui.core.stats import format_interval, format_value
+from allgui.core.validation.analysis import (
+    BatchAnalysis,
+    analyse,
+    comparison_rows,
+    metrics_note,
+    metrics_rows,
+)
+from allgui.core.validation.batch import BASELINE, TUNED, Batch, latest_batch, read_predictions
+from allgui.core.validation.record import environment_record, now_utc
+
+JOB = "report"
+PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
+PARAM_ORDER = ("lr", "weight_decay", "dropout1", "dropout2", "hidden", "batch_size")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path | None
+    pdf: Path | None
+    document: Document
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def _params_in_order(params: dict[str, Any]) -> list[str]:
+    return [p for p in PARAM_ORDER if p in params] + sorted(p for p in params
+                                                           if p not in PARAM_ORDER)
+
+
+# -- sections ---------------------------------------------------------------------
+
+
+def _dataset_section(batch: Batch | None) -> list[Block]:
+    out: list[Block] = [Heading("Dataset and split")]
+    if batch is None or not batch.dataset:
+        out.append(Paragraph("No validation batch yet: the dataset is described by the batch "
+                             "that uses it. Run a validation batch first."))
+        return out
+    d = batch.dataset
+    classes = list(batch.classes)
+    out.append(Paragraph(
+        f"Dataset folder: {d.get('root', '?')} (layout: {d.get('layout', '?')}); classes: "
+        f"{', '.join(classes)}; positive class: '{batch.positive_class}'. "
+        f"Content hash (relative paths, labels, patients): {batch.dataset_fingerprint}."
+    ))
+    if d.get("synthetic"):
+        out.append(Paragraph("SYNTHETIC DEMO DATA: generated cells, not real patients. These "
+                             "figures show that allgui works, nothing about leukemia.",
+                             emphasis=True))
+    summary = d.get("summary") or {}
+    per_subset = summary.get("per_subset") or {}
+    patients = summary.get("patients_per_subset") or {}
+    if per_subset:
+        rows = []
+        for subset, row in per_subset.items():
+            pts = sum((patients.get(subset) or {}).values()) if patients.get(subset) else "unknown"
+            rows.append([subset] + [row.get(c, 0) for c in classes] + [sum(row.values()), pts])
+        out.append(table("Images in the dataset, by the dataset's own subsets and class",
+                         ["Subset"] + classes + ["Total", "Patients"], rows,
+                         note=f"Unreadable files left out: {d.get('bad_files', 0)}."))
+    parts = d.get("parts") or {}
+    if parts:
+        rows = []
+        for name, p in parts.items():
+            imgs = p.get("images", {})
+            rows.append([PART_NAMES.get(name, name)] + [imgs.get(c, 0) for c in classes]
+                        + [sum(imgs.values()), p.get("patients", "unknown")])
+        split = batch.split
+        out.append(table(
+            f"Split used: method '{split.get('method', '?')}', seed {split.get('seed', '?')}",
+            ["Part"] + classes + ["Total", "Patients"], rows,
+            note=("Test part: " + batch.test_set + ". "
+                  + ("Leaky by design (image-level split). " if split.get("leaky") else "")
+                  + " ".join(split.get("warnings", []))).strip(),
+        ))
+    audit = d.get("audit") or {}
+    if audit.get("verdict"):
+        out.append(Heading("Leakage audit", 2))
+        out.append(Paragraph(audit["verdict"], emphasis=bool(audit.get("leaky"))))
+    return out
+
+
+def _search_section(study: StudyFacts | None, project: Project, batch: Batch | None
+                    ) -> list[Block]:
+    out: list[Block] = [Heading("Hyperparameter search")]
+    if study is None:
+        out.append(Paragraph("This project has no study yet."))
+        return out
+    out.append(Paragraph(
+        f"Optuna study '{study.name}' in {project.storage_url.split('://')[0]} storage: "
+        f"{study.n_complete} trials finished, {study.n_pruned} pruned, {study.n_failed} failed. "
+        f"Objective: {study.objective} ({study.direction}), measured on the validation part, "
+        "never on the test set."
+    ))
+    settings = {**project.settings.search, **study.settings}
+    rows = [[k, _fmt(v)] for k, v in sorted(settings.items())
+            if not (isinstance(v, list) and len(v) > 12)]
+    if rows:
+        out.append(table("Search space and sampler settings, as recorded with the study",
+                         ["Setting", "Value"], rows))
+    top = study.top(10)
+    if top:
+        names = _params_in_order(top[0].params)
+        out.append(table(
+            f"Best trials (as the paper's Table 2), by {study.objective}",
+            ["Rank", "Trial", study.objective] + names + ["Epochs"],
+            [[i + 1, t.number, format_value(t.value)] + [_fmt(t.params.get(n)) for n in names]
+             + [t.epochs if t.epochs is not None else "?"] for i, t in enumerate(top)],
+            note="Values on the validation part after each trial's last epoch.",
+        ))
+    out.append(Picture(
+        f"Optimisation history: each finished trial's {study.objective} and the best so far.",
+        F.optimisation_history_figure([(t.number, t.value) for t in study.trials],
+                                      study.objective, study.maximize),
+    ))
+    if study.importances:
+        methods = list(study.importances)
+        params = sorted({p for m in methods for p in study.importances[m]},
+                        key=lambda p: -study.importances[methods[0]].get(p, 0.0))
+        out.append(table(
+            "Parameter importances (share of the objective's variation; method named per column)",
+            ["Parameter"] + methods,
+            [[p] + [format_value(study.importances[m].get(p), 3) for m in methods]
+             for p in params],
+            note=" ".join(study.importance_notes),
+        ))
+        m = methods[0]
+        out.append(Picture(f"Parameter importances by {m}.",
+                           F.importances_figure(study.importances[m], m)))
+    elif study.importance_notes:
+        out.append(Paragraph("Parameter importances: " + " ".join(study.importance_notes)))
+    return out
+
+
+def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
+    out: list[Block] = [Heading("Validation runs")]
+    if analysis is None:
+        out.append(Paragraph("No validation batch with a finished run yet."))
+        return out
+    b = analysis.batch
+    tuned_runs = b.runs_of(TUNED)
+    out.append(Paragraph(
+        f"Batch {b.batch_id} ({b.status}), started {b.created}. {len(b.seeds)} independent "
+        f"run(s) per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
+        f"{b.max_epochs} epochs, early stopping when the validation loss has not improved for "
+        f"{b.patience} epochs, the weights of the best epoch kept. Every figure below comes "
+        f"from the test set: {b.test_set}. No trial of the search saw it."
+    ))
+    if b.message:
+        out.append(Paragraph(b.message, emphasis=b.status != "finished"))
+    configs = [("Tuned", b.tuned)] + ([("Baseline", b.baseline)] if b.baseline else [])
+    names = _params_in_order({k: 1 for _, c in configs for k in c.params})
+    out.append(table(
+        "Configurations trained",
+        ["Setting"] + [n for n, _ in configs],
+        [["Source"] + [c.source for _, c in configs]]
+        + [[p] + [_fmt(c.params.get(p, "")) for _, c in configs] for p in names]
+        + [["Backbone"] + [_fmt(b.model.get("backbone", "?"))] * len(configs)],
+    ))
+    header, rows = metrics_rows(analysis, TUNED)
+    out.append(table(f"Test-set figures of the tuned configuration ({b.test_set})", header, rows,
+                     note=metrics_note(analysis, TUNED)))
+    if b.baseline and b.runs_of(BASELINE):
+        header, rows = metrics_rows(analysis, BASELINE)
+        out.append(table(f"Test-set figures of the baseline ({b.test_set})", header, rows,
+                         note=metrics_note(analysis, BASELINE)))
+        header, rows = comparison_rows(analysis)
+        if rows:
+            out.append(table(
+                f"Tuned against baseline, paired by seed: paired t-test ({b.test_set})",
+                header, rows,
+                note="Difference = tuned - baseline, over runs with the same seed; 'n/a' where "
+                "every pair differs by the same amount (no spread) or fewer than two pairs "
+                f"finished. {_paired_n_note(analysis)}",
+            ))
+    if analysis.mcnemar:
+        out.append(table(
+            f"McNemar's test, tuned against baseline on the same test images ({b.test_set})",
+            ["Seed", "Images", "Only tuned right", "Only baseline right", "Statistic", "p",
+             "Method"],
+            [[c.seed, c.test.images, c.test.only_a, c.test.only_b,
+              format_value(c.test.statistic, 3), format_value(c.test.p_value, 4), c.test.method]
+             for c in analysis.mcnemar],
+        ))
+    if analysis.auc_intervals:
+        iv0 = analysis.auc_intervals[0].interval
+        out.append(table(
+            f"AUC-ROC with {iv0.confidence:.0%} bootstrap intervals over test images "
+            f"({b.test_set})",
+            ["Run", "Seed", "AUC", "Interval", "Note"],
+            [[r.run, r.seed, format_value(r.interval.estimate),
+              format_interval(r.interval.low, r.interval.high), r.interval.note]
+             for r in analysis.auc_intervals],
+            note=f"{iv0.method}, {iv0.resamples} resamples: the interval covers the sampling "
+            "of test images, not the variation between training runs (see the SD above).",
+        ))
+    patient_rows = _patient_rows(tuned_runs)
+    if patient_rows:
+        out.append(table(
+            f"Accuracy per test patient, tuned runs ({b.test_set})",
+            ["Patient", "Class", "Images"] + [f"Run {r.index}" for r in tuned_runs],
+            patient_rows,
+            note="Share of each patient's cells classified correctly.",
+        ))
+    out.append(table(
+        "Runs",
+        ["Run", "Seed", "Status", "Epochs run", "Best epoch", "Minutes", "Note"],
+        [[r.name, r.seed, r.status, r.epochs_run, r.best_epoch or "", f"{r.duration_s / 60:.1f}",
+          r.reason] for r in b.runs],
+    ))
+    out += _pictures(analysis)
+    return out
+
+
+def _paired_n_note(analysis: BatchAnalysis) -> str:
+    n = max((r.paired.n for r in analysis.rows if r.paired), default=0)
+    if n < 5:
+        return (f"Only {n} pairs: the test has little power, so a large p-value is no "
+                "evidence that the two configurations are equal.")
+    return ""
+
+
+def _patient_rows(runs) -> list[list[str]]:
+    if not runs or not runs[0].metrics.patients:
+        return []
+    per_run = [{p.patient: p for p in r.metrics.patients} for r in runs]
+    rows = []
+    for p in runs[0].metrics.patients:
+        rows.append([p.patient, p.label, str(p.images)] + [
+            format_value(m[p.patient].accuracy, 3) if p.patient in m else "n/a" for m in per_run
+        ])
+    return rows
+
+
+def _pictures(analysis: BatchAnalysis) -> list[Block]:
+    b = analysis.batch
+    out: list[Block] = []
+    runs = b.runs_of(TUNED) + b.runs_of(BASELINE)
+    if len(b.classes) == 2:
+        pos = b.classes.index(b.positive_class)
+        curves = []
+        for r in b.runs_of(TUNED):
+            if r.predictions_path.is_file():
+                p = read_predictions(r.predictions_path, b.classes)
+                fpr, tpr = roc_points(p.labels, p.probabilities, pos)
+                curves.append(F.RocCurve(f"run {r.index} (seed {r.seed})", fpr, tpr,
+                                         r.metrics.auc_roc))
+        if curves:
+            out.append(Picture(
+                f"ROC curves of the tuned runs on the test set ({b.test_set}), with their mean.",
+                F.roc_figure(curves, b.positive_class, b.test_set)))
+    out.append(Picture(
+        f"Confusion matrices on the test set ({b.test_set}); rows are the true class.",
+        F.confusion_figure([(f"{r.label} run {r.index} (seed {r.seed})", r.metrics.confusion)
+                            for r in runs], b.classes,
+                           b.test_set)))
+    curves = [
+        F.Curves(f"{r.label} run {r.index} (seed {r.seed})", r.curves.get("train_loss", []), r.curves.get("val_loss", []),
+                 r.curves.get("train_accuracy", []), r.curves.get("val_accuracy", []),
+                 r.best_epoch or None)
+        for r in runs if r.curves
+    ]
+    if curves:
+        out.append(Picture("Learning curves: loss and accuracy on the training and validation "
+                           "parts per epoch; the dashed line marks the epoch kept.",
+                           F.learning_curves_figure(curves)))
+    return out
+
+
+def _record_section(project: Project, batch: Batch | None, study: StudyFacts | None
+                    ) -> list[Block]:
+    env = dict(batch.environment) if batch else environment_record()
+    rows = [["Report written", now_utc()], ["Project folder", str(project.root)]]
+    rows += [[k, v] for k, v in env.items() if k != "date"]
+    if batch:
+        rows += [
+            ["Batch", f"{batch.batch_id} ({batch.folder})"],
+            ["Batch started / ended", f"{batch.created} / {batch.finished_at or 'not ended'}"],
+            ["Seeds", ", ".join(map(str, batch.seeds))],
+            ["Split", f"{batch.split.get('method', '?')}, seed {batch.split.get('seed', '?')}"],
+            ["Test set", batch.test_set],
+            ["Dataset content hash", batch.dataset_fingerprint],
+            ["Model", _fmt(batch.model)],
+        ]
+        best = batch.best_run()
+        if best:
+            rows.append(["Best run (weighted F1)", f"{best.name}: {best.checkpoint}"])
+    if study:
+        rows.append(["Study", f"{study.name} ({project.storage_url})"])
+        sampler = study.settings.get("sampler")
+        if sampler:
+            rows.append(["Sampler", _fmt(sampler)])
+    return [Heading("Reproducibility record"),
+            table("Software, machine, seeds and data behind these figures",
+                  ["Item", "Value"], rows)]
+
+
+# -- the whole report -----------------------------------------------------------
+
+
+def build_document(
+    project: Project,
+    batch: Batch | None = None,
+    study: StudyFacts | None = None,
+    resamples: int = 2000,
+) -> Document:
+    analysis = analyse(batch, resamples=resamples) if batch and batch.runs_of(TUNED) else None
+    blocks: list[Block] = []
+    if batch:
+        blocks.append(Paragraph(f"Figures of the validation runs come from the test set: "
+                                f"{batch.test_set}."))
+    blocks += _dataset_section(batch)
+    blocks += _search_section(study, project, batch)
+    blocks += _validation_section(analysis)
+    blocks += _record_section(project, batch, study)
+    return Document(f"allgui report: {project.root.name}", RESEARCH_NOTICE, tuple(blocks))
+
+
+def write_report(
+    project: Project,
+    *,
+    html: bool = True,
+    pdf: bool = True,
+    batch: Batch | None = None,
+    out_dir: str | Path | None = None,
+    resamples: int = 2000,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+) -> ReportFiles:
+    """Write the report of ``batch`` (default: the project's latest batch with a
+    finished run) into ``out_dir`` (default: the project's ``reports/``)."""
+    from allgui.core.report.html import write_html
+    from allgui.core.report.pdf import write_pdf
+
+    sink(JobStarted(JOB, description="Writing the report", total=3))
+
+    def step(done: int, message: str) -> None:
+        if cancel is not None and cancel.is_set():
+            sink(JobFinished(JOB, ok=False, stopped=True, message="Report stopped."))
+            raise Cancelled("Report stopped by the user; nothing was written.")
+        sink(Progress(JOB, phase="report", done=done, total=3, message=message))
+
+    batch = batch or latest_batch(project)
+    step(0, "reading the study")
+    study = read_study(project)
+    step(1, "computing statistics and pictures")
+    doc = build_document(project, batch, study, resamples=resamples)
+    folder = Path(out_dir) if out_dir else project.reports_dir
+    stem = f"report-{batch.batch_id}" if batch else "report"
+    step(2, "writing files")
+    html_path = write_html(doc, folder / f"{stem}.html") if html else None
+    pdf_path = write_pdf(doc, folder / f"{stem}.pdf") if pdf else None
+    written = ", ".join(str(p) for p in (html_path, pdf_path) if p)
+    sink(JobFinished(JOB, ok=True, message=f"Report written: {written}"))
+    return ReportFiles(html_path, pdf_path, doc)
