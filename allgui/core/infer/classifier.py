@@ -103,13 +103,16 @@ def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
 
 
 def upsample_heatmap(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Scale a Grad-CAM map to 0..1 and resize it (bilinear) to ``size`` = (height, width)."""
+    """Resize a Grad-CAM map (bilinear) to ``size`` = (height, width) and scale it to 0..1."""
     cam = np.maximum(np.asarray(cam, dtype=np.float32), 0.0)
-    top = float(cam.max())
-    cam = cam / top if top > 0 else np.zeros_like(cam)
     height, width = size
-    resized = Image.fromarray(cam).resize((width, height), Image.Resampling.BILINEAR)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    resized = np.asarray(
+        Image.fromarray(cam).resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32
+    )
+    top = float(resized.max())
+    if top <= 0:
+        return np.zeros((height, width), dtype=np.float32)
+    return np.clip(resized / top, 0.0, 1.0)
 
 
 class Classifier:

@@ -1,0 +1,154 @@
+"""Classifying single images: every kind of picture a user may hand over,
+the decision and uncertainty rules, and the heatmap drawing."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from onnx_models import CLASSES, export_tiny
+from PIL import Image
+
+from allgui.core.errors import AllguiError, ImageReadError
+from allgui.core.infer import Classifier
+from allgui.core.infer.classifier import upsample_heatmap
+from allgui.core.infer.heatmap import heatmap_figure, overlay, save_heatmap_png, turbo
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_tiny(path, uncertain_margin=0.25)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clf(model_path):
+    return Classifier(model_path, device="cpu")
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels (the data is tiny)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+
+
+def test_prediction_fields(clf, cnmc_samples):
+    path = sorted(cnmc_samples.rglob("*.bmp"))[0]
+    p = clf.classify(path)
+    assert p.source == str(path) and p.label in CLASSES
+    assert p.class_index == CLASSES.index(p.label)
+    assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    probs = sorted(p.probabilities.values(), reverse=True)
+    assert p.margin == pytest.approx(probs[0] - probs[1])
+    assert p.uncertain == (p.margin < 0.25)
+    assert p.probability == p.probabilities[p.label]
+    assert p.heatmap.shape == (450, 450) and p.heatmap.dtype == np.float32
+    assert p.heatmap.min() >= 0.0 and p.heatmap.max() == pytest.approx(1.0)
+    assert clf.classify(path, heatmap=False).heatmap is None
+
+
+def test_uncertainty_threshold_can_be_overridden(model_path, cnmc_samples):
+    files = sorted(cnmc_samples.rglob("*.bmp"))
+    assert all(p.uncertain for p in Classifier(model_path, uncertain_margin=1.01).classify_many(files))
+    assert not any(p.uncertain for p in Classifier(model_path, uncertain_margin=0.0).classify_many(files))
+
+
+def test_decision_threshold_from_the_model(tmp_path, cnmc_samples):
+    files = sorted(cnmc_samples.rglob("*.bmp"))
+    always = Classifier(export_tiny(tmp_path / "low.onnx", decision_threshold=0.0)[1].path)
+    never = Classifier(export_tiny(tmp_path / "high.onnx", decision_threshold=1.01)[1].path)
+    assert {p.label for p in always.classify_many(files, heatmap=False)} == {"all"}
+    assert {p.label for p in never.classify_many(files, heatmap=False)} == {"hem"}
+    # the heatmap follows the class that was given, not the most probable one
+    p = never.classify(files[0])
+    assert p.label == "hem" and p.heatmap is not None
+
+
+def test_grayscale_rgba_and_odd_sizes(clf, tmp_path):
+    rng = np.random.default_rng(1)
+    gray = tmp_path / "gray.png"
+    Image.fromarray(rng.integers(0, 255, (120, 80), dtype=np.uint8), "L").save(gray)
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(rng.integers(0, 255, (60, 90, 4), dtype=np.uint8), "RGBA").save(rgba)
+    assert clf.classify(gray).heatmap.shape == (120, 80)
+    assert clf.classify(rgba).heatmap.shape == (60, 90)
+    # the same pixels in memory give the same answer as from the file
+    from_file = clf.classify(gray, heatmap=False).probabilities
+    in_memory = clf.classify(np.asarray(Image.open(gray)), heatmap=False).probabilities
+    assert from_file == pytest.approx(in_memory, abs=1e-6)
+    assert clf.classify(Image.open(rgba)).label in CLASSES
+
+
+def test_bad_image_files(clf, tmp_path, cnmc_samples):
+    text = tmp_path / "notes.bmp"
+    text.write_text("not a picture")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.bmp"
+    truncated.write_bytes(sorted(cnmc_samples.rglob("*.bmp"))[0].read_bytes()[:4000])
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(_png_claiming(30_000, 30_000))
+    expected = {
+        text: "not an image",
+        empty: "empty file",
+        truncated: "truncated or corrupt",
+        huge: "too large",
+        tmp_path / "missing.bmp": "cannot open",
+    }
+    for path, reason in expected.items():
+        with pytest.raises(ImageReadError, match=reason) as err:
+            clf.classify(path)
+        assert str(path) in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((10, 10, 3), np.float32), "float32"),
+        (np.zeros((10, 10, 2), np.uint8), "shape"),
+    ],
+)
+def test_bad_arrays(clf, array, message):
+    with pytest.raises(AllguiError, match=message):
+        clf.classify(array)
+    with pytest.raises(AllguiError, match="Cannot classify a list"):
+        clf.classify([array])  # type: ignore[arg-type]
+
+
+def test_upsample_heatmap():
+    cam = np.array([[0.0, 2.0], [4.0, 8.0]], np.float32)
+    up = upsample_heatmap(cam, (30, 20))
+    assert up.shape == (30, 20)
+    assert up.min() >= 0 and up.max() <= 1
+    assert up[-1, -1] > up[0, -1] > up[0, 0]  # the strongest corner stays strongest
+    assert not upsample_heatmap(np.zeros((3, 3)), (5, 5)).any()
+
+
+def test_turbo_and_overlay(tmp_path):
+    ends = turbo(np.array([0.0, 0.5, 1.0]))
+    assert ends.shape == (3, 3) and ends.dtype == np.uint8
+    assert int(ends[0].sum()) < 100  # cold end is dark
+    assert turbo(np.array(0.1))[2] > 200  # then blue
+    assert ends[2, 0] > ends[2, 2]  # hot end is red
+    assert ends[1, 1] > 150  # the middle is green-yellow
+    image = np.full((8, 6, 3), 100, np.uint8)
+    assert np.array_equal(overlay(image, np.zeros((8, 6))), image)  # no heat: untouched
+    hot = overlay(image, np.ones((8, 6)))
+    assert not np.array_equal(hot, image)
+    with pytest.raises(ValueError):
+        overlay(image, np.zeros((3, 3)))
+    fig = heatmap_figure(image, np.ones((8, 6)))
+    assert fig.shape[1] == 2 * 6 + 2 and fig.shape[0] > 8
+    out = tmp_path / "sub" / "h.png"
+    save_heatmap_png(out, image, np.ones((8, 6)))
+    assert Image.open(out).size == (fig.shape[1], fig.shape[0])

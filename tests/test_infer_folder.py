@@ -1,0 +1,110 @@
+"""Classifying a folder: every image gets a CSV row, bad files are listed
+with their reason and never stop the run, patients are summed up."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import threading
+
+import pytest
+from onnx_models import export_tiny
+from PIL import Image
+
+from allgui.core.errors import Cancelled
+from allgui.core.events import EventLog, JobFinished, Notice, Progress
+from allgui.core.infer import Classifier, classify_folder
+from allgui.core.infer.folder import patient_of
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_tiny(path)
+    return Classifier(path, device="cpu")
+
+
+@pytest.fixture
+def folder(tmp_path, cnmc_samples):
+    """The six real cells (two patients, one in a subfolder) and four bad files."""
+    root = tmp_path / "cells"
+    (root / "more").mkdir(parents=True)
+    for f in sorted(cnmc_samples.rglob("*.bmp")):
+        shutil.copy(f, root / ("more" if "hem" in f.name else "") / f.name)
+    (root / "notes.bmp").write_text("a text file with an image's name")
+    (root / "empty.png").write_bytes(b"")
+    (root / "cut.bmp").write_bytes((cnmc_samples / "all" / "UID_1_3_1_all.bmp").read_bytes()[:999])
+    (root / "readme.txt").write_text("not an image by name: ignored")
+    (root / ".hidden.bmp").write_text("hidden files are left out")
+    Image.new("LA", (40, 30)).save(root / "gray_alpha.png")  # odd but valid
+    return root
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_folder_to_csv_with_bad_files(clf, folder, tmp_path):
+    log = EventLog()
+    out = tmp_path / "results" / "cells.csv"
+    heat = tmp_path / "heatmaps"
+    result = classify_folder(clf, folder, out, heatmaps_dir=heat, batch_size=3, sink=log)
+
+    rows = read_csv(out)
+    assert [r["path"] for r in rows] == sorted(r["path"] for r in rows)
+    assert len(rows) == 10 and len(result.classified) == 7 and len(result.bad) == 3
+    assert list(rows[0]) == ["path", "class", "p_all", "p_hem", "margin", "uncertain",
+                             "patient", "heatmap", "error"]
+    by_path = {r["path"]: r for r in rows}
+    assert "not an image" in by_path["notes.bmp"]["error"]
+    assert "empty" in by_path["empty.png"]["error"]
+    assert "truncated" in by_path["cut.bmp"]["error"]
+    for bad in ("notes.bmp", "empty.png", "cut.bmp"):
+        assert by_path[bad]["class"] == "" and by_path[bad]["p_all"] == ""
+    good = by_path["more/UID_H6_5_1_hem.bmp"]
+    assert good["class"] in ("all", "hem") and good["error"] == "" and good["patient"] == "H6"
+    assert float(good["p_all"]) + float(good["p_hem"]) == pytest.approx(1.0, abs=1e-3)
+    assert good["uncertain"] in ("yes", "no")
+    assert by_path["gray_alpha.png"]["patient"] == ""
+    assert result.ignored == ("readme.txt",)
+
+    # one heatmap per classified image, mirroring the folder
+    pngs = sorted(p.relative_to(heat).as_posix() for p in heat.rglob("*.png"))
+    assert len(pngs) == 7 and "more/UID_H6_5_1_hem.png" in pngs
+    assert Image.open(heat / "more" / "UID_H6_5_1_hem.png").size[1] > 450
+
+    patients = read_csv(result.patients_csv_path)
+    assert [p["patient"] for p in patients] == ["1", "H6"]
+    assert [int(p["images"]) for p in patients] == [3, 3]
+    assert all(int(p["n_all"]) + int(p["n_hem"]) == 3 for p in patients)
+
+    assert len(log.of_type(Notice)) == 3
+    assert log.of_type(Progress)[-1].done == 10
+    assert log.of_type(JobFinished)[0].message == "7 classified, 3 skipped"
+
+
+def test_stop_keeps_finished_rows(clf, folder, tmp_path):
+    stop = threading.Event()
+
+    def sink(event):
+        if isinstance(event, Progress):
+            stop.set()  # press Stop after the first batch
+
+    out = tmp_path / "partial.csv"
+    with pytest.raises(Cancelled, match="results so far were saved"):
+        classify_folder(clf, folder, out, batch_size=2, sink=sink, cancel=stop)
+    rows = read_csv(out)
+    assert 2 <= len(rows) < 10
+
+
+def test_no_csv_requested_writes_nothing(clf, folder, tmp_path):
+    result = classify_folder(clf, folder)
+    assert result.csv_path is None and len(result.rows) == 10
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_patient_names():
+    assert patient_of("UID_11_3_1_all.bmp") == "11"
+    assert patient_of("UID_h3_2_1_hem.bmp") == "H3"
+    assert patient_of("17.bmp") is None
