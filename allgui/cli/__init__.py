@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "data",
     "demo_data",
     "new",
+    "validate",
+    "report",
 )
 
 

@@ -1,0 +1,154 @@
+"""``allgui validate``: train the chosen configuration several times on
+different seeds and measure it on the test set, then print the figures."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="train the best (or a chosen) configuration N times and measure it on the test set",
+        description="Train the study's best configuration (or --trial N, or --params) "
+        "--runs times with different seeds, each up to --epochs epochs with early stopping, "
+        "and measure every run on the test set (the official test set when the dataset has "
+        "one, otherwise the patient-held-out test part). Checkpoints, predictions and "
+        "figures are kept under PROJECT/runs/.",
+    )
+    parser.add_argument("project", help="the project folder")
+    parser.add_argument("--runs", type=int, default=3, help="independent runs (default 3)")
+    parser.add_argument("--epochs", type=int, default=40, help="most epochs per run (default 40)")
+    parser.add_argument("--patience", type=int, default=10,
+                        help="stop a run after this many epochs without a better validation "
+                        "loss (default 10)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first run; run k uses seed + k - 1 (default 0)")
+    parser.add_argument("--trial", type=int, default=None,
+                        help="validate this trial of the study instead of the best one")
+    parser.add_argument("--params", default=None,
+                        help="validate a configuration you enter, e.g. "
+                        "'lr=0.001,weight_decay=0.0001,hidden=512,dropout1=0.3,dropout2=0.2,"
+                        "batch_size=32' (unset values take allgui's defaults)")
+    parser.add_argument("--baseline", default=None,
+                        help="also train a baseline on the same seeds, for a paired comparison: "
+                        "'default' (allgui's untuned defaults), 'trial:N', or name=value pairs "
+                        "as --params")
+    parser.add_argument("--mode", choices=("cached", "online"), default="",
+                        help="training mode for a frozen backbone (default: the project's)")
+    parser.add_argument("--device", default=None, help="'cpu' or 'cuda' (default: the GPU if any)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(func=run)
+
+
+def _baseline(project, text: str | None):
+    from allgui.core.validation.run import (
+        DEFAULT_BASELINE,
+        ValidationSettings,
+        choose_configuration,
+        parse_params,
+    )
+
+    if not text:
+        return None, ""
+    if text == "default":
+        return dict(DEFAULT_BASELINE), "allgui's untuned defaults"
+    if text.startswith("trial:"):
+        from allgui.core.errors import AllguiError
+
+        try:
+            number = int(text.split(":", 1)[1])
+        except ValueError as exc:
+            raise AllguiError(f"'{text}' is not trial:N (for example trial:3).") from exc
+        conf, _ = choose_configuration(project, ValidationSettings(trial=number))
+        return conf.params, conf.source
+    return parse_params(text), "entered by the user"
+
+
+class _RunPrinter:
+    """Progress bars from the shared printer, plus one line per epoch and run."""
+
+    def __init__(self, quiet: bool) -> None:
+        import sys
+
+        from allgui.cli.progress_printer import ProgressPrinter
+
+        self.inner = ProgressPrinter(quiet=quiet)
+        self.quiet = quiet
+        self.stream = sys.stderr
+
+    def __call__(self, event) -> None:
+        from allgui.core.events import EpochEnded, RunFinished
+
+        if isinstance(event, EpochEnded) and event.run is not None and not self.quiet:
+            self.inner._end_line()
+            self.stream.write(
+                f"  run {event.run} epoch {event.epoch}/{event.epochs}: train loss "
+                f"{event.train_loss:.4f}, validation loss {event.val_loss:.4f}, validation "
+                f"accuracy {event.val_accuracy:.4f}\n")
+        elif isinstance(event, RunFinished):
+            self.inner._end_line()
+            m = event.metrics
+            self.stream.write(
+                f"{event.label} run {event.run} (seed {event.seed}) finished: weighted F1 "
+                f"{m.get('f1_weighted', float('nan')):.4f}, balanced accuracy "
+                f"{m.get('balanced_accuracy', float('nan')):.4f}, AUC "
+                f"{m.get('auc_roc', float('nan')):.4f} on the test set\n")
+        else:
+            self.inner(event)
+        self.stream.flush()
+
+
+def print_batch(batch, resamples: int = 2000) -> None:
+    from allgui.core.report.document import table, table_text
+    from allgui.core.validation.analysis import (
+        analyse,
+        comparison_rows,
+        metrics_note,
+        metrics_rows,
+    )
+    from allgui.core.validation.batch import BASELINE, TUNED
+
+    analysis = analyse(batch, resamples=resamples)
+    print(f"\nValidation batch {batch.batch_id} ({batch.status}): {batch.tuned.source}")
+    print(f"Test set: {batch.test_set}\n")
+    header, rows = metrics_rows(analysis, TUNED)
+    print(table_text(table(f"Tuned configuration, test set: {batch.test_set}", header, rows,
+                           metrics_note(analysis, TUNED))))
+    if batch.baseline and batch.runs_of(BASELINE):
+        header, rows = metrics_rows(analysis, BASELINE)
+        print()
+        print(table_text(table(f"Baseline ({batch.baseline.source}), test set: "
+                               f"{batch.test_set}", header, rows)))
+        header, rows = comparison_rows(analysis)
+        if rows:
+            print()
+            print(table_text(table("Tuned - baseline, paired by seed (paired t-test)",
+                                   header, rows)))
+    if analysis.auc_intervals:
+        print()
+        for r in analysis.auc_intervals:
+            iv = r.interval
+            print(f"{r.run} (seed {r.seed}): AUC {iv.estimate:.4f}, {iv.confidence:.0%} "
+                  f"bootstrap interval [{iv.low:.4f}, {iv.high:.4f}] {iv.note}".rstrip())
+    best = batch.best_run()
+    if best is not None:
+        print(f"\nBest run by weighted F1: {best.name} (seed {best.seed}): {best.checkpoint}")
+    print(batch.message)
+
+
+def run(args) -> int:
+    from allgui import RESEARCH_NOTICE
+    from allgui.core.project import Project
+    from allgui.core.validation.run import ValidationSettings, parse_params, run_batch
+
+    project = Project.open(args.project)
+    baseline, source = _baseline(project, args.baseline)
+    settings = ValidationSettings(
+        runs=args.runs, epochs=args.epochs, patience=args.patience, first_seed=args.seed,
+        trial=args.trial, params=parse_params(args.params) if args.params else None,
+        baseline=baseline, baseline_source=source or "entered by the user", mode=args.mode,
+        device=args.device,
+    )
+    batch = run_batch(project, settings, sink=_RunPrinter(args.quiet))
+    print_batch(batch)
+    print(f"\n{RESEARCH_NOTICE}")
+    return 0 if batch.status == "finished" else 1
