@@ -1,0 +1,67 @@
+"""``allgui demo-data``, ``allgui data scan|split`` and ``allgui new`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cnmc_tree import shared_cnmc_tree
+
+from allgui.cli import main
+from allgui.core.project import Project
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli") / "demo"
+    assert main(["demo-data", str(root), "--patients-all", "4", "--patients-hem", "2",
+                 "--images-per-patient", "5", "--size", "32"]) == 0
+    return root
+
+
+def test_demo_data_then_scan(demo, capsys):
+    capsys.readouterr()
+    assert main(["data", "scan", str(demo)]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out and "Patients in train: 6 (4 all, 2 hem)" in out
+    assert main(["data", "scan", str(demo), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["synthetic"] is True and data["per_subset"]["train"] == {"all": 20, "hem": 10}
+
+
+def test_scan_and_split_full_cnmc_tree(tmp_path_factory, shared_fixtures, capsys):
+    tree = shared_cnmc_tree(tmp_path_factory, shared_fixtures)
+    assert main(["data", "scan", str(tree)]) == 0
+    out = capsys.readouterr().out
+    assert "Patients in train: 73 (47 all, 26 hem)" in out
+    for figure in ("7,272", "3,389", "1,867", "Files that cannot be used: none"):
+        assert figure in out
+    assert main(["data", "split", str(tree), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["audit"]["leaky"] is False and data["sizes"]["test"] == 1867
+    assert data["counts"]["train"]["patients"] + data["counts"]["val"]["patients"] == 73
+
+
+def test_image_split_warns_and_audit_shows_leak(demo, capsys):
+    assert main(["data", "split", str(demo), "--method", "image", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING" in out and "LEAKAGE" in out
+
+
+def test_errors_are_plain_messages(tmp_path, capsys):
+    assert main(["data", "scan", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+
+
+def test_new_project(demo, tmp_path, capsys):
+    target = tmp_path / "study1"
+    assert main(["new", str(target), "--data", str(demo), "--image-size", "64",
+                 "--split", "patient", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "No leakage found" in out and "Project created" in out
+    settings = Project.open(target).settings
+    assert settings.dataset.image_size == 64 and settings.dataset.path == str(demo)
+    assert (settings.split.method, settings.split.seed) == ("patient", 3)
+    assert main(["new", str(target), "--data", str(demo)]) == 2
+    assert "already holds a project" in capsys.readouterr().err
