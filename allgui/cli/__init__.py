@@ -21,8 +21,11 @@ COMMAND_MODULES = (
     "data",
     "demo_data",
     "new",
+    "optimize",
     "validate",
     "report",
+    "export",
+    "classify",
 )
 
 

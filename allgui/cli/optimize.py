@@ -1,0 +1,235 @@
+"""``allgui optimize``: run or continue a project's hyperparameter search.
+
+Progress goes to stderr (feature cache, one bar per trial); the closing
+table of the best trials (like the paper's Table 2) and the parameter
+importances go to stdout. Ctrl+C once stops at the next batch, keeping every
+finished trial; running the command again continues the study.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "optimize",
+        help="search hyperparameters (Optuna TPE) for a project; run again to continue",
+    )
+    parser.add_argument("project", help="the project folder (made by 'allgui new')")
+    parser.add_argument("--trials", type=int, help="finished trials the study should hold (20)")
+    parser.add_argument("--epochs", type=int, help="epochs per trial (10)")
+    parser.add_argument("--mode", choices=("cached", "online"),
+                        help="cached: backbone features computed once for all trials (fast; "
+                             "frozen backbone); online: the backbone runs every epoch")
+    parser.add_argument("--views", type=int, help="augmented views per image, cached mode (10)")
+    parser.add_argument("--backbone", help="timm backbone name (saved in the project)")
+    parser.add_argument("--weights",
+                        help="'imagenet', 'none', or a local weights file (saved in the project)")
+    parser.add_argument("--finetune-stages", type=int,
+                        help="train the backbone's last N stages too (online mode only)")
+    parser.add_argument("--objective",
+                        choices=("accuracy", "balanced_accuracy", "weighted_f1", "auc"),
+                        help="what the search maximises on validation (accuracy, as the paper)")
+    parser.add_argument("--pruning", choices=("none", "median", "hyperband"),
+                        help="stop unpromising trials early (none)")
+    parser.add_argument("--seed", type=int, help="seed of the sampler, views and trials (0)")
+    parser.add_argument("--startup-trials", type=int,
+                        help="random trials before TPE models the results (10)")
+    parser.add_argument("--study", help="study name inside the project's study.db")
+    parser.add_argument("--device", help="'auto' (GPU when there is one), 'cpu' or 'cuda'")
+    parser.add_argument("--top", type=int, default=5, help="best trials in the table (5)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import dataclasses
+    import signal
+    import threading
+
+    from allgui import RESEARCH_NOTICE
+    from allgui.core.errors import AllguiError
+    from allgui.core.importance import format_importances, parameter_importances
+    from allgui.core.project import Project
+    from allgui.core.search import SearchSettings, open_study, run_search
+
+    project = Project.open(args.project)
+    model_changes = {
+        k: v for k, v in (("backbone", args.backbone), ("weights", args.weights),
+                          ("finetune_stages", args.finetune_stages)) if v is not None
+    }
+    if model_changes:
+        project.update(model=dataclasses.replace(project.settings.model, **model_changes))
+    changes = {
+        "trials": args.trials, "epochs": args.epochs, "mode": args.mode, "views": args.views,
+        "objective": args.objective, "pruning": args.pruning, "seed": args.seed,
+        "startup_trials": args.startup_trials, "study_name": args.study, "device": args.device,
+    }
+    settings = dataclasses.replace(
+        SearchSettings.from_project(project), **{k: v for k, v in changes.items() if v is not None}
+    )
+    print(RESEARCH_NOTICE, file=sys.stderr)
+
+    cancel = threading.Event()
+    printer = SearchPrinter(settings.epochs, quiet=args.quiet)
+
+    def on_interrupt(signum, frame):  # first Ctrl+C: stop cleanly; second: now
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        printer.say("Stopping at the next batch; finished trials are kept "
+                    "(press Ctrl+C again to quit at once).")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = run_search(project, settings, printer, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    print(format_table(result, args.top))
+    if result.n_complete >= 2:
+        study, _, _ = open_study(project, settings)
+        try:
+            print()
+            print(format_importances(parameter_importances(study, "ped-anova")))
+        except AllguiError as exc:
+            print(f"(importances: {exc.message})")
+    print(f"\nStudy '{result.study_name}' in {result.storage_url}")
+    print(f"  (open it with optuna-dashboard {result.storage_url})")
+    if result.stopped:
+        print("Stopped: run the same command again to continue.")
+    return 0
+
+
+def _fmt(name: str, v) -> str:
+    if v is None:
+        return "-"
+    if name in ("lr", "weight_decay"):
+        return f"{v:.2e}"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+COLUMNS = (("lr", "learning rate"), ("weight_decay", "weight decay"), ("dropout1", "dropout 1"),
+           ("dropout2", "dropout 2"), ("hidden", "hidden"), ("batch_size", "batch"))
+
+
+def format_table(result, top: int = 5) -> str:
+    """The best trials, like the paper's Table 2, plus the study's counts."""
+    rows = result.top(top)
+    extra = sorted({k for t in rows for k in t.params} - {c for c, _ in COLUMNS})
+    cols = list(COLUMNS) + [(k, k) for k in extra]
+    header = ["trial"] + [label for _, label in cols] + [
+        result.objective, "val acc", "best ep", "epochs", "time"]
+    body = []
+    for t in rows:
+        body.append([f"#{t.number}"] + [_fmt(k, t.params.get(k)) for k, _ in cols] + [
+            f"{t.value:.4f}", _fmt("", t.val_accuracy), str(t.best_epoch), str(t.epochs_run),
+            f"{t.duration_s:.1f}s"])
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    out = [f"Best trials of study '{result.study_name}' ({result.objective} on validation):"]
+    out.append(line(header))
+    out.append("  ".join("-" * w for w in widths))
+    out.extend(line(r) for r in body)
+    if not body:
+        out.append("  (no finished trials yet)")
+    out.append(
+        f"{result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed; "
+        f"this run {result.duration_s:.1f}s (features {result.features_s:.1f}s)"
+        + (f"; pruning saved {result.epochs_saved_by_pruning} epochs"
+           if result.settings.pruning != "none" else "")
+    )
+    failed = [t for t in result.trials if t.state == "failed" and t.reason]
+    for t in failed[-5:]:
+        out.append(f"  trial #{t.number} failed: {t.reason}")
+    return "\n".join(out)
+
+
+class SearchPrinter:
+    """A sink that draws the search on the terminal (stderr): a bar for the
+    feature cache, then one line per trial that fills in as epochs end."""
+
+    def __init__(self, epochs: int, stream: TextIO | None = None, quiet: bool = False,
+                 width: int = 20) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.epochs, self.width = epochs, width
+        self.total_trials: int | None = None
+        self.started = 0
+        self._open = False
+        self._last = 0.0
+        self._trial_text = ""
+
+    def say(self, text: str) -> None:
+        self._end()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _end(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self._open = False
+
+    def _bar(self, done: int, total: int) -> str:
+        filled = round(self.width * done / total) if total else 0
+        return "[" + "#" * filled + "." * (self.width - filled) + "]"
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.quiet and not final:
+            return
+        if self.tty:
+            self.stream.write("\r" + text + "   ")
+            self._open = True
+            if final:
+                self._end()
+        elif final:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, event) -> None:
+        from allgui.core import events as ev
+
+        if isinstance(event, ev.JobStarted):
+            self.total_trials = event.total
+            self.say(event.description)
+        elif isinstance(event, ev.Notice):
+            prefix = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
+            self.say(prefix + event.text)
+        elif isinstance(event, ev.Progress):
+            now = time.monotonic()
+            total = event.total or 0
+            done = event.done >= total
+            if not done and now - self._last < (0.2 if self.tty else 10.0):
+                return
+            self._last = now
+            self._line(f"  {event.phase}: {self._bar(event.done, total)} "
+                       f"{event.done:,}/{total:,} images", final=done or not self.tty)
+        elif isinstance(event, ev.TrialStarted):
+            self.started += 1
+            of = f"/{self.total_trials}" if self.total_trials else ""
+            params = "  ".join(f"{k}={_fmt(k, v)}" for k, v in event.params.items())
+            self._trial_text = f"trial #{event.number} ({self.started}{of})"
+            self.say(f"{self._trial_text}: {params}")
+        elif isinstance(event, ev.EpochEnded):
+            self._line(f"  {self._bar(event.epoch, event.epochs)} epoch {event.epoch}/"
+                       f"{event.epochs}  loss {event.train_loss:.3f}/{event.val_loss:.3f}  "
+                       f"val acc {event.val_accuracy:.3f}  objective {event.objective:.4f}")
+        elif isinstance(event, ev.TrialFinished):
+            self._line(f"  done: {event.value:.4f} after {event.epochs_run} epochs, "
+                       f"{event.duration_s:.1f}s", final=True)
+        elif isinstance(event, ev.TrialPruned):
+            self._line(f"  pruned at epoch {event.epoch} ({event.reason})", final=True)
+        elif isinstance(event, ev.TrialFailed):
+            self._line(f"  failed: {event.reason}", final=True)
+        elif isinstance(event, ev.StudyFinished):
+            word = "stopped" if event.stopped else "finished"
+            best = (f"; best trial #{event.best_number} = {event.best_value:.4f}"
+                    if event.best_number is not None else "")
+            self.say(f"Search {word}: {event.n_complete} complete, {event.n_pruned} pruned, "
+                     f"{event.n_failed} failed{best}.")
