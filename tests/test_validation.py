@@ -1,0 +1,173 @@
+"""A tiny validation batch end to end on demo data: runs, files, events,
+Stop, and the bad inputs (no study, no finished trial, a class missing from
+the test set, a diverging run)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from allgui.core.checkpoint import load_checkpoint
+from allgui.core.dataset.demo import make_demo_dataset
+from allgui.core.dataset.prepared import DataPart, prepare_project_data
+from allgui.core.errors import AllguiError, DatasetError, ProjectError
+from allgui.core.events import EpochEnded, EventLog, JobFinished, JobStarted, RunFinished
+from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
+from allgui.core.validation import (
+    BASELINE,
+    TUNED,
+    ValidationSettings,
+    analyse,
+    latest_batch,
+    load_batch,
+    parse_params,
+    run_batch,
+)
+from allgui.core.validation.batch import read_predictions
+
+torch.set_num_threads(1)
+TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("validation")
+    make_demo_dataset(root / "data", patients_all=4, patients_hem=3, images_per_patient=6,
+                      size=48, test_patients_all=1, test_patients_hem=1, unlabelled_images=0)
+    project = Project.create(root / "project", ProjectSettings(
+        dataset=DatasetSettings(str(root / "data"), 32),
+        model=ModelSettings(backbone="mobilenetv3_small_050", weights="none"),
+        search={"views": 2},
+    ))
+    return project, prepare_project_data(project)
+
+
+def _add_study(project, values):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="search", storage=project.storage_url,
+                                direction="maximize", load_if_exists=True)
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True),
+            "hidden": optuna.distributions.CategoricalDistribution([8, 16])}
+    for lr, hidden, value in values:
+        state = optuna.trial.TrialState.COMPLETE if value is not None else \
+            optuna.trial.TrialState.FAIL
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": lr, "hidden": hidden}, distributions=dist, value=value, state=state))
+    return study
+
+
+def test_batch_with_baseline_keeps_runs_files_and_events(demo):
+    project, prepared = demo
+    log = EventLog()
+    batch = run_batch(project, ValidationSettings(runs=2, epochs=2, params=TINY,
+                                                  baseline={"lr": 1e-3, "hidden": 8}),
+                      sink=log, prepared=prepared)
+    assert batch.status == "finished"
+    assert batch.test_source == "official" and "official preliminary test set" in batch.test_set
+    assert batch.seeds == (0, 1)
+    assert len(batch.runs_of(TUNED)) == 2 and len(batch.runs_of(BASELINE)) == 2
+    for run in batch.runs:
+        assert run.finished and 1 <= run.best_epoch <= run.epochs_run <= 2
+        model, info = load_checkpoint(run.checkpoint)
+        assert info.class_names == ("all", "hem") and info.extra["seed"] == run.seed
+        assert info.extra["test_set"] == batch.test_set
+        saved = json.loads((run.checkpoint.parent / "metrics.json").read_text())
+        assert saved["metrics"]["f1_weighted"] == pytest.approx(run.metrics.f1_weighted)
+        preds = read_predictions(run.predictions_path, batch.classes)
+        assert len(preds.paths) == len(prepared.test) == run.metrics.images
+    # what is on disk is what was returned
+    assert load_batch(batch.path) == batch
+    assert latest_batch(project).batch_id == batch.batch_id
+    assert latest_batch(project).best_run().checkpoint.is_file()
+    # events: started, epochs of every run, one RunFinished per run, finished
+    assert isinstance(log.events[0], JobStarted)
+    finished = log.of_type(RunFinished)
+    assert [(e.label, e.run) for e in finished] == [(TUNED, 1), (BASELINE, 3), (TUNED, 2),
+                                                    (BASELINE, 4)]
+    assert {e.run for e in log.of_type(EpochEnded)} == {1, 2, 3, 4}
+    assert isinstance(log.events[-1], JobFinished) and log.events[-1].ok
+    # statistics over seeds, paired with the baseline
+    analysis = analyse(batch, resamples=100)
+    row = analysis.row("f1_weighted")
+    assert row.tuned_summary.n == 2 and row.paired is not None and row.paired.n == 2
+    assert len(analysis.mcnemar) == 2 and len(analysis.auc_intervals) == 4
+
+
+def test_best_trial_is_chosen_and_stop_keeps_finished_runs(demo):
+    project, prepared = demo
+    _add_study(project, [(1e-3, 8, 0.6), (3e-3, 16, 0.9), (1e-4, 8, None)])
+    cancel = threading.Event()
+
+    def sink(event):
+        if isinstance(event, RunFinished):
+            cancel.set()  # the user presses Stop during the second run
+
+    batch = run_batch(project, ValidationSettings(runs=3, epochs=2), sink=sink, cancel=cancel,
+                      prepared=prepared)
+    assert batch.tuned.trial == 1 and "best" in batch.tuned.source
+    assert batch.tuned.params["lr"] == pytest.approx(3e-3) and batch.tuned.params["hidden"] == 16
+    assert batch.status == "stopped" and len(batch.runs_of(TUNED)) == 1
+    assert load_batch(batch.path).status == "stopped"
+    chosen = run_batch(project, ValidationSettings(runs=1, epochs=1, trial=0), prepared=prepared)
+    assert chosen.tuned.source == "trial 0" and chosen.tuned.params["hidden"] == 8
+    with pytest.raises(ProjectError, match="not a finished trial"):
+        run_batch(project, ValidationSettings(runs=1, epochs=1, trial=2), prepared=prepared)
+
+
+def test_no_study_or_no_finished_trial_is_a_clear_error(demo, tmp_path):
+    project, prepared = demo
+    fresh = Project.create(tmp_path / "p", project.settings)
+    with pytest.raises(ProjectError, match="no study yet"):
+        run_batch(fresh, ValidationSettings(runs=1, epochs=1), prepared=prepared)
+    _add_study(fresh, [(1e-3, 8, None)])
+    with pytest.raises(ProjectError, match="no finished trials"):
+        run_batch(fresh, ValidationSettings(runs=1, epochs=1), prepared=prepared)
+    assert latest_batch(fresh) is None
+
+
+def test_test_set_without_a_class_stops_before_training(demo):
+    project, prepared = demo
+    keep = np.flatnonzero(prepared.test.labels == 0)
+    test = DataPart("test", tuple(prepared.test.indices[i] for i in keep),
+                    prepared.test.images[keep], prepared.test.labels[keep],
+                    tuple(prepared.test.patients[i] for i in keep))
+    one_class = dataclasses.replace(prepared, test=test)
+    before = len(list(project.runs_dir.glob("*"))) if project.runs_dir.exists() else 0
+    with pytest.raises(DatasetError, match="no images of class 'hem'"):
+        run_batch(project, ValidationSettings(runs=1, epochs=1, params=TINY), prepared=one_class)
+    after = len(list(project.runs_dir.glob("*"))) if project.runs_dir.exists() else 0
+    assert after == before
+
+
+def test_diverging_runs_are_recorded_and_the_others_kept(demo):
+    project, prepared = demo
+    log = EventLog()
+    batch = run_batch(project, ValidationSettings(
+        runs=1, epochs=3, params={"lr": 1e30, "hidden": 16}, baseline=TINY), sink=log,
+        prepared=prepared)
+    tuned = batch.runs_of(TUNED, finished_only=False)[0]
+    assert tuned.status == "failed" and "diverged" in tuned.reason
+    assert batch.status == "partial" and batch.runs_of(BASELINE)[0].checkpoint.is_file()
+    assert "failed" in batch.message
+    assert any(getattr(e, "level", "") == "error" for e in log.events)
+    with pytest.raises(AllguiError, match="No run of the batch finished"):
+        run_batch(project, ValidationSettings(runs=1, epochs=3, params={"lr": 1e30}),
+                  prepared=prepared)
+    failed = [b for b in project.runs_dir.iterdir() if (b / "batch.json").is_file()]
+    assert any(load_batch(b).runs and not load_batch(b).runs[0].finished for b in failed)
+
+
+def test_parse_params():
+    assert parse_params("lr=0.001, hidden=512,backbone=resnet18") == {
+        "lr": 0.001, "hidden": 512, "backbone": "resnet18"}
+    with pytest.raises(AllguiError):
+        parse_params("learning_rate=1")
+    with pytest.raises(AllguiError):
+        parse_params("hidden=many")
