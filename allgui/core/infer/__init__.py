@@ -5,7 +5,13 @@ a classify-only build stays small and starts fast.
 """
 
 from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage, prepare
-from allgui.core.infer.folder import FolderResult, FolderRow, PatientSummary, classify_folder
+from allgui.core.infer.folder import (
+    FolderResult,
+    FolderRow,
+    PatientSummary,
+    classify_files,
+    classify_folder,
+)
 from allgui.core.infer.model_file import ModelInfo, read_model_info
 from allgui.core.infer.providers import ModelSession, available_providers, open_session
 
@@ -19,6 +25,7 @@ __all__ = [
     "PreparedImage",
     "Prediction",
     "available_providers",
+    "classify_files",
     "classify_folder",
     "open_session",
     "prepare",

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -108,21 +108,49 @@ def classify_folder(
     """
     root = Path(folder)
     images, others = find_images(root, recursive)
-    sink(JobStarted(JOB, f"Classifying {len(images)} images in {root}", total=len(images)))
+    result = classify_files(
+        classifier,
+        images,
+        csv_path,
+        base=root,
+        heatmaps_dir=heatmaps_dir,
+        batch_size=batch_size,
+        sink=sink,
+        cancel=cancel,
+    )
+    return replace(result, ignored=tuple(p.relative_to(root).as_posix() for p in others))
+
+
+def classify_files(
+    classifier: Classifier,
+    files: Sequence[str | os.PathLike],
+    csv_path: str | os.PathLike | None = None,
+    *,
+    base: str | os.PathLike | None = None,
+    heatmaps_dir: str | os.PathLike | None = None,
+    batch_size: int = 8,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+) -> FolderResult:
+    """Classify ``files`` as :func:`classify_folder` does; paths in the results
+    are relative to ``base`` when given, else as given."""
+    files = [Path(f) for f in files]
+    where = f" in {base}" if base is not None else ""
+    sink(JobStarted(JOB, f"Classifying {len(files)} images{where}", total=len(files)))
     rows: list[FolderRow] = []
     batch: list[tuple[str, PreparedImage]] = []
 
     def flush() -> None:
         rows.extend(_run_batch(classifier, batch, heatmaps_dir))
         batch.clear()
-        sink(Progress(JOB, "classify", len(rows), len(images)))
+        sink(Progress(JOB, "classify", len(rows), len(files)))
 
     stopped = False
-    for path in images:
+    for path in files:
         if cancel is not None and cancel.is_set():
             stopped = True
             break
-        rel = path.relative_to(root).as_posix()
+        rel = path.relative_to(base).as_posix() if base is not None else str(path)
         try:
             batch.append((rel, classifier.prepare(path)))
         except AllguiError as exc:
@@ -130,36 +158,32 @@ def classify_folder(
             sink(Notice(JOB, "warning", f"Skipped {rel}: {_reason(exc)}"))
         except Exception as exc:  # an odd file must not end the run
             rows.append(FolderRow(rel, patient_of(path.name), error=f"unexpected error: {exc}"))
+            sink(Notice(JOB, "warning", f"Skipped {rel}: unexpected error: {exc}"))
         if len(batch) >= batch_size:
             flush()
     if batch:
         flush()
 
     rows.sort(key=lambda r: r.path)
-    summaries = summarise_patients(rows, classifier.classes)
     result = FolderResult(
-        folder=str(root),
+        folder=str(base) if base is not None else "",
         rows=tuple(rows),
-        patients=summaries,
-        ignored=tuple(p.relative_to(root).as_posix() for p in others),
+        patients=summarise_patients(rows, classifier.classes),
     )
     if csv_path is not None:
         result = write_csvs(result, csv_path, classifier.classes)
-    n_bad = len(result.bad)
     sink(
         JobFinished(
             JOB,
             ok=True,
-            message=f"{len(result.classified)} classified, {n_bad} skipped",
+            message=f"{len(result.classified)} classified, {len(result.bad)} skipped",
             stopped=stopped,
         )
     )
     if stopped:
         raise Cancelled(
-            f"Stopped by the user after {len(rows)} of {len(images)} images; "
-            "the results so far were saved."
-            if csv_path is not None
-            else f"Stopped by the user after {len(rows)} of {len(images)} images."
+            f"Stopped by the user after {len(rows)} of {len(files)} images"
+            + ("; the results so far were saved." if csv_path is not None else ".")
         )
     return result
 
@@ -191,7 +215,8 @@ def _run_batch(
             continue
         heat_path, error = "", ""
         if want_heat and pred.heatmap is not None:
-            target = Path(heatmaps_dir) / Path(rel).with_suffix(".png")
+            inside = Path(rel) if not Path(rel).is_absolute() else Path(Path(rel).name)
+            target = Path(heatmaps_dir) / inside.with_suffix(".png")
             try:
                 save_heatmap_png(target, item.original, pred.heatmap)
                 heat_path = str(target)
@@ -205,8 +230,6 @@ def _run_batch(
 
 
 def _without_heatmap(pred: Prediction) -> Prediction:
-    from dataclasses import replace
-
     return replace(pred, heatmap=None)
 
 
@@ -284,8 +307,6 @@ def write_csvs(
     result: FolderResult, csv_path: str | os.PathLike, classes: Sequence[str]
 ) -> FolderResult:
     """Write the results CSV and, when patients were found, ``<name>_patients.csv`` beside it."""
-    from dataclasses import replace
-
     csv_path = Path(csv_path)
     try:
         atomic_write_text(csv_path, results_csv_text(result.rows, classes))

@@ -1,0 +1,114 @@
+"""``allgui classify``: classify images or a folder with an exported model.
+
+Needs only onnxruntime (no torch): the model file carries its classes, input
+size and normalisation. Prints what the model says about itself (including
+the research-use notice) and where it runs, then the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "classify",
+        help="classify cell images, or every image in a folder, with an exported model",
+        description="Classify cell images with an exported allgui model (.onnx). "
+        "Research use only, not for diagnosis.",
+    )
+    parser.add_argument("model", help="the model file (.onnx) made by 'allgui export'")
+    parser.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER",
+                        help="image files, or one folder (searched with its subfolders)")
+    parser.add_argument("--csv", metavar="OUT", help="write the results to this CSV file "
+                        "(and per-patient results to OUT_patients.csv when names carry patients)")
+    parser.add_argument("--heatmaps", metavar="DIR",
+                        help="save a heatmap PNG per image (image and overlay side by side)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where to run: the GPU when it works (auto, the default), or the CPU")
+    parser.add_argument("--margin", type=float, default=None, metavar="M",
+                        help="flag a result as uncertain when its top two probabilities are "
+                        "closer than M (default: the value stored in the model)")
+    parser.add_argument("--no-subfolders", action="store_true",
+                        help="only the folder itself, not its subfolders")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from allgui.cli.progress_printer import ProgressPrinter
+    from allgui.core.errors import AllguiError
+    from allgui.core.infer import Classifier, classify_files, classify_folder
+
+    inputs = [Path(p) for p in args.images]
+    folders = [p for p in inputs if p.is_dir()]
+    if folders and len(inputs) > 1:
+        raise AllguiError("Give either one folder or one or more image files, not both.")
+
+    clf = Classifier(args.model, device=args.device, uncertain_margin=args.margin)
+    for line in clf.info.summary_lines():
+        print(line)
+    print(f"  runs on: {', '.join(clf.providers)}" + (f" ({clf.device_note})" if clf.device_note else ""))
+    print()
+
+    sink = ProgressPrinter()
+    if folders:
+        result = classify_folder(
+            clf, folders[0], args.csv, heatmaps_dir=args.heatmaps,
+            recursive=not args.no_subfolders, sink=sink,
+        )
+    else:
+        for p in inputs:
+            if not p.exists():
+                raise AllguiError(f"{p} does not exist.")
+        result = classify_files(
+            clf, inputs, args.csv, heatmaps_dir=args.heatmaps, sink=lambda e: None
+        )
+    print_result(result, clf)
+    if not result.classified:
+        if len(result.rows) == 1:
+            raise AllguiError(f"Cannot classify {result.rows[0].path}: {result.rows[0].error}")
+        raise AllguiError("No image could be classified.")
+    return 0
+
+
+def print_result(result, clf) -> None:
+    pos = clf.info.positive_class or clf.classes[0]
+    width = min(60, max([len(r.path) for r in result.rows] + [4]))
+    print(f"{'image':<{width}}  {'class':<8} {'p(' + pos + ')':>8} {'margin':>7}  note")
+    for row in result.rows:
+        p = row.prediction
+        if p is None:
+            print(f"{row.path:<{width}}  {'-':<8} {'':>8} {'':>7}  skipped: {row.error}")
+            continue
+        note = "UNCERTAIN" if p.uncertain else ""
+        print(f"{row.path:<{width}}  {p.label:<8} {p.probabilities[pos]:>8.3f} {p.margin:>7.3f}  {note}")
+    n_unc = sum(r.prediction.uncertain for r in result.classified)
+    counts = ", ".join(
+        f"{sum(r.prediction.label == c for r in result.classified)} {c}" for c in clf.classes
+    )
+    print()
+    print(f"{len(result.classified)} classified ({counts}; {n_unc} uncertain), "
+          f"{len(result.bad)} skipped")
+    if result.ignored:
+        print(f"{len(result.ignored)} files not named like images were left out")
+    if result.patients:
+        print()
+        print("per patient:")
+        for s in result.patients:
+            shown = ", ".join(f"{s.counts[c]} {c}" for c in clf.classes)
+            print(f"  {s.patient:<8} {s.images:>4} images: {shown}; mean p({pos}) "
+                  f"{s.mean_probabilities[pos]:.3f}; {s.uncertain} uncertain")
+    if result.csv_path:
+        print(f"\nresults: {result.csv_path}")
+        if result.patients_csv_path:
+            print(f"per patient: {result.patients_csv_path}")
+    heat = [r.heatmap_path for r in result.rows if r.heatmap_path]
+    if heat:
+        print(f"heatmaps: {len(heat)} PNG files under {Path(heat[0]).parent if len(heat) == 1 else _common(heat)}")
+
+
+def _common(paths: list[str]) -> str:
+    import os
+
+    return os.path.commonpath(paths)

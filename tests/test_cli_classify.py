@@ -1,0 +1,147 @@
+"""``allgui export`` and ``allgui classify`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from onnx_models import CLASSES, export_tiny, tiny_model
+
+from allgui import RESEARCH_NOTICE
+from allgui.cli import main
+from allgui.core.checkpoint import save_checkpoint
+from allgui.core.infer import read_model_info
+from allgui.core.metrics import compute_metrics
+from allgui.core.project import Project, ProjectSettings
+from allgui.core.validation.batch import Batch, Configuration, RunRecord
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_tiny(path, metrics={"f1_weighted": 0.8}, test_set="held-out patients")
+    return path
+
+
+def test_classify_one_image(model_path, cnmc_samples, capsys):
+    image = cnmc_samples / "all" / "UID_1_3_1_all.bmp"
+    assert main(["classify", str(model_path), str(image), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert RESEARCH_NOTICE in out
+    assert "runs on: CPUExecutionProvider" in out
+    assert "f1_weighted 0.800 on held-out patients" in out
+    row = next(line for line in out.splitlines() if line.startswith(str(image)))
+    assert row.split()[1] in CLASSES
+    assert "1 classified" in out
+
+
+def test_classify_folder_with_bad_files(model_path, cnmc_samples, tmp_path, capsys):
+    folder = tmp_path / "cells"
+    shutil.copytree(cnmc_samples, folder)
+    (folder / "broken.bmp").write_bytes(b"BM not really")
+    out_csv, heat = tmp_path / "out.csv", tmp_path / "heat"
+    code = main(["classify", str(model_path), str(folder), "--csv", str(out_csv),
+                 "--heatmaps", str(heat), "--margin", "0.5"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "6 classified" in out and "1 skipped" in out and "per patient:" in out
+    with open(out_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 7
+    assert [r["path"] for r in rows if r["error"]] == ["broken.bmp"]
+    assert all(r["uncertain"] == ("yes" if float(r["margin"]) < 0.5 else "no")
+               for r in rows if not r["error"])
+    assert len(list(heat.rglob("*.png"))) == 6
+    assert (tmp_path / "out_patients.csv").is_file()
+
+
+def test_plain_messages_for_bad_input(model_path, tmp_path, capsys):
+    not_model = tmp_path / "x.onnx"
+    not_model.write_text("hello")
+    assert main(["classify", str(not_model), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "x.onnx is not an ONNX model" in err and "Traceback" not in err
+
+    bad_image = tmp_path / "cell.bmp"
+    bad_image.write_bytes(b"")
+    assert main(["classify", str(model_path), str(bad_image)]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot classify" in err and "empty file" in err
+
+    assert main(["classify", str(model_path), str(tmp_path / "nope.bmp")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def _project(tmp_path):
+    return Project.create(tmp_path / "proj", ProjectSettings())
+
+
+def test_export_a_checkpoint_then_classify(tmp_path, cnmc_samples, capsys):
+    project = _project(tmp_path)
+    ckpt = tmp_path / "elsewhere" / "model.pt"
+    model = tiny_model(seed=5)
+    save_checkpoint(ckpt, model, model.config, {"positive_class": "all"},
+                    class_names=CLASSES, image_size=64)
+    assert main(["export", str(project.root), "--checkpoint", str(ckpt)]) == 0
+    out = capsys.readouterr().out
+    exported = project.models_dir / "elsewhere.onnx"
+    assert exported.is_file() and "checked on 4 images" in out and RESEARCH_NOTICE in out
+    assert read_model_info(exported).input_size == 64
+
+    # never overwrites without being asked
+    assert main(["export", str(project.root), "--checkpoint", str(ckpt)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    image = cnmc_samples / "hem" / "UID_H6_5_1_hem.bmp"
+    assert main(["classify", str(exported), str(image)]) == 0
+
+
+def test_export_without_validation_runs(tmp_path, capsys):
+    project = _project(tmp_path)
+    assert main(["export", str(project.root)]) == 2
+    assert "no finished validation run" in capsys.readouterr().err
+
+
+def test_export_best_or_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
+    project = _project(tmp_path)
+    batch_dir = project.runs_dir / "20260101-000000"
+    images = [str(p) for p in sorted(cnmc_samples.rglob("*.bmp"))]
+    labels = [0, 0, 0, 1, 1, 1]
+    runs = []
+    for index, f1_good in ((1, False), (2, True)):
+        folder = batch_dir / f"run-{index}"
+        model = tiny_model(seed=index)
+        save_checkpoint(folder / "checkpoint.pt", model, model.config, class_names=CLASSES,
+                        image_size=64)
+        probs = np.eye(2)[labels] if f1_good else np.eye(2)[[1, 0, 0, 1, 1, 0]]
+        probs = probs * 0.8 + 0.1
+        metrics = compute_metrics(labels, probs, CLASSES, "all")
+        runs.append(RunRecord("tuned", index, seed=index, status="finished",
+                              folder=str(folder), metrics=metrics))
+    (batch_dir / "run-2" / "predictions.csv").write_text(
+        "path,patient,true,predicted,p_all,p_hem\n"
+        + "".join(f"{p},1,all,all,0.9,0.1\n" for p in images[:3])
+    )
+    batch = Batch(
+        batch_id="20260101-000000", folder=str(batch_dir), created="2026-01-01T00:00:00+00:00",
+        status="finished", tuned=Configuration({"lr": 1e-3}, "trial 7 (best of the study)", 7),
+        baseline=None, seeds=(1, 2), max_epochs=2, patience=1, test_source="held-out",
+        test_set="held-out patients (6 images)", classes=CLASSES, positive_class="all",
+        model={}, dataset_fingerprint="", split={}, environment={},
+        study={"name": "demo-study"}, runs=tuple(runs),
+    )
+    batch.save()
+
+    assert main(["export", str(project.root)]) == 0  # the best run: run 2
+    info = read_model_info(project.models_dir / "20260101-000000-run-2.onnx")
+    assert (info.run, info.trial, info.study) == (2, 7, "demo-study")
+    assert info.test_set == "held-out patients (6 images)"
+    assert info.metrics["f1_weighted"] == pytest.approx(1.0)
+    assert "checked on 4 images" in capsys.readouterr().out
+
+    out = tmp_path / "chosen.onnx"
+    assert main(["export", str(project.root), "--run", "1", "--out", str(out)]) == 0
+    assert read_model_info(out).run == 1
+    assert main(["export", str(project.root), "--run", "9"]) == 2
+    assert "finished runs: 1, 2" in capsys.readouterr().err
