@@ -48,7 +48,7 @@ obtained on them as results on real data.
 """
 
 
-class _Painter:
+class CellPainter:
     """Draws cells at one image size; the pixel grid is built once."""
 
     def __init__(self, size: int) -> None:
@@ -113,7 +113,7 @@ class _Painter:
         return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
-def _patient_style(rng: np.random.Generator) -> dict:
+def patient_style(rng: np.random.Generator) -> dict:
     """One patient's slide: stain tint, brightness and cell scale."""
     tint = rng.uniform(0.82, 1.18, size=3)
     return {
@@ -181,13 +181,13 @@ def make_demo_dataset(
     total += unlabelled_images
     sink(JobStarted(JOB, description=f"Drawing {total} synthetic cells", total=total))
 
-    painter = _Painter(size)
+    painter = CellPainter(size)
     done = 0
     prelim: list[tuple[str, str, np.ndarray]] = []  # original name, label, pixels
     unl_styles = []
     for p_number, (patient, label, subset, fold) in enumerate(plan):
         prng = np.random.default_rng([seed, p_number])
-        style = _patient_style(prng)
+        style = patient_style(prng)
         unl_styles.append((style, label))
         n_images = images_per_patient if label == "all" else n_hem_images
         for image in range(1, n_images + 1):
