@@ -172,3 +172,10 @@ def test_progress_events_and_stop(cnmc_samples):
     stop.set()
     with pytest.raises(Cancelled):
         discover(cnmc_samples, cancel=stop)
+
+
+def test_picking_training_data_itself_keeps_the_folds(small_cnmc):
+    index = discover(small_cnmc / "C-NMC_Leukemia" / "training_data")
+    assert index.layout == "cnmc" and index.classes == ("all", "hem")
+    assert {r.subset for r in index.records} == {"train"}
+    assert {r.fold for r in index.records} == {"fold_0", "fold_1"}

@@ -29,7 +29,7 @@ from allgui.core.dataset.hashing import file_hash
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, ImageRecord
 from allgui.core.errors import Cancelled, ImageReadError
-from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.events import JobFinished, JobStarted, Sink, null_sink
 from allgui.core.imaging import prepare_image
 
 # Bump whenever prepare_image changes what it returns: old entries are then ignored.
@@ -211,6 +211,19 @@ class ImageCache:
         )
         return CacheBuild(decoded, reused, tuple(bad), hashes)
 
+    def load(self, paths: Sequence[str], build: CacheBuild,
+             cancel: threading.Event | None = None) -> np.ndarray:
+        """An (N, size, size, 3) uint8 array for ``paths``, all of which must
+        be usable files of ``build`` (in ``build.hashes``)."""
+        images = np.empty((len(paths), self.size, self.size, 3), dtype=np.uint8)
+        shape = (self.size, self.size, 3)
+        for row, path in enumerate(paths):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            entry = _entry(str(self.folder), build.hashes[path])
+            images[row] = np.fromfile(entry, dtype=np.uint8).reshape(shape)
+        return images
+
     def images_for(
         self,
         records: Sequence[ImageRecord | str],
@@ -221,16 +234,6 @@ class ImageCache:
         building missing entries first. Rows follow ``records``, minus bad files."""
         paths = [r if isinstance(r, str) else r.path for r in records]
         build = self.build(paths, sink, cancel)
-        kept = [i for i, p in enumerate(paths) if p in build.hashes]
-        images = np.empty((len(kept), self.size, self.size, 3), dtype=np.uint8)
-        shape = (self.size, self.size, 3)
-        for row, i in enumerate(kept):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            entry = _entry(str(self.folder), build.hashes[paths[i]])
-            images[row] = np.fromfile(entry, dtype=np.uint8).reshape(shape)
-            if (row + 1) % 2000 == 0:
-                sink(Progress(JOB, phase="loading images", done=row + 1, total=len(kept)))
-        bad_paths = {b.path for b in build.bad_files}
-        bad = tuple(b for b in build.bad_files if b.path in bad_paths)
-        return CachedImages(images, tuple(kept), bad, build)
+        kept = tuple(i for i, p in enumerate(paths) if p in build.hashes)
+        images = self.load([paths[i] for i in kept], build, cancel)
+        return CachedImages(images, kept, build.bad_files, build)

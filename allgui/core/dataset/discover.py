@@ -62,6 +62,9 @@ def discover(
         index = _scan_manifest(path, sink, cancel)
     elif (cnmc := _find_cnmc_root(path)) is not None:
         index = _scan_cnmc(path, cnmc, sink, cancel)
+    elif _is_fold_folder(path):
+        # The user picked C-NMC's training_data itself: folds, no test set.
+        index = _scan_cnmc(path, path, sink, cancel, training=path)
     elif (manifest := _find_manifest(path)) is not None:
         index = _scan_manifest(manifest, sink, cancel, root=path)
     else:
@@ -165,6 +168,15 @@ def _looks_like_cnmc(folder: Path) -> bool:
     )
 
 
+def _is_fold_folder(folder: Path) -> bool:
+    """True for a folder of ``fold_*`` subfolders, each holding class folders."""
+    subdirs = [c for c in _children(folder) if c.is_dir() and not c.name.startswith(".")]
+    return bool(subdirs) and all(
+        c.name.lower().startswith("fold") and any(g.is_dir() for g in _children(c))
+        for c in subdirs
+    )
+
+
 def _find_cnmc_root(folder: Path) -> Path | None:
     if _looks_like_cnmc(folder):
         return folder
@@ -199,11 +211,16 @@ def _read_cnmc_labels(csv_path: Path) -> dict[str, tuple[str, str]]:
 
 
 def _scan_cnmc(
-    picked: Path, root: Path, sink: Sink, cancel: threading.Event | None
+    picked: Path,
+    root: Path,
+    sink: Sink,
+    cancel: threading.Event | None,
+    training: Path | None = None,
 ) -> DatasetIndex:
     notes: list[str] = []
     train_files: list[tuple[Path, str, str | None]] = []  # path, label, fold
-    training = _child_dir(root, "training_data")
+    only_training = training is not None
+    training = training or _child_dir(root, "training_data")
     if training is not None:
         folds = [c for c in _children(training) if c.is_dir() and c.name.lower().startswith("fold")]
         groups = [(f, f.name) for f in folds] or [(training, None)]
@@ -216,7 +233,7 @@ def _scan_cnmc(
 
     test_files: list[Path] = []
     labels: dict[str, tuple[str, str]] = {}
-    validation = _child_dir(root, "validation_data")
+    validation = None if only_training else _child_dir(root, "validation_data")
     if validation is not None:
         csvs = sorted(p for p in validation.rglob("*.csv") if "label" in p.name.lower())
         if csvs:
@@ -226,7 +243,7 @@ def _scan_cnmc(
         test_files = sorted(_walk_images(validation))
 
     unlabelled_files: list[Path] = []
-    testing = _child_dir(root, "testing_data")
+    testing = None if only_training else _child_dir(root, "testing_data")
     if testing is not None:
         unlabelled_files = sorted(_walk_images(testing))
 

@@ -70,26 +70,25 @@ def prepare_project_data(
         sink(Notice(JOB, level="warning", text=text))
     wanted = [i for p in PARTS for i in split.part(p)]
     cache = ImageCache(project.cache_dir, settings.dataset.image_size)
-    loaded = cache.images_for([index.records[i] for i in wanted], sink, cancel)
-    if loaded.bad_files:
+    build = cache.build([index.records[i].path for i in wanted], sink, cancel)
+    if build.bad_files:
         sink(
             Notice(
                 JOB,
                 level="warning",
-                text=f"{len(loaded.bad_files)} images cannot be decoded and were left out.",
+                text=f"{len(build.bad_files)} images cannot be decoded and were left out.",
             )
         )
-    row_of = {wanted[k]: row for row, k in enumerate(loaded.kept)}
-    leak_check = audit(index, split, loaded.build.hashes, check_content=True)
+    leak_check = audit(index, split, build.hashes, check_content=True)
 
     def part(name: str) -> DataPart:
-        ids = tuple(i for i in split.part(name) if i in row_of)
-        rows = np.fromiter((row_of[i] for i in ids), dtype=np.int64, count=len(ids))
+        # Each part is read straight from the cache: no second copy of the images.
+        ids = tuple(i for i in split.part(name) if index.records[i].path in build.hashes)
         records = [index.records[i] for i in ids]
         return DataPart(
             name=name,
             indices=ids,
-            images=loaded.images[rows],
+            images=cache.load([r.path for r in records], build, cancel),
             labels=np.array([index.label_id(r.label) for r in records], dtype=np.int64),
             patients=tuple(r.patient for r in records),
         )
@@ -107,5 +106,5 @@ def prepare_project_data(
         train=train,
         val=val,
         test=test,
-        bad_files=loaded.bad_files,
+        bad_files=build.bad_files,
     )
