@@ -16,7 +16,7 @@ from allgui.core.metrics import roc_points
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
-from allgui.core.report.study_facts import StudyFacts, read_study
+from allgui.core.report.study_facts import StudyFacts, read_study, settings_rows
 from allgui.core.stats import format_interval, format_value
 from allgui.core.validation.analysis import (
     BatchAnalysis,
@@ -48,6 +48,12 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ", ".join(_fmt(x) for x in v)
     return str(v)
+
+
+def _label(name: str) -> str:
+    from allgui.core.space import LABELS
+
+    return LABELS.get(name, name)
 
 
 def _params_in_order(params: dict[str, Any]) -> list[str]:
@@ -120,9 +126,7 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         f"Objective: {study.objective} ({study.direction}), measured on the validation part, "
         "never on the test set."
     ))
-    settings = {**project.settings.search, **study.settings}
-    rows = [[k, _fmt(v)] for k, v in sorted(settings.items())
-            if not (isinstance(v, list) and len(v) > 12)]
+    rows = [list(r) for r in settings_rows(study, project.settings.search)]
     if rows:
         out.append(table("Search space and sampler settings, as recorded with the study",
                          ["Setting", "Value"], rows))
@@ -131,10 +135,13 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         names = _params_in_order(top[0].params)
         out.append(table(
             f"Best trials (as the paper's Table 2), by {study.objective}",
-            ["Rank", "Trial", study.objective] + names + ["Epochs"],
+            ["Rank", "Trial", study.objective] + [_label(n) for n in names]
+            + ["Best epoch", "Epochs run"],
             [[i + 1, t.number, format_value(t.value)] + [_fmt(t.params.get(n)) for n in names]
-             + [t.epochs if t.epochs is not None else "?"] for i, t in enumerate(top)],
-            note="Values on the validation part after each trial's last epoch.",
+             + [t.best_epoch or "?", t.epochs if t.epochs is not None else "?"]
+             for i, t in enumerate(top)],
+            note="Each trial's objective on the validation part at its best epoch (lowest "
+            "validation loss: the weights a run keeps); the test set is never used here.",
         ))
     out.append(Picture(
         f"Optimisation history: each finished trial's {study.objective} and the best so far.",
@@ -148,7 +155,7 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         out.append(table(
             "Parameter importances (share of the objective's variation; method named per column)",
             ["Parameter"] + methods,
-            [[p] + [format_value(study.importances[m].get(p), 3) for m in methods]
+            [[_label(p)] + [format_value(study.importances[m].get(p), 3) for m in methods]
              for p in params],
             note=" ".join(study.importance_notes),
         ))
@@ -182,8 +189,7 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
         "Configurations trained",
         ["Setting"] + [n for n, _ in configs],
         [["Source"] + [c.source for _, c in configs]]
-        + [[p] + [_fmt(c.params.get(p, "")) for _, c in configs] for p in names]
-        + [["Backbone"] + [_fmt(b.model.get("backbone", "?"))] * len(configs)],
+        + [[_label(p)] + [_fmt(c.params.get(p, "")) for _, c in configs] for p in names],
     ))
     header, rows = metrics_rows(analysis, TUNED)
     out.append(table(f"Test-set figures of the tuned configuration ({b.test_set})", header, rows,
@@ -315,9 +321,9 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
             rows.append(["Best run (weighted F1)", f"{best.name}: {best.checkpoint}"])
     if study:
         rows.append(["Study", f"{study.name} ({project.storage_url})"])
-        sampler = study.settings.get("sampler")
-        if sampler:
-            rows.append(["Sampler", _fmt(sampler)])
+        recorded = study.settings.get("allgui") or {}
+        if isinstance(recorded, dict) and recorded.get("sampler"):
+            rows.append(["Sampler", _fmt(recorded["sampler"])])
     return [Heading("Reproducibility record"),
             table("Software, machine, seeds and data behind these figures",
                   ["Item", "Value"], rows)]
@@ -379,5 +385,6 @@ def write_report(
     html_path = write_html(doc, folder / f"{stem}.html") if html else None
     pdf_path = write_pdf(doc, folder / f"{stem}.pdf") if pdf else None
     written = ", ".join(str(p) for p in (html_path, pdf_path) if p)
+    sink(Progress(JOB, phase="report", done=3, total=3, message="written"))
     sink(JobFinished(JOB, ok=True, message=f"Report written: {written}"))
     return ReportFiles(html_path, pdf_path, doc)

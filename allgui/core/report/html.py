@@ -25,7 +25,7 @@ th { background: #eef3f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { font-size: .82em; color: #555; margin: 0 0 1em; }
 figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
+figure img { max-width: min(100%, 760px); border: 1px solid #ddd; }
 figcaption { font-size: .88em; color: #444; }
 """
 

@@ -21,6 +21,7 @@ class TrialFacts:
     params: dict[str, Any]
     epochs: int | None
     duration_s: float | None
+    best_epoch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,13 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
             params=dict(t.params),
             epochs=_epochs(t),
             duration_s=t.duration.total_seconds() if t.duration else None,
+            best_epoch=t.user_attrs.get("best_epoch")
+            if isinstance(t.user_attrs.get("best_epoch"), int) else None,
         )
         for t in complete
     )
     attrs = dict(study.user_attrs)
-    objective = str(attrs.get("objective_label") or attrs.get("objective") or "objective")
+    objective = objective_label(attrs)
     facts = StudyFacts(
         name=name,
         direction="maximize" if study.direction == optuna.study.StudyDirection.MAXIMIZE
@@ -104,6 +107,54 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
         values, notes = _importances(study, len(complete))
         facts = dataclasses.replace(facts, importances=values, importance_notes=notes)
     return facts
+
+
+def objective_label(attrs: dict[str, Any]) -> str:
+    """'validation accuracy' and the like, from what the search recorded."""
+    from allgui.core.objective import LABELS
+
+    recorded = attrs.get("allgui") if isinstance(attrs.get("allgui"), dict) else {}
+    name = recorded.get("objective") or attrs.get("objective")
+    return str(attrs.get("objective_label") or LABELS.get(name, name or "objective"))
+
+
+def _plain_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_plain_value(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_plain_value(x) for x in v)
+    return str(v)
+
+
+def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tuple[str, str]]:
+    """(setting, value) rows: the space in words, then the sampler, pruner and
+    run settings, as the study recorded them (the project's otherwise)."""
+    recorded = facts.settings.get("allgui") if isinstance(facts.settings.get("allgui"), dict) \
+        else {}
+    raw = dict(recorded.get("settings") or project_search or {})
+    tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    scalars = {k: v for k, v in raw.items() if not isinstance(v, dict)}
+    rows: list[tuple[str, str]] = []
+    try:
+        from allgui.core.space import SearchSpace
+
+        space = SearchSpace.from_dict(tables) if tables or recorded else None
+    except Exception:  # an older or hand-edited space: show it as recorded
+        space = None
+    if space is not None:
+        rows += [("Search space", line) for line in space.describe()]
+    else:
+        rows += [(f"Search space: {k}", _plain_value(v)) for k, v in sorted(tables.items())]
+    for key in ("sampler", "pruner"):
+        if recorded.get(key):
+            rows.append((key.capitalize(), _plain_value(recorded[key])))
+    rows += [(k.replace("_", " "), _plain_value(v)) for k, v in sorted(scalars.items())]
+    others = {k: v for k, v in facts.settings.items() if k != "allgui"}
+    rows += [(k, _plain_value(v)) for k, v in sorted(others.items())
+             if not (isinstance(v, list) and len(v) > 12)]
+    return rows
 
 
 def _epochs(trial) -> int | None:

@@ -71,8 +71,8 @@ class ValidationSettings:
     mode: str = ""  # 'cached' or 'online'; '' = the project's search setting, else 'cached'
     views: int = 0  # K augmented views in cached mode; 0 = the project's setting, else 10
     device: str | None = None  # None = the GPU when there is one
-    # Each run draws its own augmentation (its seed); False shares the split
-    # seed's draws across runs (cached mode then computes features once).
+    # Each run draws its own augmentation (its seed); False shares the search's
+    # draws (its seed) across runs, so cached mode reuses the search's features.
     independent_views: bool = True
 
 
@@ -119,13 +119,13 @@ def _trial_params(trial) -> dict[str, Any]:
     """A trial's full configuration: its searched parameters over whatever
     fixed values the search recorded with it."""
     params: dict[str, Any] = {}
-    for key in ("config", "params", "configuration", "settings"):
-        v = trial.user_attrs.get(key)
-        if isinstance(v, dict):
-            params.update({k: x for k, x in v.items() if k in KNOWN})
-    for k in KNOWN:
-        if k in trial.user_attrs and not isinstance(trial.user_attrs[k], (dict, list)):
-            params[k] = trial.user_attrs[k]
+    recorded = trial.user_attrs.get("settings")  # what allgui.core.search records
+    if isinstance(recorded, dict):
+        if recorded.get("backbone"):
+            params["backbone"] = recorded["backbone"]
+        fixed = recorded.get("fixed")
+        if isinstance(fixed, dict):
+            params.update({k: x for k, x in fixed.items() if k in KNOWN and x is not None})
     params.update({k: v for k, v in trial.params.items() if k in KNOWN})
     return params
 
@@ -138,10 +138,10 @@ def choose_configuration(project: Project, settings: ValidationSettings
     study = _load_study(project)
     info: dict[str, Any] = {}
     if study is not None:
-        info = {"name": study.study_name,
-                "direction": study.direction.name.lower(),
-                "objective": study.user_attrs.get("objective_label")
-                or study.user_attrs.get("objective", "")}
+        from allgui.core.report.study_facts import objective_label
+
+        info = {"name": study.study_name, "direction": study.direction.name.lower(),
+                "objective": objective_label(study.user_attrs)}
     if settings.params:
         return Configuration(dict(settings.params), "entered by the user"), info
     if study is None:
@@ -276,12 +276,12 @@ def run_batch(
     from allgui.core.metrics import compute_metrics
     from allgui.core.model import build_model
     from allgui.core.training import (
-        TrainingData,
         TrainingDiverged,
         TrainSettings,
         predict_proba,
         resolve_device,
         train_configuration,
+        training_data_from_prepared,
     )
 
     if settings.runs < 1 or settings.epochs < 1:
@@ -314,13 +314,17 @@ def run_batch(
     train_settings = TrainSettings(early_stopping_patience=settings.patience, views=views)
 
     tuned_cfg, tuned_hp = _model_and_hparams(project, tuned.params, len(classes))
+    base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
+                         if baseline else (None, None))
     runs_dir = project.runs_dir
     batch_id = new_batch_id(runs_dir)
     batch = Batch(
         batch_id=batch_id, folder=str((runs_dir / batch_id).resolve()), created=now_utc(),
-        status="running", tuned=Configuration({**DEFAULT_BASELINE, **tuned.params},
-                                              tuned.source, tuned.trial),
-        baseline=(Configuration({**DEFAULT_BASELINE, **baseline.params}, baseline.source)
+        status="running",
+        tuned=Configuration({**DEFAULT_BASELINE, **tuned.params, "backbone": tuned_cfg.backbone},
+                            tuned.source, tuned.trial),
+        baseline=(Configuration({**DEFAULT_BASELINE, **baseline.params,
+                                 "backbone": base_cfg.backbone}, baseline.source)
                   if baseline else None),
         seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
@@ -334,8 +338,7 @@ def run_batch(
     )
     batch.path.mkdir(parents=True, exist_ok=True)
     batch.save()
-    data = TrainingData(prepared.train.images, prepared.train.labels, prepared.val.images,
-                        prepared.val.labels, classes, key=batch.dataset_fingerprint)
+    data = training_data_from_prepared(prepared)
     test_paths = tuple(prepared.index.records[i].path for i in prepared.test.indices)
     test_patients = tuple(p or "" for p in prepared.test.patients)
 
@@ -343,8 +346,8 @@ def run_batch(
     for k, seed in enumerate(seeds, 1):
         plan.append((TUNED, k, k, seed, tuned_cfg, tuned_hp, batch.tuned))
         if baseline is not None:
-            cfg, hp = _model_and_hparams(project, baseline.params, len(classes))
-            plan.append((BASELINE, k, settings.runs + k, seed, cfg, hp, batch.baseline))
+            plan.append((BASELINE, k, settings.runs + k, seed, base_cfg, base_hp,
+                         batch.baseline))
 
     shared: dict[str, Any] = {}
     failures: list[str] = []
@@ -365,7 +368,7 @@ def run_batch(
                     base = shared[cfg.backbone] = build_model(cfg)
             result = train_configuration(
                 data, cfg, hp, mode=mode, epochs=settings.epochs, seed=seed,
-                views_seed=seed if settings.independent_views else prepared.split.seed,
+                views_seed=seed if settings.independent_views else int(search.get("seed", 0)),
                 sink=sink, cancel=cancel, device=device, settings=train_settings,
                 cache_dir=project.cache_dir, base_model=base, job=JOB, run=number,
             )
