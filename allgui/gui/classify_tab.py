@@ -1,0 +1,447 @@
+"""The Classify tab: load an exported model, drop images or folders, read
+each answer (class, probability, margin, uncertain flag, heatmap), save CSV.
+
+Imports only :mod:`allgui.core.infer` (numpy, Pillow, onnxruntime), never
+torch, so it works in the classify-only build.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from allgui.core.atomic import atomic_write_text
+from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.events import Progress, Sink
+from allgui.core.imaging import is_image_name, read_rgb
+from allgui.core.project import Project
+from allgui.gui import dialogs
+from allgui.gui.dataset_tab import to_pixmap
+from allgui.gui.progress import JobProgress
+from allgui.gui.tab import ProjectTab
+
+HEATMAP_SIDE = 128  # heatmaps are kept this small (uint8) so big folders fit in memory
+BATCH = 8
+COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem")
+
+
+@dataclass(frozen=True)
+class ClassifiedImage:
+    path: str
+    prediction: object | None  # allgui.core.infer.Prediction, heatmap dropped
+    heatmap: np.ndarray | None  # small uint8, 0..255
+    error: str = ""
+
+
+def latest_model(project: Project | None) -> Path | None:
+    if project is None or not project.models_dir.is_dir():
+        return None
+    models = sorted(project.models_dir.glob("*.onnx"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Image files named directly, and those inside named folders."""
+    from allgui.core.infer.folder import find_images
+
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out += [str(f) for f in find_images(path)[0]]
+        elif is_image_name(path):
+            out.append(str(path))
+    return out
+
+
+def _small_heatmap(heat: np.ndarray | None) -> np.ndarray | None:
+    if heat is None:
+        return None
+    img = Image.fromarray(np.clip(heat * 255.0, 0, 255).astype(np.uint8))
+    img.thumbnail((HEATMAP_SIDE, HEATMAP_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(img).copy()
+
+
+def classify_files(
+    classifier, files: list[str], sink: Sink, cancel: threading.Event
+) -> list[ClassifiedImage]:
+    """Classify ``files`` in batches; bad files are kept with their reason.
+    Stop returns what is finished so far."""
+    import dataclasses
+
+    out: list[ClassifiedImage] = []
+    sink(Progress("classify", phase="classify", done=0, total=len(files), message="Classifying"))
+    for start in range(0, len(files), BATCH):
+        if cancel.is_set():
+            break
+        prepared = []
+        for path in files[start:start + BATCH]:
+            try:
+                prepared.append(classifier.prepare(path))
+            except AllguiError as exc:
+                out.append(ClassifiedImage(path, None, None, getattr(exc, "reason", exc.message)))
+        for pred in classifier.classify_prepared(prepared, heatmap=True):
+            small = _small_heatmap(pred.heatmap)
+            out.append(ClassifiedImage(pred.source, dataclasses.replace(pred, heatmap=None), small))
+        done = min(len(files), start + BATCH)
+        sink(Progress("classify", phase="classify", done=done, total=len(files),
+                      message=f"Classified {done} of {len(files)} images"))
+    return out
+
+
+class ClassifyTab(ProjectTab):
+    title = "C&lassify"
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.classifier = None
+        self.results: list[ClassifiedImage] = []
+        self.job = None
+        self._pending: list[str] = []
+        outer = QVBoxLayout(self)
+
+        model_box = QGroupBox("Model")
+        model_layout = QVBoxLayout(model_box)
+        row = QHBoxLayout()
+        self.load_button = QPushButton("Load model…")
+        self.load_button.setToolTip("An .onnx file exported by allgui (you can also drop it here)")
+        self.load_button.clicked.connect(self.choose_model)
+        self.model_label = QLabel("No model loaded. The project's latest exported model loads "
+                                  "by itself; or load one.")
+        self.model_label.setWordWrap(True)
+        row.addWidget(self.load_button)
+        row.addWidget(self.model_label, 1)
+        model_layout.addLayout(row)
+        self.model_info = QPlainTextEdit()
+        self.model_info.setReadOnly(True)
+        self.model_info.setMaximumHeight(110)
+        self.model_info.setPlaceholderText("The model's metadata: classes, input size, decision "
+                                           "threshold, metrics and where it came from.")
+        model_layout.addWidget(self.model_info)
+        outer.addWidget(model_box)
+
+        actions = QHBoxLayout()
+        self.add_images_button = QPushButton("Classify images…")
+        self.add_images_button.clicked.connect(self.choose_images)
+        self.add_folder_button = QPushButton("Classify a folder…")
+        self.add_folder_button.clicked.connect(self.choose_folder)
+        self.save_button = QPushButton("Save results as CSV…")
+        self.save_button.clicked.connect(self.choose_csv)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        hint = QLabel("…or drop images or folders anywhere on the window.")
+        for w in (self.add_images_button, self.add_folder_button, self.save_button,
+                  self.clear_button):
+            actions.addWidget(w)
+        actions.addWidget(hint, 1)
+        outer.addLayout(actions)
+
+        splitter = QSplitter(Qt.Horizontal)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self._build_viewer())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        outer.addWidget(splitter, 1)
+
+        self.progress = JobProgress()
+        self.progress.stop_requested.connect(self.stop)
+        outer.addWidget(self.progress)
+        self._shown: ClassifiedImage | None = None
+        self._update_buttons()
+
+    def _build_viewer(self) -> QWidget:
+        box = QGroupBox("Selected image")
+        layout = QVBoxLayout(box)
+        self.image_label = QLabel("Select a result to see the image and its heatmap.")
+        self.image_label.setAlignment(Qt.AlignCenter)
+        self.image_label.setMinimumSize(240, 240)
+        layout.addWidget(self.image_label, 1)
+        self.answer_label = QLabel("")
+        self.answer_label.setWordWrap(True)
+        self.answer_label.setTextFormat(Qt.RichText)
+        layout.addWidget(self.answer_label)
+        row = QHBoxLayout()
+        self.heatmap_check = QCheckBox("Heatmap")
+        self.heatmap_check.setToolTip("Where the model looked (Grad-CAM): red strongest")
+        self.heatmap_check.setChecked(bool(self.settings.choice("classify/heatmap", True)))
+        self.heatmap_check.toggled.connect(self._redraw_image)
+        self.opacity = QSlider(Qt.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(self.settings.choice("classify/opacity", 60)))
+        self.opacity.setToolTip("Heatmap opacity")
+        self.opacity.valueChanged.connect(self._redraw_image)
+        row.addWidget(self.heatmap_check)
+        row.addWidget(QLabel("Opacity"))
+        row.addWidget(self.opacity, 1)
+        layout.addLayout(row)
+        return box
+
+    def save_choices(self) -> None:
+        self.settings.set_choice("classify/heatmap", self.heatmap_check.isChecked())
+        self.settings.set_choice("classify/opacity", self.opacity.value())
+
+    # -- model -----------------------------------------------------------------
+    def project_changed(self, project: Project | None) -> None:
+        if self.classifier is None:
+            path = latest_model(project)
+            if path is not None:
+                self.load_model(str(path))
+
+    def choose_model(self) -> None:
+        start = str(self.project.models_dir) if self.project else ""
+        path = dialogs.choose_open_file(self, "Load a model", start, "ONNX models (*.onnx)")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path: str) -> None:
+        """Open the model on a worker thread (a big model takes a moment)."""
+        if self.job is not None:
+            self.show_error("Wait for the classification to end (or stop it) first.")
+            return
+        from allgui.core.infer import Classifier
+
+        self.progress.set_running(True, f"Loading {Path(path).name}…")
+        self.job = self.start_job(
+            "Loading the model",
+            lambda sink, cancel: Classifier(path),
+            on_success=self._model_loaded,
+            on_failure=self._model_failed,
+            on_done=self._job_done,
+        )
+
+    def _model_loaded(self, classifier) -> None:
+        self.classifier = classifier
+        providers = ", ".join(p.replace("ExecutionProvider", "") for p in classifier.providers)
+        note = f" ({classifier.device_note})" if classifier.device_note else ""
+        self.model_label.setText(f"<b>{Path(classifier.info.path).name}</b> on {providers}{note}")
+        self.model_info.setPlainText("\n".join(classifier.info.summary_lines()))
+        self.progress.set_running(False, "Model loaded.")
+        self.log(f"Loaded model {classifier.info.path} ({providers})")
+
+    def _model_failed(self, exc: BaseException) -> None:
+        self._pending = []
+        self.progress.set_running(False, "The model could not be loaded.")
+        self.show_error(exc, "Cannot load the model")
+
+    # -- images ----------------------------------------------------------------------
+    def choose_images(self) -> None:
+        files = dialogs.choose_images(self, "Choose images to classify")
+        if files:
+            self.classify_paths(files)
+
+    def choose_folder(self) -> None:
+        folder = dialogs.choose_directory(self, "Choose a folder of images to classify")
+        if folder:
+            self.classify_paths([folder])
+
+    def classify_paths(self, paths: list[str]) -> None:
+        """Classify the images (and the images inside folders) at ``paths``.
+        A dropped .onnx file is loaded as the model."""
+        models = [p for p in paths if p.lower().endswith(".onnx")]
+        if models:
+            self._pending = [p for p in paths if p not in models]
+            self.load_model(models[0])
+            return
+        if self.job is not None:
+            self.show_error("Classification is running; wait for it or stop it first.")
+            return
+        try:
+            files = expand_paths(paths)
+        except AllguiError as exc:
+            self.show_error(exc, "Cannot classify")
+            return
+        if not files:
+            self.show_error(
+                AllguiError("No images found there.",
+                            "Dropped: " + ", ".join(paths) + ". allgui reads BMP, PNG, JPEG, "
+                            "TIFF, WebP and GIF files."),
+                "Nothing to classify")
+            return
+        if self.classifier is None:
+            self.show_error(
+                AllguiError("Load a model first: an .onnx file exported by allgui (Validate tab, "
+                            "'Export model', or 'allgui export')."),
+                "No model loaded")
+            return
+        classifier = self.classifier
+        self.progress.set_running(True, f"Classifying {len(files)} images…")
+        self._update_buttons(running=True)
+        self.job = self.start_job(
+            "Classifying",
+            lambda sink, cancel: classify_files(classifier, files, sink, cancel),
+            on_event=self.progress.on_event,
+            on_success=self._add_results,
+            on_failure=self._classify_failed,
+            on_done=self._job_done,
+        )
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+    def _classify_failed(self, exc: BaseException) -> None:
+        self.progress.set_running(False, "Classification failed.")
+        if not isinstance(exc, Cancelled):
+            self.show_error(exc, "Classification failed")
+
+    def _job_done(self) -> None:
+        self.job = None
+        self._update_buttons()
+        if self.progress.stop_button.isEnabled():
+            self.progress.set_running(False, "")
+        if self._pending and self.classifier is not None:
+            pending, self._pending = self._pending, []
+            self.classify_paths(pending)
+
+    def _update_buttons(self, running: bool = False) -> None:
+        self.save_button.setEnabled(bool(self.results) and not running)
+        for w in (self.load_button, self.add_images_button, self.add_folder_button,
+                  self.clear_button):
+            w.setEnabled(not running)
+
+    def _add_results(self, results: list[ClassifiedImage]) -> None:
+        from allgui.core.infer.folder import patient_of
+
+        n_bad = sum(1 for r in results if r.prediction is None)
+        self.progress.set_running(
+            False, f"{len(results) - n_bad} images classified" + (f", {n_bad} could not be read"
+                                                                 if n_bad else "") + ".")
+        self.table.setSortingEnabled(False)
+        for result in results:
+            self.results.append(result)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            pred = result.prediction
+            name = QTableWidgetItem(Path(result.path).name)
+            name.setToolTip(result.path)
+            name.setData(Qt.UserRole, len(self.results) - 1)
+            cells = [name]
+            if pred is not None:
+                cells += [
+                    QTableWidgetItem(pred.label),
+                    _number(pred.probability),
+                    _number(pred.margin),
+                    QTableWidgetItem("uncertain" if pred.uncertain else ""),
+                ]
+            else:
+                cells += [QTableWidgetItem("") for _ in range(4)]
+            cells.append(QTableWidgetItem(patient_of(Path(result.path).name) or ""))
+            cells.append(QTableWidgetItem(result.error))
+            for col, item in enumerate(cells):
+                if pred is not None and pred.uncertain:
+                    item.setForeground(Qt.darkYellow)
+                if result.error:
+                    item.setForeground(Qt.red)
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)
+        self._update_buttons()
+        if results and not self.table.selectedItems():
+            self.table.selectRow(self.table.rowCount() - 1)
+
+    def clear(self) -> None:
+        self.results.clear()
+        self.table.setRowCount(0)
+        self._shown = None
+        self.image_label.clear()
+        self.image_label.setText("Select a result to see the image and its heatmap.")
+        self.answer_label.clear()
+        self._update_buttons()
+
+    # -- the selected image ---------------------------------------------------------------
+    def _show_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return
+        item = self.table.item(rows[0].row(), 0)
+        self._shown = self.results[item.data(Qt.UserRole)]
+        pred = self._shown.prediction
+        if pred is None:
+            self.answer_label.setText(f"<b>Could not be read</b>: {self._shown.error}")
+        else:
+            flag = ("  <span style='color:#b36b00'><b>UNCERTAIN</b>: the two classes are close; "
+                    "do not rely on this answer.</span>" if pred.uncertain else "")
+            probs = ", ".join(f"{c} {p:.1%}" for c, p in pred.probabilities.items())
+            self.answer_label.setText(
+                f"<b>{pred.label}</b> with probability {pred.probability:.1%} "
+                f"(margin {pred.margin:.2f}){flag}<br>{probs}"
+            )
+        self._redraw_image()
+
+    def _redraw_image(self) -> None:
+        shown = self._shown
+        if shown is None:
+            return
+        try:
+            rgb = np.asarray(read_rgb(shown.path))
+        except AllguiError as exc:
+            self.image_label.setText(exc.message)
+            return
+        if self.heatmap_check.isChecked() and shown.heatmap is not None:
+            from allgui.core.infer.heatmap import overlay
+
+            heat = Image.fromarray(shown.heatmap).resize(
+                (rgb.shape[1], rgb.shape[0]), Image.Resampling.BILINEAR)
+            rgb = overlay(rgb, np.asarray(heat, dtype=np.float32) / 255.0,
+                          self.opacity.value() / 100.0)
+        pixmap = to_pixmap(rgb)
+        side = max(120, min(self.image_label.width(), self.image_label.height()) - 8)
+        self.image_label.setPixmap(
+            pixmap.scaled(side, side, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+    # -- saving -------------------------------------------------------------------------------
+    def choose_csv(self) -> None:
+        start = str((self.project.reports_dir if self.project else Path.home()) / "classified.csv")
+        path = dialogs.choose_save_file(self, "Save the results", start, "CSV files (*.csv)")
+        if path:
+            self.save_csv(path)
+
+    def save_csv(self, path: str) -> None:
+        from allgui.core.infer.folder import FolderRow, patient_of, results_csv_text
+
+        classes = self.classifier.classes if self.classifier is not None else ()
+        rows = [
+            FolderRow(r.path, patient_of(Path(r.path).name), r.prediction, r.error)
+            for r in self.results
+        ]
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, results_csv_text(rows, classes))
+        except OSError as exc:
+            self.show_error(exc, "Cannot save the results")
+            return
+        self.log(f"Saved {len(rows)} results to {path}")
+
+
+def _number(value: float) -> QTableWidgetItem:
+    item = QTableWidgetItem()
+    item.setData(Qt.DisplayRole, round(float(value), 4))
+    return item

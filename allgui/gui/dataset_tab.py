@@ -1,0 +1,432 @@
+"""The Dataset tab: pick a folder (or the demo), read its summary, choose
+the split and see its leakage audit, glance at a few images per class."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from allgui.core.errors import AllguiError, DatasetError
+from allgui.core.events import Sink
+from allgui.core.project import DatasetSettings, Project, SplitSettings
+from allgui.gui import dialogs
+from allgui.gui.progress import JobProgress
+from allgui.gui.tab import ProjectTab
+
+THUMBS_PER_CLASS = 6
+THUMB_SIZE = 96
+
+SPLIT_METHODS = (
+    ("patient", "By patient (recommended: no patient on both sides)"),
+    ("cnmc-folds", "The dataset's own folds (C-NMC)"),
+    ("image", "By image (the paper's protocol; leaky)"),
+)
+
+
+@dataclass(frozen=True)
+class SplitView:
+    split: Any | None  # allgui.core.dataset.splits.Split
+    audit: Any | None  # LeakageAudit
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """What the tab shows, computed on a worker thread."""
+
+    index: Any  # DatasetIndex
+    summary: Any  # DatasetSummary
+    text: str
+    split: SplitView
+    thumbnails: dict[str, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
+
+
+def split_and_audit(index, settings: SplitSettings, hashes, sink: Sink, cancel) -> SplitView:
+    from allgui.core.dataset.splits import audit, make_split
+
+    try:
+        split = make_split(index, settings)
+    except DatasetError as exc:
+        return SplitView(None, None, exc.message)
+    return SplitView(split, audit(index, split, hashes, sink=sink, cancel=cancel))
+
+
+def thumbnails(index, per_class: int = THUMBS_PER_CLASS) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """A few images of each class, small, as RGB arrays (pixmaps are made on the GUI thread)."""
+    from allgui.core.imaging import read_rgb
+
+    out: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for label in index.classes:
+        picked = [r for r in index.records if r.label == label][: per_class * 3]
+        step = max(1, len(picked) // per_class)
+        for record in picked[::step][:per_class]:
+            try:
+                img = read_rgb(record.path)
+            except AllguiError:
+                continue
+            img.thumbnail((THUMB_SIZE, THUMB_SIZE))
+            out.setdefault(label, []).append((Path(record.path).name, np.asarray(img).copy()))
+    return out
+
+
+def scan_dataset(path: str, split: SplitSettings, sink: Sink, cancel: threading.Event) -> DatasetView:
+    from allgui.core.dataset.discover import discover
+    from allgui.core.dataset.summary import format_summary, summarize
+
+    index = discover(path, sink, cancel)
+    summary = summarize(index, sink, cancel)
+    view = split_and_audit(index, split, summary.hashes, sink, cancel)
+    return DatasetView(index, summary, format_summary(summary), view, thumbnails(index))
+
+
+def to_pixmap(rgb: np.ndarray) -> QPixmap:
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888)
+    return QPixmap.fromImage(image.copy())  # copy: the array may go away
+
+
+def unique_folder(parent: Path, name: str) -> Path:
+    candidate = parent / name
+    n = 2
+    while candidate.exists():
+        candidate = parent / f"{name}-{n}"
+        n += 1
+    return candidate
+
+
+class DatasetTab(ProjectTab):
+    title = "&Dataset"
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.view: DatasetView | None = None
+        self.job = None
+        self.demo_options = dict(DEMO_OPTIONS)
+        outer = QVBoxLayout(self)
+
+        top = QHBoxLayout()
+        self.choose_button = QPushButton("Choose dataset folder…")
+        self.choose_button.setToolTip(
+            "A C-NMC 2019 folder, one subfolder per class, or a CSV manifest. "
+            "You can also drop a folder on the window."
+        )
+        self.choose_button.clicked.connect(self.choose_dataset)
+        self.demo_button = QPushButton("Try with demo data")
+        self.demo_button.setToolTip(
+            "Make a small synthetic data set (generated cells, not real patients) and a "
+            "project for it, fast enough to search on a laptop CPU (Ctrl+D)"
+        )
+        self.demo_button.clicked.connect(self.make_demo)
+        self.path_label = QLabel("No dataset yet.")
+        self.path_label.setWordWrap(True)
+        top.addWidget(self.choose_button)
+        top.addWidget(self.demo_button)
+        top.addWidget(self.path_label, 1)
+        outer.addLayout(top)
+
+        self.synthetic_label = QLabel(
+            "SYNTHETIC DEMO DATA: generated cells, not real patients. Figures from it mean "
+            "nothing about leukemia."
+        )
+        self.synthetic_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.synthetic_label.setVisible(False)
+        outer.addWidget(self.synthetic_label)
+
+        splitter = QSplitter(Qt.Horizontal)
+        self.summary_text = QPlainTextEdit()
+        self.summary_text.setReadOnly(True)
+        self.summary_text.setFont(QFont("monospace"))
+        self.summary_text.setPlaceholderText(
+            "The summary of the dataset appears here: classes, patients, folds, test set, "
+            "image sizes, identical images, and files that cannot be used (with the reason)."
+        )
+        box = QGroupBox("Summary")
+        QVBoxLayout(box).addWidget(self.summary_text)
+        splitter.addWidget(box)
+        splitter.addWidget(self._build_split_box())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        outer.addWidget(splitter, 1)
+
+        thumbs_box = QGroupBox("A few images of each class")
+        self.thumbs = QListWidget()
+        self.thumbs.setViewMode(QListWidget.IconMode)
+        self.thumbs.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+        self.thumbs.setFlow(QListWidget.LeftToRight)
+        self.thumbs.setWrapping(False)
+        self.thumbs.setFixedHeight(THUMB_SIZE + 46)
+        self.thumbs.setMovement(QListWidget.Static)
+        QVBoxLayout(thumbs_box).addWidget(self.thumbs)
+        outer.addWidget(thumbs_box)
+
+        self.progress = JobProgress()
+        self.progress.stop_requested.connect(self.stop)
+        outer.addWidget(self.progress)
+
+    def _build_split_box(self) -> QWidget:
+        box = QGroupBox("Split and leakage audit")
+        layout = QVBoxLayout(box)
+        form = QFormLayout()
+        self.method = QComboBox()
+        for key, words in SPLIT_METHODS:
+            self.method.addItem(words, key)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.val_fraction = QDoubleSpinBox()
+        self.val_fraction.setRange(0.05, 0.5)
+        self.val_fraction.setSingleStep(0.05)
+        self.test_fraction = QDoubleSpinBox()
+        self.test_fraction.setRange(0.0, 0.5)
+        self.test_fraction.setSingleStep(0.05)
+        self.official_test = QCheckBox("Use the dataset's own test set when it has one")
+        form.addRow("Split", self.method)
+        form.addRow("Seed", self.seed)
+        form.addRow("Validation fraction", self.val_fraction)
+        form.addRow("Test fraction", self.test_fraction)
+        form.addRow("", self.official_test)
+        layout.addLayout(form)
+        self.leaky_warning = QLabel(
+            "Image-level split: images of the same patient land on both sides, so the "
+            "figures will be optimistic. Kept only to reproduce the paper."
+        )
+        self.leaky_warning.setWordWrap(True)
+        self.leaky_warning.setStyleSheet("color: #b00020;")
+        self.leaky_warning.setVisible(False)
+        layout.addWidget(self.leaky_warning)
+        self.apply_split_button = QPushButton("Apply split")
+        self.apply_split_button.clicked.connect(self.apply_split)
+        layout.addWidget(self.apply_split_button)
+        self.audit_text = QPlainTextEdit()
+        self.audit_text.setReadOnly(True)
+        self.audit_text.setPlaceholderText("The split's sizes and its leakage audit appear here.")
+        layout.addWidget(self.audit_text, 1)
+        self._set_split_form(SplitSettings())
+        return box
+
+    # -- split form ----------------------------------------------------------
+    def _set_split_form(self, s: SplitSettings) -> None:
+        i = self.method.findData(s.method)
+        self.method.setCurrentIndex(max(0, i))
+        self.seed.setValue(s.seed)
+        self.val_fraction.setValue(s.val_fraction)
+        self.test_fraction.setValue(s.test_fraction)
+        self.official_test.setChecked(s.use_official_test)
+        self._method_changed()
+
+    def split_settings(self) -> SplitSettings:
+        return SplitSettings(
+            method=self.method.currentData(),
+            seed=self.seed.value(),
+            val_fraction=round(self.val_fraction.value(), 4),
+            test_fraction=round(self.test_fraction.value(), 4),
+            use_official_test=self.official_test.isChecked(),
+        )
+
+    def _method_changed(self) -> None:
+        self.leaky_warning.setVisible(self.method.currentData() == "image")
+
+    # -- project ---------------------------------------------------------------
+    def project_changed(self, project: Project | None) -> None:
+        self.view = None
+        self.summary_text.clear()
+        self.audit_text.clear()
+        self.thumbs.clear()
+        self.synthetic_label.setVisible(False)
+        if project is None:
+            self.path_label.setText("No dataset yet.")
+            return
+        self._set_split_form(project.settings.split)
+        path = project.settings.dataset.path
+        self.path_label.setText(path or "This project has no dataset yet: choose a folder.")
+        if path:
+            self.scan(path)
+
+    def _ensure_project(self, dataset: Path) -> bool:
+        if self.project is not None:
+            return True
+        root = unique_folder(self.settings.projects_dir(), f"{dataset.name or 'dataset'}-project")
+        self.log(f"No project open: making {root} for this dataset.")
+        return self.window_.new_project(root)
+
+    # -- actions ------------------------------------------------------------------
+    def choose_dataset(self) -> None:
+        start = self.project.settings.dataset.path if self.project else ""
+        path = dialogs.choose_directory(self, "Choose the dataset folder", start)
+        if path:
+            self.open_dataset(path)
+
+    def open_dataset(self, path: str) -> None:
+        """Use the folder at ``path`` as the project's dataset, and scan it."""
+        if self.job is not None:
+            self.show_error("A dataset is being read already; stop it first.")
+            return
+        folder = Path(path)
+        if not folder.exists():
+            self.show_error(DatasetError(f"The dataset folder {folder} does not exist."),
+                            "Cannot open the dataset")
+            return
+        if not self._ensure_project(folder):
+            return
+        dataset = dataclasses.replace(self.project.settings.dataset, path=str(folder.resolve()))
+        self.project.update(dataset=dataset)
+        self.path_label.setText(str(folder.resolve()))
+        self.scan(str(folder.resolve()))
+
+    def scan(self, path: str) -> None:
+        split = self.split_settings()
+        self.progress.set_running(True, f"Reading {path}…")
+        self._set_busy(True)
+        self.job = self.start_job(
+            "Reading the dataset",
+            lambda sink, cancel: scan_dataset(path, split, sink, cancel),
+            on_event=self.progress.on_event,
+            on_success=self._show_view,
+            on_failure=self._scan_failed,
+            on_done=self._job_done,
+        )
+
+    def apply_split(self) -> None:
+        if self.view is None or self.job is not None:
+            return
+        settings = self.split_settings()
+        if self.project is not None:
+            self.project.update(split=settings)
+        index, hashes = self.view.index, self.view.summary.hashes
+        self.progress.set_running(True, "Splitting and auditing…")
+        self._set_busy(True)
+        self.job = self.start_job(
+            "Splitting",
+            lambda sink, cancel: split_and_audit(index, settings, hashes, sink, cancel),
+            on_event=self.progress.on_event,
+            on_success=self._show_split,
+            on_done=self._job_done,
+        )
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+    def _set_busy(self, busy: bool) -> None:
+        for w in (self.choose_button, self.demo_button, self.apply_split_button):
+            w.setEnabled(not busy)
+
+    def _job_done(self) -> None:
+        self.job = None
+        self._set_busy(False)
+        if self.progress.stop_button.isEnabled():
+            self.progress.set_running(False, "")
+
+    def _scan_failed(self, exc: BaseException) -> None:
+        self.progress.set_running(False, "Could not read the dataset.")
+        self.summary_text.setPlainText(getattr(exc, "message", str(exc)))
+        from allgui.core.errors import Cancelled
+
+        if isinstance(exc, Cancelled):
+            self.log(exc.message)
+        else:
+            self.show_error(exc, "Cannot read the dataset")
+
+    # -- showing results ------------------------------------------------------------
+    def _show_view(self, view: DatasetView) -> None:
+        self.view = view
+        self.progress.set_running(False, f"{view.summary.n_images} images read.")
+        self.summary_text.setPlainText(view.text)
+        self.synthetic_label.setVisible(view.index.synthetic)
+        self.window_.set_synthetic(view.index.synthetic)
+        self._show_split(view.split)
+        self.thumbs.clear()
+        for label, items in view.thumbnails.items():
+            for name, rgb in items:
+                item = QListWidgetItem(QIcon(to_pixmap(rgb)), label)
+                item.setToolTip(f"{label}: {name}")
+                self.thumbs.addItem(item)
+        self.window_.dataset_changed(view)
+
+    def _show_split(self, split_view: SplitView) -> None:
+        if self.view is not None:
+            self.view = dataclasses.replace(self.view, split=split_view)
+        self.progress.set_running(False, self.progress.label.text())
+        if split_view.split is None:
+            self.audit_text.setPlainText(f"This split cannot be made: {split_view.error}")
+            return
+        split = split_view.split
+        lines = [
+            f"Train: {len(split.train)} images   Validation: {len(split.val)}   "
+            f"Test: {len(split.test)} ({split.test_source})"
+        ]
+        lines += [f"Warning: {w}" for w in split.warnings]
+        if split_view.audit is not None:
+            lines += ["", split_view.audit.verdict()]
+        self.audit_text.setPlainText("\n".join(lines))
+        self.leaky_warning.setVisible(split.leaky or self.method.currentData() == "image")
+
+    # -- demo --------------------------------------------------------------------------
+    def make_demo(self) -> None:
+        """Make the synthetic demo set and a project for it, then open it."""
+        if self.window_.busy():
+            self.show_error("Wait for the running job to end (or stop it) first.")
+            return
+        root = unique_folder(self.settings.projects_dir(), "allgui-demo")
+        self.progress.set_running(True, "Making the synthetic demo data…")
+        self._set_busy(True)
+        self.job = self.start_job(
+            "Making demo data",
+            lambda sink, cancel: make_demo_project(root, sink, cancel, self.demo_options),
+            on_event=self.progress.on_event,
+            on_success=self._demo_ready,
+            on_failure=self._scan_failed,
+            on_done=self._job_done,
+        )
+
+    def _demo_ready(self, root: Path) -> None:
+        self.progress.set_running(False, "Demo data made.")
+        self.window_.open_project(root)
+
+
+DEMO_IMAGE_SIZE = 64
+DEMO_BACKBONE = "resnet18"
+# Small enough to search on a laptop CPU in a few minutes; tests pass smaller.
+DEMO_OPTIONS = {"size": 96, "images_per_patient": 16}
+
+
+def make_demo_project(
+    root: Path, sink: Sink, cancel: threading.Event, options: dict | None = None
+) -> Path:
+    """A project at ``root`` whose dataset (synthetic) lies in ``root/data``."""
+    from allgui.core.dataset.demo import make_demo_dataset
+    from allgui.core.project import ModelSettings, ProjectSettings
+
+    data = root / "data"
+    make_demo_dataset(data, sink=sink, cancel=cancel, **(options or DEMO_OPTIONS))
+    settings = ProjectSettings(
+        dataset=DatasetSettings(path=str(data), image_size=DEMO_IMAGE_SIZE),
+        model=ModelSettings(backbone=DEMO_BACKBONE, weights="none"),
+    )
+    Project.create(root, settings)
+    return root

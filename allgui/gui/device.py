@@ -1,0 +1,38 @@
+"""Which device the engine and the classifier will use, in words.
+
+torch is imported only inside :func:`describe_devices` (run on a worker
+thread by the window), never at module level, so a classify-only build
+without torch opens the window all the same.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+
+def has_training_engine() -> bool:
+    """True when torch, timm and optuna are installed (the full build)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "timm", "optuna"))
+
+
+def training_device() -> str:
+    if importlib.util.find_spec("torch") is None:
+        return "training unavailable (torch not installed)"
+    import torch  # heavy; deliberately lazy
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return "CPU"
+
+
+def classify_providers() -> str:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return "onnxruntime not installed"
+    names = [p.replace("ExecutionProvider", "") for p in ort.get_available_providers()]
+    return ", ".join(names)
+
+
+def describe_devices() -> str:
+    return f"Training: {training_device()}   ·   Classify (onnxruntime): {classify_providers()}"

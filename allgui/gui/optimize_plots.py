@@ -1,0 +1,158 @@
+"""The Optimize tab's four live plots, drawn from a :class:`TrialBook`."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+from PySide6.QtWidgets import QTabWidget, QWidget
+
+from allgui.gui.plots import LivePlot
+from allgui.gui.trials_model import TrialBook
+
+
+class OptimizePlots(QTabWidget):
+    """History (+ best so far), learning curves of the running trial,
+    parameter importances, and a parallel-coordinate view."""
+
+    def __init__(self, book: TrialBook, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.book = book
+        self.maximize = True
+        self.objective_name = "objective"
+        self.importances: dict[str, float] = {}
+        self.importance_method = ""
+        self.history = LivePlot(self)
+        self.curves = LivePlot(self, nrows=1, ncols=2)
+        self.importance = LivePlot(self, keep_zoom=False)
+        self.parallel = LivePlot(self, keep_zoom=False)
+        self.addTab(self.history, "History")
+        self.addTab(self.curves, "Learning curves")
+        self.addTab(self.importance, "Importance")
+        self.addTab(self.parallel, "Parallel coordinates")
+        self._history_artists()
+        self._curve_artists()
+        self.history.set_updater(self._update_history)
+        self.curves.set_updater(self._update_curves)
+        self.importance.set_updater(self._update_importance)
+        self.parallel.set_updater(self._update_parallel)
+        self.curve_trial: int | None = None
+
+    # -- artists, made once and updated in place (keeps the user's zoom) --------
+    def _history_artists(self) -> None:
+        ax = self.history.ax
+        (self._points,) = ax.plot([], [], "o", color="#4c72b0", label="trial")
+        (self._best,) = ax.plot([], [], "-", color="#dd8452", drawstyle="steps-post",
+                                label="best so far")
+        ax.set_xlabel("trial")
+        ax.set_ylabel("objective")
+        ax.legend(loc="lower right", fontsize="small")
+
+    def _curve_artists(self) -> None:
+        loss, score = self.curves.axes
+        (self._train_loss,) = loss.plot([], [], "-o", ms=3, label="train")
+        (self._val_loss,) = loss.plot([], [], "-o", ms=3, label="validation")
+        loss.set_xlabel("epoch")
+        loss.set_ylabel("loss")
+        loss.legend(fontsize="small")
+        (self._val_obj,) = score.plot([], [], "-o", ms=3, color="#55a868", label="validation")
+        score.set_xlabel("epoch")
+        score.set_ylabel("objective")
+        score.legend(fontsize="small")
+
+    def reset(self) -> None:
+        self.importances = {}
+        self.curve_trial = None
+        for line in (self._points, self._best, self._train_loss, self._val_loss, self._val_obj):
+            line.set_data([], [])
+        self.refresh()
+
+    def set_objective(self, name: str, maximize: bool = True) -> None:
+        self.objective_name, self.maximize = name, maximize
+        self.history.ax.set_ylabel(name)
+        self.curves.axes[1].set_ylabel(name)
+
+    def refresh(self) -> None:
+        for plot in (self.history, self.curves, self.importance, self.parallel):
+            plot.request_redraw()
+
+    # -- updaters (GUI thread, at most once per redraw interval) ------------------
+    def _update_history(self) -> None:
+        numbers, values, best = self.book.history(self.maximize)
+        self._points.set_data(numbers, values)
+        self._best.set_data(numbers, best)
+        self.history.ax.set_title(
+            f"{len(numbers)} complete trials" + (f", best {best[-1]:.4f}" if best else ""),
+            fontsize="medium")
+
+    def _update_curves(self) -> None:
+        number = self.book.running if self.curve_trial is None else self.curve_trial
+        rec = self.book.trials.get(number) if number is not None else None
+        curve = rec.curve if rec is not None else []
+        epochs = [e.epoch for e in curve]
+        self._train_loss.set_data(epochs, [e.train_loss for e in curve])
+        self._val_loss.set_data(epochs, [e.val_loss for e in curve])
+        self._val_obj.set_data(epochs, [e.objective for e in curve])
+        title = f"trial {number}" if number is not None else "no trial yet"
+        self.curves.axes[0].set_title(title + ": loss", fontsize="medium")
+        self.curves.axes[1].set_title(title + ": " + self.objective_name, fontsize="medium")
+
+    def _update_importance(self) -> None:
+        ax = self.importance.ax
+        ax.clear()
+        self.importance.apply_palette()
+        if not self.importances:
+            ax.text(0.5, 0.5, "Importances appear once a few trials are complete.",
+                    ha="center", va="center", transform=ax.transAxes, fontsize="small")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            return
+        items = sorted(self.importances.items(), key=lambda kv: kv[1])
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+        ax.set_xlabel("importance" + (f" ({self.importance_method})"
+                                      if self.importance_method else ""))
+
+    def _update_parallel(self) -> None:
+        ax = self.parallel.ax
+        ax.clear()
+        self.parallel.apply_palette()
+        trials = self.book.complete()
+        names = [n for n in self.book.param_names()
+                 if all(isinstance(t.params.get(n), (int, float, str)) for t in trials)]
+        if len(trials) < 2 or not names:
+            ax.text(0.5, 0.5, "The parallel-coordinate view appears after two complete trials.",
+                    ha="center", va="center", transform=ax.transAxes, fontsize="small")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            return
+        columns = [_normalise([t.params.get(n) for t in trials]) for n in names]
+        values = np.array([t.value for t in trials], dtype=float)
+        columns.append(_normalise(list(values)))
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        span = hi - lo or 1.0
+        cmap = matplotlib.colormaps["viridis"]
+        xs = list(range(len(columns)))
+        for i, v in enumerate(values):
+            ax.plot(xs, [c[i] for c in columns], color=cmap((v - lo) / span), alpha=0.8, lw=1.2)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([*names, self.objective_name], rotation=20, fontsize="small")
+        ax.set_yticks([0, 1])
+        ax.set_yticklabels(["low", "high"])
+        ax.set_title("each line is a trial; colour = objective (yellow best)", fontsize="small")
+
+
+def _normalise(values: list) -> list[float]:
+    """Map a parameter's values to 0..1 (log scale for wide positive ranges,
+    category order for choices)."""
+    if any(isinstance(v, str) for v in values):
+        cats = sorted({str(v) for v in values})
+        return [cats.index(str(v)) / max(1, len(cats) - 1) for v in values]
+    nums = [float(v) if v is not None else math.nan for v in values]
+    arr = np.array(nums, dtype=float)
+    if np.all(arr[~np.isnan(arr)] > 0) and np.nanmax(arr) / max(np.nanmin(arr), 1e-300) > 50:
+        arr = np.log10(arr)
+    lo, hi = np.nanmin(arr), np.nanmax(arr)
+    if hi == lo:
+        return [0.5] * len(values)
+    return list((arr - lo) / (hi - lo))

@@ -1,0 +1,124 @@
+"""Live matplotlib plots in the window: Agg canvas, throttled redraws, and
+the user's zoom kept while data arrive.
+
+Figures are created and touched only on the GUI thread (events reach the
+tabs as queued signals). :class:`LivePlot` owns one figure; a tab changes its
+artists and calls :meth:`LivePlot.request_redraw`, which coalesces requests
+into at most one ``draw_idle`` per interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.figure import Figure
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+REDRAW_INTERVAL_MS = 250
+
+
+def _palette_colours(widget: QWidget) -> tuple[str, str]:
+    pal = widget.palette()
+    return pal.color(QPalette.Base).name(), pal.color(QPalette.Text).name()
+
+
+class LivePlot(QWidget):
+    """A figure with a toolbar (zoom, pan, save) and a "Fit" button."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        nrows: int = 1,
+        ncols: int = 1,
+        toolbar: bool = True,
+        figsize: tuple[float, float] = (5.0, 3.0),
+        keep_zoom: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.figure = Figure(figsize=figsize, layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumSize(200, 150)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if toolbar:
+            self.toolbar = NavigationToolbar2QT(self.canvas, self)
+            self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
+            fit = QPushButton("Fit")
+            fit.setToolTip("Forget the zoom and show all the data")
+            fit.clicked.connect(self.fit)
+            self.toolbar.addWidget(fit)
+            layout.addWidget(self.toolbar)
+        layout.addWidget(self.canvas, 1)
+        self.axes = [self.figure.add_subplot(nrows, ncols, i + 1) for i in range(nrows * ncols)]
+        self._auto_limits: dict[int, tuple] = {}
+        self.keep_zoom = keep_zoom  # False for plots redrawn from scratch each time
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self._redraw)
+        self._updater: Callable[[], None] | None = None
+        self.draw_count = 0
+        self.apply_palette()
+
+    @property
+    def ax(self):
+        return self.axes[0]
+
+    def apply_palette(self) -> None:
+        """Follow the system's light or dark palette."""
+        base, text = _palette_colours(self)
+        self.figure.set_facecolor(base)
+        for ax in self.axes:
+            ax.set_facecolor(base)
+            ax.tick_params(colors=text)
+            for spine in ax.spines.values():
+                spine.set_color(text)
+            ax.xaxis.label.set_color(text)
+            ax.yaxis.label.set_color(text)
+            ax.title.set_color(text)
+
+    def set_updater(self, updater: Callable[[], None]) -> None:
+        """``updater`` refreshes the artists from the tab's data before a redraw."""
+        self._updater = updater
+
+    def request_redraw(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def redraw_now(self) -> None:
+        self._timer.stop()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self._updater is not None:
+            self._updater()
+        for i, ax in enumerate(self.axes if self.keep_zoom else ()):
+            limits = (ax.get_xlim(), ax.get_ylim())
+            if i not in self._auto_limits or self._auto_limits[i] == limits:
+                # Not zoomed by the user: follow the data.
+                ax.relim()
+                ax.autoscale_view()
+                self._auto_limits[i] = (ax.get_xlim(), ax.get_ylim())
+        self.draw_count += 1
+        self.canvas.draw_idle()
+
+    def user_zoomed(self, index: int = 0) -> bool:
+        ax = self.axes[index]
+        auto = self._auto_limits.get(index)
+        return auto is not None and auto != (ax.get_xlim(), ax.get_ylim())
+
+    def fit(self) -> None:
+        self._auto_limits.clear()
+        for ax in self.axes:
+            ax.set_autoscale_on(True)
+        self._redraw()
+
+    def clear(self) -> None:
+        for ax in self.axes:
+            ax.clear()
+        self._auto_limits.clear()
+        self.apply_palette()
+        self.request_redraw()

@@ -1,0 +1,98 @@
+"""A progress line for a tab's job: phase, bar, time left, and Stop."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from allgui.core.events import JobStarted, Progress
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class PhaseClock:
+    """Estimates the time left in a phase from its rate so far."""
+
+    def __init__(self) -> None:
+        self.phase = ""
+        self.started = time.monotonic()
+
+    def estimate(self, phase: str, done: int, total: int | None) -> str:
+        now = time.monotonic()
+        if phase != self.phase:
+            self.phase, self.started = phase, now
+            return ""
+        if not total or done <= 0 or done >= total:
+            return ""
+        elapsed = now - self.started
+        if elapsed < 1.0:
+            return ""
+        return f"about {format_duration(elapsed / done * (total - done))} left"
+
+
+class JobProgress(QWidget):
+    """Shows one job's progress; ``stop_requested`` when the user presses Stop."""
+
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel("")
+        self.label.setMinimumWidth(240)
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.eta = QLabel("")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the job; finished work is kept (Esc)")
+        self.stop_button.clicked.connect(self._stop)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.bar, 2)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.stop_button)
+        self._clock = PhaseClock()
+        self.set_running(False)
+
+    def _stop(self) -> None:
+        self.stop_button.setEnabled(False)
+        self.label.setText("Stopping…")
+        self.stop_requested.emit()
+
+    def set_running(self, running: bool, text: str = "") -> None:
+        self.stop_button.setEnabled(running)
+        if running:
+            self._clock = PhaseClock()
+            self.bar.setRange(0, 0)  # busy until the first Progress
+            self.label.setText(text or "Working…")
+            self.eta.setText("")
+        else:
+            self.bar.setRange(0, 1)
+            self.bar.setValue(1 if text else 0)
+            self.label.setText(text)
+            self.eta.setText("")
+
+    def on_event(self, event) -> None:
+        if isinstance(event, JobStarted) and event.description:
+            self.label.setText(event.description)
+        elif isinstance(event, Progress):
+            if event.total:
+                self.bar.setRange(0, event.total)
+                self.bar.setValue(min(event.done, event.total))
+            else:
+                self.bar.setRange(0, 0)
+            words = event.message or event.phase
+            if words and self.stop_button.isEnabled():
+                self.label.setText(words)
+            self.eta.setText(self._clock.estimate(event.phase, event.done, event.total))

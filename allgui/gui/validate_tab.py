@@ -1,0 +1,399 @@
+"""The Validate tab: train the chosen configuration N times, read the
+metrics across runs, see ROC curves and confusion matrices, then export the
+model and write the report."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.events import RunFinished, Sink
+from allgui.core.project import Project
+from allgui.gui.progress import JobProgress
+from allgui.gui.tab import ProjectTab
+
+BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
+             ("entered", "Entered below"))
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """A batch and what the tab draws from it, computed on a worker thread."""
+
+    batch: object  # allgui.core.validation.batch.Batch
+    header: list[str]
+    rows: list[list[str]]
+    note: str
+    comparison: tuple[list[str], list[list[str]]]
+    roc: list  # allgui.core.report.figures.RocCurve
+
+
+def analyse_batch(batch) -> BatchView | None:
+    from allgui.core.metrics import roc_points
+    from allgui.core.report.figures import RocCurve
+    from allgui.core.validation.analysis import (
+        analyse,
+        comparison_rows,
+        metrics_note,
+        metrics_rows,
+    )
+    from allgui.core.validation.batch import TUNED, read_predictions
+
+    if batch is None or not batch.runs_of(TUNED):
+        return None
+    analysis = analyse(batch, resamples=500)
+    header, rows = metrics_rows(analysis)
+    roc = []
+    if len(batch.classes) == 2:
+        pos = batch.classes.index(batch.positive_class)
+        for r in batch.runs_of(TUNED):
+            if r.predictions_path.is_file():
+                p = read_predictions(r.predictions_path, batch.classes)
+                fpr, tpr = roc_points(p.labels, p.probabilities, pos)
+                roc.append(RocCurve(f"run {r.index} (seed {r.seed})", fpr, tpr, r.metrics.auc_roc))
+    return BatchView(batch, header, rows, metrics_note(analysis), comparison_rows(analysis), roc)
+
+
+def run_and_analyse(project: Project, settings, sink: Sink, cancel: threading.Event) -> BatchView:
+    from allgui.core.validation.run import run_batch
+
+    return analyse_batch(run_batch(project, settings, sink, cancel))
+
+
+def load_latest(project: Project) -> BatchView | None:
+    from allgui.core.validation.batch import latest_batch
+
+    return analyse_batch(latest_batch(project))
+
+
+def export_best_run(project: Project, batch, sink: Sink, cancel: threading.Event):
+    """Export the batch's best tuned run (by weighted F1) into the project's models/."""
+    from allgui.core.export import ExportMetadata, export_onnx
+
+    run = batch.best_run("f1_weighted")
+    if run is None:
+        raise AllguiError("This batch has no finished run to export.")
+    m = run.metrics
+    metadata = ExportMetadata(
+        positive_class=batch.positive_class,
+        metrics={"accuracy": m.accuracy, "balanced_accuracy": m.balanced_accuracy,
+                 "f1_weighted": m.f1_weighted, "auc_roc": m.auc_roc},
+        test_set=batch.test_set,
+        study=str(batch.study.get("name", "")),
+        trial=batch.tuned.trial,
+        run=run.index,
+    )
+    out = project.models_dir / f"{batch.batch_id}-run{run.index}.onnx"
+    return export_onnx(run.checkpoint, out, metadata, sink=sink)
+
+
+def write_reports(project: Project, batch, sink: Sink, cancel: threading.Event):
+    from allgui.core.report.build import write_report
+
+    return write_report(project, batch=batch, sink=sink, cancel=cancel)
+
+
+class ValidateTab(ProjectTab):
+    title = "&Validate"
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.job = None
+        self.view: BatchView | None = None
+        self.exported: Path | None = None
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(self._build_form())
+        self.summary = QLabel("Run a batch after the search: the best trial by default.")
+        self.summary.setWordWrap(True)
+        self.summary.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        top.addWidget(self.summary, 1)
+        outer.addLayout(top)
+
+        splitter = QSplitter(Qt.Vertical)
+        table_box = QWidget()
+        tl = QVBoxLayout(table_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        tl.addWidget(self.table, 1)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        tl.addWidget(self.note)
+        splitter.addWidget(table_box)
+        self.figures = QTabWidget()
+        self._roc_holder = self._figure_page("ROC curves")
+        self._cm_holder = self._figure_page("Confusion matrices")
+        splitter.addWidget(self.figures)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 2)
+        outer.addWidget(splitter, 1)
+
+        buttons = QHBoxLayout()
+        self.export_button = QPushButton("Export model (ONNX)")
+        self.export_button.setToolTip("Export the best run of this batch into the project's "
+                                      "models/ folder; the Classify tab then uses it")
+        self.export_button.clicked.connect(self.export_model)
+        self.report_button = QPushButton("Write report (HTML + PDF)")
+        self.report_button.clicked.connect(self.write_report)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.report_button)
+        buttons.addStretch(1)
+        outer.addLayout(buttons)
+        self.progress = JobProgress()
+        self.progress.stop_requested.connect(self.stop)
+        outer.addWidget(self.progress)
+        self._update_buttons()
+
+    def _figure_page(self, title: str) -> QVBoxLayout:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        placeholder = QLabel("Appears once a run has finished.")
+        placeholder.setAlignment(Qt.AlignCenter)
+        layout.addWidget(placeholder)
+        self.figures.addTab(page, title)
+        return layout
+
+    def _build_form(self) -> QWidget:
+        box = QGroupBox("Validation batch")
+        form = QFormLayout(box)
+        self.configuration = QComboBox()
+        self.configuration.setEditable(False)
+        self.configuration.addItem("Best trial of the study", None)
+        self.params = QLineEdit()
+        self.params.setPlaceholderText("or enter one: lr=0.001, hidden=512, …")
+        self.baseline = QComboBox()
+        for key, words in BASELINES:
+            self.baseline.addItem(words, key)
+        self.baseline_params = QLineEdit()
+        self.baseline_params.setPlaceholderText("baseline: lr=0.001, hidden=512, …")
+        self.runs = QSpinBox()
+        self.runs.setRange(1, 50)
+        self.runs.setValue(int(self.settings.choice("validate/runs", 3)))
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(int(self.settings.choice("validate/epochs", 40)))
+        form.addRow("Configuration", self.configuration)
+        form.addRow("", self.params)
+        form.addRow("Baseline", self.baseline)
+        form.addRow("", self.baseline_params)
+        form.addRow("Runs", self.runs)
+        form.addRow("Epochs (max)", self.epochs)
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Run validation")
+        self.run_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        row.addWidget(self.run_button)
+        row.addWidget(self.stop_button)
+        form.addRow(row)
+        return box
+
+    def save_choices(self) -> None:
+        self.settings.set_choice("validate/runs", self.runs.value())
+        self.settings.set_choice("validate/epochs", self.epochs.value())
+
+    # -- project and study ---------------------------------------------------------------
+    def project_changed(self, project: Project | None) -> None:
+        self.view = None
+        self.exported = None
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.note.clear()
+        self.summary.setText("Run a batch after the search: the best trial by default.")
+        if project is not None:
+            self.start_job("Reading validation runs",
+                           lambda sink, cancel: load_latest(project),
+                           on_success=lambda v: v is not None and self._show(v),
+                           on_failure=lambda exc: self.log(
+                               f"No validation batch shown: {getattr(exc, 'message', exc)}"))
+        self._update_buttons()
+
+    def search_finished(self, result) -> None:
+        """Offer every complete trial of the study, best first."""
+        self.configuration.clear()
+        self.configuration.addItem("Best trial of the study", None)
+        for t in result.top(20):
+            self.configuration.addItem(f"Trial {t.number} ({t.value:.4f})", t.number)
+
+    def validation_settings(self):
+        from allgui.core.validation.run import DEFAULT_BASELINE, ValidationSettings, parse_params
+
+        params = parse_params(self.params.text()) if self.params.text().strip() else None
+        baseline, source = None, "entered by the user"
+        kind = self.baseline.currentData()
+        if kind == "default":
+            baseline, source = dict(DEFAULT_BASELINE), "allgui's untuned defaults"
+        elif kind == "entered":
+            baseline = parse_params(self.baseline_params.text())
+            if not baseline:
+                raise AllguiError("Enter the baseline's settings (for example lr=0.001, "
+                                  "hidden=512), or choose another baseline.")
+        return ValidationSettings(
+            runs=self.runs.value(), epochs=self.epochs.value(),
+            trial=self.configuration.currentData(), params=params,
+            baseline=baseline, baseline_source=source,
+        )
+
+    # -- running ----------------------------------------------------------------------------
+    def _update_buttons(self) -> None:
+        running = self.job is not None
+        has_project = self.project is not None
+        self.run_button.setEnabled(has_project and not running)
+        self.stop_button.setEnabled(running)
+        has_batch = self.view is not None
+        self.export_button.setEnabled(has_batch and not running)
+        self.report_button.setEnabled(has_batch and not running)
+
+    def start(self) -> None:
+        if self.project is None or self.job is not None:
+            return
+        try:
+            settings = self.validation_settings()
+        except AllguiError as exc:
+            self.show_error(exc, "The validation cannot start")
+            return
+        self.save_choices()
+        project = self.project
+        self.progress.set_running(True, "Preparing the data…")
+        self._run_job("Validation", lambda sink, cancel: run_and_analyse(project, settings, sink,
+                                                                         cancel), self._show)
+
+    def _run_job(self, name, fn, on_success) -> None:
+        self.job = self.start_job(name, fn, on_event=self.on_event, on_success=on_success,
+                                  on_failure=self._failed, on_done=self._job_done)
+        self._update_buttons()
+
+    def on_event(self, event) -> None:
+        self.progress.on_event(event)
+        if isinstance(event, RunFinished):
+            f1 = event.metrics.get("f1_weighted")
+            self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished"
+                     + (f": weighted F1 {f1:.4f}" if isinstance(f1, float) else ""))
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+            self.progress.label.setText("Stopping…")
+
+    def _failed(self, exc: BaseException) -> None:
+        self.progress.set_running(False, "Stopped." if isinstance(exc, Cancelled)
+                                  else "Did not finish.")
+        if not isinstance(exc, Cancelled):
+            self.show_error(exc, "Validation")
+
+    def _job_done(self) -> None:
+        self.job = None
+        if self.progress.stop_button.isEnabled():
+            self.progress.set_running(False, "")
+        self._update_buttons()
+
+    # -- results ------------------------------------------------------------------------------
+    def _show(self, view: BatchView | None) -> None:
+        if view is None:
+            self.progress.set_running(False, "No finished run.")
+            return
+        self.view = view
+        b = view.batch
+        self.progress.set_running(False, f"Batch {b.batch_id}: {b.status}.")
+        self.summary.setText(
+            f"<b>Batch {b.batch_id}</b> ({b.status}): {b.tuned.source}, "
+            f"{len(b.runs_of('tuned'))} finished run(s) of up to {b.max_epochs} epochs.<br>"
+            f"Figures from the test set: <b>{b.test_set}</b>." + (f"<br>{b.message}"
+                                                                  if b.message else ""))
+        header, rows = view.header, view.rows
+        self.table.clear()
+        self.table.setColumnCount(len(header))
+        self.table.setRowCount(len(rows))
+        self.table.setHorizontalHeaderLabels(header)
+        for r, cells in enumerate(rows):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c > 0:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.table.setItem(r, c, item)
+        cmp_header, cmp_rows = view.comparison
+        note = view.note
+        if cmp_rows:
+            best = "; ".join(f"{row[0]}: difference {row[3]} (p = {row[7]})"
+                             for row in cmp_rows[:3])
+            note += f"\nTuned against baseline (paired t over the same seeds): {best}."
+        self.note.setText(note)
+        self._draw_figures(view)
+        self._update_buttons()
+
+    def _draw_figures(self, view: BatchView) -> None:
+        from allgui.core.report.figures import confusion_figure, roc_figure
+        from allgui.core.validation.batch import BASELINE, TUNED
+
+        b = view.batch
+        figures = []
+        if view.roc:
+            figures.append((self._roc_holder, roc_figure(view.roc, b.positive_class, b.test_set)))
+        runs = b.runs_of(TUNED) + b.runs_of(BASELINE)
+        matrices = [(f"{r.label} run {r.index}", r.metrics.confusion) for r in runs if r.metrics]
+        if matrices:
+            figures.append((self._cm_holder, confusion_figure(matrices, b.classes, b.test_set)))
+        for holder, fig in figures:
+            while holder.count():
+                widget = holder.takeAt(0).widget()
+                if widget is not None:
+                    widget.deleteLater()
+            canvas = FigureCanvasQTAgg(fig)
+            holder.addWidget(canvas)
+            canvas.draw_idle()
+
+    # -- export and report ------------------------------------------------------------------------
+    def export_model(self) -> None:
+        if self.view is None or self.job is not None:
+            return
+        project, batch = self.project, self.view.batch
+        self.progress.set_running(True, "Exporting the model…")
+        self._run_job("Export", lambda sink, cancel: export_best_run(project, batch, sink, cancel),
+                      self._exported)
+
+    def _exported(self, result) -> None:
+        self.exported = Path(result.path)
+        self.progress.set_running(False, f"Model exported: {self.exported.name}")
+        self.log(f"Exported {result.path} (checked on {result.images_checked} images against "
+                 f"torch; max probability difference {result.max_diff_probabilities:.2g})")
+        self.window_.model_exported(self.exported)
+
+    def write_report(self) -> None:
+        if self.view is None or self.job is not None:
+            return
+        project, batch = self.project, self.view.batch
+        self.progress.set_running(True, "Writing the report…")
+        self._run_job("Report", lambda sink, cancel: write_reports(project, batch, sink, cancel),
+                      self._report_written)
+
+    def _report_written(self, files) -> None:
+        paths = [str(p) for p in (getattr(files, "html", None), getattr(files, "pdf", None)) if p]
+        self.progress.set_running(False, "Report written.")
+        self.log("Report written: " + (", ".join(paths) or str(files)))
