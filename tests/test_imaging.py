@@ -83,3 +83,34 @@ def test_real_cnmc_bmp_is_read_and_area_resized(cnmc_samples):
 def test_image_names_are_case_insensitive():
     assert is_image_name("a.Jpg") and is_image_name("b.BMP") and is_image_name("c.tif")
     assert not is_image_name("labels.csv")
+
+
+def test_damaged_files_of_every_format_never_crash(tmp_path):
+    """Bytes flipped and files cut at random: each file is an image or a reason."""
+    import io
+    import random
+
+    from allgui.core.dataset.discover import header_problem
+
+    rng = random.Random(0)
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    bases = {}
+    for fmt in ("BMP", "PNG", "JPEG", "TIFF", "GIF", "WEBP"):
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, format=fmt)
+        bases[fmt] = buf.getvalue()
+    for n in range(600):  # 600 reaches a TIFF that raises TypeError inside Pillow
+        fmt = rng.choice(sorted(bases))
+        data = bytearray(bases[fmt])
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(len(data))]
+        path = tmp_path / f"f{n}.{fmt.lower()}"
+        path.write_bytes(bytes(data))
+        problem = header_problem(path)
+        assert problem is None or isinstance(problem, str)
+        try:
+            assert read_rgb(path).mode == "RGB"
+        except ImageReadError as exc:
+            assert exc.reason

@@ -76,6 +76,7 @@ def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Ima
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # damaged TIFF tags: handled below
             with Image.open(path) as img:
                 w, h = img.size
                 if w * h > max_pixels:
@@ -101,6 +102,8 @@ def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Ima
         raise ImageReadError(str(path), reason) from exc
     except (ValueError, SyntaxError, EOFError, MemoryError) as exc:
         raise ImageReadError(str(path), f"corrupt image ({exc})") from exc
+    except Exception as exc:  # Pillow's plugins raise assorted errors on damaged files
+        raise ImageReadError(str(path), f"corrupt image ({type(exc).__name__}: {exc})") from exc
 
 
 def resize_area(img: Image.Image, size: int) -> np.ndarray:

@@ -88,6 +88,8 @@ def _prepare_one(item: tuple[str, str], size: int, folder: str) -> tuple[str, st
         pixels = prepare_image(path, size)
     except ImageReadError as exc:
         return path, digest, exc.reason
+    except MemoryError:
+        return path, digest, "not enough memory to decode this image"
     os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = f"{target}.{os.getpid()}.tmp"
     try:

@@ -117,6 +117,7 @@ def header_problem(path: Path) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             with Image.open(path) as img:
                 w, h = img.size
     except UnidentifiedImageError:
@@ -125,8 +126,8 @@ def header_problem(path: Path) -> str | None:
         return "image too large (possible decompression bomb)"
     except OSError as exc:
         return f"cannot open the file ({exc.strerror or exc})"
-    except (ValueError, SyntaxError, EOFError) as exc:
-        return f"corrupt image ({exc})"
+    except Exception as exc:  # Pillow's plugins raise assorted errors on damaged headers
+        return f"corrupt image ({type(exc).__name__}: {exc})"
     if w * h > MAX_PIXELS:
         return f"image too large ({w} x {h} pixels; limit {MAX_PIXELS:,})"
     if w == 0 or h == 0:
