@@ -171,3 +171,26 @@ def test_parse_params():
         parse_params("learning_rate=1")
     with pytest.raises(AllguiError):
         parse_params("hidden=many")
+
+
+def test_validates_what_the_real_search_chose(demo, tmp_path):
+    """The engine's search records fixed parameters apart from searched ones;
+    the batch must train exactly the configuration the trial trained."""
+    from allgui.core.search import SearchSettings, run_search
+    from allgui.core.space import Param, SearchSpace
+    from allgui.core.training import training_data_from_prepared
+
+    project, prepared = demo
+    fresh = Project.create(tmp_path / "searched", project.settings)
+    space = SearchSpace().with_param(Param("batch_size", search=False, fixed=8)) \
+        .with_param(Param("hidden", choices=(8, 16)))
+    result = run_search(fresh, SearchSettings(trials=2, epochs=1, views=1, startup_trials=2,
+                                              device="cpu", space=space),
+                        data=training_data_from_prepared(prepared))
+    best = result.best
+    batch = run_batch(fresh, ValidationSettings(runs=1, epochs=1), prepared=prepared)
+    assert batch.tuned.trial == best.number
+    assert batch.tuned.params["batch_size"] == 8
+    for name in ("lr", "weight_decay", "dropout1", "dropout2", "hidden"):
+        assert batch.tuned.params[name] == pytest.approx(best.params[name])
+    assert batch.study["name"] == "search" and batch.study["objective"] == "validation accuracy"
