@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("allgui")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.setMinimumSize(900, 620)
+        self.setMinimumSize(760, 520)
         self._build_central()
         self._build_log()
         self._build_status()

@@ -152,6 +152,15 @@ class OptimizeTab(ProjectTab):
         self.epochs.setRange(1, 1000)
         self.epochs.setValue(10)
         self.mode = _combo(MODES)
+        self.views = QSpinBox()
+        self.views.setRange(1, 100)
+        self.views.setValue(10)
+        self.views.setToolTip("Augmented views of each image computed once (cached mode); "
+                              "epoch e uses view e mod K")
+        self.startup_trials = QSpinBox()
+        self.startup_trials.setRange(0, 1000)
+        self.startup_trials.setValue(10)
+        self.startup_trials.setToolTip("Random trials before TPE starts modelling the results")
         self.objective = _combo(OBJECTIVES)
         self.pruning = _combo(PRUNING)
         self.seed = QSpinBox()
@@ -161,9 +170,11 @@ class OptimizeTab(ProjectTab):
         form.addRow("Trials", self.trials)
         form.addRow("Epochs per trial", self.epochs)
         form.addRow("Mode", self.mode)
+        form.addRow("Views (cached mode)", self.views)
         form.addRow("Objective", self.objective)
         form.addRow("Pruning", self.pruning)
         form.addRow("Seed", self.seed)
+        form.addRow("Random start trials", self.startup_trials)
         form.addRow("Device", self.device)
         layout.addWidget(box)
 
@@ -240,6 +251,8 @@ class OptimizeTab(ProjectTab):
             trials=self.trials.value(),
             epochs=self.epochs.value(),
             mode=self.mode.currentData(),
+            views=self.views.value(),
+            startup_trials=self.startup_trials.value(),
             objective=self.objective.currentData(),
             pruning=self.pruning.currentData(),
             seed=self.seed.value(),
@@ -270,6 +283,8 @@ class OptimizeTab(ProjectTab):
         self.trials.setValue(s.trials)
         self.epochs.setValue(s.epochs)
         _select(self.mode, s.mode)
+        self.views.setValue(s.views)
+        self.startup_trials.setValue(s.startup_trials)
         _select(self.objective, s.objective)
         _select(self.pruning, s.pruning)
         self.seed.setValue(s.seed)
