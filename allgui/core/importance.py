@@ -47,6 +47,11 @@ def parameter_importances(study, method: str = "ped-anova", seed: int = 0) -> Im
             f"Parameter importances need at least {MIN_TRIALS} finished trials; "
             f"this study has {len(complete)}."
         )
+    if len({t.value for t in complete}) == 1:
+        raise AllguiError(
+            "Every finished trial has the same value, so parameter importances cannot "
+            "tell the parameters apart."
+        )
     evaluator = (
         optuna.importance.PedAnovaImportanceEvaluator()
         if method == "ped-anova"

@@ -386,7 +386,7 @@ class _Loop:
         self.val_labels = torch.as_tensor(np.asarray(data.val_labels, dtype=np.int64),
                                           device=device)
         self.val_features = (
-            torch.as_tensor(np.asarray(features.val), device=device) if features is not None
+            torch.tensor(np.asarray(features.val), device=device) if features is not None
             else None
         )
 
@@ -419,8 +419,9 @@ class _Loop:
         model.train()
         order = _batch_order(n, self.seed, epoch, self.device)
         if self.mode == "cached":
-            feats = torch.as_tensor(np.asarray(self.features.view_for_epoch(epoch)),
-                                    device=self.device)
+            # A copy: cached views are read-only memory maps of the files.
+            feats = torch.tensor(np.asarray(self.features.view_for_epoch(epoch)),
+                                 device=self.device)
         else:
             matrices = random_affine_matrices(n, view_generator(self.views_seed, epoch))
             order_cpu = order.cpu().numpy()

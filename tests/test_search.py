@@ -1,0 +1,229 @@
+"""The TPE search: storage, resume, Stop, faults, events (tiny backbone, 32 px, CPU)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from allgui.core import events as ev
+from allgui.core.errors import DatasetError
+from allgui.core.events import EventLog
+from allgui.core.project import ModelSettings, Project, ProjectSettings
+from allgui.core.search import SearchSettings, run_search
+from allgui.core.training import TrainingData
+
+torch.set_num_threads(1)
+
+
+def make_data(n_train=24, n_val=12, size=32) -> TrainingData:
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        y = np.arange(n) % 2
+        x = rng.integers(0, 60, (n, size, size, 3)).astype(np.uint8)
+        x[y == 1, 8:24, 8:24, 0] = 220
+        return x, y.astype(np.int64)
+
+    a, b = part(n_train)
+    c, d = part(n_val)
+    return TrainingData(a, b, c, d, ("all", "hem"), key="tiny")
+
+
+DATA = make_data()
+
+
+def new_project(tmp_path, name="p") -> Project:
+    settings = ProjectSettings(model=ModelSettings(backbone="test_efficientnet", weights="none"))
+    return Project.create(tmp_path / name, settings)
+
+
+def tiny(**changes) -> SearchSettings:
+    base = dict(trials=3, epochs=2, views=2, startup_trials=2, device="cpu")
+    base.update(changes)
+    return SearchSettings(**base)
+
+
+def load(project, name="search"):
+    return optuna.load_study(study_name=name, storage=project.storage_url)
+
+
+def test_event_sequence_and_study_on_disk(tmp_path):
+    project = new_project(tmp_path)
+    log = EventLog()
+    result = run_search(project, tiny(), log, data=DATA)
+    kinds = [type(e).__name__ for e in log.events if not isinstance(e, ev.Progress)]
+    per_trial = ["TrialStarted", "EpochEnded", "EpochEnded", "TrialFinished"]
+    assert kinds == ["JobStarted"] + per_trial * 3 + ["StudyFinished"]
+    # Feature progress comes once, before the first epoch, and reaches its total.
+    progress = log.of_type(ev.Progress)
+    assert progress and progress[-1].done == progress[-1].total == 2 * 24 + 12
+    first_epoch = log.events.index(log.of_type(ev.EpochEnded)[0])
+    assert log.events.index(progress[-1]) < first_epoch
+    finished = log.of_type(ev.StudyFinished)[0]
+    assert finished.n_complete == 3 and not finished.stopped
+    assert result.best is not None and finished.best_value == result.best.value
+
+    study = load(project)  # plain Optuna opens it
+    assert len(study.trials) == 3
+    t = study.trials[0]
+    assert len(t.user_attrs["history"]) == 2
+    assert t.user_attrs["settings"]["sampler"]["n_startup_trials"] == 2
+    assert t.user_attrs["settings"]["seed"] == 0
+    assert study.user_attrs["allgui"]["objective"] == "accuracy"
+    # The settings were saved in project.toml and read back the same.
+    assert SearchSettings.from_project(Project.open(project.root)) == tiny()
+
+
+def test_same_seed_same_trials(tmp_path):
+    a = run_search(new_project(tmp_path, "a"), tiny(), data=DATA)
+    b = run_search(new_project(tmp_path, "b"), tiny(), data=DATA)
+    c = run_search(new_project(tmp_path, "c"), tiny(seed=1), data=DATA)
+    assert [(t.params, t.value) for t in a.trials] == [(t.params, t.value) for t in b.trials]
+    assert [t.params for t in a.trials] != [t.params for t in c.trials]
+
+
+def test_resume_after_a_crash(tmp_path):
+    project = new_project(tmp_path)
+    run_search(project, tiny(trials=2), data=DATA)
+    before = {t.number: t.value for t in load(project).trials}
+    # A crash: a trial was asked for and never told (process killed).
+    study = load(project)
+    crashed = study.ask()
+    crashed.suggest_float("lr", 1e-5, 1e-2, log=True)
+    crashed_lr = crashed.params["lr"]
+    assert load(project).trials[-1].state == TrialState.RUNNING
+
+    log = EventLog()
+    result = run_search(project, tiny(trials=4), log, data=DATA)
+    trials = load(project).trials
+    assert {t.number: t.value for t in trials if t.number in before} == before  # intact
+    assert trials[2].state == TrialState.FAIL
+    assert "interrupted" in trials[2].user_attrs["fail_reason"]
+    retried = [t for t in trials if t.user_attrs.get("retry_of") == 2]
+    assert len(retried) == 1 and retried[0].params["lr"] == crashed_lr
+    assert result.n_complete == 4 and result.recovered == 1
+    assert any(isinstance(e, ev.Notice) and "interrupted" in e.text for e in log.events)
+
+
+def test_stop_during_a_trial_returns_within_a_second(tmp_path):
+    project = new_project(tmp_path)
+    cancel = threading.Event()
+    epoch_seen = threading.Event()
+    stopped_at: list[float] = []
+
+    def sink(event):
+        if isinstance(event, ev.EpochEnded) and event.trial == 0 and event.epoch == 2:
+            epoch_seen.set()
+
+    def press_stop():
+        epoch_seen.wait(60)
+        stopped_at.append(time.perf_counter())
+        cancel.set()
+
+    presser = threading.Thread(target=press_stop)
+    presser.start()
+    # 400 epochs: the trial would run for minutes if Stop did not end it.
+    result = run_search(project, tiny(trials=3, epochs=400, mode="online"), sink, cancel,
+                        data=DATA)
+    returned = time.perf_counter()
+    presser.join()
+    assert result.stopped
+    assert returned - stopped_at[0] < 1.0
+    trials = load(project).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[0].user_attrs["fail_reason"] == "stopped by the user"
+    assert trials[0].user_attrs["epochs_run"] >= 2
+    # Its parameters are queued to run first when the search continues.
+    assert trials[1].system_attrs["fixed_params"] == trials[0].params
+
+
+def test_out_of_memory_fails_that_trial_and_the_study_goes_on(tmp_path):
+    project = new_project(tmp_path)
+    log = EventLog()
+
+    def sink(event):  # the GPU runs out of memory during trial 1 (injected)
+        log(event)
+        if isinstance(event, ev.EpochEnded) and event.trial == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    result = run_search(project, tiny(trials=3), sink, data=DATA)
+    failed = log.of_type(ev.TrialFailed)
+    assert [f.number for f in failed] == [1]
+    assert "out of GPU memory at batch size" in failed[0].reason
+    assert result.n_complete == 2 and result.n_failed == 1
+    assert load(project).trials[1].state == TrialState.FAIL
+
+
+@pytest.mark.filterwarnings("ignore:Fixed parameter lr")
+def test_nan_loss_fails_the_trial_not_the_study(tmp_path):
+    project = new_project(tmp_path)
+    study = optuna.create_study(storage=project.storage_url, study_name="search",
+                                direction="maximize")
+    study.enqueue_trial({"lr": 1e30})  # far outside the range: Optuna warns, and uses it
+    log = EventLog()
+    result = run_search(project, tiny(trials=2), log, data=DATA)
+    failed = log.of_type(ev.TrialFailed)
+    assert [f.number for f in failed] == [0] and "diverged" in failed[0].reason
+    assert result.n_complete == 1 and result.n_failed == 1
+
+
+def test_too_few_images_said_before_any_trial(tmp_path):
+    project = new_project(tmp_path)
+    few = TrainingData(DATA.train_images[:5], np.array([0, 0, 0, 0, 1]), DATA.val_images,
+                       DATA.val_labels, DATA.class_names)
+    log = EventLog()
+    with pytest.raises(DatasetError, match="class 'hem' has 1 image"):
+        run_search(project, tiny(), log, data=few)
+    assert not log.of_type(ev.TrialStarted)
+
+
+@pytest.mark.parametrize("pruning, objective", [("hyperband", "accuracy"), ("median", "auc")])
+def test_pruning_records_epochs_saved(tmp_path, pruning, objective):
+    project = new_project(tmp_path)
+    log = EventLog()
+    result = run_search(project, tiny(trials=8, epochs=4, pruning=pruning, objective=objective),
+                        log, data=DATA)
+    pruned = log.of_type(ev.TrialPruned)
+    assert result.n_pruned == len(pruned) >= 1
+    assert result.epochs_saved_by_pruning == sum(4 - p.epoch for p in pruned)
+    study = load(project)
+    assert all(t.user_attrs["epochs_saved"] == 4 - t.user_attrs["epochs_run"]
+               for t in study.trials if t.state == TrialState.PRUNED)
+
+
+def test_importances_name_their_method():
+    from allgui.core.errors import AllguiError
+    from allgui.core.importance import format_importances, parameter_importances
+
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("lr", 0, 1) + 0.1 * t.suggest_float("dropout1", 0, 1),
+                   n_trials=12)
+    for method in ("ped-anova", "fanova"):
+        imp = parameter_importances(study, method)
+        assert imp.method == method and imp.n_trials == 12
+        assert imp.values[0][0] == "lr"  # the parameter that drives the value comes first
+        assert sum(imp.as_dict().values()) == pytest.approx(1.0, abs=1e-6)
+        assert imp.method_label.split()[0] in format_importances(imp)
+    flat = optuna.create_study(direction="maximize")
+    flat.optimize(lambda t: t.suggest_float("lr", 0, 1) * 0 + 0.5, n_trials=3)
+    with pytest.raises(AllguiError, match="same value"):
+        parameter_importances(flat, "fanova")
+
+
+def test_other_objective_needs_its_own_study(tmp_path):
+    from allgui.core.search import SearchError
+
+    project = new_project(tmp_path)
+    run_search(project, tiny(trials=1, epochs=1), data=DATA)
+    with pytest.raises(SearchError, match="own study name"):
+        run_search(project, tiny(trials=2, epochs=1, objective="auc"), data=DATA)
+    auc = run_search(project, tiny(trials=1, epochs=1, objective="auc", study_name="auc"),
+                     data=DATA)
+    assert auc.n_complete == 1 and 0.0 <= auc.best.value <= 1.0

@@ -1,0 +1,174 @@
+"""Augmentation, cached features and the training loop (tiny backbone, 32 px, CPU)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from allgui.core.augment import (
+    AugmentSettings,
+    apply_affine,
+    random_affine_matrices,
+    to_float_nchw,
+    view_generator,
+)
+from allgui.core.errors import Cancelled, DatasetError
+from allgui.core.events import EpochEnded, EventLog, Progress
+from allgui.core.features import build_feature_set
+from allgui.core.model import ModelConfig, build_model
+from allgui.core.training import (
+    HyperParams,
+    TrainingData,
+    TrainingDiverged,
+    TrainSettings,
+    class_weights,
+    predict_proba,
+    train_configuration,
+)
+
+torch.set_num_threads(1)
+CONFIG = ModelConfig(backbone="test_efficientnet", weights="none", hidden=16)
+
+
+def make_data(n_train=40, n_val=16, seed=0, size=32) -> TrainingData:
+    rng = np.random.default_rng(seed)
+
+    def part(n):
+        y = np.arange(n) % 2
+        x = rng.integers(0, 60, (n, size, size, 3)).astype(np.uint8)
+        x[y == 1, size // 4: 3 * size // 4, size // 4: 3 * size // 4, 0] = 220
+        return x, y.astype(np.int64)
+
+    a, b = part(n_train)
+    c, d = part(n_val)
+    return TrainingData(a, b, c, d, ("all", "hem"))
+
+
+def test_augmentation_draws_per_image_and_repeats_per_view():
+    m1 = random_affine_matrices(8, view_generator(3, 0))
+    m2 = random_affine_matrices(8, view_generator(3, 0))
+    m3 = random_affine_matrices(8, view_generator(3, 1))
+    assert torch.equal(m1, m2)  # same (seed, view): same draws
+    assert not torch.equal(m1, m3)
+    assert len({tuple(m.flatten().tolist()) for m in m1}) == 8  # one draw per image
+    # Within the paper's ranges: rotation <= 15 degrees, zoom 0.9..1.1, shift <= 10 %.
+    det = torch.det(m1[:, :, :2].double()).abs()
+    assert ((det > 0.9**2 * 0.99) & (det < 1.1**2 * 1.01)).all()
+    bound = 0.2 * (np.cos(np.radians(15)) + np.sin(np.radians(15)))  # rotated 10 % shift
+    assert (m1[:, :, 2].abs() <= bound + 1e-6).all()
+
+
+def test_augmentation_without_change_is_the_identity_and_flip_mirrors():
+    images = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3)).astype(np.uint8)
+    x = to_float_nchw(images, "cpu")
+    none = AugmentSettings(rotation_deg=0, shift=0, shear=0, zoom=0, hflip=False)
+    same = apply_affine(x, random_affine_matrices(3, view_generator(0, 0), none))
+    assert torch.allclose(same, x, atol=1e-5)
+    mirrored = torch.tensor([[[-1.0, 0, 0], [0, 1, 0]]]).repeat(3, 1, 1)
+    assert torch.allclose(apply_affine(x, mirrored), x.flip(3), atol=1e-5)
+
+
+def test_class_weights_follow_the_training_split():
+    w = class_weights(np.array([0, 0, 0, 1]), 2)
+    assert np.allclose(w, [4 / (2 * 3), 4 / (2 * 1)])
+
+
+def test_cached_and_online_modes_end_the_same():
+    data = make_data()
+    hp = HyperParams(lr=3e-3, weight_decay=1e-4, batch_size=8)
+    settings = TrainSettings(views=3)  # 3 epochs: both modes see views 0, 1, 2
+    cached = train_configuration(data, CONFIG, hp, mode="cached", epochs=3, seed=1,
+                                 settings=settings)
+    online = train_configuration(data, CONFIG, hp, mode="online", epochs=3, seed=1,
+                                 settings=settings)
+    for a, b in zip(cached.history, online.history, strict=True):
+        assert a.train_loss == pytest.approx(b.train_loss, abs=1e-5)
+        assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
+    for (name, p), (_, q) in zip(cached.model.head.state_dict().items(),
+                                 online.model.head.state_dict().items(), strict=True):
+        assert torch.allclose(p, q, atol=1e-5), name
+    # ...and training did change the head.
+    fresh = build_model(CONFIG)
+    assert not torch.allclose(fresh.head.fc2.weight, cached.model.head.fc2.weight)
+
+
+def test_training_records_every_epoch_and_keeps_the_best():
+    data = make_data()
+    log = EventLog()
+    result = train_configuration(data, CONFIG, HyperParams(lr=3e-3, batch_size=8),
+                                 mode="cached", epochs=4, seed=0, sink=log,
+                                 settings=TrainSettings(views=2, objective="balanced_accuracy"))
+    epochs = log.of_type(EpochEnded)
+    assert [e.epoch for e in epochs] == [1, 2, 3, 4]
+    assert log.of_type(Progress)  # features phase was reported
+    best = min(result.history, key=lambda r: r.val_loss)
+    assert result.best_epoch == best.epoch
+    assert result.value == best.objective
+    proba = predict_proba(result.model, data.val_images, "cpu")
+    assert proba.shape == (16, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    # The returned model is the best epoch's: its validation loss is the best one.
+    loss = torch.nn.functional.nll_loss(torch.log(torch.as_tensor(proba)),
+                                        torch.as_tensor(data.val_labels))
+    assert float(loss) == pytest.approx(best.val_loss, abs=1e-4)
+
+
+def test_nan_loss_is_a_clear_failure():
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        train_configuration(make_data(), CONFIG, HyperParams(lr=1e30, batch_size=8),
+                            mode="cached", epochs=2, settings=TrainSettings(views=1))
+
+
+def test_too_few_images_of_a_class_said_before_training():
+    data = make_data()
+    one_hem = TrainingData(data.train_images[:3], np.array([0, 0, 1]), data.val_images,
+                           data.val_labels, data.class_names)
+    log = EventLog()
+    with pytest.raises(DatasetError, match="class 'hem' has 1 image"):
+        train_configuration(one_hem, CONFIG, HyperParams(), sink=log)
+    assert log.events == []
+
+
+def test_cancel_stops_between_batches():
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        train_configuration(make_data(), CONFIG, HyperParams(batch_size=4), mode="online",
+                            epochs=50, cancel=cancel)
+
+
+def test_feature_cache_is_reused_and_resumes(tmp_path):
+    data = make_data(n_train=12, n_val=4)
+    model = build_model(CONFIG)
+    kw = dict(views=3, seed=5, device=torch.device("cpu"), cache_dir=tmp_path)
+    first = build_feature_set(model, data.train_images, data.val_images, **kw)
+    folder = tmp_path / "features" / first.key
+    files = sorted(p.name for p in folder.glob("*.npy"))
+    assert files == ["train_view_000.npy", "train_view_001.npy", "train_view_002.npy",
+                     "val_plain.npy"]
+    kept = folder / "train_view_000.npy"
+    stamp = kept.stat().st_mtime_ns
+    (folder / "train_view_002.npy").unlink()  # as if interrupted before the last view
+    again = build_feature_set(model, data.train_images, data.val_images, **kw)
+    assert again.key == first.key
+    assert kept.stat().st_mtime_ns == stamp  # finished views are not computed again
+    for a, b in zip(first.train_views, again.train_views, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert not np.allclose(np.asarray(first.train_views[0]), np.asarray(first.train_views[1]))
+    other = build_feature_set(model, data.train_images, data.val_images,
+                              **{**kw, "seed": 6})
+    assert other.key != first.key  # another seed: other views, another entry
+
+
+def test_fine_tuning_needs_the_online_mode():
+    from allgui.core.errors import AllguiError
+
+    tuned = ModelConfig(backbone="test_efficientnet", weights="none", hidden=8,
+                        finetune_stages=1)
+    with pytest.raises(AllguiError, match="online"):
+        train_configuration(make_data(), tuned, HyperParams(), mode="cached")
+    result = train_configuration(make_data(), tuned, HyperParams(batch_size=8), mode="online",
+                                 epochs=1)
+    assert result.history[0].epoch == 1
