@@ -59,3 +59,14 @@ def test_failed_atomic_write_leaves_the_old_file(tmp_path):
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_atomic_writes_are_readable_by_others_as_open_would_make_them(tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "report.html"
+    atomic_write_text(target, "x")
+    plain = tmp_path / "plain.html"
+    plain.write_text("x")
+    assert stat.S_IMODE(os.stat(target).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
