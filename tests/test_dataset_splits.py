@@ -82,7 +82,7 @@ def test_split_without_patient_ids_warns():
 
 
 def test_too_few_patients_is_a_plain_error():
-    with pytest.raises(DatasetError, match="Class 'hem' has only 2 patients"):
+    with pytest.raises(DatasetError, match="Class .hem. has only 2 patients;"):
         make_split(make_index(n_hem=2), SplitSettings(test_fraction=0.15))
     # Two donors are enough without a test part of our own.
     make_split(make_index(n_hem=2, with_test=True), SplitSettings())

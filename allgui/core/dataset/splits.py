@@ -188,15 +188,16 @@ def _grouped(records, pool, groups, val_fraction, test_fraction, rng):
     fractions = [("test", test_fraction), ("val", val_fraction)]
     fractions = [(p, f) for p, f in fractions if f > 0]
     need = len(fractions) + 1
-    unit = "images" if all(len(members[g]) == 1 for g in members) else "patients"
+    unit = "image" if all(len(members[g]) == 1 for g in members) else "patient"
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     for label in sorted(by_class):
         gs = by_class[label]
         if len(gs) < need:
             names = {2: "training and validation", 3: "training, validation and test"}[need]
+            have = f"{len(gs)} {unit}" + ("" if len(gs) == 1 else "s")
             raise DatasetError(
-                f"Class '{label}' has only {len(gs)} {unit}; a split into {names} needs at "
-                f"least {need}, each part with its own {unit}."
+                f"Class '{label}' has only {have}; a split into {names} needs at "
+                f"least {need}, each part with its own {unit}s."
             )
         order = [gs[j] for j in rng.permutation(len(gs))]
         total = sum(len(members[g]) for g in gs)

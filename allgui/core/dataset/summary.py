@@ -83,6 +83,7 @@ class DatasetSummary:
     bad_files: tuple[BadFile, ...]
     notes: tuple[str, ...]
     inspected: bool  # whether file contents were read (sizes, formats, identical)
+    images_without_patient: int = 0  # labelled images whose patient is unknown
     hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -112,6 +113,7 @@ class DatasetSummary:
             "bad_files": [{"path": b.path, "reason": b.reason} for b in self.bad_files],
             "notes": list(self.notes),
             "inspected": self.inspected,
+            "images_without_patient": self.images_without_patient,
         }
 
 
@@ -187,6 +189,7 @@ def summarize(
         bad_files=tuple(bad),
         notes=index.notes,
         inspected=inspect,
+        images_without_patient=sum(1 for r in records if r.label and not r.patient),
         hashes={p: f.content_hash for p, f in facts.items() if f.content_hash},
     )
     if inspect:
@@ -234,8 +237,10 @@ def format_summary(s: DatasetSummary, max_listed: int = 10) -> str:
             f"\nImages per patient: {counts[0]} to {counts[-1]} "
             f"(median {counts[len(counts) // 2]})"
         )
-    elif s.n_images:
+    if not s.per_patient and s.n_images:
         lines.append("\nNo patient IDs found: a patient split cannot keep patients apart.")
+    elif s.images_without_patient:
+        lines.append(f"Labelled images without a patient ID: {_n(s.images_without_patient)}")
     if s.inspected:
         lines.append("\nImage sizes: " + _top(s.sizes))
         lines.append("Formats: " + _top(s.formats))
