@@ -161,7 +161,8 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         ))
         m = methods[0]
         out.append(Picture(f"Parameter importances by {m}.",
-                           F.importances_figure(study.importances[m], m)))
+                           F.importances_figure({_label(k): v for k, v in
+                                                 study.importances[m].items()}, m)))
     elif study.importance_notes:
         out.append(Paragraph("Parameter importances: " + " ".join(study.importance_notes)))
     return out

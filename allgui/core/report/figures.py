@@ -150,7 +150,9 @@ def optimisation_history_figure(
         values = np.asarray([t[1] for t in trials], dtype=float)
         best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
         ax.scatter(numbers, values, s=18, color=COLOURS[0], label="trial", zorder=3)
-        ax.step(numbers, best, where="post", color=COLOURS[5], label="best so far")
+        # One step past the last trial, so a best found by the last trial shows.
+        ax.step(np.append(numbers, numbers[-1] + 0.5), np.append(best, best[-1]), where="post",
+                color=COLOURS[5], label="best so far")
         ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no finished trials", ha="center", va="center", transform=ax.transAxes)

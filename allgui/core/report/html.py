@@ -59,10 +59,14 @@ def render_html(doc: Document) -> str:
             parts.append(f'<p class="caption">{escape(block.caption)}</p><table><thead><tr>')
             parts += [f"<th>{escape(h)}</th>" for h in block.header]
             parts.append("</tr></thead><tbody>")
+            # Right-align a column only when every value in it is a number.
+            numeric = [all(_is_number(r[c]) or r[c] in ("n/a", "") for r in block.rows
+                           if c < len(r)) for c in range(len(block.header))]
             for row in block.rows:
                 cells = "".join(
-                    f'<td class="num">{escape(v)}</td>' if _is_number(v) else f"<td>{escape(v)}</td>"
-                    for v in row
+                    f'<td class="num">{escape(v)}</td>' if c < len(numeric) and numeric[c]
+                    else f"<td>{escape(v)}</td>"
+                    for c, v in enumerate(row)
                 )
                 parts.append(f"<tr>{cells}</tr>")
             parts.append("</tbody></table>")
