@@ -131,6 +131,21 @@ def warm(model: Path, files: list[Path], repeats: int) -> dict[str, list[float]]
     return times
 
 
+def cpu_time_one_thread(model: Path, files: list[Path], repeats: int) -> list[float]:
+    """CPU seconds one image costs on one thread (decode to heatmap): what the
+    work takes when the core is not shared, however loaded the machine is."""
+    from allgui.core.infer import Classifier
+
+    clf = Classifier(model, device="cpu", threads=1)
+    clf.classify(files[0])
+    out = []
+    for i in range(repeats):
+        t = time.process_time()
+        clf.classify(files[i % len(files)], heatmap=True)
+        out.append(time.process_time() - t)
+    return out
+
+
 def cold(model: Path, image: Path, runs: int) -> tuple[list[float], list[float]]:
     inside, whole = [], []
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -165,6 +180,9 @@ def main() -> int:
     for key, values in times.items():
         ms = [v * 1000 for v in values]
         print(f"  {key:<22} median {statistics.median(ms):6.1f} ms   p95 {percentile(ms, 0.95):6.1f} ms")
+    one = [v * 1000 for v in cpu_time_one_thread(model, files, max(10, args.repeats // 2))]
+    print(f"  CPU time, one thread   median {statistics.median(one):6.1f} ms   "
+          f"(with heatmap; the wall time of one uncontended core)")
     inside, whole = cold(model, files[0], args.cold)
     print(f"\ncold, fresh process ({args.cold} runs; import -> first answer with heatmap):")
     print(f"  import to answer       median {statistics.median(inside):6.2f} s   "
