@@ -125,8 +125,10 @@ class SearchSpace:
 
     def with_param(self, param: Param) -> SearchSpace:
         """This space with ``param`` added or replacing the one of its name."""
-        rest = tuple(p for p in self.params if p.name != param.name)
-        return replace(self, params=rest + (param,))
+        if self.get(param.name) is None:
+            return replace(self, params=self.params + (param,))
+        return replace(self, params=tuple(param if p.name == param.name else p
+                                          for p in self.params))
 
     def validate(self) -> None:
         problems: list[str] = []
