@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: F401 - Qt for tests
 from PySide6.QtGui import QDropEvent
 
 from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings

@@ -127,6 +127,7 @@ class DatasetTab(ProjectTab):
         self.view: DatasetView | None = None
         self.job = None
         self.demo_options = dict(DEMO_OPTIONS)
+        self._open_after_job: Path | None = None
         outer = QVBoxLayout(self)
 
         top = QHBoxLayout()
@@ -341,6 +342,9 @@ class DatasetTab(ProjectTab):
         self._set_busy(False)
         if self.progress.stop_button.isEnabled():
             self.progress.set_running(False, "")
+        root, self._open_after_job = self._open_after_job, None
+        if root is not None:
+            self.window_.open_project(root)
 
     def _scan_failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Could not read the dataset.")
@@ -406,7 +410,7 @@ class DatasetTab(ProjectTab):
 
     def _demo_ready(self, root: Path) -> None:
         self.progress.set_running(False, "Demo data made.")
-        self.window_.open_project(root)
+        self._open_after_job = root  # once this job's thread has ended
 
 
 DEMO_IMAGE_SIZE = 64
