@@ -52,24 +52,26 @@ def test_changed_file_or_size_is_decoded_again(tmp_path):
     assert bigger.build.decoded == 4 and bigger.images.shape[1:] == (16, 16, 3)
 
 
-def test_interrupted_build_resumes_where_it_stopped(tmp_path):
-    paths = write_cells(tmp_path / "d", 40, size=8)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupted_build_resumes_where_it_stopped(tmp_path, workers):
+    n = 40 if workers == 1 else 200  # the worker processes start from 64 images
+    paths = write_cells(tmp_path / "d", n, size=8)
     stop = threading.Event()
 
     def sink(event):
         if isinstance(event, Progress) and event.done > 0:
             stop.set()  # the user presses Stop after the first chunk
 
-    cache = ImageCache(tmp_path / "cache", 8, workers=1)
+    cache = ImageCache(tmp_path / "cache", 8, workers=workers)
     with pytest.raises(Cancelled):
         cache.build(paths, sink=sink, cancel=stop)
     done_before = sum(1 for _ in cache.folder.rglob("*.u8"))
-    assert 0 < done_before < 40
+    assert 0 < done_before < n
     # A half-written entry (as after a crash) must be redone, not trusted.
     victim = next(cache.folder.rglob("*.u8"))
     victim.write_bytes(victim.read_bytes()[:10])
     resumed = cache.build(paths)
-    assert resumed.decoded == 40 - done_before + 1
+    assert resumed.decoded == n - done_before + 1
     assert resumed.reused == done_before - 1
     assert not list(cache.folder.rglob("*.tmp"))
 

@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from allgui.core.errors import Cancelled
@@ -62,18 +63,24 @@ def map_items(
     """
     total = len(items)
     workers = workers or default_workers()
-    results: list[R] = []
     sink(Progress(job, phase=phase, done=0, total=total))
     chunks = [items[i : i + chunk] for i in range(0, total, chunk)]
-    if workers <= 1 or total < MIN_PARALLEL:
-        for part in chunks:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            results.extend(_run_chunk(fn, part, args))
-            sink(Progress(job, phase=phase, done=len(results), total=total))
-        return results
+    if workers > 1 and total >= MIN_PARALLEL:
+        try:
+            return _in_processes(fn, chunks, args, job, phase, sink, cancel, workers, total)
+        except (BrokenProcessPool, OSError):
+            pass  # workers cannot start here (a locked-down or frozen app): do it in-process
+    results: list[R] = []
+    for part in chunks:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        results.extend(_run_chunk(fn, part, args))
+        sink(Progress(job, phase=phase, done=len(results), total=total))
+    return results
 
-    out: list[list[R] | None] = [None] * len(chunks)
+
+def _in_processes(fn, chunks, args, job, phase, sink, cancel, workers, total):
+    out: list[list | None] = [None] * len(chunks)
     done = 0
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
     try:
@@ -96,6 +103,7 @@ def map_items(
                 sink(Progress(job, phase=phase, done=done, total=total))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    results = []
     for part in out:
         results.extend(part or [])
     return results
