@@ -179,3 +179,10 @@ def test_picking_training_data_itself_keeps_the_folds(small_cnmc):
     assert index.layout == "cnmc" and index.classes == ("all", "hem")
     assert {r.subset for r in index.records} == {"train"}
     assert {r.fold for r in index.records} == {"fold_0", "fold_1"}
+
+
+def test_a_link_back_up_the_tree_is_followed_once(tmp_path, cnmc_samples):
+    shutil.copytree(cnmc_samples, tmp_path / "d")
+    (tmp_path / "d" / "all" / "loop").symlink_to(tmp_path / "d" / "all")
+    index = discover(tmp_path / "d")
+    assert len(index.records) == 6

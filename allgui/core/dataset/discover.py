@@ -19,6 +19,7 @@ and decompression bombs land in ``bad_files`` with a reason; a full decode
 from __future__ import annotations
 
 import csv
+import os
 import threading
 import warnings
 from collections.abc import Iterable
@@ -94,8 +95,13 @@ def _child_dir(folder: Path, name: str) -> Path | None:
 def _walk_images(folder: Path) -> Iterable[Path]:
     """Image-named files under ``folder``, sorted, skipping hidden and system files."""
     stack = [folder]
+    seen: set[str] = set()
     while stack:
         current = stack.pop()
+        real = os.path.realpath(current)
+        if real in seen:
+            continue  # a link back up the tree: each folder once
+        seen.add(real)
         for child in reversed(_children(current)):
             if child.name.startswith(".") or child.name.lower() in _IGNORED_DIRS:
                 continue
