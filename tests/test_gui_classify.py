@@ -1,0 +1,103 @@
+"""The Classify tab: a model, dropped images and folders, results, heatmap, CSV."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+
+import gui_support
+import pytest
+from gui_support import drop_paths, wait_jobs
+
+app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory):
+    from onnx_models import export_tiny
+
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_tiny(path)
+    return path
+
+
+def load(window, qtbot, path):
+    window.classify_tab.load_model(str(path))
+    wait_jobs(qtbot, window)
+
+
+def test_dropped_images_and_folder_are_classified_and_saved(
+    window, qtbot, tiny_onnx, cnmc_samples, tmp_path
+):
+    tab = window.classify_tab
+    load(window, qtbot, tiny_onnx)
+    assert tab.classifier is not None
+    assert "tiny.onnx" in tab.model_label.text() and "CPU" in tab.model_label.text()
+    assert "classes: all, hem" in tab.model_info.toPlainText()
+
+    one = sorted((cnmc_samples / "all").glob("*.bmp"))[0]
+    drop_paths(window, [one])  # a single image, from the Dataset tab: goes to Classify
+    wait_jobs(qtbot, window)
+    assert window.tabs.currentWidget() is tab and tab.table.rowCount() == 1
+
+    folder = tmp_path / "smear"
+    shutil.copytree(cnmc_samples / "hem", folder)
+    (folder / "broken.bmp").write_bytes(b"not an image")
+    drop_paths(window, [folder])
+    wait_jobs(qtbot, window)
+    assert tab.table.rowCount() == 1 + 4
+    problems = [tab.table.item(r, 6).text() for r in range(tab.table.rowCount())]
+    assert sum(bool(p) for p in problems) == 1  # the broken file, with its reason
+
+    tab.table.selectRow(problems.index(""))
+    assert tab.image_label.pixmap() is not None and not tab.image_label.pixmap().isNull()
+    answer = tab.answer_label.text()
+    assert "probability" in answer and "margin" in answer
+    with_heat = tab.image_label.pixmap().toImage()
+    tab.heatmap_check.setChecked(False)
+    without = tab.image_label.pixmap().toImage()
+    assert with_heat != without  # the overlay changes the picture
+    tab.heatmap_check.setChecked(True)
+    tab.opacity.setValue(10)
+    assert tab.image_label.pixmap().toImage() != with_heat
+
+    out = tmp_path / "results.csv"
+    tab.save_csv(str(out))
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 5 and {"path", "class", "p_all", "p_hem", "margin", "uncertain"} <= set(
+        rows[0])
+    assert sum(1 for r in rows if r["error"]) == 1
+
+
+def test_dropped_model_file_is_loaded(window, qtbot, tiny_onnx):
+    drop_paths(window, [tiny_onnx])
+    wait_jobs(qtbot, window)
+    assert window.classify_tab.classifier is not None
+
+
+def test_bad_inputs_are_plain_dialogs(window, qtbot, captured, tmp_path, cnmc_samples):
+    tab = window.classify_tab
+    image = sorted((cnmc_samples / "all").glob("*.bmp"))[0]
+    tab.classify_paths([str(image)])
+    assert "Load a model first" in captured.errors[-1][0]
+
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x00garbage" * 50)
+    load(window, qtbot, corrupt)
+    message, details = captured.errors[-1]
+    assert "corrupt.onnx" in message and "Traceback" not in message and details
+    assert tab.classifier is None
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    tab.classify_paths([str(notes)])
+    assert "No images found" in captured.errors[-1][0]
+
+
+def test_classify_tab_imports_no_torch():
+    code = ("import sys; import allgui.gui.classify_tab, allgui.core.infer; "
+            "print(sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
