@@ -194,3 +194,18 @@ def test_validates_what_the_real_search_chose(demo, tmp_path):
     for name in ("lr", "weight_decay", "dropout1", "dropout2", "hidden"):
         assert batch.tuned.params[name] == pytest.approx(best.params[name])
     assert batch.study["name"] == "search" and batch.study["objective"] == "validation accuracy"
+
+
+def test_missing_weights_fail_before_anything_is_written(demo, tmp_path):
+    from allgui.core.errors import WeightsError
+
+    project, prepared = demo
+    settings = dataclasses.replace(project.settings, model=ModelSettings(
+        backbone="mobilenetv3_small_050", weights=str(tmp_path / "missing.safetensors")))
+    fresh = Project.create(tmp_path / "noweights", settings)
+    log = EventLog()
+    with pytest.raises(WeightsError, match="does not exist"):
+        run_batch(fresh, ValidationSettings(runs=1, epochs=1, params=TINY), sink=log,
+                  prepared=prepared)
+    assert not fresh.runs_dir.exists()
+    assert isinstance(log.events[-1], JobFinished) and not log.events[-1].ok

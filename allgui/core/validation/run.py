@@ -270,17 +270,11 @@ def run_batch(
     finished; returns the batch otherwise (``status`` 'finished', 'stopped'
     or 'partial', ``message`` saying what happened).
     """
-    from allgui.core.atomic import atomic_write_text
-    from allgui.core.checkpoint import save_checkpoint
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.metrics import compute_metrics
     from allgui.core.model import build_model
     from allgui.core.training import (
-        TrainingDiverged,
         TrainSettings,
-        predict_proba,
         resolve_device,
-        train_configuration,
         training_data_from_prepared,
     )
 
@@ -316,6 +310,16 @@ def run_batch(
     tuned_cfg, tuned_hp = _model_and_hparams(project, tuned.params, len(classes))
     base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
                          if baseline else (None, None))
+    # Frozen backbones are built once and shared by the runs; built before
+    # anything is written, so missing weights fail the batch cleanly.
+    shared: dict[str, Any] = {}
+    try:
+        for cfg in filter(None, (tuned_cfg, base_cfg)):
+            if not cfg.finetune_stages and cfg.backbone not in shared:
+                shared[cfg.backbone] = build_model(cfg)
+    except AllguiError as exc:
+        sink(JobFinished(JOB, ok=False, message=exc.message))
+        raise
     runs_dir = project.runs_dir
     batch_id = new_batch_id(runs_dir)
     batch = Batch(
@@ -349,8 +353,41 @@ def run_batch(
             plan.append((BASELINE, k, settings.runs + k, seed, base_cfg, base_hp,
                          batch.baseline))
 
-    shared: dict[str, Any] = {}
     failures: list[str] = []
+    stopped = False
+    try:
+        batch, stopped = _run_plan(
+            plan, batch, shared, failures, project, settings, prepared, data, mode,
+            train_settings, device, search, sink, cancel, study_info, test_set, test_paths,
+            test_patients, positive)
+    except BaseException as exc:  # an unexpected failure: say so on disk, keep finished runs
+        text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
+        kept = sum(r.finished for r in batch.runs)
+        message = f"The batch stopped on an error: {text} {kept} finished run(s) kept."
+        batch = dataclasses.replace(batch, status="failed", message=message,
+                                    finished_at=now_utc())
+        batch.save()
+        sink(JobFinished(JOB, ok=False, message=message))
+        if isinstance(exc, AllguiError):
+            raise AllguiError(message, exc.details) from exc
+        raise
+    return _finish(batch, failures, stopped, sink)
+
+
+def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, mode,
+              train_settings, device, search, sink, cancel, study_info, test_set, test_paths,
+              test_patients, positive) -> tuple[Batch, bool]:
+    """Every run of the plan, in order; returns the batch and whether Stop ended it."""
+    import torch
+
+    from allgui.core.atomic import atomic_write_text
+    from allgui.core.checkpoint import save_checkpoint
+    from allgui.core.metrics import compute_metrics
+    from allgui.core.model import build_model
+    from allgui.core.training import TrainingDiverged, predict_proba, train_configuration
+
+    classes = batch.classes
+    batch_id = batch.batch_id
     stopped = False
     for done, (label, k, number, seed, cfg, hp, conf) in enumerate(plan):
         if cancel is not None and cancel.is_set():
@@ -402,18 +439,24 @@ def run_batch(
         except Cancelled:
             stopped = True
             break
-        except TrainingDiverged as exc:
+        except (TrainingDiverged, torch.cuda.OutOfMemoryError) as exc:
+            reason = exc.message if isinstance(exc, AllguiError) else (
+                f"the GPU ran out of memory at batch size {hp.batch_size}")
             record = RunRecord(label, k, seed, "failed", str(folder), 0, 0,
-                               time.perf_counter() - started, exc.message)
-            failures.append(f"{label} run {k} (seed {seed}): {exc.message}")
+                               time.perf_counter() - started, reason)
+            failures.append(f"{label} run {k} (seed {seed}): {reason}")
             sink(Notice(JOB, level="error", text=f"{label} run {k} (seed {seed}) failed: "
-                        f"{exc.message} The other runs go on."))
+                        f"{reason} The other runs go on."))
         batch = batch.with_run(record)
         batch.save()
         if record.finished:
             sink(RunFinished(JOB, run=number, seed=seed, label=label,
                              metrics=record.metrics.headline()))
 
+    return batch, stopped
+
+
+def _finish(batch: Batch, failures: list[str], stopped: bool, sink: Sink) -> Batch:
     finished = [r for r in batch.runs if r.finished]
     if stopped:
         status, message = "stopped", (f"Stopped by the user; {len(finished)} finished run(s) "
