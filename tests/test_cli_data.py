@@ -27,6 +27,7 @@ def test_demo_data_then_scan(demo, capsys):
     assert main(["data", "scan", str(demo), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["synthetic"] is True and data["per_subset"]["train"] == {"all": 20, "hem": 10}
+    assert data["default_split"]["audit"]["leaky"] is False
 
 
 def test_scan_and_split_full_cnmc_tree(tmp_path_factory, shared_fixtures, capsys):
@@ -36,6 +37,7 @@ def test_scan_and_split_full_cnmc_tree(tmp_path_factory, shared_fixtures, capsys
     assert "Patients in train: 73 (47 all, 26 hem)" in out
     for figure in ("7,272", "3,389", "1,867", "Files that cannot be used: none"):
         assert figure in out
+    assert "Default split" in out and "No leakage found" in out
     assert main(["data", "split", str(tree), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["audit"]["leaky"] is False and data["sizes"]["test"] == 1867

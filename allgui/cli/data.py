@@ -73,11 +73,31 @@ def run_scan(args) -> int:
     sink = ProgressPrinter(quiet=args.json)
     index = discover(args.path, sink)
     summary = summarize(index, sink, inspect=not args.quick)
+    split_text, split_data = _default_split(index, summary, sink)
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
+        data = summary.to_dict()
+        data["default_split"] = split_data
+        print(json.dumps(data, indent=2))
     else:
         print(format_summary(summary))
+        print("\nDefault split (change it with 'allgui data split'):")
+        print(split_text)
     return 0
+
+
+def _default_split(index, summary, sink) -> tuple[str, dict]:
+    """The split a new project would get, and its audit; or why there is none."""
+    from allgui.core.dataset.splits import audit, format_split, make_split, split_counts
+    from allgui.core.errors import DatasetError
+    from allgui.core.project import SplitSettings
+
+    try:
+        split = make_split(index, SplitSettings())
+    except DatasetError as exc:
+        return f"  Cannot split this dataset: {exc.message}", {"error": exc.message}
+    leak_check = audit(index, split, summary.hashes, check_content=summary.inspected, sink=sink)
+    data = split.to_dict() | {"counts": split_counts(index, split), "audit": leak_check.to_dict()}
+    return format_split(index, split, leak_check), data
 
 
 def run_split(args) -> int:
