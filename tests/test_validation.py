@@ -209,3 +209,22 @@ def test_missing_weights_fail_before_anything_is_written(demo, tmp_path):
                   prepared=prepared)
     assert not fresh.runs_dir.exists()
     assert isinstance(log.events[-1], JobFinished) and not log.events[-1].ok
+
+
+def test_a_changed_split_cannot_leak_search_data_into_the_test(demo, tmp_path):
+    from allgui.core.project import SplitSettings
+    from allgui.core.search import SearchSettings, run_search
+
+    project, _ = demo
+    settings = dataclasses.replace(project.settings, split=SplitSettings(
+        use_official_test=False, test_fraction=0.2))
+    fresh = Project.create(tmp_path / "heldout", settings)
+    run_search(fresh, SearchSettings(trials=1, epochs=1, views=1, device="cpu"))
+    same = run_batch(fresh, ValidationSettings(runs=1, epochs=1))
+    assert same.test_source == "held-out" and "patient-held-out" in same.test_set
+    fresh.update(dataset=dataclasses.replace(fresh.settings.dataset, image_size=40))
+    with pytest.raises(DatasetError, match="changed since the search"):
+        run_batch(fresh, ValidationSettings(runs=1, epochs=1))
+    # a configuration entered by hand makes no claim about the search
+    entered = run_batch(fresh, ValidationSettings(runs=1, epochs=1, params=TINY))
+    assert entered.tuned.source == "entered by the user"

@@ -111,6 +111,7 @@ def metrics_rows(analysis: BatchAnalysis, label: str = TUNED) -> tuple[list[str]
     """Header and rows of the Table-3-like table for one configuration."""
     b = analysis.batch
     runs = _by_seed(b, label)
+    failed = {r.seed for r in b.runs_of(label, finished_only=False) if not r.finished}
     header = ["Figure (average)"] + [
         f"Run {i + 1} (seed {s})" for i, s in enumerate(b.seeds)
     ] + ["Mean", "SD", "CV", "95% CI (t)"]
@@ -120,8 +121,9 @@ def metrics_rows(analysis: BatchAnalysis, label: str = TUNED) -> tuple[list[str]
         summary = row.tuned_summary if label == TUNED else row.baseline_summary
         if summary is None:
             continue
-        cells = [row.label] + [format_value(v) if r is not None else "not run"
-                               for v, r in zip(values, runs, strict=True)]
+        cells = [row.label] + [
+            format_value(v) if r is not None else ("failed" if s in failed else "not run")
+            for v, r, s in zip(values, runs, b.seeds, strict=True)]
         cells += [format_value(summary.mean), format_value(summary.sd),
                   format_value(summary.cv, 3), _ci(summary)]
         out.append(cells)

@@ -140,8 +140,10 @@ def choose_configuration(project: Project, settings: ValidationSettings
     if study is not None:
         from allgui.core.report.study_facts import objective_label
 
+        recorded = study.user_attrs.get("allgui")
         info = {"name": study.study_name, "direction": study.direction.name.lower(),
-                "objective": objective_label(study.user_attrs)}
+                "objective": objective_label(study.user_attrs),
+                "data_key": recorded.get("data_key", "") if isinstance(recorded, dict) else ""}
     if settings.params:
         return Configuration(dict(settings.params), "entered by the user"), info
     if study is None:
@@ -219,6 +221,24 @@ def _check_test_set(prepared) -> None:
         )
 
 
+def _check_search_split(prepared, tuned: Configuration, study_info: dict[str, Any]) -> None:
+    """A test part drawn from the training images must be the one the search
+    left out: if the split (or image size) changed since, it may hold images
+    the search trained or chose on."""
+    from allgui.core.training import training_data_from_prepared
+
+    key = study_info.get("data_key")
+    if tuned.trial is None or not key or prepared.split.test_source == "official":
+        return
+    if training_data_from_prepared(prepared).key != key:
+        raise DatasetError(
+            "The split or image size has changed since the search, so the test part may hold "
+            "images the search used to choose this configuration. Restore the project's split "
+            "settings, or run a new search (with its own study name) on the new split.",
+            f"search data key {key}; now {training_data_from_prepared(prepared).key}",
+        )
+
+
 def _dataset_record(prepared) -> dict[str, Any]:
     from allgui.core.dataset.summary import summarize as summarize_dataset
 
@@ -289,6 +309,7 @@ def run_batch(
         if prepared is None:
             prepared = prepare_project_data(project, sink, cancel)
         _check_test_set(prepared)
+        _check_search_split(prepared, tuned, study_info)
     except Cancelled:
         sink(JobFinished(JOB, ok=False, stopped=True, message="Stopped before any run."))
         raise
