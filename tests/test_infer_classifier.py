@@ -87,6 +87,10 @@ def test_grayscale_rgba_and_odd_sizes(clf, tmp_path):
     in_memory = clf.classify(np.asarray(Image.open(gray)), heatmap=False).probabilities
     assert from_file == pytest.approx(in_memory, abs=1e-6)
     assert clf.classify(Image.open(rgba)).label in CLASSES
+    # a list is classified in one go and gives one prediction per image
+    both = clf.classify([gray, Image.open(rgba)])
+    assert [p.heatmap.shape for p in both] == [(120, 80), (60, 90)]
+    assert both[0].probabilities == pytest.approx(from_file, abs=1e-6)
 
 
 def test_bad_image_files(clf, tmp_path, cnmc_samples):
@@ -121,8 +125,8 @@ def test_bad_image_files(clf, tmp_path, cnmc_samples):
 def test_bad_arrays(clf, array, message):
     with pytest.raises(AllguiError, match=message):
         clf.classify(array)
-    with pytest.raises(AllguiError, match="Cannot classify a list"):
-        clf.classify([array])  # type: ignore[arg-type]
+    with pytest.raises(AllguiError, match="Cannot classify a dict"):
+        clf.classify({"image": array})  # type: ignore[arg-type]
 
 
 def test_upsample_heatmap():

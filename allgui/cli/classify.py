@@ -91,7 +91,9 @@ def print_result(result, clf) -> None:
     print(f"{len(result.classified)} classified ({counts}; {n_unc} uncertain), "
           f"{len(result.bad)} skipped")
     if result.ignored:
-        print(f"{len(result.ignored)} files not named like images were left out")
+        n = len(result.ignored)
+        print(f"{n} file{'s' if n != 1 else ''} not named like images left out "
+              f"(e.g. {result.ignored[0]})")
     if result.patients:
         print()
         print("per patient:")

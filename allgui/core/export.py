@@ -243,9 +243,10 @@ def _complete_metadata(
     for key in ("test_set", "study"):
         if not getattr(meta, key) and isinstance(extra.get(key), str):
             fill[key] = extra[key]
-    for key in ("trial", "run"):
-        if getattr(meta, key) is None and isinstance(extra.get(key), int):
-            fill[key] = extra[key]
+    for key in ("trial", "run"):  # the validation runner writes trial -1 for "no trial"
+        value = extra.get(key)
+        if getattr(meta, key) is None and isinstance(value, int) and value >= 0:
+            fill[key] = value
     if not meta.source and source:
         fill["source"] = source
     meta = replace(meta, **fill)

@@ -147,7 +147,13 @@ class Classifier:
         return prepare(image, self.info.input_size)
 
     def classify(self, image: ImageLike, *, heatmap: bool = True) -> Prediction:
-        """Classify one image (a file path, an H x W x 3 uint8 array or a Pillow image)."""
+        """Classify one image (a file path, an H x W x 3 uint8 array or a Pillow image).
+
+        A list or tuple of images is classified in batches and gives a list
+        (as :meth:`classify_many`).
+        """
+        if isinstance(image, (list, tuple)):
+            return self.classify_many(image, heatmap=heatmap)  # type: ignore[return-value]
         return self.classify_prepared([self.prepare(image)], heatmap=heatmap)[0]
 
     def classify_many(

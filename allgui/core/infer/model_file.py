@@ -31,6 +31,9 @@ OUTPUT_LOGITS = "logits"
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_CAM = "cam"
 
+# The metrics a summary line shows first (all of them stay in the file).
+HEADLINE_METRICS = ("f1_weighted", "balanced_accuracy", "auc_roc", "accuracy")
+
 # Keys that must be present; the others have defaults.
 REQUIRED_KEYS = ("classes", "input_size", "mean", "std")
 
@@ -81,7 +84,8 @@ class ModelInfo:
         else:
             lines.append(f"  flagged uncertain when the margin < {self.uncertain_margin:g}")
         if self.metrics:
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items())
+            keys = [k for k in HEADLINE_METRICS if k in self.metrics] or list(self.metrics)[:4]
+            shown = ", ".join(f"{k} {self.metrics[k]:.3f}" for k in keys)
             lines.append(f"  metrics: {shown}" + (f" on {self.test_set}" if self.test_set else ""))
         origin = []
         if self.study:
