@@ -54,6 +54,15 @@ def test_same_seed_same_files_other_seed_other_files(demo, tmp_path):
     assert tree_digest(other) != tree_digest(demo)
 
 
+def test_a_new_demo_set_replaces_an_old_one(tmp_path):
+    make_demo_dataset(tmp_path / "d", seed=1, **SMALL)
+    fewer = dict(SMALL, patients_all=2)
+    make_demo_dataset(tmp_path / "d", seed=1, **fewer)
+    assert tree_digest(tmp_path / "d") == tree_digest(
+        make_demo_dataset(tmp_path / "fresh", seed=1, **fewer)
+    )
+
+
 def test_refuses_a_folder_with_other_files(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
     with pytest.raises(DatasetError, match="not empty"):

@@ -20,6 +20,7 @@ the dataset synthetic everywhere it is shown.
 from __future__ import annotations
 
 import csv
+import shutil
 import threading
 from pathlib import Path
 
@@ -168,6 +169,10 @@ def make_demo_dataset(
         raise DatasetError("The demo data need at least one ALL and one HEM patient.")
     if images_per_patient < 1 or size < 8 or folds < 1:
         raise DatasetError("The demo data need at least one image per patient and 8 px images.")
+    if (root / SYNTHETIC_MARKER).is_file():
+        # An earlier demo set: replace it whole, so no old patients linger.
+        for sub in ("training_data", "validation_data", "testing_data"):
+            shutil.rmtree(root / sub, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     # Marked first: an interrupted generation is still plainly synthetic.
     atomic_write_text(root / SYNTHETIC_MARKER, MARKER_TEXT.format(seed=seed))
