@@ -23,6 +23,7 @@ class OptimizePlots(QTabWidget):
         self.objective_name = "objective"
         self.importances: dict[str, float] = {}
         self.importance_method = ""
+        self.importance_note = ""  # why there are none, when they cannot be computed
         self.history = LivePlot(self)
         self.curves = LivePlot(self, nrows=1, ncols=2)
         self.importance = LivePlot(self, keep_zoom=False)
@@ -63,6 +64,7 @@ class OptimizePlots(QTabWidget):
 
     def reset(self) -> None:
         self.importances = {}
+        self.importance_note = ""
         self.curve_trial = None
         for line in (self._points, self._best, self._train_loss, self._val_loss, self._val_obj):
             line.set_data([], [])
@@ -103,7 +105,8 @@ class OptimizePlots(QTabWidget):
         ax.clear()
         self.importance.apply_palette()
         if not self.importances:
-            ax.text(0.5, 0.5, "Importances appear once a few trials are complete.",
+            ax.text(0.5, 0.5, self.importance_note or
+                    "Importances appear once a few trials are complete.", wrap=True,
                     ha="center", va="center", transform=ax.transAxes, fontsize="small")
             ax.set_xticks([])
             ax.set_yticks([])

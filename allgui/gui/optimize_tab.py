@@ -510,9 +510,15 @@ class OptimizeTab(ProjectTab):
             "Importances",
             lambda sink, cancel: compute_importances(project, name),
             on_success=self._show_importances,
-            on_failure=lambda exc: self.log(f"Importances: {getattr(exc, 'message', exc)}"),
+            on_failure=self._importance_failed,
             on_done=self._importance_done,
         )
+
+    def _importance_failed(self, exc: BaseException) -> None:
+        self.plots.importances = {}
+        self.plots.importance_note = getattr(exc, "message", str(exc))
+        self.plots.importance.request_redraw()
+        self.log(f"Importances: {self.plots.importance_note}")
 
     def _importance_done(self) -> None:
         self.importance_job = None
@@ -520,6 +526,7 @@ class OptimizeTab(ProjectTab):
     def _show_importances(self, imp) -> None:
         self.plots.importances = imp.as_dict()
         self.plots.importance_method = imp.method_label
+        self.plots.importance_note = ""
         self.plots.importance.request_redraw()
 
 

@@ -1,0 +1,115 @@
+"""The Optimize tab: a tiny search on demo data, Stop, the space form, live plots."""
+
+from __future__ import annotations
+
+import time
+
+import gui_support
+from gui_support import make_demo_project, tiny_search_form, wait_jobs
+from PySide6.QtCore import Qt
+
+from allgui.core.events import EpochEnded, StudyFinished
+
+app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+
+
+def open_demo(window, qtbot, tmp_path):
+    project = make_demo_project(tmp_path / "demo")
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    return project
+
+
+def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, captured):
+    open_demo(window, qtbot, tmp_path)
+    tab = window.optimize_tab
+    tiny_search_form(tab, trials=3, epochs=2)
+    events = []
+    window.job_started.connect(lambda job: job.event.connect(events.append))
+    qtbot.mouseClick(tab.start_button, Qt.LeftButton)
+    assert tab.stop_button.isEnabled() and not tab.start_button.isEnabled()
+    wait_jobs(qtbot, window, timeout=120_000)
+    assert not captured.errors, captured.errors
+    assert any(isinstance(e, EpochEnded) for e in events)
+    assert isinstance([e for e in events if isinstance(e, StudyFinished)][-1], StudyFinished)
+    assert tab.result is not None and tab.result.n_complete == 3
+    assert tab.trials_table.rowCount() == 3
+    states = {tab.trials_table.item(r, 1).text() for r in range(3)}
+    assert states == {"complete"}
+    tab.plots.history.redraw_now()
+    xs, ys = tab.plots._points.get_data()
+    assert list(xs) == [0, 1, 2] and len(ys) == 3
+    assert "3 complete" in tab.study_label.text()
+    # Importances were computed once there were enough trials (or say why not).
+    qtbot.waitUntil(lambda: bool(tab.plots.importances or tab.plots.importance_note),
+                    timeout=30_000)
+    wait_jobs(qtbot, window)
+    # The Validate tab now offers each complete trial.
+    assert window.validate_tab.configuration.count() == 1 + 3
+    # Selecting a trial shows its learning curves.
+    tab.trials_table.selectRow(0)
+    tab.plots.curves.redraw_now()
+    assert len(tab.plots._val_loss.get_xdata()) == 2
+
+
+def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot, tmp_path):
+    project = open_demo(window, qtbot, tmp_path)
+    tab = window.optimize_tab
+    tiny_search_form(tab, trials=50, epochs=30)
+    epochs = []
+    window.job_started.connect(lambda job: job.event.connect(
+        lambda e: isinstance(e, EpochEnded) and epochs.append(e)))
+    tab.start()
+    qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=120_000)
+    pressed = time.monotonic()
+    qtbot.mouseClick(tab.stop_button, Qt.LeftButton)
+    wait_jobs(qtbot, window, timeout=30_000)
+    took = time.monotonic() - pressed
+    print(f"Stop answered in {took:.2f} s")
+    assert tab.result is not None and tab.result.stopped
+    assert "Resume" in tab.start_button.text()
+    # Reopening the project shows the study as it stands, ready to resume.
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    assert tab.trials_table.rowCount() >= 1
+
+
+def test_space_form_is_checked_as_typed(window, qtbot, tmp_path):
+    open_demo(window, qtbot, tmp_path)
+    tab = window.optimize_tab
+    editor = tab.space_editor
+    assert tab.start_button.isEnabled()
+    row = next(r for r in range(editor.table.rowCount())
+               if editor.table.item(r, 0).data(Qt.UserRole) == "lr")
+    editor.table.item(row, 2).setText("0.5")  # low above high
+    assert "must be below" in editor.problem.text()
+    assert not tab.start_button.isEnabled()
+    editor.table.item(row, 2).setText("abc")
+    assert "not a number" in editor.problem.text()
+    editor.reset()
+    assert editor.problem.text() == "" and tab.start_button.isEnabled()
+    settings = tab.search_settings()
+    assert settings.space.get("lr").low == 1e-5 and settings.space.get("hidden").choices
+
+
+def test_live_plot_keeps_the_users_zoom(qtbot):
+    from allgui.gui.plots import LivePlot
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    (line,) = plot.ax.plot([], [])
+    line.set_data([0, 1, 2], [0.5, 0.6, 0.7])
+    plot.redraw_now()
+    assert plot.ax.get_xlim()[1] >= 2
+    plot.ax.set_xlim(0.5, 1.5)  # the user zooms
+    line.set_data([0, 1, 2, 3, 4], [0.5, 0.6, 0.7, 0.8, 0.9])
+    plot.redraw_now()
+    assert plot.ax.get_xlim() == (0.5, 1.5) and plot.user_zoomed()
+    plot.fit()
+    assert plot.ax.get_xlim()[1] >= 4 and not plot.user_zoomed()
+    for _ in range(20):  # many requests, one redraw
+        plot.request_redraw()
+    before = plot.draw_count
+    qtbot.waitUntil(lambda: plot.draw_count == before + 1, timeout=2000)
+    qtbot.wait(400)
+    assert plot.draw_count == before + 1
