@@ -99,7 +99,7 @@ def print_result(result, clf) -> None:
         print("per patient:")
         for s in result.patients:
             shown = ", ".join(f"{s.counts[c]} {c}" for c in clf.classes)
-            print(f"  {s.patient:<8} {s.images:>4} images: {shown}; mean p({pos}) "
+            print(f"  {s.patient:<8} {s.images:>4} image{'s' if s.images != 1 else ' '}: {shown}; mean p({pos}) "
                   f"{s.mean_probabilities[pos]:.3f}; {s.uncertain} uncertain")
     if result.csv_path:
         print(f"\nresults: {result.csv_path}")
@@ -107,7 +107,8 @@ def print_result(result, clf) -> None:
             print(f"per patient: {result.patients_csv_path}")
     heat = [r.heatmap_path for r in result.rows if r.heatmap_path]
     if heat:
-        print(f"heatmaps: {len(heat)} PNG files under {Path(heat[0]).parent if len(heat) == 1 else _common(heat)}")
+        where = Path(heat[0]).parent if len(heat) == 1 else _common(heat)
+        print(f"heatmaps: {len(heat)} PNG file{'s' if len(heat) != 1 else ''} under {where}")
 
 
 def _common(paths: list[str]) -> str:
