@@ -408,7 +408,7 @@ def _scan_manifest(
         records=tuple(sorted(records, key=lambda r: r.path)),
         bad_files=tuple(bad_missing + check.bad),
         positive_class=CNMC_POSITIVE if CNMC_POSITIVE in classes else None,
-        synthetic=_is_synthetic(base, *( [root] if root else [])),
+        synthetic=_is_synthetic(base, root or base),
         notes=tuple(notes),
     )
 
