@@ -104,7 +104,7 @@ def test_resume_after_a_crash(tmp_path):
     trials = load(project).trials
     assert {t.number: t.value for t in trials if t.number in before} == before  # intact
     assert trials[2].state == TrialState.FAIL
-    assert "interrupted" in trials[2].user_attrs["fail_reason"]
+    assert "interrupted" in trials[2].user_attrs["result"]["fail_reason"]
     retried = [t for t in trials if t.user_attrs.get("retry_of") == 2]
     assert len(retried) == 1 and retried[0].params["lr"] == crashed_lr
     assert result.n_complete == 4 and result.recovered == 1
@@ -137,8 +137,8 @@ def test_stop_during_a_trial_returns_within_a_second(tmp_path):
     assert returned - stopped_at[0] < 1.0
     trials = load(project).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
-    assert trials[0].user_attrs["fail_reason"] == "stopped by the user"
-    assert trials[0].user_attrs["epochs_run"] >= 2
+    assert trials[0].user_attrs["result"]["fail_reason"] == "stopped by the user"
+    assert trials[0].user_attrs["result"]["epochs_run"] >= 2
     # Its parameters are queued to run first when the search continues.
     assert trials[1].system_attrs["fixed_params"] == trials[0].params
 
@@ -193,8 +193,9 @@ def test_pruning_records_epochs_saved(tmp_path, pruning, objective):
     assert result.n_pruned == len(pruned) >= 1
     assert result.epochs_saved_by_pruning == sum(4 - p.epoch for p in pruned)
     study = load(project)
-    assert all(t.user_attrs["epochs_saved"] == 4 - t.user_attrs["epochs_run"]
-               for t in study.trials if t.state == TrialState.PRUNED)
+    results = [t.user_attrs["result"] for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(r["epochs_saved"] == 4 - r["epochs_run"] for r in results)
+    assert all(len(t.intermediate_values) == len(t.user_attrs["history"]) for t in study.trials)
 
 
 def test_importances_name_their_method():

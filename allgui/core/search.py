@@ -276,9 +276,8 @@ def recover_interrupted(study, storage) -> int:
 
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(t._trial_id, "fail_reason",
-                                    "interrupted: allgui stopped while this trial ran")
-        storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
+        storage.set_trial_user_attr(t._trial_id, "result", {
+            "fail_reason": "interrupted: allgui stopped while this trial ran", INTERRUPTED: True})
         storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if t.params:
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
@@ -295,7 +294,7 @@ def finished_count(study) -> int:
     for t in study.get_trials(deepcopy=False):
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
             n += 1
-        elif t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED):
+        elif t.state == TrialState.FAIL and not trial_result(t).get(INTERRUPTED):
             n += 1
     return n
 
@@ -484,9 +483,12 @@ def _run_trial(study, trial, project, settings, train_settings, data, backbones,
             nonlocal epochs_run
             epochs_run = record.epoch
             history.append(_plain(dataclasses.asdict(record)))
-            trial.report(record.objective, record.epoch)
-            if settings.pruning != "none" and trial.should_prune():
-                raise optuna.TrialPruned()
+            # Reported only for a pruner: each report is one write to the study
+            # (tens of ms on SQLite); the curve is kept in the 'history' attribute.
+            if settings.pruning != "none":
+                trial.report(record.objective, record.epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
 
         result = train_configuration(
             data, config, hp, mode=settings.mode, epochs=settings.epochs, seed=seed,
@@ -495,7 +497,7 @@ def _run_trial(study, trial, project, settings, train_settings, data, backbones,
             features=features, job=JOB, trial=number, on_epoch=on_epoch,
         )
         best = result.best
-        _set_attrs(trial, history=history, epochs_run=len(result.history),
+        _set_attrs(trial, history, epochs_run=len(result.history),
                    best_epoch=result.best_epoch, duration_s=result.duration_s,
                    val_accuracy=best.val_accuracy,
                    val_balanced_accuracy=best.val_balanced_accuracy,
@@ -507,7 +509,7 @@ def _run_trial(study, trial, project, settings, train_settings, data, backbones,
                            duration_s=result.duration_s, epochs_run=len(result.history)))
         return True
     except optuna.TrialPruned:
-        _set_attrs(trial, history=history, epochs_run=epochs_run,
+        _set_attrs(trial, history, epochs_run=epochs_run,
                    epochs_saved=settings.epochs - epochs_run)
         study.tell(trial, state=TrialState.PRUNED)
         sink(TrialPruned(JOB, number=number, epoch=epochs_run,
@@ -541,17 +543,24 @@ def _run_trial(study, trial, project, settings, train_settings, data, backbones,
         raise
 
 
-def _set_attrs(trial, **attrs) -> None:
-    for k, v in attrs.items():
-        trial.set_user_attr(k, _plain(v))
+def _set_attrs(trial, history: list, **result) -> None:
+    """Two writes (each is one transaction on the study): the per-epoch
+    curve ('history') and the outcome ('result')."""
+    trial.set_user_attr("history", _plain(history))
+    trial.set_user_attr("result", _plain(result))
+
+
+def trial_result(trial) -> dict[str, Any]:
+    """The 'result' attribute of a (frozen) trial: epochs_run, best_epoch,
+    duration_s, val_accuracy, val_balanced_accuracy, val_loss, fail_reason..."""
+    return dict(trial.user_attrs.get("result") or {})
 
 
 def _fail(study, trial, reason, history, epochs_run, interrupted: bool) -> None:
     from optuna.trial import TrialState
 
-    _set_attrs(trial, fail_reason=reason, history=history, epochs_run=epochs_run)
-    if interrupted:
-        trial.set_user_attr(INTERRUPTED, True)
+    _set_attrs(trial, history, fail_reason=reason, epochs_run=epochs_run,
+               **({INTERRUPTED: True} if interrupted else {}))
     study.tell(trial, state=TrialState.FAIL)
 
 
@@ -569,8 +578,8 @@ _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
 def trial_summaries(study) -> tuple[TrialSummary, ...]:
     out = []
     for t in study.get_trials(deepcopy=False):
-        attrs = t.user_attrs
-        fixed = (attrs.get("settings") or {}).get("fixed") or {}
+        attrs = trial_result(t)
+        fixed = (t.user_attrs.get("settings") or {}).get("fixed") or {}
         out.append(TrialSummary(
             number=t.number,
             state=_STATES.get(t.state.name, t.state.name.lower()),

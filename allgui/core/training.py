@@ -198,10 +198,11 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % (2**32))
 
 
-def _batch_order(n: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
+def _batch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The shuffled order of epoch ``epoch``: the same in both modes."""
     g = torch.Generator(device="cpu")
     g.manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=g).to(device)
+    return torch.randperm(n, generator=g).numpy()
 
 
 def _reset_head(model: AllClassifier, seed: int) -> None:
@@ -381,8 +382,7 @@ class _Loop:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=settings.lr_factor, patience=settings.lr_patience
         )
-        self.train_labels = torch.as_tensor(np.asarray(data.train_labels, dtype=np.int64),
-                                            device=device)
+        self.train_labels = np.asarray(data.train_labels, dtype=np.int64)
         self.val_labels = torch.as_tensor(np.asarray(data.val_labels, dtype=np.int64),
                                           device=device)
         self.val_features = (
@@ -415,42 +415,42 @@ class _Loop:
             return self.model(x)
 
     def train_epoch(self, epoch: int) -> _PassResult:
-        model, n = self.model, len(self.data.train_labels)
+        model, n, bs = self.model, len(self.data.train_labels), self.hp.batch_size
         model.train()
-        order = _batch_order(n, self.seed, epoch, self.device)
+        order = _batch_order(n, self.seed, epoch)
+        labels = self.train_labels[order]
+        y_all = torch.from_numpy(labels).to(self.device)
         if self.mode == "cached":
-            # A copy: cached views are read-only memory maps of the files.
-            feats = torch.tensor(np.asarray(self.features.view_for_epoch(epoch)),
-                                 device=self.device)
+            # Gathered once per epoch (a copy: cached views are read-only memory maps),
+            # so each step takes a slice: few kernels per step on a GPU.
+            feats = torch.from_numpy(np.asarray(self.features.view_for_epoch(epoch))[order])
+            feats = feats.to(self.device)
         else:
             matrices = random_affine_matrices(n, view_generator(self.views_seed, epoch))
-            order_cpu = order.cpu().numpy()
-        loss_sum = torch.zeros((), device=self.device)
-        preds = []
-        for start in range(0, n, self.hp.batch_size):
+        losses, sizes, preds = [], [], []
+        for start in range(0, n, bs):
             self._check_cancel()
-            idx = order[start:start + self.hp.batch_size]
-            y = self.train_labels[idx]
+            y = y_all[start:start + bs]
             if self.mode == "cached":
-                with self._autocast():
-                    logits = model.forward_head(feats[idx])
+                logits = model.forward_head(feats[start:start + bs])  # fp32: a small head
             else:
-                idx_cpu = order_cpu[start:start + self.hp.batch_size]
-                x = self._images_in(self.data.train_images, idx_cpu, matrices[idx_cpu])
+                idx = order[start:start + bs]
+                x = self._images_in(self.data.train_images, idx, matrices[idx])
                 logits = self._logits_online(x)
             loss = self.train_loss(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            loss_sum += loss.detach() * len(idx)
+            losses.append(loss.detach())
+            sizes.append(len(y))
             preds.append(logits.detach().argmax(1))
-        mean_loss = float(loss_sum) / n
+        weights = torch.tensor(sizes, dtype=torch.float32, device=self.device)
+        mean_loss = float((torch.stack(losses) * weights).sum()) / n
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(
                 f"The training loss became {mean_loss} in epoch {epoch + 1}: training diverged "
                 f"(learning rate {self.hp.lr:.3g} may be too high).",
             )
-        labels = self.data.train_labels[order.cpu().numpy()]
         acc, bal = _accuracies(labels, torch.cat(preds).cpu().numpy(), self.n_classes)
         return _PassResult(mean_loss, acc, bal)
 
@@ -460,8 +460,7 @@ class _Loop:
         logits_all = []
         with torch.no_grad():
             if self.mode == "cached":
-                with self._autocast():
-                    logits_all.append(model.forward_head(self.val_features).float())
+                logits_all.append(model.forward_head(self.val_features).float())
             else:
                 bs = max(self.hp.batch_size, self.settings.extract_batch_size)
                 for start in range(0, n, bs):
