@@ -60,7 +60,7 @@ def render_html(doc: Document) -> str:
             parts += [f"<th>{escape(h)}</th>" for h in block.header]
             parts.append("</tr></thead><tbody>")
             # Right-align a column only when every value in it is a number.
-            numeric = [all(_is_number(r[c]) or r[c] in ("n/a", "") for r in block.rows
+            numeric = [all(_is_number(r[c]) or r[c] in ("n/a", "", "unknown") for r in block.rows
                            if c < len(r)) for c in range(len(block.header))]
             for row in block.rows:
                 cells = "".join(
