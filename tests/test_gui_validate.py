@@ -1,0 +1,52 @@
+"""The Validate tab: a batch after a tiny search, metrics table and figures,
+export to ONNX (the Classify tab takes it) and the report."""
+
+from __future__ import annotations
+
+import gui_support
+from gui_support import make_demo_project, tiny_search_form, wait_jobs
+
+app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+
+
+def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured):
+    project = make_demo_project(tmp_path / "demo")
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    tiny_search_form(window.optimize_tab, trials=2, epochs=2)
+    window.optimize_tab.start()
+    wait_jobs(qtbot, window, timeout=120_000)
+
+    tab = window.validate_tab
+    assert tab.run_button.isEnabled() and not tab.export_button.isEnabled()
+    tab.runs.setValue(2)
+    tab.epochs.setValue(2)
+    tab.baseline.setCurrentIndex(tab.baseline.findData("default"))
+    tab.start()
+    wait_jobs(qtbot, window, timeout=180_000)
+    assert not captured.errors, captured.errors
+    assert tab.view is not None and tab.table.rowCount() > 3
+    headers = [tab.table.horizontalHeaderItem(c).text() for c in range(tab.table.columnCount())]
+    assert {"Mean", "SD", "CV", "95% CI (t)"} <= set(headers)
+    labels = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
+    assert any("weighted" in t for t in labels)
+    assert "test set" in tab.summary.text()
+    assert "Tuned against baseline" in tab.note.text()
+    assert tab._roc_holder.count() == 1 and tab._cm_holder.count() == 1
+
+    tab.export_model()
+    wait_jobs(qtbot, window, timeout=120_000)
+    assert not captured.errors, captured.errors
+    assert tab.exported is not None and tab.exported.parent == project.models_dir
+    qtbot.waitUntil(lambda: window.classify_tab.classifier is not None, timeout=30_000)
+    wait_jobs(qtbot, window)
+
+    tab.write_report()
+    wait_jobs(qtbot, window, timeout=120_000)
+    assert not captured.errors, captured.errors
+    assert list(project.reports_dir.glob("*.html")) and list(project.reports_dir.glob("*.pdf"))
+
+    # Reopening the project shows the latest batch again.
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    assert tab.view is not None and tab.export_button.isEnabled()
