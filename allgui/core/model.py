@@ -116,11 +116,18 @@ class AllClassifier(nn.Module):
         return self.config.finetune_stages <= 0
 
     def train(self, mode: bool = True) -> AllClassifier:
-        super().train(mode)
-        if mode:
+        # Not nn.Module's recursion into every backbone module on each call
+        # (hundreds of modules, twice per epoch): a frozen backbone is put in
+        # eval mode once and left there.
+        self.training = mode
+        self.head.train(mode)
+        if self.frozen:
+            if self.backbone.training:
+                self.backbone.eval()
+        else:
             self.backbone.eval()
             for m in self.trainable_backbone_modules:
-                m.train(True)
+                m.train(mode)
         return self
 
     def with_head(self, config: ModelConfig) -> AllClassifier:
