@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PAPER = dict(images=10_661, size=224, backbone="efficientnet_b2", trials=20, epochs=10, views=10)
-CPU = dict(images=240, size=64, backbone="efficientnet_b0", trials=20, epochs=10, views=10)
+CPU = dict(images=100, size=224, backbone="efficientnet_b0", trials=20, epochs=10, views=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{key}", type=type(PAPER[key]))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    parser.add_argument("--extract-batch", type=int, default=64)
+    parser.add_argument("--extract-batch", type=int, default=0,
+                        help="images per frozen-backbone pass, both modes (0: by device)")
     args = parser.parse_args(argv)
 
     if args.threads:

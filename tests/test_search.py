@@ -59,7 +59,7 @@ def test_event_sequence_and_study_on_disk(tmp_path):
     result = run_search(project, tiny(), log, data=DATA)
     kinds = [type(e).__name__ for e in log.events if not isinstance(e, ev.Progress)]
     per_trial = ["TrialStarted", "EpochEnded", "EpochEnded", "TrialFinished"]
-    assert kinds == ["JobStarted"] + per_trial * 3 + ["StudyFinished"]
+    assert kinds == ["JobStarted"] + per_trial * 3 + ["StudyFinished", "JobFinished"]
     # Feature progress comes once, before the first epoch, and reaches its total.
     progress = log.of_type(ev.Progress)
     assert progress and progress[-1].done == progress[-1].total == 2 * 24 + 12
@@ -216,6 +216,21 @@ def test_importances_name_their_method():
     flat.optimize(lambda t: t.suggest_float("lr", 0, 1) * 0 + 0.5, n_trials=3)
     with pytest.raises(AllguiError, match="same value"):
         parameter_importances(flat, "fanova")
+
+
+def test_backbone_as_a_searched_choice(tmp_path):
+    from allgui.core.space import PAPER_SPACE, Param
+
+    project = new_project(tmp_path)
+    space = PAPER_SPACE.with_param(Param("backbone", choices=("test_efficientnet",
+                                                              "test_resnet")))
+    result = run_search(project, tiny(trials=4, epochs=1, startup_trials=4, seed=3, space=space),
+                        data=DATA)
+    used = {t.params["backbone"] for t in result.trials}
+    assert used == {"test_efficientnet", "test_resnet"} and result.n_complete == 4
+    # One feature cache entry per backbone, shared by that backbone's trials.
+    entries = sorted(p.name.split("-")[0] for p in (project.cache_dir / "features").iterdir())
+    assert entries == ["test_efficientnet", "test_resnet"]
 
 
 def test_other_objective_needs_its_own_study(tmp_path):

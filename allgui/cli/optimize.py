@@ -54,15 +54,16 @@ def run(args) -> int:
     from allgui.core.errors import AllguiError
     from allgui.core.importance import format_importances, parameter_importances
     from allgui.core.project import Project
-    from allgui.core.search import SearchSettings, open_study, run_search
+    from allgui.core.search import SearchError, SearchSettings, load_study, run_search
 
     project = Project.open(args.project)
     model_changes = {
         k: v for k, v in (("backbone", args.backbone), ("weights", args.weights),
                           ("finetune_stages", args.finetune_stages)) if v is not None
     }
+    model_before = project.settings.model
     if model_changes:
-        project.update(model=dataclasses.replace(project.settings.model, **model_changes))
+        project.update(model=dataclasses.replace(model_before, **model_changes))
     changes = {
         "trials": args.trials, "epochs": args.epochs, "mode": args.mode, "views": args.views,
         "objective": args.objective, "pruning": args.pruning, "seed": args.seed,
@@ -86,12 +87,15 @@ def run(args) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         result = run_search(project, settings, printer, cancel)
+    except SearchError:
+        project.update(model=model_before)  # the study refused them: keep the old ones
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
 
     print(format_table(result, args.top))
     if result.n_complete >= 2:
-        study, _, _ = open_study(project, settings)
+        study = load_study(project, settings.study_name)
         try:
             print()
             print(format_importances(parameter_importances(study, "ped-anova")))

@@ -37,6 +37,7 @@ import torch
 from allgui import __version__
 from allgui.core.errors import AllguiError, Cancelled, ProjectError
 from allgui.core.events import (
+    JobFinished,
     JobStarted,
     Notice,
     Progress,
@@ -90,7 +91,7 @@ class SearchSettings:
     startup_trials: int = 10  # TPE's random trials before it models the results
     multivariate: bool = True
     device: str = "auto"
-    extract_batch_size: int = 64
+    extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     space: SearchSpace = field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
@@ -232,7 +233,7 @@ def _make_pruner(settings: SearchSettings):
 def open_study(project: Project, settings: SearchSettings, data_key: str = "",
                class_names: tuple[str, ...] = ()):
     """Create or load the project's study, checking it was made for the same
-    objective and data. Returns ``(study, storage, seed_offset)``."""
+    objective, data and backbone. Returns ``(study, storage, seed_offset)``."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -244,6 +245,8 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
         storage=storage, study_name=name, direction="maximize", load_if_exists=True,
         sampler=_make_sampler(settings, seed_offset), pruner=_make_pruner(settings),
     )
+    m = project.settings.model
+    model = {"backbone": m.backbone, "weights": m.weights, "finetune_stages": m.finetune_stages}
     recorded = study.user_attrs.get("allgui")
     if recorded:
         if recorded.get("objective") != settings.objective:
@@ -256,11 +259,18 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
                 f"The study '{name}' was run on other images or another split; "
                 "give the new search its own study name."
             )
+        if recorded.get("model") and recorded["model"] != model:
+            raise SearchError(
+                f"The study '{name}' was run with backbone {recorded['model'].get('backbone')} "
+                f"(weights {recorded['model'].get('weights')}); for another backbone or "
+                "weights, give the new search its own study name."
+            )
     else:
         study.set_user_attr("allgui", {
             "allgui_version": __version__,
             "objective": settings.objective,
             "data_key": data_key,
+            "model": model,
             "class_names": list(class_names),
             "settings": _plain(settings.to_dict()),
             "sampler": settings.sampler_settings(),
@@ -411,11 +421,11 @@ def run_search(
     device = resolve_device(settings.device)
     started = time.perf_counter()
     with study_lock(project.root / ".search.lock"):
-        project.update(search=_plain(settings.to_dict()))
         if data is None:
             data = training_data_for(project, sink, cancel)
         check_class_counts(data)  # before any training, in plain words
         study, storage, _ = open_study(project, settings, data.key, tuple(data.class_names))
+        project.update(search=_plain(settings.to_dict()))  # once the study accepts them
         recovered = recover_interrupted(study, storage)
         if recovered:
             sink(Notice(JOB, level="info", text=f"{recovered} trial(s) interrupted earlier "
@@ -429,6 +439,7 @@ def run_search(
         train_settings = TrainSettings(objective=settings.objective, views=settings.views,
                                        extract_batch_size=settings.extract_batch_size)
         stopped = False
+        error: BaseException | None = None
         try:
             while finished_count(study) < settings.trials:
                 if cancel.is_set():
@@ -439,8 +450,9 @@ def run_search(
                                   backbones, device, sink, cancel):
                     stopped = True
                     break
-        except KeyboardInterrupt:
-            stopped = True
+        except BaseException as exc:
+            error = exc
+            stopped = isinstance(exc, KeyboardInterrupt)
             raise
         finally:
             result = _result(project, settings, study, stopped, recovered,
@@ -450,6 +462,14 @@ def run_search(
                                best_value=best.value if best else None,
                                n_complete=result.n_complete, n_pruned=result.n_pruned,
                                n_failed=result.n_failed, stopped=stopped))
+            if error is not None and not stopped:
+                message = f"The search ended on an error: {error}"
+            else:
+                message = (("Stopped; " if stopped else "Finished; ")
+                           + f"{result.n_complete} complete, {result.n_pruned} pruned, "
+                           f"{result.n_failed} failed trials in the study.")
+            sink(JobFinished(JOB, ok=error is None or stopped, message=message,
+                             stopped=stopped))
     return result
 
 
@@ -611,16 +631,22 @@ def _result(project, settings, study, stopped, recovered, duration_s, features_s
     )
 
 
-def load_search_result(project: Project, settings: SearchSettings | None = None) -> SearchResult:
-    """The project's study as it stands, without running anything."""
+def load_study(project: Project, study_name: str | None = None):
+    """The project's Optuna study (read it, plot it, compute importances)."""
     import optuna
 
-    settings = settings if settings is not None else SearchSettings.from_project(project)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = study_name or SearchSettings.from_project(project).study_name
     try:
-        study = optuna.load_study(study_name=settings.study_name,
-                                  storage=_storage(project.storage_url))
+        return optuna.load_study(study_name=name, storage=_storage(project.storage_url))
     except KeyError as exc:
-        raise ProjectError(f"This project has no study named '{settings.study_name}' yet.") from exc
+        raise ProjectError(f"This project has no study named '{name}' yet.") from exc
+
+
+def load_search_result(project: Project, settings: SearchSettings | None = None) -> SearchResult:
+    """The project's study as it stands, without running anything."""
+    settings = settings if settings is not None else SearchSettings.from_project(project)
+    study = load_study(project, settings.study_name)
     return _result(project, settings, study, False, 0, 0.0, 0.0)
 
 

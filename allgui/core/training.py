@@ -37,7 +37,7 @@ from torch import nn
 from allgui.core.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
 from allgui.core.events import EpochEnded, Progress, Sink, null_sink
-from allgui.core.features import FeatureSet, build_feature_set
+from allgui.core.features import FeatureSet, backbone_batch, build_feature_set
 from allgui.core.model import AllClassifier, ModelConfig, build_model
 from allgui.core.objective import OBJECTIVES, objective_value
 
@@ -68,7 +68,7 @@ class TrainSettings:
     lr_factor: float = 0.1
     early_stopping_patience: int = 10
     views: int = 10  # K, cached mode
-    extract_batch_size: int = 64
+    extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     amp: bool = True  # bf16 autocast, CUDA only
 
 
@@ -409,8 +409,12 @@ class _Loop:
     def _logits_online(self, x: torch.Tensor) -> torch.Tensor:
         with self._autocast():
             if self.model.frozen:
+                # A frozen backbone (eval mode) gives the same features in any
+                # grouping: run it in the chunks that suit the device best.
+                chunk = backbone_batch(self.device, self.settings.extract_batch_size)
                 with torch.no_grad():
-                    pooled = self.model.pool(self.model.forward_features(x))
+                    pooled = torch.cat([self.model.pool(self.model.forward_features(part))
+                                        for part in x.split(chunk)])
                 return self.model.forward_head(pooled.float())
             return self.model(x)
 
@@ -462,7 +466,7 @@ class _Loop:
             if self.mode == "cached":
                 logits_all.append(model.forward_head(self.val_features).float())
             else:
-                bs = max(self.hp.batch_size, self.settings.extract_batch_size)
+                bs = backbone_batch(self.device, self.settings.extract_batch_size)
                 for start in range(0, n, bs):
                     self._check_cancel()
                     idx = np.arange(start, min(start + bs, n))
