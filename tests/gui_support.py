@@ -69,8 +69,37 @@ def window(qtbot, app_settings, captured):
     qtbot.waitUntil(lambda: not w.jobs, timeout=10_000)
 
 
+def wait_until(condition, timeout: int = 60_000) -> None:
+    """Run the event loop until ``condition()`` holds.
+
+    A real QEventLoop (as the app runs) rather than QTest.qWait's polling,
+    which holds the GIL long enough to slow worker threads many times over.
+    """
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if condition():
+        return
+    loop = QEventLoop()
+    deadline = time.monotonic() + timeout / 1000
+
+    def check() -> None:
+        if condition() or time.monotonic() > deadline:
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if not condition():
+        raise TimeoutError(f"waited {timeout} ms")
+
+
 def wait_jobs(qtbot, window, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: not window.jobs, timeout=timeout)
+    wait_until(lambda: not window.jobs, timeout)
 
 
 def drop_paths(widget, paths) -> QDropEvent:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gui_support
-from gui_support import drop_paths, make_demo_project, wait_jobs
+from gui_support import drop_paths, make_demo_project, wait_jobs, wait_until
 
 app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
 
@@ -11,7 +11,7 @@ app_settings, captured, window = gui_support.app_settings, gui_support.captured,
 def test_demo_button_makes_and_opens_a_synthetic_project(window, qtbot, tmp_path):
     tab = window.dataset_tab
     qtbot.mouseClick(tab.demo_button, gui_support.Qt.LeftButton)
-    qtbot.waitUntil(lambda: tab.view is not None, timeout=60_000)
+    wait_until(lambda: tab.view is not None, 60_000)
     wait_jobs(qtbot, window)
     project = window.project
     assert project is not None and project.root.parent == tmp_path / "projects"
@@ -28,7 +28,7 @@ def test_image_split_warns_and_audit_reports_leakage(window, qtbot, tmp_path):
     project = make_demo_project(tmp_path / "demo")
     window.open_project(project.root)
     tab = window.dataset_tab
-    qtbot.waitUntil(lambda: tab.view is not None, timeout=60_000)
+    wait_until(lambda: tab.view is not None, 60_000)
     wait_jobs(qtbot, window)
     tab.method.setCurrentIndex(tab.method.findData("image"))
     assert tab.leaky_warning.isVisibleTo(tab)
@@ -43,7 +43,7 @@ def test_folder_dropped_on_the_dataset_tab_opens_it(window, qtbot, tmp_path):
     project = make_demo_project(tmp_path / "demo")
     window.tabs.setCurrentWidget(window.dataset_tab)
     drop_paths(window, [project.settings.dataset.path])
-    qtbot.waitUntil(lambda: window.dataset_tab.view is not None, timeout=60_000)
+    wait_until(lambda: window.dataset_tab.view is not None, 60_000)
     wait_jobs(qtbot, window)
     # No project was open: one was made for the dropped dataset.
     assert window.project.settings.dataset.path == project.settings.dataset.path

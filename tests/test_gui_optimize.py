@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import gui_support
-from gui_support import make_demo_project, tiny_search_form, wait_jobs
+from gui_support import make_demo_project, tiny_search_form, wait_jobs, wait_until
 from PySide6.QtCore import Qt
 
 from allgui.core.events import EpochEnded, StudyFinished
@@ -41,8 +41,7 @@ def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, cap
     assert list(xs) == [0, 1, 2] and len(ys) == 3
     assert "3 complete" in tab.study_label.text()
     # Importances were computed once there were enough trials (or say why not).
-    qtbot.waitUntil(lambda: bool(tab.plots.importances or tab.plots.importance_note),
-                    timeout=30_000)
+    wait_until(lambda: bool(tab.plots.importances or tab.plots.importance_note), 30_000)
     wait_jobs(qtbot, window)
     # The Validate tab now offers each complete trial.
     assert window.validate_tab.configuration.count() == 1 + 3
@@ -60,7 +59,7 @@ def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot,
     window.job_started.connect(lambda job: job.event.connect(
         lambda e: isinstance(e, EpochEnded) and epochs.append(e)))
     tab.start()
-    qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=120_000)
+    wait_until(lambda: len(epochs) >= 1, 120_000)
     pressed = time.monotonic()
     qtbot.mouseClick(tab.stop_button, Qt.LeftButton)
     wait_jobs(qtbot, window, timeout=30_000)
@@ -110,6 +109,6 @@ def test_live_plot_keeps_the_users_zoom(qtbot):
     for _ in range(20):  # many requests, one redraw
         plot.request_redraw()
     before = plot.draw_count
-    qtbot.waitUntil(lambda: plot.draw_count == before + 1, timeout=2000)
+    wait_until(lambda: plot.draw_count == before + 1, 2000)
     qtbot.wait(400)
     assert plot.draw_count == before + 1

@@ -4,7 +4,7 @@ export to ONNX (the Classify tab takes it) and the report."""
 from __future__ import annotations
 
 import gui_support
-from gui_support import make_demo_project, tiny_search_form, wait_jobs
+from gui_support import make_demo_project, tiny_search_form, wait_jobs, wait_until
 
 app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
 
@@ -38,7 +38,7 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured)
     wait_jobs(qtbot, window, timeout=120_000)
     assert not captured.errors, captured.errors
     assert tab.exported is not None and tab.exported.parent == project.models_dir
-    qtbot.waitUntil(lambda: window.classify_tab.classifier is not None, timeout=30_000)
+    wait_until(lambda: window.classify_tab.classifier is not None, 30_000)
     wait_jobs(qtbot, window)
 
     tab.write_report()

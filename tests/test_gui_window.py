@@ -8,6 +8,7 @@ import threading
 import time
 
 import gui_support
+from gui_support import wait_until
 from PySide6.QtCore import QThread
 
 from allgui import RESEARCH_NOTICE
@@ -74,7 +75,7 @@ def test_events_cross_into_the_gui_thread_queued(window, qtbot):
     window.start_job("test", work,
                      on_event=lambda e: seen.append((e, QThread.currentThread() is gui_thread)),
                      on_success=results.append)
-    qtbot.waitUntil(lambda: not window.jobs, timeout=10_000)
+    wait_until(lambda: not window.jobs, 10_000)
     assert [e.done for e, _ in seen if isinstance(e, Progress)] == [1, 2, 3, 4, 5]
     assert all(on_gui for _, on_gui in seen)
     assert results and results[0] != threading.get_ident()  # ran on another thread
@@ -86,7 +87,7 @@ def test_job_failure_is_a_dialog_and_cancel_is_quiet(window, qtbot, captured):
         raise DatasetError("No images were found in that folder.", "searched /x")
 
     window.start_job("scan", bad)
-    qtbot.waitUntil(lambda: not window.jobs, timeout=10_000)
+    wait_until(lambda: not window.jobs, 10_000)
     assert captured.errors[-1] == ("No images were found in that folder.", "searched /x")
 
     def stopped(sink, cancel):
@@ -94,7 +95,7 @@ def test_job_failure_is_a_dialog_and_cancel_is_quiet(window, qtbot, captured):
 
     n = len(captured.errors)
     window.start_job("scan", stopped)
-    qtbot.waitUntil(lambda: not window.jobs, timeout=10_000)
+    wait_until(lambda: not window.jobs, 10_000)
     assert len(captured.errors) == n
 
 
@@ -125,7 +126,7 @@ def test_last_resort_handler_reports_and_keeps_running(window, qtbot, captured, 
             raise ZeroDivisionError("boom in a slot")
         except ZeroDivisionError:
             sys.excepthook(*sys.exc_info())
-        qtbot.waitUntil(lambda: len(handler.reports) == 1, timeout=5000)
+        wait_until(lambda: len(handler.reports) == 1, 5000)
 
         def thread_body():
             raise ValueError("boom in a thread")
@@ -133,7 +134,7 @@ def test_last_resort_handler_reports_and_keeps_running(window, qtbot, captured, 
         t = threading.Thread(target=thread_body, name="worker-x")
         t.start()
         t.join()
-        qtbot.waitUntil(lambda: len(handler.reports) == 2, timeout=5000)
+        wait_until(lambda: len(handler.reports) == 2, 5000)
     finally:
         handler.uninstall()
     assert saved == [1, 1]

@@ -243,3 +243,18 @@ def test_other_objective_needs_its_own_study(tmp_path):
     auc = run_search(project, tiny(trials=1, epochs=1, objective="auc", study_name="auc"),
                      data=DATA)
     assert auc.n_complete == 1 and 0.0 <= auc.best.value <= 1.0
+
+
+def test_weights_that_cannot_be_had_stop_the_search_once(tmp_path):
+    import dataclasses
+
+    from allgui.core.errors import WeightsError
+
+    project = new_project(tmp_path)
+    project.update(model=dataclasses.replace(project.settings.model,
+                                             weights=str(tmp_path / "missing.safetensors")))
+    log = EventLog()
+    with pytest.raises(WeightsError, match="does not exist"):
+        run_search(project, tiny(), log, data=DATA)
+    assert not log.of_type(ev.TrialStarted)
+    assert log.of_type(ev.JobFinished)[0].ok is False

@@ -213,7 +213,7 @@ class OptimizeTab(ProjectTab):
         buttons.addWidget(self.stop_button)
         layout.addLayout(buttons)
         scroll.setWidget(holder)
-        scroll.setMinimumWidth(380)
+        scroll.setMinimumWidth(470)
         return scroll
 
     def _weights_changed(self) -> None:

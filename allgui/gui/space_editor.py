@@ -56,6 +56,7 @@ class SpaceEditor(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemChanged.connect(self._edited)
+        self.table.setMinimumHeight(215)  # all seven parameters without scrolling
         layout.addWidget(self.table)
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
