@@ -125,7 +125,7 @@ def walkthrough(work: Path, shots: Path) -> None:
     # 2. A search, screenshots of each tab while it runs.
     show_tab(1)
     tab = w.optimize_tab
-    tab.trials.setValue(8)
+    tab.trials.setValue(400)  # stopped by the user below, after the screenshots
     tab.epochs.setValue(6)
     tab.views.setValue(3)
     tab.startup_trials.setValue(3)
@@ -138,7 +138,10 @@ def walkthrough(work: Path, shots: Path) -> None:
         shot(f"running-{name}")
     assert tab.job is not None, "the search ended before the screenshots; make it longer"
     show_tab(1)
+    wait(lambda: len(tab.book.complete()) >= 8)
+    click(tab.stop_button)
     idle()
+    assert tab.result.stopped and "Resume" in tab.start_button.text()
     tab.plots.setCurrentIndex(2)  # importances
     QTest.qWait(400)
     shot("after-importance")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QTableWidget,
@@ -181,9 +183,7 @@ class ClassifyTab(ProjectTab):
     def _build_viewer(self) -> QWidget:
         box = QGroupBox("Selected image")
         layout = QVBoxLayout(box)
-        self.image_label = QLabel("Select a result to see the image and its heatmap.")
-        self.image_label.setAlignment(Qt.AlignCenter)
-        self.image_label.setMinimumSize(240, 240)
+        self.image_label = ImageView("Select a result to see the image and its heatmap.")
         layout.addWidget(self.image_label, 1)
         self.answer_label = QLabel("")
         self.answer_label.setWordWrap(True)
@@ -412,10 +412,7 @@ class ClassifyTab(ProjectTab):
                 (rgb.shape[1], rgb.shape[0]), Image.Resampling.BILINEAR)
             rgb = overlay(rgb, np.asarray(heat, dtype=np.float32) / 255.0,
                           self.opacity.value() / 100.0)
-        pixmap = to_pixmap(rgb)
-        side = max(120, min(self.image_label.width(), self.image_label.height()) - 8)
-        self.image_label.setPixmap(
-            pixmap.scaled(side, side, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        self.image_label.set_image(to_pixmap(rgb))
 
     # -- saving -------------------------------------------------------------------------------
     def choose_csv(self) -> None:
@@ -439,6 +436,36 @@ class ClassifyTab(ProjectTab):
             self.show_error(exc, "Cannot save the results")
             return
         self.log(f"Saved {len(rows)} results to {path}")
+
+
+class ImageView(QLabel):
+    """Shows one picture as large as the space allows, never larger."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(text)
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(200, 200)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+        self._full: QPixmap | None = None
+
+    def set_image(self, pixmap: QPixmap) -> None:
+        self._full = pixmap
+        self._fit()
+
+    def clear(self) -> None:
+        self._full = None
+        super().clear()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._full is None:
+            return
+        size = self.contentsRect().size()
+        self.setPixmap(self._full.scaled(max(50, size.width() - 4), max(50, size.height() - 4),
+                                         Qt.KeepAspectRatio, Qt.SmoothTransformation))
 
 
 def _number(value: float) -> QTableWidgetItem:

@@ -30,7 +30,9 @@ def classify_providers() -> str:
         import onnxruntime as ort
     except ImportError:
         return "onnxruntime not installed"
-    names = [p.replace("ExecutionProvider", "") for p in ort.get_available_providers()]
+    # Azure is a remote-endpoint provider, not a device of this machine.
+    names = [p.replace("ExecutionProvider", "") for p in ort.get_available_providers()
+             if p != "AzureExecutionProvider"]
     return ", ".join(names)
 
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.errors import AllguiError, Cancelled, ProjectError
-from allgui.core.events import Notice
+from allgui.core.events import JobFinished, JobStarted, Notice
 from allgui.core.project import Project, ProjectSettings
 from allgui.gui import dialogs, errors
 from allgui.gui.about import AboutDialog
@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state)
+        else:
+            self.resizeDocks([self.log_dock], [110], Qt.Vertical)
 
     # -- projects --------------------------------------------------------
     def _show_project_label(self) -> None:
@@ -374,6 +376,10 @@ class MainWindow(QMainWindow):
         if isinstance(event, Notice):
             level = {"warning": logging.WARNING, "error": logging.ERROR}.get(event.level, logging.INFO)
             log.log(level, event.text)
+        elif isinstance(event, JobStarted) and event.description:
+            log.info(event.description)
+        elif isinstance(event, JobFinished) and event.message:
+            log.log(logging.INFO if event.ok else logging.WARNING, event.message)
 
     def stop_all_jobs(self, wait: bool = True) -> bool:
         """Ask every job to stop and (by default) wait for its thread; True when all ended."""

@@ -133,7 +133,7 @@ class ValidateTab(ProjectTab):
         top.addWidget(self.summary, 1)
         outer.addLayout(top)
 
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Horizontal)
         table_box = QWidget()
         tl = QVBoxLayout(table_box)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -149,7 +149,8 @@ class ValidateTab(ProjectTab):
         self._roc_holder = self._figure_page("ROC curves")
         self._cm_holder = self._figure_page("Confusion matrices")
         splitter.addWidget(self.figures)
-        splitter.setStretchFactor(0, 1)
+        self.figures.setMinimumSize(360, 280)
+        splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         outer.addWidget(splitter, 1)
 
