@@ -96,6 +96,7 @@ def test_live_plot_keeps_the_users_zoom(qtbot):
 
     plot = LivePlot()
     qtbot.addWidget(plot)
+    plot.show()
     (line,) = plot.ax.plot([], [])
     line.set_data([0, 1, 2], [0.5, 0.6, 0.7])
     plot.redraw_now()

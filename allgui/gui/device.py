@@ -36,5 +36,25 @@ def classify_providers() -> str:
     return ", ".join(names)
 
 
+def warm_up_engine() -> None:
+    """Import the training engine's heavy libraries now, off the GUI thread, so
+    that the first search does not pay for it (a long import holds Python's
+    lock and would make the window stutter while live plots draw)."""
+    if not has_training_engine():
+        return
+    import importlib
+
+    for name in ("torch", "torchvision", "timm", "sklearn.metrics", "optuna",
+                 "optuna.storages._rdb.storage", "optuna.storages._rdb.models",
+                 "alembic.migration", "sqlalchemy.dialects.sqlite", "optuna.importance",
+                 "sklearn.ensemble",
+                 "allgui.core.search", "allgui.core.validation.run", "allgui.core.export",
+                 "allgui.core.importance"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional piece; the job says so if it needs it
+            continue
+
+
 def describe_devices() -> str:
     return f"Training: {training_device()}   ·   Classify (onnxruntime): {classify_providers()}"

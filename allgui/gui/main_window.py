@@ -28,7 +28,7 @@ from allgui.core.events import JobFinished, JobStarted, Notice
 from allgui.core.project import Project, ProjectSettings
 from allgui.gui import dialogs, errors
 from allgui.gui.about import AboutDialog
-from allgui.gui.device import describe_devices, has_training_engine
+from allgui.gui.device import describe_devices, has_training_engine, warm_up_engine
 from allgui.gui.jobs import Job, JobFunction
 from allgui.gui.settings import AppSettings
 
@@ -62,6 +62,7 @@ class _DeviceProbe(QRunnable):
 
     class Signals(QObject):
         found = Signal(str)
+        warmed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,6 +73,14 @@ class _DeviceProbe(QRunnable):
             text = describe_devices()
         except Exception as exc:  # noqa: BLE001 - a status line must never crash the app
             text = f"Device unknown ({exc})"
+        try:
+            warm_up_engine()
+        except Exception:  # noqa: BLE001, S110 - only a head start; the job imports again
+            pass
+        try:
+            self.signals.warmed.emit()
+        except RuntimeError:
+            pass
         try:
             self.signals.found.emit(text)
         except RuntimeError:  # the window closed meanwhile
@@ -88,6 +97,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self.project: Project | None = None
         self.synthetic = False
+        self.engine_ready = False  # the engine's libraries are imported (see warm_up_engine)
         self.jobs: list[Job] = []
         self._closing = False
         self.setWindowTitle("allgui")
@@ -102,7 +112,11 @@ class MainWindow(QMainWindow):
         if probe_device:
             self._probe = _DeviceProbe()
             self._probe.signals.found.connect(self.device_label.setText)
+            self._probe.signals.warmed.connect(self._engine_warmed)
             QThreadPool.globalInstance().start(self._probe)
+
+    def _engine_warmed(self) -> None:
+        self.engine_ready = True
 
     # -- construction --------------------------------------------------
     def _build_central(self) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
-from PySide6.QtCore import QTimer
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
@@ -38,8 +39,13 @@ class LivePlot(QWidget):
         keep_zoom: bool = True,
     ) -> None:
         super().__init__(parent)
-        self.figure = Figure(figsize=figsize, layout="constrained")
+        # The layout is computed when the size or the tick labels change, not at
+        # every draw: a constrained-layout pass doubles the cost of a draw.
+        self.figure = Figure(figsize=figsize)
         self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.installEventFilter(self)
+        self._layout_dirty = True
+        self._pending = False  # a redraw was asked for while hidden
         self.canvas.setMinimumSize(200, 150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -90,9 +96,37 @@ class LivePlot(QWidget):
 
     def redraw_now(self) -> None:
         self._timer.stop()
-        self._redraw()
+        self._redraw(force=True)
 
-    def _redraw(self) -> None:
+    def relayout(self) -> None:
+        """Ask for a fresh layout at the next draw (tick labels changed)."""
+        self._layout_dirty = True
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.canvas and event.type() == QEvent.Resize:
+            self._layout_dirty = True
+        return False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending:
+            self.request_redraw()
+
+    def _layout(self) -> None:
+        w, h = self.figure.get_size_inches()
+        if w * self.figure.dpi < 50 or h * self.figure.dpi < 50:
+            return
+        try:
+            ConstrainedLayoutEngine().execute(self.figure)
+        except (ValueError, RuntimeError):  # too small to lay out: keep the last one
+            return
+        self._layout_dirty = False
+
+    def _redraw(self, force: bool = False) -> None:
+        if not self.isVisible() and not force:
+            self._pending = True  # drawn when shown: hidden plots cost nothing
+            return
+        self._pending = False
         if self._updater is not None:
             self._updater()
         for i, ax in enumerate(self.axes if self.keep_zoom else ()):
@@ -102,6 +136,8 @@ class LivePlot(QWidget):
                 ax.relim()
                 ax.autoscale_view()
                 self._auto_limits[i] = (ax.get_xlim(), ax.get_ylim())
+        if self._layout_dirty:
+            self._layout()
         self.draw_count += 1
         self.canvas.draw_idle()
 
@@ -114,11 +150,12 @@ class LivePlot(QWidget):
         self._auto_limits.clear()
         for ax in self.axes:
             ax.set_autoscale_on(True)
-        self._redraw()
+        self._redraw(force=True)
 
     def clear(self) -> None:
         for ax in self.axes:
             ax.clear()
         self._auto_limits.clear()
+        self._layout_dirty = True
         self.apply_palette()
         self.request_redraw()
