@@ -441,7 +441,9 @@ def run_search(
         stopped = False
         error: BaseException | None = None
         try:
-            while finished_count(study) < settings.trials:
+            if remaining > 0 and not _prepare_backbone(project, settings, data, backbones):
+                stopped = True
+            while not stopped and finished_count(study) < settings.trials:
                 if cancel.is_set():
                     stopped = True
                     break
@@ -471,6 +473,25 @@ def run_search(
             sink(JobFinished(JOB, ok=error is None or stopped, message=message,
                              stopped=stopped))
     return result
+
+
+def _prepare_backbone(project, settings, data, backbones) -> bool:
+    """Build the backbone (and, cached mode, its features) before the first
+    trial, so that weights that cannot be had stop the search with one plain
+    message rather than failing every trial. False when stopped meanwhile."""
+    choice = settings.space.get("backbone")
+    if choice is not None and choice.search:
+        return True  # several backbones: each is built when a trial first asks for it
+    values = {"backbone": choice.fixed} if choice is not None else {}
+    config, _ = _configuration(values, project, len(data.class_names))
+    try:
+        if config.finetune_stages:
+            build_model(config)  # fine-tuning builds per trial; check the weights once
+        else:
+            backbones.get(config)
+    except Cancelled:
+        return False
+    return True
 
 
 def _run_trial(study, trial, project, settings, train_settings, data, backbones, device, sink,
