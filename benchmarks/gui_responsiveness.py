@@ -32,6 +32,9 @@ def main() -> int:
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--backbone", default="", help="timm backbone (default: the demo's)")
     parser.add_argument("--tick-ms", type=int, default=5)
+    parser.add_argument("--cycle-s", type=float, default=0.0,
+                        help="switch between the plot tabs every so many seconds "
+                             "(0: stay on the learning curves, redrawn every epoch)")
     parser.add_argument("--hide-plots", action="store_true",
                         help="show the Dataset tab during the search (plots not drawn), "
                              "to tell the plots' share of the gaps from the rest")
@@ -124,14 +127,15 @@ def main() -> int:
 
     if args.hide_plots:
         window.tabs.setCurrentWidget(window.dataset_tab)
+    tab.plots.setCurrentWidget(tab.plots.curves)
     cycle = QTimer()
-    cycle.setInterval(1500)
+    cycle.setInterval(int(args.cycle_s * 1000) or 1000)
     cycle.timeout.connect(lambda: tab.plots.setCurrentIndex((tab.plots.currentIndex() + 1) % 4))
 
     window.job_started.connect(lambda job: job.event.connect(on_event))
     started = time.monotonic()
     probe.start()
-    if not args.hide_plots:
+    if args.cycle_s and not args.hide_plots:
         cycle.start()
     tab.start()
     run_until(lambda: tab.job is None and not window.jobs)
@@ -139,16 +143,19 @@ def main() -> int:
     cycle.stop()
     wall = time.monotonic() - started
     result = tab.result
-    draws = sum(p.draw_count for p in (tab.plots.history, tab.plots.curves,
-                                       tab.plots.importance, tab.plots.parallel))
+    plots = (tab.plots.history, tab.plots.curves, tab.plots.importance, tab.plots.parallel)
+    draws = sum(p.draw_count for p in plots)
+    blits = sum(p.blit_count for p in plots)
 
     values = np.array([g for g, _ in gaps])
     print(f"platform: {app.platformName()}; CPU load average (1 min) "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"plots {'hidden' if args.hide_plots else 'shown, plot tabs cycled every 1.5 s'}")
+    shown = (f"plot tabs cycled every {args.cycle_s:g} s" if args.cycle_s
+             else "learning curves shown (redrawn as epochs end)")
+    print(f"plots: {'hidden' if args.hide_plots else shown}")
     print(f"search: {result.n_complete} complete trials x {args.epochs} epochs in {wall:.1f} s "
           f"(backbone {project.settings.model.backbone}, {args.views} views, cached mode); "
-          f"{draws} plot redraws")
+          f"{draws} plot redraws, {blits} of them repainting only the changed lines")
     print(f"event-loop gaps over {len(values)} ticks of {args.tick_ms} ms:")
     print(f"  all:    max {values.max():6.1f} ms   p99 {np.percentile(values, 99):6.1f} ms   "
           f"over 50 ms: {(values > 50).sum()}")

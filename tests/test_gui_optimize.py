@@ -113,3 +113,25 @@ def test_live_plot_keeps_the_users_zoom(qtbot):
     wait_until(lambda: plot.draw_count == before + 1, 2000)
     qtbot.wait(400)
     assert plot.draw_count == before + 1
+
+
+def test_live_plot_repaints_only_the_changing_lines(qtbot):
+    from allgui.gui.plots import LivePlot
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 300)
+    plot.show()
+    (line,) = plot.ax.plot([], [])
+    plot.animate(line)
+    line.set_data([0, 1, 2, 3], [0.5, 0.6, 0.7, 0.8])
+    plot.redraw_now()  # limits change: a full draw
+    wait_until(lambda: plot._background is not None, 5000)
+    full = plot.canvas.grab().toImage()
+    line.set_data([0, 1, 2, 3], [0.8, 0.7, 0.6, 0.5])  # inside the limits
+    plot.redraw_now()
+    assert plot.blit_count == 1
+    assert plot.canvas.grab().toImage() != full  # the new line is painted
+    line.set_data(range(50), range(50))  # outside: a full draw again
+    plot.redraw_now()
+    assert plot.blit_count == 1 and plot.ax.get_xlim()[1] >= 49

@@ -49,6 +49,7 @@ class OptimizePlots(QTabWidget):
         ax.set_xlabel("trial")
         ax.set_ylabel("objective")
         ax.legend(loc="lower right", fontsize="small")
+        self.history.animate(self._points, self._best, ax.title)
 
     def _curve_artists(self) -> None:
         loss, score = self.curves.axes
@@ -61,6 +62,8 @@ class OptimizePlots(QTabWidget):
         score.set_xlabel("epoch")
         score.set_ylabel("objective")
         score.legend(fontsize="small")
+        self.curves.animate(self._train_loss, self._val_loss, self._val_obj, loss.title,
+                            score.title)
 
     def reset(self) -> None:
         self.importances = {}

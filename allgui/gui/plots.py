@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
@@ -66,7 +67,12 @@ class LivePlot(QWidget):
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._redraw)
         self._updater: Callable[[], None] | None = None
-        self.draw_count = 0
+        self._animated: list = []
+        self._background = None
+        self._background_size = None
+        self.canvas.mpl_connect("draw_event", self._on_draw)
+        self.draw_count = 0  # redraws asked for and done
+        self.blit_count = 0  # of which only the changing artists were repainted
         self.apply_palette()
 
     @property
@@ -122,6 +128,54 @@ class LivePlot(QWidget):
             return
         self._layout_dirty = False
 
+    def animate(self, *artists) -> None:
+        """Mark ``artists`` (lines, titles) as the ones that change: while the
+        axes keep their limits, a redraw repaints only them over a cached
+        background (blitting), a few milliseconds instead of a full draw."""
+        for artist in artists:
+            artist.set_animated(True)
+            self._animated.append(artist)
+
+    def _on_draw(self, event) -> None:
+        # After every full draw (ours, a resize, the toolbar's): keep the
+        # background and put the changing artists on top of it.
+        if not self._animated:
+            return
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._background_size = self.canvas.get_width_height()
+        for artist in self._animated:
+            self.figure.draw_artist(artist)
+
+    def _blit(self) -> bool:
+        if self._background is None or self._background_size != self.canvas.get_width_height():
+            return False
+        self.canvas.restore_region(self._background)
+        for artist in self._animated:
+            self.figure.draw_artist(artist)
+        self.canvas.blit(self.figure.bbox)
+        return True
+
+    @staticmethod
+    def _shows_all(ax) -> bool:
+        """Whether the data lie inside the current limits."""
+        box = ax.dataLim
+        if not (np.isfinite(box.x0) and np.isfinite(box.x1)):
+            return True
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        return x0 <= box.x0 and box.x1 <= x1 and y0 <= box.y0 and box.y1 <= y1
+
+    @staticmethod
+    def _follow(ax) -> None:
+        """Fit the limits to the data with room to grow, so that the next
+        points usually fit without a full redraw."""
+        ax.set_autoscale_on(True)  # set_xlim below turns it off again
+        ax.autoscale_view()
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        ax.set_xlim(x0, x1 + 0.25 * ((x1 - x0) or 1.0))
+        pad = 0.08 * ((y1 - y0) or 1.0)
+        ax.set_ylim(y0 - pad, y1 + pad)
+
     def _redraw(self, force: bool = False) -> None:
         if not self.isVisible() and not force:
             self._pending = True  # drawn when shown: hidden plots cost nothing
@@ -129,16 +183,22 @@ class LivePlot(QWidget):
         self._pending = False
         if self._updater is not None:
             self._updater()
+        full = self._layout_dirty or not self._animated
         for i, ax in enumerate(self.axes if self.keep_zoom else ()):
             limits = (ax.get_xlim(), ax.get_ylim())
-            if i not in self._auto_limits or self._auto_limits[i] == limits:
-                # Not zoomed by the user: follow the data.
-                ax.relim()
-                ax.autoscale_view()
+            if i in self._auto_limits and self._auto_limits[i] != limits:
+                continue  # zoomed by the user: leave the limits alone
+            ax.relim()
+            if i not in self._auto_limits or not self._shows_all(ax):
+                self._follow(ax)
                 self._auto_limits[i] = (ax.get_xlim(), ax.get_ylim())
+                full = True
+        self.draw_count += 1
+        if not full and self.isVisible() and self._blit():
+            self.blit_count += 1
+            return
         if self._layout_dirty:
             self._layout()
-        self.draw_count += 1
         self.canvas.draw_idle()
 
     def user_zoomed(self, index: int = 0) -> bool:
@@ -153,6 +213,8 @@ class LivePlot(QWidget):
         self._redraw(force=True)
 
     def clear(self) -> None:
+        self._animated.clear()
+        self._background = None
         for ax in self.axes:
             ax.clear()
         self._auto_limits.clear()
