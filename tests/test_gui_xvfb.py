@@ -142,6 +142,9 @@ def walkthrough(work: Path, shots: Path) -> None:
     click(tab.stop_button)
     idle()
     assert tab.result.stopped and "Resume" in tab.start_button.text()
+    tab.plots.setCurrentIndex(1)  # learning curves of the last trial
+    QTest.qWait(400)
+    shot("after-curves")
     tab.plots.setCurrentIndex(2)  # importances
     QTest.qWait(400)
     shot("after-importance")

@@ -94,6 +94,11 @@ class OptimizePlots(QTabWidget):
     def _update_curves(self) -> None:
         number = self.book.running if self.curve_trial is None else self.curve_trial
         rec = self.book.trials.get(number) if number is not None else None
+        if self.curve_trial is None and (rec is None or not rec.curve):
+            # Between trials, or after a stopped one: the latest trial with epochs.
+            with_curves = [n for n, t in self.book.trials.items() if t.curve]
+            number = max(with_curves) if with_curves else number
+            rec = self.book.trials.get(number) if number is not None else None
         curve = rec.curve if rec is not None else []
         epochs = [e.epoch for e in curve]
         self._train_loss.set_data(epochs, [e.train_loss for e in curve])
