@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import gui_support
 import pytest
@@ -101,3 +103,49 @@ def test_classify_tab_imports_no_torch():
             "print(sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+CLASSIFY_ONLY = """
+import sys
+for name in ("torch", "timm", "optuna", "torchvision"):
+    sys.modules[name] = None  # as in the classify-only build: importing them fails
+from PySide6.QtWidgets import QApplication
+from allgui.gui.main_window import MainWindow
+from allgui.gui.settings import AppSettings
+from allgui.gui import errors
+shown = []
+errors.present = lambda box: shown.append(box.text())
+app = QApplication([])
+w = MainWindow(AppSettings(sys.argv[1] + "/settings.ini"))
+w.show()
+assert [w.tabs.isTabEnabled(i) for i in range(4)] == [False, False, False, True]
+assert w.tabs.currentWidget() is w.classify_tab
+assert "torch is not installed" in w.tabs.tabToolTip(1)
+assert w.open_project(sys.argv[1] + "/project")  # its latest model loads by itself
+from gui_support import drop_paths, wait_until
+wait_until(lambda: w.classify_tab.classifier is not None and not w.jobs, 30_000)
+drop_paths(w, [sys.argv[2]])
+wait_until(lambda: not w.jobs and w.classify_tab.table.rowCount() == 1, 30_000)
+assert not shown, shown
+print("classified", w.classify_tab.table.item(0, 1).text(),
+      [m for m in ("torch", "timm", "optuna") if sys.modules.get(m) is not None])
+w.close()
+"""
+
+
+def test_window_classifies_without_torch(tmp_path, tiny_onnx, cnmc_samples):
+    """The classify-only build: no torch, timm or optuna; only Classify is on."""
+    from allgui.core.project import Project, ProjectSettings
+
+    project = Project.create(tmp_path / "project", ProjectSettings())
+    project.models_dir.mkdir()
+    shutil.copy(tiny_onnx, project.models_dir / "model.onnx")
+    image = sorted((cnmc_samples / "hem").glob("*.bmp"))[0]
+    out = subprocess.run(
+        [sys.executable, "-c", CLASSIFY_ONLY, str(tmp_path), str(image)],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
+             "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "classified" in out.stdout and out.stdout.strip().endswith("[]")

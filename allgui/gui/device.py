@@ -10,13 +10,20 @@ from __future__ import annotations
 import importlib.util
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # blocked, or half there: not usable
+        return False
+
+
 def has_training_engine() -> bool:
     """True when torch, timm and optuna are installed (the full build)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "timm", "optuna"))
+    return all(_installed(m) for m in ("torch", "timm", "optuna"))
 
 
 def training_device() -> str:
-    if importlib.util.find_spec("torch") is None:
+    if not _installed("torch"):
         return "training unavailable (torch not installed)"
     import torch  # heavy; deliberately lazy
 

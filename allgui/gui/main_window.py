@@ -276,8 +276,9 @@ class MainWindow(QMainWindow):
             self.settings.add_recent_project(project.root)
             log.info("Opened project %s", project.root)
         self._show_project_label()
-        for tab in self.all_tabs():
-            tab.project_changed(project)
+        for i, tab in enumerate(self.all_tabs()):
+            if self.tabs.isTabEnabled(i):  # the classify-only build: the others stay off
+                tab.project_changed(project)
         self.project_opened.emit(project)
 
     def dataset_changed(self, view) -> None:
