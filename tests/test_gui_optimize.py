@@ -135,3 +135,19 @@ def test_live_plot_repaints_only_the_changing_lines(qtbot):
     line.set_data(range(50), range(50))  # outside: a full draw again
     plot.redraw_now()
     assert plot.blit_count == 1 and plot.ax.get_xlim()[1] >= 49
+
+
+def test_live_plot_follows_a_dark_palette(qtbot):
+    from matplotlib.colors import to_hex
+    from PySide6.QtGui import QColor, QPalette
+
+    from allgui.gui.plots import LivePlot
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    dark = QPalette(plot.palette())
+    dark.setColor(QPalette.Base, QColor("#202124"))
+    dark.setColor(QPalette.Text, QColor("#e8eaed"))
+    plot.setPalette(dark)
+    assert to_hex(plot.figure.get_facecolor()) == "#202124"
+    assert to_hex(plot.ax.xaxis.label.get_color()) == "#e8eaed"

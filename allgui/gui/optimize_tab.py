@@ -347,6 +347,7 @@ class OptimizeTab(ProjectTab):
         if 0 < done < self.trials.value():
             self.start_button.setText(f"Resume search ({done} of {self.trials.value()} done)")
         self._maybe_importances(force=True)
+        self.window_.search_finished(result)  # the Validate tab offers its trials
 
     # -- running --------------------------------------------------------------------------
     def _update_buttons(self) -> None:

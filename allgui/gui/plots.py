@@ -113,6 +113,13 @@ class LivePlot(QWidget):
             self._layout_dirty = True
         return False
 
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.PaletteChange:  # the system switched light/dark
+            self.apply_palette()
+            self._layout_dirty = True
+            self.request_redraw()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._pending:
