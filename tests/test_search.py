@@ -69,6 +69,13 @@ def test_event_sequence_and_study_on_disk(tmp_path):
     assert finished.n_complete == 3 and not finished.stopped
     assert result.best is not None and finished.best_value == result.best.value
 
+    from allgui.core.search import best_configuration
+
+    config, hp, number = best_configuration(project, n_classes=2)
+    assert number == result.best.number
+    assert hp.lr == result.best.params["lr"] and config.hidden == result.best.params["hidden"]
+    assert config.backbone == "test_efficientnet"
+
     study = load(project)  # plain Optuna opens it
     assert len(study.trials) == 3
     t = study.trials[0]

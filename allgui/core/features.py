@@ -103,8 +103,10 @@ def extract(
     each augmented by its row of ``matrices`` when given."""
     model.eval()
     batch_size = backbone_batch(device, batch_size)
-    out = np.empty((len(images), model.num_features), dtype=np.float32)
     cuda = device.type == "cuda"
+    if cuda:
+        model.backbone.to(memory_format=torch.channels_last)
+    out = np.empty((len(images), model.num_features), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             if cancel is not None and cancel.is_set():

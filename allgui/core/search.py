@@ -671,6 +671,21 @@ def load_search_result(project: Project, settings: SearchSettings | None = None)
     return _result(project, settings, study, False, 0, 0.0, 0.0)
 
 
+def best_configuration(project: Project, n_classes: int,
+                       study_name: str | None = None) -> tuple[ModelConfig, HyperParams, int]:
+    """The best complete trial's configuration, ready for
+    :func:`~allgui.core.training.train_configuration`: ``(model_config,
+    hparams, trial_number)``. Parameters the space held fixed are included."""
+    study = load_study(project, study_name)
+    best = load_search_result(
+        project, dataclasses.replace(SearchSettings.from_project(project),
+                                     study_name=study.study_name)).best
+    if best is None:
+        raise ProjectError(f"The study '{study.study_name}' has no finished trial yet.")
+    config, hp = _configuration(best.params, project, n_classes)
+    return config, hp, best.number
+
+
 def training_data_for(project: Project, sink: Sink = null_sink,
                       cancel: threading.Event | None = None) -> TrainingData:
     """The project's training and validation parts, prepared (through the cache)."""

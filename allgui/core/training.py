@@ -407,15 +407,16 @@ class _Loop:
         return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
 
     def _logits_online(self, x: torch.Tensor) -> torch.Tensor:
+        if self.model.frozen:
+            # A frozen backbone (eval mode) gives the same features in any
+            # grouping: run it in the chunks that suit the device best. The head
+            # runs in fp32, as in the cached mode.
+            chunk = backbone_batch(self.device, self.settings.extract_batch_size)
+            with torch.no_grad(), self._autocast():
+                pooled = torch.cat([self.model.pool(self.model.forward_features(part))
+                                    for part in x.split(chunk)])
+            return self.model.forward_head(pooled.float())
         with self._autocast():
-            if self.model.frozen:
-                # A frozen backbone (eval mode) gives the same features in any
-                # grouping: run it in the chunks that suit the device best.
-                chunk = backbone_batch(self.device, self.settings.extract_batch_size)
-                with torch.no_grad():
-                    pooled = torch.cat([self.model.pool(self.model.forward_features(part))
-                                        for part in x.split(chunk)])
-                return self.model.forward_head(pooled.float())
             return self.model(x)
 
     def train_epoch(self, epoch: int) -> _PassResult:
@@ -472,7 +473,8 @@ class _Loop:
                     idx = np.arange(start, min(start + bs, n))
                     x = self._images_in(self.data.val_images, idx, None)
                     with self._autocast():
-                        logits_all.append(model(x).float())
+                        out = model.pool(model.forward_features(x))
+                    logits_all.append(model.forward_head(out.float()).float())  # fp32 head
         logits = torch.cat(logits_all)
         loss = float(self.val_loss(logits, self.val_labels)) / n
         if not math.isfinite(loss):
