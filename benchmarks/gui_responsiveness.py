@@ -8,7 +8,8 @@ are cycled so every kind of plot is drawn). Prints the maximum gap and the
 99th percentile, over the whole search and per phase. Target: no gap over
 50 ms.
 
-    python benchmarks/gui_responsiveness.py [--trials 12] [--epochs 10]
+    python benchmarks/gui_responsiveness.py [--trials 20] [--epochs 30] [--hide-plots]
+    xvfb-run -a env QT_QPA_PLATFORM=xcb python benchmarks/gui_responsiveness.py
 
 Runs offscreen unless QT_QPA_PLATFORM says otherwise (e.g. xcb under Xvfb).
 """
@@ -27,8 +28,8 @@ import numpy as np
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--backbone", default="", help="timm backbone (default: the demo's)")
     parser.add_argument("--tick-ms", type=int, default=5)
