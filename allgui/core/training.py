@@ -412,10 +412,12 @@ class _Loop:
             # grouping: run it in the chunks that suit the device best. The head
             # runs in fp32, as in the cached mode.
             chunk = backbone_batch(self.device, self.settings.extract_batch_size)
+            parts = []
             with torch.no_grad(), self._autocast():
-                pooled = torch.cat([self.model.pool(self.model.forward_features(part))
-                                    for part in x.split(chunk)])
-            return self.model.forward_head(pooled.float())
+                for part in x.split(chunk):
+                    self._check_cancel()  # a big batch on a CPU takes seconds
+                    parts.append(self.model.pool(self.model.forward_features(part)))
+            return self.model.forward_head(torch.cat(parts).float())
         with self._autocast():
             return self.model(x)
 
