@@ -169,6 +169,7 @@ class SearchPrinter:
         self._open = False
         self._last = 0.0
         self._trial_text = ""
+        self._best = (0, float("inf"))  # (epoch, validation loss) of the running trial
 
     def say(self, text: str) -> None:
         self._end()
@@ -221,11 +222,14 @@ class SearchPrinter:
             self._trial_text = f"trial #{event.number} ({self.started}{of})"
             self.say(f"{self._trial_text}: {params}")
         elif isinstance(event, ev.EpochEnded):
+            if event.epoch == 1 or event.val_loss < self._best[1]:
+                self._best = (event.epoch, event.val_loss)
             self._line(f"  {self._bar(event.epoch, event.epochs)} epoch {event.epoch}/"
                        f"{event.epochs}  loss {event.train_loss:.3f}/{event.val_loss:.3f}  "
                        f"val acc {event.val_accuracy:.3f}  objective {event.objective:.4f}")
         elif isinstance(event, ev.TrialFinished):
-            self._line(f"  done: {event.value:.4f} after {event.epochs_run} epochs, "
+            self._line(f"  done: {event.value:.4f} (epoch {self._best[0]}, the lowest "
+                       f"validation loss) after {event.epochs_run} epochs, "
                        f"{event.duration_s:.1f}s", final=True)
         elif isinstance(event, ev.TrialPruned):
             self._line(f"  pruned at epoch {event.epoch} ({event.reason})", final=True)
