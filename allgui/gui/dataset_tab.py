@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from allgui.core.demo_project import DEMO_OPTIONS, make_demo_project
 from allgui.core.errors import AllguiError, DatasetError
 from allgui.core.events import Sink
-from allgui.core.project import DatasetSettings, Project, SplitSettings
+from allgui.core.project import Project, SplitSettings
 from allgui.gui import dialogs
 from allgui.gui.progress import JobProgress
 from allgui.gui.tab import ProjectTab
@@ -411,26 +412,3 @@ class DatasetTab(ProjectTab):
     def _demo_ready(self, root: Path) -> None:
         self.progress.set_running(False, "Demo data made.")
         self._open_after_job = root  # once this job's thread has ended
-
-
-DEMO_IMAGE_SIZE = 64
-DEMO_BACKBONE = "mobilenetv3_small_050"
-# Small enough to search on a laptop CPU in a few minutes; tests pass smaller.
-DEMO_OPTIONS = {"size": 96, "images_per_patient": 16}
-
-
-def make_demo_project(
-    root: Path, sink: Sink, cancel: threading.Event, options: dict | None = None
-) -> Path:
-    """A project at ``root`` whose dataset (synthetic) lies in ``root/data``."""
-    from allgui.core.dataset.demo import make_demo_dataset
-    from allgui.core.project import ModelSettings, ProjectSettings
-
-    data = root / "data"
-    make_demo_dataset(data, sink=sink, cancel=cancel, **(options or DEMO_OPTIONS))
-    settings = ProjectSettings(
-        dataset=DatasetSettings(path=str(data), image_size=DEMO_IMAGE_SIZE),
-        model=ModelSettings(backbone=DEMO_BACKBONE, weights="none"),
-    )
-    Project.create(root, settings)
-    return root
