@@ -49,6 +49,7 @@ class FeatureSet:
     val: np.ndarray
     key: str
     seed: int
+    _on_device: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def views(self) -> int:
@@ -57,6 +58,16 @@ class FeatureSet:
     def view_for_epoch(self, epoch: int) -> np.ndarray:
         """Epoch ``epoch`` (0-based) trains on view ``epoch mod K``."""
         return self.train_views[epoch % len(self.train_views)]
+
+    def tensors(self, device: torch.device) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """(train views, val) as tensors on ``device``, made once and kept, so
+        that every trial of a search gathers its batches there."""
+        key = str(device)
+        if key not in self._on_device:
+            # Copies: the arrays may be read-only memory maps of the cache files.
+            views = tuple(torch.tensor(np.asarray(v), device=device) for v in self.train_views)
+            self._on_device[key] = (views, torch.tensor(np.asarray(self.val), device=device))
+        return self._on_device[key]
 
 
 def backbone_batch(device: torch.device, requested: int = 0) -> int:

@@ -385,10 +385,8 @@ class _Loop:
         self.train_labels = np.asarray(data.train_labels, dtype=np.int64)
         self.val_labels = torch.as_tensor(np.asarray(data.val_labels, dtype=np.int64),
                                           device=device)
-        self.val_features = (
-            torch.tensor(np.asarray(features.val), device=device) if features is not None
-            else None
-        )
+        if features is not None:
+            self.train_views, self.val_features = features.tensors(device)
 
     def _check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -428,10 +426,10 @@ class _Loop:
         labels = self.train_labels[order]
         y_all = torch.from_numpy(labels).to(self.device)
         if self.mode == "cached":
-            # Gathered once per epoch (a copy: cached views are read-only memory maps),
-            # so each step takes a slice: few kernels per step on a GPU.
-            feats = torch.from_numpy(np.asarray(self.features.view_for_epoch(epoch))[order])
-            feats = feats.to(self.device)
+            # Gathered once per epoch on the device, so each step takes a slice:
+            # few kernels per step on a GPU.
+            view = self.train_views[epoch % len(self.train_views)]
+            feats = view[torch.from_numpy(order).to(self.device)]
         else:
             matrices = random_affine_matrices(n, view_generator(self.views_seed, epoch))
         losses, sizes, preds = [], [], []
