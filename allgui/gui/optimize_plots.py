@@ -71,7 +71,14 @@ class OptimizePlots(QTabWidget):
         self.curve_trial = None
         for line in (self._points, self._best, self._train_loss, self._val_loss, self._val_obj):
             line.set_data([], [])
+        for plot in (self.history, self.curves):
+            plot._auto_limits.clear()
         self.refresh()
+
+    def set_epochs(self, epochs: int) -> None:
+        """The epoch axis of the learning curves, fixed for the whole study."""
+        for i in range(2):
+            self.curves.set_view(i, xlim=(0.5, epochs + 0.5))
 
     def set_objective(self, name: str, maximize: bool = True) -> None:
         self.objective_name, self.maximize = name, maximize

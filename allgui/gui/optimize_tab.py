@@ -376,6 +376,7 @@ class OptimizeTab(ProjectTab):
         self.save_choices()
         self.total_trials = settings.trials
         self.plots.set_objective(settings.objective)
+        self.plots.set_epochs(settings.epochs)
         self.study_started = time.monotonic()
         self.progress.set_running(True, "Preparing the data…")
         from allgui.core.search import run_search

@@ -172,16 +172,32 @@ class LivePlot(QWidget):
         return x0 <= box.x0 and box.x1 <= x1 and y0 <= box.y0 and box.y1 <= y1
 
     @staticmethod
-    def _follow(ax) -> None:
-        """Fit the limits to the data with room to grow, so that the next
-        points usually fit without a full redraw."""
+    def _follow(ax, before: tuple | None) -> None:
+        """Fit the limits to the data with room to grow, never shrinking what
+        was shown (``before``), so that the next points, and the next trial's,
+        usually fit without a full redraw. "Fit" starts afresh."""
         ax.set_autoscale_on(True)  # set_xlim below turns it off again
         ax.autoscale_view()
         x0, x1 = ax.get_xlim()
         y0, y1 = ax.get_ylim()
-        ax.set_xlim(x0, x1 + 0.25 * ((x1 - x0) or 1.0))
+        x1 += 0.25 * ((x1 - x0) or 1.0)
         pad = 0.08 * ((y1 - y0) or 1.0)
-        ax.set_ylim(y0 - pad, y1 + pad)
+        y0, y1 = y0 - pad, y1 + pad
+        if before is not None:
+            (bx0, bx1), (by0, by1) = before
+            x0, x1, y0, y1 = min(x0, bx0), max(x1, bx1), min(y0, by0), max(y1, by1)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+
+    def set_view(self, index: int, xlim=None, ylim=None) -> None:
+        """Limits the tab knows in advance (say, epochs 1..N), kept as automatic."""
+        ax = self.axes[index]
+        if xlim is not None:
+            ax.set_xlim(*xlim)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        self._auto_limits[index] = (ax.get_xlim(), ax.get_ylim())
+        self._layout_dirty = True
 
     def _redraw(self, force: bool = False) -> None:
         if not self.isVisible() and not force:
@@ -197,7 +213,7 @@ class LivePlot(QWidget):
                 continue  # zoomed by the user: leave the limits alone
             ax.relim()
             if i not in self._auto_limits or not self._shows_all(ax):
-                self._follow(ax)
+                self._follow(ax, self._auto_limits.get(i))
                 self._auto_limits[i] = (ax.get_xlim(), ax.get_ylim())
                 full = True
         self.draw_count += 1
