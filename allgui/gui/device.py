@@ -50,6 +50,15 @@ def warm_up_engine() -> None:
     if not has_training_engine():
         return
     import importlib
+    import multiprocessing
+
+    # The image cache decodes in worker processes started by a fork server;
+    # starting that server forks this (large) process while holding Python's
+    # lock, a visible stall if it happens during a job, so do it now.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
     for name in ("torch", "torchvision", "timm", "sklearn.metrics", "optuna",
                  "optuna.storages._rdb.storage", "optuna.storages._rdb.models",
