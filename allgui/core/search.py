@@ -164,6 +164,7 @@ class TrialSummary:
     val_accuracy: float | None = None
     val_balanced_accuracy: float | None = None
     reason: str = ""
+    worker: str = ""  # host:pid of the worker that ran it (shared studies)
 
 
 @dataclass(frozen=True)
@@ -196,13 +197,9 @@ def _optuna_version() -> str:
 
 # -- opening the study -----------------------------------------------------
 def _storage(url: str):
-    import optuna
+    from allgui.core.study_storage import open_storage
 
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as exc:
-        raise ProjectError(f"The study storage cannot be opened ({url}).", str(exc)) from exc
+    return open_storage(url)  # SQLite or a database server; errors never show a password
 
 
 def _make_sampler(settings: SearchSettings, seed_offset: int):
@@ -414,6 +411,12 @@ def run_search(
     """
     settings = settings if settings is not None else SearchSettings.from_project(project)
     cancel = cancel if cancel is not None else threading.Event()
+    from allgui.core.study_storage import is_database_url
+
+    if is_database_url(project.storage_url):  # shared with workers: heartbeats, shared budget
+        from allgui.core.shared_search import run_shared_search
+
+        return run_shared_search(project, settings, sink, cancel, data)
     model_settings = project.settings.model
     if settings.mode == "cached" and model_settings.finetune_stages:
         raise SearchError("The cached mode needs a frozen backbone (finetune_stages = 0); "
@@ -622,8 +625,14 @@ _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
 
 def trial_summaries(study) -> tuple[TrialSummary, ...]:
     out = []
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    # A trial whose worker died is failed by heartbeat and run again under a new number.
+    retried = {n: t.number for t in trials for n in (t.system_attrs.get("retry_history") or [])}
+    for t in trials:
         attrs = trial_result(t)
+        if t.number in retried and not attrs.get("fail_reason"):
+            attrs["fail_reason"] = (f"its worker stopped answering; run again as trial "
+                                    f"{retried[t.number]}")
         fixed = (t.user_attrs.get("settings") or {}).get("fixed") or {}
         out.append(TrialSummary(
             number=t.number,
@@ -637,6 +646,7 @@ def trial_summaries(study) -> tuple[TrialSummary, ...]:
             val_accuracy=attrs.get("val_accuracy"),
             val_balanced_accuracy=attrs.get("val_balanced_accuracy"),
             reason=str(attrs.get("fail_reason") or ""),
+            worker=str(t.user_attrs.get("worker") or ""),
         ))
     return tuple(out)
 
