@@ -39,6 +39,15 @@ def _context():
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _lower_priority() -> None:
+    """Worker start-up: give way to the process that asked for the work, so a
+    window stays responsive while every core decodes images."""
+    try:
+        os.nice(5)
+    except (AttributeError, OSError):  # not POSIX, or not allowed: run as is
+        pass
+
+
 def _run_chunk(fn: Callable[..., R], items: Sequence[Any], args: tuple) -> list[R]:
     return [fn(item, *args) for item in items]
 
@@ -82,7 +91,9 @@ def map_items(
 def _in_processes(fn, chunks, args, job, phase, sink, cancel, workers, total):
     out: list[list | None] = [None] * len(chunks)
     done = 0
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_lower_priority
+    )
     try:
         pending: dict[Future, int] = {}
         next_chunk = 0
