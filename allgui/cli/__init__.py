@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "demo_data",
     "new",
     "optimize",
+    "worker",
     "validate",
     "report",
     "export",
@@ -40,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks instead of plain messages"
     )
+    parser.add_argument(
+        "--self-test",
+        nargs="?",
+        const="",
+        metavar="BUNDLE",
+        help="open the window offscreen, classify the bundled sample with the bundled model, "
+        "check the answer and exit (0 = all checks passed)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"allgui.cli.{name}").register(sub)
@@ -50,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test is not None:
+        from allgui.gui.selftest import run_self_test
+
+        return run_self_test(args.self_test or None)
     if args.command is None:
         from allgui.gui.app import run_app
 

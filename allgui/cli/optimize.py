@@ -39,6 +39,10 @@ def register(subparsers) -> None:
     parser.add_argument("--startup-trials", type=int,
                         help="random trials before TPE models the results (10)")
     parser.add_argument("--study", help="study name inside the project's study.db")
+    parser.add_argument("--storage",
+                        help="keep the study in a database shared with workers, e.g. "
+                             "postgresql://user@server:5432/allgui (saved in the project; "
+                             "'project' = the project's own study.db)")
     parser.add_argument("--device", help="'auto' (GPU when there is one), 'cpu' or 'cuda'")
     parser.add_argument("--top", type=int, default=5, help="best trials in the table (5)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -57,6 +61,11 @@ def run(args) -> int:
     from allgui.core.search import SearchError, SearchSettings, load_study, run_search
 
     project = Project.open(args.project)
+    if args.storage is not None:
+        from allgui.core.study_storage import normalize_storage_url
+
+        url = "" if args.storage.strip().lower() in ("", "project") else args.storage
+        project.update(storage=normalize_storage_url(url))
     model_changes = {
         k: v for k, v in (("backbone", args.backbone), ("weights", args.weights),
                           ("finetune_stages", args.finetune_stages)) if v is not None
@@ -101,8 +110,10 @@ def run(args) -> int:
             print(format_importances(parameter_importances(study, "ped-anova")))
         except AllguiError as exc:
             print(f"(importances: {exc.message})")
-    print(f"\nStudy '{result.study_name}' in {result.storage_url}")
-    print(f"  (open it with optuna-dashboard {result.storage_url})")
+    from allgui.core.study_storage import mask_url
+
+    print(f"\nStudy '{result.study_name}' in {mask_url(result.storage_url)}")
+    print(f"  (open it with optuna-dashboard {mask_url(result.storage_url)})")
     if result.stopped:
         print("Stopped: run the same command again to continue.")
     return 0

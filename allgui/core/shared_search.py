@@ -334,6 +334,8 @@ def _work(project: Project, settings: SearchSettings, data, shared: SharedStudy,
                 step = _next_step(study, budget)
                 if step == "ask":
                     trial = study.ask()
+                    # Beat at once: Optuna never calls a trial without a beat stale.
+                    storage.record_heartbeat(trial._trial_id)
                     trial.set_user_attr(WORKER, name)
             if step == "done":
                 break
@@ -386,41 +388,56 @@ def run_shared_search(project: Project, settings: SearchSettings | None = None,
                       sink: Sink = null_sink, cancel: threading.Event | None = None,
                       data=None, heartbeat_s: int | None = None) -> SearchResult:
     """:func:`~allgui.core.search.run_search` for a project whose study lives
-    on a database: create (or continue) the shared study, record what workers
-    need, set its budget to ``settings.trials``, and run trials here too."""
-    from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.training import training_data_from_prepared
-
+    on a database: create (or continue) the shared study, set its budget to
+    ``settings.trials``, and run trials here too, beside any workers."""
     settings = settings if settings is not None else SearchSettings.from_project(project)
     cancel = cancel if cancel is not None else threading.Event()
+    started = time.perf_counter()
+    with study_lock(project.root / ".search.lock"):
+        shared, data = _publish(project, settings, sink, cancel, data, heartbeat_s)
+        return _work(project, settings, data, shared, sink, cancel, started, "Search")
+
+
+def create_shared_study(project: Project, settings: SearchSettings | None = None,
+                        sink: Sink = null_sink, cancel: threading.Event | None = None,
+                        heartbeat_s: int | None = None) -> SharedStudy:
+    """Create (or update) the project's shared study for workers to run,
+    without running a trial here. Returns what the workers will read."""
+    settings = settings if settings is not None else SearchSettings.from_project(project)
+    cancel = cancel if cancel is not None else threading.Event()
+    return _publish(project, settings, sink, cancel, None, heartbeat_s)[0]
+
+
+def _publish(project, settings, sink, cancel, data, heartbeat_s):
+    """Open (or make) the study, check it matches, record what workers need."""
+    from allgui.core.dataset.prepared import prepare_project_data
+    from allgui.core.search import SearchError
+    from allgui.core.training import training_data_from_prepared
+
     if not is_database_url(project.storage_url):
         raise ProjectError("A shared study needs a database storage (postgresql://...).")
     if settings.mode == "cached" and project.settings.model.finetune_stages:
-        from allgui.core.search import SearchError
-
         raise SearchError("The cached mode needs a frozen backbone (finetune_stages = 0); "
                           "use the online mode to fine-tune.")
-    started = time.perf_counter()
-    with study_lock(project.root / ".search.lock"):
-        fingerprint = ""
-        if data is None:
-            prepared = prepare_project_data(project, sink, cancel)
-            fingerprint = prepared.index.fingerprint()
-            data = training_data_from_prepared(prepared)
-        check_class_counts(data)
-        study, _, _ = open_study(project, settings, data.key, tuple(data.class_names))
-        before = study.user_attrs.get(SHARED) or {}
-        ds = project.settings
-        shared = SharedStudy(
-            dataset_fingerprint=fingerprint or before.get("dataset_fingerprint", ""),
-            image_size=ds.dataset.image_size, split=dataclasses.asdict(ds.split),
-            model=dataclasses.asdict(ds.model), search=_plain(settings.to_dict()),
-            budget=settings.trials,
-            heartbeat_s=int(heartbeat_s or before.get("heartbeat_s") or HEARTBEAT_S),
-        )
-        study.set_user_attr(SHARED, shared.to_dict())
-        project.update(search=_plain(settings.to_dict()))
-        return _work(project, settings, data, shared, sink, cancel, started, "Search")
+    fingerprint = ""
+    if data is None:
+        prepared = prepare_project_data(project, sink, cancel)
+        fingerprint = prepared.index.fingerprint()
+        data = training_data_from_prepared(prepared)
+    check_class_counts(data)
+    study, _, _ = open_study(project, settings, data.key, tuple(data.class_names))
+    before = study.user_attrs.get(SHARED) or {}
+    ps = project.settings
+    shared = SharedStudy(
+        dataset_fingerprint=fingerprint or before.get("dataset_fingerprint", ""),
+        image_size=ps.dataset.image_size, split=dataclasses.asdict(ps.split),
+        model=dataclasses.asdict(ps.model), search=_plain(settings.to_dict()),
+        budget=settings.trials,
+        heartbeat_s=int(heartbeat_s or before.get("heartbeat_s") or HEARTBEAT_S),
+    )
+    study.set_user_attr(SHARED, shared.to_dict())
+    project.update(search=_plain(settings.to_dict()))
+    return shared, data
 
 
 def join_study(storage_url: str, study_name: str, data_path: str | Path | None = None,

@@ -1,0 +1,177 @@
+"""Workers sharing one study through a real PostgreSQL server on loopback:
+the shared budget, a worker killed mid-trial, a dataset that is not the same.
+
+Each worker is a real ``allgui worker`` process (tiny backbone, 32 px demo
+data, CPU). Skipped, saying why, when no PostgreSQL server can be started
+(see tests/pg_server.py and scripts/ci_postgres.sh).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from allgui.core.dataset.demo import make_demo_dataset
+from allgui.core.errors import DatasetError
+from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
+from allgui.core.search import SearchSettings, load_search_result
+from allgui.core.shared_search import (
+    WORKER,
+    counted,
+    create_shared_study,
+    join_study,
+    workers_seen,
+)
+from allgui.core.study_storage import mask_url, normalize_storage_url
+
+pg_server = pytest.importorskip("pg_server", reason="tests/pg_server.py not importable")
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg():
+    try:
+        server = pg_server.start_server()
+    except pg_server.ServerUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for the shared-study tests: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database(pg) -> str:
+    return normalize_storage_url(pg_server.create_database(pg, f"allgui_{next(_names)}"))
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory) -> Path:
+    return make_demo_dataset(tmp_path_factory.mktemp("demo") / "data", patients_all=3,
+                             patients_hem=3, images_per_patient=4, size=32,
+                             unlabelled_images=0, folds=1)
+
+
+def shared_project(tmp_path, url, data, trials) -> Project:
+    project = Project.create(tmp_path / "proj", ProjectSettings(
+        dataset=DatasetSettings(path=str(data), image_size=32),
+        model=ModelSettings(backbone="test_efficientnet", weights="none"), storage=url))
+    settings = SearchSettings(trials=trials, epochs=3, views=2, startup_trials=2, device="cpu")
+    create_shared_study(project, settings, heartbeat_s=1)
+    return project
+
+
+def start_worker(url, data, folder) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "allgui", "worker", "--storage", url, "--study", "search",
+         "--data", str(data), "--project", str(folder), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def copy_data(data, where) -> Path:
+    """The same dataset at another path, as on another machine."""
+    return Path(shutil.copytree(data, where))
+
+
+def finish(proc, timeout=120) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    return out
+
+
+def study_of(url):
+    return optuna.load_study(study_name="search", storage=url)
+
+
+def test_three_workers_finish_exactly_the_shared_budget(tmp_path, database, demo_data):
+    project = shared_project(tmp_path, database, demo_data, trials=6)
+    procs = [start_worker(database, copy_data(demo_data, tmp_path / f"copy{i}"),
+                          tmp_path / f"w{i}") for i in range(3)]
+    outputs = [finish(p) for p in procs]
+    trials = study_of(database).get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6  # exactly the budget
+    assert counted(trials) == 6
+    names = {f"{h}:{p.pid}" for p in procs for h in [os.uname().nodename]}
+    ran = {t.user_attrs[WORKER] for t in trials}
+    assert ran <= names and len(ran) >= 2, (ran, outputs)  # shared, not each its own budget
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 6  # no point twice
+    seen = {w.name: w for w in workers_seen(study_of(database))}
+    assert set(seen) == names and all(w.state == "finished" for w in seen.values())
+    # The project (as the window reads it) shows every worker's trials.
+    result = load_search_result(project)
+    assert {t.worker for t in result.trials} == ran
+    assert all("ran" in out and "trial(s) of study 'search'" in out for out in outputs)
+
+
+def test_a_killed_worker_has_its_trial_failed_and_run_again(tmp_path, database, demo_data):
+    shared_project(tmp_path, database, demo_data, trials=4)
+    victim = start_worker(database, demo_data, tmp_path / "w0")
+    name = f"{os.uname().nodename}:{victim.pid}"
+    deadline = time.monotonic() + 90
+    killed_trial = None
+    while killed_trial is None and time.monotonic() < deadline:
+        for t in study_of(database).get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.user_attrs.get(WORKER) == name:
+                killed_trial = t.number
+        if killed_trial is None:
+            assert victim.poll() is None, victim.communicate()[0]
+            time.sleep(0.1)
+    assert killed_trial is not None, "the first worker never started a trial"
+    victim.send_signal(signal.SIGKILL)  # mid-trial: no goodbye, no cleanup
+    victim.wait()
+    survivor = start_worker(database, demo_data, tmp_path / "w1")
+    out = finish(survivor)
+    trials = study_of(database).get_trials(deepcopy=False)
+    dead = trials[killed_trial]
+    assert dead.state == TrialState.FAIL and dead.user_attrs[WORKER] == name
+    again = [t for t in trials if t.system_attrs.get("failed_trial") == killed_trial]
+    assert len(again) == 1 and again[0].state == TrialState.COMPLETE
+    assert again[0].params == dead.params
+    assert again[0].user_attrs[WORKER] == f"{os.uname().nodename}:{survivor.pid}"
+    assert counted(trials) == 4  # the failed one is not counted: nothing lost, nothing twice
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 4
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert "stopped answering" in out
+
+
+def test_other_data_is_refused_before_any_trial(tmp_path, database, demo_data):
+    shared_project(tmp_path, database, demo_data, trials=2)
+    other = copy_data(demo_data, tmp_path / "other")
+    victim = next(p for p in sorted(other.rglob("*.bmp")))
+    victim.unlink()  # one image fewer: not the same data
+    with pytest.raises(DatasetError, match="not the data of study 'search'"):
+        join_study(database, "search", other, tmp_path / "w")
+    assert study_of(database).get_trials(deepcopy=False) == []
+    # The command says so in plain words, with no traceback and no password.
+    secret = database.replace("allgui@", "allgui:s3cret@")
+    proc = subprocess.run(
+        [sys.executable, "-m", "allgui", "worker", "--storage", secret, "--study", "search",
+         "--data", str(other), "--project", str(tmp_path / "w")],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))
+    assert proc.returncode == 2
+    assert "not the data of study 'search'" in proc.stderr
+    assert "Traceback" not in proc.stderr and "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_storage_urls_are_masked_and_checked():
+    url = "postgresql://alice:pa:ss@db.example:5432/allgui"
+    assert mask_url(url) == "postgresql://alice:***@db.example:5432/allgui"
+    assert mask_url(f"cannot open {url} now") == "cannot open postgresql://alice:***@db.example" \
+                                                ":5432/allgui now"
+    assert mask_url("postgresql://bob@db/allgui") == "postgresql://bob@db/allgui"
+    assert normalize_storage_url("postgresql://bob@db/allgui").startswith("postgresql+psycopg")
+    assert normalize_storage_url("") == ""
+    for bad in ("http://x/y", "postgresql://bob@db", "postgresql:///allgui"):
+        with pytest.raises(Exception, match="allgui|server|database"):
+            normalize_storage_url(bad)
