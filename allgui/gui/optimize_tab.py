@@ -42,6 +42,7 @@ from allgui.gui import dialogs
 from allgui.gui.optimize_plots import OptimizePlots
 from allgui.gui.progress import JobProgress, format_duration
 from allgui.gui.space_editor import SpaceEditor
+from allgui.gui.study_follow import StudyFollower, ask_storage, describe_workers
 from allgui.gui.tab import ProjectTab
 from allgui.gui.trials_model import TrialBook
 
@@ -57,7 +58,7 @@ PRUNING = (("none", "None"), ("median", "Median"), ("hyperband", "Hyperband"))
 WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"),
            ("file", "Local file…"))
 DEVICES = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)"))
-TRIAL_COLUMNS = ("Trial", "State", "Value", "Duration (s)", "Parameters", "Why")
+TRIAL_COLUMNS = ("Trial", "State", "Value", "Duration (s)", "Parameters", "Why", "Worker")
 IMPORTANCE_EVERY = 2  # recompute importances after this many more complete trials
 
 
@@ -123,6 +124,12 @@ class OptimizeTab(ProjectTab):
         rlayout.addWidget(inner, 1)
         self.study_label = QLabel("")
         rlayout.addWidget(self.study_label)
+        self.workers_label = QLabel("")  # a study shared with workers: who runs what
+        self.workers_label.setVisible(False)
+        rlayout.addWidget(self.workers_label)
+        self.follower = StudyFollower(self)
+        self.follower.updated.connect(self._followed)
+        self.follower.failed.connect(lambda text: self.log(f"Following the study: {text}"))
         self.progress = JobProgress()
         self.progress.stop_requested.connect(self.stop)
         rlayout.addWidget(self.progress)
@@ -166,6 +173,15 @@ class OptimizeTab(ProjectTab):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.device = _combo(DEVICES)
+        storage_row = QHBoxLayout()
+        self.storage_label = QLabel("")
+        self.storage_label.setToolTip("Where the study is kept: this project's study.db, or a "
+                                      "database shared with workers on other machines")
+        self.storage_button = QPushButton("Change…")
+        self.storage_button.clicked.connect(self._change_storage)
+        storage_row.addWidget(self.storage_label, 1)
+        storage_row.addWidget(self.storage_button)
+        form.addRow("Study storage", storage_row)
         form.addRow("Study name", self.study_name)
         form.addRow("Trials", self.trials)
         form.addRow("Epochs per trial", self.epochs)
@@ -306,10 +322,65 @@ class OptimizeTab(ProjectTab):
         self.plots.reset()
         self.result = None
         self.study_label.setText("" if project else "Open a project to search.")
+        self.workers_label.setVisible(False)
+        self._show_storage()
         if project is not None:
             self._fill_form(project)
             self.load_study()
+        self.follower.follow(project, self.study_name.text().strip())
         self._update_buttons()
+
+    # -- a study shared with workers -------------------------------------------------
+    def _show_storage(self) -> None:
+        from allgui.core.study_storage import mask_url
+
+        project = self.project
+        self.storage_label.setText(
+            "" if project is None else mask_url(project.settings.storage)
+            or "this project's study.db")
+        self.storage_button.setEnabled(project is not None and self.job is None)
+
+    def _change_storage(self) -> None:
+        if self.project is None or self.job is not None:
+            return
+        try:
+            url = ask_storage(self, self.project)
+        except AllguiError as exc:
+            self.show_error(exc, "The study storage cannot be used")
+            return
+        if url is None:
+            return
+        self.project.update(storage=url)
+        self.project_changed(self.project)
+        self.log(f"Study storage: {self.storage_label.text()}")
+
+    def _followed(self, snap) -> None:
+        """Every worker's trials as the shared study holds them."""
+        if self.project is None:
+            return
+        changed = False
+        for t in snap.result.trials:
+            if self.job is not None and t.number == self.book.running and t.state == "running":
+                continue  # this window's own trial: its events are finer
+            rec = self.book.record(t.number)
+            new = (t.state, t.value, dict(t.params), t.duration_s, t.reason, t.worker)
+            if new != (rec.state, rec.value, rec.params, rec.duration_s, rec.reason, rec.worker):
+                rec.state, rec.value, rec.params, rec.duration_s, rec.reason, rec.worker = new
+                self._show_trial(t.number)
+                changed = True
+        if changed:
+            self.plots.history.request_redraw()
+            self.plots.parallel.request_redraw()
+            self._maybe_importances()
+        r = snap.result
+        running = sum(t.state == "running" for t in r.trials)
+        if self.job is None:
+            self.study_label.setText(
+                f"Study '{r.study_name}' (shared, budget {snap.budget}): {r.n_complete} complete, "
+                f"{r.n_pruned} pruned, {r.n_failed} failed, {running} running"
+                + (f"; best {r.best.value:.4f} (trial {r.best.number})" if r.best else ""))
+        self.workers_label.setText(describe_workers(snap))
+        self.workers_label.setVisible(True)
 
     def load_study(self) -> None:
         """Show the project's study as it stands (to follow or resume it)."""
@@ -336,6 +407,7 @@ class OptimizeTab(ProjectTab):
             rec = self.book.record(t.number)
             rec.state, rec.value, rec.params = t.state, t.value, dict(t.params)
             rec.duration_s, rec.reason = t.duration_s, t.reason
+            rec.worker = t.worker
             self._show_trial(t.number)
         self.plots.set_objective(result.objective)
         self.plots.refresh()
@@ -355,6 +427,7 @@ class OptimizeTab(ProjectTab):
         ok = self.project is not None and self.space_editor.is_valid() and not running
         self.start_button.setEnabled(ok)
         self.stop_button.setEnabled(running)
+        self.storage_button.setEnabled(self.project is not None and not running)
 
     def start(self) -> None:
         if self.job is not None:
@@ -389,6 +462,7 @@ class OptimizeTab(ProjectTab):
             on_failure=self._failed,
             on_done=self._job_done,
         )
+        self.follower.follow(project, settings.study_name)  # other workers' trials too
         self._update_buttons()
 
     def stop(self) -> None:
@@ -472,7 +546,7 @@ class OptimizeTab(ProjectTab):
             row = t.rowCount()
             t.insertRow(row)
         params = ", ".join(f"{k}={_short(v)}" for k, v in rec.params.items())
-        values = [number, rec.state, rec.value, rec.duration_s, params, rec.reason]
+        values = [number, rec.state, rec.value, rec.duration_s, params, rec.reason, rec.worker]
         for col, v in enumerate(values):
             item = QTableWidgetItem()
             if isinstance(v, (int, float)) and v is not None:

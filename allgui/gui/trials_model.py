@@ -24,6 +24,7 @@ class TrialRecord:
     duration_s: float | None = None
     reason: str = ""
     curve: list[EpochEnded] = field(default_factory=list)
+    worker: str = ""  # host:pid that ran it (a study shared with workers)
 
 
 class TrialBook:
