@@ -109,7 +109,9 @@ class Project:
 
     @property
     def storage_url(self) -> str:
-        return self.settings.storage or f"sqlite:///{self.study_path}"
+        from allgui.core.study_storage import with_driver
+
+        return with_driver(self.settings.storage) or f"sqlite:///{self.study_path}"
 
     @property
     def cache_dir(self) -> Path:

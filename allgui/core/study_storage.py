@@ -52,10 +52,17 @@ def normalize_storage_url(url: str) -> str:
         raise ProjectError(f"'{mask_url(url)}' names no server (postgresql://user@SERVER/db).")
     if kind != "sqlite" and not parts.path.strip("/"):
         raise ProjectError(f"'{mask_url(url)}' names no database (postgresql://user@host/DB).")
-    if kind in ("postgresql", "postgres") and "+" not in parts.scheme:
-        # SQLAlchemy's default PostgreSQL driver is psycopg 3; allgui's extra installs psycopg2.
+    return with_driver(url)
+
+
+def with_driver(url: str) -> str:
+    """A PostgreSQL URL naming the driver that is installed: SQLAlchemy's
+    default is psycopg 3, allgui's ``postgres`` extra installs psycopg2.
+    Any other URL is returned as it is."""
+    head, sep, rest = (url or "").partition("://")
+    if sep and head.lower() in ("postgresql", "postgres"):
         driver = "psycopg2" if _has("psycopg2") or not _has("psycopg") else "psycopg"
-        url = f"postgresql+{driver}://" + url.split("://", 1)[1]
+        return f"postgresql+{driver}://{rest}"
     return url
 
 

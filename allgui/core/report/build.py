@@ -321,7 +321,9 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
         if best:
             rows.append(["Best run (weighted F1)", f"{best.name}: {best.checkpoint}"])
     if study:
-        rows.append(["Study", f"{study.name} ({project.storage_url})"])
+        from allgui.core.study_storage import mask_url
+
+        rows.append(["Study", f"{study.name} ({mask_url(project.storage_url)})"])
         recorded = study.settings.get("allgui") or {}
         if isinstance(recorded, dict) and recorded.get("sampler"):
             rows.append(["Sampler", _fmt(recorded["sampler"])])
