@@ -77,7 +77,8 @@ def run_self_test(bundle: str | Path | None = None, timeout_s: float = 60.0) -> 
             check("execution providers", bool(clf.providers), ", ".join(clf.providers))
             pred = tab.results[0].prediction
             got = [float(pred.probabilities[c]) for c in expected["classes"]] if pred else []
-            worst = max((abs(a - b) for a, b in zip(got, expected["probabilities"])), default=1.0)
+            worst = max((abs(a - b) for a, b in zip(got, expected["probabilities"], strict=False)),
+                        default=1.0)
             check("class as at build time", pred is not None and pred.label == expected["class"],
                   f"{getattr(pred, 'label', tab.results[0].error)} (expected {expected['class']})")
             check("probabilities as at build time", len(got) == len(expected["probabilities"])
