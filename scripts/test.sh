@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
-python -m ruff check allgui tests benchmarks
+python -m ruff check allgui tests benchmarks packaging
 python -m pytest -q -m "not slow" "$@"
