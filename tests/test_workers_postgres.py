@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import gui_support  # noqa: E402
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -65,7 +66,7 @@ def shared_project(tmp_path, url, data, trials) -> Project:
     project = Project.create(tmp_path / "proj", ProjectSettings(
         dataset=DatasetSettings(path=str(data), image_size=32),
         model=ModelSettings(backbone="test_efficientnet", weights="none"), storage=url))
-    settings = SearchSettings(trials=trials, epochs=3, views=2, startup_trials=2, device="cpu")
+    settings = SearchSettings(trials=trials, epochs=2, views=2, startup_trials=2, device="cpu")
     create_shared_study(project, settings, heartbeat_s=1)
     return project
 
@@ -175,3 +176,41 @@ def test_storage_urls_are_masked_and_checked():
     for bad in ("http://x/y", "postgresql://bob@db", "postgresql:///allgui"):
         with pytest.raises(Exception, match="allgui|server|database"):
             normalize_storage_url(bad)
+
+
+def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, qtbot,
+                                                 app_settings, captured):
+    from gui_support import wait_jobs, wait_until
+
+    from allgui.gui.main_window import MainWindow
+
+    secret = database.replace("allgui@", "allgui:s3cret@")  # the test server ignores it
+    project = shared_project(tmp_path, secret, demo_data, trials=3)
+    window = MainWindow(app_settings, probe_device=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    tab = window.optimize_tab
+    assert tab.follower.following
+    assert tab.storage_label.text() == mask_url(secret)
+    assert "***" in tab.storage_label.text() and "s3cret" not in tab.storage_label.text()
+    proc = start_worker(database, demo_data, tmp_path / "w0")  # on "another machine"
+    name = f"{os.uname().nodename}:{proc.pid}"
+
+    def complete_rows():
+        t = tab.trials_table
+        return [t.item(r, 6).text() for r in range(t.rowCount()) if t.item(r, 1).text()
+                == "complete"]
+
+    wait_until(lambda: len(complete_rows()) == 3, timeout=120_000)  # as they finish, polled
+    finish(proc)
+    assert set(complete_rows()) == {name}  # which worker ran each
+    wait_until(lambda: name in tab.workers_label.text(), timeout=10_000)
+    assert not tab.workers_label.isHidden() and "Workers seen" in tab.workers_label.text()
+    assert "s3cret" not in tab.study_label.text() + tab.workers_label.text()
+    assert not captured.errors, captured.errors
+    tab.follower.follow(None, "")
+
+
+app_settings, captured = gui_support.app_settings, gui_support.captured
