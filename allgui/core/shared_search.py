@@ -114,7 +114,9 @@ class WorkerSeen:
     """One worker's last sign of life, as the study holds it."""
 
     name: str  # host:pid
-    state: str  # 'starting', 'running', 'waiting', 'finished', 'stopped', 'failed'
+    # 'starting', 'running', 'waiting', 'finished', 'stopped', 'failed'; 'silent' (snapshot):
+    # running or waiting but no sign of life for longer than the heartbeat's grace period
+    state: str
     trial: int | None  # the trial it runs
     done: int  # trials it finished
     seen: datetime  # UTC
@@ -124,8 +126,11 @@ class WorkerSeen:
         return max((now - self.seen).total_seconds(), 0.0)
 
     def describe(self, now: datetime | None = None) -> str:
-        what = f"trial {self.trial}" if self.state == "running" and self.trial is not None \
-            else self.state
+        what = f"running trial {self.trial}" if self.state == "running" and \
+            self.trial is not None else self.state
+        if self.state == "silent":
+            what = "silent (stopped answering" + (f" during trial {self.trial})"
+                                                  if self.trial is not None else ")")
         return f"{self.name}: {what}, {self.done} done, seen {_ago(self.age_s(now))}"
 
 
@@ -536,4 +541,10 @@ def snapshot(project: Project, study_name: str) -> StudySnapshot:
     budget = int(raw.get("budget") or settings.trials) if isinstance(raw, dict) else \
         settings.trials
     result = _result(project, settings, study, False, 0, 0.0, 0.0)
-    return StudySnapshot(result=result, workers=workers_seen(study), budget=budget)
+    grace = SharedStudy.from_dict(raw).grace_s if isinstance(raw, dict) else 3 * HEARTBEAT_S
+    workers = tuple(
+        # A worker busy on a trial beats; one silent past the grace period died or was cut off.
+        dataclasses.replace(w, state="silent") if w.state in ("running", "waiting")
+        and w.age_s() > grace + 5 else w
+        for w in workers_seen(study))
+    return StudySnapshot(result=result, workers=workers, budget=budget)
