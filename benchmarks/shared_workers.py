@@ -50,8 +50,9 @@ def make_project(root: Path, url: str, data: Path, study: str, args):
     return project
 
 
-def run_study(url, study, data, tmp, n_workers, kill_one: bool, state: dict) -> float:
-    """Start the workers, kill the first mid-trial once it has finished one, wait."""
+def run_study(url, study, data, tmp, n_workers, kill_after: int | None, state: dict) -> float:
+    """Start the workers; kill the first mid-trial once ``kill_after`` trials are
+    complete; wait for the others."""
     import optuna
     from optuna.trial import TrialState
 
@@ -61,14 +62,16 @@ def run_study(url, study, data, tmp, n_workers, kill_one: bool, state: dict) -> 
     started = time.perf_counter()
     procs = [worker(url, study, data, tmp / f"{study}-w{i}") for i in range(n_workers)]
     state["procs"] = procs
-    if kill_one:
+    if kill_after is not None:
         victim = procs[0]
         name = f"{os.uname().nodename}:{victim.pid}"
         watch = optuna.load_study(study_name=study, storage=open_storage(url))
         while victim.poll() is None:
             trials = watch.get_trials(deepcopy=False)
             mine = [t for t in trials if t.user_attrs.get(WORKER) == name]
-            if any(t.state == TrialState.RUNNING for t in mine):  # mid-trial
+            done = sum(t.state == TrialState.COMPLETE for t in trials)
+            # Mid-trial, once the study is a quarter done ("on the way").
+            if done >= kill_after and any(t.state == TrialState.RUNNING for t in mine):
                 victim.send_signal(signal.SIGKILL)
                 victim.wait()
                 left = [t.number for t in watch.get_trials(deepcopy=False)  # as it died
@@ -130,11 +133,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--mode", default="online", choices=("online", "cached"),
                         help="online (default): the backbone runs every epoch, so trials "
                              "cost more than a worker's start")
-    parser.add_argument("--size", type=int, default=48)
+    parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--heartbeat", type=int, default=2)
     parser.add_argument("--backbone", default="resnet18",
                         help="timm backbone, random weights (nothing downloads)")
@@ -169,16 +172,17 @@ def main() -> int:
             wall_one = None
             if not args.skip_single:
                 make_project(tmp / "one", url, data, "one", args)
-                wall_one = run_study(url, "one", data, tmp, 1, False, {})
+                wall_one = run_study(url, "one", data, tmp, 1, None, {})
                 print(f"1 worker:  {wall_one:.1f} s wall")
                 print(f"  {check(url, 'one', args.trials, None)}")
             project = make_project(tmp / "many", url, data, "many", args)
             state: dict = {}
             if args.screenshot:
                 wall_many = follow_in_window(project, args, lambda: run_study(
-                    url, "many", data, tmp, args.workers, True, state))
+                    url, "many", data, tmp, args.workers, args.trials // 4, state))
             else:
-                wall_many = run_study(url, "many", data, tmp, args.workers, True, state)
+                wall_many = run_study(url, "many", data, tmp, args.workers, args.trials // 4,
+                                      state)
             facts = check(url, "many", args.trials, state.get("killed", ()))
             print(f"{args.workers} workers (one killed on the way): {wall_many:.1f} s wall"
                   + (f"; {wall_one / wall_many:.2f}x the speed of one" if wall_one else ""))
