@@ -217,3 +217,26 @@ def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, 
 
 
 app_settings, captured = gui_support.app_settings, gui_support.captured
+
+
+def test_optimize_with_a_database_storage_runs_the_shared_study(tmp_path, database, demo_data,
+                                                                capsys):
+    from allgui.cli import main
+
+    secret = database.replace("allgui@", "allgui:s3cret@")  # the test server ignores it
+    assert main(["new", str(tmp_path / "proj"), "--data", str(demo_data),
+                 "--image-size", "32"]) == 0
+    args = ["optimize", str(tmp_path / "proj"), "--storage", secret, "--backbone",
+            "test_efficientnet", "--weights", "none", "--trials", "2", "--epochs", "2",
+            "--views", "2", "--startup-trials", "1", "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "s3cret" not in out + err and "allgui:***@" in out
+    trials = study_of(database).get_trials(deepcopy=False)
+    assert len(trials) == 2 and {t.user_attrs[WORKER] for t in trials} == {
+        f"{os.uname().nodename}:{os.getpid()}"}
+    shared = study_of(database).user_attrs["allgui_shared"]
+    assert shared["budget"] == 2 and shared["dataset_fingerprint"]
+    # A worker joining later finds the budget reached and runs nothing.
+    result = join_study(database, "search", demo_data, tmp_path / "w")
+    assert len(result.trials) == 2 and result.n_complete == 2

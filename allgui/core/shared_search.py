@@ -234,7 +234,9 @@ class _Requeue:
     def __init__(self, sink: Sink) -> None:
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-        self._retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental in Optuna; its interface is pinned
+            self._retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
         self.sink = sink
 
     def __call__(self, study, trial) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import warnings
 from urllib.parse import urlsplit
 
 from allgui.core.errors import ProjectError
@@ -88,7 +89,9 @@ def open_storage(url: str, heartbeat_s: int | None = None, grace_s: int | None =
                       grace_period=int(grace_s or 2 * heartbeat_s),
                       heartbeat_stale_trial_callback=on_stale)
     try:
-        return optuna.storages.RDBStorage(url, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna calls heartbeats experimental
+            return optuna.storages.RDBStorage(url, **kwargs)
     except ImportError as exc:
         raise ProjectError(
             "The database driver is missing; install it with: pip install psycopg2-binary "
