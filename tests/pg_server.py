@@ -64,7 +64,9 @@ def _free_port() -> int:
 def _run(user: str | None, cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     if user:
         cmd = ["runuser", "-u", user, "--"] + cmd
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    # From '/': the unprivileged user may not enter the checkout (e.g. under /root).
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                          cwd="/")
 
 
 def _unprivileged_user() -> str | None:

@@ -1,0 +1,50 @@
+"""The Optimize tab's study storage: set in the window, shown without its password."""
+
+from __future__ import annotations
+
+import gui_support
+from gui_support import make_demo_project, wait_jobs, wait_until
+
+from allgui.core.project import Project
+from allgui.gui import study_follow
+
+app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+
+
+def test_storage_is_set_in_the_form_and_never_shows_a_password(window, qtbot, tmp_path,
+                                                               captured, monkeypatch, caplog):
+    project = make_demo_project(tmp_path / "demo")
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    tab = window.optimize_tab
+    assert tab.storage_label.text() == "this project's study.db"
+    assert not tab.follower.following  # SQLite: this window's own searches, no polling
+    typed = []
+
+    def answer(text):
+        def get_text(parent, title, label, echo, current):
+            typed.append(current)
+            return text, True
+        monkeypatch.setattr(study_follow.QInputDialog, "getText", get_text)
+
+    # Port 1 on loopback: nothing listens, so the reads fail at once (and say so once).
+    answer("postgresql://alice:s3cret@127.0.0.1:1/allgui")
+    tab._change_storage()
+    saved = Project.open(project.root).settings.storage
+    assert saved == "postgresql+psycopg2://alice:s3cret@127.0.0.1:1/allgui"
+    assert tab.storage_label.text() == "postgresql+psycopg2://alice:***@127.0.0.1:1/allgui"
+    assert tab.follower.following
+    wait_until(lambda: "Following the study: The study storage cannot" in caplog.text, 30_000)
+    assert "alice:***@" in caplog.text and "s3cret" not in caplog.text
+    answer("http://example.org/study")
+    tab._change_storage()
+    assert typed[-1] == tab.storage_label.text()  # the dialog too shows it masked
+    assert captured.errors and "not a study storage" in captured.errors[-1][0]
+    assert Project.open(project.root).settings.storage == saved  # a bad URL changes nothing
+    answer("")
+    tab._change_storage()
+    assert Project.open(project.root).settings.storage == ""
+    assert not tab.follower.following
+    wait_jobs(qtbot, window)
+    assert not any("s3cret" in m + d for m, d in captured.errors)
+    assert "s3cret" not in caplog.text
