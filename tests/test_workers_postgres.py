@@ -23,7 +23,7 @@ import pytest
 from optuna.trial import TrialState
 
 from allgui.core.dataset.demo import make_demo_dataset
-from allgui.core.errors import DatasetError
+from allgui.core.errors import DatasetError, ProjectError
 from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
 from allgui.core.search import SearchSettings, load_search_result
 from allgui.core.shared_search import (
@@ -177,8 +177,13 @@ def test_storage_urls_are_masked_and_checked():
     assert normalize_storage_url("postgresql://bob@db/allgui").startswith("postgresql+psycopg")
     assert normalize_storage_url("") == ""
     for bad in ("http://x/y", "postgresql://bob@db", "postgresql:///allgui"):
-        with pytest.raises(Exception, match="allgui|server|database"):
+        with pytest.raises(ProjectError, match="allgui|server|database"):
             normalize_storage_url(bad)
+
+
+def test_workers_need_a_database_server(tmp_path):
+    with pytest.raises(ProjectError, match="database server"):
+        join_study(f"sqlite:///{tmp_path / 'study.db'}", "search", tmp_path)
 
 
 def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, qtbot,

@@ -464,6 +464,9 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
     cancel = cancel if cancel is not None else threading.Event()
     started = time.perf_counter()
     storage_url = normalize_storage_url(storage_url)
+    if not is_database_url(storage_url):
+        raise ProjectError("Workers share a study through a database server (postgresql://...); "
+                           "a study in an SQLite file is run by one search at a time.")
     storage = open_storage(storage_url)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)

@@ -83,7 +83,9 @@ def open_storage(url: str, heartbeat_s: int | None = None, grace_s: int | None =
     if scheme(url) == "sqlite":
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     else:
-        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}  # a server restart is survived
+        if scheme(url) == "postgresql":  # a server out of reach is said in seconds, not minutes
+            kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
     if heartbeat_s:
         kwargs.update(heartbeat_interval=int(heartbeat_s),
                       grace_period=int(grace_s or 2 * heartbeat_s),
