@@ -214,6 +214,8 @@ def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, 
     wait_until(lambda: len(complete_rows()) == 3, timeout=120_000)  # as they finish, polled
     finish(proc)
     assert set(complete_rows()) == {name}  # which worker ran each
+    wait_until(lambda: all(tab.book.trials[n].curve for n in range(3)), timeout=10_000)
+    assert [e.epoch for e in tab.book.trials[0].curve] == [1, 2]  # its learning curve too
     wait_until(lambda: name in tab.workers_label.text(), timeout=10_000)
     assert not tab.workers_label.isHidden() and "Workers seen" in tab.workers_label.text()
     assert "s3cret" not in tab.study_label.text() + tab.workers_label.text()

@@ -40,7 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
-from allgui.core.events import JobFinished, JobStarted, Notice, Sink, StudyFinished, null_sink
+from allgui.core.events import (
+    EpochEnded,
+    JobFinished,
+    JobStarted,
+    Notice,
+    Sink,
+    StudyFinished,
+    null_sink,
+)
 from allgui.core.project import (
     DatasetSettings,
     ModelSettings,
@@ -513,6 +521,7 @@ class StudySnapshot:
     result: SearchResult
     workers: tuple[WorkerSeen, ...]
     budget: int
+    curves: dict[int, tuple[EpochEnded, ...]] = dataclasses.field(default_factory=dict)
 
 
 _storages: dict[str, Any] = {}
@@ -552,4 +561,22 @@ def snapshot(project: Project, study_name: str) -> StudySnapshot:
         dataclasses.replace(w, state="silent") if w.state in ("running", "waiting")
         and w.age_s() > grace + 5 else w
         for w in workers_seen(study))
-    return StudySnapshot(result=result, workers=workers, budget=budget)
+    return StudySnapshot(result=result, workers=workers, budget=budget,
+                         curves=_curves(study, settings.epochs))
+
+
+def _curves(study, epochs: int) -> dict[int, tuple[EpochEnded, ...]]:
+    """Each finished trial's learning curve (its 'history' attribute) as the
+    events its worker sent, so the window draws other workers' trials too."""
+    from optuna.trial import TrialState
+
+    fields = {f.name for f in dataclasses.fields(EpochEnded)} - {"job", "trial", "epochs"}
+    out = {}
+    for t in study.get_trials(deepcopy=False):
+        history = t.user_attrs.get("history") if t.state != TrialState.RUNNING else None
+        if isinstance(history, list) and history:
+            out[t.number] = tuple(
+                EpochEnded(JOB, trial=t.number, epochs=epochs, **{
+                    k: (float("nan") if v is None else v) for k, v in h.items() if k in fields})
+                for h in history if isinstance(h, dict))
+    return out

@@ -368,7 +368,11 @@ class OptimizeTab(ProjectTab):
                 rec.state, rec.value, rec.params, rec.duration_s, rec.reason, rec.worker = new
                 self._show_trial(t.number)
                 changed = True
+            if not rec.curve and t.number in snap.curves:  # another worker's learning curve
+                rec.curve = list(snap.curves[t.number])
+                changed = True
         if changed:
+            self.plots.curves.request_redraw()
             self.plots.history.request_redraw()
             self.plots.parallel.request_redraw()
             self._maybe_importances()
