@@ -62,10 +62,13 @@ def run(args) -> int:
 
     project = Project.open(args.project)
     if args.storage is not None:
-        from allgui.core.study_storage import normalize_storage_url
+        from allgui.core.study_storage import mask_url, normalize_storage_url
 
         url = "" if args.storage.strip().lower() in ("", "project") else args.storage
         project.update(storage=normalize_storage_url(url))
+        if mask_url(url) != url:
+            print("note: the storage password is saved in project.toml; keep it in ~/.pgpass "
+                  "or PGPASSWORD instead to leave it out of the project.", file=sys.stderr)
     model_changes = {
         k: v for k, v in (("backbone", args.backbone), ("weights", args.weights),
                           ("finetune_stages", args.finetune_stages)) if v is not None
