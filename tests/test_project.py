@@ -29,6 +29,17 @@ def test_update_replaces_a_section_and_saves(tmp_path):
     assert Project.open(tmp_path / "p").settings.split.val_fraction == 0.3
 
 
+def test_a_failed_save_leaves_the_settings_as_they_were(tmp_path):
+    project = Project.create(tmp_path / "p", ProjectSettings())
+    before = project.settings
+    # A folder where project.toml should be: the save fails as on a read-only or full disk.
+    project.config_path.unlink()
+    project.config_path.mkdir()
+    with pytest.raises(ProjectError, match="could not be saved"):
+        project.update(split=dataclasses.replace(before.split, val_fraction=0.3))
+    assert project.settings == before
+
+
 def test_opening_a_folder_that_is_not_a_project_says_so(tmp_path):
     with pytest.raises(ProjectError, match="not an allgui project"):
         Project.open(tmp_path)

@@ -160,9 +160,20 @@ class Project:
         return cls(root, settings)
 
     def save(self) -> None:
-        atomic_write_text(self.config_path, dumps(self.settings.to_dict()))
+        self._write(self.settings)
+
+    def _write(self, settings: ProjectSettings) -> None:
+        try:
+            atomic_write_text(self.config_path, dumps(settings.to_dict()))
+        except OSError as exc:
+            raise ProjectError(
+                f"The project settings could not be saved to {self.config_path}.", str(exc)
+            ) from exc
 
     def update(self, **changes: Any) -> None:
-        """Replace whole sections (``dataset=``, ``split=``, ``model=``, ``search=``) and save."""
-        self.settings = dataclasses.replace(self.settings, **changes)
-        self.save()
+        """Replace whole sections (``dataset=``, ``split=``, ``model=``, ``search=``) and save.
+
+        Saved first, kept in memory after: a failed save leaves the project as it was."""
+        settings = dataclasses.replace(self.settings, **changes)
+        self._write(settings)
+        self.settings = settings
