@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from allgui.core.dataset.patients import parse_cnmc_name, patient_from_name
+from allgui.core.dataset.patients import parse_cnmc_name, patient_from_name, patient_sort_key
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,8 @@ def test_all_parts_are_read():
 @pytest.mark.parametrize("name", ["1.bmp", "cell_01.png", "UID_x_1_1_all.bmp", "UID_1_1_1_foo"])
 def test_other_names_have_no_patient(name):
     assert patient_from_name(name) is None
+
+
+def test_patients_sort_by_number_then_donors_then_other_ids():
+    ids = ["H10", "x", "10", "H2", "2", "h1"]
+    assert sorted(ids, key=patient_sort_key) == ["2", "10", "h1", "H2", "H10", "x"]

@@ -11,10 +11,16 @@ import pytest
 from onnx_models import export_tiny
 from PIL import Image
 
+from allgui.core.dataset.patients import patient_from_name, patient_sort_key
 from allgui.core.errors import Cancelled
 from allgui.core.events import EventLog, JobFinished, Notice, Progress
 from allgui.core.infer import Classifier, classify_folder
-from allgui.core.infer.folder import patient_of
+from allgui.core.infer.classifier import Prediction
+from allgui.core.infer.folder import FolderRow, summarise_patients
+
+
+def _prediction(source: str) -> Prediction:
+    return Prediction(source, "all", 0, {"all": 0.9, "hem": 0.1}, 0.8, False)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +110,11 @@ def test_no_csv_requested_writes_nothing(clf, folder, tmp_path):
     assert not list(tmp_path.glob("*.csv"))
 
 
-def test_patient_names():
-    assert patient_of("UID_11_3_1_all.bmp") == "11"
-    assert patient_of("UID_h3_2_1_hem.bmp") == "H3"
-    assert patient_of("17.bmp") is None
+def test_patient_summaries_are_listed_in_the_one_patient_order():
+    rows = [
+        FolderRow(name, patient_from_name(name), _prediction(name))
+        for name in ("UID_H2_1_1_hem.bmp", "UID_10_1_1_all.bmp", "UID_2_1_1_all.bmp", "x.bmp")
+    ]
+    summaries = summarise_patients(rows, ("all", "hem"))
+    assert [s.patient for s in summaries] == sorted(["H2", "10", "2"], key=patient_sort_key)
+    assert [s.patient for s in summaries] == ["2", "10", "H2"]

@@ -329,7 +329,7 @@ class ClassifyTab(ProjectTab):
             w.setEnabled(not running)
 
     def _add_results(self, results: list[ClassifiedImage]) -> None:
-        from allgui.core.infer.folder import patient_of
+        from allgui.core.dataset.patients import patient_from_name
 
         n_bad = sum(1 for r in results if r.prediction is None)
         self.progress.set_running(
@@ -354,7 +354,7 @@ class ClassifyTab(ProjectTab):
                 ]
             else:
                 cells += [QTableWidgetItem("") for _ in range(4)]
-            cells.append(QTableWidgetItem(patient_of(Path(result.path).name) or ""))
+            cells.append(QTableWidgetItem(patient_from_name(Path(result.path).name) or ""))
             cells.append(QTableWidgetItem(result.error))
             for col, item in enumerate(cells):
                 if pred is not None and pred.uncertain:
@@ -422,11 +422,12 @@ class ClassifyTab(ProjectTab):
             self.save_csv(path)
 
     def save_csv(self, path: str) -> None:
-        from allgui.core.infer.folder import FolderRow, patient_of, results_csv_text
+        from allgui.core.dataset.patients import patient_from_name
+        from allgui.core.infer.folder import FolderRow, results_csv_text
 
         classes = self.classifier.classes if self.classifier is not None else ()
         rows = [
-            FolderRow(r.path, patient_of(Path(r.path).name), r.prediction, r.error)
+            FolderRow(r.path, patient_from_name(Path(r.path).name), r.prediction, r.error)
             for r in self.results
         ]
         try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name
+from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name, patient_from_name
 from allgui.core.dataset.records import BadFile, DatasetIndex, ImageRecord
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
@@ -448,7 +448,7 @@ def _scan_class_folders(
     for path, class_name in sorted(files):
         if check.ok(path):
             label = class_name.lower()
-            records.append(ImageRecord(str(path), label, _patient_of(path), subset="train"))
+            records.append(ImageRecord(str(path), label, patient_from_name(path.name), subset="train"))
     if not records:
         raise DatasetError(f"None of the images under {folder} can be read.")
     classes = tuple(sorted({r.label for r in records}))
@@ -466,6 +466,3 @@ def _scan_class_folders(
     )
 
 
-def _patient_of(path: Path) -> str | None:
-    parsed = parse_cnmc_name(path.name)
-    return parsed.patient if parsed else None

@@ -54,6 +54,19 @@ def canonical_patient(raw: str) -> str:
 
 
 def patient_from_name(name: str) -> str | None:
-    """The patient ID in a C-NMC file name, or None."""
+    """The patient ID in a C-NMC file name (or a path to one), or None."""
     parsed = parse_cnmc_name(name)
     return parsed.patient if parsed else None
+
+
+_PATIENT_ID = re.compile(r"^([A-Za-z]*)(\d+)$")
+
+
+def patient_sort_key(patient: str) -> tuple[str, int, str]:
+    """The order patients are listed in everywhere: numbered patients by number
+    (``2`` before ``10``), then healthy donors (``H1``, ``H2``, ...), then any
+    other ID by name."""
+    m = _PATIENT_ID.match(patient)
+    if m is None:
+        return ("~", 0, patient)
+    return (m.group(1).upper(), int(m.group(2)), patient)

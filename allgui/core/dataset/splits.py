@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.patients import patient_sort_key
 from allgui.core.dataset.records import DatasetIndex
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import Progress, Sink, null_sink
@@ -354,7 +355,7 @@ def audit(
                 PartOverlap(
                     a,
                     b,
-                    patients=tuple(sorted(pa & pb, key=_patient_key)),
+                    patients=tuple(sorted(pa & pb, key=patient_sort_key)),
                     files=tuple(sorted(fa & fb)),
                     identical=tuple(identical),
                 )
@@ -366,12 +367,6 @@ def audit(
         patients_known=any(records[i].patient for ids in parts.values() for i in ids),
         content_checked=content_checked,
     )
-
-
-def _patient_key(p: str) -> tuple[str, int, str]:
-    prefix = p.rstrip("0123456789")
-    digits = p[len(prefix):]
-    return (prefix, int(digits) if digits else -1, p)
 
 
 # -- describing a split -----------------------------------------------------------

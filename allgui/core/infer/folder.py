@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from allgui.core.atomic import atomic_write_text
-from allgui.core.dataset.patients import patient_from_name
+from allgui.core.dataset.patients import patient_from_name, patient_sort_key
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import JobFinished, JobStarted, Notice, Progress, Sink, null_sink
 from allgui.core.imaging import is_image_name
@@ -29,11 +28,6 @@ from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage
 from allgui.core.infer.heatmap import save_heatmap_png
 
 JOB = "classify"
-
-def patient_of(name: str) -> str | None:
-    """The C-NMC patient ID in a file name (``UID_<patient>_...``), or None."""
-    return patient_from_name(name)
-
 
 @dataclass(frozen=True)
 class FolderRow:
@@ -154,10 +148,10 @@ def classify_files(
         try:
             batch.append((rel, classifier.prepare(path)))
         except AllguiError as exc:
-            rows.append(FolderRow(rel, patient_of(path.name), error=_reason(exc)))
+            rows.append(FolderRow(rel, patient_from_name(path.name), error=_reason(exc)))
             sink(Notice(JOB, "warning", f"Skipped {rel}: {_reason(exc)}"))
         except Exception as exc:  # an odd file must not end the run
-            rows.append(FolderRow(rel, patient_of(path.name), error=f"unexpected error: {exc}"))
+            rows.append(FolderRow(rel, patient_from_name(path.name), error=f"unexpected error: {exc}"))
             sink(Notice(JOB, "warning", f"Skipped {rel}: unexpected error: {exc}"))
         if len(batch) >= batch_size:
             flush()
@@ -209,7 +203,7 @@ def _run_batch(
                 preds.append(exc)
     rows = []
     for (rel, item), pred in zip(batch, preds, strict=True):
-        patient = patient_of(Path(rel).name)
+        patient = patient_from_name(Path(rel).name)
         if isinstance(pred, Exception):
             rows.append(FolderRow(rel, patient, error=f"the model failed on it: {pred}"))
             continue
@@ -241,7 +235,7 @@ def summarise_patients(
         if row.patient and row.prediction is not None:
             by_patient.setdefault(row.patient, []).append(row.prediction)
     out = []
-    for patient in sorted(by_patient, key=_patient_sort_key):
+    for patient in sorted(by_patient, key=patient_sort_key):
         preds = by_patient[patient]
         counts = {c: sum(p.label == c for p in preds) for c in classes}
         top = max(counts.values())
@@ -259,11 +253,6 @@ def summarise_patients(
             )
         )
     return tuple(out)
-
-
-def _patient_sort_key(patient: str) -> tuple[str, int, str]:
-    match = re.match(r"^([A-Za-z]*)(\d+)$", patient)
-    return (match.group(1), int(match.group(2)), "") if match else ("~", 0, patient)
 
 
 def results_csv_text(rows: Sequence[FolderRow], classes: Sequence[str]) -> str:
