@@ -16,7 +16,7 @@ from allgui.core.errors import Cancelled
 from allgui.core.events import EventLog, JobFinished, Notice, Progress
 from allgui.core.infer import Classifier, classify_folder
 from allgui.core.infer.classifier import Prediction
-from allgui.core.infer.folder import FolderRow, summarise_patients
+from allgui.core.infer.folder import FolderRow, classify_files, summarise_patients
 
 
 def _prediction(source: str) -> Prediction:
@@ -77,8 +77,8 @@ def test_folder_to_csv_with_bad_files(clf, folder, tmp_path):
 
     # one heatmap per classified image, mirroring the folder
     pngs = sorted(p.relative_to(heat).as_posix() for p in heat.rglob("*.png"))
-    assert len(pngs) == 7 and "more/UID_H6_5_1_hem.png" in pngs
-    assert Image.open(heat / "more" / "UID_H6_5_1_hem.png").size[1] > 450
+    assert len(pngs) == 7 and "more/UID_H6_5_1_hem.bmp.png" in pngs
+    assert Image.open(heat / "more" / "UID_H6_5_1_hem.bmp.png").size[1] > 450
 
     patients = read_csv(result.patients_csv_path)
     assert [p["patient"] for p in patients] == ["1", "H6"]
@@ -88,6 +88,25 @@ def test_folder_to_csv_with_bad_files(clf, folder, tmp_path):
     assert len(log.of_type(Notice)) == 3
     assert log.of_type(Progress)[-1].done == 10
     assert log.of_type(JobFinished)[0].message == "7 classified, 3 skipped"
+
+
+def test_heatmap_names_never_collide(clf, cnmc_samples, tmp_path):
+    """a.bmp and a.png are two heatmaps; files given by path keep their folders."""
+    cell = next(cnmc_samples.rglob("*.bmp"))
+    for sub in ("x", "y"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        shutil.copy(cell, tmp_path / "in" / sub / "a.bmp")
+        Image.open(cell).save(tmp_path / "in" / sub / "a.png")
+    heat = tmp_path / "heat"
+    result = classify_folder(clf, tmp_path / "in", heatmaps_dir=heat)
+    pngs = sorted(p.relative_to(heat).as_posix() for p in heat.rglob("*.png"))
+    assert pngs == ["x/a.bmp.png", "x/a.png.png", "y/a.bmp.png", "y/a.png.png"]
+    assert sorted(r.heatmap_path for r in result.rows) == [str(heat / p) for p in pngs]
+
+    files = sorted((tmp_path / "in").rglob("a.*"))
+    heat2 = tmp_path / "heat2"
+    classify_files(clf, [f.resolve() for f in files], heatmaps_dir=heat2)
+    assert sorted(p.relative_to(heat2).as_posix() for p in heat2.rglob("*.png")) == pngs
 
 
 def test_stop_keeps_finished_rows(clf, folder, tmp_path):

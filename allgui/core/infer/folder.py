@@ -132,7 +132,8 @@ def classify_files(
     where = f" in {base}" if base is not None else ""
     sink(JobStarted(JOB, f"Classifying {len(files)} images{where}", total=len(files)))
     rows: list[FolderRow] = []
-    batch: list[tuple[str, PreparedImage]] = []
+    batch: list[tuple[str, Path, PreparedImage]] = []
+    heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
 
     def flush() -> None:
         rows.extend(_run_batch(classifier, batch, heatmaps_dir))
@@ -146,7 +147,7 @@ def classify_files(
             break
         rel = path.relative_to(base).as_posix() if base is not None else str(path)
         try:
-            batch.append((rel, classifier.prepare(path)))
+            batch.append((rel, heat_names.get(path, Path()), classifier.prepare(path)))
         except AllguiError as exc:
             rows.append(FolderRow(rel, patient_from_name(path.name), error=_reason(exc)))
             sink(Notice(JOB, "warning", f"Skipped {rel}: {_reason(exc)}"))
@@ -182,35 +183,59 @@ def classify_files(
     return result
 
 
+def _heatmap_names(files: Sequence[Path], base: str | os.PathLike | None) -> dict[Path, Path]:
+    """Where each file's heatmap goes inside the heatmaps folder: its path from
+    ``base`` (or from the files' common folder) with ``.png`` added, so
+    ``a.bmp`` and ``a.png`` give ``a.bmp.png`` and ``a.png.png``, and the same
+    name in two folders stays two files."""
+    if not files:
+        return {}
+    absolute = [Path(os.path.abspath(f)) for f in files]
+    if base is not None:
+        root: Path | None = Path(os.path.abspath(base))
+    else:
+        try:
+            root = Path(os.path.commonpath([str(p.parent) for p in absolute]))
+        except ValueError:  # different drives: keep each whole path, less its drive
+            root = None
+    out = {}
+    for given, path in zip(files, absolute, strict=True):
+        try:
+            inside = path.relative_to(root) if root is not None else Path(*path.parts[1:])
+        except ValueError:  # outside base
+            inside = Path(*path.parts[1:])
+        out[given] = inside.with_name(inside.name + ".png")
+    return out
+
+
 def _reason(exc: AllguiError) -> str:
     return getattr(exc, "reason", "") or exc.message
 
 
 def _run_batch(
     classifier: Classifier,
-    batch: Sequence[tuple[str, PreparedImage]],
+    batch: Sequence[tuple[str, Path, PreparedImage]],
     heatmaps_dir: str | os.PathLike | None,
 ) -> list[FolderRow]:
     want_heat = heatmaps_dir is not None
     try:
-        preds = classifier.classify_prepared([p for _, p in batch], heatmap=want_heat)
+        preds = classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
     except Exception:  # retry one by one, so one image cannot take the others down
         preds = []
-        for _, item in batch:
+        for _, _, item in batch:
             try:
                 preds.append(classifier.classify_prepared([item], heatmap=want_heat)[0])
             except Exception as exc:
                 preds.append(exc)
     rows = []
-    for (rel, item), pred in zip(batch, preds, strict=True):
+    for (rel, heat_name, item), pred in zip(batch, preds, strict=True):
         patient = patient_from_name(Path(rel).name)
         if isinstance(pred, Exception):
             rows.append(FolderRow(rel, patient, error=f"the model failed on it: {pred}"))
             continue
         heat_path, error = "", ""
         if want_heat and pred.heatmap is not None:
-            inside = Path(rel) if not Path(rel).is_absolute() else Path(Path(rel).name)
-            target = Path(heatmaps_dir) / inside.with_suffix(".png")
+            target = Path(heatmaps_dir) / heat_name
             try:
                 save_heatmap_png(target, item.original, pred.heatmap)
                 heat_path = str(target)
