@@ -93,6 +93,33 @@ def test_grayscale_rgba_and_odd_sizes(clf, tmp_path):
     assert both[0].probabilities == pytest.approx(from_file, abs=1e-6)
 
 
+def test_images_in_memory_are_prepared_as_their_files(clf, tmp_path):
+    """A 16-bit PNG and an EXIF-rotated picture give the same pixels by path,
+    as a Pillow image and (16-bit) as an array."""
+    ramp = (np.arange(60 * 40, dtype=np.uint32).reshape(60, 40) * 27).astype(np.uint16)
+    deep = tmp_path / "deep.png"
+    Image.fromarray(ramp).save(deep)
+    assert Image.open(deep).mode == "I;16"
+    by_path = clf.prepare(deep)
+    as_pil = clf.prepare(Image.open(deep))
+    as_array = clf.prepare(np.asarray(Image.open(deep)))
+    assert by_path.original.mean() > 60  # scaled to 0..255, not clipped to white
+    for other in (as_pil, as_array):
+        np.testing.assert_array_equal(other.original, by_path.original)
+        np.testing.assert_array_equal(other.pixels, by_path.pixels)
+    assert clf.classify(deep, heatmap=False).probabilities == pytest.approx(
+        clf.classify(Image.open(deep), heatmap=False).probabilities, abs=1e-6)
+
+    rng = np.random.default_rng(3)
+    turned = tmp_path / "turned.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees to show upright
+    Image.fromarray(rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)).save(turned, exif=exif)
+    upright = clf.prepare(turned)
+    assert upright.original.shape == (50, 30, 3)
+    np.testing.assert_array_equal(clf.prepare(Image.open(turned)).original, upright.original)
+
+
 def test_bad_image_files(clf, tmp_path, cnmc_samples):
     text = tmp_path / "notes.bmp"
     text.write_text("not a picture")

@@ -37,9 +37,16 @@ def is_image_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def upright_rgb(img: Image.Image) -> Image.Image:
+    """An image already in memory made ready as :func:`read_rgb` makes a file:
+    turned upright per its EXIF tag, then converted by :func:`to_rgb`."""
+    return to_rgb(ImageOps.exif_transpose(img) or img)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB; transparency goes onto black,
-    the background of segmented C-NMC cells."""
+    the background of segmented C-NMC cells; 16-bit and float images are
+    scaled to 0..255, never clipped."""
     mode = img.mode
     if mode == "RGB":
         return img
@@ -86,8 +93,7 @@ def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Ima
                 if getattr(img, "n_frames", 1) > 1:
                     img.seek(0)  # multi-page TIFF or animated GIF: the first frame
                 img.load()
-                img = ImageOps.exif_transpose(img) or img
-                return _to_rgb(img)
+                return upright_rgb(img)
     except ImageReadError:
         raise
     except UnidentifiedImageError as exc:

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from allgui.core.errors import AllguiError
-from allgui.core.imaging import read_rgb, resize_area
+from allgui.core.imaging import read_rgb, resize_area, to_rgb, upright_rgb
 from allgui.core.infer.model_file import INPUT_NAME, OUTPUT_CAM, OUTPUT_PROBABILITIES, ModelInfo
 from allgui.core.infer.providers import open_session
 
@@ -65,38 +65,33 @@ def prepare(image: ImageLike, size: int) -> PreparedImage:
         rgb = read_rgb(image)
     elif isinstance(image, Image.Image):
         source = ""
-        rgb = _pil_to_rgb(image)
+        rgb = upright_rgb(image)  # as read_rgb does for a file: EXIF rotation, 16-bit scaled
     elif isinstance(image, np.ndarray):
         source = ""
-        rgb = Image.fromarray(_array_to_rgb(image), "RGB")
+        rgb = to_rgb(_array_to_image(image))
     else:
         raise AllguiError(f"Cannot classify a {type(image).__name__}; give an image file.")
     original = np.asarray(rgb, dtype=np.uint8)
     return PreparedImage(source, resize_area(rgb, size), original)
 
 
-def _pil_to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode == "RGB":
-        return img
-    if "A" in img.getbands() or img.mode == "P":
-        rgba = img.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(black, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+def _array_to_image(arr: np.ndarray) -> Image.Image:
+    """The Pillow image a file with these pixels would decode to, so that
+    :func:`to_rgb` treats it as it treats the file."""
+    if arr.ndim == 2 and arr.dtype == np.uint16:  # a 16-bit grayscale picture
+        return Image.fromarray(np.ascontiguousarray(arr))  # mode I;16
     if arr.dtype != np.uint8:
         raise AllguiError(
-            f"Cannot classify an array of {arr.dtype}; give 8-bit pixels (uint8).",
+            f"Cannot classify an array of {arr.dtype}; give 8-bit pixels (uint8), "
+            "or 16-bit (uint16) for a grayscale picture.",
         )
+    arr = np.ascontiguousarray(arr)
     if arr.ndim == 2:
-        return np.repeat(arr[:, :, None], 3, axis=2)
+        return Image.fromarray(arr, "L")
     if arr.ndim == 3 and arr.shape[2] == 3:
-        return arr
-    if arr.ndim == 3 and arr.shape[2] == 4:  # transparency onto black, as read_rgb does
-        rgb = np.asarray(_pil_to_rgb(Image.fromarray(arr, "RGBA")))
-        return rgb
+        return Image.fromarray(arr, "RGB")
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        return Image.fromarray(arr, "RGBA")
     raise AllguiError(
         f"Cannot classify an array of shape {arr.shape}; give height x width x 3 pixels.",
     )
