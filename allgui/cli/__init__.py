@@ -15,6 +15,7 @@ import sys
 
 from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.errors import AllguiError
+from allgui.core.plain_errors import plain_message, short_details
 
 # Subcommand modules, in the order ``allgui --help`` lists them.
 COMMAND_MODULES = (
@@ -69,12 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         return run_app()
     try:
         return int(args.func(args) or 0)
-    except AllguiError as exc:
+    except Exception as exc:
+        # No traceback in the user's face: ordinary failures (a full disk, no
+        # permission, memory or GPU memory running out) in plain words, with
+        # one details line; --debug shows the traceback instead.
         if args.debug:
             raise
-        print(f"allgui: {exc.message}", file=sys.stderr)
-        if exc.details:
-            print(f"  details: {exc.details}", file=sys.stderr)
+        message, _ = plain_message(exc)
+        details = short_details(exc)
+        print(f"allgui: {message}", file=sys.stderr)
+        if details:
+            print(f"  details: {details}", file=sys.stderr)
+        if not isinstance(exc, AllguiError):
+            print("  (run again with --debug to see the full traceback)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("allgui: interrupted; finished work was kept.", file=sys.stderr)

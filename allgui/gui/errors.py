@@ -23,36 +23,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.errors import Cancelled
+from allgui.core.plain_errors import plain_message
 
 log = logging.getLogger("allgui.gui")
 
-
-def plain_message(error: BaseException | str) -> tuple[str, str]:
-    """``(message, details)`` for any error, in words meant for the user."""
-    if isinstance(error, str):
-        return error, ""
-    if isinstance(error, AllguiError):
-        return error.message, error.details
-    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    text = str(error)
-    if isinstance(error, MemoryError) or "out of memory" in text.lower():
-        return (
-            "The computer ran out of memory. Try a smaller batch size, smaller images "
-            "or a smaller backbone; finished work was kept.",
-            details,
-        )
-    if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
-        return "The disk is full. Free some space and try again; finished work was kept.", details
-    if isinstance(error, PermissionError):
-        return f"allgui is not allowed to write or read {error.filename}.", details
-    if isinstance(error, FileNotFoundError):
-        return f"A file or folder is missing: {error.filename}.", details
-    return (
-        "Something unexpected went wrong. Finished work was kept; the details below "
-        "help a developer find the cause.",
-        details,
-    )
+__all__ = ["plain_message", "show_error", "LastResortHandler", "write_crash_report"]
 
 
 def _open_box(box: QMessageBox) -> None:
