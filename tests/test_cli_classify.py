@@ -12,6 +12,7 @@ from onnx_models import CLASSES, export_tiny, tiny_model
 from allgui import RESEARCH_NOTICE
 from allgui.cli import main
 from allgui.core.checkpoint import save_checkpoint
+from allgui.core.events import Progress
 from allgui.core.infer import read_model_info
 from allgui.core.metrics import compute_metrics
 from allgui.core.project import Project, ProjectSettings
@@ -55,6 +56,38 @@ def test_classify_folder_with_bad_files(model_path, cnmc_samples, tmp_path, caps
                for r in rows if not r["error"])
     assert len(list(heat.rglob("*.png"))) == 6
     assert (tmp_path / "out_patients.csv").is_file()
+
+
+def test_ctrl_c_saves_the_rows_finished_so_far(model_path, cnmc_samples, tmp_path, capsys,
+                                               monkeypatch):
+    """Ctrl+C (a real SIGINT, sent once the first batch is done) stops the run;
+    the rows finished so far are in the CSV and the message says so."""
+    import signal
+
+    import allgui.cli.progress_printer as printer_module
+
+    class InterruptAfterFirstBatch(printer_module.ProgressPrinter):
+        def __call__(self, event):
+            super().__call__(event)
+            if isinstance(event, Progress) and event.done > 0:
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(printer_module, "ProgressPrinter", InterruptAfterFirstBatch)
+    folder = tmp_path / "cells"
+    for copy in ("a", "b"):  # 12 images: the first batch (8) ends before the last one
+        shutil.copytree(cnmc_samples, folder / copy)
+    out_csv = tmp_path / "out.csv"
+    before = signal.getsignal(signal.SIGINT)
+    code = main(["classify", str(model_path), str(folder), "--csv", str(out_csv),
+                 "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "Stopped by the user after 8 of 12 images; the results so far were saved" in err
+    assert str(out_csv) in err
+    with open(out_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 8 and all(r["class"] in CLASSES for r in rows)
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl+C handed back
 
 
 def test_plain_messages_for_bad_input(model_path, tmp_path, capsys):

@@ -85,5 +85,5 @@ def main(argv: list[str] | None = None) -> int:
             print("  (run again with --debug to see the full traceback)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("allgui: interrupted; finished work was kept.", file=sys.stderr)
+        print("allgui: interrupted; files already written were kept.", file=sys.stderr)
         return 130

@@ -8,6 +8,9 @@ the research-use notice) and where it runs, then the results.
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
 from pathlib import Path
 
 
@@ -37,7 +40,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
-    from allgui.core.errors import AllguiError
+    from allgui.core.errors import AllguiError, Cancelled
     from allgui.core.infer import Classifier, classify_files, classify_folder
 
     inputs = [Path(p) for p in args.images]
@@ -51,19 +54,45 @@ def run(args: argparse.Namespace) -> int:
     print(f"  runs on: {', '.join(clf.providers)}" + (f" ({clf.device_note})" if clf.device_note else ""))
     print()
 
+    # First Ctrl+C: stop after the current batch and write the rows finished so
+    # far (classify_* saves them, then raises Cancelled); second: quit at once.
+    cancel = threading.Event()
     sink = ProgressPrinter()
-    if folders:
-        result = classify_folder(
-            clf, folders[0], args.csv, heatmaps_dir=args.heatmaps,
-            recursive=not args.no_subfolders, sink=sink,
-        )
-    else:
-        for p in inputs:
-            if not p.exists():
-                raise AllguiError(f"{p} does not exist.")
-        result = classify_files(
-            clf, inputs, args.csv, heatmaps_dir=args.heatmaps, sink=lambda e: None
-        )
+
+    def on_interrupt(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        kept = " and saving the results so far" if args.csv else ""
+        print(f"\nStopping after the images in hand{kept} "
+              "(press Ctrl+C again to quit at once, without saving).", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread (embedded use): Ctrl+C is not ours to take
+        previous = None
+    try:
+        if folders:
+            result = classify_folder(
+                clf, folders[0], args.csv, heatmaps_dir=args.heatmaps,
+                recursive=not args.no_subfolders, sink=sink, cancel=cancel,
+            )
+        else:
+            for p in inputs:
+                if not p.exists():
+                    raise AllguiError(f"{p} does not exist.")
+            result = classify_files(
+                clf, inputs, args.csv, heatmaps_dir=args.heatmaps, sink=lambda e: None,
+                cancel=cancel,
+            )
+    except Cancelled as exc:
+        print(f"allgui: {exc.message}", file=sys.stderr)
+        if args.csv:
+            print(f"  results so far: {args.csv}", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     print_result(result, clf)
     if not result.classified:
         if len(result.rows) == 1:
