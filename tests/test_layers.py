@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,5 +60,28 @@ def test_classification_path_loads_without_torch():
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+
+
+def test_window_modules_and_search_settings_load_without_torch():
+    """Every window module, and the search settings the window builds on its own
+    thread, import without torch, timm or optuna (each would freeze the window)."""
+    names = sorted(f"allgui.gui.{p.stem}" for p in (PACKAGE / "gui").glob("*.py"))
+    assert "allgui.gui.optimize_tab" in names
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from allgui.core.search_settings import SearchSettings, check_resume\n"
+        "check_resume('s', SearchSettings().to_dict(), SearchSettings())\n"
+        "from allgui.core.untuned import untuned_defaults\n"
+        "untuned_defaults()\n"
+        "bad = sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules)\n"
+        "print(','.join(bad))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.strip()
     assert out == ""

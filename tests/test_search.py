@@ -265,3 +265,21 @@ def test_weights_that_cannot_be_had_stop_the_search_once(tmp_path):
         run_search(project, tiny(), log, data=DATA)
     assert not log.of_type(ev.TrialStarted)
     assert log.of_type(ev.JobFinished)[0].ok is False
+
+
+def test_resume_with_other_epochs_mode_views_or_space_is_refused(tmp_path):
+    from allgui.core.search import SearchError
+    from allgui.core.space import SearchSpace
+
+    project = new_project(tmp_path)
+    run_search(project, tiny(trials=1, epochs=1), data=DATA)
+    space = SearchSpace.from_dict({"lr": {"low": 1e-4, "high": 1e-2, "log": True}})
+    for changed, words in ((dict(epochs=2), "epochs 1 -> 2"), (dict(views=3), "views 2 -> 3"),
+                           (dict(mode="online"), "mode cached -> online"),
+                           (dict(space=space), "the search space")):
+        with pytest.raises(SearchError, match="own study name") as info:
+            run_search(project, tiny(**{"trials": 2, "epochs": 1, **changed}), data=DATA)
+        assert words in info.value.message
+    assert len(load(project).trials) == 1  # nothing ran under the other settings
+    more = run_search(project, tiny(trials=2, epochs=1), data=DATA)
+    assert more.n_complete == 2  # the same settings (more trials) resume

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from allgui.core.errors import AllguiError, WeightsError
+from allgui.core.untuned import UNTUNED
 
 OFFLINE_HINT = (
     "To work offline, choose a local weights file for the backbone "
@@ -44,9 +45,9 @@ class ModelConfig:
 
     backbone: str = "efficientnet_b2"  # any timm model name
     weights: str = "imagenet"  # 'imagenet', 'none', or a path to a weights file
-    hidden: int = 512
-    dropout1: float = 0.3
-    dropout2: float = 0.2
+    hidden: int = UNTUNED["hidden"]
+    dropout1: float = UNTUNED["dropout1"]
+    dropout2: float = UNTUNED["dropout2"]
     n_classes: int = 2
     finetune_stages: int = 0  # 0 = frozen backbone (the paper); N = train its last N stages
 

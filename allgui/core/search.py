@@ -29,7 +29,7 @@ import gc
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -51,12 +51,18 @@ from allgui.core.events import (
 )
 from allgui.core.features import FeatureSet, build_feature_set
 from allgui.core.model import AllClassifier, ModelConfig, build_model
-from allgui.core.objective import OBJECTIVES
 from allgui.core.project import Project
+from allgui.core.search_settings import (  # noqa: F401 - re-exported (torch-free home)
+    MODES,
+    PRUNERS,
+    SearchError,
+    SearchSettings,
+    _optuna_version,
+    check_resume,
+)
 from allgui.core.space import SearchSpace
 from allgui.core.study_lock import study_lock
 from allgui.core.training import (
-    MODES,
     HyperParams,
     TrainingData,
     TrainingDiverged,
@@ -66,88 +72,10 @@ from allgui.core.training import (
     seed_everything,
     train_configuration,
 )
+from allgui.core.untuned import with_untuned
 
 JOB = "search"
-PRUNERS = ("none", "median", "hyperband")
 INTERRUPTED = "interrupted"  # trial user attribute: True when a crash or Stop ended it
-
-
-class SearchError(AllguiError):
-    """The search cannot start as asked (settings, or a study of other settings)."""
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """How a study searches; stored in project.toml's ``[search]`` section."""
-
-    study_name: str = "search"
-    trials: int = 20
-    epochs: int = 10
-    mode: str = "cached"  # 'cached' or 'online'
-    views: int = 10  # K augmented views per image (cached mode)
-    objective: str = "accuracy"
-    pruning: str = "none"  # 'none', 'median' or 'hyperband'
-    seed: int = 0
-    startup_trials: int = 10  # TPE's random trials before it models the results
-    multivariate: bool = True
-    device: str = "auto"
-    extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
-    space: SearchSpace = field(default_factory=SearchSpace)
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.trials < 1 or self.epochs < 1 or self.views < 1:
-            problems.append("trials, epochs and views must each be at least 1")
-        if self.mode not in MODES:
-            problems.append(f"mode must be one of {', '.join(MODES)}")
-        if self.objective not in OBJECTIVES:
-            problems.append(f"objective must be one of {', '.join(OBJECTIVES)}")
-        if self.pruning not in PRUNERS:
-            problems.append(f"pruning must be one of {', '.join(PRUNERS)}")
-        if self.startup_trials < 0:
-            problems.append("startup trials cannot be negative")
-        if not self.study_name.strip():
-            problems.append("the study needs a name")
-        if problems:
-            raise SearchError("The search settings cannot be used: " + "; ".join(problems) + ".")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "space"}
-        d.update(self.space.to_dict())
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
-        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-        tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-        known = {f.name for f in dataclasses.fields(cls)} - {"space"}
-        unknown = sorted(set(scalars) - known)
-        if unknown:
-            raise SearchError(f"[search] has settings allgui does not know: {', '.join(unknown)}.")
-        return cls(space=SearchSpace.from_dict(tables), **scalars)
-
-    @classmethod
-    def from_project(cls, project: Project) -> SearchSettings:
-        return cls.from_dict(project.settings.search)
-
-    def sampler_settings(self, seed_offset: int = 0) -> dict[str, Any]:
-        return {
-            "sampler": "TPESampler",
-            "seed": self.seed + seed_offset,
-            "n_startup_trials": self.startup_trials,
-            "multivariate": self.multivariate,
-            "n_ei_candidates": 24,
-            "optuna_version": _optuna_version(),
-        }
-
-    def pruner_settings(self) -> dict[str, Any]:
-        if self.pruning == "median":
-            return {"pruner": "MedianPruner", "n_startup_trials": 5,
-                    "n_warmup_steps": max(1, self.epochs // 3), "interval_steps": 1}
-        if self.pruning == "hyperband":
-            return {"pruner": "HyperbandPruner", "min_resource": 1,
-                    "max_resource": self.epochs, "reduction_factor": 3}
-        return {"pruner": "NopPruner"}
 
 
 @dataclass(frozen=True)
@@ -187,12 +115,6 @@ class SearchResult:
     def top(self, n: int = 5) -> list[TrialSummary]:
         done = [t for t in self.trials if t.state == "complete" and t.value is not None]
         return sorted(done, key=lambda t: -t.value)[:n]
-
-
-def _optuna_version() -> str:
-    import optuna
-
-    return optuna.__version__
 
 
 # -- opening the study -----------------------------------------------------
@@ -262,6 +184,7 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
                 f"(weights {recorded['model'].get('weights')}); for another backbone or "
                 "weights, give the new search its own study name."
             )
+        check_resume(name, recorded.get("settings"), settings)
     else:
         study.set_user_attr("allgui", {
             "allgui_version": __version__,
@@ -322,19 +245,20 @@ def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]
 
 def _configuration(values: dict[str, Any], project: Project, n_classes: int):
     model = project.settings.model
+    full = with_untuned(values)  # what the trial does not set stays untuned
     config = ModelConfig(
-        backbone=str(values.get("backbone", model.backbone)),
+        backbone=str(full.get("backbone") or model.backbone),
         weights=model.weights,
-        hidden=int(values.get("hidden", 512)),
-        dropout1=float(values.get("dropout1", 0.3)),
-        dropout2=float(values.get("dropout2", 0.2)),
+        hidden=int(full["hidden"]),
+        dropout1=float(full["dropout1"]),
+        dropout2=float(full["dropout2"]),
         n_classes=n_classes,
         finetune_stages=model.finetune_stages,
     )
     hp = HyperParams(
-        lr=float(values.get("lr", 1e-3)),
-        weight_decay=float(values.get("weight_decay", 1e-4)),
-        batch_size=int(values.get("batch_size", 32)),
+        lr=float(full["lr"]),
+        weight_decay=float(full["weight_decay"]),
+        batch_size=int(full["batch_size"]),
     )
     return config, hp
 

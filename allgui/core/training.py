@@ -40,8 +40,9 @@ from allgui.core.events import EpochEnded, Progress, Sink, null_sink
 from allgui.core.features import FeatureSet, backbone_batch, build_feature_set
 from allgui.core.model import AllClassifier, ModelConfig, build_model
 from allgui.core.objective import OBJECTIVES, objective_value
+from allgui.core.search_settings import MODES  # noqa: F401 - one list of modes
+from allgui.core.untuned import UNTUNED
 
-MODES = ("cached", "online")
 MIN_TRAIN_PER_CLASS = 2
 MIN_VAL_PER_CLASS = 1
 
@@ -54,9 +55,9 @@ class TrainingDiverged(AllguiError):
 class HyperParams:
     """What a trial tunes besides the head's shape (which is in ModelConfig)."""
 
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 32
+    lr: float = UNTUNED["lr"]
+    weight_decay: float = UNTUNED["weight_decay"]
+    batch_size: int = UNTUNED["batch_size"]
 
 
 @dataclass(frozen=True)

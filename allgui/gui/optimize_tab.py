@@ -260,7 +260,7 @@ class OptimizeTab(ProjectTab):
     # -- settings <-> form ------------------------------------------------------------
     def search_settings(self):
         """The form as SearchSettings; raises AllguiError in plain words."""
-        from allgui.core.search import SearchSettings
+        from allgui.core.search_settings import SearchSettings
 
         return SearchSettings(
             study_name=self.study_name.text().strip(),
@@ -287,7 +287,7 @@ class OptimizeTab(ProjectTab):
                                    weights=weights)
 
     def _fill_form(self, project: Project) -> None:
-        from allgui.core.search import SearchSettings
+        from allgui.core.search_settings import SearchSettings
 
         try:
             s = SearchSettings.from_project(project)
@@ -391,15 +391,21 @@ class OptimizeTab(ProjectTab):
         project = self.project
         if project is None or not project.study_path.exists() and not project.settings.storage:
             return
-        from allgui.core.search import SearchSettings, load_search_result
+        from allgui.core.search_settings import SearchSettings
 
         try:
             settings = self.search_settings()
         except AllguiError:
             settings = SearchSettings()
+
+        def read(sink, cancel):  # on the job's thread: torch and optuna load there
+            from allgui.core.search import load_search_result
+
+            return load_search_result(project, settings)
+
         self.start_job(
             "Reading the study",
-            lambda sink, cancel: load_search_result(project, settings),
+            read,
             on_success=self._study_loaded,
             on_failure=lambda exc: self.log(f"No study shown: {getattr(exc, 'message', exc)}"),
         )
@@ -449,6 +455,7 @@ class OptimizeTab(ProjectTab):
             self.show_error(exc, "The search cannot start")
             return
         project = self.project
+        model_before = project.settings.model
         project.update(model=model)
         self.save_choices()
         self.total_trials = settings.trials
@@ -456,11 +463,19 @@ class OptimizeTab(ProjectTab):
         self.plots.set_epochs(settings.epochs)
         self.study_started = time.monotonic()
         self.progress.set_running(True, "Preparing the data…")
-        from allgui.core.search import run_search
+
+        def search(sink, cancel):  # on the job's thread: torch and optuna load there
+            from allgui.core.search import SearchError, run_search
+
+            try:
+                return run_search(project, settings, sink, cancel)
+            except SearchError:  # the study refused them: keep the old model settings
+                project.update(model=model_before)
+                raise
 
         self.job = self.start_job(
             "Search",
-            lambda sink, cancel: run_search(project, settings, sink, cancel),
+            search,
             on_event=self.on_event,
             on_success=self._finished,
             on_failure=self._failed,

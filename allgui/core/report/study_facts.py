@@ -10,6 +10,7 @@ from typing import Any
 
 from allgui.core.errors import ProjectError
 from allgui.core.project import Project
+from allgui.core.search_settings import project_study_name
 
 IMPORTANCE_METHODS = ("fANOVA", "PED-ANOVA")
 
@@ -51,12 +52,6 @@ class StudyFacts:
         return top[0] if top else None
 
 
-def _study_name(project: Project, names: list[str]) -> str | None:
-    wanted = project.settings.search.get("study_name") or project.settings.search.get("study")
-    if isinstance(wanted, str) and wanted in names:
-        return wanted
-    return names[-1] if names else None
-
 
 def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
     """The project's study, or ``None`` when the project has none yet."""
@@ -67,7 +62,7 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         names = optuna.study.get_all_study_names(storage=project.storage_url)
-        name = _study_name(project, names)
+        name = project_study_name(project, names)
         if name is None:
             return None
         study = optuna.load_study(study_name=name, storage=project.storage_url)
