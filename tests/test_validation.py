@@ -47,12 +47,16 @@ def demo(tmp_path_factory):
     return project, prepare_project_data(project)
 
 
-def _add_study(project, values):
+def _add_study(project, values, model=True):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="search", storage=project.storage_url,
                                 direction="maximize", load_if_exists=True)
+    if model:  # what allgui's search records: the model every trial trained
+        m = project.settings.model
+        study.set_user_attr("allgui", {"model": {
+            "backbone": m.backbone, "weights": m.weights, "finetune_stages": m.finetune_stages}})
     dist = {"lr": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True),
             "hidden": optuna.distributions.CategoricalDistribution([8, 16])}
     for lr, hidden, value in values:
@@ -228,3 +232,32 @@ def test_a_changed_split_cannot_leak_search_data_into_the_test(demo, tmp_path):
     # a configuration entered by hand makes no claim about the search
     entered = run_batch(fresh, ValidationSettings(runs=1, epochs=1, params=TINY))
     assert entered.tuned.source == "entered by the user"
+
+
+def test_validation_trains_the_model_the_trial_trained(demo, tmp_path):
+    """Model settings changed after the search do not leak into the validation;
+    a trial whose model was never recorded is refused."""
+    from allgui.core.search import SearchSettings, run_search
+    from allgui.core.training import training_data_from_prepared
+
+    project, prepared = demo
+    fresh = Project.create(tmp_path / "changed", project.settings)
+    run_search(fresh, SearchSettings(trials=1, epochs=1, views=1, device="cpu"),
+               data=training_data_from_prepared(prepared))
+    fresh.update(model=ModelSettings(backbone="resnet18",
+                                     weights=str(tmp_path / "other.safetensors")))
+    batch = run_batch(fresh, ValidationSettings(runs=1, epochs=1,
+                                                baseline={"lr": 1e-3, "hidden": 8}),
+                      prepared=prepared)
+    for conf in (batch.tuned, batch.baseline):
+        assert conf.params["backbone"] == "mobilenetv3_small_050"
+        assert conf.params["weights"] == "none" and conf.params["finetune_stages"] == 0
+    assert batch.model["backbone"] == "mobilenetv3_small_050" and batch.model["weights"] == "none"
+    _, info = load_checkpoint(batch.runs_of(TUNED)[0].checkpoint)
+    assert info.model_config.backbone == "mobilenetv3_small_050"
+
+    bare = Project.create(tmp_path / "bare", project.settings)
+    _add_study(bare, [(1e-3, 8, 0.7)], model=False)
+    with pytest.raises(ProjectError, match="does not record which model trial 0 trained"):
+        run_batch(bare, ValidationSettings(runs=1, epochs=1), prepared=prepared)
+    assert not bare.runs_dir.exists() or not any(bare.runs_dir.iterdir())

@@ -36,6 +36,7 @@ from allgui.core.events import (
     null_sink,
 )
 from allgui.core.project import Project
+from allgui.core.untuned import untuned_defaults, with_untuned
 from allgui.core.validation.batch import (
     BASELINE,
     TUNED,
@@ -52,8 +53,9 @@ HPARAM_NAMES = ("lr", "weight_decay", "batch_size")
 HEAD_NAMES = ("hidden", "dropout1", "dropout2")
 KNOWN = HPARAM_NAMES + HEAD_NAMES + ("backbone",)
 # The baseline a user gets with --baseline default: allgui's untuned defaults.
-DEFAULT_BASELINE = {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "hidden": 512,
-                    "dropout1": 0.3, "dropout2": 0.2}
+DEFAULT_BASELINE = untuned_defaults()
+# The model settings a trial recorded, rebuilt for its validation runs.
+MODEL_NAMES = ("backbone", "weights", "finetune_stages")
 
 
 @dataclass(frozen=True)
@@ -101,31 +103,47 @@ def parse_params(text: str) -> dict[str, Any]:
 def _load_study(project: Project):
     import optuna
 
-    from allgui.core.report.study_facts import _study_name
+    from allgui.core.search_settings import project_study_name
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not project.settings.storage and not project.study_path.is_file():
         return None
     try:
         names = optuna.study.get_all_study_names(storage=project.storage_url)
-        name = _study_name(project, names)
+        name = project_study_name(project, names)
         return optuna.load_study(study_name=name, storage=project.storage_url) if name else None
     except Exception as exc:
         raise ProjectError("The project's study cannot be read.", f"{type(exc).__name__}: {exc}"
                            ) from exc
 
 
-def _trial_params(trial) -> dict[str, Any]:
+def _trial_params(trial, study=None) -> dict[str, Any]:
     """A trial's full configuration: its searched parameters over whatever
-    fixed values the search recorded with it."""
+    fixed values the search recorded with it, and the model it trained
+    (backbone, weights, finetune_stages) as the trial (else its study)
+    recorded it. Raises ProjectError when the model cannot be known: the
+    project's settings may have changed since, and validating another model
+    than the one the search chose would mislead."""
     params: dict[str, Any] = {}
     recorded = trial.user_attrs.get("settings")  # what allgui.core.search records
-    if isinstance(recorded, dict):
-        if recorded.get("backbone"):
-            params["backbone"] = recorded["backbone"]
-        fixed = recorded.get("fixed")
-        if isinstance(fixed, dict):
-            params.update({k: x for k, x in fixed.items() if k in KNOWN and x is not None})
+    recorded = recorded if isinstance(recorded, dict) else {}
+    study_attrs = study.user_attrs.get("allgui") if study is not None else None
+    study_model = study_attrs.get("model") if isinstance(study_attrs, dict) else None
+    study_model = study_model if isinstance(study_model, dict) else {}
+    for name in MODEL_NAMES:
+        value = recorded.get(name, study_model.get(name))
+        if value is None or value == "":
+            raise ProjectError(
+                f"The study does not record which model trial {trial.number} trained "
+                f"(its {name.replace('_', ' ')}), so the validation could train another model "
+                "than the one the search chose. Validate a configuration entered by hand "
+                "instead, or run a new search.",
+                f"trial settings: {sorted(recorded)}; study model: {study_model}",
+            )
+        params[name] = value
+    fixed = recorded.get("fixed")
+    if isinstance(fixed, dict):
+        params.update({k: x for k, x in fixed.items() if k in KNOWN and x is not None})
     params.update({k: v for k, v in trial.params.items() if k in KNOWN})
     return params
 
@@ -158,26 +176,31 @@ def choose_configuration(project: Project, settings: ValidationSettings
     if settings.trial is None:
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         best = (max if maximize else min)(done, key=lambda t: t.value)
-        return Configuration(_trial_params(best), f"trial {best.number} (best of the study)",
-                             best.number), info
+        return Configuration(_trial_params(best, study),
+                             f"trial {best.number} (best of the study)", best.number), info
     match = [t for t in done if t.number == settings.trial]
     if not match:
         raise ProjectError(f"Trial {settings.trial} is not a finished trial of the study; "
                            f"finished trials: {', '.join(str(t.number) for t in done[:30])}.")
-    return Configuration(_trial_params(match[0]), f"trial {settings.trial}", settings.trial), info
+    return (Configuration(_trial_params(match[0], study), f"trial {settings.trial}",
+                          settings.trial), info)
 
 
 def _model_and_hparams(project: Project, params: dict[str, Any], n_classes: int):
+    """The model and optimiser settings of ``params``: a trial's own model
+    settings when it recorded them, else the project's (a configuration
+    entered by hand); the untuned defaults for anything not given."""
     from allgui.core.model import ModelConfig
     from allgui.core.training import HyperParams
 
     m = project.settings.model
-    full = {**DEFAULT_BASELINE, **params}
+    full = with_untuned(params)
     config = ModelConfig(
-        backbone=str(full.get("backbone") or m.backbone), weights=m.weights,
+        backbone=str(full.get("backbone") or m.backbone),
+        weights=str(full.get("weights") or m.weights),
         hidden=int(full["hidden"]), dropout1=float(full["dropout1"]),
         dropout2=float(full["dropout2"]), n_classes=n_classes,
-        finetune_stages=m.finetune_stages,
+        finetune_stages=int(full.get("finetune_stages", m.finetune_stages)),
     )
     hp = HyperParams(lr=float(full["lr"]), weight_decay=float(full["weight_decay"]),
                      batch_size=int(full["batch_size"]))
@@ -301,7 +324,9 @@ def run_batch(
     if settings.runs < 1 or settings.epochs < 1:
         raise AllguiError("A batch needs at least one run of at least one epoch.")
     tuned, study_info = choose_configuration(project, settings)
-    baseline = (Configuration(dict(settings.baseline), settings.baseline_source)
+    # The baseline trains the tuned configuration's model (unless it names its own).
+    tuned_model = {k: tuned.params[k] for k in MODEL_NAMES if k in tuned.params}
+    baseline = (Configuration({**tuned_model, **settings.baseline}, settings.baseline_source)
                 if settings.baseline else None)
     total = settings.runs * (2 if baseline else 1)
     sink(JobStarted(JOB, description=f"Validating {tuned.source}: {total} runs", total=total))
@@ -321,14 +346,14 @@ def run_batch(
     test_source, test_set = describe_test_set(prepared)
     search = project.settings.search
     mode = settings.mode or str(search.get("mode") or "cached")
-    if project.settings.model.finetune_stages:
+    tuned_cfg, tuned_hp = _model_and_hparams(project, tuned.params, len(classes))
+    if tuned_cfg.finetune_stages:
         mode = "online"
     views = settings.views or int(search.get("views") or 10)
     device = resolve_device(settings.device)
     seeds = tuple(settings.first_seed + k for k in range(settings.runs))
     train_settings = TrainSettings(early_stopping_patience=settings.patience, views=views)
 
-    tuned_cfg, tuned_hp = _model_and_hparams(project, tuned.params, len(classes))
     base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
                          if baseline else (None, None))
     # Frozen backbones are built once and shared by the runs; built before
@@ -346,10 +371,8 @@ def run_batch(
     batch = Batch(
         batch_id=batch_id, folder=str((runs_dir / batch_id).resolve()), created=now_utc(),
         status="running",
-        tuned=Configuration({**DEFAULT_BASELINE, **tuned.params, "backbone": tuned_cfg.backbone},
-                            tuned.source, tuned.trial),
-        baseline=(Configuration({**DEFAULT_BASELINE, **baseline.params,
-                                 "backbone": base_cfg.backbone}, baseline.source)
+        tuned=Configuration(_recorded(tuned.params, tuned_cfg), tuned.source, tuned.trial),
+        baseline=(Configuration(_recorded(baseline.params, base_cfg), baseline.source)
                   if baseline else None),
         seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
@@ -393,6 +416,12 @@ def run_batch(
             raise AllguiError(message, exc.details) from exc
         raise
     return _finish(batch, failures, stopped, sink)
+
+
+def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:
+    """What a configuration trains, in full, for batch.json."""
+    return {**with_untuned(params), "backbone": cfg.backbone, "weights": cfg.weights,
+            "finetune_stages": cfg.finetune_stages}
 
 
 def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, mode,
@@ -468,6 +497,9 @@ def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, 
             failures.append(f"{label} run {k} (seed {seed}): {reason}")
             sink(Notice(JOB, level="error", text=f"{label} run {k} (seed {seed}) failed: "
                         f"{reason} The other runs go on."))
+        if not record.finished:  # after the except block, which held the failed frames
+            result = proba = None  # the failed run's model and outputs
+            _free_gpu()
         batch = batch.with_run(record)
         batch.save()
         if record.finished:
@@ -475,6 +507,17 @@ def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, 
                              metrics=record.metrics.headline()))
 
     return batch, stopped
+
+
+def _free_gpu() -> None:
+    """Give the memory of a failed run back, so the next run starts clean."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _finish(batch: Batch, failures: list[str], stopped: bool, sink: Sink) -> Batch:
