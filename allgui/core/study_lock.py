@@ -5,6 +5,14 @@ running on it. While that process lives, a second search is refused (two
 writers would each take the other's running trials for crashed ones). A
 lock left by a process that died (``kill -9``, power cut) is taken over:
 that is how allgui knows that trials still marked RUNNING were interrupted.
+
+Taking the lock is atomic: the file is created with ``O_CREAT | O_EXCL``,
+so of two processes starting at once exactly one gets it. A stale lock is
+removed only by the process holding a short-lived "breaker" file (itself
+created with ``O_EXCL``), after reading the stale holder again, so two
+processes replacing the same stale lock cannot remove each other's new one.
+Liveness is checked without signals on Windows (``os.kill(pid, 0)`` there
+would send Ctrl+C to the other process).
 """
 
 from __future__ import annotations
@@ -14,21 +22,42 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from allgui.core.atomic import atomic_write_text
 from allgui.core.errors import ProjectError
 
 _held: set[str] = set()  # lock paths this process holds (two searches in one window)
 _guard = threading.Lock()
+# A lock file being written by its taker reads empty for a moment; one that
+# stays unreadable this long was left by a process that died while taking it.
+UNREADABLE_GRACE_S = 10.0
+BREAKER_STALE_S = 30.0  # a breaker older than this was left by a crash
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+def _alive_windows(pid: int) -> bool:
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == access_denied  # exists, owned by someone else
     try:
-        os.kill(pid, 0)
+        code = wintypes.DWORD()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True  # cannot tell: assume it runs (refusing is the safe side)
+        return code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _alive_posix(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only (POSIX)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -38,11 +67,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this computer (no signal is sent)."""
+    if pid <= 0:
+        return False
+    return _alive_windows(pid) if os.name == "nt" else _alive_posix(pid)
+
+
 def _holder(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @contextlib.contextmanager
@@ -61,26 +105,78 @@ def study_lock(path: str | Path) -> Iterator[None]:
             _held.discard(str(path))
 
 
+def _create(path: Path, record: dict) -> bool:
+    """Create ``path`` holding ``record``, atomically; False if it exists."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, json.dumps(record).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _stale(path: Path, holder: dict | None, host: str) -> bool:
+    """Whether the lock at ``path`` (read as ``holder``) may be replaced; raises
+    ProjectError when a live search holds it."""
+    if holder is None:
+        if _age_s(path) < UNREADABLE_GRACE_S:
+            raise ProjectError("Another search is starting on this project right now; "
+                               "stop it first, or wait for it to finish.")
+        return True
+    pid = int(holder.get("pid", 0) or 0)
+    if holder.get("host") != host:
+        raise ProjectError(
+            f"A search on this project was started on another computer ({holder.get('host')})."
+            f" If it is no longer running, delete {path.name} in the project folder."
+        )
+    if pid != os.getpid() and process_alive(pid):  # our own pid: left by this process
+        raise ProjectError(
+            "A search is already running on this project (process "
+            f"{pid}); stop it first, or wait for it to finish."
+        )
+    return True
+
+
+def _break_stale(path: Path, seen: dict | None, host: str) -> None:
+    """Remove the stale lock ``path`` if it still holds what was ``seen``."""
+    breaker = path.with_name(path.name + ".break")
+    if breaker.exists() and _age_s(breaker) > BREAKER_STALE_S:
+        with contextlib.suppress(OSError):
+            breaker.unlink()
+    if not _create(breaker, {"pid": os.getpid(), "host": host}):
+        return  # another process is replacing it; the caller tries again
+    try:
+        if _holder(path) == seen:  # not replaced meanwhile by a live taker
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    finally:
+        with contextlib.suppress(OSError):
+            breaker.unlink()
+
+
 @contextlib.contextmanager
 def _lock_file(path: Path) -> Iterator[None]:
-    holder = _holder(path)
     host = socket.gethostname()
-    if holder and holder.get("pid") != os.getpid():
-        same_host = holder.get("host") == host
-        if same_host and _alive(int(holder.get("pid", 0))):
-            raise ProjectError(
-                "A search is already running on this project (process "
-                f"{holder.get('pid')}); stop it first, or wait for it to finish."
-            )
-        if not same_host:
-            raise ProjectError(
-                f"A search on this project was started on another computer ({holder.get('host')})."
-                f" If it is no longer running, delete {path.name} in the project folder."
-            )
-    atomic_write_text(path, json.dumps({"pid": os.getpid(), "host": host}))
+    mine = {"pid": os.getpid(), "host": host, "taken": time.time()}
+    for _ in range(50):
+        if _create(path, mine):
+            break
+        seen = _holder(path)
+        if seen is None and not path.exists():
+            continue  # released meanwhile: try again at once
+        if _stale(path, seen, host):
+            _break_stale(path, seen, host)
+        time.sleep(0.02)
+    else:
+        raise ProjectError("The project's search lock could not be taken; another search "
+                           "may be starting. Try again in a moment.")
     try:
         yield
     finally:
         with contextlib.suppress(OSError):
-            if (_holder(path) or {}).get("pid") == os.getpid():
+            if _holder(path) == mine:
                 path.unlink()
