@@ -149,3 +149,36 @@ def test_window_classifies_without_torch(tmp_path, tiny_onnx, cnmc_samples):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "classified" in out.stdout and out.stdout.strip().endswith("[]")
+
+
+def test_a_model_failure_keeps_the_finished_results(window, qtbot, captured, tiny_onnx,
+                                                    cnmc_samples, tmp_path):
+    """The model fails from the second batch on: the first batch's answers stay,
+    the others are listed with the reason, and nothing is thrown away."""
+    from allgui.core.infer import Classifier
+
+    class FailsAfterFirstBatch(Classifier):
+        calls = 0
+
+        def run(self, pixels, *, heatmap=True):
+            type(self).calls += 1
+            if type(self).calls > 1:
+                raise RuntimeError("onnxruntime: Failed to allocate memory")
+            return super().run(pixels, heatmap=heatmap)
+
+    folder = tmp_path / "many"
+    for copy in ("a", "b"):
+        shutil.copytree(cnmc_samples, folder / copy)  # 12 images: batches of 8 and 4
+    tab = window.classify_tab
+    tab.clear()
+    tab.classifier = FailsAfterFirstBatch(tiny_onnx, device="cpu")
+    tab.classify_paths([str(folder)])
+    wait_jobs(qtbot, window)
+    assert tab.table.rowCount() == 12
+    answered = [r for r in tab.results if r.prediction is not None]
+    failed = [r for r in tab.results if r.prediction is None]
+    assert len(answered) == 8 and len(failed) == 4
+    assert all("the model failed on it" in r.error for r in failed)
+    assert all(r.heatmap_small is not None and r.heatmap_small.max() <= 255 for r in answered)
+    tab.table.selectRow(0)
+    assert tab.image_label.pixmap() is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -35,25 +36,30 @@ from PySide6.QtWidgets import (
 
 from allgui.core.atomic import atomic_write_text
 from allgui.core.errors import AllguiError, Cancelled
-from allgui.core.events import Progress, Sink
+from allgui.core.events import Sink
 from allgui.core.imaging import is_image_name, read_rgb
+from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
 from allgui.gui.dataset_tab import to_pixmap
 from allgui.gui.progress import JobProgress
 from allgui.gui.tab import ProjectTab
 
+if TYPE_CHECKING:  # onnxruntime loads only when a model is used
+    from allgui.core.infer.folder import FolderRow
+
 HEATMAP_SIDE = 128  # heatmaps are kept this small (uint8) so big folders fit in memory
-BATCH = 8
 COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem")
 
 
 @dataclass(frozen=True)
-class ClassifiedImage:
-    path: str
-    prediction: object | None  # allgui.core.infer.Prediction, heatmap dropped
-    heatmap: np.ndarray | None  # small uint8, 0..255
-    error: str = ""
+class ClassifyOutcome:
+    """What a classification job hands back: every row finished, even when it
+    was stopped or ended by an error (shown after the rows are in)."""
+
+    rows: tuple[FolderRow, ...]
+    stopped: bool = False
+    error: BaseException | None = None
 
 
 def latest_model(project: Project | None) -> Path | None:
@@ -77,39 +83,23 @@ def expand_paths(paths: list[str]) -> list[str]:
     return out
 
 
-def _small_heatmap(heat: np.ndarray | None) -> np.ndarray | None:
-    if heat is None:
-        return None
-    img = Image.fromarray(np.clip(heat * 255.0, 0, 255).astype(np.uint8))
-    img.thumbnail((HEATMAP_SIDE, HEATMAP_SIDE), Image.Resampling.BILINEAR)
-    return np.asarray(img).copy()
-
-
-def classify_files(
+def classify_in_window(
     classifier, files: list[str], sink: Sink, cancel: threading.Event
-) -> list[ClassifiedImage]:
-    """Classify ``files`` in batches; bad files are kept with their reason.
-    Stop returns what is finished so far."""
-    import dataclasses
+) -> ClassifyOutcome:
+    """Classify ``files`` with the engine's :func:`classify_files` (bad files
+    and images the model fails on become rows with their reason); whatever
+    happens, the rows finished so far come back."""
+    from allgui.core.infer.folder import classify_files
 
-    out: list[ClassifiedImage] = []
-    sink(Progress("classify", phase="classify", done=0, total=len(files), message="Classifying"))
-    for start in range(0, len(files), BATCH):
-        if cancel.is_set():
-            break
-        prepared = []
-        for path in files[start:start + BATCH]:
-            try:
-                prepared.append(classifier.prepare(path))
-            except AllguiError as exc:
-                out.append(ClassifiedImage(path, None, None, getattr(exc, "reason", exc.message)))
-        for pred in classifier.classify_prepared(prepared, heatmap=True):
-            small = _small_heatmap(pred.heatmap)
-            out.append(ClassifiedImage(pred.source, dataclasses.replace(pred, heatmap=None), small))
-        done = min(len(files), start + BATCH)
-        sink(Progress("classify", phase="classify", done=done, total=len(files),
-                      message=f"Classified {done} of {len(files)} images"))
-    return out
+    done: list[FolderRow] = []
+    try:
+        result = classify_files(classifier, files, sink=sink, cancel=cancel,
+                                small_heatmaps=HEATMAP_SIDE, on_rows=done.extend)
+    except Cancelled:
+        return ClassifyOutcome(tuple(done), stopped=True)
+    except Exception as exc:  # noqa: BLE001 - keep the finished rows, show the error after
+        return ClassifyOutcome(tuple(done), error=exc)
+    return ClassifyOutcome(result.rows)
 
 
 class ClassifyTab(ProjectTab):
@@ -118,7 +108,7 @@ class ClassifyTab(ProjectTab):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.classifier = None
-        self.results: list[ClassifiedImage] = []
+        self.results: list[FolderRow] = []
         self.job = None
         self._pending: list[str] = []
         outer = QVBoxLayout(self)
@@ -177,7 +167,7 @@ class ClassifyTab(ProjectTab):
         self.progress = JobProgress()
         self.progress.stop_requested.connect(self.stop)
         outer.addWidget(self.progress)
-        self._shown: ClassifiedImage | None = None
+        self._shown: FolderRow | None = None
         self._update_buttons()
 
     def _build_viewer(self) -> QWidget:
@@ -297,7 +287,7 @@ class ClassifyTab(ProjectTab):
         self._update_buttons(running=True)
         self.job = self.start_job(
             "Classifying",
-            lambda sink, cancel: classify_files(classifier, files, sink, cancel),
+            lambda sink, cancel: classify_in_window(classifier, files, sink, cancel),
             on_event=self.progress.on_event,
             on_success=self._add_results,
             on_failure=self._classify_failed,
@@ -328,13 +318,14 @@ class ClassifyTab(ProjectTab):
                   self.clear_button):
             w.setEnabled(not running)
 
-    def _add_results(self, results: list[ClassifiedImage]) -> None:
-        from allgui.core.dataset.patients import patient_from_name
-
+    def _add_results(self, outcome: ClassifyOutcome) -> None:
+        results = outcome.rows
         n_bad = sum(1 for r in results if r.prediction is None)
-        self.progress.set_running(
-            False, f"{len(results) - n_bad} images classified" + (f", {n_bad} could not be read"
-                                                                 if n_bad else "") + ".")
+        summary = f"{len(results) - n_bad} images classified" + (
+            f", {n_bad} could not be classified" if n_bad else "") + "."
+        if outcome.stopped:
+            summary = "Stopped. " + summary
+        self.progress.set_running(False, summary)
         self.table.setSortingEnabled(False)
         for result in results:
             self.results.append(result)
@@ -354,7 +345,7 @@ class ClassifyTab(ProjectTab):
                 ]
             else:
                 cells += [QTableWidgetItem("") for _ in range(4)]
-            cells.append(QTableWidgetItem(patient_from_name(Path(result.path).name) or ""))
+            cells.append(QTableWidgetItem(result.patient or ""))
             cells.append(QTableWidgetItem(result.error))
             for col, item in enumerate(cells):
                 if pred is not None and pred.uncertain:
@@ -366,6 +357,12 @@ class ClassifyTab(ProjectTab):
         self._update_buttons()
         if results and not self.table.selectedItems():
             self.table.selectRow(self.table.rowCount() - 1)
+        if outcome.error is not None:
+            message, details = plain_message(outcome.error)
+            self.show_error(
+                AllguiError(f"Classification ended early: {message} The {len(results)} results "
+                            "finished before are kept in the table.", details),
+                "Classification failed")
 
     def clear(self) -> None:
         self.results.clear()
@@ -405,10 +402,10 @@ class ClassifyTab(ProjectTab):
         except AllguiError as exc:
             self.image_label.setText(exc.message)
             return
-        if self.heatmap_check.isChecked() and shown.heatmap is not None:
+        if self.heatmap_check.isChecked() and shown.heatmap_small is not None:
             from allgui.core.infer.heatmap import overlay
 
-            heat = Image.fromarray(shown.heatmap).resize(
+            heat = Image.fromarray(shown.heatmap_small).resize(
                 (rgb.shape[1], rgb.shape[0]), Image.Resampling.BILINEAR)
             rgb = overlay(rgb, np.asarray(heat, dtype=np.float32) / 255.0,
                           self.opacity.value() / 100.0)
@@ -422,14 +419,10 @@ class ClassifyTab(ProjectTab):
             self.save_csv(path)
 
     def save_csv(self, path: str) -> None:
-        from allgui.core.dataset.patients import patient_from_name
-        from allgui.core.infer.folder import FolderRow, results_csv_text
+        from allgui.core.infer.folder import results_csv_text
 
         classes = self.classifier.classes if self.classifier is not None else ()
-        rows = [
-            FolderRow(r.path, patient_from_name(Path(r.path).name), r.prediction, r.error)
-            for r in self.results
-        ]
+        rows = self.results
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, results_csv_text(rows, classes))

@@ -13,11 +13,12 @@ import csv
 import io
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from allgui.core.atomic import atomic_write_text
 from allgui.core.dataset.patients import patient_from_name, patient_sort_key
@@ -38,6 +39,9 @@ class FolderRow:
     prediction: Prediction | None = None
     error: str = ""
     heatmap_path: str = ""
+    # A small copy of the heatmap (uint8, 0..255) when asked for: big folders
+    # fit in memory, and a window can still draw it over the image.
+    heatmap_small: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,15 @@ def classify_files(
     batch_size: int = 8,
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
+    small_heatmaps: int = 0,
+    on_rows: Callable[[Sequence[FolderRow]], None] | None = None,
 ) -> FolderResult:
     """Classify ``files`` as :func:`classify_folder` does; paths in the results
-    are relative to ``base`` when given, else as given."""
+    are relative to ``base`` when given, else as given.
+
+    ``small_heatmaps``: keep each heatmap in its row, at most this many pixels
+    a side (0: none). ``on_rows`` is given each batch's rows as they are done,
+    so a caller keeps them whatever happens later."""
     files = [Path(f) for f in files]
     where = f" in {base}" if base is not None else ""
     sink(JobStarted(JOB, f"Classifying {len(files)} images{where}", total=len(files)))
@@ -136,9 +146,18 @@ def classify_files(
     heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
 
     def flush() -> None:
-        rows.extend(_run_batch(classifier, batch, heatmaps_dir))
+        done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
+        rows.extend(done)
         batch.clear()
+        if on_rows is not None:
+            on_rows(done)
         sink(Progress(JOB, "classify", len(rows), len(files)))
+
+    def skipped(row: FolderRow) -> None:
+        rows.append(row)
+        sink(Notice(JOB, "warning", f"Skipped {row.path}: {row.error}"))
+        if on_rows is not None:
+            on_rows([row])
 
     stopped = False
     for path in files:
@@ -149,11 +168,9 @@ def classify_files(
         try:
             batch.append((rel, heat_names.get(path, Path()), classifier.prepare(path)))
         except AllguiError as exc:
-            rows.append(FolderRow(rel, patient_from_name(path.name), error=_reason(exc)))
-            sink(Notice(JOB, "warning", f"Skipped {rel}: {_reason(exc)}"))
+            skipped(FolderRow(rel, patient_from_name(path.name), error=_reason(exc)))
         except Exception as exc:  # an odd file must not end the run
-            rows.append(FolderRow(rel, patient_from_name(path.name), error=f"unexpected error: {exc}"))
-            sink(Notice(JOB, "warning", f"Skipped {rel}: unexpected error: {exc}"))
+            skipped(FolderRow(rel, patient_from_name(path.name), error=f"unexpected error: {exc}"))
         if len(batch) >= batch_size:
             flush()
     if batch:
@@ -216,8 +233,9 @@ def _run_batch(
     classifier: Classifier,
     batch: Sequence[tuple[str, Path, PreparedImage]],
     heatmaps_dir: str | os.PathLike | None,
+    small_heatmaps: int = 0,
 ) -> list[FolderRow]:
-    want_heat = heatmaps_dir is not None
+    want_heat = heatmaps_dir is not None or small_heatmaps > 0
     try:
         preds = classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
     except Exception:  # retry one by one, so one image cannot take the others down
@@ -234,7 +252,8 @@ def _run_batch(
             rows.append(FolderRow(rel, patient, error=f"the model failed on it: {pred}"))
             continue
         heat_path, error = "", ""
-        if want_heat and pred.heatmap is not None:
+        small = small_heatmap(pred.heatmap, small_heatmaps) if small_heatmaps > 0 else None
+        if heatmaps_dir is not None and pred.heatmap is not None:
             target = Path(heatmaps_dir) / heat_name
             try:
                 save_heatmap_png(target, item.original, pred.heatmap)
@@ -244,8 +263,19 @@ def _run_batch(
         # The heatmap array is dropped here: the PNG holds it, and a large
         # folder would not fit in memory otherwise.
         slim = _without_heatmap(pred)
-        rows.append(FolderRow(rel, patient, slim, error=error, heatmap_path=heat_path))
+        rows.append(
+            FolderRow(rel, patient, slim, error=error, heatmap_path=heat_path, heatmap_small=small)
+        )
     return rows
+
+
+def small_heatmap(heat: np.ndarray | None, side: int) -> np.ndarray | None:
+    """A heatmap (0..1) as uint8 0..255, at most ``side`` pixels a side."""
+    if heat is None:
+        return None
+    img = Image.fromarray(np.clip(heat * 255.0, 0, 255).astype(np.uint8))
+    img.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(img).copy()
 
 
 def _without_heatmap(pred: Prediction) -> Prediction:
