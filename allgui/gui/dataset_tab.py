@@ -288,6 +288,8 @@ class DatasetTab(ProjectTab):
         if self.job is not None:
             self.show_error("A dataset is being read already; stop it first.")
             return
+        if self.window_.refuse_second_job("reading a dataset"):
+            return
         folder = Path(path)
         if not folder.exists():
             self.show_error(DatasetError(f"The dataset folder {folder} does not exist."),
@@ -311,10 +313,13 @@ class DatasetTab(ProjectTab):
             on_success=self._show_view,
             on_failure=self._scan_failed,
             on_done=self._job_done,
+            exclusive=True,
         )
 
     def apply_split(self) -> None:
         if self.view is None or self.job is not None:
+            return
+        if self.window_.refuse_second_job("changing the split"):
             return
         settings = self.split_settings()
         if self.project is not None:
@@ -328,6 +333,7 @@ class DatasetTab(ProjectTab):
             on_event=self.progress.on_event,
             on_success=self._show_split,
             on_done=self._job_done,
+            exclusive=True,
         )
 
     def stop(self) -> None:
@@ -395,7 +401,8 @@ class DatasetTab(ProjectTab):
     def make_demo(self) -> None:
         """Make the synthetic demo set and a project for it, then open it."""
         if self.window_.busy():
-            self.show_error("Wait for the running job to end (or stop it) first.")
+            if not self.window_.refuse_second_job("making the demo data"):
+                self.show_error("Wait for the running job to end (or stop it) first.")
             return
         root = unique_folder(self.settings.projects_dir(), "allgui-demo")
         self.progress.set_running(True, "Making the synthetic demo data…")
@@ -407,6 +414,7 @@ class DatasetTab(ProjectTab):
             on_success=self._demo_ready,
             on_failure=self._scan_failed,
             on_done=self._job_done,
+            exclusive=True,
         )
 
     def _demo_ready(self, root: Path) -> None:

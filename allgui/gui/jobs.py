@@ -57,6 +57,7 @@ class Job(QObject):
     succeeded = Signal(object)
     failed = Signal(object)
     done = Signal()
+    exclusive = False  # trains, reads the data or changes the project: one at a time
 
     def __init__(self, name: str, fn: JobFunction, parent: QObject | None = None) -> None:
         super().__init__(parent)

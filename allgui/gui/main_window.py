@@ -340,6 +340,24 @@ class MainWindow(QMainWindow):
     def busy(self) -> bool:
         return any(job.is_running() for job in self.jobs)
 
+    def project_job(self) -> Job | None:
+        """The running job that trains, reads the data or changes the project, if any."""
+        return next((j for j in self.jobs if j.exclusive and j.is_running()), None)
+
+    def refuse_second_job(self, what: str) -> bool:
+        """One training or data job at a time in a window (they would share the
+        GPU and torch's random state, and change the project together): True,
+        after saying so in plain words, when one is running already."""
+        running = self.project_job()
+        if running is None:
+            return False
+        self.show_error(
+            f"'{running.name}' is still running. Wait for it to end, or stop it, before "
+            f"{what}: allgui runs one training or data job at a time.",
+            "One job at a time",
+        )
+        return True
+
     def start_job(
         self,
         name: str,
@@ -348,8 +366,12 @@ class MainWindow(QMainWindow):
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
         on_done: Callable[[], None] | None = None,
+        exclusive: bool = False,
     ) -> Job:
+        """Run ``fn`` on a worker thread. ``exclusive``: a training or data job
+        (see :meth:`refuse_second_job`, which its tab calls first)."""
         job = Job(name, fn, self)
+        job.exclusive = exclusive
         job.event.connect(self._log_event)
         if on_event is not None:
             job.event.connect(on_event)

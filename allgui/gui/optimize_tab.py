@@ -440,7 +440,7 @@ class OptimizeTab(ProjectTab):
         self.storage_button.setEnabled(self.project is not None and not running)
 
     def start(self) -> None:
-        if self.job is not None:
+        if self.job is not None or self.window_.refuse_second_job("starting the search"):
             return
         if self.project is None:
             self.show_error("Open or make a project first (File menu), or try the demo data.")
@@ -480,6 +480,7 @@ class OptimizeTab(ProjectTab):
             on_success=self._finished,
             on_failure=self._failed,
             on_done=self._job_done,
+            exclusive=True,
         )
         self.follower.follow(project, settings.study_name)  # other workers' trials too
         self._update_buttons()

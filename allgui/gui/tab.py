@@ -42,8 +42,10 @@ class ProjectTab(QWidget):
         on_success: Callable[[Any], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
         on_done: Callable[[], None] | None = None,
+        exclusive: bool = False,
     ) -> Job:
-        return self.window_.start_job(name, fn, on_event, on_success, on_failure, on_done)
+        return self.window_.start_job(name, fn, on_event, on_success, on_failure, on_done,
+                                      exclusive=exclusive)
 
     def show_error(self, error: BaseException | str, title: str = "allgui") -> None:
         self.window_.show_error(error, title)
