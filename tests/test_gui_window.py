@@ -115,6 +115,21 @@ def test_close_during_a_job_asks_then_stops_and_waits(window, qtbot, captured):
     assert job.cancel.is_set() and not job._thread.isRunning()
 
 
+def test_close_waits_for_a_job_that_cannot_stop_then_closes_by_itself(window, qtbot, captured):
+    """A job that never checks Stop (an export, a model download) is not destroyed
+    with the window: the window stays open, says why, and closes once it ends."""
+    release = threading.Event()
+    job = window.start_job("Export", lambda sink, cancel: release.wait(30))
+    window.stop_wait_ms = 200
+    captured.answer = True
+    assert not window.close()
+    assert window.isVisible() and job.is_running()
+    assert "closes by itself" in window.job_label.text()
+    release.set()
+    wait_until(lambda: not window.isVisible(), 10_000)
+    assert not job._thread.isRunning()
+
+
 def test_last_resort_handler_reports_and_keeps_running(window, qtbot, captured, tmp_path):
     from allgui.gui.errors import LastResortHandler
 

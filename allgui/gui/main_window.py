@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QObject,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -99,7 +109,10 @@ class MainWindow(QMainWindow):
         self.synthetic = False
         self.engine_ready = False  # the engine's libraries are imported (see warm_up_engine)
         self.jobs: list[Job] = []
-        self._closing = False
+        self._closing = False  # a close is waiting for a job that could not stop
+        # How long closing waits for jobs to answer Stop (within a second, as a
+        # rule) before it keeps the window open until they end.
+        self.stop_wait_ms = 10_000
         self.setWindowTitle("allgui")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -396,6 +409,8 @@ class MainWindow(QMainWindow):
                 on_done()
             self.job_finished.emit(job)
             job.deleteLater()
+            if self._closing and not self.busy():  # the close the user asked for, now safe
+                QTimer.singleShot(0, self.close)
 
         job.done.connect(done)
         self.jobs.append(job)
@@ -417,6 +432,15 @@ class MainWindow(QMainWindow):
             log.info(event.description)
         elif isinstance(event, JobFinished) and event.message:
             log.log(logging.INFO if event.ok else logging.WARNING, event.message)
+
+    def _wait_for_jobs(self, timeout_ms: int) -> bool:
+        """Wait up to ``timeout_ms`` in all for the jobs' threads; True when all ended."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        for job in list(self.jobs):
+            left = int(max(0.0, deadline - time.monotonic()) * 1000)
+            if not job.wait(left):
+                return False
+        return True
 
     def stop_all_jobs(self, wait: bool = True) -> bool:
         """Ask every job to stop and (by default) wait for its thread; True when all ended."""
@@ -483,7 +507,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.busy():
-            if not dialogs.ask_yes_no(
+            if not self._closing and not dialogs.ask_yes_no(
                 self,
                 "Stop the running job?",
                 "A job is still running. Stop it and close allgui? Finished trials and runs "
@@ -492,8 +516,22 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.job_label.setText("Stopping…")
-            self.stop_all_jobs(wait=True)
+            self.stop_all_jobs(wait=False)
+            ended = self._wait_for_jobs(self.stop_wait_ms)
             QCoreApplication.processEvents()  # deliver the jobs' last signals
+            if not ended:
+                # A job that cannot stop midway (export, loading a model, a
+                # download) is still running: destroying its thread would abort
+                # the app. Stay open and close by ourselves once it has ended.
+                self._closing = True
+                names = ", ".join(f"'{j.name}'" for j in self.jobs if j.is_running())
+                text = (f"Waiting for {names} to finish: it cannot stop midway. allgui closes "
+                        "by itself as soon as it has ended; finished work is kept.")
+                self.job_label.setText(text)
+                log.info(text)
+                event.ignore()
+                return
+        self._closing = False
         self.save_state()
         for name in ("allgui", "optuna"):
             logging.getLogger(name).removeHandler(self._relay)
