@@ -136,13 +136,14 @@ def test_export_without_validation_runs(tmp_path, capsys):
     assert "no finished validation run" in capsys.readouterr().err
 
 
-def test_export_best_or_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
+def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
     project = _project(tmp_path)
     batch_dir = project.runs_dir / "20260101-000000"
     images = [str(p) for p in sorted(cnmc_samples.rglob("*.bmp"))]
     labels = [0, 0, 0, 1, 1, 1]
     runs = []
-    for index, f1_good in ((1, False), (2, True)):
+    # run 1 is the better on the test set, run 2 on validation: run 2 is exported
+    for index, f1_good, val_loss in ((1, True, [0.9, 0.7]), (2, False, [0.5, 0.6])):
         folder = batch_dir / f"run-{index}"
         model = tiny_model(seed=index)
         save_checkpoint(folder / "checkpoint.pt", model, model.config, class_names=CLASSES,
@@ -151,7 +152,9 @@ def test_export_best_or_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsy
         probs = probs * 0.8 + 0.1
         metrics = compute_metrics(labels, probs, CLASSES, "all")
         runs.append(RunRecord("tuned", index, seed=index, status="finished",
-                              folder=str(folder), metrics=metrics))
+                              folder=str(folder), epochs_run=2,
+                              best_epoch=int(np.argmin(val_loss)) + 1, metrics=metrics,
+                              curves={"val_loss": val_loss}))
     (batch_dir / "run-2" / "predictions.csv").write_text(
         "path,patient,true,predicted,p_all,p_hem\n"
         + "".join(f"{p},1,all,all,0.9,0.1\n" for p in images[:3])
@@ -166,12 +169,15 @@ def test_export_best_or_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsy
     )
     batch.save()
 
-    assert main(["export", str(project.root)]) == 0  # the best run: run 2
+    assert main(["export", str(project.root)]) == 0  # lowest validation loss: run 2
     info = read_model_info(project.models_dir / "20260101-000000-run-2.onnx")
     assert (info.run, info.trial, info.study) == (2, 7, "demo-study")
     assert info.test_set == "held-out patients (6 images)"
-    assert info.metrics["f1_weighted"] == pytest.approx(1.0)
-    assert "checked on 4 images" in capsys.readouterr().out
+    assert info.metrics["f1_weighted"] < 1.0  # its own test figure, not the best one
+    assert "lowest validation loss" in info.selection and "no part" in info.selection
+    assert info.batch_metrics["f1_weighted"]["runs"] == 2
+    printed = capsys.readouterr().out
+    assert "checked on 4 images" in printed and "chosen by the lowest validation loss" in printed
 
     out = tmp_path / "chosen.onnx"
     assert main(["export", str(project.root), "--run", "1", "--out", str(out)]) == 0

@@ -38,6 +38,16 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured)
     wait_jobs(qtbot, window, timeout=120_000)
     assert not captured.errors, captured.errors
     assert tab.exported is not None and tab.exported.parent == project.models_dir
+    # the same file as 'allgui export': chosen on validation, full metadata
+    from allgui.core.infer import read_model_info
+
+    chosen = tab.view.batch.chosen_run()
+    assert tab.exported.name == f"{tab.view.batch.batch_id}-{chosen.name}.onnx"
+    info = read_model_info(tab.exported)
+    assert info.run == chosen.index and "no part" in info.selection
+    assert set(info.metrics) == set(chosen.metrics.headline())  # every figure, not four
+    assert info.batch_metrics["f1_weighted"]["runs"] == 2
+    assert "Model to export" in tab.summary.text()
     wait_until(lambda: window.classify_tab.classifier is not None, 30_000)
     wait_jobs(qtbot, window)
 

@@ -169,6 +169,8 @@ def validated_project(tmp_path_factory):
         hidden = trial.suggest_categorical("hidden", [8, 16])
         d1 = trial.suggest_float("dropout1", 0.1, 0.5)
         trial.set_user_attr("epochs_run", 2)
+        trial.set_user_attr("settings", {"backbone": "mobilenetv3_small_050", "weights": "none",
+                                         "finetune_stages": 0})  # as the search records it
         return float(np.log10(lr) / 10 + hidden / 100 + d1 / 20 + rng.normal(0, 0.01) + 0.5)
 
     study.optimize(objective, n_trials=6)
@@ -219,6 +221,10 @@ def test_project_report_is_complete(validated_project, tmp_path):
     assert record["torch"] == torch.__version__.split("+")[0]
     for key in ("allgui", "timm", "optuna", "device", "Seeds", "Report written"):
         assert record[key]
+    chosen = batch.chosen_run()
+    assert record["Run for export"].startswith(batch.selection_note(chosen))
+    assert "the test set played no part" in record["Run for export"]
+    assert any(f"The model to export is run {chosen.index}" in t for t in parsed.text)
     # history, importances, ROC, confusion matrices, learning curves
     assert len(parsed.images) == 5
     assert "SYNTHETIC DEMO DATA" in "".join(parsed.text)

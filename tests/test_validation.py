@@ -89,7 +89,9 @@ def test_batch_with_baseline_keeps_runs_files_and_events(demo):
     # what is on disk is what was returned
     assert load_batch(batch.path) == batch
     assert latest_batch(project).batch_id == batch.batch_id
-    assert latest_batch(project).best_run().checkpoint.is_file()
+    chosen = latest_batch(project).chosen_run()
+    assert chosen.checkpoint.is_file()
+    assert chosen.kept_val_loss == min(r.kept_val_loss for r in batch.runs_of(TUNED))
     # events: started, epochs of every run, one RunFinished per run, finished
     assert isinstance(log.events[0], JobStarted)
     finished = log.of_type(RunFinished)

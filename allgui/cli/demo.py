@@ -54,7 +54,8 @@ def run(args) -> int:
          ["optimize", str(root), "--trials", str(args.trials)]),
         ("train the best configuration again and test it on held-out patients",
          ["validate", str(root), "--runs", str(args.runs), "--epochs", str(args.epochs)]),
-        ("export the best run to ONNX", ["export", str(root)]),
+        ("export the run chosen on validation (not on the test set) to ONNX",
+         ["export", str(root)]),
     ]
     for number, (title, argv) in enumerate(steps, start=2):
         _step(number, total, title, argv)

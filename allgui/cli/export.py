@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 
@@ -11,7 +10,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
         help="export a validated model to one ONNX file for 'allgui classify'",
-        description="Export the best run of the project's latest validation (or a chosen run, "
+        description="Export the run of the project's latest validation with the lowest "
+        "validation loss at its kept epoch (the test set plays no part; or a chosen run, "
         "or any checkpoint) to an ONNX file that carries its classes, preprocessing, "
         "metrics and the research-use notice. The file is checked against the trained "
         "model before it is written.",
@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     parser.add_argument("project", help="the project folder")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run", type=int, metavar="N",
-                       help="run N of the validation batch (default: its best run by weighted F1)")
+                       help="run N of the validation batch (default: the run with the lowest "
+                       "validation loss at its kept epoch; the test set plays no part)")
     which.add_argument("--checkpoint", metavar="PATH", help="export this checkpoint file instead")
     parser.add_argument("--batch", metavar="ID",
                         help="the validation batch (a folder under runs/; default: the latest)")
@@ -37,17 +38,20 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
-    from allgui.core.errors import AllguiError
-    from allgui.core.export import export_onnx
     from allgui.core.project import Project
+    from allgui.core.run_export import export_plan
 
     project = Project.open(args.project)
-    checkpoint, metadata, samples, name = choose(project, args)
-    out = Path(args.out) if args.out else project.models_dir / f"{name}.onnx"
+    plan = choose(project, args)
+    out = Path(args.out) if args.out else project.models_dir / f"{plan.name}.onnx"
     if out.exists() and not args.force:
+        from allgui.core.errors import AllguiError
+
         raise AllguiError(f"{out} already exists; choose another --out, or add --force to replace it.")
-    print(f"Exporting {checkpoint} ...")
-    result = export_onnx(checkpoint, out, metadata, samples, sink=ProgressPrinter())
+    if plan.metadata.selection:
+        print(f"Exporting {plan.metadata.selection}.")
+    print(f"Exporting {plan.checkpoint} ...")
+    result = export_plan(plan, out, force=args.force, sink=ProgressPrinter())
     print(f"Exported {result.path} ({result.size_bytes / 1e6:.1f} MB, {result.seconds:.1f} s)")
     print(f"  checked on {result.images_checked} images against the trained model: largest "
           f"differences: probabilities {result.max_diff_probabilities:.1e}, logits "
@@ -60,80 +64,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def choose(project, args):
-    """(checkpoint, ExportMetadata, sample images, file name) for the chosen run."""
+    """The :class:`~allgui.core.run_export.ExportPlan` the arguments ask for."""
     from allgui.core.errors import ProjectError
-    from allgui.core.export import ExportMetadata
-    from allgui.core.validation.batch import TUNED, latest_batch, load_batch
+    from allgui.core.run_export import plan_checkpoint_export, plan_run_export
+    from allgui.core.validation.batch import latest_batch, load_batch
 
     base = dict(decision_threshold=args.threshold, uncertain_margin=args.margin)
     if args.checkpoint:
-        ckpt = Path(args.checkpoint)
-        if not ckpt.is_file():
-            raise ProjectError(f"The checkpoint {ckpt} does not exist.")
-        batch_dir = ckpt.resolve().parent.parent
-        if (batch_dir / "batch.json").is_file():  # a run of a validation batch: use its record
-            batch = load_batch(batch_dir)
-            for run in batch.runs:
-                if run.checkpoint.resolve() == ckpt.resolve():
-                    return ckpt, _metadata(batch, run, base), _samples(batch, run), \
-                        f"{batch.batch_id}-{run.name}"
-        return ckpt, ExportMetadata(source=str(ckpt), **base), None, ckpt.parent.name or ckpt.stem
-
+        return plan_checkpoint_export(args.checkpoint, **base)
     batch = load_batch(project.runs_dir / args.batch) if args.batch else latest_batch(project)
     if batch is None:
         raise ProjectError(
             "This project has no finished validation run to export yet. "
             "Run a validation first, or give a checkpoint with --checkpoint."
         )
-    if args.run is not None:
-        runs = {r.index: r for r in batch.runs_of(TUNED) if r.checkpoint.is_file()}
-        if args.run not in runs:
-            have = ", ".join(str(i) for i in sorted(runs)) or "none"
-            raise ProjectError(
-                f"Validation {batch.batch_id} has no finished run {args.run} "
-                f"(finished runs: {have})."
-            )
-        run = runs[args.run]
-    else:
-        run = batch.best_run()
-        if run is None:
-            raise ProjectError(f"Validation {batch.batch_id} has no finished run with a checkpoint.")
-    return run.checkpoint, _metadata(batch, run, base), _samples(batch, run), \
-        f"{batch.batch_id}-{run.name}"
-
-
-def _metadata(batch, run, base):
-    from allgui.core.export import ExportMetadata
-
-    metrics = {}
-    if run.metrics is not None:
-        metrics = {
-            k: float(v) for k, v in run.metrics.headline().items()
-            if isinstance(v, (int, float)) and math.isfinite(v)
-        }
-    return ExportMetadata(
-        classes=tuple(batch.classes),
-        positive_class=batch.positive_class,
-        metrics=metrics,
-        test_set=batch.test_set,
-        study=str(batch.study.get("name", "")),
-        trial=batch.tuned.trial,
-        run=run.index,
-        source=str(run.checkpoint),
-        **base,
-    )
-
-
-def _samples(batch, run, count: int = 4):
-    """A few of the run's own test images for the torch-vs-ONNX check."""
-    from allgui.core.errors import ProjectError
-    from allgui.core.validation.batch import read_predictions
-
-    if not run.predictions_path.is_file():
-        return None
-    try:
-        paths = read_predictions(run.predictions_path, batch.classes).paths
-    except ProjectError:
-        return None
-    found = [p for p in paths if Path(p).is_file()]
-    return found[:count] or None
+    return plan_run_export(batch, args.run, **base)

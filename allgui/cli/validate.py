@@ -129,9 +129,9 @@ def print_batch(batch, resamples: int = 2000) -> None:
             iv = r.interval
             print(f"{r.run} (seed {r.seed}): AUC {iv.estimate:.4f}, {iv.confidence:.0%} "
                   f"bootstrap interval [{iv.low:.4f}, {iv.high:.4f}] {iv.note}".rstrip())
-    best = batch.best_run()
-    if best is not None:
-        print(f"\nBest run by weighted F1: {best.name} (seed {best.seed}): {best.checkpoint}")
+    chosen = batch.chosen_run()
+    if chosen is not None:
+        print(f"\nRun for export: {batch.selection_note(chosen)}.\n  {chosen.checkpoint}")
     print(batch.message)
 
 

@@ -76,6 +76,9 @@ class ExportMetadata:
     trial: int | None = None
     run: int | None = None
     source: str = ""  # the checkpoint, for the record
+    selection: str = ""  # how this run was chosen among the batch's runs
+    # each figure over the batch's runs: {key: {"mean", "ci_low", "ci_high", "runs"}}
+    batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,8 @@ def export_onnx(
         "trial": meta.trial,
         "run": meta.run,
         "source": meta.source,
+        "selection": meta.selection,
+        "batch_metrics": {k: dict(v) for k, v in meta.batch_metrics.items()},
         "allgui_version": __version__,
         "created": created,
         "exporter": f"{EXPORTER}, torch {torch.__version__}, opset {OPSET}",

@@ -89,25 +89,12 @@ def load_latest(project: Project) -> BatchView | None:
     return analyse_batch(latest_batch(project))
 
 
-def export_best_run(project: Project, batch, sink: Sink, cancel: threading.Event):
-    """Export the batch's best tuned run (by weighted F1) into the project's models/."""
-    from allgui.core.export import ExportMetadata, export_onnx
+def export_chosen_run(project: Project, batch, sink: Sink, cancel: threading.Event):
+    """Export the batch's chosen run (lowest validation loss at its kept epoch;
+    the test set plays no part) into the project's models/, as ``allgui export`` does."""
+    from allgui.core.run_export import export_run
 
-    run = batch.best_run("f1_weighted")
-    if run is None:
-        raise AllguiError("This batch has no finished run to export.")
-    m = run.metrics
-    metadata = ExportMetadata(
-        positive_class=batch.positive_class,
-        metrics={"accuracy": m.accuracy, "balanced_accuracy": m.balanced_accuracy,
-                 "f1_weighted": m.f1_weighted, "auc_roc": m.auc_roc},
-        test_set=batch.test_set,
-        study=str(batch.study.get("name", "")),
-        trial=batch.tuned.trial,
-        run=run.index,
-    )
-    out = project.models_dir / f"{batch.batch_id}-run{run.index}.onnx"
-    return export_onnx(run.checkpoint, out, metadata, sink=sink)
+    return export_run(project, batch, force=True, sink=sink)  # the same run: same file
 
 
 def write_reports(project: Project, batch, sink: Sink, cancel: threading.Event):
@@ -156,8 +143,9 @@ class ValidateTab(ProjectTab):
 
         buttons = QHBoxLayout()
         self.export_button = QPushButton("Export model (ONNX)")
-        self.export_button.setToolTip("Export the best run of this batch into the project's "
-                                      "models/ folder; the Classify tab then uses it")
+        self.export_button.setToolTip("Export the run with the lowest validation loss at its "
+                                      "kept epoch (chosen without the test set) into the "
+                                      "project's models/ folder; the Classify tab then uses it")
         self.export_button.clicked.connect(self.export_model)
         self.report_button = QPushButton("Write report (HTML + PDF)")
         self.report_button.clicked.connect(self.write_report)
@@ -326,12 +314,14 @@ class ValidateTab(ProjectTab):
             return
         self.view = view
         b = view.batch
+        chosen = b.chosen_run()
         self.progress.set_running(False, f"Batch {b.batch_id}: {b.status}.")
         self.summary.setText(
             f"<b>Batch {b.batch_id}</b> ({b.status}): {b.tuned.source}, "
             f"{len(b.runs_of('tuned'))} finished run(s) of up to {b.max_epochs} epochs.<br>"
-            f"Figures from the test set: <b>{b.test_set}</b>." + (f"<br>{b.message}"
-                                                                  if b.message else ""))
+            f"Figures from the test set: <b>{b.test_set}</b>."
+            + (f"<br>Model to export: {b.selection_note(chosen)}." if chosen else "")
+            + (f"<br>{b.message}" if b.message else ""))
         header, rows = view.header, view.rows
         self.table.clear()
         self.table.setColumnCount(len(header))
@@ -380,14 +370,15 @@ class ValidateTab(ProjectTab):
             return
         project, batch = self.project, self.view.batch
         self.progress.set_running(True, "Exporting the model…")
-        self._run_job("Export", lambda sink, cancel: export_best_run(project, batch, sink, cancel),
+        self._run_job("Export", lambda sink, cancel: export_chosen_run(project, batch, sink, cancel),
                       self._exported)
 
     def _exported(self, result) -> None:
         self.exported = Path(result.path)
         self.progress.set_running(False, f"Model exported: {self.exported.name}")
         self.log(f"Exported {result.path} (checked on {result.images_checked} images against "
-                 f"torch; max probability difference {result.max_diff_probabilities:.2g})")
+                 f"torch; max probability difference {result.max_diff_probabilities:.2g})"
+                 + (f"; {result.info.selection}" if result.info.selection else ""))
         self.window_.model_exported(self.exported)
 
     def write_report(self) -> None:

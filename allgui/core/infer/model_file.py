@@ -61,6 +61,8 @@ class ModelInfo:
     created: str = ""  # ISO 8601, UTC
     research_notice: str = ""
     source: str = ""  # the checkpoint it was exported from
+    selection: str = ""  # how the run was chosen among its batch's runs
+    batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # over runs
 
     @property
     def positive_index(self) -> int | None:
@@ -87,6 +89,14 @@ class ModelInfo:
             keys = [k for k in HEADLINE_METRICS if k in self.metrics] or list(self.metrics)[:4]
             shown = ", ".join(f"{k} {self.metrics[k]:.3f}" for k in keys)
             lines.append(f"  metrics: {shown}" + (f" on {self.test_set}" if self.test_set else ""))
+        over = [(k, self.batch_metrics[k]) for k in HEADLINE_METRICS if k in self.batch_metrics]
+        if over:
+            n = int(over[0][1].get("runs", 0))
+            lines.append(f"  over the batch's {n} runs: " + ", ".join(
+                f"{k} {v['mean']:.3f} (95% CI {v['ci_low']:.3f}-{v['ci_high']:.3f})"
+                if v.get("ci_low") is not None else f"{k} {v['mean']:.3f}" for k, v in over))
+        if self.selection:
+            lines.append(f"  chosen: {self.selection}")
         origin = []
         if self.study:
             origin.append(f"study {self.study}")
@@ -169,6 +179,9 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
             created=str(values.get("created", "")),
             research_notice=str(values.get("research_notice", "")),
             source=str(values.get("source", "")),
+            selection=str(values.get("selection") or ""),
+            batch_metrics={str(k): {str(a): float(b) for a, b in v.items() if b is not None}
+                           for k, v in (values.get("batch_metrics") or {}).items()},
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"The metadata inside {name} is damaged.", str(exc)) from exc

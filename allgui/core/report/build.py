@@ -184,6 +184,12 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
     ))
     if b.message:
         out.append(Paragraph(b.message, emphasis=b.status != "finished"))
+    chosen = b.chosen_run()
+    if chosen is not None:
+        out.append(Paragraph(
+            f"The model to export is {b.selection_note(chosen)}. Its own test figures are "
+            f"those of its column (Run {chosen.index}) below; the mean and interval over the "
+            "runs describe the configuration."))
     configs = [("Tuned", b.tuned)] + ([("Baseline", b.baseline)] if b.baseline else [])
     names = _params_in_order({k: 1 for _, c in configs for k in c.params})
     out.append(table(
@@ -317,9 +323,10 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
             ["Dataset content hash", batch.dataset_fingerprint],
             ["Model", _fmt(batch.model)],
         ]
-        best = batch.best_run()
-        if best:
-            rows.append(["Best run (weighted F1)", f"{best.name}: {best.checkpoint}"])
+        chosen = batch.chosen_run()
+        if chosen:
+            rows.append(["Run for export", f"{batch.selection_note(chosen)}: "
+                                           f"{chosen.checkpoint}"])
     if study:
         from allgui.core.study_storage import mask_url
 

@@ -5,7 +5,7 @@ the search never saw, with statistics across runs.
 Public API::
 
     run_batch(project, ValidationSettings(...), sink, cancel) -> Batch
-    latest_batch(project) -> Batch | None      # batch.best_run().checkpoint
+    latest_batch(project) -> Batch | None      # batch.chosen_run().checkpoint
     list_batches(project), load_batch(folder)
     analyse(batch) -> BatchAnalysis
 """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,14 @@ class RunRecord:
     reason: str = ""  # why it failed
     metrics: RunMetrics | None = None
     curves: dict[str, list[float]] = field(default_factory=dict)  # per-epoch figures
+
+    @property
+    def kept_val_loss(self) -> float | None:
+        """The validation loss at the epoch whose weights were kept."""
+        losses = self.curves.get("val_loss") or []
+        if not 1 <= self.best_epoch <= len(losses) or not math.isfinite(losses[self.best_epoch - 1]):
+            return None
+        return float(losses[self.best_epoch - 1])
 
     @property
     def name(self) -> str:
@@ -146,12 +155,30 @@ class Batch:
     def runs_of(self, label: str, finished_only: bool = True) -> tuple[RunRecord, ...]:
         return tuple(r for r in self.runs if r.label == label and (r.finished or not finished_only))
 
-    def best_run(self, measure: str = "f1_weighted", label: str = TUNED) -> RunRecord | None:
-        """The finished run with the highest ``measure`` (weighted F1 by default)."""
+    def chosen_run(self, label: str = TUNED) -> RunRecord | None:
+        """The run to export: the finished run (with its checkpoint) whose
+        validation loss at its kept epoch is lowest; the first run on a tie
+        or when no run recorded it. The test set plays no part: choosing the
+        best of N runs on the test set would make its test figures optimistic.
+        """
         runs = [r for r in self.runs_of(label) if r.checkpoint.is_file()]
         if not runs:
             return None
-        return max(runs, key=lambda r: (r.metrics.headline().get(measure, float("-inf")), -r.index))
+        return min(runs, key=lambda r: (_or_inf(r.kept_val_loss), r.index))
+
+    def selection_note(self, run: RunRecord) -> str:
+        """How ``run`` was chosen, in the words the CLI, window and report use."""
+        runs = [r for r in self.runs_of(run.label) if r.checkpoint.is_file()]
+        if run.kept_val_loss is None:
+            how = "no validation loss recorded, so the first finished run"
+        elif len(runs) == 1:
+            how = (f"the only finished run (validation loss {run.kept_val_loss:.4f} at its "
+                   f"kept epoch {run.best_epoch})")
+        else:
+            how = (f"the lowest validation loss at the kept epoch ({run.kept_val_loss:.4f}, "
+                   f"epoch {run.best_epoch}) among {len(runs)} finished runs")
+        return (f"run {run.index} (seed {run.seed}) chosen by {how}; the test set played no "
+                "part in the choice")
 
     def with_run(self, run: RunRecord) -> Batch:
         kept = [r for r in self.runs if (r.label, r.index) != (run.label, run.index)]
@@ -214,6 +241,10 @@ class Batch:
         atomic_write_text(self.path / BATCH_FILE, json.dumps(self.to_dict(), indent=1))
 
 
+def _or_inf(value: float | None) -> float:
+    return float("inf") if value is None else value
+
+
 def load_batch(folder: str | Path) -> Batch:
     folder = Path(folder)
     path = folder / BATCH_FILE
@@ -244,8 +275,8 @@ def latest_batch(project: Project, with_finished_runs: bool = True) -> Batch | N
     """The newest batch (by default the newest with at least one finished
     tuned run, so a batch stopped before its first run is passed over).
 
-    Its :meth:`Batch.best_run` gives the checkpoint to export:
-    ``latest_batch(p).best_run().checkpoint``.
+    Its :meth:`Batch.chosen_run` gives the checkpoint to export (chosen on
+    validation, never on the test set): ``latest_batch(p).chosen_run().checkpoint``.
     """
     for batch in reversed(list_batches(project)):
         if not with_finished_runs or batch.runs_of(TUNED):

@@ -1,0 +1,172 @@
+"""Exporting a run of a validation batch: which run, what its file says about
+it, and which images check it. One function for ``allgui export`` and the
+window's "Export model" button, so both write the same file.
+
+The run exported by default is :meth:`Batch.chosen_run` (lowest validation
+loss at its kept epoch; the test set plays no part). The file carries that
+run's own test figures, how it was chosen, and each figure's mean and 95%
+interval over the batch's runs. The torch-vs-ONNX check uses a few of the
+run's own test images (read from its predictions file) besides synthetic ones.
+
+Torch is loaded only when an export runs (the window imports this module).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from allgui.core.errors import AllguiError, ProjectError
+from allgui.core.events import Sink, null_sink
+from allgui.core.project import Project
+from allgui.core.validation.batch import TUNED, Batch, RunRecord, read_predictions
+
+SAMPLE_IMAGES = 4
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What an export writes: the checkpoint, its metadata (an
+    :class:`allgui.core.export.ExportMetadata`), check images and file name."""
+
+    checkpoint: Path
+    metadata: Any
+    samples: tuple[str, ...] | None
+    name: str  # file name without '.onnx'
+    run: RunRecord | None = None
+    batch: Batch | None = None
+
+
+def choose_run(batch: Batch, index: int | None = None) -> RunRecord:
+    """Tuned run ``index`` of ``batch``, or the batch's chosen run when None."""
+    if index is None:
+        run = batch.chosen_run()
+        if run is None:
+            raise ProjectError(f"Validation {batch.batch_id} has no finished run with a "
+                               "checkpoint.")
+        return run
+    runs = {r.index: r for r in batch.runs_of(TUNED) if r.checkpoint.is_file()}
+    if index not in runs:
+        have = ", ".join(str(i) for i in sorted(runs)) or "none"
+        raise ProjectError(f"Validation {batch.batch_id} has no finished run {index} "
+                           f"(finished runs: {have}).")
+    return runs[index]
+
+
+def batch_metrics(batch: Batch, label: str = TUNED) -> dict[str, dict[str, float]]:
+    """Each headline figure over the batch's finished runs: mean, 95% t-interval, runs."""
+    from allgui.core.stats import summarize
+
+    runs = [r for r in batch.runs_of(label) if r.metrics is not None]
+    out: dict[str, dict[str, float]] = {}
+    if not runs:
+        return out
+    for key in runs[0].metrics.headline():
+        values = [r.metrics.headline().get(key) for r in runs]
+        s = summarize([v for v in values if v is not None])
+        if s.mean is None or not math.isfinite(s.mean):
+            continue
+        entry = {"mean": float(s.mean), "runs": float(s.n)}
+        if s.ci_low is not None and s.ci_high is not None:
+            entry.update(ci_low=float(s.ci_low), ci_high=float(s.ci_high))
+        out[key] = entry
+    return out
+
+
+def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",
+                 decision_threshold: float = 0.5, uncertain_margin: float = 0.2):
+    """The :class:`ExportMetadata` of ``run``: its own test figures, how it was
+    chosen (``chosen_by``; the batch's rule by default), and the batch's figures."""
+    from allgui.core.export import ExportMetadata
+
+    metrics = {}
+    if run.metrics is not None:
+        metrics = {k: float(v) for k, v in run.metrics.headline().items()
+                   if isinstance(v, (int, float)) and math.isfinite(v)}
+    return ExportMetadata(
+        classes=tuple(batch.classes),
+        positive_class=batch.positive_class,
+        decision_threshold=decision_threshold,
+        uncertain_margin=uncertain_margin,
+        metrics=metrics,
+        test_set=batch.test_set,
+        study=str(batch.study.get("name", "")),
+        trial=batch.tuned.trial if run.label == TUNED else None,
+        run=run.index,
+        source=str(run.checkpoint),
+        selection=chosen_by or batch.selection_note(run),
+        batch_metrics=batch_metrics(batch, run.label),
+    )
+
+
+def run_samples(batch: Batch, run: RunRecord, count: int = SAMPLE_IMAGES
+                ) -> tuple[str, ...] | None:
+    """A few of the run's own test images (those still on disk), or None."""
+    if not run.predictions_path.is_file():
+        return None
+    try:
+        paths = read_predictions(run.predictions_path, batch.classes).paths
+    except ProjectError:
+        return None
+    found = [p for p in paths if Path(p).is_file()]
+    return tuple(found[:count]) or None
+
+
+def plan_run_export(batch: Batch, run: int | None = None, decision_threshold: float = 0.5,
+                    uncertain_margin: float = 0.2) -> ExportPlan:
+    """The export of tuned run ``run`` of ``batch`` (its chosen run when None)."""
+    record = choose_run(batch, run)
+    chosen_by = "" if run is None else (f"run {record.index} (seed {record.seed}) chosen by "
+                                        "the user")
+    meta = run_metadata(batch, record, chosen_by, decision_threshold, uncertain_margin)
+    return ExportPlan(record.checkpoint, meta, run_samples(batch, record),
+                      f"{batch.batch_id}-{record.name}", record, batch)
+
+
+def plan_checkpoint_export(checkpoint: str | Path, decision_threshold: float = 0.5,
+                           uncertain_margin: float = 0.2) -> ExportPlan:
+    """The export of a checkpoint file: with its batch's record when it is a
+    run of a validation batch, else with what the checkpoint itself holds."""
+    from allgui.core.export import ExportMetadata
+    from allgui.core.validation.batch import BATCH_FILE, load_batch
+
+    ckpt = Path(checkpoint)
+    if not ckpt.is_file():
+        raise ProjectError(f"The checkpoint {ckpt} does not exist.")
+    batch_dir = ckpt.resolve().parent.parent
+    if (batch_dir / BATCH_FILE).is_file():
+        batch = load_batch(batch_dir)
+        for record in batch.runs:
+            if record.finished and record.checkpoint.resolve() == ckpt.resolve():
+                chosen_by = ("" if record == batch.chosen_run(record.label) else
+                             f"run {record.index} (seed {record.seed}) chosen by the user")
+                meta = run_metadata(batch, record, chosen_by, decision_threshold,
+                                    uncertain_margin)
+                return ExportPlan(ckpt, meta, run_samples(batch, record),
+                                  f"{batch.batch_id}-{record.name}", record, batch)
+    meta = ExportMetadata(source=str(ckpt), decision_threshold=decision_threshold,
+                          uncertain_margin=uncertain_margin)
+    return ExportPlan(ckpt, meta, None, ckpt.parent.name or ckpt.stem)
+
+
+def export_plan(plan: ExportPlan, out: str | Path, force: bool = False, sink: Sink = null_sink):
+    """Write ``plan`` to ``out`` (refused when it exists, unless ``force``);
+    returns the :class:`~allgui.core.export.ExportResult`."""
+    from allgui.core.export import export_onnx
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise AllguiError(f"{out} already exists; choose another file, or replace it.")
+    return export_onnx(plan.checkpoint, out, plan.metadata, plan.samples, sink=sink)
+
+
+def export_run(project: Project, batch: Batch, run: int | None = None,
+               out: str | Path | None = None, *, decision_threshold: float = 0.5,
+               uncertain_margin: float = 0.2, force: bool = False, sink: Sink = null_sink):
+    """Export tuned run ``run`` of ``batch`` (its chosen run when None) to
+    ``out`` (default: ``<project>/models/<batch>-run-<k>.onnx``)."""
+    plan = plan_run_export(batch, run, decision_threshold, uncertain_margin)
+    target = Path(out) if out else project.models_dir / f"{plan.name}.onnx"
+    return export_plan(plan, target, force=force, sink=sink)
