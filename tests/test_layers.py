@@ -77,6 +77,7 @@ def test_window_modules_and_search_settings_load_without_torch():
         "check_resume('s', SearchSettings().to_dict(), SearchSettings())\n"
         "from allgui.core.untuned import untuned_defaults\n"
         "untuned_defaults()\n"
+        "import allgui.core.validation.run, allgui.core.run_export  # the Validate tab's\n"
         "bad = sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )
