@@ -51,6 +51,27 @@ def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, cap
     assert len(tab.plots._val_loss.get_xdata()) == 2
 
 
+def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_path, captured):
+    """A study made with one backbone refuses another; the project keeps the
+    backbone its study was made with (as the CLI does)."""
+    project = open_demo(window, qtbot, tmp_path)
+    tab = window.optimize_tab
+    tiny_search_form(tab, trials=1, epochs=1)
+    tab.start()
+    wait_jobs(qtbot, window, timeout=120_000)
+    assert not captured.errors, captured.errors
+    before = window.project.settings.model
+    tab.backbone.setCurrentText("test_resnet")
+    tab.trials.setValue(2)
+    tab.start()
+    wait_jobs(qtbot, window, timeout=120_000)
+    assert captured.errors and "own study name" in str(captured.errors[-1])
+    assert window.project.settings.model == before
+    from allgui.core.project import Project
+
+    assert Project.open(project.root).settings.model == before  # on disk too
+
+
 def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot, tmp_path):
     project = open_demo(window, qtbot, tmp_path)
     tab = window.optimize_tab
