@@ -283,3 +283,19 @@ def test_resume_with_other_epochs_mode_views_or_space_is_refused(tmp_path):
     assert len(load(project).trials) == 1  # nothing ran under the other settings
     more = run_search(project, tiny(trials=2, epochs=1), data=DATA)
     assert more.n_complete == 2  # the same settings (more trials) resume
+
+
+def test_untuned_defaults_have_one_source(tmp_path):
+    import dataclasses
+
+    from allgui.core.model import ModelConfig
+    from allgui.core.search import _configuration
+    from allgui.core.training import HyperParams
+    from allgui.core.untuned import UNTUNED
+    from allgui.core.validation.run import DEFAULT_BASELINE
+
+    made = {**dataclasses.asdict(ModelConfig()), **dataclasses.asdict(HyperParams())}
+    assert {k: made[k] for k in UNTUNED} == dict(UNTUNED) == DEFAULT_BASELINE
+    config, hp = _configuration({"lr": 5e-3}, new_project(tmp_path), 2)
+    searched = {**dataclasses.asdict(config), **dataclasses.asdict(hp)}
+    assert {k: searched[k] for k in UNTUNED} == {**UNTUNED, "lr": 5e-3}

@@ -24,10 +24,12 @@ def register(subparsers) -> None:
                         help="seed of the first run; run k uses seed + k - 1 (default 0)")
     parser.add_argument("--trial", type=int, default=None,
                         help="validate this trial of the study instead of the best one")
+    from allgui.core.untuned import UNTUNED
+
+    example = ",".join(f"{k}={v:g}" for k, v in UNTUNED.items())
     parser.add_argument("--params", default=None,
-                        help="validate a configuration you enter, e.g. "
-                        "'lr=0.001,weight_decay=0.0001,hidden=512,dropout1=0.3,dropout2=0.2,"
-                        "batch_size=32' (unset values take allgui's defaults)")
+                        help=f"validate a configuration you enter, e.g. '{example}' (these are "
+                        "allgui's untuned defaults, which unset values take)")
     parser.add_argument("--baseline", default=None,
                         help="also train a baseline on the same seeds, for a paired comparison: "
                         "'default' (allgui's untuned defaults), 'trial:N', or name=value pairs "
