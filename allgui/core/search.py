@@ -62,6 +62,7 @@ from allgui.core.search_settings import (  # noqa: F401 - re-exported (torch-fre
 )
 from allgui.core.space import SearchSpace
 from allgui.core.study_lock import study_lock
+from allgui.core.study_storage import mask_url
 from allgui.core.training import (
     HyperParams,
     TrainingData,
@@ -386,20 +387,28 @@ def run_search(
         finally:
             result = _result(project, settings, study, stopped, recovered,
                              time.perf_counter() - started, backbones.features_s)
-            best = result.best
-            sink(StudyFinished(JOB, best_number=best.number if best else None,
-                               best_value=best.value if best else None,
-                               n_complete=result.n_complete, n_pruned=result.n_pruned,
-                               n_failed=result.n_failed, stopped=stopped))
-            if error is not None and not stopped:
-                message = f"The search ended on an error: {error}"
-            else:
-                message = (("Stopped; " if stopped else "Finished; ")
-                           + f"{result.n_complete} complete, {result.n_pruned} pruned, "
-                           f"{result.n_failed} failed trials in the study.")
-            sink(JobFinished(JOB, ok=error is None or stopped, message=message,
-                             stopped=stopped))
+            announce_end(sink, result, stopped, error)
     return result
+
+
+def announce_end(sink: Sink, result: SearchResult, stopped: bool,
+                 error: BaseException | None, run_here: int | None = None) -> None:
+    """Emit StudyFinished and JobFinished for a search that ended (finished,
+    stopped or failed); ``run_here`` counts a shared study's trials this
+    process ran. Storage URLs in an error's text are masked."""
+    best = result.best
+    sink(StudyFinished(JOB, best_number=best.number if best else None,
+                       best_value=best.value if best else None,
+                       n_complete=result.n_complete, n_pruned=result.n_pruned,
+                       n_failed=result.n_failed, stopped=stopped))
+    if error is not None and not stopped:
+        message = f"The search ended on an error: {mask_url(str(error))}"
+    else:
+        here = f"{run_here} trial(s) run here; " if run_here is not None else ""
+        message = (("Stopped; " if stopped else "Finished; ") + here
+                   + f"{result.n_complete} complete, {result.n_pruned} pruned, "
+                   f"{result.n_failed} failed trials in the study.")
+    sink(JobFinished(JOB, ok=error is None or stopped, message=message, stopped=stopped))
 
 
 def _prepare_backbone(project, settings, data, backbones) -> bool:

@@ -42,11 +42,9 @@ from typing import Any
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
 from allgui.core.events import (
     EpochEnded,
-    JobFinished,
     JobStarted,
     Notice,
     Sink,
-    StudyFinished,
     null_sink,
 )
 from allgui.core.project import (
@@ -67,6 +65,7 @@ from allgui.core.search import (
     _prepare_backbone,
     _result,
     _run_trial,
+    announce_end,
     open_study,
     trial_result,
 )
@@ -373,18 +372,7 @@ def _work(project: Project, settings: SearchSettings, data, shared: SharedStudy,
         presence.say("stopped" if stopped else "failed" if error is not None else "finished")
         result = _result(project, settings, study, stopped, 0, time.perf_counter() - started,
                          backbones.features_s)
-        best = result.best
-        sink(StudyFinished(JOB, best_number=best.number if best else None,
-                           best_value=best.value if best else None,
-                           n_complete=result.n_complete, n_pruned=result.n_pruned,
-                           n_failed=result.n_failed, stopped=stopped))
-        if error is not None and not stopped:
-            message = f"The search ended on an error: {mask_url(str(error))}"
-        else:
-            message = (("Stopped; " if stopped else "Finished; ")
-                       + f"{presence.done} trial(s) run here; {result.n_complete} complete, "
-                         f"{result.n_pruned} pruned, {result.n_failed} failed in the study.")
-        sink(JobFinished(JOB, ok=error is None or stopped, message=message, stopped=stopped))
+        announce_end(sink, result, stopped, error, run_here=presence.done)
     return result
 
 
