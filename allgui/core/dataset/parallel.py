@@ -99,6 +99,8 @@ def _in_processes(fn, chunks, args, job, phase, sink, cancel, workers, total):
         next_chunk = 0
         # Keep a few chunks per worker in flight, so Stop is answered quickly.
         while next_chunk < len(chunks) or pending:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()  # before handing out more work
             while next_chunk < len(chunks) and len(pending) < workers * 3:
                 fut = pool.submit(_run_chunk, fn, chunks[next_chunk], args)
                 pending[fut] = next_chunk
