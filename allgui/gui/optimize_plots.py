@@ -126,8 +126,8 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        self.importance.relayout()
         items = sorted(self.importances.items(), key=lambda kv: kv[1])
+        self.importance.relayout(tuple(k for k, _ in items))
         ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
         ax.set_xlabel("importance" + (f" ({self.importance_method})"
                                       if self.importance_method else ""))
@@ -145,7 +145,7 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        self.parallel.relayout()
+        self.parallel.relayout((*names, self.objective_name))
         columns = [_normalise([t.params.get(n) for t in trials]) for n in names]
         values = np.array([t.value for t in trials], dtype=float)
         columns.append(_normalise(list(values)))

@@ -46,6 +46,7 @@ class LivePlot(QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.installEventFilter(self)
         self._layout_dirty = True
+        self._layout_labels: tuple = ()
         self._pending = False  # a redraw was asked for while hidden
         self.canvas.setMinimumSize(200, 150)
         layout = QVBoxLayout(self)
@@ -104,13 +105,19 @@ class LivePlot(QWidget):
         self._timer.stop()
         self._redraw(force=True)
 
-    def relayout(self) -> None:
-        """Ask for a fresh layout at the next draw (tick labels changed)."""
-        self._layout_dirty = True
+    def relayout(self, labels: tuple = ()) -> None:
+        """Ask for a fresh layout at the next draw when the tick labels are not
+        those of the last layout (a layout pass doubles the cost of a draw)."""
+        if not labels or labels != self._layout_labels:
+            self._layout_labels = labels
+            self._layout_dirty = True
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.canvas and event.type() == QEvent.Resize:
+            # Lay out now, while the user is resizing or switching tabs, rather
+            # than at the next data update, which may come mid-search.
             self._layout_dirty = True
+            self.request_redraw()
         return False
 
     def changeEvent(self, event) -> None:
@@ -197,7 +204,6 @@ class LivePlot(QWidget):
         if ylim is not None:
             ax.set_ylim(*ylim)
         self._auto_limits[index] = (ax.get_xlim(), ax.get_ylim())
-        self._layout_dirty = True
 
     def _redraw(self, force: bool = False) -> None:
         if not self.isVisible() and not force:
