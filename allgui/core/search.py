@@ -364,8 +364,7 @@ def run_search(
                                          f"({settings.mode} mode, {settings.epochs} epochs each)",
                         total=max(remaining, 0)))
         backbones = _Backbones(project, settings, data, device, sink, cancel)
-        train_settings = TrainSettings(objective=settings.objective, views=settings.views,
-                                       extract_batch_size=settings.extract_batch_size)
+        train_settings = trial_training_settings(settings)
         stopped = False
         error: BaseException | None = None
         try:
@@ -389,6 +388,12 @@ def run_search(
                              time.perf_counter() - started, backbones.features_s)
             announce_end(sink, result, stopped, error)
     return result
+
+
+def trial_training_settings(settings: SearchSettings) -> TrainSettings:
+    """How every trial of a search trains (the same for plain and shared studies)."""
+    return TrainSettings(objective=settings.objective, views=settings.views,
+                         extract_batch_size=settings.extract_batch_size)
 
 
 def announce_end(sink: Sink, result: SearchResult, stopped: bool,

@@ -68,6 +68,7 @@ from allgui.core.search import (
     announce_end,
     open_study,
     trial_result,
+    trial_training_settings,
 )
 from allgui.core.study_lock import study_lock
 from allgui.core.study_storage import (
@@ -77,7 +78,7 @@ from allgui.core.study_storage import (
     open_storage,
     scheme,
 )
-from allgui.core.training import TrainSettings, check_class_counts, resolve_device
+from allgui.core.training import check_class_counts, resolve_device
 
 SHARED = "allgui_shared"  # study attribute: what a worker needs to join
 WORKER = "worker"  # trial attribute: 'host:pid' of the worker that ran it
@@ -329,8 +330,7 @@ def _work(project: Project, settings: SearchSettings, data, shared: SharedStudy,
                                      f"({mask_url(project.storage_url)}): {left} of {budget} "
                                      f"trial(s) left between all workers", total=left))
     backbones = _Backbones(project, settings, data, device, sink, cancel)
-    train_settings = TrainSettings(objective=settings.objective, views=settings.views,
-                                   extract_batch_size=settings.extract_batch_size)
+    train_settings = trial_training_settings(settings)
     stopped = False
     error: BaseException | None = None
     try:
