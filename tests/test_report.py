@@ -144,19 +144,11 @@ def test_figures_need_no_pyplot_and_work_on_a_worker_thread():
 @pytest.fixture(scope="module")
 def validated_project(tmp_path_factory):
     import optuna
+    from tiny_project import tiny_demo_project
 
-    from allgui.core.dataset.demo import make_demo_dataset
-    from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
     from allgui.core.validation import ValidationSettings, run_batch
 
-    root = tmp_path_factory.mktemp("report")
-    make_demo_dataset(root / "data", patients_all=4, patients_hem=3, images_per_patient=6,
-                      size=48, test_patients_all=1, test_patients_hem=1, unlabelled_images=0)
-    project = Project.create(root / "project", ProjectSettings(
-        dataset=DatasetSettings(str(root / "data"), 32),
-        model=ModelSettings(backbone="mobilenetv3_small_050", weights="none"),
-        search={"views": 2},
-    ))
+    project = tiny_demo_project(tmp_path_factory.mktemp("report"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="search", storage=project.storage_url,
                                 direction="maximize",

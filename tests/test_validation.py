@@ -11,13 +11,13 @@ import threading
 import numpy as np
 import pytest
 import torch
+from tiny_project import tiny_demo_project
 
 from allgui.core.checkpoint import load_checkpoint
-from allgui.core.dataset.demo import make_demo_dataset
 from allgui.core.dataset.prepared import DataPart, prepare_project_data
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
 from allgui.core.events import EpochEnded, EventLog, JobFinished, JobStarted, RunFinished
-from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
+from allgui.core.project import ModelSettings, Project
 from allgui.core.validation import (
     BASELINE,
     TUNED,
@@ -36,14 +36,7 @@ TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("validation")
-    make_demo_dataset(root / "data", patients_all=4, patients_hem=3, images_per_patient=6,
-                      size=48, test_patients_all=1, test_patients_hem=1, unlabelled_images=0)
-    project = Project.create(root / "project", ProjectSettings(
-        dataset=DatasetSettings(str(root / "data"), 32),
-        model=ModelSettings(backbone="mobilenetv3_small_050", weights="none"),
-        search={"views": 2},
-    ))
+    project = tiny_demo_project(tmp_path_factory.mktemp("validation"))
     return project, prepare_project_data(project)
 
 
