@@ -265,6 +265,10 @@ def test_weights_that_cannot_be_had_stop_the_search_once(tmp_path):
         run_search(project, tiny(), log, data=DATA)
     assert not log.of_type(ev.TrialStarted)
     assert log.of_type(ev.JobFinished)[0].ok is False
+    # The failed start left an empty study: other weights may use its name.
+    project.update(model=dataclasses.replace(project.settings.model, weights="none"))
+    assert run_search(project, tiny(trials=1, epochs=1), data=DATA).n_complete == 1
+    assert load(project).user_attrs["allgui"]["model"]["weights"] == "none"
 
 
 def test_resume_with_other_epochs_mode_views_or_space_is_refused(tmp_path):

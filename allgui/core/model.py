@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from allgui.core.errors import AllguiError, WeightsError
+from allgui.core.hub import create_pretrained
 from allgui.core.untuned import UNTUNED
 
 OFFLINE_HINT = (
@@ -207,7 +208,7 @@ def build_model(config: ModelConfig) -> AllClassifier:
     kwargs = dict(num_classes=0, global_pool="")
     if weights.lower() == "imagenet":
         try:
-            backbone = timm.create_model(config.backbone, pretrained=True, **kwargs)
+            backbone = create_pretrained(config.backbone, **kwargs)
         except Exception as exc:  # the hub raises many kinds (OSError, HTTP, offline...)
             raise WeightsError(
                 f"Could not get ImageNet weights for {config.backbone} from the internet. "

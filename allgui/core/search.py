@@ -150,6 +150,10 @@ def _make_pruner(settings: SearchSettings):
     return optuna.pruners.NopPruner()
 
 
+_NEW_STUDY = ("give the new search its own study name (Study name in the window, "
+              "--study on the command line).")
+
+
 def open_study(project: Project, settings: SearchSettings, data_key: str = "",
                class_names: tuple[str, ...] = ()):
     """Create or load the project's study, checking it was made for the same
@@ -168,22 +172,24 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
     m = project.settings.model
     model = {"backbone": m.backbone, "weights": m.weights, "finetune_stages": m.finetune_stages}
     recorded = study.user_attrs.get("allgui")
-    if recorded:
+    # A study whose first start failed (hub unreachable, say) holds no trial:
+    # nothing would be mixed, so it takes the new settings instead of refusing.
+    if recorded and study.get_trials(deepcopy=False):
         if recorded.get("objective") != settings.objective:
             raise SearchError(
                 f"The study '{name}' searched for {recorded.get('objective')}; to search for "
-                f"{settings.objective}, give the new search its own study name."
+                f"{settings.objective}, " + _NEW_STUDY
             )
         if data_key and recorded.get("data_key") and recorded["data_key"] != data_key:
             raise SearchError(
-                f"The study '{name}' was run on other images or another split; "
-                "give the new search its own study name."
+                f"The study '{name}' was run on other images or another split; " +
+                _NEW_STUDY
             )
         if recorded.get("model") and recorded["model"] != model:
             raise SearchError(
                 f"The study '{name}' was run with backbone {recorded['model'].get('backbone')} "
                 f"(weights {recorded['model'].get('weights')}); for another backbone or "
-                "weights, give the new search its own study name."
+                "weights, " + _NEW_STUDY
             )
         check_resume(name, recorded.get("settings"), settings)
     else:
