@@ -155,7 +155,9 @@ def test_diverging_runs_are_recorded_and_the_others_kept(demo):
     assert tuned.status == "failed" and "diverged" in tuned.reason
     assert batch.status == "partial" and batch.runs_of(BASELINE)[0].checkpoint.is_file()
     assert "failed" in batch.message
-    assert any(getattr(e, "level", "") == "error" for e in log.events)
+    errors = [e.text for e in log.events if getattr(e, "level", "") == "error"]
+    assert errors and ". The other runs go on." in errors[0]
+    assert ". 1 finished run(s) kept in" in batch.message  # sentences, not run together
     with pytest.raises(AllguiError, match="No run of the batch finished"):
         run_batch(project, ValidationSettings(runs=1, epochs=3, params={"lr": 1e30}),
                   prepared=prepared)

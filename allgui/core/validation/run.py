@@ -491,12 +491,13 @@ def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, 
             break
         except (TrainingDiverged, torch.cuda.OutOfMemoryError) as exc:
             reason = exc.message if isinstance(exc, AllguiError) else (
-                f"the GPU ran out of memory at batch size {hp.batch_size}")
+                f"the GPU ran out of memory at batch size {hp.batch_size} (a smaller batch "
+                "size, backbone or image size needs less)")
             record = RunRecord(label, k, seed, "failed", str(folder), 0, 0,
                                time.perf_counter() - started, reason)
             failures.append(f"{label} run {k} (seed {seed}): {reason}")
             sink(Notice(JOB, level="error", text=f"{label} run {k} (seed {seed}) failed: "
-                        f"{reason} The other runs go on."))
+                        f"{_sentence(reason)} The other runs go on."))
         if not record.finished:  # after the except block, which held the failed frames
             result = proba = None  # the failed run's model and outputs
             _free_gpu()
@@ -520,6 +521,12 @@ def _free_gpu() -> None:
         torch.cuda.empty_cache()
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop, so that another sentence can follow."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _finish(batch: Batch, failures: list[str], stopped: bool, sink: Sink) -> Batch:
     finished = [r for r in batch.runs if r.finished]
     if stopped:
@@ -527,7 +534,7 @@ def _finish(batch: Batch, failures: list[str], stopped: bool, sink: Sink) -> Bat
                                       f"kept in {batch.folder}.")
     elif failures:
         status = "partial"
-        message = (f"{len(failures)} run(s) failed: " + "; ".join(failures)
+        message = (_sentence(f"{len(failures)} run(s) failed: " + "; ".join(failures))
                    + f" {len(finished)} finished run(s) kept in {batch.folder}.")
     else:
         status, message = "finished", f"{len(finished)} runs finished; kept in {batch.folder}."
