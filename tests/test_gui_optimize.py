@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import gui_support
+import pytest
 from gui_support import make_demo_project, tiny_search_form, wait_jobs, wait_until
 from PySide6.QtCore import Qt
 
@@ -172,3 +173,92 @@ def test_live_plot_follows_a_dark_palette(qtbot):
     plot.setPalette(dark)
     assert to_hex(plot.figure.get_facecolor()) == "#202124"
     assert to_hex(plot.ax.xaxis.label.get_color()) == "#e8eaed"
+
+
+def test_new_limits_redraw_everything_not_a_stale_background(qtbot):
+    from allgui.gui.plots import LivePlot
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 300)
+    plot.show()
+    (line,) = plot.ax.plot([], [])
+    plot.animate(line)
+    plot.set_view(0, xlim=(0.5, 10.5), ylim=(0, 1))
+    line.set_data([1, 2], [0.5, 0.6])
+    plot.redraw_now()
+    wait_until(lambda: plot._background is not None, 5000)
+    line.set_data([1, 2, 3], [0.5, 0.6, 0.7])
+    plot.redraw_now()
+    assert plot.blit_count == 1  # same limits: the lines alone
+    plot.set_view(0, xlim=(0.5, 30.5))  # another number of epochs: new ticks
+    plot.redraw_now()
+    assert plot.blit_count == 1 and plot.ax.get_xlim() == (0.5, 30.5)
+    plot.set_view(0, xlim=(0.5, 30.5))  # unchanged: nothing more to draw
+    plot.redraw_now()
+    assert plot.blit_count == 2
+
+
+def test_toolbar_icons_are_rendered_once_and_again_for_a_dark_palette(qtbot, monkeypatch):
+    from PySide6.QtGui import QColor, QPalette
+
+    from allgui.gui.plots import LivePlot
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    zoom = plot.toolbar._actions["zoom"]
+    assert not zoom.icon().isNull() and zoom.icon().availableSizes()
+    from matplotlib.backends import backend_qt
+
+    engine = getattr(backend_qt, "_IconEngine", None)
+    if engine is None:
+        pytest.skip("this matplotlib makes plain icons, rendered once anyway")
+    renders = []
+    real = engine.pixmap
+
+    def counting(self, *args):
+        renders.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(engine, "pixmap", counting)
+    for _ in range(3):
+        plot.toolbar.repaint()  # painting uses the pixmaps made at start
+    assert renders == []
+    before = zoom.icon().cacheKey()
+    dark = QPalette(plot.palette())
+    dark.setColor(QPalette.Window, QColor("#202124"))
+    dark.setColor(QPalette.Base, QColor("#202124"))
+    plot.setPalette(dark)
+    assert renders and zoom.icon().cacheKey() != before  # made anew for the dark palette
+
+
+def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path):
+    open_demo(window, qtbot, tmp_path)
+    tab = window.optimize_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.plots.setCurrentWidget(tab.plots.curves)
+    tab.trials.setValue(2)
+    tab.epochs.setValue(2)
+    wait_until(lambda: tab.plots.curves._background is not None, 5000)
+    qtbot.wait(400)  # the form's throttled redraw
+    full_before = tab.plots.curves.draw_count - tab.plots.curves.blit_count
+    tab.plots.prepare(tab.trials.value(), tab.epochs.value())  # what Start does first
+    assert tab.plots.curves.draw_count - tab.plots.curves.blit_count == full_before
+    assert tab.plots.curves.ax.get_xlim() == (0.5, 2.5)
+
+
+def test_importances_wait_for_their_tab_during_a_search(window, qtbot, tmp_path, captured):
+    open_demo(window, qtbot, tmp_path)
+    tab = window.optimize_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.plots.setCurrentWidget(tab.plots.curves)
+    for number in range(4):
+        record = tab.book.record(number)
+        record.state, record.value = "complete", 0.5 + number / 10
+    computed = []
+    tab.start_job = lambda *a, **k: computed.append(a[0])
+    tab._maybe_importances()
+    assert computed == []  # hidden: not computed
+    tab.plots.setCurrentWidget(tab.plots.importance)
+    assert computed == ["Importances"]  # shown: computed now

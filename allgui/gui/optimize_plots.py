@@ -6,10 +6,18 @@ import math
 
 import matplotlib
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from allgui.gui.plots import LivePlot
 from allgui.gui.trials_model import TrialBook
+
+
+def _few_ticks(ax) -> None:
+    """Five or so whole-number ticks on x (trials, epochs) and five on y: tick
+    labels are most of the cost of drawing a small figure."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
 
 
 class OptimizePlots(QTabWidget):
@@ -49,6 +57,7 @@ class OptimizePlots(QTabWidget):
         ax.set_xlabel("trial")
         ax.set_ylabel("objective")
         ax.legend(loc="lower right", fontsize="small")
+        _few_ticks(ax)
         self.history.animate(self._points, self._best, ax.title)
 
     def _curve_artists(self) -> None:
@@ -60,8 +69,9 @@ class OptimizePlots(QTabWidget):
         loss.legend(fontsize="small")
         (self._val_obj,) = score.plot([], [], "-o", ms=3, color="#55a868", label="validation")
         score.set_xlabel("epoch")
-        score.set_ylabel("objective")
-        score.legend(fontsize="small")
+        score.set_ylabel("validation objective")  # one line: its label says what it is
+        for ax in (loss, score):
+            _few_ticks(ax)
         self.curves.animate(self._train_loss, self._val_loss, self._val_obj, loss.title,
                             score.title)
 
@@ -75,15 +85,26 @@ class OptimizePlots(QTabWidget):
             plot._auto_limits.clear()
         self.refresh()
 
-    def set_epochs(self, epochs: int) -> None:
-        """The epoch axis of the learning curves, fixed for the whole study."""
-        for i in range(2):
-            self.curves.set_view(i, xlim=(0.5, epochs + 0.5))
+    def prepare(self, trials: int, epochs: int, now: bool = True) -> None:
+        """Set the axes from what is known before a search starts, and draw them
+        (``now``, or at the next throttled redraw) while the computer is idle:
+        epochs 1..N, trial numbers up to the study's size, objectives in 0..1, a
+        loss that starts near ln 2. While the data stay inside (they usually
+        do), each update repaints only the lines, a few milliseconds, instead of
+        redrawing whole figures while the search competes for the processor.
+        Axes still grow when needed, and "Fit" zooms on the data. Axes already
+        set so cost nothing more."""
+        last = max(self.book.trials, default=-1)
+        self.history.set_view(0, xlim=(-0.5, max(trials, last + 2) - 0.5))
+        self.curves.set_view(0, xlim=(0.5, epochs + 0.5), ylim=(0.0, 1.0))
+        self.curves.set_view(1, xlim=(0.5, epochs + 0.5), ylim=(-0.02, 1.02))
+        for plot in (self.history, self.curves):
+            plot.redraw_now() if now else plot.request_redraw()
 
     def set_objective(self, name: str, maximize: bool = True) -> None:
         self.objective_name, self.maximize = name, maximize
         self.history.ax.set_ylabel(name)
-        self.curves.axes[1].set_ylabel(name)
+        self.curves.axes[1].set_ylabel(f"validation {name}")
 
     def refresh(self) -> None:
         for plot in (self.history, self.curves, self.importance, self.parallel):

@@ -107,6 +107,7 @@ class OptimizeTab(ProjectTab):
         rlayout.setContentsMargins(0, 0, 0, 0)
         inner = QSplitter(Qt.Vertical)
         self.plots = OptimizePlots(self.book)
+        self.plots.importance.shown.connect(self._importance_shown)
         inner.addWidget(self.plots)
         self.trials_table = QTableWidget(0, len(TRIAL_COLUMNS))
         self.trials_table.setHorizontalHeaderLabels(TRIAL_COLUMNS)
@@ -158,6 +159,8 @@ class OptimizeTab(ProjectTab):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.setValue(10)
+        for spin in (self.trials, self.epochs):  # the plots' axes follow the form
+            spin.valueChanged.connect(self._prepare_plots)
         self.mode = _combo(MODES)
         self.views = QSpinBox()
         self.views.setRange(1, 100)
@@ -286,6 +289,12 @@ class OptimizeTab(ProjectTab):
         return dataclasses.replace(model, backbone=self.backbone.currentText().strip(),
                                    weights=weights)
 
+    def _prepare_plots(self) -> None:
+        # Set now, while the user edits the form, so that pressing Start finds the
+        # axes already drawn as the search needs them.
+        if self.job is None:
+            self.plots.prepare(self.trials.value(), self.epochs.value(), now=False)
+
     def _fill_form(self, project: Project) -> None:
         from allgui.core.search_settings import SearchSettings
 
@@ -320,6 +329,7 @@ class OptimizeTab(ProjectTab):
         self.trials_table.setRowCount(0)
         self._rows.clear()
         self.plots.reset()
+        self._prepare_plots()
         self.result = None
         self.study_label.setText("" if project else "Open a project to search.")
         self.workers_label.setVisible(False)
@@ -460,7 +470,7 @@ class OptimizeTab(ProjectTab):
         self.save_choices()
         self.total_trials = settings.trials
         self.plots.set_objective(settings.objective)
-        self.plots.set_epochs(settings.epochs)
+        self.plots.prepare(settings.trials, settings.epochs)
         self.study_started = time.monotonic()
         self.progress.set_running(True, "Preparing the data…")
 
@@ -598,7 +608,10 @@ class OptimizeTab(ProjectTab):
         n = len(self.book.complete())
         if self.project is None or n < 3 or self.importance_job is not None:
             return
-        if not force and n < self._importance_at + IMPORTANCE_EVERY:
+        if not force and (n < self._importance_at + IMPORTANCE_EVERY
+                          or not self.plots.importance.isVisible()):
+            # Mid-search only for eyes that look: the computation reads the whole
+            # study and competes with the search and the window for the processor.
             return
         self._importance_at = n
         project, name = self.project, self.study_name.text().strip()
@@ -609,6 +622,10 @@ class OptimizeTab(ProjectTab):
             on_failure=self._importance_failed,
             on_done=self._importance_done,
         )
+
+    def _importance_shown(self) -> None:
+        if len(self.book.complete()) != self._importance_at:
+            self._maybe_importances(force=True)
 
     def _importance_failed(self, exc: BaseException) -> None:
         self.plots.importances = {}

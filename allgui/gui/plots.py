@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
-from PySide6.QtCore import QEvent, QTimer
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QEvent, QSize, QTimer, Signal
+from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
 REDRAW_INTERVAL_MS = 250
@@ -27,8 +27,52 @@ def _palette_colours(widget: QWidget) -> tuple[str, str]:
     return pal.color(QPalette.Base).name(), pal.color(QPalette.Text).name()
 
 
+class _Toolbar(NavigationToolbar2QT):
+    """Matplotlib's toolbar with its icons rendered once, not at every paint.
+
+    Recent matplotlib gives each button an icon engine that reads and renders
+    the SVG file whenever the button is painted, which the live plots made
+    several times a second. The icons are rendered again only when the
+    palette switches between light and dark.
+    """
+
+    SIZES = (16, 20, 24, 32, 40, 48, 64)
+
+    def _icon(self, name):
+        live = super()._icon(name)
+        icon = QIcon()
+        for size in self.SIZES:
+            icon.addPixmap(live.pixmap(QSize(size, size)))
+        return icon
+
+    def refresh_icons(self) -> None:
+        for _text, _tip, image, callback in self.toolitems:
+            if callback in self._actions:
+                self._actions[callback].setIcon(self._icon(image + ".png"))
+
+
+class _Canvas(FigureCanvasQTAgg):
+    """The Agg canvas, drawing only what can be seen, and laid out as it is
+    resized so that a resize costs one draw, not a draw and a relayout."""
+
+    def __init__(self, figure: Figure, on_resize: Callable[[], None]) -> None:
+        super().__init__(figure)
+        self._on_resize = on_resize
+
+    def _draw_idle(self) -> None:
+        # A hidden canvas keeps its draw pending; paintEvent does it when shown.
+        if self.isVisible():
+            super()._draw_idle()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)  # new figure size, and a draw_idle queued
+        self._on_resize()
+
+
 class LivePlot(QWidget):
     """A figure with a toolbar (zoom, pan, save) and a "Fit" button."""
+
+    shown = Signal()  # the plot became visible (its tab was chosen)
 
     def __init__(
         self,
@@ -43,16 +87,16 @@ class LivePlot(QWidget):
         # The layout is computed when the size or the tick labels change, not at
         # every draw: a constrained-layout pass doubles the cost of a draw.
         self.figure = Figure(figsize=figsize)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.installEventFilter(self)
+        self.canvas = _Canvas(self.figure, self._resized)
         self._layout_dirty = True
+        self._full = True  # the next redraw must draw everything (limits changed)
         self._layout_labels: tuple = ()
         self._pending = False  # a redraw was asked for while hidden
         self.canvas.setMinimumSize(200, 150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if toolbar:
-            self.toolbar = NavigationToolbar2QT(self.canvas, self)
+            self.toolbar = _Toolbar(self.canvas, self)
             self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
             fit = QPushButton("Fit")
             fit.setToolTip("Forget the zoom and show all the data")
@@ -112,18 +156,18 @@ class LivePlot(QWidget):
             self._layout_labels = labels
             self._layout_dirty = True
 
-    def eventFilter(self, obj, event) -> bool:
-        if obj is self.canvas and event.type() == QEvent.Resize:
-            # Lay out now, while the user is resizing or switching tabs, rather
-            # than at the next data update, which may come mid-search.
-            self._layout_dirty = True
-            self.request_redraw()
-        return False
+    def _resized(self) -> None:
+        # Lay out now, for the draw the resize has queued, rather than at the
+        # next data update, which may come mid-search.
+        self._layout_dirty = True
+        self._layout()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.PaletteChange:  # the system switched light/dark
             self.apply_palette()
+            if hasattr(self, "toolbar"):
+                self.toolbar.refresh_icons()
             self._layout_dirty = True
             self.request_redraw()
 
@@ -131,6 +175,7 @@ class LivePlot(QWidget):
         super().showEvent(event)
         if self._pending:
             self.request_redraw()
+        self.shown.emit()
 
     def _layout(self) -> None:
         w, h = self.figure.get_size_inches()
@@ -203,7 +248,10 @@ class LivePlot(QWidget):
             ax.set_xlim(*xlim)
         if ylim is not None:
             ax.set_ylim(*ylim)
-        self._auto_limits[index] = (ax.get_xlim(), ax.get_ylim())
+        limits = (ax.get_xlim(), ax.get_ylim())
+        if self._auto_limits.get(index) != limits:
+            self._full = True  # new ticks: the cached background is stale
+        self._auto_limits[index] = limits
 
     def _redraw(self, force: bool = False) -> None:
         if not self.isVisible() and not force:
@@ -212,7 +260,7 @@ class LivePlot(QWidget):
         self._pending = False
         if self._updater is not None:
             self._updater()
-        full = self._layout_dirty or not self._animated
+        full = self._full or self._layout_dirty or not self._animated
         for i, ax in enumerate(self.axes if self.keep_zoom else ()):
             limits = (ax.get_xlim(), ax.get_ylim())
             if i in self._auto_limits and self._auto_limits[i] != limits:
@@ -228,7 +276,11 @@ class LivePlot(QWidget):
             return
         if self._layout_dirty:
             self._layout()
-        self.canvas.draw_idle()
+        self._full = False
+        if force and self.isVisible():
+            self.canvas.draw()  # asked for now (a click): not after the job has started
+        else:
+            self.canvas.draw_idle()
 
     def user_zoomed(self, index: int = 0) -> bool:
         ax = self.axes[index]
