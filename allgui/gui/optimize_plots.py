@@ -95,7 +95,10 @@ class OptimizePlots(QTabWidget):
         Axes still grow when needed, and "Fit" zooms on the data. Axes already
         set so cost nothing more."""
         last = max(self.book.trials, default=-1)
-        self.history.set_view(0, xlim=(-0.5, max(trials, last + 2) - 0.5))
+        # Room for the paper's 20 trials; a longer study's axis grows as it goes,
+        # so that its first trials are not squeezed against the left edge.
+        shown = max(min(trials, 20), last + 2)
+        self.history.set_view(0, xlim=(-0.5, shown - 0.5))
         self.curves.set_view(0, xlim=(0.5, epochs + 0.5), ylim=(0.0, 1.0))
         self.curves.set_view(1, xlim=(0.5, epochs + 0.5), ylim=(-0.02, 1.02))
         for plot in (self.history, self.curves):
@@ -148,8 +151,13 @@ class OptimizePlots(QTabWidget):
             ax.set_yticks([])
             return
         items = sorted(self.importances.items(), key=lambda kv: kv[1])
-        self.importance.relayout(tuple(k for k, _ in items))
+        # Margins from the names' lengths (a character of a 10-point label is
+        # about 6 points wide): a layout that measures each label would cost as
+        # much as the draw, at every new set of importances.
+        longest = max(len(k) for k in self.importances)
+        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=10)
         ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.set_xlabel("importance" + (f" ({self.importance_method})"
                                       if self.importance_method else ""))
 
@@ -166,7 +174,10 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        self.parallel.relayout((*names, self.objective_name))
+        labels = (*names, self.objective_name)
+        # Labels turned by 20 degrees: their height below the axis grows with their length.
+        self.parallel.set_margins(left=36, bottom=16 + 2.2 * max(len(n) for n in labels),
+                                  right=14 + 1.5 * len(labels[-1]), top=22)
         columns = [_normalise([t.params.get(n) for t in trials]) for n in names]
         values = np.array([t.value for t in trials], dtype=float)
         columns.append(_normalise(list(values)))

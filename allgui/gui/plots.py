@@ -84,13 +84,13 @@ class LivePlot(QWidget):
         keep_zoom: bool = True,
     ) -> None:
         super().__init__(parent)
-        # The layout is computed when the size or the tick labels change, not at
-        # every draw: a constrained-layout pass doubles the cost of a draw.
+        # The layout is computed when the size or the margins change, not at every
+        # draw: a constrained-layout pass doubles the cost of a draw.
         self.figure = Figure(figsize=figsize)
         self.canvas = _Canvas(self.figure, self._resized)
         self._layout_dirty = True
         self._full = True  # the next redraw must draw everything (limits changed)
-        self._layout_labels: tuple = ()
+        self._margins: tuple[float, float, float, float] | None = None  # points; None: measured
         self._pending = False  # a redraw was asked for while hidden
         self.canvas.setMinimumSize(200, 150)
         layout = QVBoxLayout(self)
@@ -149,13 +149,6 @@ class LivePlot(QWidget):
         self._timer.stop()
         self._redraw(force=True)
 
-    def relayout(self, labels: tuple = ()) -> None:
-        """Ask for a fresh layout at the next draw when the tick labels are not
-        those of the last layout (a layout pass doubles the cost of a draw)."""
-        if not labels or labels != self._layout_labels:
-            self._layout_labels = labels
-            self._layout_dirty = True
-
     def _resized(self) -> None:
         # Lay out now, for the draw the resize has queued, rather than at the
         # next data update, which may come mid-search.
@@ -177,9 +170,24 @@ class LivePlot(QWidget):
             self.request_redraw()
         self.shown.emit()
 
+    def set_margins(self, left: float, bottom: float, right: float, top: float) -> None:
+        """Fixed margins in points, for a plot whose labels are known in advance
+        (a plot redrawn from scratch mid-search): laying out is then arithmetic,
+        not the measuring of every label."""
+        if self._margins != (left, bottom, right, top):
+            self._margins = (left, bottom, right, top)
+            self._layout_dirty = True
+
     def _layout(self) -> None:
         w, h = self.figure.get_size_inches()
         if w * self.figure.dpi < 50 or h * self.figure.dpi < 50:
+            return
+        if self._margins is not None:
+            left, bottom, right, top = (m / 72 for m in self._margins)  # points to inches
+            if left + right < w - 0.5 and bottom + top < h - 0.5:
+                self.figure.subplots_adjust(left=left / w, right=1 - right / w,
+                                            bottom=bottom / h, top=1 - top / h)
+                self._layout_dirty = False
             return
         try:
             ConstrainedLayoutEngine().execute(self.figure)
