@@ -40,3 +40,17 @@ def test_optimize_runs_continues_and_prints_the_table(tmp_path, capsys):
 def test_optimize_says_plainly_what_is_wrong(tmp_path, capsys):
     assert main(["optimize", str(tmp_path / "nothing")]) == 2
     assert "is not an allgui project" in capsys.readouterr().err
+
+
+def test_a_search_that_cannot_start_does_not_say_finished(tmp_path, capsys):
+    data = make_demo_dataset(tmp_path / "demo", patients_all=3, patients_hem=3,
+                             images_per_patient=4, size=32, unlabelled_images=0, folds=1)
+    assert main(["new", str(tmp_path / "proj"), "--data", str(data), "--image-size", "32"]) == 0
+    capsys.readouterr()
+    missing = tmp_path / "missing.safetensors"
+    assert main(["optimize", str(tmp_path / "proj"), "--backbone", "test_efficientnet",
+                 "--weights", str(missing), "--trials", "1", "--epochs", "1",
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "Search ended on an error: 0 complete" in err and "Search finished" not in err
+    assert "does not exist" in err

@@ -184,6 +184,7 @@ class SearchPrinter:
         self._last = 0.0
         self._trial_text = ""
         self._best = (0, float("inf"))  # (epoch, validation loss) of the running trial
+        self._study_end = None  # StudyFinished, said when the job says how it ended
 
     def say(self, text: str) -> None:
         self._end()
@@ -250,8 +251,12 @@ class SearchPrinter:
         elif isinstance(event, ev.TrialFailed):
             self._line(f"  failed: {event.reason}", final=True)
         elif isinstance(event, ev.StudyFinished):
-            word = "stopped" if event.stopped else "finished"
-            best = (f"; best trial #{event.best_number} = {event.best_value:.4f}"
-                    if event.best_number is not None else "")
-            self.say(f"Search {word}: {event.n_complete} complete, {event.n_pruned} pruned, "
-                     f"{event.n_failed} failed{best}.")
+            self._study_end = event  # said with the job's end, which tells how it ended
+        elif isinstance(event, ev.JobFinished) and self._study_end is not None:
+            end, self._study_end = self._study_end, None
+            word = ("stopped" if end.stopped else "finished" if event.ok
+                    else "ended on an error")
+            best = (f"; best trial #{end.best_number} = {end.best_value:.4f}"
+                    if end.best_number is not None else "")
+            self.say(f"Search {word}: {end.n_complete} complete, {end.n_pruned} pruned, "
+                     f"{end.n_failed} failed{best}.")
