@@ -174,7 +174,7 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
     recorded = study.user_attrs.get("allgui")
     # A study whose first start failed (hub unreachable, say) holds no trial:
     # nothing would be mixed, so it takes the new settings instead of refusing.
-    if recorded and study.get_trials(deepcopy=False):
+    if recorded and seed_offset:  # seed_offset: the trials the study already holds
         if recorded.get("objective") != settings.objective:
             raise SearchError(
                 f"The study '{name}' searched for {recorded.get('objective')}; to search for "

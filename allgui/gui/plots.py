@@ -36,12 +36,16 @@ class _Toolbar(NavigationToolbar2QT):
     palette switches between light and dark.
     """
 
-    SIZES = (16, 20, 24, 32, 40, 48, 64)
+    ICON_SCALE = 0.8  # of the style's toolbar icon size: room for the plot
 
     def _icon(self, name):
         live = super()._icon(name)
         icon = QIcon()
-        for size in self.SIZES:
+        # Only the sizes this toolbar paints: its icon size, before and after
+        # scaling, on this screen and at one device pixel per pixel.
+        logical = {self.iconSize().width(), round(self.iconSize().width() * self.ICON_SCALE)}
+        ratios = {1.0, self.devicePixelRatioF()}
+        for size in sorted({round(n * r) for n in logical for r in ratios}):
             icon.addPixmap(live.pixmap(QSize(size, size)))
         return icon
 
@@ -97,7 +101,7 @@ class LivePlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         if toolbar:
             self.toolbar = _Toolbar(self.canvas, self)
-            self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
+            self.toolbar.setIconSize(self.toolbar.iconSize() * _Toolbar.ICON_SCALE)
             fit = QPushButton("Fit")
             fit.setToolTip("Forget the zoom and show all the data")
             fit.clicked.connect(self.fit)
@@ -151,9 +155,11 @@ class LivePlot(QWidget):
 
     def _resized(self) -> None:
         # Lay out now, for the draw the resize has queued, rather than at the
-        # next data update, which may come mid-search.
+        # next data update, which may come mid-search. The hidden pages of a tab
+        # widget are resized too: they are laid out when shown.
         self._layout_dirty = True
-        self._layout()
+        if self.isVisible():
+            self._layout()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
@@ -166,6 +172,8 @@ class LivePlot(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if self._layout_dirty:
+            self._layout()  # before the first paint draws the figure
         if self._pending:
             self.request_redraw()
         self.shown.emit()
