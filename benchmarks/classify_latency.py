@@ -45,10 +45,10 @@ def export_b2(folder: Path, files: list[Path]) -> Path:
     import numpy as np
     import torch
 
-    from allgui.core.augment import model_input
-    from allgui.core.export import ExportMetadata, check_images, export_onnx
-    from allgui.core.imaging import prepare_image
-    from allgui.core.model import ModelConfig, build_model
+    from allgui.core.dataset.imaging import prepare_image
+    from allgui.core.export.onnx import ExportMetadata, check_images, export_onnx
+    from allgui.core.model.classifier import ModelConfig, build_model
+    from allgui.core.train.augment import model_input
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(backbone="efficientnet_b2", weights="none", n_classes=2))

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from synthetic_cells import make_training_data
 
     from allgui.core.project import ModelSettings, Project, ProjectSettings
-    from allgui.core.search import SearchSettings, run_search
+    from allgui.core.search.runner import SearchSettings, run_search
 
     figures: dict[str, float | int | str] = {"device": name, **sizes}
     t = time.perf_counter()

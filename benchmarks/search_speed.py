@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from allgui.core.training import resolve_device
+    from allgui.core.train.loop import resolve_device
 
     device = resolve_device(args.device)
     sizes = dict(PAPER if (args.full or device.type == "cuda") else CPU)
@@ -73,7 +73,7 @@ def run_mode(mode: str, sizes: dict, device, extract_batch: int) -> dict:
 
     from allgui.core.events import StudyFinished, TrialFinished
     from allgui.core.project import ModelSettings, Project, ProjectSettings
-    from allgui.core.search import SearchSettings, run_search
+    from allgui.core.search.runner import SearchSettings, run_search
 
     t0 = time.perf_counter()
     data = make_training_data(sizes["images"], sizes["size"], seed=0)

@@ -37,8 +37,8 @@ def worker(url: str, study: str, data: Path, folder: Path) -> subprocess.Popen:
 
 def make_project(root: Path, url: str, data: Path, study: str, args):
     from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
-    from allgui.core.search import SearchSettings
-    from allgui.core.shared_search import create_shared_study
+    from allgui.core.search.runner import SearchSettings
+    from allgui.core.search.shared import create_shared_study
 
     project = Project.create(root, ProjectSettings(
         dataset=DatasetSettings(path=str(data), image_size=args.size),
@@ -56,8 +56,8 @@ def run_study(url, study, data, tmp, n_workers, kill_after: int | None, state: d
     import optuna
     from optuna.trial import TrialState
 
-    from allgui.core.shared_search import WORKER
-    from allgui.core.study_storage import open_storage
+    from allgui.core.search.shared import WORKER
+    from allgui.core.search.storage import open_storage
 
     started = time.perf_counter()
     procs = [worker(url, study, data, tmp / f"{study}-w{i}") for i in range(n_workers)]
@@ -91,7 +91,7 @@ def check(url: str, study: str, budget: int, killed) -> dict:
     import optuna
     from optuna.trial import TrialState
 
-    from allgui.core.shared_search import WORKER, counted
+    from allgui.core.search.shared import WORKER, counted
 
     trials = optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -148,7 +148,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from allgui.core.dataset.demo import make_demo_dataset
-    from allgui.core.study_storage import mask_url, normalize_storage_url
+    from allgui.core.search.storage import mask_url, normalize_storage_url
 
     server = None
     if args.storage:

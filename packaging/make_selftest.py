@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from allgui.core.atomic import atomic_write_text
 from allgui.core.dataset.demo import CellPainter, patient_style
-from allgui.core.export import ExportMetadata, export_onnx
-from allgui.core.imaging import prepare_image
-from allgui.core.model import ModelConfig, build_model
+from allgui.core.dataset.imaging import prepare_image
+from allgui.core.export.onnx import ExportMetadata, export_onnx
+from allgui.core.files.atomic import atomic_write_text
+from allgui.core.model.classifier import ModelConfig, build_model
 
 SIZE = 64
 BACKBONE = "mobilenetv3_small_050"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from allgui.core.export import ExportMetadata, ExportResult, export_onnx
-from allgui.core.model import AllClassifier, ModelConfig, build_model
+from allgui.core.export.onnx import ExportMetadata, ExportResult, export_onnx
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 
 SIZE = 96
 CLASSES = ("all", "hem")

@@ -11,12 +11,12 @@ from onnx_models import CLASSES, export_tiny, tiny_model
 
 from allgui import RESEARCH_NOTICE
 from allgui.cli import main
-from allgui.core.checkpoint import save_checkpoint
 from allgui.core.events import Progress
 from allgui.core.infer import read_model_info
-from allgui.core.metrics import compute_metrics
+from allgui.core.model.checkpoint import save_checkpoint
 from allgui.core.project import Project, ProjectSettings
 from allgui.core.validation.batch import Batch, Configuration, RunRecord
+from allgui.core.validation.metrics import compute_metrics
 
 
 @pytest.fixture(scope="module")

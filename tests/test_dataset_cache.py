@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from allgui.core.dataset.cache import ImageCache
+from allgui.core.dataset.imaging import prepare_image
 from allgui.core.errors import Cancelled
 from allgui.core.events import EventLog, Progress
-from allgui.core.imaging import prepare_image
 
 
 def write_cells(folder, n, size=20, seed=0):

@@ -12,12 +12,12 @@ import torch
 from onnx_models import CLASSES, SIZE, export_tiny, tiny_model
 
 from allgui import RESEARCH_NOTICE, __version__
-from allgui.core.augment import model_input
-from allgui.core.checkpoint import save_checkpoint
+from allgui.core.dataset.imaging import prepare_image
 from allgui.core.errors import AllguiError
-from allgui.core.export import ExportMetadata, Tolerance, check_images, export_onnx
-from allgui.core.imaging import prepare_image
+from allgui.core.export.onnx import ExportMetadata, Tolerance, check_images, export_onnx
 from allgui.core.infer import Classifier, read_model_info
+from allgui.core.model.checkpoint import save_checkpoint
+from allgui.core.train.augment import model_input
 
 
 @pytest.fixture(scope="module")

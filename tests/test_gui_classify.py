@@ -99,7 +99,7 @@ def test_bad_inputs_are_plain_dialogs(window, qtbot, captured, tmp_path, cnmc_sa
 
 
 def test_classify_tab_imports_no_torch():
-    code = ("import sys; import allgui.gui.classify_tab, allgui.core.infer; "
+    code = ("import sys; import allgui.gui.classify.tab, allgui.core.infer; "
             "print(sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -114,7 +114,7 @@ def test_space_form_is_checked_as_typed(window, qtbot, tmp_path):
 
 
 def test_live_plot_keeps_the_users_zoom(qtbot):
-    from allgui.gui.plots import LivePlot
+    from allgui.gui.widgets.plots import LivePlot
 
     plot = LivePlot()
     qtbot.addWidget(plot)
@@ -138,7 +138,7 @@ def test_live_plot_keeps_the_users_zoom(qtbot):
 
 
 def test_live_plot_repaints_only_the_changing_lines(qtbot):
-    from allgui.gui.plots import LivePlot
+    from allgui.gui.widgets.plots import LivePlot
 
     plot = LivePlot()
     qtbot.addWidget(plot)
@@ -163,7 +163,7 @@ def test_live_plot_follows_a_dark_palette(qtbot):
     from matplotlib.colors import to_hex
     from PySide6.QtGui import QColor, QPalette
 
-    from allgui.gui.plots import LivePlot
+    from allgui.gui.widgets.plots import LivePlot
 
     plot = LivePlot()
     qtbot.addWidget(plot)
@@ -176,7 +176,7 @@ def test_live_plot_follows_a_dark_palette(qtbot):
 
 
 def test_new_limits_redraw_everything_not_a_stale_background(qtbot):
-    from allgui.gui.plots import LivePlot
+    from allgui.gui.widgets.plots import LivePlot
 
     plot = LivePlot()
     qtbot.addWidget(plot)
@@ -202,7 +202,7 @@ def test_new_limits_redraw_everything_not_a_stale_background(qtbot):
 def test_toolbar_icons_are_rendered_once_and_again_for_a_dark_palette(qtbot, monkeypatch):
     from PySide6.QtGui import QColor, QPalette
 
-    from allgui.gui.plots import LivePlot
+    from allgui.gui.widgets.plots import LivePlot
 
     plot = LivePlot()
     qtbot.addWidget(plot)

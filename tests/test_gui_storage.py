@@ -6,7 +6,7 @@ import gui_support
 from gui_support import make_demo_project, wait_jobs, wait_until
 
 from allgui.core.project import Project
-from allgui.gui import study_follow
+from allgui.gui.optimize import follow as study_follow
 
 app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from allgui.core import hub
 from allgui.core.errors import WeightsError
-from allgui.core.model import ModelConfig, build_model
+from allgui.core.model import weights as hub
+from allgui.core.model.classifier import ModelConfig, build_model
 
 BACKBONE = "test_efficientnet"
 REPO = "models--timm--test_efficientnet.r160_in1k"

@@ -7,8 +7,8 @@ import pytest
 from badfiles import write_odd_files
 from PIL import Image
 
+from allgui.core.dataset.imaging import is_image_name, prepare_image, read_rgb
 from allgui.core.errors import ImageReadError
-from allgui.core.imaging import is_image_name, prepare_image, read_rgb
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_classification_path_loads_without_torch():
     """Importing the classification path must not pull torch, timm or optuna in
     (what makes a classify-only desktop build possible)."""
     code = (
-        "import sys, allgui.core.infer, allgui.core.imaging;"
+        "import sys, allgui.core.infer, allgui.core.dataset.imaging;"
         "bad = sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules);"
         "print(','.join(bad))"
     )
@@ -67,17 +67,21 @@ def test_classification_path_loads_without_torch():
 def test_window_modules_and_search_settings_load_without_torch():
     """Every window module, and the search settings the window builds on its own
     thread, import without torch, timm or optuna (each would freeze the window)."""
-    names = sorted(f"allgui.gui.{p.stem}" for p in (PACKAGE / "gui").glob("*.py"))
-    assert "allgui.gui.optimize_tab" in names
+    names = sorted(
+        ".".join(("allgui", *p.relative_to(PACKAGE).with_suffix("").parts))
+        for p in (PACKAGE / "gui").rglob("*.py")
+        if p.stem != "__init__"
+    )
+    assert "allgui.gui.optimize.tab" in names
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}:\n"
         "    importlib.import_module(name)\n"
-        "from allgui.core.search_settings import SearchSettings, check_resume\n"
+        "from allgui.core.search.settings import SearchSettings, check_resume\n"
         "check_resume('s', SearchSettings().to_dict(), SearchSettings())\n"
-        "from allgui.core.untuned import untuned_defaults\n"
+        "from allgui.core.model.untuned import untuned_defaults\n"
         "untuned_defaults()\n"
-        "import allgui.core.validation.run, allgui.core.run_export  # the Validate tab's\n"
+        "import allgui.core.validation.run, allgui.core.export.from_run  # the Validate tab's\n"
         "bad = sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )

@@ -14,7 +14,7 @@ from sklearn.metrics import (
 )
 
 from allgui.core.errors import DatasetError
-from allgui.core.metrics import RunMetrics, compute_metrics
+from allgui.core.validation.metrics import RunMetrics, compute_metrics
 
 CLASSES = ("all", "hem")
 

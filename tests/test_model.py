@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from allgui.core.checkpoint import load_checkpoint, save_checkpoint
 from allgui.core.errors import AllguiError, ModelFileError, WeightsError
-from allgui.core.model import ModelConfig, build_model
+from allgui.core.model.checkpoint import load_checkpoint, save_checkpoint
+from allgui.core.model.classifier import ModelConfig, build_model
 
 torch.set_num_threads(1)
 TINY = ModelConfig(backbone="test_efficientnet", weights="none", hidden=8, n_classes=2)

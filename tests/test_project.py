@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from allgui.core.atomic import atomic_open, atomic_write_text
 from allgui.core.errors import ProjectError
+from allgui.core.files.atomic import atomic_open, atomic_write_text
+from allgui.core.files.tomlio import dumps, loads
 from allgui.core.project import Project, ProjectSettings, SplitSettings
-from allgui.core.tomlio import dumps, loads
 
 
 def test_settings_round_trip_through_toml(tmp_path):

@@ -15,8 +15,8 @@ from allgui.core import events as ev
 from allgui.core.errors import DatasetError
 from allgui.core.events import EventLog
 from allgui.core.project import ModelSettings, Project, ProjectSettings
-from allgui.core.search import SearchSettings, run_search
-from allgui.core.training import TrainingData
+from allgui.core.search.runner import SearchSettings, run_search
+from allgui.core.train.loop import TrainingData
 
 torch.set_num_threads(1)
 
@@ -69,7 +69,7 @@ def test_event_sequence_and_study_on_disk(tmp_path):
     assert finished.n_complete == 3 and not finished.stopped
     assert result.best is not None and finished.best_value == result.best.value
 
-    from allgui.core.search import best_configuration
+    from allgui.core.search.runner import best_configuration
 
     config, hp, number = best_configuration(project, n_classes=2)
     assert number == result.best.number
@@ -207,7 +207,7 @@ def test_pruning_records_epochs_saved(tmp_path, pruning, objective):
 
 def test_importances_name_their_method():
     from allgui.core.errors import AllguiError
-    from allgui.core.importance import format_importances, parameter_importances
+    from allgui.core.search.importance import format_importances, parameter_importances
 
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.RandomSampler(seed=0))
@@ -226,7 +226,7 @@ def test_importances_name_their_method():
 
 
 def test_backbone_as_a_searched_choice(tmp_path):
-    from allgui.core.space import PAPER_SPACE, Param
+    from allgui.core.search.space import PAPER_SPACE, Param
 
     project = new_project(tmp_path)
     space = PAPER_SPACE.with_param(Param("backbone", choices=("test_efficientnet",
@@ -241,7 +241,7 @@ def test_backbone_as_a_searched_choice(tmp_path):
 
 
 def test_other_objective_needs_its_own_study(tmp_path):
-    from allgui.core.search import SearchError
+    from allgui.core.search.runner import SearchError
 
     project = new_project(tmp_path)
     run_search(project, tiny(trials=1, epochs=1), data=DATA)
@@ -272,8 +272,8 @@ def test_weights_that_cannot_be_had_stop_the_search_once(tmp_path):
 
 
 def test_resume_with_other_epochs_mode_views_or_space_is_refused(tmp_path):
-    from allgui.core.search import SearchError
-    from allgui.core.space import SearchSpace
+    from allgui.core.search.runner import SearchError
+    from allgui.core.search.space import SearchSpace
 
     project = new_project(tmp_path)
     run_search(project, tiny(trials=1, epochs=1), data=DATA)
@@ -292,10 +292,10 @@ def test_resume_with_other_epochs_mode_views_or_space_is_refused(tmp_path):
 def test_untuned_defaults_have_one_source(tmp_path):
     import dataclasses
 
-    from allgui.core.model import ModelConfig
-    from allgui.core.search import _configuration
-    from allgui.core.training import HyperParams
-    from allgui.core.untuned import UNTUNED
+    from allgui.core.model.classifier import ModelConfig
+    from allgui.core.model.untuned import UNTUNED
+    from allgui.core.search.runner import _configuration
+    from allgui.core.train.loop import HyperParams
     from allgui.core.validation.run import DEFAULT_BASELINE
 
     made = {**dataclasses.asdict(ModelConfig()), **dataclasses.asdict(HyperParams())}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from allgui.core.project import Project, ProjectSettings
-from allgui.core.search import SearchError, SearchSettings
-from allgui.core.space import PAPER_SPACE, Param, SearchSpace, SearchSpaceError
+from allgui.core.search.runner import SearchError, SearchSettings
+from allgui.core.search.space import PAPER_SPACE, Param, SearchSpace, SearchSpaceError
 
 
 def test_paper_preset_is_table_1():

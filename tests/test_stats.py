@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from allgui.core.stats import (
+from allgui.core.validation.stats import (
     bootstrap_auc,
     format_interval,
     format_value,

@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 
-from allgui.core import study_lock as sl
 from allgui.core.errors import ProjectError
+from allgui.core.search import lock as sl
 
 
 def _dead_pid() -> int:
@@ -61,7 +61,7 @@ def test_racing_processes_on_a_stale_lock_exactly_one_wins(tmp_path):
         import os, sys, time
         from pathlib import Path
         from allgui.core.errors import ProjectError
-        from allgui.core.study_lock import study_lock
+        from allgui.core.search.lock import study_lock
         while not Path({str(go)!r}).exists():
             time.sleep(0.005)
         try:

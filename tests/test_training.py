@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from allgui.core.augment import (
+from allgui.core.errors import Cancelled, DatasetError
+from allgui.core.events import EpochEnded, EventLog, Progress
+from allgui.core.model.classifier import ModelConfig, build_model
+from allgui.core.train.augment import (
     AugmentSettings,
     apply_affine,
     random_affine_matrices,
     to_float_nchw,
     view_generator,
 )
-from allgui.core.errors import Cancelled, DatasetError
-from allgui.core.events import EpochEnded, EventLog, Progress
-from allgui.core.features import build_feature_set
-from allgui.core.model import ModelConfig, build_model
-from allgui.core.training import (
+from allgui.core.train.features import build_feature_set
+from allgui.core.train.loop import (
     HyperParams,
     TrainingData,
     TrainingDiverged,

@@ -13,10 +13,10 @@ import pytest
 import torch
 from tiny_project import tiny_demo_project
 
-from allgui.core.checkpoint import load_checkpoint
 from allgui.core.dataset.prepared import DataPart, prepare_project_data
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
 from allgui.core.events import EpochEnded, EventLog, JobFinished, JobStarted, RunFinished
+from allgui.core.model.checkpoint import load_checkpoint
 from allgui.core.project import ModelSettings, Project
 from allgui.core.validation import (
     BASELINE,
@@ -177,9 +177,9 @@ def test_parse_params():
 def test_validates_what_the_real_search_chose(demo, tmp_path):
     """The engine's search records fixed parameters apart from searched ones;
     the batch must train exactly the configuration the trial trained."""
-    from allgui.core.search import SearchSettings, run_search
-    from allgui.core.space import Param, SearchSpace
-    from allgui.core.training import training_data_from_prepared
+    from allgui.core.search.runner import SearchSettings, run_search
+    from allgui.core.search.space import Param, SearchSpace
+    from allgui.core.train.loop import training_data_from_prepared
 
     project, prepared = demo
     fresh = Project.create(tmp_path / "searched", project.settings)
@@ -214,7 +214,7 @@ def test_missing_weights_fail_before_anything_is_written(demo, tmp_path):
 
 def test_a_changed_split_cannot_leak_search_data_into_the_test(demo, tmp_path):
     from allgui.core.project import SplitSettings
-    from allgui.core.search import SearchSettings, run_search
+    from allgui.core.search.runner import SearchSettings, run_search
 
     project, _ = demo
     settings = dataclasses.replace(project.settings, split=SplitSettings(
@@ -234,8 +234,8 @@ def test_a_changed_split_cannot_leak_search_data_into_the_test(demo, tmp_path):
 def test_validation_trains_the_model_the_trial_trained(demo, tmp_path):
     """Model settings changed after the search do not leak into the validation;
     a trial whose model was never recorded is refused."""
-    from allgui.core.search import SearchSettings, run_search
-    from allgui.core.training import training_data_from_prepared
+    from allgui.core.search.runner import SearchSettings, run_search
+    from allgui.core.train.loop import training_data_from_prepared
 
     project, prepared = demo
     fresh = Project.create(tmp_path / "changed", project.settings)

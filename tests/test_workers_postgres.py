@@ -25,15 +25,15 @@ from optuna.trial import TrialState
 from allgui.core.dataset.demo import make_demo_dataset
 from allgui.core.errors import DatasetError, ProjectError
 from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
-from allgui.core.search import SearchSettings, load_search_result
-from allgui.core.shared_search import (
+from allgui.core.search.runner import SearchSettings, load_search_result
+from allgui.core.search.shared import (
     WORKER,
     counted,
     create_shared_study,
     join_study,
     workers_seen,
 )
-from allgui.core.study_storage import mask_url, normalize_storage_url
+from allgui.core.search.storage import mask_url, normalize_storage_url
 
 pg_server = pytest.importorskip("pg_server", reason="tests/pg_server.py not importable")
 

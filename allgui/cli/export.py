@@ -38,8 +38,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
+    from allgui.core.export.from_run import export_plan
     from allgui.core.project import Project
-    from allgui.core.run_export import export_plan
 
     project = Project.open(args.project)
     plan = choose(project, args)
@@ -64,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def choose(project, args):
-    """The :class:`~allgui.core.run_export.ExportPlan` the arguments ask for."""
+    """The :class:`~allgui.core.export.from_run.ExportPlan` the arguments ask for."""
     from allgui.core.errors import ProjectError
-    from allgui.core.run_export import plan_checkpoint_export, plan_run_export
+    from allgui.core.export.from_run import plan_checkpoint_export, plan_run_export
     from allgui.core.validation.batch import latest_batch, load_batch
 
     base = dict(decision_threshold=args.threshold, uncertain_margin=args.margin)

@@ -56,13 +56,13 @@ def run(args) -> int:
 
     from allgui import RESEARCH_NOTICE
     from allgui.core.errors import AllguiError
-    from allgui.core.importance import format_importances, parameter_importances
     from allgui.core.project import Project
-    from allgui.core.search import SearchError, SearchSettings, load_study, run_search
+    from allgui.core.search.importance import format_importances, parameter_importances
+    from allgui.core.search.runner import SearchError, SearchSettings, load_study, run_search
 
     project = Project.open(args.project)
     if args.storage is not None:
-        from allgui.core.study_storage import mask_url, normalize_storage_url
+        from allgui.core.search.storage import mask_url, normalize_storage_url
 
         url = "" if args.storage.strip().lower() in ("", "project") else args.storage
         project.update(storage=normalize_storage_url(url))
@@ -113,7 +113,7 @@ def run(args) -> int:
             print(format_importances(parameter_importances(study, "ped-anova")))
         except AllguiError as exc:
             print(f"(importances: {exc.message})")
-    from allgui.core.study_storage import mask_url
+    from allgui.core.search.storage import mask_url
 
     print(f"\nStudy '{result.study_name}' in {mask_url(result.storage_url)}")
     print(f"  (open it with optuna-dashboard {mask_url(result.storage_url)})")

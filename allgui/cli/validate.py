@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                         help="seed of the first run; run k uses seed + k - 1 (default 0)")
     parser.add_argument("--trial", type=int, default=None,
                         help="validate this trial of the study instead of the best one")
-    from allgui.core.untuned import UNTUNED
+    from allgui.core.model.untuned import UNTUNED
 
     example = ",".join(f"{k}={v:g}" for k, v in UNTUNED.items())
     parser.add_argument("--params", default=None,

@@ -39,9 +39,9 @@ def run(args) -> int:
     from allgui.cli.optimize import SearchPrinter
     from allgui.core.errors import ProjectError
     from allgui.core.project import Project
-    from allgui.core.search import SearchSettings
-    from allgui.core.shared_search import join_study, worker_name
-    from allgui.core.study_storage import mask_url
+    from allgui.core.search.runner import SearchSettings
+    from allgui.core.search.shared import join_study, worker_name
+    from allgui.core.search.storage import mask_url
 
     storage, study = args.storage, args.study
     if args.project and (Path(args.project) / "project.toml").is_file():

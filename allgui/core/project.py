@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from allgui import __version__
-from allgui.core.atomic import atomic_write_text
 from allgui.core.errors import ProjectError
-from allgui.core.tomlio import dumps, loads
+from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.tomlio import dumps, loads
 
 CONFIG_NAME = "project.toml"
 
@@ -53,7 +53,7 @@ class ProjectSettings:
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     split: SplitSettings = field(default_factory=SplitSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
-    # The search section belongs to the engine (allgui.core.search): kept as
+    # The search section belongs to the engine (allgui.core.search.runner): kept as
     # plain TOML data here so this module need not know its schema.
     search: dict[str, Any] = field(default_factory=dict)
     storage: str = ""  # '' = <project>/study.db; otherwise an Optuna storage URL
@@ -109,7 +109,7 @@ class Project:
 
     @property
     def storage_url(self) -> str:
-        from allgui.core.study_storage import with_driver
+        from allgui.core.search.storage import with_driver
 
         return with_driver(self.settings.storage) or f"sqlite:///{self.study_path}"
 

@@ -64,8 +64,8 @@ def warm_up_engine() -> None:
                  "optuna.storages._rdb.storage", "optuna.storages._rdb.models",
                  "alembic.migration", "sqlalchemy.dialects.sqlite", "optuna.importance",
                  "sklearn.ensemble",
-                 "allgui.core.search", "allgui.core.validation.run", "allgui.core.export",
-                 "allgui.core.importance"):
+                 "allgui.core.search.runner", "allgui.core.validation.run", "allgui.core.export.onnx",
+                 "allgui.core.search.importance"):
         try:
             importlib.import_module(name)
         except ImportError:  # an optional piece; the job says so if it needs it

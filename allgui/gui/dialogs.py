@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from allgui.core.imaging import IMAGE_EXTENSIONS
+from allgui.core.dataset.imaging import IMAGE_EXTENSIONS
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ")"
 

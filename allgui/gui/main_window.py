@@ -155,10 +155,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-        from allgui.gui.classify_tab import ClassifyTab
-        from allgui.gui.dataset_tab import DatasetTab
-        from allgui.gui.optimize_tab import OptimizeTab
-        from allgui.gui.validate_tab import ValidateTab
+        from allgui.gui.classify.tab import ClassifyTab
+        from allgui.gui.dataset.tab import DatasetTab
+        from allgui.gui.optimize.tab import OptimizeTab
+        from allgui.gui.validate.tab import ValidateTab
 
         self.dataset_tab = DatasetTab(self)
         self.optimize_tab = OptimizeTab(self)

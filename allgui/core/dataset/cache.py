@@ -1,6 +1,6 @@
 """The preprocessing cache: every image decoded and resized once.
 
-An entry is the image after :func:`allgui.core.imaging.prepare_image` (area
+An entry is the image after :func:`allgui.core.dataset.imaging.prepare_image` (area
 interpolation to ``size`` x ``size``), stored as raw uint8 RGB bytes under
 
     <cache_dir>/images/v<PREP_VERSION>-<size>px/<hash[:2]>/<content hash>.u8
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from allgui.core.atomic import atomic_write_text
 from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.imaging import prepare_image
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, ImageRecord
 from allgui.core.errors import Cancelled, ImageReadError
 from allgui.core.events import JobFinished, JobStarted, Sink, null_sink
-from allgui.core.imaging import prepare_image
+from allgui.core.files.atomic import atomic_write_text
 
 # Bump whenever prepare_image changes what it returns: old entries are then ignored.
 PREP_VERSION = 1

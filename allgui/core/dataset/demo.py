@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from allgui.core.atomic import atomic_write_text
 from allgui.core.dataset.discover import SYNTHETIC_MARKER
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.files.atomic import atomic_write_text
 
 JOB = "demo-data"
 PRELIM_DIR = "validation_data/C-NMC_test_prelim_phase_data"

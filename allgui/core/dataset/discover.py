@@ -27,11 +27,11 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from allgui.core.dataset.imaging import MAX_PIXELS, is_image_name
 from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name, patient_from_name
 from allgui.core.dataset.records import BadFile, DatasetIndex, ImageRecord
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
-from allgui.core.imaging import MAX_PIXELS, is_image_name
 
 JOB = "scan"
 SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"

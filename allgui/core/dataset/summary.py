@@ -13,11 +13,11 @@ from typing import Any
 from PIL import Image
 
 from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.imaging import read_rgb
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, DatasetIndex
 from allgui.core.errors import ImageReadError
 from allgui.core.events import JobFinished, JobStarted, Sink, null_sink
-from allgui.core.imaging import read_rgb
 
 JOB = "summary"
 SUBSETS = ("train", "test", "unlabelled")

@@ -1,7 +1,7 @@
 """Classifying cell images with an exported model, without torch.
 
 An image is prepared exactly as in training (decode to 8-bit RGB, resize to
-the model's size with the area filter: :func:`allgui.core.imaging.prepare_image`);
+the model's size with the area filter: :func:`allgui.core.dataset.imaging.prepare_image`);
 the model itself turns the 8-bit pixels into normalised floats, so nothing
 here can drift from what the model was trained on. The model also returns a
 Grad-CAM map per class, which is scaled to 0..1 and brought up to the
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from allgui.core.dataset.imaging import read_rgb, resize_area, to_rgb, upright_rgb
 from allgui.core.errors import AllguiError
-from allgui.core.imaging import read_rgb, resize_area, to_rgb, upright_rgb
 from allgui.core.infer.model_file import INPUT_NAME, OUTPUT_CAM, OUTPUT_PROBABILITIES, ModelInfo
 from allgui.core.infer.providers import open_session
 

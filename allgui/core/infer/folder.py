@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from allgui.core.atomic import atomic_write_text
+from allgui.core.dataset.imaging import is_image_name
 from allgui.core.dataset.patients import patient_from_name, patient_sort_key
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import JobFinished, JobStarted, Notice, Progress, Sink, null_sink
-from allgui.core.imaging import is_image_name
+from allgui.core.files.atomic import atomic_write_text
 from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage
 from allgui.core.infer.heatmap import save_heatmap_png
 

@@ -15,7 +15,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from allgui.core.atomic import atomic_write_bytes
+from allgui.core.files.atomic import atomic_write_bytes
 
 # Turbo, polynomial approximation (Mikhailov, Google AI blog, 2019): degree-5
 # coefficients for red, green and blue.

@@ -12,12 +12,10 @@ from typing import Any
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled
 from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
-from allgui.core.metrics import roc_points
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
 from allgui.core.report.study_facts import StudyFacts, read_study, settings_rows
-from allgui.core.stats import format_interval, format_value
 from allgui.core.validation.analysis import (
     BatchAnalysis,
     analyse,
@@ -26,7 +24,9 @@ from allgui.core.validation.analysis import (
     metrics_rows,
 )
 from allgui.core.validation.batch import BASELINE, TUNED, Batch, latest_batch, read_predictions
+from allgui.core.validation.metrics import roc_points
 from allgui.core.validation.record import environment_record, now_utc
+from allgui.core.validation.stats import format_interval, format_value
 
 JOB = "report"
 PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
@@ -51,7 +51,7 @@ def _fmt(v: Any) -> str:
 
 
 def _label(name: str) -> str:
-    from allgui.core.space import LABELS
+    from allgui.core.search.space import LABELS
 
     return LABELS.get(name, name)
 
@@ -328,7 +328,7 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
             rows.append(["Run for export", f"{batch.selection_note(chosen)}: "
                                            f"{chosen.checkpoint}"])
     if study:
-        from allgui.core.study_storage import mask_url
+        from allgui.core.search.storage import mask_url
 
         rows.append(["Study", f"{study.name} ({mask_url(project.storage_url)})"])
         recorded = study.settings.get("allgui") or {}

@@ -7,7 +7,7 @@ import base64
 from html import escape
 from pathlib import Path
 
-from allgui.core.atomic import atomic_write_text
+from allgui.core.files.atomic import atomic_write_text
 from allgui.core.report.document import Document, Heading, Paragraph, Picture, Table
 from allgui.core.report.figures import figure_png
 

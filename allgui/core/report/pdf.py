@@ -13,7 +13,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from allgui import __version__
-from allgui.core.atomic import atomic_open
+from allgui.core.files.atomic import atomic_open
 from allgui.core.report.document import Document, Heading, Paragraph, Picture, Table
 from allgui.core.report.figures import figure_png
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from allgui.core.errors import ProjectError
 from allgui.core.project import Project
-from allgui.core.search_settings import project_study_name
+from allgui.core.search.settings import project_study_name
 
 IMPORTANCE_METHODS = ("fANOVA", "PED-ANOVA")
 
@@ -106,7 +106,7 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
 
 def objective_label(attrs: dict[str, Any]) -> str:
     """'validation accuracy' and the like, from what the search recorded."""
-    from allgui.core.objective import LABELS
+    from allgui.core.train.objective import LABELS
 
     recorded = attrs.get("allgui") if isinstance(attrs.get("allgui"), dict) else {}
     name = recorded.get("objective") or attrs.get("objective")
@@ -133,7 +133,7 @@ def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tup
     scalars = {k: v for k, v in raw.items() if not isinstance(v, dict)}
     rows: list[tuple[str, str]] = []
     try:
-        from allgui.core.space import SearchSpace
+        from allgui.core.search.space import SearchSpace
 
         space = SearchSpace.from_dict(tables) if tables or recorded else None
     except Exception:  # an older or hand-edited space: show it as recorded

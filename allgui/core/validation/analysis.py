@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from allgui.core.stats import (
+from allgui.core.validation.batch import BASELINE, TUNED, Batch, RunRecord, read_predictions
+from allgui.core.validation.stats import (
     Interval,
     McNemarTest,
     PairedTest,
@@ -19,7 +20,6 @@ from allgui.core.stats import (
     paired_t_test,
     summarize,
 )
-from allgui.core.validation.batch import BASELINE, TUNED, Batch, RunRecord, read_predictions
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from allgui.core.atomic import atomic_write_text
 from allgui.core.errors import ProjectError
-from allgui.core.metrics import RunMetrics
+from allgui.core.files.atomic import atomic_write_text
 from allgui.core.project import Project
+from allgui.core.validation.metrics import RunMetrics
 
 BATCH_FILE = "batch.json"
 TUNED, BASELINE = "tuned", "baseline"

@@ -35,8 +35,8 @@ from allgui.core.events import (
     Sink,
     null_sink,
 )
+from allgui.core.model.untuned import untuned_defaults, with_untuned
 from allgui.core.project import Project
-from allgui.core.untuned import untuned_defaults, with_untuned
 from allgui.core.validation.batch import (
     BASELINE,
     TUNED,
@@ -103,7 +103,7 @@ def parse_params(text: str) -> dict[str, Any]:
 def _load_study(project: Project):
     import optuna
 
-    from allgui.core.search_settings import project_study_name
+    from allgui.core.search.settings import project_study_name
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not project.settings.storage and not project.study_path.is_file():
@@ -125,7 +125,7 @@ def _trial_params(trial, study=None) -> dict[str, Any]:
     project's settings may have changed since, and validating another model
     than the one the search chose would mislead."""
     params: dict[str, Any] = {}
-    recorded = trial.user_attrs.get("settings")  # what allgui.core.search records
+    recorded = trial.user_attrs.get("settings")  # what allgui.core.search.runner records
     recorded = recorded if isinstance(recorded, dict) else {}
     study_attrs = study.user_attrs.get("allgui") if study is not None else None
     study_model = study_attrs.get("model") if isinstance(study_attrs, dict) else None
@@ -190,8 +190,8 @@ def _model_and_hparams(project: Project, params: dict[str, Any], n_classes: int)
     """The model and optimiser settings of ``params``: a trial's own model
     settings when it recorded them, else the project's (a configuration
     entered by hand); the untuned defaults for anything not given."""
-    from allgui.core.model import ModelConfig
-    from allgui.core.training import HyperParams
+    from allgui.core.model.classifier import ModelConfig
+    from allgui.core.train.loop import HyperParams
 
     m = project.settings.model
     full = with_untuned(params)
@@ -248,7 +248,7 @@ def _check_search_split(prepared, tuned: Configuration, study_info: dict[str, An
     """A test part drawn from the training images must be the one the search
     left out: if the split (or image size) changed since, it may hold images
     the search trained or chose on."""
-    from allgui.core.training import training_data_from_prepared
+    from allgui.core.train.loop import training_data_from_prepared
 
     key = study_info.get("data_key")
     if tuned.trial is None or not key or prepared.split.test_source == "official":
@@ -314,8 +314,8 @@ def run_batch(
     or 'partial', ``message`` saying what happened).
     """
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.model import build_model
-    from allgui.core.training import (
+    from allgui.core.model.classifier import build_model
+    from allgui.core.train.loop import (
         TrainSettings,
         resolve_device,
         training_data_from_prepared,
@@ -430,11 +430,11 @@ def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, 
     """Every run of the plan, in order; returns the batch and whether Stop ended it."""
     import torch
 
-    from allgui.core.atomic import atomic_write_text
-    from allgui.core.checkpoint import save_checkpoint
-    from allgui.core.metrics import compute_metrics
-    from allgui.core.model import build_model
-    from allgui.core.training import TrainingDiverged, predict_proba, train_configuration
+    from allgui.core.files.atomic import atomic_write_text
+    from allgui.core.model.checkpoint import save_checkpoint
+    from allgui.core.model.classifier import build_model
+    from allgui.core.train.loop import TrainingDiverged, predict_proba, train_configuration
+    from allgui.core.validation.metrics import compute_metrics
 
     classes = batch.classes
     batch_id = batch.batch_id

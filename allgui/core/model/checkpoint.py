@@ -3,7 +3,7 @@
 A checkpoint is a ``torch.save`` of plain data only (tensors, numbers,
 strings, lists, dicts), so :func:`load_checkpoint` reads it with
 ``weights_only=True`` and no code from the file ever runs. It holds the
-state dict, the :class:`~allgui.core.model.ModelConfig`, the class names,
+state dict, the :class:`~allgui.core.model.classifier.ModelConfig`, the class names,
 the image size the model was trained at, the normalisation (mean/std) and
 whatever plain extras the caller adds (seed, metrics, hyperparameters).
 Writes are atomic.
@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from allgui import __version__
-from allgui.core.atomic import atomic_write_bytes
 from allgui.core.errors import ModelFileError
-from allgui.core.model import AllClassifier, ModelConfig, build_model
+from allgui.core.files.atomic import atomic_write_bytes
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 
 FORMAT = "allgui-checkpoint"
 FORMAT_VERSION = 1

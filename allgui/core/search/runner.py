@@ -49,10 +49,11 @@ from allgui.core.events import (
     TrialStarted,
     null_sink,
 )
-from allgui.core.features import FeatureSet, build_feature_set
-from allgui.core.model import AllClassifier, ModelConfig, build_model
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
+from allgui.core.model.untuned import with_untuned
 from allgui.core.project import Project
-from allgui.core.search_settings import (  # noqa: F401 - re-exported (torch-free home)
+from allgui.core.search.lock import study_lock
+from allgui.core.search.settings import (  # noqa: F401 - re-exported (torch-free home)
     MODES,
     PRUNERS,
     SearchError,
@@ -60,10 +61,10 @@ from allgui.core.search_settings import (  # noqa: F401 - re-exported (torch-fre
     _optuna_version,
     check_resume,
 )
-from allgui.core.space import SearchSpace
-from allgui.core.study_lock import study_lock
-from allgui.core.study_storage import mask_url
-from allgui.core.training import (
+from allgui.core.search.space import SearchSpace
+from allgui.core.search.storage import mask_url
+from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.loop import (
     HyperParams,
     TrainingData,
     TrainingDiverged,
@@ -73,7 +74,6 @@ from allgui.core.training import (
     seed_everything,
     train_configuration,
 )
-from allgui.core.untuned import with_untuned
 
 JOB = "search"
 INTERRUPTED = "interrupted"  # trial user attribute: True when a crash or Stop ended it
@@ -120,7 +120,7 @@ class SearchResult:
 
 # -- opening the study -----------------------------------------------------
 def _storage(url: str):
-    from allgui.core.study_storage import open_storage
+    from allgui.core.search.storage import open_storage
 
     return open_storage(url)  # SQLite or a database server; errors never show a password
 
@@ -342,10 +342,10 @@ def run_search(
     """
     settings = settings if settings is not None else SearchSettings.from_project(project)
     cancel = cancel if cancel is not None else threading.Event()
-    from allgui.core.study_storage import is_database_url
+    from allgui.core.search.storage import is_database_url
 
     if is_database_url(project.storage_url):  # shared with workers: heartbeats, shared budget
-        from allgui.core.shared_search import run_shared_search
+        from allgui.core.search.shared import run_shared_search
 
         return run_shared_search(project, settings, sink, cancel, data)
     model_settings = project.settings.model
@@ -632,7 +632,7 @@ def load_search_result(project: Project, settings: SearchSettings | None = None)
 def best_configuration(project: Project, n_classes: int,
                        study_name: str | None = None) -> tuple[ModelConfig, HyperParams, int]:
     """The best complete trial's configuration, ready for
-    :func:`~allgui.core.training.train_configuration`: ``(model_config,
+    :func:`~allgui.core.train.loop.train_configuration`: ``(model_config,
     hparams, trial_number)``. Parameters the space held fixed are included."""
     study = load_study(project, study_name)
     best = load_search_result(
@@ -648,6 +648,6 @@ def training_data_for(project: Project, sink: Sink = null_sink,
                       cancel: threading.Event | None = None) -> TrainingData:
     """The project's training and validation parts, prepared (through the cache)."""
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.training import training_data_from_prepared
+    from allgui.core.train.loop import training_data_from_prepared
 
     return training_data_from_prepared(prepare_project_data(project, sink, cancel))

@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import RunFinished, Sink
 from allgui.core.project import Project
-from allgui.gui.progress import JobProgress
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.progress import JobProgress
 
 BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
              ("entered", "Entered below"))
@@ -52,7 +52,6 @@ class BatchView:
 
 
 def analyse_batch(batch) -> BatchView | None:
-    from allgui.core.metrics import roc_points
     from allgui.core.report.figures import RocCurve
     from allgui.core.validation.analysis import (
         analyse,
@@ -61,6 +60,7 @@ def analyse_batch(batch) -> BatchView | None:
         metrics_rows,
     )
     from allgui.core.validation.batch import TUNED, read_predictions
+    from allgui.core.validation.metrics import roc_points
 
     if batch is None or not batch.runs_of(TUNED):
         return None
@@ -92,7 +92,7 @@ def load_latest(project: Project) -> BatchView | None:
 def export_chosen_run(project: Project, batch, sink: Sink, cancel: threading.Event):
     """Export the batch's chosen run (lowest validation loss at its kept epoch;
     the test set plays no part) into the project's models/, as ``allgui export`` does."""
-    from allgui.core.run_export import export_run
+    from allgui.core.export.from_run import export_run
 
     return export_run(project, batch, force=True, sink=sink)  # the same run: same file
 

@@ -54,7 +54,8 @@ from allgui.core.project import (
     ProjectSettings,
     SplitSettings,
 )
-from allgui.core.search import (
+from allgui.core.search.lock import study_lock
+from allgui.core.search.runner import (
     INTERRUPTED,
     JOB,
     SearchResult,
@@ -70,15 +71,14 @@ from allgui.core.search import (
     trial_result,
     trial_training_settings,
 )
-from allgui.core.study_lock import study_lock
-from allgui.core.study_storage import (
+from allgui.core.search.storage import (
     is_database_url,
     mask_url,
     normalize_storage_url,
     open_storage,
     scheme,
 )
-from allgui.core.training import check_class_counts, resolve_device
+from allgui.core.train.loop import check_class_counts, resolve_device
 
 SHARED = "allgui_shared"  # study attribute: what a worker needs to join
 WORKER = "worker"  # trial attribute: 'host:pid' of the worker that ran it
@@ -390,7 +390,7 @@ def _check_same_data(index, shared: SharedStudy, study_name: str) -> None:
 def run_shared_search(project: Project, settings: SearchSettings | None = None,
                       sink: Sink = null_sink, cancel: threading.Event | None = None,
                       data=None, heartbeat_s: int | None = None) -> SearchResult:
-    """:func:`~allgui.core.search.run_search` for a project whose study lives
+    """:func:`~allgui.core.search.runner.run_search` for a project whose study lives
     on a database: create (or continue) the shared study, set its budget to
     ``settings.trials``, and run trials here too, beside any workers."""
     settings = settings if settings is not None else SearchSettings.from_project(project)
@@ -414,8 +414,8 @@ def create_shared_study(project: Project, settings: SearchSettings | None = None
 def _publish(project, settings, sink, cancel, data, heartbeat_s):
     """Open (or make) the study, check it matches, record what workers need."""
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.search import SearchError
-    from allgui.core.training import training_data_from_prepared
+    from allgui.core.search.runner import SearchError
+    from allgui.core.train.loop import training_data_from_prepared
 
     if not is_database_url(project.storage_url):
         raise ProjectError("A shared study needs a database storage (postgresql://...).")
@@ -454,7 +454,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
 
     from allgui.core.dataset.discover import discover
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.training import training_data_from_prepared
+    from allgui.core.train.loop import training_data_from_prepared
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cancel = cancel if cancel is not None else threading.Event()

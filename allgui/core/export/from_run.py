@@ -29,7 +29,7 @@ SAMPLE_IMAGES = 4
 @dataclass(frozen=True)
 class ExportPlan:
     """What an export writes: the checkpoint, its metadata (an
-    :class:`allgui.core.export.ExportMetadata`), check images and file name."""
+    :class:`allgui.core.export.onnx.ExportMetadata`), check images and file name."""
 
     checkpoint: Path
     metadata: Any
@@ -57,7 +57,7 @@ def choose_run(batch: Batch, index: int | None = None) -> RunRecord:
 
 def batch_metrics(batch: Batch, label: str = TUNED) -> dict[str, dict[str, float]]:
     """Each headline figure over the batch's finished runs: mean, 95% t-interval, runs."""
-    from allgui.core.stats import summarize
+    from allgui.core.validation.stats import summarize
 
     runs = [r for r in batch.runs_of(label) if r.metrics is not None]
     out: dict[str, dict[str, float]] = {}
@@ -79,7 +79,7 @@ def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",
                  decision_threshold: float = 0.5, uncertain_margin: float = 0.2):
     """The :class:`ExportMetadata` of ``run``: its own test figures, how it was
     chosen (``chosen_by``; the batch's rule by default), and the batch's figures."""
-    from allgui.core.export import ExportMetadata
+    from allgui.core.export.onnx import ExportMetadata
 
     metrics = {}
     if run.metrics is not None:
@@ -129,7 +129,7 @@ def plan_checkpoint_export(checkpoint: str | Path, decision_threshold: float = 0
                            uncertain_margin: float = 0.2) -> ExportPlan:
     """The export of a checkpoint file: with its batch's record when it is a
     run of a validation batch, else with what the checkpoint itself holds."""
-    from allgui.core.export import ExportMetadata
+    from allgui.core.export.onnx import ExportMetadata
     from allgui.core.validation.batch import BATCH_FILE, load_batch
 
     ckpt = Path(checkpoint)
@@ -153,8 +153,8 @@ def plan_checkpoint_export(checkpoint: str | Path, decision_threshold: float = 0
 
 def export_plan(plan: ExportPlan, out: str | Path, force: bool = False, sink: Sink = null_sink):
     """Write ``plan`` to ``out`` (refused when it exists, unless ``force``);
-    returns the :class:`~allgui.core.export.ExportResult`."""
-    from allgui.core.export import export_onnx
+    returns the :class:`~allgui.core.export.onnx.ExportResult`."""
+    from allgui.core.export.onnx import export_onnx
 
     out = Path(out)
     if out.exists() and not force:

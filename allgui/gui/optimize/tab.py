@@ -39,12 +39,12 @@ from allgui.core.events import (
 )
 from allgui.core.project import Project
 from allgui.gui import dialogs
-from allgui.gui.optimize_plots import OptimizePlots
-from allgui.gui.progress import JobProgress, format_duration
-from allgui.gui.space_editor import SpaceEditor
-from allgui.gui.study_follow import StudyFollower, ask_storage, describe_workers
+from allgui.gui.optimize.follow import StudyFollower, ask_storage, describe_workers
+from allgui.gui.optimize.plots import OptimizePlots
+from allgui.gui.optimize.space_editor import SpaceEditor
+from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.tab import ProjectTab
-from allgui.gui.trials_model import TrialBook
+from allgui.gui.widgets.progress import JobProgress, format_duration
 
 OBJECTIVES = (
     ("accuracy", "Accuracy (the paper)"),
@@ -79,7 +79,7 @@ def compute_importances(project: Project, study_name: str):
     """Parameter importances of the project's study (read only)."""
     import optuna
 
-    from allgui.core.importance import parameter_importances
+    from allgui.core.search.importance import parameter_importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=study_name, storage=project.storage_url)
@@ -263,7 +263,7 @@ class OptimizeTab(ProjectTab):
     # -- settings <-> form ------------------------------------------------------------
     def search_settings(self):
         """The form as SearchSettings; raises AllguiError in plain words."""
-        from allgui.core.search_settings import SearchSettings
+        from allgui.core.search.settings import SearchSettings
 
         return SearchSettings(
             study_name=self.study_name.text().strip(),
@@ -296,7 +296,7 @@ class OptimizeTab(ProjectTab):
             self.plots.prepare(self.trials.value(), self.epochs.value(), now=False)
 
     def _fill_form(self, project: Project) -> None:
-        from allgui.core.search_settings import SearchSettings
+        from allgui.core.search.settings import SearchSettings
 
         try:
             s = SearchSettings.from_project(project)
@@ -342,7 +342,7 @@ class OptimizeTab(ProjectTab):
 
     # -- a study shared with workers -------------------------------------------------
     def _show_storage(self) -> None:
-        from allgui.core.study_storage import mask_url
+        from allgui.core.search.storage import mask_url
 
         project = self.project
         self.storage_label.setText(
@@ -401,7 +401,7 @@ class OptimizeTab(ProjectTab):
         project = self.project
         if project is None or not project.study_path.exists() and not project.settings.storage:
             return
-        from allgui.core.search_settings import SearchSettings
+        from allgui.core.search.settings import SearchSettings
 
         try:
             settings = self.search_settings()
@@ -409,7 +409,7 @@ class OptimizeTab(ProjectTab):
             settings = SearchSettings()
 
         def read(sink, cancel):  # on the job's thread: torch and optuna load there
-            from allgui.core.search import load_search_result
+            from allgui.core.search.runner import load_search_result
 
             return load_search_result(project, settings)
 
@@ -475,7 +475,7 @@ class OptimizeTab(ProjectTab):
         self.progress.set_running(True, "Preparing the data…")
 
         def search(sink, cancel):  # on the job's thread: torch and optuna load there
-            from allgui.core.search import SearchError, run_search
+            from allgui.core.search.runner import SearchError, run_search
 
             try:
                 return run_search(project, settings, sink, cancel)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
 from allgui.core.errors import AllguiError
 from allgui.core.project import Project
-from allgui.core.study_storage import is_database_url, mask_url
+from allgui.core.search.storage import is_database_url, mask_url
 
 POLL_MS = 3000
 RECENT_S = 600  # workers shown: those seen in the last ten minutes
@@ -28,7 +28,7 @@ class _Read(QRunnable):
         self.signals = self.Signals()
 
     def run(self) -> None:
-        from allgui.core.shared_search import snapshot
+        from allgui.core.search.shared import snapshot
 
         try:
             result = snapshot(self.project, self.study_name)
@@ -50,7 +50,7 @@ class _Read(QRunnable):
 class StudyFollower(QObject):
     """Reads the project's shared study every ``POLL_MS`` while it follows
     one; at most one read at a time. ``updated`` carries a
-    :class:`~allgui.core.shared_search.StudySnapshot`."""
+    :class:`~allgui.core.search.shared.StudySnapshot`."""
 
     updated = Signal(object)
     failed = Signal(str)
@@ -114,7 +114,7 @@ def ask_storage(parent: QWidget, project: Project) -> str | None:
     """Ask for the study storage; returns the URL to keep ('' = the project's
     study.db), or None when the user cancels. Raises AllguiError when the
     URL cannot be used."""
-    from allgui.core.study_storage import normalize_storage_url
+    from allgui.core.search.storage import normalize_storage_url
 
     current = mask_url(project.settings.storage)
     text, ok = QInputDialog.getText(

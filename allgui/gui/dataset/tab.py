@@ -35,8 +35,8 @@ from allgui.core.errors import AllguiError, DatasetError
 from allgui.core.events import Sink
 from allgui.core.project import Project, SplitSettings
 from allgui.gui import dialogs
-from allgui.gui.progress import JobProgress
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.progress import JobProgress
 
 THUMBS_PER_CLASS = 6
 THUMB_SIZE = 96
@@ -78,7 +78,7 @@ def split_and_audit(index, settings: SplitSettings, hashes, sink: Sink, cancel) 
 
 def thumbnails(index, per_class: int = THUMBS_PER_CLASS) -> dict[str, list[tuple[str, np.ndarray]]]:
     """A few images of each class, small, as RGB arrays (pixmaps are made on the GUI thread)."""
-    from allgui.core.imaging import read_rgb
+    from allgui.core.dataset.imaging import read_rgb
 
     out: dict[str, list[tuple[str, np.ndarray]]] = {}
     for label in index.classes:

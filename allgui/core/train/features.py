@@ -3,7 +3,7 @@
 With the backbone frozen, its forward pass is the same in every trial and
 almost all of the cost. The ``cached`` mode therefore runs it once per
 augmented view: ``K`` views of every training image (view ``v`` drawn with
-:func:`allgui.core.augment.view_generator` (seed, v)) and the plain view of
+:func:`allgui.core.train.augment.view_generator` (seed, v)) and the plain view of
 every validation image. Epoch ``e`` of any trial trains on view ``e mod K``.
 
 On disk (``<project>/cache/features/<key>/``) each view is one ``.npy``
@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from allgui.core.atomic import atomic_open, atomic_write_text
-from allgui.core.augment import (
+from allgui.core.errors import Cancelled
+from allgui.core.files.atomic import atomic_open, atomic_write_text
+from allgui.core.model.classifier import AllClassifier
+from allgui.core.train.augment import (
     PAPER_AUGMENTATION,
     AugmentSettings,
     model_input,
     random_affine_matrices,
     view_generator,
 )
-from allgui.core.errors import Cancelled
-from allgui.core.model import AllClassifier
 
 LAYOUT_VERSION = 1
 

@@ -34,16 +34,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from allgui.core.atomic import atomic_write_text
+from allgui.core.dataset.imaging import is_image_name, read_rgb
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import Sink
-from allgui.core.imaging import is_image_name, read_rgb
+from allgui.core.files.atomic import atomic_write_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
-from allgui.gui.dataset_tab import to_pixmap
-from allgui.gui.progress import JobProgress
+from allgui.gui.dataset.tab import to_pixmap
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.progress import JobProgress
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow

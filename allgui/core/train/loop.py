@@ -9,11 +9,11 @@
   value is the objective at that epoch;
 - bf16 autocast and channels_last on CUDA; the CPU otherwise;
 - seeded: the seed fixes head initialisation, dropout and batch order;
-  augmentation draws come from ``views_seed`` (see :mod:`allgui.core.augment`).
+  augmentation draws come from ``views_seed`` (see :mod:`allgui.core.train.augment`).
 
 Modes: ``online`` augments, runs the backbone and the head every epoch (the
 straightforward pipeline; needed for fine-tuning). ``cached`` trains the head
-on a :class:`~allgui.core.features.FeatureSet`: epoch e sees view e mod K.
+on a :class:`~allgui.core.train.features.FeatureSet`: epoch e sees view e mod K.
 
 Stop: ``cancel`` (a ``threading.Event``) is checked between batches and
 raises :class:`~allgui.core.errors.Cancelled`. A loss that is not finite
@@ -34,14 +34,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from allgui.core.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
 from allgui.core.events import EpochEnded, Progress, Sink, null_sink
-from allgui.core.features import FeatureSet, backbone_batch, build_feature_set
-from allgui.core.model import AllClassifier, ModelConfig, build_model
-from allgui.core.objective import OBJECTIVES, objective_value
-from allgui.core.search_settings import MODES  # noqa: F401 - one list of modes
-from allgui.core.untuned import UNTUNED
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
+from allgui.core.model.untuned import UNTUNED
+from allgui.core.search.settings import MODES  # noqa: F401 - one list of modes
+from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
+from allgui.core.train.features import FeatureSet, backbone_batch, build_feature_set
+from allgui.core.train.objective import OBJECTIVES, objective_value
 
 MIN_TRAIN_PER_CLASS = 2
 MIN_VAL_PER_CLASS = 1
@@ -64,7 +64,7 @@ class HyperParams:
 class TrainSettings:
     """How a configuration is trained (the paper's values by default)."""
 
-    objective: str = "accuracy"  # one of allgui.core.objective.OBJECTIVES
+    objective: str = "accuracy"  # one of allgui.core.train.objective.OBJECTIVES
     lr_patience: int = 5
     lr_factor: float = 0.1
     early_stopping_patience: int = 10

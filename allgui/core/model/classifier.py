@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from allgui.core.errors import AllguiError, WeightsError
-from allgui.core.hub import create_pretrained
-from allgui.core.untuned import UNTUNED
+from allgui.core.model.untuned import UNTUNED
+from allgui.core.model.weights import create_pretrained
 
 OFFLINE_HINT = (
     "To work offline, choose a local weights file for the backbone "

@@ -41,7 +41,7 @@ def _parse_value(text: str) -> Any:
 
 
 class SpaceEditor(QWidget):
-    """Rows of :class:`allgui.core.space.Param`; :meth:`space` builds and
+    """Rows of :class:`allgui.core.search.space.Param`; :meth:`space` builds and
     validates a SearchSpace, ``changed(ok)`` fires after every edit."""
 
     changed = Signal(bool)
@@ -70,12 +70,12 @@ class SpaceEditor(QWidget):
         self.reset()
 
     def reset(self) -> None:
-        from allgui.core.space import SearchSpace
+        from allgui.core.search.space import SearchSpace
 
         self.set_space(SearchSpace())
 
     def set_space(self, space) -> None:
-        from allgui.core.space import LABELS
+        from allgui.core.search.space import LABELS
 
         self._loading = True
         self.table.setRowCount(0)
@@ -119,7 +119,7 @@ class SpaceEditor(QWidget):
 
     def space(self):
         """The SearchSpace in the table; raises SearchSpaceError in plain words."""
-        from allgui.core.space import SearchSpace, SearchSpaceError
+        from allgui.core.search.space import SearchSpace, SearchSpaceError
 
         data = dict(self._row_dict(r) for r in range(self.table.rowCount()))
         for name, d in data.items():

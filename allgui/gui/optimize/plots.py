@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from allgui.gui.plots import LivePlot
-from allgui.gui.trials_model import TrialBook
+from allgui.gui.optimize.trials_model import TrialBook
+from allgui.gui.widgets.plots import LivePlot
 
 
 def _few_ticks(ax) -> None:

@@ -2,7 +2,7 @@
 to use it, and proving that the file gives the trained model's answers.
 
 The graph takes 8-bit RGB images as (batch, size, size, 3), exactly what
-:func:`allgui.core.imaging.prepare_image` returns, and does the float
+:func:`allgui.core.dataset.imaging.prepare_image` returns, and does the float
 conversion and the backbone's normalisation itself, so preprocessing cannot
 drift between training and classification. It returns three outputs:
 
@@ -39,10 +39,10 @@ import torch
 from torch import nn
 
 from allgui import RESEARCH_NOTICE, __version__
-from allgui.core.atomic import atomic_write_bytes
+from allgui.core.dataset.imaging import prepare_image, resize_area
 from allgui.core.errors import AllguiError
 from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
-from allgui.core.imaging import prepare_image, resize_area
+from allgui.core.files.atomic import atomic_write_bytes
 from allgui.core.infer.model_file import (
     INPUT_NAME,
     OUTPUT_CAM,
@@ -52,7 +52,7 @@ from allgui.core.infer.model_file import (
     encode_metadata,
     read_model_info,
 )
-from allgui.core.model import AllClassifier
+from allgui.core.model.classifier import AllClassifier
 
 JOB = "export"
 OPSET = 17
@@ -165,7 +165,7 @@ def torch_reference(
     probabilities, Grad-CAM per class by autograd (gradient of each logit
     with respect to the last feature map, averaged over positions), and the
     scale each CAM is summed at (max over positions of sum_k |alpha_k A_k|)."""
-    from allgui.core.augment import model_input  # training's own preprocessing
+    from allgui.core.train.augment import model_input  # training's own preprocessing
 
     model.eval()
     x = model_input(np.ascontiguousarray(images), model.mean, model.std, "cpu")
@@ -217,7 +217,7 @@ def check_images(samples: Sequence[Any] | None, size: int, count: int = 4) -> np
 def _load(model_or_checkpoint: AllClassifier | str | os.PathLike):
     if isinstance(model_or_checkpoint, AllClassifier):
         return model_or_checkpoint, None
-    from allgui.core.checkpoint import load_checkpoint
+    from allgui.core.model.checkpoint import load_checkpoint
 
     return load_checkpoint(model_or_checkpoint)
 

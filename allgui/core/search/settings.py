@@ -1,5 +1,5 @@
 """How a study searches (project.toml's ``[search]`` section), torch-free so
-the window can read and check it on its own thread; :mod:`allgui.core.search`
+the window can read and check it on its own thread; :mod:`allgui.core.search.runner`
 re-exports everything here."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allgui.core.errors import AllguiError
-from allgui.core.objective import OBJECTIVES
 from allgui.core.project import Project
-from allgui.core.space import SearchSpace
+from allgui.core.search.space import SearchSpace
+from allgui.core.train.objective import OBJECTIVES
 
 PRUNERS = ("none", "median", "hyperband")
 MODES = ("cached", "online")  # cached backbone features, or images through the backbone

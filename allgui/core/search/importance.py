@@ -68,7 +68,7 @@ def parameter_importances(study, method: str = "ped-anova", seed: int = 0) -> Im
 
 
 def format_importances(imp: Importances) -> str:
-    from allgui.core.space import LABELS
+    from allgui.core.search.space import LABELS
 
     lines = [f"Parameter importance, {imp.method_label}, from {imp.n_trials} trials:"]
     for name, value in imp.values:
