@@ -10,9 +10,13 @@ hand between threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+Level = Literal["info", "warning", "error"]
+Ending = Literal["ok", "stopped", "error"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Progress(Event):
 class Notice(Event):
     """Something the user should read: ``level`` is 'info', 'warning' or 'error'."""
 
-    level: str = "info"
+    level: Level = "info"
     text: str = ""
 
 
@@ -120,6 +124,10 @@ class JobFinished(Event):
     message: str = ""
     stopped: bool = False
 
+    @property
+    def ending(self) -> Ending:
+        return "stopped" if self.stopped else ("ok" if self.ok else "error")
+
 
 Sink = Callable[[Event], None]
 
@@ -139,3 +147,46 @@ class EventLog:
 
     def of_type(self, kind: type[Event]) -> list[Event]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+class JobHandle:
+    """What the body of ``with job(...)`` may say about how the job ended."""
+
+    def __init__(self) -> None:
+        self.message = ""
+        self.ending: Ending = "ok"
+
+    def finish(self, message: str = "", ending: Ending = "ok") -> None:
+        """Set the message (and ending) the one ``JobFinished`` will carry."""
+        self.message, self.ending = message, ending
+
+
+@contextmanager
+def job(
+    sink: Sink, name: str, description: str = "", total: int | None = None
+) -> Iterator[JobHandle]:
+    """Emit ``JobStarted``, run the body, then exactly one ``JobFinished``.
+
+    A ``Cancelled`` from the body ends the job as stopped, any other exception
+    as an error with its message; both are re-raised so callers still see them.
+    """
+    from allgui.core.errors import Cancelled  # errors imports nothing of ours
+
+    handle = JobHandle()
+    sink(JobStarted(name, description=description, total=total))
+    try:
+        yield handle
+    except Cancelled as exc:
+        sink(JobFinished(name, ok=False, stopped=True, message=handle.message or str(exc)))
+        raise
+    except BaseException as exc:
+        sink(JobFinished(name, ok=False, message=str(exc) or type(exc).__name__))
+        raise
+    sink(
+        JobFinished(
+            name,
+            ok=handle.ending == "ok",
+            stopped=handle.ending == "stopped",
+            message=handle.message,
+        )
+    )
