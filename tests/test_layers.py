@@ -79,7 +79,7 @@ def test_window_modules_and_search_settings_load_without_torch():
         "    importlib.import_module(name)\n"
         "from allgui.core.search.settings import SearchSettings, check_resume\n"
         "check_resume('s', SearchSettings().to_dict(), SearchSettings())\n"
-        "from allgui.core.model.untuned import untuned_defaults\n"
+        "from allgui.core.model.params import untuned_defaults\n"
         "untuned_defaults()\n"
         "import allgui.core.validation.run, allgui.core.export.from_run  # the Validate tab's\n"
         "bad = sorted(m for m in ('torch', 'timm', 'optuna') if m in sys.modules)\n"

@@ -293,7 +293,7 @@ def test_untuned_defaults_have_one_source(tmp_path):
     import dataclasses
 
     from allgui.core.model.classifier import ModelConfig
-    from allgui.core.model.untuned import UNTUNED
+    from allgui.core.model.params import UNTUNED
     from allgui.core.search.runner import _configuration
     from allgui.core.train.loop import HyperParams
     from allgui.core.validation.run import DEFAULT_BASELINE

@@ -123,24 +123,26 @@ def run(args) -> int:
 
 
 def _fmt(name: str, v) -> str:
-    if v is None:
-        return "-"
-    if name in ("lr", "weight_decay"):
-        return f"{v:.2e}"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
+    from allgui.core.model.params import format_value
+
+    return format_value(name, v)
 
 
-COLUMNS = (("lr", "learning rate"), ("weight_decay", "weight decay"), ("dropout1", "dropout 1"),
-           ("dropout2", "dropout 2"), ("hidden", "hidden"), ("batch_size", "batch"))
+def _columns() -> tuple[tuple[str, str], ...]:
+    """(name, label) of the table's parameter columns: the registry's searched ones."""
+    from allgui.core.model.params import PARAMS
+
+    return tuple((p.name, p.label) for p in PARAMS if p.choices or p.low is not None)
 
 
 def format_table(result, top: int = 5) -> str:
     """The best trials, like the paper's Table 2, plus the study's counts."""
     rows = result.top(top)
-    extra = sorted({k for t in rows for k in t.params} - {c for c, _ in COLUMNS})
-    cols = list(COLUMNS) + [(k, k) for k in extra]
+    from allgui.core.model.params import label
+
+    columns = _columns()
+    extra = sorted({k for t in rows for k in t.params} - {c for c, _ in columns})
+    cols = list(columns) + [(k, label(k)) for k in extra]
     header = ["trial"] + [label for _, label in cols] + [
         result.objective, "val acc", "best ep", "epochs", "time"]
     body = []

@@ -24,12 +24,12 @@ def register(subparsers) -> None:
                         help="seed of the first run; run k uses seed + k - 1 (default 0)")
     parser.add_argument("--trial", type=int, default=None,
                         help="validate this trial of the study instead of the best one")
-    from allgui.core.model.untuned import UNTUNED
+    from allgui.core.model.params import NAMES, untuned_example
 
-    example = ",".join(f"{k}={v:g}" for k, v in UNTUNED.items())
     parser.add_argument("--params", default=None,
-                        help=f"validate a configuration you enter, e.g. '{example}' (these are "
-                        "allgui's untuned defaults, which unset values take)")
+                        help=f"validate a configuration you enter, e.g. '{untuned_example()}' "
+                        "(these are allgui's untuned defaults, which unset values take; "
+                        f"settings: {', '.join(NAMES)})")
     parser.add_argument("--baseline", default=None,
                         help="also train a baseline on the same seeds, for a paired comparison: "
                         "'default' (allgui's untuned defaults), 'trial:N', or name=value pairs "

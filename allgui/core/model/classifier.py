@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from allgui.core.errors import AllguiError, WeightsError
-from allgui.core.model.untuned import UNTUNED
+from allgui.core.model.params import UNTUNED
 from allgui.core.model.weights import create_pretrained
 
 OFFLINE_HINT = (

@@ -12,6 +12,8 @@ from typing import Any
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled
 from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.model.params import label as param_label
+from allgui.core.model.params import ordered
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
@@ -30,7 +32,6 @@ from allgui.core.validation.stats import format_interval, format_value
 
 JOB = "report"
 PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
-PARAM_ORDER = ("lr", "weight_decay", "dropout1", "dropout2", "hidden", "batch_size")
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ", ".join(_fmt(x) for x in v)
     return str(v)
-
-
-def _label(name: str) -> str:
-    from allgui.core.search.space import LABELS
-
-    return LABELS.get(name, name)
-
-
-def _params_in_order(params: dict[str, Any]) -> list[str]:
-    return [p for p in PARAM_ORDER if p in params] + sorted(p for p in params
-                                                           if p not in PARAM_ORDER)
 
 
 # -- sections ---------------------------------------------------------------------
@@ -132,10 +122,10 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
                          ["Setting", "Value"], rows))
     top = study.top(10)
     if top:
-        names = _params_in_order(top[0].params)
+        names = ordered(top[0].params)
         out.append(table(
             f"Best trials (as the paper's Table 2), by {study.objective}",
-            ["Rank", "Trial", study.objective] + [_label(n) for n in names]
+            ["Rank", "Trial", study.objective] + [param_label(n) for n in names]
             + ["Best epoch", "Epochs run"],
             [[i + 1, t.number, format_value(t.value)] + [_fmt(t.params.get(n)) for n in names]
              + [t.best_epoch or "?", t.epochs if t.epochs is not None else "?"]
@@ -155,13 +145,13 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         out.append(table(
             "Parameter importances (share of the objective's variation; method named per column)",
             ["Parameter"] + methods,
-            [[_label(p)] + [format_value(study.importances[m].get(p), 3) for m in methods]
+            [[param_label(p)] + [format_value(study.importances[m].get(p), 3) for m in methods]
              for p in params],
             note=" ".join(study.importance_notes),
         ))
         m = methods[0]
         out.append(Picture(f"Parameter importances by {m}.",
-                           F.importances_figure({_label(k): v for k, v in
+                           F.importances_figure({param_label(k): v for k, v in
                                                  study.importances[m].items()}, m)))
     elif study.importance_notes:
         out.append(Paragraph("Parameter importances: " + " ".join(study.importance_notes)))
@@ -191,12 +181,12 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
             f"those of its column (Run {chosen.index}) below; the mean and interval over the "
             "runs describe the configuration."))
     configs = [("Tuned", b.tuned)] + ([("Baseline", b.baseline)] if b.baseline else [])
-    names = _params_in_order({k: 1 for _, c in configs for k in c.params})
+    names = ordered({k: 1 for _, c in configs for k in c.params})
     out.append(table(
         "Configurations trained",
         ["Setting"] + [n for n, _ in configs],
         [["Source"] + [c.source for _, c in configs]]
-        + [[_label(p)] + [_fmt(c.params.get(p, "")) for _, c in configs] for p in names],
+        + [[param_label(p)] + [_fmt(c.params.get(p, "")) for _, c in configs] for p in names],
     ))
     header, rows = metrics_rows(analysis, TUNED)
     out.append(table(f"Test-set figures of the tuned configuration ({b.test_set})", header, rows,

@@ -50,7 +50,7 @@ from allgui.core.events import (
     null_sink,
 )
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
-from allgui.core.model.untuned import with_untuned
+from allgui.core.model import params as registry
 from allgui.core.project import Project
 from allgui.core.search.lock import study_lock
 from allgui.core.search.settings import (  # noqa: F401 - re-exported (torch-free home)
@@ -251,23 +251,9 @@ def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def _configuration(values: dict[str, Any], project: Project, n_classes: int):
-    model = project.settings.model
-    full = with_untuned(values)  # what the trial does not set stays untuned
-    config = ModelConfig(
-        backbone=str(full.get("backbone") or model.backbone),
-        weights=model.weights,
-        hidden=int(full["hidden"]),
-        dropout1=float(full["dropout1"]),
-        dropout2=float(full["dropout2"]),
-        n_classes=n_classes,
-        finetune_stages=model.finetune_stages,
-    )
-    hp = HyperParams(
-        lr=float(full["lr"]),
-        weight_decay=float(full["weight_decay"]),
-        batch_size=int(full["batch_size"]),
-    )
-    return config, hp
+    model = project.settings.model  # what the trial does not set stays untuned
+    return registry.configuration(values, backbone=model.backbone, weights=model.weights,
+                                  finetune_stages=model.finetune_stages, n_classes=n_classes)
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -23,17 +23,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from allgui.core.errors import AllguiError
+from allgui.core.model.params import BY_NAME, LABELS, NAMES, PARAMS
 
-PARAM_NAMES = ("lr", "weight_decay", "dropout1", "dropout2", "hidden", "batch_size", "backbone")
-LABELS = {
-    "lr": "learning rate",
-    "weight_decay": "weight decay",
-    "dropout1": "dropout 1",
-    "dropout2": "dropout 2",
-    "hidden": "hidden units",
-    "batch_size": "batch size",
-    "backbone": "backbone",
-}
+# The registry's names and labels, under the names this module has always had.
+PARAM_NAMES = NAMES
 
 
 class SearchSpaceError(AllguiError):
@@ -94,14 +87,9 @@ class Param:
 
 
 def _paper_params() -> tuple[Param, ...]:
-    return (
-        Param("lr", 1e-5, 1e-2, log=True),
-        Param("weight_decay", 1e-6, 1e-2, log=True),
-        Param("dropout1", 0.1, 0.5),
-        Param("dropout2", 0.1, 0.4),
-        Param("hidden", choices=(256, 512, 768, 1024)),
-        Param("batch_size", choices=(32, 40, 48, 56, 64)),
-    )
+    """The registry's search ranges (the paper's Table 1; the backbone is not searched)."""
+    return tuple(Param(p.name, p.low, p.high, log=p.log, choices=p.choices)
+                 for p in PARAMS if p.choices or p.low is not None)
 
 
 @dataclass(frozen=True)
@@ -137,7 +125,7 @@ class SearchSpace:
             problems.append(f"{name} is given twice")
         for p in self.params:
             label = LABELS.get(p.name, p.name)
-            if p.name not in PARAM_NAMES:
+            if p.name not in BY_NAME:
                 problems.append(f"'{p.name}' is not a parameter allgui knows "
                                 f"({', '.join(PARAM_NAMES)})")
                 continue
@@ -153,7 +141,7 @@ class SearchSpace:
                 for v in p.choices:
                     problems.extend(_check_value(p.name, v))
                 continue
-            if p.name in ("hidden", "batch_size", "backbone"):
+            if BY_NAME[p.name].needs_choices:
                 problems.append(f"{label} needs a list of choices")
                 continue
             if p.low is None or p.high is None or not (
@@ -190,21 +178,7 @@ class SearchSpace:
 
 
 def _check_value(name: str, v: Any) -> list[str]:
-    label = LABELS.get(name, name)
-    if name == "backbone":
-        return [] if isinstance(v, str) and v else [f"{label} must be a model name"]
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return [f"{label}: {v!r} is not a number"]
-    if name in ("hidden", "batch_size"):
-        ok = float(v).is_integer() and v >= 1
-        return [] if ok else [f"{label}: {v!r} must be a whole number of at least 1"]
-    if name in ("dropout1", "dropout2"):
-        return [] if 0 <= v < 1 else [f"{label}: {v:g} must be at least 0 and below 1"]
-    if name == "lr":
-        return [] if v > 0 else [f"{label}: {v:g} must be above 0"]
-    if name == "weight_decay":
-        return [] if v >= 0 else [f"{label}: {v:g} cannot be negative"]
-    return []
+    return BY_NAME[name].problems(v)
 
 
 PAPER_SPACE = SearchSpace()

@@ -35,7 +35,9 @@ from allgui.core.events import (
     Sink,
     null_sink,
 )
-from allgui.core.model.untuned import untuned_defaults, with_untuned
+from allgui.core.model import params as registry
+from allgui.core.model.params import parse_params as parse_params  # its old home
+from allgui.core.model.params import untuned_defaults, with_untuned
 from allgui.core.project import Project
 from allgui.core.validation.batch import (
     BASELINE,
@@ -49,9 +51,7 @@ from allgui.core.validation.batch import (
 from allgui.core.validation.record import environment_record, now_utc
 
 JOB = "validate"
-HPARAM_NAMES = ("lr", "weight_decay", "batch_size")
-HEAD_NAMES = ("hidden", "dropout1", "dropout2")
-KNOWN = HPARAM_NAMES + HEAD_NAMES + ("backbone",)
+KNOWN = registry.NAMES  # the settings a run takes
 # The baseline a user gets with --baseline default: allgui's untuned defaults.
 DEFAULT_BASELINE = untuned_defaults()
 # The model settings a trial recorded, rebuilt for its validation runs.
@@ -79,25 +79,6 @@ class ValidationSettings:
 
 
 # -- choosing what to train ------------------------------------------------------
-
-
-def parse_params(text: str) -> dict[str, Any]:
-    """'lr=1e-3,hidden=512' -> {'lr': 0.001, 'hidden': 512}, checked."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        if "=" not in item:
-            raise AllguiError(f"'{item}' is not name=value (for example lr=0.001).")
-        name, value = (s.strip() for s in item.split("=", 1))
-        if name not in KNOWN:
-            raise AllguiError(f"'{name}' is not a setting a run takes; use {', '.join(KNOWN)}.")
-        if name == "backbone":
-            out[name] = value
-            continue
-        try:
-            out[name] = int(value) if name in ("hidden", "batch_size") else float(value)
-        except ValueError as exc:
-            raise AllguiError(f"{name} must be a number, not '{value}'.") from exc
-    return out
 
 
 def _load_study(project: Project):
@@ -190,21 +171,12 @@ def _model_and_hparams(project: Project, params: dict[str, Any], n_classes: int)
     """The model and optimiser settings of ``params``: a trial's own model
     settings when it recorded them, else the project's (a configuration
     entered by hand); the untuned defaults for anything not given."""
-    from allgui.core.model.classifier import ModelConfig
-    from allgui.core.train.loop import HyperParams
-
     m = project.settings.model
-    full = with_untuned(params)
-    config = ModelConfig(
-        backbone=str(full.get("backbone") or m.backbone),
-        weights=str(full.get("weights") or m.weights),
-        hidden=int(full["hidden"]), dropout1=float(full["dropout1"]),
-        dropout2=float(full["dropout2"]), n_classes=n_classes,
-        finetune_stages=int(full.get("finetune_stages", m.finetune_stages)),
-    )
-    hp = HyperParams(lr=float(full["lr"]), weight_decay=float(full["weight_decay"]),
-                     batch_size=int(full["batch_size"]))
-    return config, hp
+    stages = params.get("finetune_stages")
+    return registry.configuration(
+        params, backbone=m.backbone, weights=str(params.get("weights") or m.weights),
+        finetune_stages=int(m.finetune_stages if stages is None else stages),
+        n_classes=n_classes)
 
 
 # -- the test set -------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QTabWidget, QWidget
 
+from allgui.core.model.params import label
 from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.widgets.plots import LivePlot
 
@@ -150,11 +151,12 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        items = sorted(self.importances.items(), key=lambda kv: kv[1])
+        items = sorted(((label(k), v) for k, v in self.importances.items()),
+                       key=lambda kv: kv[1])
         # Margins from the names' lengths (a character of a 10-point label is
         # about 6 points wide): a layout that measures each label would cost as
         # much as the draw, at every new set of importances.
-        longest = max(len(k) for k in self.importances)
+        longest = max(len(k) for k, _ in items)
         self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=10)
         ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
@@ -174,7 +176,7 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        labels = (*names, self.objective_name)
+        labels = (*(label(n) for n in names), self.objective_name)
         # Labels turned by 20 degrees: their height below the axis grows with their length.
         self.parallel.set_margins(left=36, bottom=16 + 2.2 * max(len(n) for n in labels),
                                   right=14 + 1.5 * len(labels[-1]), top=22)
@@ -188,7 +190,7 @@ class OptimizePlots(QTabWidget):
         for i, v in enumerate(values):
             ax.plot(xs, [c[i] for c in columns], color=cmap((v - lo) / span), alpha=0.8, lw=1.2)
         ax.set_xticks(xs)
-        ax.set_xticklabels([*names, self.objective_name], rotation=20, fontsize="small")
+        ax.set_xticklabels(labels, rotation=20, fontsize="small")
         ax.set_yticks([0, 1])
         ax.set_yticklabels(["low", "high"])
         ax.set_title("each line is a trial; colour = objective (yellow best)", fontsize="small")

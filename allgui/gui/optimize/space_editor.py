@@ -75,14 +75,14 @@ class SpaceEditor(QWidget):
         self.set_space(SearchSpace())
 
     def set_space(self, space) -> None:
-        from allgui.core.search.space import LABELS
+        from allgui.core.model.params import label
 
         self._loading = True
         self.table.setRowCount(0)
         for p in space.params:
             row = self.table.rowCount()
             self.table.insertRow(row)
-            name = QTableWidgetItem(LABELS.get(p.name, p.name))
+            name = QTableWidgetItem(label(p.name))
             name.setData(Qt.UserRole, p.name)
             name.setFlags(Qt.ItemIsEnabled)
             search = QTableWidgetItem()
@@ -119,13 +119,14 @@ class SpaceEditor(QWidget):
 
     def space(self):
         """The SearchSpace in the table; raises SearchSpaceError in plain words."""
+        from allgui.core.model.params import label
         from allgui.core.search.space import SearchSpace, SearchSpaceError
 
         data = dict(self._row_dict(r) for r in range(self.table.rowCount()))
         for name, d in data.items():
             for key in ("low", "high"):
                 if isinstance(d.get(key), str):
-                    raise SearchSpaceError(f"{name}: '{d[key]}' is not a number.")
+                    raise SearchSpaceError(f"{label(name)}: '{d[key]}' is not a number.")
         return SearchSpace.from_dict(data)
 
     def _edited(self, *_: Any) -> None:
