@@ -49,8 +49,8 @@ from allgui.core.events import (
     TrialStarted,
     null_sink,
 )
-from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.model import params as registry
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.project import Project
 from allgui.core.search.lock import study_lock
 from allgui.core.search.settings import (  # noqa: F401 - re-exported (torch-free home)
