@@ -17,6 +17,7 @@ from allgui.core.model.checkpoint import save_checkpoint
 from allgui.core.project import Project, ProjectSettings
 from allgui.core.validation.batch import Batch, Configuration, RunRecord
 from allgui.core.validation.metrics import compute_metrics
+from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +165,8 @@ def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
         status="finished", tuned=Configuration({"lr": 1e-3}, "trial 7 (best of the study)", 7),
         baseline=None, seeds=(1, 2), max_epochs=2, patience=1, test_source="held-out",
         test_set="held-out patients (6 images)", classes=CLASSES, positive_class="all",
-        model={}, dataset_fingerprint="", split={}, environment={},
-        study={"name": "demo-study"}, runs=tuple(runs),
+        model=ModelRecord(), dataset_fingerprint="", split=SplitRecord(), environment={},
+        study=StudySummary(name="demo-study"), runs=tuple(runs),
     )
     batch.save()
 

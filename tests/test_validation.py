@@ -194,7 +194,7 @@ def test_validates_what_the_real_search_chose(demo, tmp_path):
     assert batch.tuned.params["batch_size"] == 8
     for name in ("lr", "weight_decay", "dropout1", "dropout2", "hidden"):
         assert batch.tuned.params[name] == pytest.approx(best.params[name])
-    assert batch.study["name"] == "search" and batch.study["objective"] == "validation accuracy"
+    assert batch.study.name == "search" and batch.study.objective == "validation accuracy"
 
 
 def test_missing_weights_fail_before_anything_is_written(demo, tmp_path):
@@ -249,7 +249,7 @@ def test_validation_trains_the_model_the_trial_trained(demo, tmp_path):
     for conf in (batch.tuned, batch.baseline):
         assert conf.params["backbone"] == "mobilenetv3_small_050"
         assert conf.params["weights"] == "none" and conf.params["finetune_stages"] == 0
-    assert batch.model["backbone"] == "mobilenetv3_small_050" and batch.model["weights"] == "none"
+    assert batch.model.backbone == "mobilenetv3_small_050" and batch.model.weights == "none"
     _, info = load_checkpoint(batch.runs_of(TUNED)[0].checkpoint)
     assert info.model_config.backbone == "mobilenetv3_small_050"
 

@@ -30,7 +30,7 @@ import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from allgui.core.infer.model_file import (
     encode_metadata,
     read_model_info,
 )
+from allgui.core.model.card import ModelCard
 from allgui.core.model.classifier import AllClassifier
 
 JOB = "export"
@@ -63,7 +64,8 @@ EXPORTER = "torch.onnx TorchScript exporter (dynamo=False)"
 class ExportMetadata:
     """What the exported file says about the model, besides its size and normalisation.
 
-    Fields left empty are taken from the checkpoint when exporting one.
+    Fields left empty are taken from the checkpoint's model card when
+    exporting one; the file carries that card with these over it.
     """
 
     classes: tuple[str, ...] = ()
@@ -222,45 +224,30 @@ def _load(model_or_checkpoint: AllClassifier | str | os.PathLike):
     return load_checkpoint(model_or_checkpoint)
 
 
-def _complete_metadata(
-    metadata: ExportMetadata | None, model: AllClassifier, ckpt: Any, source: str
-) -> ExportMetadata:
-    from dataclasses import replace
-
+def _card(metadata: ExportMetadata | None, model: AllClassifier, ckpt: Any, size: int
+          ) -> ModelCard:
+    """The model card the file carries: the checkpoint's, with what ``metadata``
+    says winning over it."""
     meta = metadata or ExportMetadata()
-    extra = dict(getattr(ckpt, "extra", {}) or {})
-    if not meta.classes:
-        classes = tuple(ckpt.class_names) if ckpt is not None else tuple(
-            f"class_{i}" for i in range(model.config.n_classes)
-        )
-        meta = replace(meta, classes=classes)
-    fill: dict[str, Any] = {}
-    if meta.positive_class is None and extra.get("positive_class") in meta.classes:
-        fill["positive_class"] = extra["positive_class"]
-    if not meta.metrics and isinstance(extra.get("metrics"), Mapping):
-        fill["metrics"] = {
-            str(k): float(v)
-            for k, v in extra["metrics"].items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-    for key in ("test_set", "study"):
-        if not getattr(meta, key) and isinstance(extra.get(key), str):
-            fill[key] = extra[key]
-    for key in ("trial", "run"):  # the validation runner writes trial -1 for "no trial"
-        value = extra.get(key)
-        if getattr(meta, key) is None and isinstance(value, int) and value >= 0:
-            fill[key] = value
-    if not meta.source and source:
-        fill["source"] = source
-    meta = replace(meta, **fill)
-    if len(meta.classes) != model.config.n_classes:
+    base = ckpt.card if ckpt is not None else ModelCard()
+    classes = meta.classes or base.classes or tuple(
+        f"class_{i}" for i in range(model.config.n_classes))
+    positive = meta.positive_class
+    if positive is None and base.positive_class in classes:
+        positive = base.positive_class
+    said = {k: getattr(meta, k) for k in ("test_set", "study") if getattr(meta, k)}
+    said.update({k: getattr(meta, k) for k in ("trial", "run") if getattr(meta, k) is not None})
+    card = replace(base, classes=tuple(classes), positive_class=positive, input_size=size,
+                   provenance=replace(base.provenance, **said),
+                   metrics=dict(meta.metrics) or dict(base.metrics))
+    if len(card.classes) != model.config.n_classes:
         raise AllguiError(
-            f"{len(meta.classes)} class names were given for a model with "
+            f"{len(card.classes)} class names were given for a model with "
             f"{model.config.n_classes} classes."
         )
-    if meta.positive_class is not None and meta.positive_class not in meta.classes:
-        raise AllguiError(f"The positive class '{meta.positive_class}' is not one of the classes.")
-    return meta
+    if card.positive_class is not None and card.positive_class not in card.classes:
+        raise AllguiError(f"The positive class '{card.positive_class}' is not one of the classes.")
+    return card
 
 
 def export_onnx(
@@ -289,7 +276,8 @@ def export_onnx(
     model, ckpt = _load(model_or_checkpoint)
     model.eval()
     size = int(input_size or (ckpt.image_size if ckpt is not None else model.input_size[-1]))
-    meta = _complete_metadata(metadata, model, ckpt, source)
+    card = _card(metadata, model, ckpt, size)
+    meta = metadata or ExportMetadata()
     graph = ExportGraph(model, size).eval()
 
     # 1. torch -> ONNX, in memory
@@ -321,9 +309,7 @@ def export_onnx(
 
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     values = {
-        "classes": list(meta.classes),
-        "positive_class": meta.positive_class,
-        "input_size": size,
+        **card.to_dict(),
         "input_format": "uint8 RGB, batch x height x width x 3, resized with the area filter",
         "mean": list(model.mean),
         "std": list(model.std),
@@ -333,12 +319,7 @@ def export_onnx(
         "heatmap_size": list(graph.map_size),
         "backbone": model.config.backbone,
         "model_config": model.config.to_dict(),
-        "metrics": dict(meta.metrics),
-        "test_set": meta.test_set,
-        "study": meta.study,
-        "trial": meta.trial,
-        "run": meta.run,
-        "source": meta.source,
+        "source": meta.source or source,
         "selection": meta.selection,
         "batch_metrics": {k: dict(v) for k, v in meta.batch_metrics.items()},
         "allgui_version": __version__,
@@ -349,7 +330,7 @@ def export_onnx(
     onnx.helper.set_model_props(proto, encode_metadata(values))
     proto.producer_name = "allgui"
     proto.producer_version = __version__
-    proto.doc_string = f"allgui ALL classifier ({', '.join(meta.classes)}). {RESEARCH_NOTICE}"
+    proto.doc_string = f"allgui ALL classifier ({', '.join(card.classes)}). {RESEARCH_NOTICE}"
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from allgui.core.errors import ModelFileError
+from allgui.core.model.card import ModelCard
 
 # Version of the metadata layout below; a newer file than this code knows is refused.
 MODEL_FORMAT = 1
@@ -40,29 +41,56 @@ REQUIRED_KEYS = ("classes", "input_size", "mean", "std")
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What an allgui ONNX model says about itself."""
+    """What an allgui ONNX model says about itself: its model card (classes,
+    input size, provenance, metrics) and how to run it."""
 
     path: str
-    classes: tuple[str, ...]
-    positive_class: str | None
-    input_size: int  # square side in pixels; images are resized to it (area filter)
+    card: ModelCard  # input_size: square side in pixels; images are resized to it
     mean: tuple[float, float, float]  # applied inside the graph, listed for the record
     std: tuple[float, float, float]
     decision_threshold: float  # binary models: the positive class wins at p >= this
     uncertain_margin: float  # a prediction with p_top - p_second below this is flagged
     heatmap_size: tuple[int, int]  # the feature map the Grad-CAM heatmap comes from
     backbone: str = ""
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    test_set: str = ""  # what the metrics were measured on
-    study: str = ""
-    trial: int | None = None
-    run: int | None = None
     allgui_version: str = ""
     created: str = ""  # ISO 8601, UTC
     research_notice: str = ""
     source: str = ""  # the checkpoint it was exported from
     selection: str = ""  # how the run was chosen among its batch's runs
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # over runs
+
+    # The card's items under the names the classifier has always read.
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.card.classes
+
+    @property
+    def positive_class(self) -> str | None:
+        return self.card.positive_class
+
+    @property
+    def input_size(self) -> int:
+        return self.card.input_size
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return self.card.metrics
+
+    @property
+    def test_set(self) -> str:  # what the metrics were measured on
+        return self.card.provenance.test_set
+
+    @property
+    def study(self) -> str:
+        return self.card.provenance.study
+
+    @property
+    def trial(self) -> int | None:
+        return self.card.provenance.trial
+
+    @property
+    def run(self) -> int | None:
+        return self.card.provenance.run
 
     @property
     def positive_index(self) -> int | None:
@@ -147,34 +175,24 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
             f"The metadata inside {name} is incomplete (missing: {', '.join(missing)}).",
         )
     try:
-        classes = tuple(str(c) for c in values["classes"])
-        positive = values.get("positive_class")
-        positive = str(positive) if positive is not None else None
-        size = values["input_size"]
-        if not isinstance(size, int) or size <= 0:
+        card = ModelCard.from_dict(values)
+        classes, positive, size = card.classes, card.positive_class, card.input_size
+        if size <= 0:
             raise ValueError(f"input_size {size!r}")
         mean = tuple(float(x) for x in values["mean"])
         std = tuple(float(x) for x in values["std"])
         if len(mean) != 3 or len(std) != 3:
             raise ValueError("mean and std need three values (R, G, B)")
         heatmap = tuple(int(x) for x in values.get("heatmap_size", (0, 0)))
-        metrics = {str(k): float(v) for k, v in (values.get("metrics") or {}).items()}
         info = ModelInfo(
             path=str(path),
-            classes=classes,
-            positive_class=positive,
-            input_size=size,
+            card=card,
             mean=mean,  # type: ignore[arg-type]
             std=std,  # type: ignore[arg-type]
             decision_threshold=float(values.get("decision_threshold", 0.5)),
             uncertain_margin=float(values.get("uncertain_margin", 0.2)),
             heatmap_size=heatmap,  # type: ignore[arg-type]
             backbone=str(values.get("backbone", "")),
-            metrics=metrics,
-            test_set=str(values.get("test_set", "")),
-            study=str(values.get("study", "")),
-            trial=_optional_int(values.get("trial")),
-            run=_optional_int(values.get("run")),
             allgui_version=str(values.get("allgui_version", "")),
             created=str(values.get("created", "")),
             research_notice=str(values.get("research_notice", "")),
@@ -193,10 +211,6 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
             f"which is not one of its classes ({', '.join(classes)})."
         )
     return info
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def check_graph(info: ModelInfo, inputs: list, outputs: list) -> None:

@@ -4,9 +4,10 @@ A checkpoint is a ``torch.save`` of plain data only (tensors, numbers,
 strings, lists, dicts), so :func:`load_checkpoint` reads it with
 ``weights_only=True`` and no code from the file ever runs. It holds the
 state dict, the :class:`~allgui.core.model.classifier.ModelConfig`, the class names,
-the image size the model was trained at, the normalisation (mean/std) and
-whatever plain extras the caller adds (seed, metrics, hyperparameters).
-Writes are atomic.
+the image size the model was trained at, the normalisation (mean/std), its
+:class:`~allgui.core.model.card.ModelCard` (provenance and test figures, stored
+flat among the extras, as older versions stored them) and whatever plain
+extras the caller adds (hyperparameters, best epoch). Writes are atomic.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from allgui import __version__
 from allgui.core.errors import ModelFileError
 from allgui.core.files.atomic import atomic_write_bytes
+from allgui.core.model.card import ModelCard
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 
 FORMAT = "allgui-checkpoint"
@@ -40,6 +42,7 @@ class CheckpointInfo:
     input_size: tuple[int, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     allgui_version: str = ""
+    card: ModelCard = field(default_factory=ModelCard)  # read from the extras
 
 
 def save_checkpoint(
@@ -50,15 +53,26 @@ def save_checkpoint(
     *,
     class_names: tuple[str, ...] | list[str] | None = None,
     image_size: int | None = None,
+    card: ModelCard | None = None,
 ) -> None:
     """Write ``model`` to ``path`` atomically.
 
     ``class_names`` and ``image_size`` may also be given as keys of ``extra``
-    (``extra['class_names']``, ``extra['image_size']``); when neither says,
-    classes are named ``class_0``.. and the size is the backbone's default.
-    ``extra`` must hold plain values only (numbers, strings, lists, dicts).
+    (``extra['class_names']``, ``extra['image_size']``) or by ``card``; when
+    none says, classes are named ``class_0``.. and the size is the backbone's
+    default. ``extra`` must hold plain values only (numbers, strings, lists,
+    dicts); the card's items are stored among them.
     """
     extra = dict(extra or {})
+    if card is not None:
+        stored = card.to_dict()
+        # The checkpoint's own class names and image size say these two.
+        card_names, card_size = stored.pop("classes"), stored.pop("input_size")
+        if class_names is None and card_names:
+            class_names = card_names
+        if image_size is None and card_size:
+            image_size = card_size
+        extra.update(stored)
     names = class_names if class_names is not None else extra.pop("class_names", None)
     size = image_size if image_size is not None else extra.pop("image_size", None)
     if names is None:
@@ -105,15 +119,18 @@ def read_checkpoint_info(path: str | Path) -> tuple[CheckpointInfo, dict[str, to
             "update allgui to open it."
         )
     try:
+        extra = dict(payload.get("extra") or {})
+        names, size = tuple(payload["class_names"]), int(payload["image_size"])
         info = CheckpointInfo(
             model_config=ModelConfig.from_dict(payload["model_config"]),
-            class_names=tuple(payload["class_names"]),
-            image_size=int(payload["image_size"]),
+            class_names=names,
+            image_size=size,
             mean=tuple(payload["mean"]),
             std=tuple(payload["std"]),
             input_size=tuple(payload["input_size"]),
-            extra=dict(payload.get("extra") or {}),
+            extra=extra,
             allgui_version=str(payload.get("allgui_version", "")),
+            card=ModelCard.from_dict({**extra, "classes": names, "input_size": size}),
         )
         state = payload["state_dict"]
     except (KeyError, TypeError, ValueError) as exc:

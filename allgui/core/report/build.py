@@ -51,27 +51,31 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _or_unknown(value: Any) -> Any:
+    return "?" if value is None else value
+
+
 # -- sections ---------------------------------------------------------------------
 
 
 def _dataset_section(batch: Batch | None) -> list[Block]:
     out: list[Block] = [Heading("Dataset and split")]
-    if batch is None or not batch.dataset:
+    if batch is None or batch.dataset.empty:
         out.append(Paragraph("No validation batch yet: the dataset is described by the batch "
                              "that uses it. Run a validation batch first."))
         return out
     d = batch.dataset
     classes = list(batch.classes)
     out.append(Paragraph(
-        f"Dataset folder: {d.get('root', '?')} (layout: {d.get('layout', '?')}); classes: "
+        f"Dataset folder: {d.root or '?'} (layout: {d.layout or '?'}); classes: "
         f"{', '.join(classes)}; positive class: '{batch.positive_class}'. "
         f"Content hash (relative paths, labels, patients): {batch.dataset_fingerprint}."
     ))
-    if d.get("synthetic"):
+    if d.synthetic:
         out.append(Paragraph("SYNTHETIC DEMO DATA: generated cells, not real patients. These "
                              "figures show that allgui works, nothing about leukemia.",
                              emphasis=True))
-    summary = d.get("summary") or {}
+    summary = d.summary
     per_subset = summary.get("per_subset") or {}
     patients = summary.get("patients_per_subset") or {}
     if per_subset:
@@ -81,23 +85,22 @@ def _dataset_section(batch: Batch | None) -> list[Block]:
             rows.append([subset] + [row.get(c, 0) for c in classes] + [sum(row.values()), pts])
         out.append(table("Images in the dataset, by the dataset's own subsets and class",
                          ["Subset"] + classes + ["Total", "Patients"], rows,
-                         note=f"Unreadable files left out: {d.get('bad_files', 0)}."))
-    parts = d.get("parts") or {}
-    if parts:
+                         note=f"Unreadable files left out: {d.bad_files}."))
+    if d.parts:
         rows = []
-        for name, p in parts.items():
-            imgs = p.get("images", {})
+        for name, p in d.parts.items():
+            imgs = p.images
             rows.append([PART_NAMES.get(name, name)] + [imgs.get(c, 0) for c in classes]
-                        + [sum(imgs.values()), p.get("patients", "unknown")])
+                        + [sum(imgs.values()), "unknown" if p.patients is None else p.patients])
         split = batch.split
         out.append(table(
-            f"Split used: method '{split.get('method', '?')}', seed {split.get('seed', '?')}",
+            f"Split used: method '{split.method or '?'}', seed {_or_unknown(split.seed)}",
             ["Part"] + classes + ["Total", "Patients"], rows,
             note=("Test part: " + batch.test_set + ". "
-                  + ("Leaky by design (image-level split). " if split.get("leaky") else "")
-                  + " ".join(split.get("warnings", []))).strip(),
+                  + ("Leaky by design (image-level split). " if split.leaky else "")
+                  + " ".join(split.warnings)).strip(),
         ))
-    audit = d.get("audit") or {}
+    audit = d.audit
     if audit.get("verdict"):
         out.append(Heading("Leakage audit", 2))
         out.append(Paragraph(audit["verdict"], emphasis=bool(audit.get("leaky"))))
@@ -308,10 +311,10 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
             ["Batch", f"{batch.batch_id} ({batch.folder})"],
             ["Batch started / ended", f"{batch.created} / {batch.finished_at or 'not ended'}"],
             ["Seeds", ", ".join(map(str, batch.seeds))],
-            ["Split", f"{batch.split.get('method', '?')}, seed {batch.split.get('seed', '?')}"],
+            ["Split", f"{batch.split.method or '?'}, seed {_or_unknown(batch.split.seed)}"],
             ["Test set", batch.test_set],
             ["Dataset content hash", batch.dataset_fingerprint],
-            ["Model", _fmt(batch.model)],
+            ["Model", _fmt(batch.model.to_dict())],
         ]
         chosen = batch.chosen_run()
         if chosen:

@@ -28,6 +28,12 @@ from allgui.core.errors import ProjectError
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.project import Project
 from allgui.core.validation.metrics import RunMetrics
+from allgui.core.validation.provenance import (
+    DatasetRecord,
+    ModelRecord,
+    SplitRecord,
+    StudySummary,
+)
 
 BATCH_FILE = "batch.json"
 TUNED, BASELINE = "tuned", "baseline"
@@ -138,12 +144,12 @@ class Batch:
     test_set: str  # plain description shown on every table: which set, how many images
     classes: tuple[str, ...]
     positive_class: str
-    model: dict[str, Any]  # backbone, weights, image size, mode
+    model: ModelRecord  # backbone, weights, image size, mode
     dataset_fingerprint: str
-    split: dict[str, Any]
+    split: SplitRecord
     environment: dict[str, str]  # versions, device, date
-    study: dict[str, Any] = field(default_factory=dict)  # name, objective, direction
-    dataset: dict[str, Any] = field(default_factory=dict)  # summary, parts, audit (see run.py)
+    study: StudySummary = field(default_factory=StudySummary)  # name, objective, direction
+    dataset: DatasetRecord = field(default_factory=DatasetRecord)  # summary, parts, audit
     runs: tuple[RunRecord, ...] = ()
     finished_at: str = ""
     message: str = ""
@@ -201,12 +207,12 @@ class Batch:
             "test_set": self.test_set,
             "classes": list(self.classes),
             "positive_class": self.positive_class,
-            "model": self.model,
+            "model": self.model.to_dict(),
             "dataset_fingerprint": self.dataset_fingerprint,
-            "split": self.split,
+            "split": self.split.to_dict(),
             "environment": self.environment,
-            "study": self.study,
-            "dataset": self.dataset,
+            "study": self.study.to_dict(),
+            "dataset": self.dataset.to_dict(),
             "runs": [r.to_dict() for r in self.runs],
         }
 
@@ -226,12 +232,12 @@ class Batch:
             test_set=data["test_set"],
             classes=tuple(data["classes"]),
             positive_class=data["positive_class"],
-            model=dict(data.get("model") or {}),
+            model=ModelRecord.from_dict(data.get("model") or {}),
             dataset_fingerprint=data.get("dataset_fingerprint", ""),
-            split=dict(data.get("split") or {}),
+            split=SplitRecord.from_dict(data.get("split") or {}),
             environment=dict(data.get("environment") or {}),
-            study=dict(data.get("study") or {}),
-            dataset=dict(data.get("dataset") or {}),
+            study=StudySummary.from_dict(data.get("study") or {}),
+            dataset=DatasetRecord.from_dict(data.get("dataset") or {}),
             runs=tuple(RunRecord.from_dict(r, folder) for r in data.get("runs", ())),
             finished_at=data.get("finished_at", ""),
             message=data.get("message", ""),
@@ -253,7 +259,7 @@ def load_batch(folder: str | Path) -> Batch:
         return Batch.from_dict(data, folder.resolve())
     except FileNotFoundError as exc:
         raise ProjectError(f"{folder} holds no validation batch.") from exc
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProjectError(f"The validation record {path} cannot be read.", str(exc)) from exc
 
 

@@ -48,6 +48,14 @@ from allgui.core.validation.batch import (
     RunRecord,
     write_predictions,
 )
+from allgui.core.validation.provenance import (
+    DatasetRecord,
+    ModelRecord,
+    PartCount,
+    SplitRecord,
+    StudySummary,
+    run_card,
+)
 from allgui.core.validation.record import environment_record, now_utc
 
 JOB = "validate"
@@ -130,19 +138,20 @@ def _trial_params(trial, study=None) -> dict[str, Any]:
 
 
 def choose_configuration(project: Project, settings: ValidationSettings
-                         ) -> tuple[Configuration, dict[str, Any]]:
+                         ) -> tuple[Configuration, StudySummary]:
     """The configuration to validate and what the study says about itself."""
     import optuna
 
     study = _load_study(project)
-    info: dict[str, Any] = {}
+    info = StudySummary()
     if study is not None:
         from allgui.core.report.study_facts import objective_label
 
         recorded = study.user_attrs.get("allgui")
-        info = {"name": study.study_name, "direction": study.direction.name.lower(),
-                "objective": objective_label(study.user_attrs),
-                "data_key": recorded.get("data_key", "") if isinstance(recorded, dict) else ""}
+        info = StudySummary(
+            name=study.study_name, direction=study.direction.name.lower(),
+            objective=objective_label(study.user_attrs),
+            data_key=str(recorded.get("data_key") or "") if isinstance(recorded, dict) else "")
     if settings.params:
         return Configuration(dict(settings.params), "entered by the user"), info
     if study is None:
@@ -216,13 +225,13 @@ def _check_test_set(prepared) -> None:
         )
 
 
-def _check_search_split(prepared, tuned: Configuration, study_info: dict[str, Any]) -> None:
+def _check_search_split(prepared, tuned: Configuration, study_info: StudySummary) -> None:
     """A test part drawn from the training images must be the one the search
     left out: if the split (or image size) changed since, it may hold images
     the search trained or chose on."""
     from allgui.core.train.loop import training_data_from_prepared
 
-    key = study_info.get("data_key")
+    key = study_info.data_key
     if tuned.trial is None or not key or prepared.split.test_source == "official":
         return
     if training_data_from_prepared(prepared).key != key:
@@ -234,7 +243,7 @@ def _check_search_split(prepared, tuned: Configuration, study_info: dict[str, An
         )
 
 
-def _dataset_record(prepared) -> dict[str, Any]:
+def _dataset_record(prepared) -> DatasetRecord:
     from allgui.core.dataset.summary import summarize as summarize_dataset
 
     summary = summarize_dataset(prepared.index, inspect=False).to_dict()
@@ -244,17 +253,17 @@ def _dataset_record(prepared) -> dict[str, Any]:
         part = prepared.part(name)
         counts = Counter(prepared.classes[int(v)] for v in part.labels)
         pts = {p for p in part.patients if p}
-        parts[name] = {"images": {c: counts.get(c, 0) for c in prepared.classes},
-                       "patients": len(pts) if pts else "unknown"}
-    return {
-        "root": prepared.index.root,
-        "layout": prepared.index.layout,
-        "synthetic": prepared.index.synthetic,
-        "summary": summary,
-        "parts": parts,
-        "audit": prepared.audit.to_dict(),
-        "bad_files": len(prepared.index.bad_files) + len(prepared.bad_files),
-    }
+        parts[name] = PartCount({c: counts.get(c, 0) for c in prepared.classes},
+                                len(pts) if pts else None)
+    return DatasetRecord(
+        root=str(prepared.index.root),
+        layout=prepared.index.layout,
+        synthetic=bool(prepared.index.synthetic),
+        summary=summary,
+        parts=parts,
+        audit=prepared.audit.to_dict(),
+        bad_files=len(prepared.index.bad_files) + len(prepared.bad_files),
+    )
 
 
 # -- the batch -------------------------------------------------------------------
@@ -348,11 +357,10 @@ def run_batch(
                   if baseline else None),
         seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
-        model={"backbone": tuned_cfg.backbone, "weights": tuned_cfg.weights,
-               "image_size": prepared.image_size, "mode": mode, "views": views,
-               "finetune_stages": tuned_cfg.finetune_stages},
+        model=ModelRecord(tuned_cfg.backbone, tuned_cfg.weights, prepared.image_size, mode,
+                          views, tuned_cfg.finetune_stages),
         dataset_fingerprint=prepared.index.fingerprint(),
-        split={**prepared.split.to_dict(), "val_fraction": prepared.split.val_fraction},
+        split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=environment_record(str(device)), study=study_info,
         dataset=_dataset_record(prepared),
     )
@@ -446,12 +454,9 @@ def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, 
                                    "train_balanced_accuracy", "val_balanced_accuracy", "lr")}
             save_checkpoint(
                 folder / "checkpoint.pt", result.model, cfg,
-                extra={"seed": seed, "run": k, "label": label, "batch": batch_id,
-                       "params": conf.params, "source": conf.source,
-                       "trial": conf.trial if conf.trial is not None else -1,
-                       "study": study_info.get("name", ""), "test_set": test_set,
-                       "metrics": metrics.headline(), "best_epoch": result.best_epoch,
-                       "positive_class": positive},
+                extra={"label": label, "batch": batch_id, "params": conf.params,
+                       "source": conf.source, "best_epoch": result.best_epoch},
+                card=run_card(batch, conf, k, seed, metrics.headline(), str(project.root)),
                 class_names=classes, image_size=prepared.image_size,
             )
             record = RunRecord(label, k, seed, "finished", str(folder), len(result.history),

@@ -1,0 +1,169 @@
+"""What a validation batch records about where its runs came from: the
+model trained, the split, the dataset and the study (frozen records with
+``to_dict``/``from_dict``; ``batch.json`` files written before they existed
+still read, missing items empty), and the model card each run's checkpoint
+carries.
+
+The dataset's summary and leakage audit stay in the plain form their own
+modules write (:meth:`allgui.core.dataset.summary.DatasetSummary.to_dict`,
+:meth:`allgui.core.dataset.splits.LeakageAudit.to_dict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from allgui.core.model.card import ModelCard, Provenance
+
+if TYPE_CHECKING:
+    from allgui.core.validation.batch import Batch, Configuration
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The model the batch's tuned runs trained, and how."""
+
+    backbone: str = ""
+    weights: str = ""
+    image_size: int = 0
+    mode: str = ""  # 'cached' or 'online'
+    views: int = 0  # augmented views per image (cached mode)
+    finetune_stages: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backbone": self.backbone, "weights": self.weights,
+                "image_size": self.image_size, "mode": self.mode, "views": self.views,
+                "finetune_stages": self.finetune_stages}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
+        return cls(str(data.get("backbone", "")), str(data.get("weights", "")),
+                   int(data.get("image_size", 0)), str(data.get("mode", "")),
+                   int(data.get("views", 0)), int(data.get("finetune_stages", 0)))
+
+
+@dataclass(frozen=True)
+class SplitRecord:
+    """The split the runs trained and were tested on (see :class:`~allgui.core.dataset.splits.Split`)."""
+
+    method: str = ""
+    seed: int | None = None
+    leaky: bool = False
+    test_source: str = ""  # 'official', 'held-out' or 'none'
+    val_fraction: float = 0.0
+    test_fraction: float = 0.0
+    sizes: Mapping[str, int] = field(default_factory=dict)  # images per part
+    fold_names: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "seed": self.seed, "leaky": self.leaky,
+                "test_source": self.test_source, "val_fraction": self.val_fraction,
+                "test_fraction": self.test_fraction, "sizes": dict(self.sizes),
+                "fold_names": list(self.fold_names), "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SplitRecord:
+        seed = data.get("seed")
+        return cls(
+            method=str(data.get("method", "")), seed=None if seed is None else int(seed),
+            leaky=bool(data.get("leaky", False)), test_source=str(data.get("test_source", "")),
+            val_fraction=float(data.get("val_fraction", 0.0)),
+            test_fraction=float(data.get("test_fraction", 0.0)),
+            sizes={str(k): int(v) for k, v in (data.get("sizes") or {}).items()},
+            fold_names=tuple(str(n) for n in data.get("fold_names") or ()),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class PartCount:
+    """Images per class in one part of the split, and its patients (None: unknown)."""
+
+    images: Mapping[str, int] = field(default_factory=dict)
+    patients: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": dict(self.images),
+                "patients": "unknown" if self.patients is None else self.patients}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartCount:
+        patients = data.get("patients")
+        return cls({str(k): int(v) for k, v in (data.get("images") or {}).items()},
+                   patients if isinstance(patients, int) else None)
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """The dataset behind the batch, as the report's audit shows it."""
+
+    root: str = ""
+    layout: str = ""
+    synthetic: bool = False  # generated demo data
+    summary: Mapping[str, Any] = field(default_factory=dict)  # DatasetSummary.to_dict()
+    parts: Mapping[str, PartCount] = field(default_factory=dict)  # train, val, test
+    audit: Mapping[str, Any] = field(default_factory=dict)  # LeakageAudit.to_dict()
+    bad_files: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """True for a batch written before the dataset was recorded."""
+        return self == DatasetRecord()
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.empty:
+            return {}
+        return {"root": self.root, "layout": self.layout, "synthetic": self.synthetic,
+                "summary": dict(self.summary),
+                "parts": {k: p.to_dict() for k, p in self.parts.items()},
+                "audit": dict(self.audit), "bad_files": self.bad_files}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetRecord:
+        return cls(
+            root=str(data.get("root", "")), layout=str(data.get("layout", "")),
+            synthetic=bool(data.get("synthetic", False)),
+            summary=dict(data.get("summary") or {}),
+            parts={str(k): PartCount.from_dict(v) for k, v in (data.get("parts") or {}).items()},
+            audit=dict(data.get("audit") or {}), bad_files=int(data.get("bad_files", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """The study the tuned configuration came from (empty: entered by hand, no study)."""
+
+    name: str = ""
+    direction: str = ""  # 'maximize' or 'minimize'
+    objective: str = ""  # in words, e.g. 'validation accuracy'
+    data_key: str = ""  # the data the search trained on (split and image size)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self == StudySummary():
+            return {}
+        return {"name": self.name, "direction": self.direction, "objective": self.objective,
+                "data_key": self.data_key}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudySummary:
+        return cls(str(data.get("name", "")), str(data.get("direction", "")),
+                   str(data.get("objective", "")), str(data.get("data_key") or ""))
+
+
+def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
+             metrics: Mapping[str, Any], project: str) -> ModelCard:
+    """The model card of run ``run`` (seed ``seed``) of ``batch``, trained on
+    ``conf`` in the project folder ``project``, with its test figures."""
+    return ModelCard(
+        classes=tuple(batch.classes), positive_class=batch.positive_class,
+        input_size=batch.model.image_size, synthetic=batch.dataset.synthetic,
+        provenance=Provenance(
+            project=project, dataset=batch.dataset.root, split_method=batch.split.method,
+            study=batch.study.name, trial=conf.trial, run=run, seed=seed,
+            test_set=batch.test_set),
+        metrics={k: float(v) for k, v in metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)},
+    )
