@@ -262,3 +262,33 @@ def test_importances_wait_for_their_tab_during_a_search(window, qtbot, tmp_path,
     assert computed == []  # hidden: not computed
     tab.plots.setCurrentWidget(tab.plots.importance)
     assert computed == ["Importances"]  # shown: computed now
+
+
+def test_space_form_and_plots_say_the_registrys_labels(qtbot):
+    """The window names each parameter as the CLI and the report do."""
+    from allgui.core.model import params
+    from allgui.core.search.space import PAPER_SPACE
+    from allgui.gui.optimize.plots import OptimizePlots
+    from allgui.gui.optimize.space_editor import SpaceEditor
+    from allgui.gui.optimize.trials_model import TrialBook
+
+    editor = SpaceEditor()
+    qtbot.addWidget(editor)
+    rows = [editor.table.item(r, 0) for r in range(editor.table.rowCount())]
+    assert [r.data(Qt.UserRole) for r in rows] == [p.name for p in PAPER_SPACE.params]
+    assert [r.text() for r in rows] == [params.label(p.name) for p in PAPER_SPACE.params]
+
+    book = TrialBook()
+    for number, (lr, hidden) in enumerate([(1e-3, 256), (1e-2, 512), (1e-4, 768)]):
+        record = book.record(number)
+        record.state, record.value, record.params = "complete", 0.5 + number / 10, {
+            "lr": lr, "hidden": hidden}
+    plots = OptimizePlots(book)
+    qtbot.addWidget(plots)
+    plots.importances = {"lr": 0.7, "hidden": 0.3}
+    plots._update_importance()
+    shown = {t.get_text() for t in plots.importance.ax.get_yticklabels()}
+    assert shown == {"learning rate", "hidden units"}
+    plots._update_parallel()
+    ticks = [t.get_text() for t in plots.parallel.ax.get_xticklabels()]
+    assert ticks == ["learning rate", "hidden units", "objective"]

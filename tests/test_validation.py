@@ -75,6 +75,11 @@ def test_batch_with_baseline_keeps_runs_files_and_events(demo):
         model, info = load_checkpoint(run.checkpoint)
         assert info.class_names == ("all", "hem") and info.extra["seed"] == run.seed
         assert info.extra["test_set"] == batch.test_set
+        card = info.card  # the model card: entered by hand, so from no trial
+        assert (card.provenance.run, card.provenance.seed, card.provenance.trial) == (
+            run.index, run.seed, None)
+        assert card.synthetic and card.provenance.split_method == batch.split.method
+        assert card.provenance.project == str(project.root) and card.classes == batch.classes
         saved = json.loads((run.checkpoint.parent / "metrics.json").read_text())
         assert saved["metrics"]["f1_weighted"] == pytest.approx(run.metrics.f1_weighted)
         preds = read_predictions(run.predictions_path, batch.classes)
