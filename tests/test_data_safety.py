@@ -156,3 +156,29 @@ def test_demo_on_an_existing_project_refuses_before_writing(tmp_path):
     code = main(["demo", str(root), "--trials", "1"])
     assert code != 0
     assert _tree(root) == before
+
+
+def test_a_relative_sqlite_storage_lives_in_the_project(tmp_path, monkeypatch, capsys):
+    """Case 6: `--storage sqlite:///s.db` is the project's s.db wherever the
+    command runs; a later command from another folder finds the study and
+    leaves no empty s.db behind."""
+    import optuna
+
+    data = make_demo_dataset(tmp_path / "demo", patients_all=3, patients_hem=3,
+                             images_per_patient=4, size=32, unlabelled_images=0, folds=1)
+    assert main(["new", str(tmp_path / "proj"), "--data", str(data), "--image-size", "32"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["optimize", str(tmp_path / "proj"), "--storage", "sqlite:///s.db",
+                 "--backbone", "test_efficientnet", "--weights", "none", "--trials", "1",
+                 "--epochs", "1", "--views", "1", "--startup-trials", "1",
+                 "--device", "cpu"]) == 0
+    assert (tmp_path / "proj" / "s.db").is_file()
+    third = tmp_path / "third"
+    third.mkdir()
+    monkeypatch.chdir(third)
+    project = Project.open(tmp_path / "proj")
+    assert project.sqlite_path == tmp_path / "proj" / "s.db"
+    assert optuna.study.get_all_study_names(project.storage_url) == ["search"]
+    assert list(elsewhere.iterdir()) == [] and list(third.iterdir()) == []

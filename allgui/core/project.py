@@ -149,9 +149,26 @@ class Project:
 
     @property
     def storage_url(self) -> str:
+        """The study's storage URL; a relative SQLite path is taken from the
+        project folder (not from wherever a command happens to run)."""
         from allgui.core.search.storage import with_driver
 
-        return with_driver(self.settings.storage) or f"sqlite:///{self.study_path}"
+        sqlite = self.sqlite_path
+        if sqlite is not None:
+            return f"sqlite:///{sqlite}"
+        return with_driver(self.settings.storage)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file that holds the study, or None for a database server."""
+        url = self.settings.storage
+        if not url:
+            return self.study_path
+        head, sep, rest = url.partition(":///")
+        if not sep or head.split("+", 1)[0].lower() != "sqlite":
+            return None
+        path = Path(rest.split("?", 1)[0])
+        return path if path.is_absolute() else self.root / path
 
     @property
     def cache_dir(self) -> Path:
