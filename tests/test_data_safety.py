@@ -182,3 +182,21 @@ def test_a_relative_sqlite_storage_lives_in_the_project(tmp_path, monkeypatch, c
     assert project.sqlite_path == tmp_path / "proj" / "s.db"
     assert optuna.study.get_all_study_names(project.storage_url) == ["search"]
     assert list(elsewhere.iterdir()) == [] and list(third.iterdir()) == []
+
+
+def test_a_project_deleted_mid_run_is_not_said_to_be_kept(tmp_path, monkeypatch, capsys):
+    """Case 24: the message says the folder went, not 'finished work was kept'."""
+    import shutil
+
+    import allgui.cli.report as report_cli
+
+    project = Project.create(tmp_path / "p", ProjectSettings())
+
+    def run_while_deleted(args):
+        shutil.rmtree(project.root)
+        raise FileNotFoundError(2, "No such file or directory", str(project.root / "runs"))
+
+    monkeypatch.setattr(report_cli, "run", run_while_deleted)
+    assert main(["report", str(project.root)]) == 2
+    err = capsys.readouterr().err
+    assert "deleted or moved" in err and "kept" not in err
