@@ -77,3 +77,26 @@ def test_racing_processes_on_a_stale_lock_exactly_one_wins(tmp_path):
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert sorted(outputs) == ["refused"] * 5 + ["won"]
     assert not lock.exists()
+
+
+def test_a_lock_whose_pid_was_reused_is_stale_and_a_live_one_names_its_file(tmp_path):
+    """Case 24: a lock left by a dead search whose PID now belongs to another
+    process (another start time) is taken over; a live holder's refusal names
+    the lock file to delete."""
+    lock = tmp_path / "search.lock"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        started = sl.process_started(other.pid)
+        if started is None:
+            pytest.skip("process start times cannot be read on this system")
+        lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                    "started": str(int(started) - 1)}))
+        with sl.study_lock(lock):
+            assert json.loads(lock.read_text())["pid"] == os.getpid()
+        lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                    "started": started}))
+        with pytest.raises(ProjectError, match=str(lock)), sl.study_lock(lock):
+            pass
+    finally:
+        other.kill()
+        other.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.errors import AllguiError
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _project_file(args: argparse.Namespace) -> Path | None:
+    from allgui.core.project import CONFIG_NAME
+
+    folder = getattr(args, "project", None)
+    return Path(folder).expanduser() / CONFIG_NAME if isinstance(folder, str) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -68,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         from allgui.gui.app import run_app
 
         return run_app()
+    project_file = _project_file(args)
+    had_project = project_file is not None and project_file.is_file()
     try:
         return int(args.func(args) or 0)
     except Exception as exc:
@@ -77,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         message, _ = plain_message(exc)
+        if had_project and not project_file.is_file():
+            # Claiming "finished work was kept" would be false: it went with the folder.
+            message = (f"The project folder {project_file.parent} was deleted or moved while "
+                       "allgui was working; the work in it is gone with it.")
         details = short_details(exc)
         print(f"allgui: {message}", file=sys.stderr)
         if details:

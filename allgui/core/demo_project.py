@@ -13,8 +13,15 @@ import threading
 from pathlib import Path
 
 from allgui.core.dataset.demo import make_demo_dataset
+from allgui.core.errors import ProjectError
 from allgui.core.events import Sink, null_sink
-from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
+from allgui.core.project import (
+    CONFIG_NAME,
+    DatasetSettings,
+    ModelSettings,
+    Project,
+    ProjectSettings,
+)
 
 DEMO_IMAGE_SIZE = 64
 DEMO_BACKBONE = "mobilenetv3_small_050"
@@ -33,6 +40,15 @@ def make_demo_project(
     """Create a project at ``root`` whose synthetic dataset lies in ``root/data``."""
     root = Path(root)
     data = root / "data"
+    # Refused before anything is written: an existing project keeps its data.
+    if (root / CONFIG_NAME).exists():
+        raise ProjectError(f"{root} already holds a project; open it, or choose a new folder "
+                           "for the demo project.")
+    if root.exists() and not root.is_dir():
+        raise ProjectError(f"{root} is a file; choose a new folder for the demo project.")
+    if root.is_dir() and any(p.name != "data" for p in root.iterdir()):
+        raise ProjectError(f"{root} is not empty; choose an empty or new folder for the "
+                           "demo project, so nothing of yours is mixed with it.")
     make_demo_dataset(data, sink=sink, cancel=cancel, **(options or DEMO_OPTIONS))
     settings = ProjectSettings(
         dataset=DatasetSettings(path=str(data.resolve()), image_size=DEMO_IMAGE_SIZE),

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from allgui import __version__
+from allgui.core.checks import SettingError, check_fields
 from allgui.core.errors import ProjectError
 from allgui.core.files.atomic import atomic_write_text
-from allgui.core.files.tomlio import dumps, loads
+from allgui.core.files.tomlio import TomlWriteError, dumps, loads
 
 CONFIG_NAME = "project.toml"
 
@@ -28,6 +29,14 @@ CONFIG_NAME = "project.toml"
 class DatasetSettings:
     path: str = ""  # folder (or manifest CSV) the user picked
     image_size: int = 224  # images are resized once to this square size (the paper: 224)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "dataset")
+        if not 16 <= self.image_size <= 1024:
+            raise SettingError(
+                f"The setting dataset.image_size must be between 16 and 1024 pixels, "
+                f"not {self.image_size}."
+            )
 
 
 @dataclass(frozen=True)
@@ -40,12 +49,35 @@ class SplitSettings:
     test_fraction: float = 0.15  # used only when the dataset has no test set of its own
     use_official_test: bool = True  # C-NMC's preliminary test set as the test set
 
+    def __post_init__(self) -> None:
+        check_fields(self, "split")
+        if self.seed < 0:
+            raise SettingError(f"The setting split.seed must be 0 or more, not {self.seed}.")
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise SettingError(f"The setting split.{name} must be between 0 and 1, not {value}.")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise SettingError("split.val_fraction and split.test_fraction leave no training images; "
+                               "make them smaller.")
+
 
 @dataclass(frozen=True)
 class ModelSettings:
     backbone: str = "efficientnet_b2"
     weights: str = "imagenet"  # 'imagenet' (timm's hub), 'none', or a path to a weights file
     finetune_stages: int = 0  # 0 = frozen backbone, as the paper
+
+    def __post_init__(self) -> None:
+        check_fields(self, "model")
+        if not self.backbone.strip():
+            raise SettingError("The setting model.backbone is empty; name a timm backbone.")
+        if not self.weights.strip():
+            raise SettingError("The setting model.weights is empty; use 'imagenet', 'none' "
+                               "or the path of a weights file.")
+        if not 0 <= self.finetune_stages <= 16:
+            raise SettingError(f"The setting model.finetune_stages must be between 0 and 16, "
+                               f"not {self.finetune_stages}.")
 
 
 @dataclass(frozen=True)
@@ -57,6 +89,12 @@ class ProjectSettings:
     # plain TOML data here so this module need not know its schema.
     search: dict[str, Any] = field(default_factory=dict)
     storage: str = ""  # '' = <project>/study.db; otherwise an Optuna storage URL
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.search, dict):
+            raise SettingError("The [search] section of project.toml must be a table.")
+        if not isinstance(self.storage, str):
+            raise SettingError(f"The setting storage must be text, not {self.storage!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +110,8 @@ class ProjectSettings:
     def from_dict(cls, data: dict[str, Any]) -> ProjectSettings:
         def build(kind, section):
             raw = data.get(section, {}) or {}
+            if not isinstance(raw, dict):
+                raise ProjectError(f"project.toml's [{section}] must be a table of settings.")
             known = {f.name for f in dataclasses.fields(kind)}
             unknown = sorted(set(raw) - known)
             if unknown:
@@ -109,9 +149,26 @@ class Project:
 
     @property
     def storage_url(self) -> str:
+        """The study's storage URL; a relative SQLite path is taken from the
+        project folder (not from wherever a command happens to run)."""
         from allgui.core.search.storage import with_driver
 
-        return with_driver(self.settings.storage) or f"sqlite:///{self.study_path}"
+        sqlite = self.sqlite_path
+        if sqlite is not None:
+            return f"sqlite:///{sqlite}"
+        return with_driver(self.settings.storage)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file that holds the study, or None for a database server."""
+        url = self.settings.storage
+        if not url:
+            return self.study_path
+        head, sep, rest = url.partition(":///")
+        if not sep or head.split("+", 1)[0].lower() != "sqlite":
+            return None
+        path = Path(rest.split("?", 1)[0])
+        return path if path.is_absolute() else self.root / path
 
     @property
     def cache_dir(self) -> Path:
@@ -155,6 +212,9 @@ class Project:
             raise ProjectError(f"{path} cannot be read.", str(exc)) from exc
         try:
             settings = ProjectSettings.from_dict(data)
+        except SettingError as exc:
+            raise ProjectError(f"{path} has a setting allgui cannot use. {exc.message}",
+                               exc.details) from exc
         except TypeError as exc:
             raise ProjectError(f"{path} has invalid settings.", str(exc)) from exc
         return cls(root, settings)
@@ -164,7 +224,14 @@ class Project:
 
     def _write(self, settings: ProjectSettings) -> None:
         try:
-            atomic_write_text(self.config_path, dumps(settings.to_dict()))
+            text = dumps(settings.to_dict())
+        except TomlWriteError as exc:
+            raise ProjectError(
+                f"The setting {exc.key} cannot be saved: it {exc.reason}. "
+                "Choose another value (or rename the folder).",
+            ) from exc
+        try:
+            atomic_write_text(self.config_path, text)
         except OSError as exc:
             raise ProjectError(
                 f"The project settings could not be saved to {self.config_path}.", str(exc)

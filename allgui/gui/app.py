@@ -34,6 +34,12 @@ def run_app(argv: list[str] | None = None) -> int:
     ``argv`` may name a project folder to open.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    from allgui.gui.platform_check import window_problem
+
+    problem = window_problem()
+    if problem is not None and QApplication.instance() is None:
+        print(f"allgui: {problem}", file=sys.stderr)  # Qt would abort with less
+        return 2
     app = make_application([a for a in argv if a.startswith("-")])
     from allgui.gui.errors import LastResortHandler
     from allgui.gui.main_window import MainWindow, app_icon

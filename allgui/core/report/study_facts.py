@@ -57,7 +57,7 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
     """The project's study, or ``None`` when the project has none yet."""
     import optuna
 
-    if not project.settings.storage and not project.study_path.is_file():
+    if project.sqlite_path is not None and not project.sqlite_path.is_file():
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

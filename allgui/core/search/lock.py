@@ -74,6 +74,26 @@ def process_alive(pid: int) -> bool:
     return _alive_windows(pid) if os.name == "nt" else _alive_posix(pid)
 
 
+def process_started(pid: int) -> str | None:
+    """When process ``pid`` started, as the kernel counts it (Linux), or None
+    where that cannot be read. A recycled PID has another start time, so a
+    lock left by a dead search is not mistaken for a live one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name (field 2) may hold spaces and ')'.
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _same_process(holder: dict, pid: int) -> bool:
+    recorded = holder.get("started")
+    if not process_alive(pid):
+        return False
+    return recorded is None or process_started(pid) in (None, recorded)
+
+
 def _holder(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -131,12 +151,13 @@ def _stale(path: Path, holder: dict | None, host: str) -> bool:
     if holder.get("host") != host:
         raise ProjectError(
             f"A search on this project was started on another computer ({holder.get('host')})."
-            f" If it is no longer running, delete {path.name} in the project folder."
+            f" If it is no longer running, delete the lock file {path}."
         )
-    if pid != os.getpid() and process_alive(pid):  # our own pid: left by this process
+    if pid != os.getpid() and _same_process(holder, pid):  # our own pid: left by us
         raise ProjectError(
             "A search is already running on this project (process "
-            f"{pid}); stop it first, or wait for it to finish."
+            f"{pid}); stop it first, or wait for it to finish. If no search is running, "
+            f"delete the lock file {path}."
         )
     return True
 
@@ -161,7 +182,8 @@ def _break_stale(path: Path, seen: dict | None, host: str) -> None:
 @contextlib.contextmanager
 def _lock_file(path: Path) -> Iterator[None]:
     host = socket.gethostname()
-    mine = {"pid": os.getpid(), "host": host, "taken": time.time()}
+    mine = {"pid": os.getpid(), "host": host, "taken": time.time(),
+            "started": process_started(os.getpid())}
     for _ in range(50):
         if _create(path, mine):
             break
@@ -173,7 +195,7 @@ def _lock_file(path: Path) -> Iterator[None]:
         time.sleep(0.02)
     else:
         raise ProjectError("The project's search lock could not be taken; another search "
-                           "may be starting. Try again in a moment.")
+                           f"may be starting. Try again in a moment (lock file: {path}).")
     try:
         yield
     finally:

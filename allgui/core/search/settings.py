@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from allgui.core.checks import SettingError, check_device, check_fields, check_text
 from allgui.core.errors import AllguiError
 from allgui.core.project import Project
 from allgui.core.search.space import SearchSpace
@@ -41,7 +42,17 @@ class SearchSettings:
     space: SearchSpace = field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
+        try:
+            check_fields(self, "search")
+            check_device(self.device, "search.device")
+            check_text(self.study_name, "study name")
+        except SettingError as exc:
+            raise SearchError(exc.message) from exc
         problems = []
+        if self.seed < 0:
+            problems.append("the seed must be 0 or more")
+        if self.extract_batch_size < 0:
+            problems.append("the feature batch size cannot be negative")
         if self.trials < 1 or self.epochs < 1 or self.views < 1:
             problems.append("trials, epochs and views must each be at least 1")
         if self.mode not in MODES:

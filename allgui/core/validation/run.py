@@ -95,7 +95,7 @@ def _load_study(project: Project):
     from allgui.core.search.settings import project_study_name
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if not project.settings.storage and not project.study_path.is_file():
+    if project.sqlite_path is not None and not project.sqlite_path.is_file():
         return None
     try:
         names = optuna.study.get_all_study_names(storage=project.storage_url)

@@ -399,7 +399,7 @@ class OptimizeTab(ProjectTab):
     def load_study(self) -> None:
         """Show the project's study as it stands (to follow or resume it)."""
         project = self.project
-        if project is None or not project.study_path.exists() and not project.settings.storage:
+        if project is None or project.sqlite_path is not None and not project.sqlite_path.exists():
             return
         from allgui.core.search.settings import SearchSettings
 
