@@ -13,13 +13,10 @@ on.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
 import math
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from allgui.core.errors import AllguiError, Cancelled, ProjectError
@@ -28,8 +25,10 @@ from allgui.core.model.untuned import untuned_defaults, with_untuned
 from allgui.core.project import Project
 from allgui.core.validation.batch import (
     Batch,
+    BatchWriter,
     Configuration,
     RunRecord,
+    new_batch_id,
 )
 from allgui.core.validation.evaluate import free_gpu, train_and_evaluate
 from allgui.core.validation.plan import (
@@ -205,15 +204,6 @@ def _model_and_hparams(project: Project, params: dict[str, Any], n_classes: int)
 # -- the batch -------------------------------------------------------------------
 
 
-def new_batch_id(runs_dir: Path) -> str:
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    batch_id, n = stamp, 1
-    while (runs_dir / batch_id).exists():
-        n += 1
-        batch_id = f"{stamp}-{n}"
-    return batch_id
-
-
 def run_batch(
     project: Project,
     settings: ValidationSettings = ValidationSettings(),  # noqa: B008 - frozen
@@ -242,7 +232,7 @@ def run_batch(
         j.finish("Stopped before any run.", "stopped")  # what a Stop says until the runs
         plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
                                           cancel, prepared)
-        written = _Written(batch)
+        written = BatchWriter(batch)
         try:
             stopped, failures = _run_plan(plan, written, shared, sink, cancel)
         except BaseException as exc:  # an unexpected failure: say so on disk, keep finished runs
@@ -329,26 +319,7 @@ def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:
             "finetune_stages": cfg.finetune_stages}
 
 
-class _Written:
-    """The batch as last saved: each run is on disk before the next starts."""
-
-    def __init__(self, batch: Batch) -> None:
-        self.batch = batch
-        batch.path.mkdir(parents=True, exist_ok=True)
-        batch.save()
-
-    def add(self, record: RunRecord) -> None:
-        self.batch = self.batch.with_run(record)
-        self.batch.save()
-
-    def end(self, status: str, message: str) -> Batch:
-        self.batch = dataclasses.replace(self.batch, status=status, message=message,
-                                         finished_at=now_utc())
-        self.batch.save()
-        return self.batch
-
-
-def _run_plan(plan: BatchPlan, written: _Written, shared: dict, sink: Sink,
+def _run_plan(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
               cancel: threading.Event | None) -> tuple[bool, list[str]]:
     """Every run of the plan, in order: (whether Stop ended it, the failures)."""
     import torch
@@ -398,7 +369,7 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _finish(written: _Written, failures: list[str], stopped: bool) -> Batch:
+def _finish(written: BatchWriter, failures: list[str], stopped: bool) -> Batch:
     finished = [r for r in written.batch.runs if r.finished]
     folder = written.batch.folder
     if stopped:
