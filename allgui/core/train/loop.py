@@ -281,7 +281,7 @@ class _PassResult:
     loss: float
     accuracy: float
     balanced_accuracy: float
-    proba: np.ndarray | None = None
+    proba: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # validation only
 
 
 def _accuracies(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple[float, float]:

@@ -302,7 +302,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     )
     plan = BatchPlan(
         runs=planned_runs(seeds, (tuned_cfg, tuned_hp, batch.tuned),
-                          (base_cfg, base_hp, batch.baseline) if baseline else None),
+                          (base_cfg, base_hp, batch.baseline) if batch.baseline else None),
         runs_per_label=settings.runs, epochs=settings.epochs, mode=mode,
         train_settings=TrainSettings(early_stopping_patience=settings.patience, views=views),
         device=device, cache_dir=project.cache_dir, data=training_data_from_prepared(prepared),
@@ -357,7 +357,7 @@ def _run_plan(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
         if not record.finished:  # after the except block, which held the failed run's frames
             free_gpu()
         written.add(record)
-        if record.finished:
+        if record.finished and record.metrics is not None:
             sink(RunFinished(JOB, run=run.number, seed=run.seed, label=run.label,
                              metrics=record.metrics.headline()))
     return False, failures
