@@ -229,7 +229,7 @@ def run_batch(
                 if settings.baseline else None)
     total = settings.runs * (2 if baseline else 1)
     with job(sink, JOB, f"Validating {tuned.source}: {total} runs", total) as j:
-        j.finish("Stopped before any run.", "stopped")  # what a Stop says until the runs
+        j.finish("Stopped before any run.")  # what a Stop says until the runs start
         plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
                                           cancel, prepared)
         written = BatchWriter(batch)
