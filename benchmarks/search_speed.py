@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from allgui.core.train.loop import resolve_device
+    from allgui.core.train.device import resolve_device
 
     device = resolve_device(args.device)
     sizes = dict(PAPER if (args.full or device.type == "cuda") else CPU)

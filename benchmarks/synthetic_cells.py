@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allgui.core.train.loop import TrainingData
+from allgui.core.train.sources import TrainingData
 
 
 def _cell(rng: np.random.Generator, size: int, leukemic: bool) -> np.ndarray:

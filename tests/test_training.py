@@ -20,14 +20,15 @@ from allgui.core.train.augment import (
 )
 from allgui.core.train.features import build_feature_set
 from allgui.core.train.loop import (
+    FitConfig,
     HyperParams,
-    TrainingData,
     TrainingDiverged,
     TrainSettings,
     class_weights,
+    fit,
     predict_proba,
-    train_configuration,
 )
+from allgui.core.train.sources import CachedViews, OnlineImages, TrainingData
 
 torch.set_num_threads(1)
 CONFIG = ModelConfig(backbone="test_efficientnet", weights="none", hidden=16)
@@ -80,10 +81,9 @@ def test_cached_and_online_modes_end_the_same():
     data = make_data()
     hp = HyperParams(lr=3e-3, weight_decay=1e-4, batch_size=8)
     settings = TrainSettings(views=3)  # 3 epochs: both modes see views 0, 1, 2
-    cached = train_configuration(data, CONFIG, hp, mode="cached", epochs=3, seed=1,
-                                 settings=settings)
-    online = train_configuration(data, CONFIG, hp, mode="online", epochs=3, seed=1,
-                                 settings=settings)
+    config = FitConfig(CONFIG, hp, epochs=3, seed=1, settings=settings)
+    cached = fit(config, CachedViews(data))
+    online = fit(config, OnlineImages(data))
     for a, b in zip(cached.history, online.history, strict=True):
         assert a.train_loss == pytest.approx(b.train_loss, abs=1e-5)
         assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
@@ -98,9 +98,9 @@ def test_cached_and_online_modes_end_the_same():
 def test_training_records_every_epoch_and_keeps_the_best():
     data = make_data()
     log = EventLog()
-    result = train_configuration(data, CONFIG, HyperParams(lr=3e-3, batch_size=8),
-                                 mode="cached", epochs=4, seed=0, sink=log,
-                                 settings=TrainSettings(views=2, objective="balanced_accuracy"))
+    result = fit(FitConfig(CONFIG, HyperParams(lr=3e-3, batch_size=8), epochs=4, seed=0,
+                           settings=TrainSettings(views=2, objective="balanced_accuracy")),
+                 CachedViews(data), sink=log)
     epochs = log.of_type(EpochEnded)
     assert [e.epoch for e in epochs] == [1, 2, 3, 4]
     assert log.of_type(Progress)  # features phase was reported
@@ -117,8 +117,8 @@ def test_training_records_every_epoch_and_keeps_the_best():
 
 def test_nan_loss_is_a_clear_failure():
     with pytest.raises(TrainingDiverged, match="diverged"):
-        train_configuration(make_data(), CONFIG, HyperParams(lr=1e30, batch_size=8),
-                            mode="cached", epochs=2, settings=TrainSettings(views=1))
+        fit(FitConfig(CONFIG, HyperParams(lr=1e30, batch_size=8), epochs=2,
+                      settings=TrainSettings(views=1)), CachedViews(make_data()))
 
 
 def test_too_few_images_of_a_class_said_before_training():
@@ -127,7 +127,7 @@ def test_too_few_images_of_a_class_said_before_training():
                            data.val_labels, data.class_names)
     log = EventLog()
     with pytest.raises(DatasetError, match="class 'hem' has 1 image"):
-        train_configuration(one_hem, CONFIG, HyperParams(), sink=log)
+        fit(FitConfig(CONFIG, HyperParams()), CachedViews(one_hem), sink=log)
     assert log.events == []
 
 
@@ -135,8 +135,8 @@ def test_cancel_stops_between_batches():
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(Cancelled):
-        train_configuration(make_data(), CONFIG, HyperParams(batch_size=4), mode="online",
-                            epochs=50, cancel=cancel)
+        fit(FitConfig(CONFIG, HyperParams(batch_size=4), epochs=50), OnlineImages(make_data()),
+            cancel=cancel)
 
 
 def test_feature_cache_is_reused_and_resumes(tmp_path):
@@ -168,7 +168,17 @@ def test_fine_tuning_needs_the_online_mode():
     tuned = ModelConfig(backbone="test_efficientnet", weights="none", hidden=8,
                         finetune_stages=1)
     with pytest.raises(AllguiError, match="online"):
-        train_configuration(make_data(), tuned, HyperParams(), mode="cached")
-    result = train_configuration(make_data(), tuned, HyperParams(batch_size=8), mode="online",
-                                 epochs=1)
+        fit(FitConfig(tuned, HyperParams()), CachedViews(make_data()))
+    result = fit(FitConfig(tuned, HyperParams(batch_size=8), epochs=1), OnlineImages(make_data()))
     assert result.history[0].epoch == 1
+
+
+def test_a_mode_names_its_source():
+    from allgui.core.errors import AllguiError
+    from allgui.core.train.sources import source_for
+
+    data = make_data()
+    assert isinstance(source_for("cached", data), CachedViews)
+    assert isinstance(source_for("online", data), OnlineImages)
+    with pytest.raises(AllguiError, match="Unknown training mode 'fast'"):
+        source_for("fast", data)

@@ -263,3 +263,46 @@ def test_validation_trains_the_model_the_trial_trained(demo, tmp_path):
     with pytest.raises(ProjectError, match="does not record which model trial 0 trained"):
         run_batch(bare, ValidationSettings(runs=1, epochs=1), prepared=prepared)
     assert not bare.runs_dir.exists() or not any(bare.runs_dir.iterdir())
+
+
+def test_a_failing_batch_ends_its_job_once_and_keeps_finished_runs(demo):
+    """An unexpected failure after a run (here the caller's sink) ends the job
+    with exactly one JobFinished, and batch.json keeps the run that finished."""
+    project, prepared = demo
+    events = []
+
+    def sink(event):
+        events.append(event)
+        if isinstance(event, RunFinished):
+            raise RuntimeError("the window went away")
+
+    with pytest.raises(RuntimeError, match="the window went away"):
+        run_batch(project, ValidationSettings(runs=2, epochs=1, params=TINY), sink=sink,
+                  prepared=prepared)
+    ends = [e for e in events if isinstance(e, JobFinished)]
+    assert len(ends) == 1 and not ends[0].ok and not ends[0].stopped
+    saved = latest_batch(project, with_finished_runs=False)
+    assert saved.status == "failed" and "1 finished run(s) kept" in saved.message
+    assert [r.finished for r in saved.runs] == [True]
+
+
+def test_a_batch_where_no_run_finished_ends_its_job_once(demo):
+    project, prepared = demo
+    log = EventLog()
+    with pytest.raises(AllguiError, match="No run of the batch finished"):
+        run_batch(project, ValidationSettings(runs=1, epochs=2, params={"lr": 1e30}), sink=log,
+                  prepared=prepared)
+    ends = log.of_type(JobFinished)
+    assert len(ends) == 1 and not ends[0].ok and "No run of the batch finished" in ends[0].message
+
+
+def test_a_stop_before_any_run_ends_the_job_as_stopped(demo):
+    project, prepared = demo
+    cancel = threading.Event()
+    cancel.set()
+    log = EventLog()
+    batch = run_batch(project, ValidationSettings(runs=1, epochs=1, params=TINY), sink=log,
+                      cancel=cancel, prepared=prepared)
+    assert batch.status == "stopped" and not batch.runs
+    ends = log.of_type(JobFinished)
+    assert len(ends) == 1 and ends[0].stopped and not ends[0].ok

@@ -29,7 +29,7 @@ from allgui.core.dataset.imaging import prepare_image
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, ImageRecord
 from allgui.core.errors import Cancelled, ImageReadError
-from allgui.core.events import JobFinished, JobStarted, Sink, null_sink
+from allgui.core.events import JobHandle, Sink, job, null_sink
 from allgui.core.files.atomic import atomic_write_text
 
 # Bump whenever prepare_image changes what it returns: old entries are then ignored.
@@ -163,13 +163,16 @@ class ImageCache:
             else:
                 todo.append((path, digest))
         reused = len(hashes)
-        sink(
-            JobStarted(
-                JOB,
-                description=f"Preparing {len(todo)} of {len(unique)} images at {self.size} px",
-                total=len(todo),
-            )
-        )
+        description = f"Preparing {len(todo)} of {len(unique)} images at {self.size} px"
+        with job(sink, JOB, description, len(todo)) as j:
+            decoded, reused, bad = self._build(todo, table, hashes, reused, sink, cancel, j)
+            j.finish(f"{decoded} images prepared, {reused} already in the cache")
+        return CacheBuild(decoded, reused, tuple(bad), hashes)
+
+    def _build(self, todo: list[tuple[str, str]], table: dict, hashes: dict[str, str],
+               reused: int, sink: Sink, cancel: threading.Event | None,
+               j: JobHandle) -> tuple[int, int, list[BadFile]]:
+        """Decode ``todo`` into the cache; (decoded, reused, bad files)."""
         bad: list[BadFile] = []
         decoded = 0
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -185,7 +188,7 @@ class ImageCache:
                 workers=self.workers,
             )
         except Cancelled:
-            sink(JobFinished(JOB, ok=False, stopped=True, message="Stopped; prepared images kept"))
+            j.finish("Stopped; prepared images kept")
             raise
         for path, digest, outcome in results:
             if outcome == "decoded":
@@ -206,12 +209,7 @@ class ImageCache:
                 atomic_write_text(self._table_path, json.dumps(table))
             except OSError:
                 pass  # only a speed-up for the next run
-        sink(
-            JobFinished(
-                JOB, ok=True, message=f"{decoded} images prepared, {reused} already in the cache"
-            )
-        )
-        return CacheBuild(decoded, reused, tuple(bad), hashes)
+        return decoded, reused, bad
 
     def load(self, paths: Sequence[str], build: CacheBuild,
              cancel: threading.Event | None = None) -> np.ndarray:

@@ -29,7 +29,7 @@ from PIL import Image
 from allgui.core.dataset.discover import SYNTHETIC_MARKER
 from allgui.core.dataset.generated import remove_previous, write_ledger
 from allgui.core.errors import Cancelled, DatasetError
-from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.events import Progress, Sink, job, null_sink
 from allgui.core.files.atomic import atomic_write_text
 
 JOB = "demo-data"
@@ -190,58 +190,57 @@ def make_demo_dataset(
         plan.append((f"H{patients_hem + k + 1}", "hem", "test", -1))
     total = sum(images_per_patient if lab == "all" else n_hem_images for _, lab, _, _ in plan)
     total += unlabelled_images
-    sink(JobStarted(JOB, description=f"Drawing {total} synthetic cells", total=total))
+    with job(sink, JOB, f"Drawing {total} synthetic cells", total) as j:
+        try:
+            painter = CellPainter(size)
+            done = 0
+            prelim: list[tuple[str, str, np.ndarray]] = []  # original name, label, pixels
+            unl_styles = []
+            for p_number, (patient, label, subset, fold) in enumerate(plan):
+                prng = np.random.default_rng([seed, p_number])
+                style = patient_style(prng)
+                unl_styles.append((style, label))
+                n_images = images_per_patient if label == "all" else n_hem_images
+                for image in range(1, n_images + 1):
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("Demo data generation stopped; run it again to finish.")
+                    pixels = painter.cell(prng, label, style)
+                    name = f"UID_{patient}_{image}_1_{label}.bmp"
+                    if subset == "train":
+                        path = root / "training_data" / f"fold_{fold}" / label / name
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        Image.fromarray(pixels).save(path, format="BMP")
+                    else:
+                        prelim.append((name, label, pixels))
+                    done += 1
+                    if done % 20 == 0:
+                        sink(Progress(JOB, phase="drawing cells", done=done, total=total))
 
-    try:
-        painter = CellPainter(size)
-        done = 0
-        prelim: list[tuple[str, str, np.ndarray]] = []  # original name, label, pixels
-        unl_styles = []
-        for p_number, (patient, label, subset, fold) in enumerate(plan):
-            prng = np.random.default_rng([seed, p_number])
-            style = patient_style(prng)
-            unl_styles.append((style, label))
-            n_images = images_per_patient if label == "all" else n_hem_images
-            for image in range(1, n_images + 1):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("Demo data generation stopped; run it again to finish.")
-                pixels = painter.cell(prng, label, style)
-                name = f"UID_{patient}_{image}_1_{label}.bmp"
-                if subset == "train":
-                    path = root / "training_data" / f"fold_{fold}" / label / name
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(pixels).save(path, format="BMP")
-                else:
-                    prelim.append((name, label, pixels))
+            # The preliminary test set: shuffled, renumbered, labels in a CSV.
+            order = np.random.default_rng([seed, 10_000]).permutation(len(prelim))
+            rows = []
+            prelim_dir = root / PRELIM_DIR
+            prelim_dir.mkdir(parents=True, exist_ok=True)
+            for new_number, k in enumerate(order, 1):
+                original, label, pixels = prelim[k]
+                Image.fromarray(pixels).save(prelim_dir / f"{new_number}.bmp", format="BMP")
+                rows.append((original, f"{new_number}.bmp", "1" if label == "all" else "0"))
+            with open(root / PRELIM_LABELS, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["Patient_ID", "new_names", "labels"])
+                writer.writerows(rows)
+
+            final_dir = root / FINAL_DIR
+            final_dir.mkdir(parents=True, exist_ok=True)
+            urng = np.random.default_rng([seed, 20_000])
+            for n in range(1, unlabelled_images + 1):
+                style, label = unl_styles[int(urng.integers(len(unl_styles)))]
+                pixels = painter.cell(urng, label, style)
+                Image.fromarray(pixels).save(final_dir / f"{n}.bmp", format="BMP")
                 done += 1
-                if done % 20 == 0:
-                    sink(Progress(JOB, phase="drawing cells", done=done, total=total))
-
-        # The preliminary test set: shuffled, renumbered, labels in a CSV.
-        order = np.random.default_rng([seed, 10_000]).permutation(len(prelim))
-        rows = []
-        prelim_dir = root / PRELIM_DIR
-        prelim_dir.mkdir(parents=True, exist_ok=True)
-        for new_number, k in enumerate(order, 1):
-            original, label, pixels = prelim[k]
-            Image.fromarray(pixels).save(prelim_dir / f"{new_number}.bmp", format="BMP")
-            rows.append((original, f"{new_number}.bmp", "1" if label == "all" else "0"))
-        with open(root / PRELIM_LABELS, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["Patient_ID", "new_names", "labels"])
-            writer.writerows(rows)
-
-        final_dir = root / FINAL_DIR
-        final_dir.mkdir(parents=True, exist_ok=True)
-        urng = np.random.default_rng([seed, 20_000])
-        for n in range(1, unlabelled_images + 1):
-            style, label = unl_styles[int(urng.integers(len(unl_styles)))]
-            pixels = painter.cell(urng, label, style)
-            Image.fromarray(pixels).save(final_dir / f"{n}.bmp", format="BMP")
-            done += 1
-        sink(Progress(JOB, phase="drawing cells", done=done, total=total))
-    finally:
-        # Also after a stop or an error: what was written is known as allgui's.
-        write_ledger(root)
-    sink(JobFinished(JOB, ok=True, message=f"{done} synthetic images in {root}"))
+            sink(Progress(JOB, phase="drawing cells", done=done, total=total))
+        finally:
+            # Also after a stop or an error: what was written is known as allgui's.
+            write_ledger(root)
+        j.finish(f"{done} synthetic images in {root}")
     return root

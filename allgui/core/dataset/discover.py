@@ -31,7 +31,7 @@ from allgui.core.dataset.imaging import MAX_PIXELS, is_image_name
 from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name, patient_from_name
 from allgui.core.dataset.records import BadFile, DatasetIndex, ImageRecord
 from allgui.core.errors import Cancelled, DatasetError
-from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.events import Progress, Sink, job, null_sink
 
 JOB = "scan"
 SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
@@ -53,7 +53,14 @@ def discover(
     if not path.exists():
         raise DatasetError(f"The dataset folder {path} does not exist.")
     path = path.resolve()
-    sink(JobStarted(JOB, description=f"Looking for images in {path}"))
+    with job(sink, JOB, f"Looking for images in {path}") as j:
+        index = _scan(path, sink, cancel)
+        j.finish(f"Found {len(index.records)} images")
+    return index
+
+
+def _scan(path: Path, sink: Sink, cancel: threading.Event | None) -> DatasetIndex:
+    """The index of ``path`` by its layout: a manifest, C-NMC, or class folders."""
     if path.is_file():
         if path.suffix.lower() != ".csv":
             raise DatasetError(
@@ -70,7 +77,6 @@ def discover(
         index = _scan_manifest(manifest, sink, cancel, root=path)
     else:
         index = _scan_class_folders(path, sink, cancel)
-    sink(JobFinished(JOB, ok=True, message=f"Found {len(index.records)} images"))
     return index
 
 

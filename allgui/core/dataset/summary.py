@@ -17,7 +17,7 @@ from allgui.core.dataset.imaging import read_rgb
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, DatasetIndex
 from allgui.core.errors import ImageReadError
-from allgui.core.events import JobFinished, JobStarted, Sink, null_sink
+from allgui.core.events import Sink, job, null_sink
 
 JOB = "summary"
 SUBSETS = ("train", "test", "unlabelled")
@@ -130,14 +130,21 @@ def summarize(
     (in parallel) for its content hash, size and format, and with ``decode``
     fully decoded, so truncated files are found now rather than in training."""
     facts: dict[str, FileFacts] = {}
-    if inspect:
-        sink(JobStarted(JOB, description="Reading every image", total=len(index.records)))
+    if not inspect:
+        return _summary(index, facts, inspect)
+    with job(sink, JOB, "Reading every image", len(index.records)) as j:
         paths = [r.path for r in index.records]
         for f in map_items(
             inspect_file, paths, (decode,), job=JOB, phase="reading images",
             sink=sink, cancel=cancel, workers=workers,
         ):
             facts[f.path] = f
+        summary = _summary(index, facts, inspect)
+        j.finish(f"{summary.n_images} usable images")
+    return summary
+
+
+def _summary(index: DatasetIndex, facts: dict[str, FileFacts], inspect: bool) -> DatasetSummary:
     bad = list(index.bad_files)
     bad += [BadFile(f.path, f.problem) for f in facts.values() if f.problem]
     bad_paths = {b.path for b in bad}
@@ -192,8 +199,6 @@ def summarize(
         images_without_patient=sum(1 for r in records if r.label and not r.patient),
         hashes={p: f.content_hash for p, f in facts.items() if f.content_hash},
     )
-    if inspect:
-        sink(JobFinished(JOB, ok=True, message=f"{summary.n_images} usable images"))
     return summary
 
 

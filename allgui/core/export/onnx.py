@@ -41,7 +41,7 @@ from torch import nn
 from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.dataset.imaging import prepare_image, resize_area
 from allgui.core.errors import AllguiError
-from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.events import Progress, Sink, job, null_sink
 from allgui.core.files.atomic import atomic_write_bytes
 from allgui.core.infer.model_file import (
     INPUT_NAME,
@@ -267,11 +267,19 @@ def export_onnx(
     arrays) are used, with synthetic ones, for the torch-vs-onnxruntime check.
     Raises AllguiError, writing nothing, if the check fails.
     """
+    with job(sink, JOB, f"Exporting the model to {out_path}", total=3) as j:
+        result = _export(model_or_checkpoint, out_path, metadata, sample_images, input_size,
+                         tolerance, sink)
+        j.finish(f"Exported to {out_path}")
+    return result
+
+
+def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, tolerance,
+            sink) -> ExportResult:
     import onnx
     import onnxruntime as ort
 
     started = time.perf_counter()
-    sink(JobStarted(JOB, f"Exporting the model to {out_path}", total=3))
     source = "" if isinstance(model_or_checkpoint, AllClassifier) else str(model_or_checkpoint)
     model, ckpt = _load(model_or_checkpoint)
     model.eval()
@@ -376,7 +384,6 @@ def export_onnx(
         raise AllguiError(f"Cannot write the model to {out_path}.", str(exc)) from exc
     info = read_model_info(out_path)
     sink(Progress(JOB, "export", 3, 3, "done"))
-    sink(JobFinished(JOB, ok=True, message=f"Exported to {out_path}"))
     return ExportResult(
         path=str(Path(out_path)),
         info=info,

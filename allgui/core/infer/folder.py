@@ -23,7 +23,7 @@ from PIL import Image
 from allgui.core.dataset.imaging import is_image_name
 from allgui.core.dataset.patients import patient_from_name, patient_sort_key
 from allgui.core.errors import AllguiError, Cancelled
-from allgui.core.events import JobFinished, JobStarted, Notice, Progress, Sink, null_sink
+from allgui.core.events import Notice, Progress, Sink, job, null_sink
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage
 from allgui.core.infer.heatmap import save_heatmap_png
@@ -140,63 +140,56 @@ def classify_files(
     so a caller keeps them whatever happens later."""
     files = [Path(f) for f in files]
     where = f" in {base}" if base is not None else ""
-    sink(JobStarted(JOB, f"Classifying {len(files)} images{where}", total=len(files)))
-    rows: list[FolderRow] = []
-    batch: list[tuple[str, Path, PreparedImage]] = []
-    heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
+    with job(sink, JOB, f"Classifying {len(files)} images{where}", len(files)) as j:
+        rows: list[FolderRow] = []
+        batch: list[tuple[str, Path, PreparedImage]] = []
+        heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
 
-    def flush() -> None:
-        done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
-        rows.extend(done)
-        batch.clear()
-        if on_rows is not None:
-            on_rows(done)
-        sink(Progress(JOB, "classify", len(rows), len(files)))
+        def flush() -> None:
+            done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
+            rows.extend(done)
+            batch.clear()
+            if on_rows is not None:
+                on_rows(done)
+            sink(Progress(JOB, "classify", len(rows), len(files)))
 
-    def skipped(row: FolderRow) -> None:
-        rows.append(row)
-        sink(Notice(JOB, "warning", f"Skipped {row.path}: {row.error}"))
-        if on_rows is not None:
-            on_rows([row])
+        def skipped(row: FolderRow) -> None:
+            rows.append(row)
+            sink(Notice(JOB, "warning", f"Skipped {row.path}: {row.error}"))
+            if on_rows is not None:
+                on_rows([row])
 
-    stopped = False
-    for path in files:
-        if cancel is not None and cancel.is_set():
-            stopped = True
-            break
-        rel = path.relative_to(base).as_posix() if base is not None else str(path)
-        try:
-            batch.append((rel, heat_names.get(path, Path()), classifier.prepare(path)))
-        except AllguiError as exc:
-            skipped(FolderRow(rel, patient_from_name(path.name), error=_reason(exc)))
-        except Exception as exc:  # an odd file must not end the run
-            skipped(FolderRow(rel, patient_from_name(path.name), error=f"unexpected error: {exc}"))
-        if len(batch) >= batch_size:
+        stopped = False
+        for path in files:
+            if cancel is not None and cancel.is_set():
+                stopped = True
+                break
+            rel = path.relative_to(base).as_posix() if base is not None else str(path)
+            try:
+                batch.append((rel, heat_names.get(path, Path()), classifier.prepare(path)))
+            except AllguiError as exc:
+                skipped(FolderRow(rel, patient_from_name(path.name), error=_reason(exc)))
+            except Exception as exc:  # an odd file must not end the run
+                skipped(FolderRow(rel, patient_from_name(path.name), error=f"unexpected error: {exc}"))
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
 
-    rows.sort(key=lambda r: r.path)
-    result = FolderResult(
-        folder=str(base) if base is not None else "",
-        rows=tuple(rows),
-        patients=summarise_patients(rows, classifier.classes),
-    )
-    if csv_path is not None:
-        result = write_csvs(result, csv_path, classifier.classes)
-    sink(
-        JobFinished(
-            JOB,
-            ok=True,
-            message=f"{len(result.classified)} classified, {len(result.bad)} skipped",
-            stopped=stopped,
+        rows.sort(key=lambda r: r.path)
+        result = FolderResult(
+            folder=str(base) if base is not None else "",
+            rows=tuple(rows),
+            patients=summarise_patients(rows, classifier.classes),
         )
-    )
-    if stopped:
-        raise Cancelled(
-            f"Stopped by the user after {len(rows)} of {len(files)} images"
-            + ("; the results so far were saved." if csv_path is not None else ".")
-        )
+        if csv_path is not None:
+            result = write_csvs(result, csv_path, classifier.classes)
+        j.finish(f"{len(result.classified)} classified, {len(result.bad)} skipped")
+        if stopped:  # the job ends as stopped, with the message above
+            raise Cancelled(
+                f"Stopped by the user after {len(rows)} of {len(files)} images"
+                + ("; the results so far were saved." if csv_path is not None else ".")
+            )
     return result
 
 

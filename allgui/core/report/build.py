@@ -11,7 +11,7 @@ from typing import Any
 
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled
-from allgui.core.events import JobFinished, JobStarted, Progress, Sink, null_sink
+from allgui.core.events import Progress, Sink, job, null_sink
 from allgui.core.model.params import label as param_label
 from allgui.core.model.params import ordered
 from allgui.core.project import Project
@@ -369,25 +369,24 @@ def write_report(
     from allgui.core.report.html import write_html
     from allgui.core.report.pdf import write_pdf
 
-    sink(JobStarted(JOB, description="Writing the report", total=3))
+    with job(sink, JOB, "Writing the report", 3) as j:
+        def step(done: int, message: str) -> None:
+            if cancel is not None and cancel.is_set():
+                j.finish("Report stopped.")  # the job ends as stopped, with this message
+                raise Cancelled("Report stopped by the user; nothing was written.")
+            sink(Progress(JOB, phase="report", done=done, total=3, message=message))
 
-    def step(done: int, message: str) -> None:
-        if cancel is not None and cancel.is_set():
-            sink(JobFinished(JOB, ok=False, stopped=True, message="Report stopped."))
-            raise Cancelled("Report stopped by the user; nothing was written.")
-        sink(Progress(JOB, phase="report", done=done, total=3, message=message))
-
-    batch = batch or latest_batch(project)
-    step(0, "reading the study")
-    study = read_study(project)
-    step(1, "computing statistics and pictures")
-    doc = build_document(project, batch, study, resamples=resamples)
-    folder = Path(out_dir) if out_dir else project.reports_dir
-    stem = f"report-{batch.batch_id}" if batch else "report"
-    step(2, "writing files")
-    html_path = write_html(doc, folder / f"{stem}.html") if html else None
-    pdf_path = write_pdf(doc, folder / f"{stem}.pdf") if pdf else None
-    written = ", ".join(str(p) for p in (html_path, pdf_path) if p)
-    sink(Progress(JOB, phase="report", done=3, total=3, message="written"))
-    sink(JobFinished(JOB, ok=True, message=f"Report written: {written}"))
+        batch = batch or latest_batch(project)
+        step(0, "reading the study")
+        study = read_study(project)
+        step(1, "computing statistics and pictures")
+        doc = build_document(project, batch, study, resamples=resamples)
+        folder = Path(out_dir) if out_dir else project.reports_dir
+        stem = f"report-{batch.batch_id}" if batch else "report"
+        step(2, "writing files")
+        html_path = write_html(doc, folder / f"{stem}.html") if html else None
+        pdf_path = write_pdf(doc, folder / f"{stem}.pdf") if pdf else None
+        written = ", ".join(str(p) for p in (html_path, pdf_path) if p)
+        sink(Progress(JOB, phase="report", done=3, total=3, message="written"))
+        j.finish(f"Report written: {written}")
     return ReportFiles(html_path, pdf_path, doc)

@@ -63,17 +63,17 @@ from allgui.core.search.settings import (  # noqa: F401 - re-exported (torch-fre
 )
 from allgui.core.search.space import SearchSpace
 from allgui.core.search.storage import mask_url
+from allgui.core.train.device import resolve_device
 from allgui.core.train.features import FeatureSet, build_feature_set
 from allgui.core.train.loop import (
+    FitConfig,
     HyperParams,
-    TrainingData,
     TrainingDiverged,
     TrainSettings,
-    check_class_counts,
-    resolve_device,
+    fit,
     seed_everything,
-    train_configuration,
 )
+from allgui.core.train.sources import TrainingData, check_class_counts, source_for
 
 JOB = "search"
 INTERRUPTED = "interrupted"  # trial user attribute: True when a crash or Stop ended it
@@ -464,11 +464,11 @@ def _run_trial(study, trial, project, settings, train_settings, data, backbones,
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
-        result = train_configuration(
-            data, config, hp, mode=settings.mode, epochs=settings.epochs, seed=seed,
-            views_seed=settings.seed, sink=sink, cancel=cancel, device=device,
-            settings=train_settings, cache_dir=project.cache_dir, base_model=base,
-            features=features, job=JOB, trial=number, on_epoch=on_epoch,
+        result = fit(
+            FitConfig(config, hp, epochs=settings.epochs, seed=seed, views_seed=settings.seed,
+                      settings=train_settings, job=JOB, trial=number),
+            source_for(settings.mode, data, features=features, cache_dir=project.cache_dir),
+            device=device, base_model=base, sink=sink, cancel=cancel, on_epoch=on_epoch,
         )
         best = result.best
         _set_attrs(trial, history, epochs_run=len(result.history),
@@ -618,7 +618,7 @@ def load_search_result(project: Project, settings: SearchSettings | None = None)
 def best_configuration(project: Project, n_classes: int,
                        study_name: str | None = None) -> tuple[ModelConfig, HyperParams, int]:
     """The best complete trial's configuration, ready for
-    :func:`~allgui.core.train.loop.train_configuration`: ``(model_config,
+    :func:`~allgui.core.train.loop.fit`'s ``FitConfig``: ``(model_config,
     hparams, trial_number)``. Parameters the space held fixed are included."""
     study = load_study(project, study_name)
     best = load_search_result(
@@ -634,6 +634,6 @@ def training_data_for(project: Project, sink: Sink = null_sink,
                       cancel: threading.Event | None = None) -> TrainingData:
     """The project's training and validation parts, prepared (through the cache)."""
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.train.loop import training_data_from_prepared
+    from allgui.core.train.sources import training_data_from_prepared
 
     return training_data_from_prepared(prepare_project_data(project, sink, cancel))

@@ -78,7 +78,8 @@ from allgui.core.search.storage import (
     open_storage,
     scheme,
 )
-from allgui.core.train.loop import check_class_counts, resolve_device
+from allgui.core.train.device import resolve_device
+from allgui.core.train.sources import check_class_counts
 
 SHARED = "allgui_shared"  # study attribute: what a worker needs to join
 WORKER = "worker"  # trial attribute: 'host:pid' of the worker that ran it
@@ -415,7 +416,7 @@ def _publish(project, settings, sink, cancel, data, heartbeat_s):
     """Open (or make) the study, check it matches, record what workers need."""
     from allgui.core.dataset.prepared import prepare_project_data
     from allgui.core.search.runner import SearchError
-    from allgui.core.train.loop import training_data_from_prepared
+    from allgui.core.train.sources import training_data_from_prepared
 
     if not is_database_url(project.storage_url):
         raise ProjectError("A shared study needs a database storage (postgresql://...).")
@@ -454,7 +455,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
 
     from allgui.core.dataset.discover import discover
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.train.loop import training_data_from_prepared
+    from allgui.core.train.sources import training_data_from_prepared
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cancel = cancel if cancel is not None else threading.Event()

@@ -36,6 +36,7 @@ from allgui.core.train.augment import (
     random_affine_matrices,
     view_generator,
 )
+from allgui.core.train.device import backbone_batch
 
 LAYOUT_VERSION = 1
 
@@ -68,15 +69,6 @@ class FeatureSet:
             views = tuple(torch.tensor(np.asarray(v), device=device) for v in self.train_views)
             self._on_device[key] = (views, torch.tensor(np.asarray(self.val), device=device))
         return self._on_device[key]
-
-
-def backbone_batch(device: torch.device, requested: int = 0) -> int:
-    """Images per frozen-backbone forward pass: ``requested`` when set, else
-    16 on a CPU (larger batches spill its caches and run up to twice slower
-    per image) and 256 on a GPU."""
-    if requested > 0:
-        return requested
-    return 256 if device.type == "cuda" else 16
 
 
 def array_fingerprint(*arrays: np.ndarray) -> str:

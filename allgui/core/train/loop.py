@@ -11,9 +11,11 @@
 - seeded: the seed fixes head initialisation, dropout and batch order;
   augmentation draws come from ``views_seed`` (see :mod:`allgui.core.train.augment`).
 
-Modes: ``online`` augments, runs the backbone and the head every epoch (the
-straightforward pipeline; needed for fine-tuning). ``cached`` trains the head
-on a :class:`~allgui.core.train.features.FeatureSet`: epoch e sees view e mod K.
+What the head trains on is a source (:mod:`allgui.core.train.sources`):
+``CachedViews`` (frozen-backbone features, view e mod K in epoch e) or
+``OnlineImages`` (augmentation and backbone every epoch). As in timm's
+``train.py``, the caller builds everything (a :class:`FitConfig`, a source, a
+device) and :func:`fit` only runs the epochs.
 
 Stop: ``cancel`` (a ``threading.Event``) is checked between batches and
 raises :class:`~allgui.core.errors.Cancelled`. A loss that is not finite
@@ -22,29 +24,31 @@ raises :class:`TrainingDiverged`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from allgui.core.errors import AllguiError, Cancelled, DatasetError
-from allgui.core.events import EpochEnded, Progress, Sink, null_sink
+from allgui.core.errors import AllguiError
+from allgui.core.events import EpochEnded, Sink, null_sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.model.untuned import UNTUNED
-from allgui.core.search.settings import MODES  # noqa: F401 - one list of modes
-from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
-from allgui.core.train.features import FeatureSet, backbone_batch, build_feature_set
+from allgui.core.train.augment import model_input
+from allgui.core.train.device import autocast, resolve_device
 from allgui.core.train.objective import OBJECTIVES, objective_value
-
-MIN_TRAIN_PER_CLASS = 2
-MIN_VAL_PER_CLASS = 1
+from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepared: imported from here too
+    Feed,
+    Source,
+    TrainingData,
+    check_class_counts,
+    stop_if_cancelled,
+    training_data_from_prepared,
+)
 
 
 class TrainingDiverged(AllguiError):
@@ -71,43 +75,6 @@ class TrainSettings:
     views: int = 10  # K, cached mode
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     amp: bool = True  # bf16 autocast, CUDA only
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Images and labels of the training and validation parts.
-
-    Images are uint8 (N, H, W, 3), already resized; labels are class indices
-    into ``class_names``. ``key`` optionally names the data for the feature
-    cache (otherwise the arrays are hashed)."""
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    val_images: np.ndarray
-    val_labels: np.ndarray
-    class_names: tuple[str, ...]
-    key: str = ""
-
-    @property
-    def image_size(self) -> int:
-        return int(self.train_images.shape[1])
-
-
-def training_data_from_prepared(prepared) -> TrainingData:
-    """The train and validation parts of a
-    :class:`~allgui.core.dataset.prepared.PreparedData`; ``key`` names the
-    dataset, split and image size (a study checks it on resume)."""
-    h = hashlib.sha256()
-    h.update(prepared.index.fingerprint().encode())
-    h.update(repr((prepared.image_size, prepared.train.indices, prepared.val.indices)).encode())
-    return TrainingData(
-        train_images=prepared.train.images,
-        train_labels=np.asarray(prepared.train.labels, dtype=np.int64),
-        val_images=prepared.val.images,
-        val_labels=np.asarray(prepared.val.labels, dtype=np.int64),
-        class_names=tuple(prepared.classes),
-        key=h.hexdigest()[:16],
-    )
 
 
 @dataclass(frozen=True)
@@ -154,44 +121,10 @@ class TrainResult:
         return self.best.objective
 
 
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/'auto': the GPU when there is one, else the CPU."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AllguiError("A GPU was asked for, but none is available; use the CPU ('cpu').")
-    return dev
-
-
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """n_total / (n_classes * n_c), from the training labels."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
     return len(labels) / (n_classes * np.maximum(counts, 1)).astype(np.float64)
-
-
-def check_class_counts(data: TrainingData) -> None:
-    """Enough images of every class in each part, said before any training."""
-    n = len(data.class_names)
-    problems = []
-    for part, labels, least in (
-        ("training", data.train_labels, MIN_TRAIN_PER_CLASS),
-        ("validation", data.val_labels, MIN_VAL_PER_CLASS),
-    ):
-        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n)
-        for name, c in zip(data.class_names, counts, strict=False):
-            if c < least:
-                problems.append(f"class '{name}' has {c} image(s) in the {part} part "
-                                f"(at least {least} needed)")
-    if len(data.train_images) != len(data.train_labels) or len(data.val_images) != len(
-        data.val_labels
-    ):
-        raise DatasetError("The prepared data is inconsistent: images and labels differ in number.")
-    if problems:
-        raise DatasetError(
-            "Too few images to train: " + "; ".join(problems)
-            + ". Add images of that class, or change the split.",
-        )
 
 
 def seed_everything(seed: int) -> None:
@@ -213,112 +146,110 @@ def _reset_head(model: AllClassifier, seed: int) -> None:
             m.reset_parameters()
 
 
-def train_configuration(
-    data: TrainingData,
-    model_config: ModelConfig,
-    hparams: HyperParams,
-    *,
-    mode: str = "cached",
-    epochs: int = 40,
-    seed: int = 0,
-    views_seed: int | None = None,
-    sink: Sink = null_sink,
-    cancel: threading.Event | None = None,
-    device: str | torch.device | None = None,
-    settings: TrainSettings = TrainSettings(),  # noqa: B008 - frozen
-    cache_dir: str | Path | None = None,
-    base_model: AllClassifier | None = None,
-    features: FeatureSet | None = None,
-    job: str = "train",
-    trial: int | None = None,
-    run: int | None = None,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-) -> TrainResult:
-    """Train one configuration for up to ``epochs`` epochs with early stopping.
+@dataclass(frozen=True)
+class FitConfig:
+    """What one fit trains, and how its events are labelled."""
 
-    ``base_model`` (a built model with the same backbone) avoids building
-    and loading weights again; ``features`` (cached mode) avoids computing
-    them again; ``cache_dir`` keeps computed features on disk. ``on_epoch``
-    runs after each epoch (a search reports to Optuna there and may raise
-    ``optuna.TrialPruned``). Events: ``Progress`` (phase 'features') while
-    features are computed, then one ``EpochEnded`` per epoch.
-    """
-    if mode not in MODES:
-        raise AllguiError(f"Unknown training mode '{mode}'; choose 'cached' or 'online'.")
+    model_config: ModelConfig
+    hparams: HyperParams = field(default_factory=HyperParams)
+    epochs: int = 40
+    seed: int = 0  # head initialisation, dropout and batch order
+    views_seed: int | None = None  # augmentation draws; None = ``seed``
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    job: str = "train"  # the job named in its events
+    trial: int | None = None  # a search's trial, in EpochEnded
+    run: int | None = None  # a validation run, in EpochEnded
+
+    @property
+    def resolved_views_seed(self) -> int:
+        return self.seed if self.views_seed is None else self.views_seed
+
+
+def _check(config: FitConfig, source: Source) -> None:
+    """Say what cannot work before anything is built or emitted."""
+    settings, hp, model_config = config.settings, config.hparams, config.model_config
     if settings.objective not in OBJECTIVES:
         raise AllguiError(
             f"Unknown objective '{settings.objective}'; choose one of {', '.join(OBJECTIVES)}."
         )
-    if mode == "cached" and model_config.finetune_stages:
-        raise AllguiError(
-            "The cached mode needs a frozen backbone; use the online mode to fine-tune."
-        )
-    if model_config.n_classes != len(data.class_names):
+    source.check(model_config)
+    if model_config.n_classes != len(source.data.class_names):
         raise AllguiError(
             f"The model has {model_config.n_classes} outputs but the data has "
-            f"{len(data.class_names)} classes."
+            f"{len(source.data.class_names)} classes."
         )
-    if hparams.batch_size < 1 or hparams.lr <= 0 or hparams.weight_decay < 0:
+    if hp.batch_size < 1 or hp.lr <= 0 or hp.weight_decay < 0:
         raise AllguiError("Batch size and learning rate must be positive, weight decay not negative.")
-    check_class_counts(data)
-    dev = resolve_device(device)
-    views_seed = seed if views_seed is None else views_seed
-    started = time.perf_counter()
+    check_class_counts(source.data)
 
-    seed_everything(seed)
-    if base_model is not None and not model_config.finetune_stages:
-        model = base_model.with_head(model_config)
+
+def _model_for(config: FitConfig, base_model: AllClassifier | None,
+               device: torch.device) -> AllClassifier:
+    seed_everything(config.seed)  # a random-init backbone is the seed's
+    if base_model is not None and not config.model_config.finetune_stages:
+        model = base_model.with_head(config.model_config)
     elif base_model is not None:
         raise AllguiError("Fine-tuning builds its own model; do not pass a shared one.")
     else:
-        model = build_model(model_config)
-    model.to(dev)
-    if dev.type == "cuda":
+        model = build_model(config.model_config)
+    model.to(device)
+    if device.type == "cuda":
         model.backbone.to(memory_format=torch.channels_last)
+    return model
 
-    if mode == "cached" and features is None:
-        def progress(done: int, total: int) -> None:
-            sink(Progress(job=job, phase="features", done=done, total=total,
-                          message="Computing backbone features once for all epochs"))
 
-        features = build_feature_set(
-            model, data.train_images, data.val_images, views=settings.views, seed=views_seed,
-            device=dev, cache_dir=cache_dir, data_key=data.key,
-            batch_size=settings.extract_batch_size, amp=settings.amp, cancel=cancel,
-            progress=progress,
-        )
+def fit(
+    config: FitConfig,
+    source: Source,
+    *,
+    device: str | torch.device | None = None,
+    base_model: AllClassifier | None = None,
+    sink: Sink = null_sink,
+    cancel: threading.Event | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Train ``config`` on ``source`` for up to ``config.epochs`` epochs with
+    early stopping; see the module docstring.
 
-    _reset_head(model, seed)
-    torch.manual_seed(seed)  # dropout draws start from the seed in both modes
-    loop = _Loop(model, data, hparams, settings, dev, seed, views_seed, cancel, mode, features)
+    ``base_model`` (a built model with the same frozen backbone) avoids
+    building and loading weights again. ``on_epoch`` runs after each epoch (a
+    search reports to Optuna there and may raise ``optuna.TrialPruned``).
+    Events: ``Progress`` (phase 'features') while a source computes features,
+    then one ``EpochEnded`` per epoch.
+    """
+    _check(config, source)
+    dev = resolve_device(device)
+    started = time.perf_counter()
+    model = _model_for(config, base_model, dev)
+    feed = source.bind(model, dev, config, sink, cancel)
+    _reset_head(model, config.seed)
+    torch.manual_seed(config.seed)  # dropout draws start from the seed in both modes
+    epochs, data, objective = config.epochs, source.data, config.settings.objective
+    state = _State(model, feed, data, config, dev, cancel)
     history: list[EpochRecord] = []
     best_loss, best_epoch, best_state = math.inf, 0, None
     stopped_early = False
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        train = loop.train_epoch(epoch)
-        val = loop.validate()
-        lr = loop.optimizer.param_groups[0]["lr"]
-        loop.scheduler.step(val.loss)
+        train = state.train_epoch(epoch)
+        val = state.validate()
+        lr = state.optimizer.param_groups[0]["lr"]
+        state.scheduler.step(val.loss)
         record = EpochRecord(
-            epoch=epoch + 1,
-            train_loss=train.loss,
-            val_loss=val.loss,
-            train_accuracy=train.accuracy,
-            val_accuracy=val.accuracy,
+            epoch=epoch + 1, train_loss=train.loss, val_loss=val.loss,
+            train_accuracy=train.accuracy, val_accuracy=val.accuracy,
             train_balanced_accuracy=train.balanced_accuracy,
             val_balanced_accuracy=val.balanced_accuracy,
-            objective=objective_value(settings.objective, data.val_labels, val.proba,
+            objective=objective_value(objective, data.val_labels, val.proba,
                                       len(data.class_names)),
-            lr=lr,
-            seconds=time.perf_counter() - t0,
+            lr=lr, seconds=time.perf_counter() - t0,
         )
         history.append(record)
         if val.loss < best_loss:
             best_loss, best_epoch = val.loss, epoch + 1
-            best_state = loop.trainable_state()
+            best_state = state.trainable_state()
         sink(EpochEnded(
-            job=job, trial=trial, run=run, epoch=epoch + 1, epochs=epochs,
+            job=config.job, trial=config.trial, run=config.run, epoch=epoch + 1, epochs=epochs,
             train_loss=record.train_loss, val_loss=record.val_loss,
             train_accuracy=record.train_accuracy, val_accuracy=record.val_accuracy,
             train_balanced_accuracy=record.train_balanced_accuracy,
@@ -327,7 +258,7 @@ def train_configuration(
         ))
         if on_epoch is not None:
             on_epoch(record)
-        if epoch + 1 - best_epoch >= settings.early_stopping_patience:
+        if epoch + 1 - best_epoch >= config.settings.early_stopping_patience:
             stopped_early = epoch + 1 < epochs
             break
 
@@ -337,11 +268,11 @@ def train_configuration(
     if dev.type == "cuda":
         model.backbone.to(memory_format=torch.contiguous_format)
     return TrainResult(
-        model=model, model_config=model_config, hparams=hparams, mode=mode, seed=seed,
-        views_seed=views_seed, objective=settings.objective, device=str(dev),
-        history=tuple(history), best_epoch=best_epoch, stopped_early=stopped_early,
-        duration_s=time.perf_counter() - started, class_names=tuple(data.class_names),
-        settings=settings,
+        model=model, model_config=config.model_config, hparams=config.hparams,
+        mode=source.mode, seed=config.seed, views_seed=config.resolved_views_seed,
+        objective=objective, device=str(dev), history=tuple(history), best_epoch=best_epoch,
+        stopped_early=stopped_early, duration_s=time.perf_counter() - started,
+        class_names=tuple(data.class_names), settings=config.settings,
     )
 
 
@@ -350,7 +281,7 @@ class _PassResult:
     loss: float
     accuracy: float
     balanced_accuracy: float
-    proba: np.ndarray | None = None
+    proba: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # validation only
 
 
 def _accuracies(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple[float, float]:
@@ -361,88 +292,50 @@ def _accuracies(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple[
     return acc, (float(np.mean(recalls)) if recalls else float("nan"))
 
 
-class _Loop:
-    """The per-epoch work of one configuration (state shared across epochs)."""
+class _State:
+    """What one fit keeps across epochs: the optimiser, the scheduler, the losses."""
 
-    def __init__(self, model, data, hparams, settings, device, seed, views_seed, cancel, mode,
-                 features):
-        self.model, self.data, self.hp, self.settings = model, data, hparams, settings
-        self.device, self.seed, self.views_seed = device, seed, views_seed
-        self.cancel, self.mode, self.features = cancel, mode, features
+    def __init__(self, model: AllClassifier, feed: Feed, data: TrainingData, config: FitConfig,
+                 device: torch.device, cancel: threading.Event | None):
+        self.model, self.feed, self.data, self.hp = model, feed, data, config.hparams
+        self.device, self.seed, self.cancel = device, config.seed, cancel
         self.n_classes = len(data.class_names)
-        self.cuda = device.type == "cuda"
+        cuda = device.type == "cuda"
         weights = torch.tensor(class_weights(data.train_labels, self.n_classes),
                                dtype=torch.float32, device=device)
         self.train_loss = nn.CrossEntropyLoss(weight=weights)
         self.val_loss = nn.CrossEntropyLoss(reduction="sum")
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            params, lr=hparams.lr, betas=(0.9, 0.999), eps=1e-8,
-            weight_decay=hparams.weight_decay, **({"fused": True} if self.cuda else {}),
+            params, lr=self.hp.lr, betas=(0.9, 0.999), eps=1e-8,
+            weight_decay=self.hp.weight_decay, **({"fused": True} if cuda else {}),
         )
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=settings.lr_factor, patience=settings.lr_patience
+            self.optimizer, mode="min", factor=config.settings.lr_factor,
+            patience=config.settings.lr_patience,
         )
         self.train_labels = np.asarray(data.train_labels, dtype=np.int64)
         self.val_labels = torch.as_tensor(np.asarray(data.val_labels, dtype=np.int64),
                                           device=device)
-        if features is not None:
-            self.train_views, self.val_features = features.tensors(device)
-
-    def _check_cancel(self) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled()
-
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and self.settings.amp)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         if self.model.frozen:
             return {f"head.{k}": v.detach().clone() for k, v in self.model.head.state_dict().items()}
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
-    def _images_in(self, images: np.ndarray, idx: np.ndarray, matrices) -> torch.Tensor:
-        x = model_input(images[idx], self.model.mean, self.model.std, self.device, matrices)
-        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
-
-    def _logits_online(self, x: torch.Tensor) -> torch.Tensor:
-        if self.model.frozen:
-            # A frozen backbone (eval mode) gives the same features in any
-            # grouping: run it in the chunks that suit the device best. The head
-            # runs in fp32, as in the cached mode.
-            chunk = backbone_batch(self.device, self.settings.extract_batch_size)
-            parts = []
-            with torch.no_grad(), self._autocast():
-                for part in x.split(chunk):
-                    self._check_cancel()  # a big batch on a CPU takes seconds
-                    parts.append(self.model.pool(self.model.forward_features(part)))
-            return self.model.forward_head(torch.cat(parts).float())
-        with self._autocast():
-            return self.model(x)
-
     def train_epoch(self, epoch: int) -> _PassResult:
-        model, n, bs = self.model, len(self.data.train_labels), self.hp.batch_size
-        model.train()
+        n, bs = len(self.data.train_labels), self.hp.batch_size
+        self.model.train()
         order = _batch_order(n, self.seed, epoch)
         labels = self.train_labels[order]
         y_all = torch.from_numpy(labels).to(self.device)
-        if self.mode == "cached":
-            # Gathered once per epoch on the device, so each step takes a slice:
-            # few kernels per step on a GPU.
-            view = self.train_views[epoch % len(self.train_views)]
-            feats = view[torch.from_numpy(order).to(self.device)]
-        else:
-            matrices = random_affine_matrices(n, view_generator(self.views_seed, epoch))
+        logits_of = self.feed.train_pass(epoch, order)
         losses, sizes, preds = [], [], []
         for start in range(0, n, bs):
-            self._check_cancel()
-            y = y_all[start:start + bs]
-            if self.mode == "cached":
-                logits = model.forward_head(feats[start:start + bs])  # fp32: a small head
-            else:
-                idx = order[start:start + bs]
-                x = self._images_in(self.data.train_images, idx, matrices[idx])
-                logits = self._logits_online(x)
+            stop_if_cancelled(self.cancel)
+            part = slice(start, start + bs)
+            y = y_all[part]
+            logits = logits_of(part)
             loss = self.train_loss(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -461,23 +354,10 @@ class _Loop:
         return _PassResult(mean_loss, acc, bal)
 
     def validate(self) -> _PassResult:
-        model, n = self.model, len(self.data.val_labels)
-        model.eval()
-        logits_all = []
+        self.model.eval()
         with torch.no_grad():
-            if self.mode == "cached":
-                logits_all.append(model.forward_head(self.val_features).float())
-            else:
-                bs = backbone_batch(self.device, self.settings.extract_batch_size)
-                for start in range(0, n, bs):
-                    self._check_cancel()
-                    idx = np.arange(start, min(start + bs, n))
-                    x = self._images_in(self.data.val_images, idx, None)
-                    with self._autocast():
-                        out = model.pool(model.forward_features(x))
-                    logits_all.append(model.forward_head(out.float()).float())  # fp32 head
-        logits = torch.cat(logits_all)
-        loss = float(self.val_loss(logits, self.val_labels)) / n
+            logits = self.feed.val_logits()
+        loss = float(self.val_loss(logits, self.val_labels)) / len(self.data.val_labels)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"The validation loss became {loss}: training diverged.")
         proba = torch.softmax(logits, 1).cpu().numpy().astype(np.float64)
@@ -498,10 +378,9 @@ def predict_proba(
     out = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
+            stop_if_cancelled(cancel)
             x = model_input(images[start:start + batch_size], model.mean, model.std, dev)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            with autocast(dev):
                 out.append(torch.softmax(model(x).float(), 1).cpu().numpy())
     if not out:
         return np.zeros((0, model.config.n_classes), dtype=np.float32)

@@ -14,6 +14,7 @@ is stopped or crashes keeps every run that finished.
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import io
 import json
 import math
@@ -34,6 +35,7 @@ from allgui.core.validation.provenance import (
     SplitRecord,
     StudySummary,
 )
+from allgui.core.validation.record import now_utc
 
 BATCH_FILE = "batch.json"
 TUNED, BASELINE = "tuned", "baseline"
@@ -249,6 +251,34 @@ class Batch:
 
 def _or_inf(value: float | None) -> float:
     return float("inf") if value is None else value
+
+
+def new_batch_id(runs_dir: Path) -> str:
+    """A fresh folder name under ``runs_dir``: the UTC time, numbered when taken."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    batch_id, n = stamp, 1
+    while (runs_dir / batch_id).exists():
+        n += 1
+        batch_id = f"{stamp}-{n}"
+    return batch_id
+
+
+class BatchWriter:
+    """A running batch as last saved: each run is on disk before the next starts."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        batch.path.mkdir(parents=True, exist_ok=True)
+        batch.save()
+
+    def add(self, record: RunRecord) -> None:
+        self.batch = self.batch.with_run(record)
+        self.batch.save()
+
+    def end(self, status: str, message: str) -> Batch:
+        self.batch = replace(self.batch, status=status, message=message, finished_at=now_utc())
+        self.batch.save()
+        return self.batch
 
 
 def load_batch(folder: str | Path) -> Batch:

@@ -13,52 +13,39 @@ on.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
 import math
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from allgui.core.errors import AllguiError, Cancelled, DatasetError, ProjectError
-from allgui.core.events import (
-    JobFinished,
-    JobStarted,
-    Notice,
-    Progress,
-    RunFinished,
-    Sink,
-    null_sink,
-)
+from allgui.core.errors import AllguiError, Cancelled, ProjectError
+from allgui.core.events import Notice, Progress, RunFinished, Sink, job, null_sink
 from allgui.core.model import params as registry
 from allgui.core.model.params import parse_params as parse_params  # its old home
 from allgui.core.model.params import untuned_defaults, with_untuned
 from allgui.core.project import Project
 from allgui.core.validation.batch import (
-    BASELINE,
-    TUNED,
     Batch,
+    BatchWriter,
     Configuration,
-    Predictions,
     RunRecord,
-    write_predictions,
+    new_batch_id,
 )
-from allgui.core.validation.provenance import (
-    DatasetRecord,
-    ModelRecord,
-    PartCount,
-    SplitRecord,
-    StudySummary,
-    run_card,
+from allgui.core.validation.evaluate import free_gpu, train_and_evaluate
+from allgui.core.validation.plan import (
+    JOB,
+    BatchPlan,
+    TestSet,
+    check_search_split,
+    check_test_set,
+    dataset_record,
+    describe_test_set,
+    planned_runs,
 )
+from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
 from allgui.core.validation.record import environment_record, now_utc
 
-JOB = "validate"
 KNOWN = registry.NAMES  # the settings a run takes
 # The baseline a user gets with --baseline default: allgui's untuned defaults.
 DEFAULT_BASELINE = untuned_defaults()
@@ -188,94 +175,7 @@ def _model_and_hparams(project: Project, params: dict[str, Any], n_classes: int)
         n_classes=n_classes)
 
 
-# -- the test set -------------------------------------------------------------------
-
-
-def describe_test_set(prepared) -> tuple[str, str]:
-    """('official' | 'held-out', the words every table uses)."""
-    test = prepared.test
-    n_img = len(test)
-    pts = {p for p in test.patients if p}
-    who = f", {len(pts)} patients" if pts else ""
-    if prepared.split.test_source == "official":
-        name = ("C-NMC 2019 official preliminary test set" if prepared.index.layout == "cnmc"
-                else "the dataset's own test set")
-        return "official", f"{name} ({n_img:,} images{who})"
-    if prepared.split.leaky:
-        return "held-out", (f"image-level held-out test part ({n_img:,} images{who}; LEAKY: "
-                            "patients also in training)")
-    kind = "patient-held-out" if pts else "held-out"
-    return "held-out", f"{kind} test part ({n_img:,} images{who}), not used by the search"
-
-
-def _check_test_set(prepared) -> None:
-    if prepared.split.test_source == "none" or len(prepared.test) == 0:
-        raise DatasetError(
-            "This split has no test part, so the runs could not be evaluated on unseen data. "
-            "Use the dataset's official test set or give the split a test fraction."
-        )
-    counts = np.bincount(prepared.test.labels, minlength=len(prepared.classes))
-    missing = [c for c, n in zip(prepared.classes, counts, strict=True) if n == 0]
-    if missing:
-        raise DatasetError(
-            "The test set has no images of class " + ", ".join(f"'{m}'" for m in missing)
-            + ", so sensitivity, specificity and AUC cannot be measured. Choose a split whose "
-            "test part holds every class (a larger test fraction or another seed).",
-            f"test images per class: {dict(zip(prepared.classes, counts.tolist(), strict=True))}",
-        )
-
-
-def _check_search_split(prepared, tuned: Configuration, study_info: StudySummary) -> None:
-    """A test part drawn from the training images must be the one the search
-    left out: if the split (or image size) changed since, it may hold images
-    the search trained or chose on."""
-    from allgui.core.train.loop import training_data_from_prepared
-
-    key = study_info.data_key
-    if tuned.trial is None or not key or prepared.split.test_source == "official":
-        return
-    if training_data_from_prepared(prepared).key != key:
-        raise DatasetError(
-            "The split or image size has changed since the search, so the test part may hold "
-            "images the search used to choose this configuration. Restore the project's split "
-            "settings, or run a new search (with its own study name) on the new split.",
-            f"search data key {key}; now {training_data_from_prepared(prepared).key}",
-        )
-
-
-def _dataset_record(prepared) -> DatasetRecord:
-    from allgui.core.dataset.summary import summarize as summarize_dataset
-
-    summary = summarize_dataset(prepared.index, inspect=False).to_dict()
-    summary.pop("per_patient", None)
-    parts = {}
-    for name in ("train", "val", "test"):
-        part = prepared.part(name)
-        counts = Counter(prepared.classes[int(v)] for v in part.labels)
-        pts = {p for p in part.patients if p}
-        parts[name] = PartCount({c: counts.get(c, 0) for c in prepared.classes},
-                                len(pts) if pts else None)
-    return DatasetRecord(
-        root=str(prepared.index.root),
-        layout=prepared.index.layout,
-        synthetic=bool(prepared.index.synthetic),
-        summary=summary,
-        parts=parts,
-        audit=prepared.audit.to_dict(),
-        bad_files=len(prepared.index.bad_files) + len(prepared.bad_files),
-    )
-
-
 # -- the batch -------------------------------------------------------------------
-
-
-def new_batch_id(runs_dir: Path) -> str:
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    batch_id, n = stamp, 1
-    while (runs_dir / batch_id).exists():
-        n += 1
-        batch_id = f"{stamp}-{n}"
-    return batch_id
 
 
 def run_batch(
@@ -294,14 +194,6 @@ def run_batch(
     finished; returns the batch otherwise (``status`` 'finished', 'stopped'
     or 'partial', ``message`` saying what happened).
     """
-    from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.model.classifier import build_model
-    from allgui.core.train.loop import (
-        TrainSettings,
-        resolve_device,
-        training_data_from_prepared,
-    )
-
     if settings.runs < 1 or settings.epochs < 1:
         raise AllguiError("A batch needs at least one run of at least one epoch.")
     tuned, study_info = choose_configuration(project, settings)
@@ -310,18 +202,43 @@ def run_batch(
     baseline = (Configuration({**tuned_model, **settings.baseline}, settings.baseline_source)
                 if settings.baseline else None)
     total = settings.runs * (2 if baseline else 1)
-    sink(JobStarted(JOB, description=f"Validating {tuned.source}: {total} runs", total=total))
-    try:
-        if prepared is None:
-            prepared = prepare_project_data(project, sink, cancel)
-        _check_test_set(prepared)
-        _check_search_split(prepared, tuned, study_info)
-    except Cancelled:
-        sink(JobFinished(JOB, ok=False, stopped=True, message="Stopped before any run."))
-        raise
-    except AllguiError as exc:
-        sink(JobFinished(JOB, ok=False, message=exc.message))
-        raise
+    with job(sink, JOB, f"Validating {tuned.source}: {total} runs", total) as j:
+        j.finish("Stopped before any run.")  # what a Stop says until the runs start
+        plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
+                                          cancel, prepared)
+        written = BatchWriter(batch)
+        try:
+            stopped, failures = _run_plan(plan, written, shared, sink, cancel)
+        except BaseException as exc:  # an unexpected failure: say so on disk, keep finished runs
+            text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
+            kept = sum(r.finished for r in written.batch.runs)
+            message = f"The batch stopped on an error: {text} {kept} finished run(s) kept."
+            written.end("failed", message)
+            if isinstance(exc, AllguiError):
+                raise AllguiError(message, exc.details) from exc
+            raise
+        batch = _finish(written, failures, stopped)
+        j.finish(batch.message, "ok" if batch.status == "finished" else
+                 "stopped" if stopped else "error")
+    return batch
+
+
+def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configuration,
+                baseline: Configuration | None, study_info: StudySummary, sink: Sink,
+                cancel: threading.Event | None, prepared) -> tuple[BatchPlan, Batch, dict]:
+    """The batch's plan, its record before any run, and the frozen backbones the
+    runs share. Backbones are built here, before anything is written, so missing
+    weights fail the batch cleanly."""
+    from allgui.core.dataset.prepared import prepare_project_data
+    from allgui.core.model.classifier import build_model
+    from allgui.core.train.device import resolve_device
+    from allgui.core.train.loop import TrainSettings
+    from allgui.core.train.sources import training_data_from_prepared
+
+    if prepared is None:
+        prepared = prepare_project_data(project, sink, cancel)
+    check_test_set(prepared)
+    check_search_split(prepared, tuned, study_info)
     classes = tuple(prepared.classes)
     positive = prepared.positive_class if prepared.positive_class in classes else classes[-1]
     test_source, test_set = describe_test_set(prepared)
@@ -333,20 +250,12 @@ def run_batch(
     views = settings.views or int(search.get("views") or 10)
     device = resolve_device(settings.device)
     seeds = tuple(settings.first_seed + k for k in range(settings.runs))
-    train_settings = TrainSettings(early_stopping_patience=settings.patience, views=views)
-
     base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
                          if baseline else (None, None))
-    # Frozen backbones are built once and shared by the runs; built before
-    # anything is written, so missing weights fail the batch cleanly.
     shared: dict[str, Any] = {}
-    try:
-        for cfg in filter(None, (tuned_cfg, base_cfg)):
-            if not cfg.finetune_stages and cfg.backbone not in shared:
-                shared[cfg.backbone] = build_model(cfg)
-    except AllguiError as exc:
-        sink(JobFinished(JOB, ok=False, message=exc.message))
-        raise
+    for cfg in filter(None, (tuned_cfg, base_cfg)):
+        if not cfg.finetune_stages and cfg.backbone not in shared:
+            shared[cfg.backbone] = build_model(cfg)
     runs_dir = project.runs_dir
     batch_id = new_batch_id(runs_dir)
     batch = Batch(
@@ -362,40 +271,20 @@ def run_batch(
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=environment_record(str(device)), study=study_info,
-        dataset=_dataset_record(prepared),
+        dataset=dataset_record(prepared),
     )
-    batch.path.mkdir(parents=True, exist_ok=True)
-    batch.save()
-    data = training_data_from_prepared(prepared)
-    test_paths = tuple(prepared.index.records[i].path for i in prepared.test.indices)
-    test_patients = tuple(p or "" for p in prepared.test.patients)
-
-    plan = []
-    for k, seed in enumerate(seeds, 1):
-        plan.append((TUNED, k, k, seed, tuned_cfg, tuned_hp, batch.tuned))
-        if baseline is not None:
-            plan.append((BASELINE, k, settings.runs + k, seed, base_cfg, base_hp,
-                         batch.baseline))
-
-    failures: list[str] = []
-    stopped = False
-    try:
-        batch, stopped = _run_plan(
-            plan, batch, shared, failures, project, settings, prepared, data, mode,
-            train_settings, device, search, sink, cancel, study_info, test_set, test_paths,
-            test_patients, positive)
-    except BaseException as exc:  # an unexpected failure: say so on disk, keep finished runs
-        text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
-        kept = sum(r.finished for r in batch.runs)
-        message = f"The batch stopped on an error: {text} {kept} finished run(s) kept."
-        batch = dataclasses.replace(batch, status="failed", message=message,
-                                    finished_at=now_utc())
-        batch.save()
-        sink(JobFinished(JOB, ok=False, message=message))
-        if isinstance(exc, AllguiError):
-            raise AllguiError(message, exc.details) from exc
-        raise
-    return _finish(batch, failures, stopped, sink)
+    plan = BatchPlan(
+        runs=planned_runs(seeds, (tuned_cfg, tuned_hp, batch.tuned),
+                          (base_cfg, base_hp, batch.baseline) if batch.baseline else None),
+        runs_per_label=settings.runs, epochs=settings.epochs, mode=mode,
+        train_settings=TrainSettings(early_stopping_patience=settings.patience, views=views),
+        device=device, cache_dir=project.cache_dir, data=training_data_from_prepared(prepared),
+        test=TestSet.from_prepared(prepared, test_set), classes=classes, positive=positive,
+        image_size=prepared.image_size, study_name=study_info.name,
+        shared_views_seed=None if settings.independent_views else int(search.get("seed", 0)),
+        project_root=str(project.root),
+    )
+    return plan, batch, shared
 
 
 def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:
@@ -404,98 +293,48 @@ def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:
             "finetune_stages": cfg.finetune_stages}
 
 
-def _run_plan(plan, batch, shared, failures, project, settings, prepared, data, mode,
-              train_settings, device, search, sink, cancel, study_info, test_set, test_paths,
-              test_patients, positive) -> tuple[Batch, bool]:
-    """Every run of the plan, in order; returns the batch and whether Stop ended it."""
+def _run_plan(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
+              cancel: threading.Event | None) -> tuple[bool, list[str]]:
+    """Every run of the plan, in order: (whether Stop ended it, the failures)."""
     import torch
 
-    from allgui.core.files.atomic import atomic_write_text
-    from allgui.core.model.checkpoint import save_checkpoint
     from allgui.core.model.classifier import build_model
-    from allgui.core.train.loop import TrainingDiverged, predict_proba, train_configuration
-    from allgui.core.validation.metrics import compute_metrics
+    from allgui.core.train.loop import TrainingDiverged
 
-    classes = batch.classes
-    batch_id = batch.batch_id
-    stopped = False
-    for done, (label, k, number, seed, cfg, hp, conf) in enumerate(plan):
+    failures: list[str] = []
+    for done, run in enumerate(plan.runs):
         if cancel is not None and cancel.is_set():
-            stopped = True
-            break
-        sink(Progress(JOB, phase="runs", done=done, total=len(plan),
-                      message=f"{label} run {k} of {settings.runs} (seed {seed})"))
-        folder = batch.path / f"{'run' if label == TUNED else 'baseline'}-{k}"
+            return True, failures
+        sink(Progress(JOB, phase="runs", done=done, total=len(plan.runs),
+                      message=f"{run.title} of {plan.runs_per_label} (seed {run.seed})"))
+        folder = written.batch.path / run.folder_name
         started = time.perf_counter()
         try:
             base = None
-            if not cfg.finetune_stages:
-                base = shared.get(cfg.backbone)
+            if not run.model_config.finetune_stages:
+                base = shared.get(run.model_config.backbone)
                 if base is None:
-                    base = shared[cfg.backbone] = build_model(cfg)
-            result = train_configuration(
-                data, cfg, hp, mode=mode, epochs=settings.epochs, seed=seed,
-                views_seed=seed if settings.independent_views else int(search.get("seed", 0)),
-                sink=sink, cancel=cancel, device=device, settings=train_settings,
-                cache_dir=project.cache_dir, base_model=base, job=JOB, run=number,
-            )
-            proba = predict_proba(result.model, prepared.test.images, device=device,
-                                  cancel=cancel)
-            if not np.all(np.isfinite(proba)):
-                raise TrainingDiverged("The trained model gives invalid outputs (not numbers) "
-                                       "on the test images: training diverged.")
-            metrics = compute_metrics(prepared.test.labels, proba, classes, positive,
-                                      patients=test_patients)
-            folder.mkdir(parents=True, exist_ok=True)
-            write_predictions(folder / "predictions.csv", Predictions(
-                test_paths, test_patients, prepared.test.labels, proba, classes))
-            curves = {name: [float(getattr(e, name)) for e in result.history]
-                      for name in ("train_loss", "val_loss", "train_accuracy", "val_accuracy",
-                                   "train_balanced_accuracy", "val_balanced_accuracy", "lr")}
-            save_checkpoint(
-                folder / "checkpoint.pt", result.model, cfg,
-                extra={"label": label, "batch": batch_id, "params": conf.params,
-                       "source": conf.source, "best_epoch": result.best_epoch},
-                card=run_card(batch, conf, k, seed, metrics.headline(), str(project.root)),
-                class_names=classes, image_size=prepared.image_size,
-            )
-            record = RunRecord(label, k, seed, "finished", str(folder), len(result.history),
-                               result.best_epoch, time.perf_counter() - started, "", metrics,
-                               curves)
-            atomic_write_text(folder / "metrics.json", _json(record))
+                    base = shared[run.model_config.backbone] = build_model(run.model_config)
+            record = train_and_evaluate(plan, run, base, folder, written.batch,
+                                        plan.project_root, started, sink, cancel)
         except Cancelled:
-            stopped = True
-            break
+            return True, failures
         except (TrainingDiverged, torch.cuda.OutOfMemoryError) as exc:
             reason = exc.message if isinstance(exc, AllguiError) else (
-                f"the GPU ran out of memory at batch size {hp.batch_size} (a smaller batch "
-                "size, backbone or image size needs less)")
-            record = RunRecord(label, k, seed, "failed", str(folder), 0, 0,
+                f"the GPU ran out of memory at batch size {run.hparams.batch_size} (a smaller "
+                "batch size, backbone or image size needs less)")
+            record = RunRecord(run.label, run.k, run.seed, "failed", str(folder), 0, 0,
                                time.perf_counter() - started, reason)
-            failures.append(f"{label} run {k} (seed {seed}): {reason}")
-            sink(Notice(JOB, level="error", text=f"{label} run {k} (seed {seed}) failed: "
+            failures.append(f"{run.title} (seed {run.seed}): {reason}")
+            sink(Notice(JOB, level="error", text=f"{run.title} (seed {run.seed}) failed: "
                         f"{_sentence(reason)} The other runs go on."))
-        if not record.finished:  # after the except block, which held the failed frames
-            result = proba = None  # the failed run's model and outputs
-            _free_gpu()
-        batch = batch.with_run(record)
-        batch.save()
-        if record.finished:
-            sink(RunFinished(JOB, run=number, seed=seed, label=label,
+        if not record.finished:  # after the except block, which held the failed run's frames
+            free_gpu()
+        written.add(record)
+        if record.finished and record.metrics is not None:
+            sink(RunFinished(JOB, run=run.number, seed=run.seed, label=run.label,
                              metrics=record.metrics.headline()))
-
-    return batch, stopped
-
-
-def _free_gpu() -> None:
-    """Give the memory of a failed run back, so the next run starts clean."""
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    return False, failures
 
 
 def _sentence(text: str) -> str:
@@ -504,28 +343,19 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _finish(batch: Batch, failures: list[str], stopped: bool, sink: Sink) -> Batch:
-    finished = [r for r in batch.runs if r.finished]
+def _finish(written: BatchWriter, failures: list[str], stopped: bool) -> Batch:
+    finished = [r for r in written.batch.runs if r.finished]
+    folder = written.batch.folder
     if stopped:
         status, message = "stopped", (f"Stopped by the user; {len(finished)} finished run(s) "
-                                      f"kept in {batch.folder}.")
+                                      f"kept in {folder}.")
     elif failures:
         status = "partial"
         message = (_sentence(f"{len(failures)} run(s) failed: " + "; ".join(failures))
-                   + f" {len(finished)} finished run(s) kept in {batch.folder}.")
+                   + f" {len(finished)} finished run(s) kept in {folder}.")
     else:
-        status, message = "finished", f"{len(finished)} runs finished; kept in {batch.folder}."
-    batch = dataclasses.replace(batch, status=status, message=message, finished_at=now_utc())
-    batch.save()
+        status, message = "finished", f"{len(finished)} runs finished; kept in {folder}."
+    batch = written.end(status, message)
     if not finished and not stopped:
-        sink(JobFinished(JOB, ok=False, message=message))
-        raise AllguiError("No run of the batch finished. " + message,
-                          "\n".join(failures))
-    sink(JobFinished(JOB, ok=status == "finished", stopped=stopped, message=message))
+        raise AllguiError("No run of the batch finished. " + message, "\n".join(failures))
     return batch
-
-
-def _json(record: RunRecord) -> str:
-    import json
-
-    return json.dumps(record.to_dict(), indent=1)

@@ -1,0 +1,75 @@
+"""One run of a validation batch: trained with its seed, evaluated on the
+test set, and its files written next to batch.json.
+
+The batch's loop (:mod:`allgui.core.validation.run`) decides what a failure
+means for the others; this module only does the run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from allgui.core.events import Sink
+from allgui.core.validation.batch import Batch, Predictions, RunRecord, write_predictions
+from allgui.core.validation.plan import JOB, BatchPlan, PlannedRun
+from allgui.core.validation.provenance import run_card
+
+
+def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, batch: Batch,
+                       project_root: str, started: float, sink: Sink,
+                       cancel: threading.Event | None) -> RunRecord:
+    """One run trained, evaluated on the test set, and its files written
+    (predictions.csv, checkpoint.pt, metrics.json); ``started`` is when it began."""
+    from allgui.core.files.atomic import atomic_write_text
+    from allgui.core.model.checkpoint import save_checkpoint
+    from allgui.core.train.loop import FitConfig, TrainingDiverged, fit, predict_proba
+    from allgui.core.train.sources import source_for
+    from allgui.core.validation.metrics import compute_metrics
+
+    cfg, conf, test = run.model_config, run.configuration, plan.test
+    result = fit(
+        FitConfig(cfg, run.hparams, epochs=plan.epochs, seed=run.seed,
+                  views_seed=plan.views_seed(run), settings=plan.train_settings, job=JOB,
+                  run=run.number),
+        source_for(plan.mode, plan.data, cache_dir=plan.cache_dir),
+        device=plan.device, base_model=base, sink=sink, cancel=cancel,
+    )
+    proba = predict_proba(result.model, test.images, device=plan.device, cancel=cancel)
+    if not np.all(np.isfinite(proba)):
+        raise TrainingDiverged("The trained model gives invalid outputs (not numbers) "
+                               "on the test images: training diverged.")
+    metrics = compute_metrics(test.labels, proba, plan.classes, plan.positive,
+                              patients=test.patients)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_predictions(folder / "predictions.csv", Predictions(
+        test.paths, test.patients, test.labels, proba, plan.classes))
+    curves = {name: [float(getattr(e, name)) for e in result.history]
+              for name in ("train_loss", "val_loss", "train_accuracy", "val_accuracy",
+                           "train_balanced_accuracy", "val_balanced_accuracy", "lr")}
+    save_checkpoint(
+        folder / "checkpoint.pt", result.model, cfg,
+        extra={"label": run.label, "batch": batch.batch_id, "params": conf.params,
+               "source": conf.source, "best_epoch": result.best_epoch},
+        card=run_card(batch, conf, run.k, run.seed, metrics.headline(), project_root),
+        class_names=plan.classes, image_size=plan.image_size,
+    )
+    record = RunRecord(run.label, run.k, run.seed, "finished", str(folder), len(result.history),
+                       result.best_epoch, time.perf_counter() - started, "", metrics, curves)
+    atomic_write_text(folder / "metrics.json", json.dumps(record.to_dict(), indent=1))
+    return record
+
+
+def free_gpu() -> None:
+    """Give the memory of a failed run back, so the next run starts clean."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
