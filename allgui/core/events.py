@@ -155,10 +155,18 @@ class JobHandle:
     def __init__(self) -> None:
         self.message = ""
         self.ending: Ending = "ok"
+        self.ok: bool | None = None
+        self.said = False
 
-    def finish(self, message: str = "", ending: Ending = "ok") -> None:
-        """Set the message (and ending) the one ``JobFinished`` will carry."""
-        self.message, self.ending = message, ending
+    def finish(self, message: str = "", ending: Ending = "ok", ok: bool | None = None) -> None:
+        """Set the message (and ending) the one ``JobFinished`` will carry; once
+        said, it holds even when the body then re-raises (the body knows best
+        what to tell). ``ok`` defaults to ``ending == 'ok'``."""
+        self.message, self.ending, self.ok, self.said = message, ending, ok, True
+
+    def event(self, name: str) -> JobFinished:
+        return JobFinished(name, ok=self.ending == "ok" if self.ok is None else self.ok,
+                           stopped=self.ending == "stopped", message=self.message)
 
 
 @contextmanager
@@ -168,7 +176,8 @@ def job(
     """Emit ``JobStarted``, run the body, then exactly one ``JobFinished``.
 
     A ``Cancelled`` from the body ends the job as stopped, any other exception
-    as an error with its message; both are re-raised so callers still see them.
+    as an error with its message (unless the body said otherwise with
+    ``finish``); both are re-raised so callers still see them.
     """
     from allgui.core.errors import Cancelled  # errors imports nothing of ours
 
@@ -177,16 +186,11 @@ def job(
     try:
         yield handle
     except Cancelled as exc:
-        sink(JobFinished(name, ok=False, stopped=True, message=handle.message or str(exc)))
+        sink(handle.event(name) if handle.said else
+             JobFinished(name, ok=False, stopped=True, message=handle.message or str(exc)))
         raise
     except BaseException as exc:
-        sink(JobFinished(name, ok=False, message=str(exc) or type(exc).__name__))
+        sink(handle.event(name) if handle.said else
+             JobFinished(name, ok=False, message=str(exc) or type(exc).__name__))
         raise
-    sink(
-        JobFinished(
-            name,
-            ok=handle.ending == "ok",
-            stopped=handle.ending == "stopped",
-            message=handle.message,
-        )
-    )
+    sink(handle.event(name))

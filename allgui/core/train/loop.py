@@ -41,7 +41,7 @@ from allgui.core.model.untuned import UNTUNED
 from allgui.core.search.settings import MODES  # noqa: F401 - one list of modes
 from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.train.features import FeatureSet, backbone_batch, build_feature_set
-from allgui.core.train.objective import OBJECTIVES, objective_value
+from allgui.core.train.objective import OBJECTIVES, check_mode, objective_value
 
 MIN_TRAIN_PER_CLASS = 2
 MIN_VAL_PER_CLASS = 1
@@ -249,10 +249,7 @@ def train_configuration(
         raise AllguiError(
             f"Unknown objective '{settings.objective}'; choose one of {', '.join(OBJECTIVES)}."
         )
-    if mode == "cached" and model_config.finetune_stages:
-        raise AllguiError(
-            "The cached mode needs a frozen backbone; use the online mode to fine-tune."
-        )
+    check_mode(mode, model_config.finetune_stages)
     if model_config.n_classes != len(data.class_names):
         raise AllguiError(
             f"The model has {model_config.n_classes} outputs but the data has "
