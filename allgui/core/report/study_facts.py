@@ -9,7 +9,7 @@ from typing import Any
 
 from allgui.core.errors import AllguiError, ProjectError
 from allgui.core.project import Project
-from allgui.core.search.record import StudyRecord
+from allgui.core.search.record import ALLGUI, StudyRecord
 
 IMPORTANCE_METHODS = ("fANOVA", "PED-ANOVA")
 
@@ -106,8 +106,7 @@ def _plain_value(v: Any) -> str:
 def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tuple[str, str]]:
     """(setting, value) rows: the space in words, then the sampler, pruner and
     run settings, as the study recorded them (the project's otherwise)."""
-    recorded = facts.settings.get("allgui") if isinstance(facts.settings.get("allgui"), dict) \
-        else {}
+    recorded: dict[str, Any] = StudyRecord.from_attrs(facts.name, facts.settings).allgui or {}
     raw = dict(recorded.get("settings") or project_search or {})
     tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
     scalars = {k: v for k, v in raw.items() if not isinstance(v, dict)}
@@ -126,7 +125,7 @@ def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tup
         if recorded.get(key):
             rows.append((key.capitalize(), _plain_value(recorded[key])))
     rows += [(k.replace("_", " "), _plain_value(v)) for k, v in sorted(scalars.items())]
-    others = {k: v for k, v in facts.settings.items() if k != "allgui"}
+    others = {k: v for k, v in facts.settings.items() if k != ALLGUI}
     rows += [(k, _plain_value(v)) for k, v in sorted(others.items())
              if not (isinstance(v, list) and len(v) > 12)]
     return rows

@@ -164,7 +164,8 @@ def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]
     return searched, fixed
 
 
-def _configuration(values: dict[str, Any], project: Project, n_classes: int):
+def trial_configuration(values: dict[str, Any], project: Project, n_classes: int):
+    """A trial's values as the model and optimiser settings it trains with."""
     model = project.settings.model
     full = with_untuned(values)  # what the trial does not set stays untuned
     config = ModelConfig(
@@ -254,7 +255,7 @@ class Trials:
         if choice is not None and choice.search:
             return True  # several backbones: each is built when a trial first asks for it
         values = {"backbone": choice.fixed} if choice is not None else {}
-        config, _ = _configuration(values, self.project, len(self.data.class_names))
+        config, _ = trial_configuration(values, self.project, len(self.data.class_names))
         try:
             if config.finetune_stages:
                 build_model(config)  # fine-tuning builds per trial; check the weights once
@@ -287,7 +288,7 @@ class Trials:
         try:
             searched, fixed = _suggest(trial, settings.space)
             values = {**fixed, **searched}
-            config, hp = _configuration(values, self.project, len(self.data.class_names))
+            config, hp = trial_configuration(values, self.project, len(self.data.class_names))
             seed = settings.seed + number
             S.write_settings(trial, self._settings_record(seed, config, fixed))
             sink(TrialStarted(JOB, number=number, params=dict(values)))

@@ -248,5 +248,5 @@ class StudyRecord:
         """'validation accuracy' and the like, from what the search recorded."""
         from allgui.core.train.objective import LABELS
 
-        name = self.objective or None
+        name = self.objective
         return str(self.extra.get("objective_label") or LABELS.get(name, name or "objective"))

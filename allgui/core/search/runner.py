@@ -26,7 +26,7 @@ from allgui.core.model.classifier import ModelConfig
 from allgui.core.project import ModelSettings, Project
 from allgui.core.search import study as S
 from allgui.core.search.lock import study_lock
-from allgui.core.search.loop import JOB, StudyPolicy, _configuration, run_trials
+from allgui.core.search.loop import JOB, StudyPolicy, run_trials, trial_configuration
 from allgui.core.search.record import plain
 from allgui.core.search.settings import MODES, PRUNERS, SearchError, SearchSettings, check_resume
 from allgui.core.search.shared import run_shared_search
@@ -131,7 +131,7 @@ def best_configuration(project: Project, n_classes: int,
                                      study_name=study.study_name)).best
     if best is None:
         raise ProjectError(f"The study '{study.study_name}' has no finished trial yet.")
-    config, hp = _configuration(best.params, project, n_classes)
+    config, hp = trial_configuration(best.params, project, n_classes)
     return config, hp, best.number
 
 

@@ -1,6 +1,6 @@
 """How a study searches (project.toml's ``[search]`` section), torch-free so
-the window can read and check it on its own thread; :mod:`allgui.core.search.runner`
-re-exports everything here."""
+the window can read and check it on its own thread: the settings, the
+resume check, the mode check and the one sampler and pruner builders."""
 
 from __future__ import annotations
 
@@ -108,9 +108,11 @@ def make_sampler(settings: SearchSettings, seed_offset: int = 0, constant_liar: 
     import optuna
 
     s = settings.sampler_settings(seed_offset)
+    # A project's own study leaves constant_liar at Optuna's default, as it always has.
+    liar: dict[str, Any] = {"constant_liar": True} if constant_liar else {}
     return optuna.samplers.TPESampler(
         seed=s["seed"], n_startup_trials=s["n_startup_trials"], multivariate=s["multivariate"],
-        n_ei_candidates=s["n_ei_candidates"], **({"constant_liar": True} if constant_liar else {}),
+        n_ei_candidates=s["n_ei_candidates"], **liar,
     )
 
 

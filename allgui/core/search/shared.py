@@ -335,11 +335,14 @@ def _curves(records, epochs: int) -> dict[int, tuple[EpochEnded, ...]]:
     """Each finished trial's learning curve (its 'history' attribute) as the
     events its worker sent, so the window draws other workers' trials too."""
     fields = {f.name for f in dataclasses.fields(EpochEnded)} - {"job", "trial", "epochs"}
-    out = {}
+    out: dict[int, tuple[EpochEnded, ...]] = {}
     for r in records:
         if r.state != "running" and r.history:
             out[r.number] = tuple(
-                EpochEnded(JOB, trial=r.number, epochs=epochs, **{
-                    k: (float("nan") if v is None else v) for k, v in h.items() if k in fields})
+                EpochEnded(JOB, trial=r.number, epochs=epochs, **_epoch_values(h, fields))
                 for h in r.history)
     return out
+
+
+def _epoch_values(history: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    return {k: (float("nan") if v is None else v) for k, v in history.items() if k in fields}

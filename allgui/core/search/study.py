@@ -63,7 +63,7 @@ class SearchResult:
 
     def top(self, n: int = 5) -> list[TrialSummary]:
         done = [t for t in self.trials if t.state == "complete" and t.value is not None]
-        return sorted(done, key=lambda t: -t.value)[:n]
+        return sorted(done, key=lambda t: -(t.value or 0.0))[:n]
 
 
 # -- opening ---------------------------------------------------------------------
@@ -128,7 +128,7 @@ def finished(records) -> list[TrialRecord]:
 
 def best_trial(records, maximize: bool = True) -> TrialRecord | None:
     done = finished(records)
-    return (max if maximize else min)(done, key=lambda r: r.value) if done else None
+    return (max if maximize else min)(done, key=lambda r: r.value or 0.0) if done else None
 
 
 def counted(records) -> int:
@@ -169,7 +169,7 @@ def search_result(project: Project, settings: SearchSettings, study, stopped: bo
                   features_s: float = 0.0) -> SearchResult:
     rows = summaries(trials(study))
     done = [t for t in rows if t.state == "complete" and t.value is not None]
-    best = max(done, key=lambda t: t.value) if done else None
+    best = max(done, key=lambda t: t.value or 0.0) if done else None
     saved = sum(max(settings.epochs - t.epochs_run, 0) for t in rows if t.state == "pruned")
     return SearchResult(
         study_name=settings.study_name, storage_url=project.storage_url,
@@ -228,7 +228,7 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
                 f"(weights {made['model'].get('weights')}); for another backbone or "
                 "weights, " + _NEW_STUDY
             )
-        check_resume(name, made.get("settings"), settings)
+        check_resume(name, made.get("settings") or {}, settings)
     else:
         study.set_user_attr(R.ALLGUI, {
             "allgui_version": __version__,

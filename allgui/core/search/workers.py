@@ -128,7 +128,8 @@ class Presence:
 
     def __init__(self, storage, study_id: int, name: str) -> None:
         self.storage, self.study_id, self.name = storage, study_id, name
-        self.state, self.trial, self.done = "starting", None, 0
+        self.state, self.done = "starting", 0
+        self.trial: int | None = None
         self._lock = threading.Lock()
 
     def say(self, state: str | None = None, trial: int | None = None) -> None:
