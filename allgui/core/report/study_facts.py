@@ -88,11 +88,6 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
     return facts
 
 
-def objective_label(attrs: dict[str, Any]) -> str:
-    """'validation accuracy' and the like, from what the search recorded."""
-    return StudyRecord.from_attrs("", attrs).objective_label()
-
-
 def _plain_value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
