@@ -294,12 +294,12 @@ def test_untuned_defaults_have_one_source(tmp_path):
 
     from allgui.core.model.classifier import ModelConfig
     from allgui.core.model.params import UNTUNED
-    from allgui.core.search.runner import _configuration
+    from allgui.core.search.loop import trial_configuration
     from allgui.core.train.loop import HyperParams
     from allgui.core.validation.run import DEFAULT_BASELINE
 
     made = {**dataclasses.asdict(ModelConfig()), **dataclasses.asdict(HyperParams())}
     assert {k: made[k] for k in UNTUNED} == dict(UNTUNED) == DEFAULT_BASELINE
-    config, hp = _configuration({"lr": 5e-3}, new_project(tmp_path), 2)
+    config, hp = trial_configuration({"lr": 5e-3}, new_project(tmp_path), 2)
     searched = {**dataclasses.asdict(config), **dataclasses.asdict(hp)}
     assert {k: searched[k] for k in UNTUNED} == {**UNTUNED, "lr": 5e-3}

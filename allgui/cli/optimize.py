@@ -58,7 +58,7 @@ def run(args) -> int:
     from allgui.core.errors import AllguiError
     from allgui.core.project import Project
     from allgui.core.search.importance import format_importances, parameter_importances
-    from allgui.core.search.runner import SearchError, SearchSettings, load_study, run_search
+    from allgui.core.search.runner import SearchSettings, load_study, search_with_model
 
     project = Project.open(args.project)
     if args.storage is not None:
@@ -73,9 +73,7 @@ def run(args) -> int:
         k: v for k, v in (("backbone", args.backbone), ("weights", args.weights),
                           ("finetune_stages", args.finetune_stages)) if v is not None
     }
-    model_before = project.settings.model
-    if model_changes:
-        project.update(model=dataclasses.replace(model_before, **model_changes))
+    model = dataclasses.replace(project.settings.model, **model_changes)
     changes = {
         "trials": args.trials, "epochs": args.epochs, "mode": args.mode, "views": args.views,
         "objective": args.objective, "pruning": args.pruning, "seed": args.seed,
@@ -97,11 +95,8 @@ def run(args) -> int:
                     "(press Ctrl+C again to quit at once).")
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        result = run_search(project, settings, printer, cancel)
-    except SearchError:
-        project.update(model=model_before)  # the study refused them: keep the old ones
-        raise
+    try:  # a study that refuses the model settings leaves the project's as they were
+        result = search_with_model(project, settings, model, printer, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
 

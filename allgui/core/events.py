@@ -154,11 +154,25 @@ class JobHandle:
 
     def __init__(self) -> None:
         self.message = ""
-        self.ending: Ending = "ok"
+        self.ending: Ending | None = None  # None: as the body's exit says
+        self.ok: bool | None = None
 
-    def finish(self, message: str = "", ending: Ending = "ok") -> None:
-        """Set the message (and ending) the one ``JobFinished`` will carry."""
-        self.message, self.ending = message, ending
+    def finish(self, message: str = "", ending: Ending | None = None,
+               ok: bool | None = None) -> None:
+        """Set the message the one ``JobFinished`` will carry. A message alone
+        is also used when the body is stopped (``Cancelled``); an ``ending``
+        (or ``ok``) given here holds whatever way the body then exits, for a
+        body that knows best what to tell."""
+        self.message, self.ending, self.ok = message, ending, ok
+
+    @property
+    def explicit(self) -> bool:
+        return self.ending is not None or self.ok is not None
+
+    def event(self, name: str, default: Ending = "ok", fallback: str = "") -> JobFinished:
+        ending = self.ending or default
+        return JobFinished(name, ok=ending == "ok" if self.ok is None else self.ok,
+                           stopped=ending == "stopped", message=self.message or fallback)
 
 
 @contextmanager
@@ -168,7 +182,8 @@ def job(
     """Emit ``JobStarted``, run the body, then exactly one ``JobFinished``.
 
     A ``Cancelled`` from the body ends the job as stopped, any other exception
-    as an error with its message; both are re-raised so callers still see them.
+    as an error with its message (unless the body gave an ending with
+    ``finish``); both are re-raised so callers still see them.
     """
     from allgui.core.errors import Cancelled  # errors imports nothing of ours
 
@@ -177,16 +192,10 @@ def job(
     try:
         yield handle
     except Cancelled as exc:
-        sink(JobFinished(name, ok=False, stopped=True, message=handle.message or str(exc)))
+        sink(handle.event(name, "stopped", str(exc)))
         raise
     except BaseException as exc:
-        sink(JobFinished(name, ok=False, message=str(exc) or type(exc).__name__))
+        sink(handle.event(name, "error") if handle.explicit else
+             JobFinished(name, ok=False, message=str(exc) or type(exc).__name__))
         raise
-    sink(
-        JobFinished(
-            name,
-            ok=handle.ending == "ok",
-            stopped=handle.ending == "stopped",
-            message=handle.message,
-        )
-    )
+    sink(handle.event(name))

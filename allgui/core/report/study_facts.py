@@ -4,13 +4,12 @@ study as any Optuna tool would see it (no allgui-specific storage)."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from allgui.core.errors import ProjectError
+from allgui.core.errors import AllguiError, ProjectError
 from allgui.core.project import Project
-from allgui.core.search.settings import project_study_name
+from allgui.core.search.record import ALLGUI, StudyRecord
 
 IMPORTANCE_METHODS = ("fANOVA", "PED-ANOVA")
 
@@ -55,62 +54,38 @@ class StudyFacts:
 
 def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
     """The project's study, or ``None`` when the project has none yet."""
-    import optuna
+    from allgui.core.search import study as S
 
-    if project.sqlite_path is not None and not project.sqlite_path.is_file():
+    study = S.project_study(project)
+    if study is None:
         return None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        names = optuna.study.get_all_study_names(storage=project.storage_url)
-        name = project_study_name(project, names)
-        if name is None:
-            return None
-        study = optuna.load_study(study_name=name, storage=project.storage_url)
-        all_trials = study.get_trials(deepcopy=False)
+        records = S.trials(study)
     except Exception as exc:  # storage errors come in many kinds
         raise ProjectError("The project's study cannot be read.", f"{type(exc).__name__}: {exc}"
                            ) from exc
-    TS = optuna.trial.TrialState
-    complete = [t for t in all_trials if t.state == TS.COMPLETE and t.value is not None
-                and math.isfinite(t.value)]
+    record = S.study_record(study)
+    complete = S.finished(records)
     trials = tuple(
-        TrialFacts(
-            number=t.number,
-            value=float(t.value),
-            params=dict(t.params),
-            epochs=_epochs(t),
-            duration_s=t.duration.total_seconds() if t.duration else None,
-            best_epoch=t.user_attrs.get("best_epoch")
-            if isinstance(t.user_attrs.get("best_epoch"), int) else None,
-        )
-        for t in complete
+        TrialFacts(number=t.number, value=float(t.value), params=dict(t.params),
+                   epochs=t.epochs_recorded(), duration_s=t.duration_s,
+                   best_epoch=t.best_epoch)
+        for t in complete if t.value is not None
     )
-    attrs = dict(study.user_attrs)
-    objective = objective_label(attrs)
     facts = StudyFacts(
-        name=name,
-        direction="maximize" if study.direction == optuna.study.StudyDirection.MAXIMIZE
-        else "minimize",
-        objective=objective,
+        name=record.name,
+        direction=record.direction,
+        objective=record.objective_label(),
         n_complete=len(complete),
-        n_pruned=sum(t.state == TS.PRUNED for t in all_trials),
-        n_failed=sum(t.state == TS.FAIL for t in all_trials),
+        n_pruned=sum(t.state == "pruned" for t in records),
+        n_failed=sum(t.state == "failed" for t in records),
         trials=trials,
-        settings=attrs,
+        settings=record.to_attrs(),
     )
     if importances:
         values, notes = _importances(study, len(complete))
         facts = dataclasses.replace(facts, importances=values, importance_notes=notes)
     return facts
-
-
-def objective_label(attrs: dict[str, Any]) -> str:
-    """'validation accuracy' and the like, from what the search recorded."""
-    from allgui.core.train.objective import LABELS
-
-    recorded = attrs.get("allgui") if isinstance(attrs.get("allgui"), dict) else {}
-    name = recorded.get("objective") or attrs.get("objective")
-    return str(attrs.get("objective_label") or LABELS.get(name, name or "objective"))
 
 
 def _plain_value(v: Any) -> str:
@@ -126,8 +101,7 @@ def _plain_value(v: Any) -> str:
 def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tuple[str, str]]:
     """(setting, value) rows: the space in words, then the sampler, pruner and
     run settings, as the study recorded them (the project's otherwise)."""
-    recorded = facts.settings.get("allgui") if isinstance(facts.settings.get("allgui"), dict) \
-        else {}
+    recorded: dict[str, Any] = StudyRecord.from_attrs(facts.name, facts.settings).allgui or {}
     raw = dict(recorded.get("settings") or project_search or {})
     tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
     scalars = {k: v for k, v in raw.items() if not isinstance(v, dict)}
@@ -146,41 +120,24 @@ def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tup
         if recorded.get(key):
             rows.append((key.capitalize(), _plain_value(recorded[key])))
     rows += [(k.replace("_", " "), _plain_value(v)) for k, v in sorted(scalars.items())]
-    others = {k: v for k, v in facts.settings.items() if k != "allgui"}
+    others = {k: v for k, v in facts.settings.items() if k != ALLGUI}
     rows += [(k, _plain_value(v)) for k, v in sorted(others.items())
              if not (isinstance(v, list) and len(v) > 12)]
     return rows
 
 
-def _epochs(trial) -> int | None:
-    for key in ("epochs_run", "epochs"):
-        v = trial.user_attrs.get(key)
-        if isinstance(v, int):
-            return v
-    for v in trial.user_attrs.values():
-        if isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
-            return len(v)
-    return len(trial.intermediate_values) or None
-
-
 def _importances(study, n_complete: int) -> tuple[dict[str, dict[str, float]], tuple[str, ...]]:
-    from optuna.importance import (
-        FanovaImportanceEvaluator,
-        PedAnovaImportanceEvaluator,
-        get_param_importances,
-    )
+    from allgui.core.search.importance import importance_values
 
     if n_complete < 3:
         return {}, (f"{n_complete} finished trial(s): too few to estimate importances.",)
     out: dict[str, dict[str, float]] = {}
     notes = []
-    for method, evaluator in (("fANOVA", FanovaImportanceEvaluator(seed=0)),
-                              ("PED-ANOVA", PedAnovaImportanceEvaluator())):
+    for method, key in (("fANOVA", "fanova"), ("PED-ANOVA", "ped-anova")):
         try:
-            out[method] = {k: float(v) for k, v in get_param_importances(
-                study, evaluator=evaluator).items()}
-        except Exception as exc:  # too few distinct values, one parameter, ...
-            notes.append(f"{method}: not available ({type(exc).__name__}: {exc})")
+            out[method] = dict(importance_values(study, key, seed=0))
+        except AllguiError as exc:  # too few distinct values, one parameter, ...
+            notes.append(f"{method}: not available ({exc.details})")
     if n_complete < 10:
         notes.append(f"Importances from only {n_complete} trials are rough.")
     return out, tuple(notes)

@@ -35,7 +35,6 @@ class Importances:
 
 def parameter_importances(study, method: str = "ped-anova", seed: int = 0) -> Importances:
     """Importances of the searched parameters from ``study``'s complete trials."""
-    import optuna
     from optuna.trial import TrialState
 
     if method not in METHODS:
@@ -52,6 +51,16 @@ def parameter_importances(study, method: str = "ped-anova", seed: int = 0) -> Im
             "Every finished trial has the same value, so parameter importances cannot "
             "tell the parameters apart."
         )
+    return Importances(method=method, method_label=METHODS[method],
+                       values=importance_values(study, method, seed), n_trials=len(complete))
+
+
+def importance_values(study, method: str, seed: int = 0) -> tuple[tuple[str, float], ...]:
+    """The one call into Optuna's evaluators: (parameter, importance), most
+    important first. Raises AllguiError (the evaluator's error in its details)
+    when they cannot be computed: too few distinct values, one parameter..."""
+    import optuna
+
     evaluator = (
         optuna.importance.PedAnovaImportanceEvaluator()
         if method == "ped-anova"
@@ -59,12 +68,10 @@ def parameter_importances(study, method: str = "ped-anova", seed: int = 0) -> Im
     )
     try:
         raw = optuna.importance.get_param_importances(study, evaluator=evaluator)
-    except (RuntimeError, ValueError) as exc:
+    except Exception as exc:  # the evaluators fail in many ways
         raise AllguiError("Parameter importances cannot be computed for this study.",
-                          str(exc)) from exc
-    values = tuple(sorted(((k, float(v)) for k, v in raw.items()), key=lambda kv: -kv[1]))
-    return Importances(method=method, method_label=METHODS[method], values=values,
-                       n_trials=len(complete))
+                          f"{type(exc).__name__}: {exc}") from exc
+    return tuple(sorted(((k, float(v)) for k, v in raw.items()), key=lambda kv: -kv[1]))
 
 
 def format_importances(imp: Importances) -> str:

@@ -1,6 +1,6 @@
 """How a study searches (project.toml's ``[search]`` section), torch-free so
-the window can read and check it on its own thread; :mod:`allgui.core.search.runner`
-re-exports everything here."""
+the window can read and check it on its own thread: the settings, the
+resume check, the mode check and the one sampler and pruner builders."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from allgui.core.checks import SettingError, check_device, check_fields, check_t
 from allgui.core.errors import AllguiError
 from allgui.core.project import Project
 from allgui.core.search.space import SearchSpace
-from allgui.core.train.objective import OBJECTIVES
+from allgui.core.train.objective import MODES, OBJECTIVES, check_mode
 
 PRUNERS = ("none", "median", "hyperband")
-MODES = ("cached", "online")  # cached backbone features, or images through the backbone
 
 
 class SearchError(AllguiError):
@@ -105,6 +104,41 @@ class SearchSettings:
             return {"pruner": "HyperbandPruner", "min_resource": 1,
                     "max_resource": self.epochs, "reduction_factor": 3}
         return {"pruner": "NopPruner"}
+
+
+    def check_model(self, finetune_stages: int) -> None:
+        """Refuse, before anything runs, a mode the project's model cannot train in."""
+        check_mode(self.mode, finetune_stages, SearchError)
+
+
+def make_sampler(settings: SearchSettings, seed_offset: int = 0, constant_liar: bool = False):
+    """The study's TPE sampler, its settings explicit (Optuna's defaults change
+    between versions). ``constant_liar``: parallel workers count running trials
+    as bad results, so they do not all pick the same point."""
+    import optuna
+
+    s = settings.sampler_settings(seed_offset)
+    # A project's own study leaves constant_liar at Optuna's default, as it always has.
+    liar: dict[str, Any] = {"constant_liar": True} if constant_liar else {}
+    return optuna.samplers.TPESampler(
+        seed=s["seed"], n_startup_trials=s["n_startup_trials"], multivariate=s["multivariate"],
+        n_ei_candidates=s["n_ei_candidates"], **liar,
+    )
+
+
+def make_pruner(settings: SearchSettings):
+    import optuna
+
+    p = settings.pruner_settings()
+    if p["pruner"] == "MedianPruner":
+        return optuna.pruners.MedianPruner(n_startup_trials=p["n_startup_trials"],
+                                           n_warmup_steps=p["n_warmup_steps"],
+                                           interval_steps=p["interval_steps"])
+    if p["pruner"] == "HyperbandPruner":
+        return optuna.pruners.HyperbandPruner(min_resource=p["min_resource"],
+                                              max_resource=p["max_resource"],
+                                              reduction_factor=p["reduction_factor"])
+    return optuna.pruners.NopPruner()
 
 
 def _optuna_version() -> str:

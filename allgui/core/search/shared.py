@@ -21,32 +21,24 @@
 - Each trial records its worker (``host:pid``) in the ``worker`` attribute;
   each worker keeps a ``worker:<host:pid>`` study attribute up to date (state,
   trial, time seen) so the window lists the workers seen recently.
+
+The trials run in the one loop of :mod:`allgui.core.search.loop`; what a
+shared study does differently is :class:`SharedPolicy`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import socket
 import threading
 import time
 import warnings
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
-from allgui.core.events import (
-    EpochEnded,
-    JobStarted,
-    Notice,
-    Sink,
-    null_sink,
-)
+from allgui.core.events import EpochEnded, Sink, null_sink
 from allgui.core.project import (
     DatasetSettings,
     ModelSettings,
@@ -54,327 +46,119 @@ from allgui.core.project import (
     ProjectSettings,
     SplitSettings,
 )
+from allgui.core.search import study as S
 from allgui.core.search.lock import study_lock
-from allgui.core.search.runner import (
-    INTERRUPTED,
-    JOB,
-    SearchResult,
-    SearchSettings,
-    _Backbones,
-    _make_pruner,
-    _plain,
-    _prepare_backbone,
-    _result,
-    _run_trial,
-    announce_end,
-    open_study,
-    trial_result,
-    trial_training_settings,
+from allgui.core.search.loop import DONE, JOB, WAIT, StudyPolicy, run_trials
+from allgui.core.search.record import (  # noqa: F401 - WORKER, SHARED: the names workers read
+    HEARTBEAT_S,
+    SHARED,
+    STALE_BEATS,
+    WORKER,
+    SharedStudy,
+    plain,
 )
-from allgui.core.search.storage import (
-    is_database_url,
-    mask_url,
-    normalize_storage_url,
-    open_storage,
-    scheme,
+from allgui.core.search.settings import SearchSettings, make_pruner, make_sampler
+from allgui.core.search.storage import is_database_url, mask_url, normalize_storage_url
+from allgui.core.search.study import SearchResult, counted  # noqa: F401 - counted: re-exported
+from allgui.core.search.workers import (  # noqa: F401 - WorkerSeen, workers_seen: re-exported
+    Presence,
+    Requeue,
+    WorkerSeen,
+    ask_lock,
+    heartbeat,
+    worker_name,
+    workers_seen,
 )
-from allgui.core.train.device import resolve_device
-from allgui.core.train.sources import check_class_counts
-
-SHARED = "allgui_shared"  # study attribute: what a worker needs to join
-WORKER = "worker"  # trial attribute: 'host:pid' of the worker that ran it
-WORKER_PREFIX = "worker:"  # study attributes, one per worker: its last sign of life
-HEARTBEAT_S = 20  # a running trial beats this often; silent 3 beats = its worker died
-STALE_BEATS = 3
-MAX_RETRIES = 3  # a trial whose workers keep dying is given up after this many
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class SharedStudy:
-    """What the study's creator records for the workers that join it."""
-
-    dataset_fingerprint: str
-    image_size: int
-    split: dict[str, Any]
-    model: dict[str, Any]
-    search: dict[str, Any]
-    budget: int
-    heartbeat_s: int = HEARTBEAT_S
-
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SharedStudy:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    @property
-    def grace_s(self) -> int:
-        return STALE_BEATS * self.heartbeat_s
-
-
-@dataclass(frozen=True)
-class WorkerSeen:
-    """One worker's last sign of life, as the study holds it."""
-
-    name: str  # host:pid
-    # 'starting', 'running', 'waiting', 'finished', 'stopped', 'failed'; 'silent' (snapshot):
-    # running or waiting but no sign of life for longer than the heartbeat's grace period
-    state: str
-    trial: int | None  # the trial it runs
-    done: int  # trials it finished
-    seen: datetime  # UTC
-
-    def age_s(self, now: datetime | None = None) -> float:
-        now = now or datetime.now(timezone.utc)
-        return max((now - self.seen).total_seconds(), 0.0)
-
-    def describe(self, now: datetime | None = None) -> str:
-        what = f"running trial {self.trial}" if self.state == "running" and \
-            self.trial is not None else self.state
-        if self.state == "silent":
-            what = "silent (stopped answering" + (f" during trial {self.trial})"
-                                                  if self.trial is not None else ")")
-        return f"{self.name}: {what}, {self.done} done, seen {_ago(self.age_s(now))}"
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s ago"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
-
-
-def workers_seen(study, within_s: float | None = None) -> tuple[WorkerSeen, ...]:
-    """The workers that have announced themselves on ``study``, most recent
-    first; only those seen in the last ``within_s`` seconds when given."""
-    now = datetime.now(timezone.utc)
-    out = []
-    for key, value in study.user_attrs.items():
-        if not key.startswith(WORKER_PREFIX) or not isinstance(value, dict):
-            continue
-        try:
-            seen = datetime.fromisoformat(value["seen"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        w = WorkerSeen(name=key[len(WORKER_PREFIX):], state=str(value.get("state", "")),
-                       trial=value.get("trial"), done=int(value.get("done") or 0), seen=seen)
-        if within_s is None or w.age_s(now) <= within_s:
-            out.append(w)
-    return tuple(sorted(out, key=lambda w: w.seen, reverse=True))
+from allgui.core.train.loop import check_class_counts, resolve_device
 
 
 def shared_settings(study) -> SharedStudy:
-    raw = study.user_attrs.get(SHARED)
-    if not isinstance(raw, dict):
+    shared = S.shared_of(study)
+    if shared is None:
         raise ProjectError(
             f"The study '{study.study_name}' was not set up for workers. Start it once from "
             "the project (allgui optimize PROJECT --storage URL, or the window), then start "
             "workers on it."
         )
-    return SharedStudy.from_dict(raw)
+    return shared
 
 
-# -- counting the budget ----------------------------------------------------
-def _retried_numbers(trials) -> set[int]:
-    """Trials whose parameters were queued again (their worker died)."""
-    return {n for t in trials for n in (t.system_attrs.get("retry_history") or [])}
+class SharedPolicy(StudyPolicy):
+    """A study on a database server, run by this process beside any workers:
+    the budget is the study's, counted under a database lock; each worker
+    has its own sampler seed, says it is alive, and beats while a trial runs."""
 
+    def __init__(self, project: Project, settings: SearchSettings, shared: SharedStudy,
+                 sink: Sink, role: str) -> None:
+        import optuna
 
-def counted(trials) -> int:
-    """Trials that count towards the budget: complete, pruned, or failed by a
-    fault; not those interrupted (Stop, dead worker) whose parameters run again."""
-    from optuna.trial import TrialState
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.project, self.settings, self.shared, self.role = project, settings, shared, role
+        self.name = worker_name()
+        self.storage = S.storage_for(project.storage_url, heartbeat_s=shared.heartbeat_s,
+                                     grace_s=shared.grace_s, on_stale=Requeue(sink))
+        probe = S.load_study(project, settings.study_name, self.storage)
+        offset = len(probe.trials) + zlib.crc32(self.name.encode()) % 1_000_003
+        self.study = optuna.load_study(study_name=settings.study_name, storage=self.storage,
+                                       sampler=make_sampler(settings, offset,
+                                                            constant_liar=True),
+                                       pruner=make_pruner(settings))
+        self.presence = Presence(self.storage, self.study._study_id, self.name)
+        self.presence.say("starting")
 
-    retried = _retried_numbers(trials)
-    n = 0
-    for t in trials:
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            n += 1
-        elif (t.state == TrialState.FAIL and t.number not in retried
-              and not trial_result(t).get(INTERRUPTED)):
-            n += 1
-    return n
+    @property
+    def run_here(self) -> int:  # type: ignore[override]
+        return self.presence.done
 
+    def start(self) -> tuple[str, int]:
+        budget = shared_settings(self.study).budget
+        left = max(budget - counted(S.trials(self.study)), 0)
+        return (f"{self.role} {self.name} on study '{self.settings.study_name}' "
+                f"({mask_url(self.project.storage_url)}): {left} of {budget} "
+                f"trial(s) left between all workers", left)
 
-def _next_step(study, budget: int) -> str:
-    """'ask' (a queued retry, or budget left), 'wait' (others still run trials
-    that may die and come back) or 'done'."""
-    from optuna.trial import TrialState
+    def claim(self):
+        """A queued retry, or a new trial while budget is left ('ask'); WAIT
+        while others still run trials that may die and come back; else DONE."""
+        import optuna
 
-    trials = study.get_trials(deepcopy=False)
-    if any(t.state == TrialState.WAITING for t in trials):
-        return "ask"
-    running = sum(t.state == TrialState.RUNNING for t in trials)
-    if counted(trials) + running < budget:
-        return "ask"
-    return "wait" if running else "done"
+        budget = shared_settings(self.study).budget  # the creator may raise it meanwhile
+        with ask_lock(self.storage, self.settings.study_name), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeat with ask/tell; experimental API
+            optuna.storages.fail_stale_trials(self.study)
+            records = S.trials(self.study)
+            running = sum(r.state == "running" for r in records)
+            if not any(r.state == "waiting" for r in records) and \
+                    counted(records) + running >= budget:
+                return WAIT if running else DONE
+            trial = self.study.ask()
+            # Beat at once: Optuna never calls a trial without a beat stale.
+            self.storage.record_heartbeat(trial._trial_id)
+            S.write_worker(trial, self.name)
+            return trial
 
+    def wait(self, cancel: threading.Event) -> None:
+        self.presence.say("waiting")
+        cancel.wait(min(self.shared.heartbeat_s, 5))
 
-@contextlib.contextmanager
-def _ask_lock(storage, study_name: str) -> Iterator[None]:
-    """One worker at a time between counting the budget and asking a trial."""
-    kind = scheme(str(storage.url))
-    if kind != "postgresql":
-        yield  # SQLite serialises writers itself; other servers: the count may run over by one
-        return
-    from sqlalchemy import text
+    def running(self, trial):
+        self.presence.say("running", trial.number)
+        return heartbeat(self.storage, trial._trial_id, self.shared.heartbeat_s, self.presence)
 
-    key = zlib.crc32(f"allgui-study:{study_name}".encode())
-    with storage.engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+    def ran(self, trial) -> None:
+        self.presence.done += 1
 
-
-class _Requeue:
-    """Heartbeat-stale trial callback: queue the parameters again and say so."""
-
-    def __init__(self, sink: Sink) -> None:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # experimental in Optuna; its interface is pinned
-            self._retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
-        self.sink = sink
-
-    def __call__(self, study, trial) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._retry(study, trial)
-        who = trial.user_attrs.get(WORKER, "its worker")
-        self.sink(Notice(JOB, level="warning",
-                         text=f"Trial {trial.number} stopped answering ({who} died or lost the "
-                              "connection); its parameters will run again."))
-
-
-# -- the worker loop ---------------------------------------------------------
-class _Presence:
-    """This worker's ``worker:<name>`` study attribute."""
-
-    def __init__(self, storage, study_id: int, name: str) -> None:
-        self.storage, self.study_id, self.name = storage, study_id, name
-        self.state, self.trial, self.done = "starting", None, 0
-        self._lock = threading.Lock()
-
-    def say(self, state: str | None = None, trial: int | None = None) -> None:
-        with self._lock:
-            if state is not None:
-                self.state, self.trial = state, trial
-            value = {"state": self.state, "trial": self.trial, "done": self.done,
-                     "seen": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            with contextlib.suppress(Exception):  # a missed sign of life is harmless
-                self.storage.set_study_user_attr(self.study_id, WORKER_PREFIX + self.name, value)
-
-
-@contextlib.contextmanager
-def _heartbeat(storage, trial_id: int, every_s: float, presence: _Presence) -> Iterator[None]:
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            with contextlib.suppress(Exception):  # the next beat tries again
-                storage.record_heartbeat(trial_id)
-            presence.say()
-            if stop.wait(every_s):
-                return
-
-    thread = threading.Thread(target=beat, name="allgui-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _make_sampler(settings: SearchSettings, seed: int):
-    import optuna
-
-    s = settings.sampler_settings()
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=s["n_startup_trials"], multivariate=s["multivariate"],
-        n_ei_candidates=s["n_ei_candidates"], constant_liar=True,
-    )
+    def ended(self, stopped: bool, error: BaseException | None) -> None:
+        self.presence.say("stopped" if stopped else "failed" if error is not None
+                          else "finished")
 
 
 def _work(project: Project, settings: SearchSettings, data, shared: SharedStudy, sink: Sink,
           cancel: threading.Event, started: float, role: str) -> SearchResult:
     """Run trials of the shared study until its budget is reached (or Stop)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = worker_name()
-    storage = open_storage(project.storage_url, shared.heartbeat_s, shared.grace_s,
-                           on_stale=_Requeue(sink))
-    probe = optuna.load_study(study_name=settings.study_name, storage=storage)
-    seed = settings.seed + len(probe.trials) + zlib.crc32(name.encode()) % 1_000_003
-    study = optuna.load_study(study_name=settings.study_name, storage=storage,
-                              sampler=_make_sampler(settings, seed),
-                              pruner=_make_pruner(settings))
-    presence = _Presence(storage, study._study_id, name)
-    presence.say("starting")
+    policy = SharedPolicy(project, settings, shared, sink, role)
     device = resolve_device(settings.device)
-    budget = shared_settings(study).budget
-    left = max(budget - counted(study.get_trials(deepcopy=False)), 0)
-    sink(JobStarted(JOB, description=f"{role} {name} on study '{settings.study_name}' "
-                                     f"({mask_url(project.storage_url)}): {left} of {budget} "
-                                     f"trial(s) left between all workers", total=left))
-    backbones = _Backbones(project, settings, data, device, sink, cancel)
-    train_settings = trial_training_settings(settings)
-    stopped = False
-    error: BaseException | None = None
-    try:
-        if left > 0 and not _prepare_backbone(project, settings, data, backbones):
-            stopped = True
-        while not stopped:
-            if cancel.is_set():
-                stopped = True
-                break
-            budget = shared_settings(study).budget  # the creator may raise it meanwhile
-            trial = None
-            with _ask_lock(storage, settings.study_name), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # heartbeat with ask/tell; experimental API
-                optuna.storages.fail_stale_trials(study)
-                step = _next_step(study, budget)
-                if step == "ask":
-                    trial = study.ask()
-                    # Beat at once: Optuna never calls a trial without a beat stale.
-                    storage.record_heartbeat(trial._trial_id)
-                    trial.set_user_attr(WORKER, name)
-            if step == "done":
-                break
-            if trial is None:  # others still run trials; one may die and come back
-                presence.say("waiting")
-                cancel.wait(min(shared.heartbeat_s, 5))
-                continue
-            presence.say("running", trial.number)
-            with _heartbeat(storage, trial._trial_id, shared.heartbeat_s, presence):
-                ok = _run_trial(study, trial, project, settings, train_settings, data,
-                                backbones, device, sink, cancel)
-            presence.done += 1
-            if not ok:
-                stopped = True
-    except BaseException as exc:
-        error = exc
-        stopped = isinstance(exc, KeyboardInterrupt)
-        raise
-    finally:
-        presence.say("stopped" if stopped else "failed" if error is not None else "finished")
-        result = _result(project, settings, study, stopped, 0, time.perf_counter() - started,
-                         backbones.features_s)
-        announce_end(sink, result, stopped, error, run_here=presence.done)
-    return result
+    return run_trials(policy, project, settings, data, device, sink, cancel, started)
 
 
 def _check_same_data(index, shared: SharedStudy, study_name: str) -> None:
@@ -415,32 +199,29 @@ def create_shared_study(project: Project, settings: SearchSettings | None = None
 def _publish(project, settings, sink, cancel, data, heartbeat_s):
     """Open (or make) the study, check it matches, record what workers need."""
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.search.runner import SearchError
-    from allgui.core.train.sources import training_data_from_prepared
+    from allgui.core.train.loop import training_data_from_prepared
 
     if not is_database_url(project.storage_url):
         raise ProjectError("A shared study needs a database storage (postgresql://...).")
-    if settings.mode == "cached" and project.settings.model.finetune_stages:
-        raise SearchError("The cached mode needs a frozen backbone (finetune_stages = 0); "
-                          "use the online mode to fine-tune.")
+    settings.check_model(project.settings.model.finetune_stages)
     fingerprint = ""
     if data is None:
         prepared = prepare_project_data(project, sink, cancel)
         fingerprint = prepared.index.fingerprint()
         data = training_data_from_prepared(prepared)
     check_class_counts(data)
-    study, _, _ = open_study(project, settings, data.key, tuple(data.class_names))
-    before = study.user_attrs.get(SHARED) or {}
+    study, _, _ = S.open_study(project, settings, data.key, tuple(data.class_names))
+    before = S.study_record(study).shared or {}
     ps = project.settings
     shared = SharedStudy(
         dataset_fingerprint=fingerprint or before.get("dataset_fingerprint", ""),
         image_size=ps.dataset.image_size, split=dataclasses.asdict(ps.split),
-        model=dataclasses.asdict(ps.model), search=_plain(settings.to_dict()),
+        model=dataclasses.asdict(ps.model), search=plain(settings.to_dict()),
         budget=settings.trials,
         heartbeat_s=int(heartbeat_s or before.get("heartbeat_s") or HEARTBEAT_S),
     )
-    study.set_user_attr(SHARED, shared.to_dict())
-    project.update(search=_plain(settings.to_dict()))
+    S.set_shared(study, shared)
+    project.update(search=plain(settings.to_dict()))
     return shared, data
 
 
@@ -455,7 +236,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
 
     from allgui.core.dataset.discover import discover
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.train.sources import training_data_from_prepared
+    from allgui.core.train.loop import training_data_from_prepared
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cancel = cancel if cancel is not None else threading.Event()
@@ -464,7 +245,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
     if not is_database_url(storage_url):
         raise ProjectError("Workers share a study through a database server (postgresql://...); "
                            "a study in an SQLite file is run by one search at a time.")
-    storage = open_storage(storage_url)
+    storage = S.storage_for(storage_url)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError as exc:
@@ -495,7 +276,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
                      study_name)
     data = training_data_from_prepared(prepare_project_data(project, sink, cancel))
     check_class_counts(data)
-    open_study(project, settings, data.key, tuple(data.class_names))  # same split and model
+    S.open_study(project, settings, data.key, tuple(data.class_names))  # same split and model
     return _work(project, settings, data, shared, sink, cancel, started, "Worker")
 
 
@@ -505,7 +286,7 @@ def _safe(name: str) -> str:
 
 @dataclass(frozen=True)
 class StudySnapshot:
-    """A shared study as it stands, for the window to follow."""
+    """A study as it stands, for the window to follow."""
 
     result: SearchResult
     workers: tuple[WorkerSeen, ...]
@@ -518,54 +299,50 @@ _storages: dict[str, Any] = {}
 
 def snapshot(project: Project, study_name: str) -> StudySnapshot:
     """Read the project's study (any storage) once: trials, workers, budget."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = project.storage_url
     if url not in _storages:
-        _storages[url] = open_storage(url)  # one connection pool per storage, reused
+        _storages[url] = S.storage_for(url)  # one connection pool per storage, reused
     try:
-        study = optuna.load_study(study_name=study_name, storage=_storages[url])
-    except KeyError as exc:
-        raise ProjectError(f"This project has no study named '{study_name}' yet.") from exc
+        study = S.load_study(project, study_name, _storages[url])
     except AllguiError:
         raise
     except Exception as exc:
         _storages.pop(url, None)
         raise ProjectError(f"The study storage cannot be read ({mask_url(url)}).",
                            mask_url(str(exc))) from exc
-    raw = study.user_attrs.get(SHARED)
+    record = S.study_record(study)
+    raw = record.shared
     try:
-        settings = SearchSettings.from_dict(raw["search"]) if isinstance(raw, dict) else \
+        settings = SearchSettings.from_dict(raw["search"]) if raw is not None else \
             SearchSettings.from_project(project)
         settings = dataclasses.replace(settings, study_name=study_name)
     except AllguiError:
         settings = SearchSettings(study_name=study_name)
-    budget = int(raw.get("budget") or settings.trials) if isinstance(raw, dict) else \
-        settings.trials
-    result = _result(project, settings, study, False, 0, 0.0, 0.0)
-    grace = SharedStudy.from_dict(raw).grace_s if isinstance(raw, dict) else 3 * HEARTBEAT_S
+    budget = int(raw.get("budget") or settings.trials) if raw is not None else settings.trials
+    records = S.trials(study)
+    result = S.search_result(project, settings, study)
+    grace = SharedStudy.from_dict(raw).grace_s if raw is not None else STALE_BEATS * HEARTBEAT_S
     workers = tuple(
         # A worker busy on a trial beats; one silent past the grace period died or was cut off.
         dataclasses.replace(w, state="silent") if w.state in ("running", "waiting")
         and w.age_s() > grace + 5 else w
-        for w in workers_seen(study))
+        for w in workers_seen(record))
     return StudySnapshot(result=result, workers=workers, budget=budget,
-                         curves=_curves(study, settings.epochs))
+                         curves=_curves(records, settings.epochs))
 
 
-def _curves(study, epochs: int) -> dict[int, tuple[EpochEnded, ...]]:
+def _curves(records, epochs: int) -> dict[int, tuple[EpochEnded, ...]]:
     """Each finished trial's learning curve (its 'history' attribute) as the
     events its worker sent, so the window draws other workers' trials too."""
-    from optuna.trial import TrialState
-
     fields = {f.name for f in dataclasses.fields(EpochEnded)} - {"job", "trial", "epochs"}
-    out = {}
-    for t in study.get_trials(deepcopy=False):
-        history = t.user_attrs.get("history") if t.state != TrialState.RUNNING else None
-        if isinstance(history, list) and history:
-            out[t.number] = tuple(
-                EpochEnded(JOB, trial=t.number, epochs=epochs, **{
-                    k: (float("nan") if v is None else v) for k, v in h.items() if k in fields})
-                for h in history if isinstance(h, dict))
+    out: dict[int, tuple[EpochEnded, ...]] = {}
+    for r in records:
+        if r.state != "running" and r.history:
+            out[r.number] = tuple(
+                EpochEnded(JOB, trial=r.number, epochs=epochs, **_epoch_values(h, fields))
+                for h in r.history)
     return out
+
+
+def _epoch_values(history: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    return {k: (float("nan") if v is None else v) for k, v in history.items() if k in fields}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import warnings
+from typing import Any
 from urllib.parse import urlsplit
 
 from allgui.core.errors import ProjectError
@@ -79,7 +80,7 @@ def open_storage(url: str, heartbeat_s: int | None = None, grace_s: int | None =
     import optuna
 
     url = normalize_storage_url(url)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if scheme(url) == "sqlite":
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     else:

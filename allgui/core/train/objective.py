@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+MODES = ("cached", "online")  # cached backbone features, or images through the backbone
 OBJECTIVES = ("accuracy", "balanced_accuracy", "weighted_f1", "auc")
 
 LABELS = {
@@ -21,6 +22,17 @@ LABELS = {
     "weighted_f1": "validation weighted F1",
     "auc": "validation AUC",
 }
+
+
+def check_mode(mode: str, finetune_stages: int, error: type[Exception] | None = None) -> None:
+    """Refuse the cached mode for a backbone that trains (its features change
+    every step, so they cannot be computed once); ``error`` is the kind raised."""
+    if mode == "cached" and finetune_stages:
+        from allgui.core.errors import AllguiError
+
+        raise (error or AllguiError)(
+            "The cached mode needs a frozen backbone (finetune_stages = 0); "
+            "use the online mode to fine-tune.")
 
 
 def objective_value(name: str, labels: np.ndarray, proba: np.ndarray, n_classes: int) -> float:

@@ -28,10 +28,10 @@ import torch
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
 from allgui.core.events import Progress, Sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig
-from allgui.core.search.settings import MODES
 from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.train.device import autocast, backbone_batch
 from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.objective import MODES, check_mode
 
 if TYPE_CHECKING:
     from allgui.core.train.loop import FitConfig
@@ -142,10 +142,7 @@ class CachedViews:
     mode: ClassVar[str] = "cached"
 
     def check(self, model_config: ModelConfig) -> None:
-        if model_config.finetune_stages:
-            raise AllguiError(
-                "The cached mode needs a frozen backbone; use the online mode to fine-tune."
-            )
+        check_mode("cached", model_config.finetune_stages)
 
     def bind(self, model, device, fit, sink, cancel) -> Feed:
         features = self.features

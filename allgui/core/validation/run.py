@@ -13,7 +13,6 @@ on.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from allgui.core.model import params as registry
 from allgui.core.model.params import parse_params as parse_params  # its old home
 from allgui.core.model.params import untuned_defaults, with_untuned
 from allgui.core.project import Project
+from allgui.core.search.record import StudyRecord, TrialRecord
 from allgui.core.validation.batch import (
     Batch,
     BatchWriter,
@@ -76,24 +76,7 @@ class ValidationSettings:
 # -- choosing what to train ------------------------------------------------------
 
 
-def _load_study(project: Project):
-    import optuna
-
-    from allgui.core.search.settings import project_study_name
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if project.sqlite_path is not None and not project.sqlite_path.is_file():
-        return None
-    try:
-        names = optuna.study.get_all_study_names(storage=project.storage_url)
-        name = project_study_name(project, names)
-        return optuna.load_study(study_name=name, storage=project.storage_url) if name else None
-    except Exception as exc:
-        raise ProjectError("The project's study cannot be read.", f"{type(exc).__name__}: {exc}"
-                           ) from exc
-
-
-def _trial_params(trial, study=None) -> dict[str, Any]:
+def _trial_params(trial: TrialRecord, study: StudyRecord | None = None) -> dict[str, Any]:
     """A trial's full configuration: its searched parameters over whatever
     fixed values the search recorded with it, and the model it trained
     (backbone, weights, finetune_stages) as the trial (else its study)
@@ -101,11 +84,8 @@ def _trial_params(trial, study=None) -> dict[str, Any]:
     project's settings may have changed since, and validating another model
     than the one the search chose would mislead."""
     params: dict[str, Any] = {}
-    recorded = trial.user_attrs.get("settings")  # what allgui.core.search.runner records
-    recorded = recorded if isinstance(recorded, dict) else {}
-    study_attrs = study.user_attrs.get("allgui") if study is not None else None
-    study_model = study_attrs.get("model") if isinstance(study_attrs, dict) else None
-    study_model = study_model if isinstance(study_model, dict) else {}
+    recorded = trial.settings
+    study_model = study.model if study is not None else {}
     for name in MODEL_NAMES:
         value = recorded.get(name, study_model.get(name))
         if value is None or value == "":
@@ -117,9 +97,7 @@ def _trial_params(trial, study=None) -> dict[str, Any]:
                 f"trial settings: {sorted(recorded)}; study model: {study_model}",
             )
         params[name] = value
-    fixed = recorded.get("fixed")
-    if isinstance(fixed, dict):
-        params.update({k: x for k, x in fixed.items() if k in KNOWN and x is not None})
+    params.update({k: x for k, x in trial.fixed.items() if k in KNOWN and x is not None})
     params.update({k: v for k, v in trial.params.items() if k in KNOWN})
     return params
 
@@ -127,39 +105,34 @@ def _trial_params(trial, study=None) -> dict[str, Any]:
 def choose_configuration(project: Project, settings: ValidationSettings
                          ) -> tuple[Configuration, StudySummary]:
     """The configuration to validate and what the study says about itself."""
-    import optuna
+    from allgui.core.search import study as S
 
-    study = _load_study(project)
+    study = S.project_study(project)
     info = StudySummary()
-    if study is not None:
-        from allgui.core.report.study_facts import objective_label
-
-        recorded = study.user_attrs.get("allgui")
-        info = StudySummary(
-            name=study.study_name, direction=study.direction.name.lower(),
-            objective=objective_label(study.user_attrs),
-            data_key=str(recorded.get("data_key") or "") if isinstance(recorded, dict) else "")
+    record = S.study_record(study) if study is not None else None
+    if record is not None:
+        info = StudySummary(name=record.name, direction=record.direction,
+                            objective=record.objective_label(),
+                            data_key=str(record.made("data_key", "") or ""))
     if settings.params:
         return Configuration(dict(settings.params), "entered by the user"), info
     if study is None:
         raise ProjectError("This project has no study yet: run a search first "
                            "(allgui optimize), or enter a configuration to validate.")
-    done = [t for t in study.get_trials(deepcopy=False)
-            if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
-            and math.isfinite(t.value)]
+    done = S.finished(S.trials(study))
     if not done:
         raise ProjectError("The study has no finished trials yet: let the search finish at "
                            "least one trial, or enter a configuration to validate.")
     if settings.trial is None:
-        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        best = (max if maximize else min)(done, key=lambda t: t.value)
-        return Configuration(_trial_params(best, study),
+        best = S.best_trial(done, maximize=record is None or record.direction == "maximize")
+        assert best is not None
+        return Configuration(_trial_params(best, record),
                              f"trial {best.number} (best of the study)", best.number), info
     match = [t for t in done if t.number == settings.trial]
     if not match:
         raise ProjectError(f"Trial {settings.trial} is not a finished trial of the study; "
                            f"finished trials: {', '.join(str(t.number) for t in done[:30])}.")
-    return (Configuration(_trial_params(match[0], study), f"trial {settings.trial}",
+    return (Configuration(_trial_params(match[0], record), f"trial {settings.trial}",
                           settings.trial), info)
 
 

@@ -77,13 +77,10 @@ def _select(box: QComboBox, key) -> None:
 
 def compute_importances(project: Project, study_name: str):
     """Parameter importances of the project's study (read only)."""
-    import optuna
-
     from allgui.core.search.importance import parameter_importances
+    from allgui.core.search.study import load_study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=study_name, storage=project.storage_url)
-    return parameter_importances(study, "ped-anova")
+    return parameter_importances(load_study(project, study_name), "ped-anova")
 
 
 class OptimizeTab(ProjectTab):
@@ -409,7 +406,7 @@ class OptimizeTab(ProjectTab):
             settings = SearchSettings()
 
         def read(sink, cancel):  # on the job's thread: torch and optuna load there
-            from allgui.core.search.runner import load_search_result
+            from allgui.core.search.study import load_search_result
 
             return load_search_result(project, settings)
 
@@ -465,8 +462,6 @@ class OptimizeTab(ProjectTab):
             self.show_error(exc, "The search cannot start")
             return
         project = self.project
-        model_before = project.settings.model
-        project.update(model=model)
         self.save_choices()
         self.total_trials = settings.trials
         self.plots.set_objective(settings.objective)
@@ -475,13 +470,10 @@ class OptimizeTab(ProjectTab):
         self.progress.set_running(True, "Preparing the data…")
 
         def search(sink, cancel):  # on the job's thread: torch and optuna load there
-            from allgui.core.search.runner import SearchError, run_search
+            from allgui.core.search.runner import search_with_model
 
-            try:
-                return run_search(project, settings, sink, cancel)
-            except SearchError:  # the study refused them: keep the old model settings
-                project.update(model=model_before)
-                raise
+            # A study that refuses the model settings leaves the project's as they were.
+            return search_with_model(project, settings, model, sink, cancel)
 
         self.job = self.start_job(
             "Search",

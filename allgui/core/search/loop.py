@@ -1,0 +1,349 @@
+"""The one trial loop of a search, for a project's own study and for a study
+shared with workers; a policy object says what differs (how the budget is
+counted, how a trial is claimed, what runs around it, how the job is named).
+
+- The value of a trial is the objective on validation at the epoch with the
+  lowest validation loss (the weights such a run keeps). Each trial keeps
+  its per-epoch curve, settings, seed and timings as user attributes
+  (:mod:`allgui.core.search.record`).
+- Stop (``cancel`` set): the running trial ends at the next batch, is marked
+  FAIL ('stopped by the user'), and its parameters are queued again.
+- CUDA out of memory: that trial fails with the reason (no retry at a
+  smaller batch: the sampler must see the batch size it chose), and the
+  study goes on. A NaN loss likewise fails the trial, not the study.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import math
+import threading
+import time
+from typing import Any
+
+import torch
+
+from allgui import __version__
+from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.events import (
+    Progress,
+    Sink,
+    StudyFinished,
+    TrialFailed,
+    TrialFinished,
+    TrialPruned,
+    TrialStarted,
+    job,
+)
+from allgui.core.model import params as registry
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
+from allgui.core.project import Project
+from allgui.core.search import study as S
+from allgui.core.search.record import plain
+from allgui.core.search.settings import SearchSettings
+from allgui.core.search.space import SearchSpace
+from allgui.core.search.storage import mask_url
+from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.loop import (
+    FitConfig,
+    TrainingDiverged,
+    TrainSettings,
+    fit,
+    seed_everything,
+)
+from allgui.core.train.sources import TrainingData, source_for
+
+JOB = "search"
+DONE, WAIT = "done", "wait"  # what a policy's claim() returns when it hands out no trial
+
+
+class StudyPolicy:
+    """What differs between a project's own study and a shared one. The loop
+    calls, in order: ``start`` once, then per round ``reached``, ``claim``
+    (a trial, ``WAIT`` or ``DONE``), ``wait`` or ``running(trial)`` around
+    the trial, and ``ended`` once."""
+
+    study: Any
+    recovered = 0  # trials a crash interrupted, queued again before the loop
+    run_here: int | None = None  # trials this process ran, when the message should say
+
+    def start(self) -> tuple[str, int]:
+        """The job's description and the trials left to run."""
+        raise NotImplementedError
+
+    def reached(self) -> bool:
+        """The budget is reached before asking (checked before Stop)."""
+        return False
+
+    def claim(self) -> Any:
+        raise NotImplementedError
+
+    def wait(self, cancel: threading.Event) -> None:
+        """Nothing to claim now: wait a little (others still run trials)."""
+
+    def running(self, trial) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def ran(self, trial) -> None:
+        """One trial claimed here has ended."""
+
+    def ended(self, stopped: bool, error: BaseException | None) -> None:
+        """The loop is over (finished, stopped or failed)."""
+
+
+def run_trials(policy: StudyPolicy, project: Project, settings: SearchSettings,
+               data: TrainingData, device: torch.device, sink: Sink,
+               cancel: threading.Event, started: float) -> S.SearchResult:
+    """Run trials until the policy has none left or ``cancel`` is set; one
+    JobStarted, one StudyFinished and one JobFinished whatever happens."""
+    description, left = policy.start()
+    trials = Trials(project, settings, data, device, sink, cancel)
+    with job(sink, JOB, description, total=left) as handle:
+        stopped = False
+        error: BaseException | None = None
+        try:
+            if left > 0 and not trials.prepare_backbone():
+                stopped = True
+            while not stopped and not policy.reached():
+                if cancel.is_set():
+                    stopped = True
+                    break
+                trial = policy.claim()
+                if trial == DONE:
+                    break
+                if trial == WAIT:
+                    policy.wait(cancel)
+                    continue
+                with policy.running(trial):
+                    ok = trials.run(policy.study, trial)
+                policy.ran(trial)
+                stopped = not ok
+        except BaseException as exc:
+            error = exc
+            stopped = isinstance(exc, KeyboardInterrupt)
+            raise
+        finally:
+            policy.ended(stopped, error)
+            result = S.search_result(project, settings, policy.study, stopped, policy.recovered,
+                                     time.perf_counter() - started, trials.backbones.features_s)
+            best = result.best
+            sink(StudyFinished(JOB, best_number=best.number if best else None,
+                               best_value=best.value if best else None,
+                               n_complete=result.n_complete, n_pruned=result.n_pruned,
+                               n_failed=result.n_failed, stopped=stopped))
+            handle.finish(end_message(result, stopped, error, policy.run_here),
+                          "stopped" if stopped else "error" if error is not None else "ok",
+                          ok=error is None or stopped)
+    return result
+
+
+def end_message(result: S.SearchResult, stopped: bool, error: BaseException | None,
+                run_here: int | None = None) -> str:
+    """How a search ended, in words; storage URLs in an error's text are masked."""
+    if error is not None and not stopped:
+        return f"The search ended on an error: {mask_url(str(error))}"
+    here = f"{run_here} trial(s) run here; " if run_here is not None else ""
+    return (("Stopped; " if stopped else "Finished; ") + here
+            + f"{result.n_complete} complete, {result.n_pruned} pruned, "
+            f"{result.n_failed} failed trials in the study.")
+
+
+# -- one trial -------------------------------------------------------------------
+def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(searched, fixed) parameter values for this trial."""
+    searched, fixed = {}, {}
+    for p in space.params:
+        if not p.search:
+            fixed[p.name] = p.fixed
+        elif p.choices:
+            searched[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        else:
+            searched[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return searched, fixed
+
+
+def trial_configuration(values: dict[str, Any], project: Project, n_classes: int):
+    """A trial's values as the model and optimiser settings it trains with."""
+    model = project.settings.model  # what the trial does not set stays untuned
+    return registry.configuration(values, backbone=model.backbone, weights=model.weights,
+                                  finetune_stages=model.finetune_stages, n_classes=n_classes)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def _free_gpu() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class _Backbones:
+    """Built backbones (and, cached mode, their features), one per backbone
+    name, made on first use and shared by every trial."""
+
+    def __init__(self, project, settings, data, device, sink, cancel):
+        self.project, self.settings, self.data = project, settings, data
+        self.device, self.sink, self.cancel = device, sink, cancel
+        self.models: dict[str, AllClassifier] = {}
+        self.features: dict[str, FeatureSet] = {}
+        self.features_s = 0.0
+
+    def get(self, config: ModelConfig) -> tuple[AllClassifier | None, FeatureSet | None]:
+        if config.finetune_stages:
+            return None, None  # fine-tuning trains its own copy of the backbone
+        name = config.backbone
+        if name not in self.models:
+            seed_everything(self.settings.seed)  # random-init backbones are the same each run
+            self.models[name] = build_model(dataclasses.replace(config, hidden=8))
+        model = self.models[name]
+        if self.settings.mode == "cached" and name not in self.features:
+            started = time.perf_counter()
+            model.to(self.device)
+
+            def progress(done: int, total: int) -> None:
+                self.sink(Progress(job=JOB, phase="features", done=done, total=total,
+                                   message=f"Backbone features ({name}, "
+                                           f"{self.settings.views} views), once for all trials"))
+
+            self.features[name] = build_feature_set(
+                model, self.data.train_images, self.data.val_images,
+                views=self.settings.views, seed=self.settings.seed, device=self.device,
+                cache_dir=self.project.cache_dir, data_key=self.data.key,
+                batch_size=self.settings.extract_batch_size, cancel=self.cancel,
+                progress=progress,
+            )
+            self.features_s += time.perf_counter() - started
+        return model, self.features.get(name)
+
+
+class Trials:
+    """Runs one asked trial at a time and tells the study how it ended."""
+
+    def __init__(self, project: Project, settings: SearchSettings, data: TrainingData,
+                 device: torch.device, sink: Sink, cancel: threading.Event) -> None:
+        self.project, self.settings, self.data = project, settings, data
+        self.device, self.sink, self.cancel = device, sink, cancel
+        self.backbones = _Backbones(project, settings, data, device, sink, cancel)
+        self.train_settings = TrainSettings(objective=settings.objective, views=settings.views,
+                                            extract_batch_size=settings.extract_batch_size)
+
+    def prepare_backbone(self) -> bool:
+        """Build the backbone (and, cached mode, its features) before the first
+        trial, so that weights that cannot be had stop the search with one plain
+        message rather than failing every trial. False when stopped meanwhile."""
+        choice = self.settings.space.get("backbone")
+        if choice is not None and choice.search:
+            return True  # several backbones: each is built when a trial first asks for it
+        values = {"backbone": choice.fixed} if choice is not None else {}
+        config, _ = trial_configuration(values, self.project, len(self.data.class_names))
+        try:
+            if config.finetune_stages:
+                build_model(config)  # fine-tuning builds per trial; check the weights once
+            else:
+                self.backbones.get(config)
+        except Cancelled:
+            return False
+        return True
+
+    def _settings_record(self, seed: int, config: ModelConfig, fixed: dict) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "mode": s.mode, "epochs": s.epochs, "views": s.views,
+            "objective": s.objective, "seed": seed, "views_seed": s.seed,
+            "backbone": config.backbone, "weights": config.weights,
+            "finetune_stages": config.finetune_stages, "device": str(self.device),
+            "fixed": fixed, "sampler": s.sampler_settings(),
+            "pruner": s.pruner_settings(), "allgui_version": __version__,
+        }
+
+    def run(self, study, trial) -> bool:
+        """Run one asked trial and tell Optuna how it ended; False when stopped."""
+        import optuna
+        from optuna.trial import TrialState
+
+        settings, sink, number = self.settings, self.sink, trial.number
+        searched: dict[str, Any] = {}
+        history: list[dict[str, Any]] = []
+        epochs_run = 0
+        try:
+            searched, fixed = _suggest(trial, settings.space)
+            values = {**fixed, **searched}
+            config, hp = trial_configuration(values, self.project, len(self.data.class_names))
+            seed = settings.seed + number
+            S.write_settings(trial, self._settings_record(seed, config, fixed))
+            sink(TrialStarted(JOB, number=number, params=dict(values)))
+            base, features = self.backbones.get(config)
+
+            def on_epoch(record) -> None:
+                nonlocal epochs_run
+                epochs_run = record.epoch
+                history.append(plain(dataclasses.asdict(record)))
+                # Reported only for a pruner: each report is one write to the study
+                # (tens of ms on SQLite); the curve is kept in the 'history' attribute.
+                if settings.pruning != "none":
+                    trial.report(record.objective, record.epoch)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned()
+
+            result = fit(
+                FitConfig(config, hp, epochs=settings.epochs, seed=seed,
+                          views_seed=settings.seed, settings=self.train_settings, job=JOB,
+                          trial=number),
+                source_for(settings.mode, self.data, features=features,
+                           cache_dir=self.project.cache_dir),
+                device=self.device, base_model=base, sink=sink, cancel=self.cancel,
+                on_epoch=on_epoch,
+            )
+            best = result.best
+            S.write_outcome(trial, history, epochs_run=len(result.history),
+                            best_epoch=result.best_epoch, duration_s=result.duration_s,
+                            val_accuracy=best.val_accuracy,
+                            val_balanced_accuracy=best.val_balanced_accuracy,
+                            val_loss=best.val_loss, stopped_early=result.stopped_early)
+            if not math.isfinite(result.value):
+                raise TrainingDiverged(
+                    f"The objective ({settings.objective}) could not be computed.")
+            study.tell(trial, result.value)
+            sink(TrialFinished(JOB, number=number, value=result.value, params=dict(values),
+                               duration_s=result.duration_s, epochs_run=len(result.history)))
+            return True
+        except optuna.TrialPruned:
+            S.write_outcome(trial, history, epochs_run=epochs_run,
+                            epochs_saved=settings.epochs - epochs_run)
+            study.tell(trial, state=TrialState.PRUNED)
+            sink(TrialPruned(JOB, number=number, epoch=epochs_run,
+                             reason=f"{settings.pruning} pruner: below others at epoch "
+                                    f"{epochs_run}", params=dict(searched)))
+            return True
+        except Cancelled:
+            S.fail(study, trial, "stopped by the user", history, epochs_run, interrupted=True)
+            if searched:
+                S.requeue(study, searched, number)
+            sink(TrialFailed(JOB, number=number, reason="stopped by the user",
+                             params=dict(searched)))
+            return False
+        except KeyboardInterrupt:
+            S.fail(study, trial, "interrupted (Ctrl+C)", history, epochs_run, interrupted=True)
+            if searched:
+                S.requeue(study, searched, number)
+            raise
+        except Exception as exc:
+            if _is_oom(exc):
+                reason = (f"out of GPU memory at batch size {searched.get('batch_size', '?')} "
+                          "(not retried; the study goes on)")
+                _free_gpu()
+            elif isinstance(exc, AllguiError):
+                reason = exc.message
+            else:
+                reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            S.fail(study, trial, reason, history, epochs_run, interrupted=False)
+            sink(TrialFailed(JOB, number=number, reason=reason, params=dict(searched)))
+            if isinstance(exc, AllguiError) or _is_oom(exc):
+                return True
+            raise

@@ -1,0 +1,299 @@
+"""The one reader and writer of a project's Optuna study.
+
+One SQLite study per project (``project.storage_url``; optuna-dashboard
+opens it as it is), or a study on a database server shared with workers.
+Search, validation, the report and the window all read it here, as
+:class:`~allgui.core.search.record.TrialRecord` and
+:class:`~allgui.core.search.record.StudyRecord`; the search writes it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from allgui import __version__
+from allgui.core.errors import ProjectError
+from allgui.core.project import Project
+from allgui.core.search import record as R
+from allgui.core.search.record import StudyRecord, TrialRecord, plain
+from allgui.core.search.settings import (
+    SearchError,
+    SearchSettings,
+    check_resume,
+    make_pruner,
+    make_sampler,
+    project_study_name,
+)
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One trial as a table row."""
+
+    number: int
+    state: str  # 'complete', 'pruned', 'failed', 'running', 'waiting'
+    value: float | None
+    params: dict[str, Any]
+    epochs_run: int = 0
+    best_epoch: int = 0
+    duration_s: float = 0.0
+    val_accuracy: float | None = None
+    val_balanced_accuracy: float | None = None
+    reason: str = ""
+    worker: str = ""  # host:pid of the worker that ran it (shared studies)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    study_name: str
+    storage_url: str
+    objective: str
+    settings: SearchSettings
+    trials: tuple[TrialSummary, ...]
+    best: TrialSummary | None
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    stopped: bool
+    recovered: int  # trials found interrupted by a crash and queued again
+    epochs_saved_by_pruning: int
+    duration_s: float
+    features_s: float  # time spent computing cached features in this run
+
+    def top(self, n: int = 5) -> list[TrialSummary]:
+        done = [t for t in self.trials if t.state == "complete" and t.value is not None]
+        return sorted(done, key=lambda t: -(t.value or 0.0))[:n]
+
+
+# -- opening ---------------------------------------------------------------------
+def _quiet():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def storage_for(url: str, **kwargs: Any):
+    """SQLite or a database server; errors never show a password."""
+    from allgui.core.search.storage import open_storage
+
+    return open_storage(url, **kwargs)
+
+
+def load_study(project: Project, study_name: str | None = None, storage: Any = None):
+    """The project's Optuna study (read it, plot it, compute importances)."""
+    optuna = _quiet()
+    name = study_name or SearchSettings.from_project(project).study_name
+    try:
+        return optuna.load_study(study_name=name,
+                                 storage=storage or storage_for(project.storage_url))
+    except KeyError as exc:
+        raise ProjectError(f"This project has no study named '{name}' yet.") from exc
+
+
+def project_study(project: Project):
+    """The study the project's ``[search]`` settings name (else its newest),
+    or None when the project has none yet."""
+    optuna = _quiet()
+    if project.sqlite_path is not None and not project.sqlite_path.is_file():
+        return None
+    try:
+        names = optuna.study.get_all_study_names(storage=project.storage_url)
+        name = project_study_name(project, names)
+        return optuna.load_study(study_name=name, storage=project.storage_url) if name else None
+    except Exception as exc:  # storage errors come in many kinds
+        raise ProjectError("The project's study cannot be read.", f"{type(exc).__name__}: {exc}"
+                           ) from exc
+
+
+# -- reading ---------------------------------------------------------------------
+def trials(study, states: tuple[str, ...] | None = None) -> tuple[TrialRecord, ...]:
+    """The study's trials as records, by number; only ``states`` when given."""
+    records = (TrialRecord.from_trial(t) for t in study.get_trials(deepcopy=False))
+    return tuple(r for r in records if states is None or r.state in states)
+
+
+def study_record(study) -> StudyRecord:
+    return StudyRecord.from_study(study)
+
+
+def finished(records) -> list[TrialRecord]:
+    """Complete trials with a finite value."""
+    import math
+
+    return [r for r in records if r.state == "complete" and r.value is not None
+            and math.isfinite(r.value)]
+
+
+def best_trial(records, maximize: bool = True) -> TrialRecord | None:
+    done = finished(records)
+    return (max if maximize else min)(done, key=lambda r: r.value or 0.0) if done else None
+
+
+def counted(records) -> int:
+    """Trials that count towards the budget: complete, pruned, or failed by a
+    fault; not those a crash, Stop or dead worker interrupted (their
+    parameters run again). Takes records or Optuna's trials."""
+    records = [r if isinstance(r, TrialRecord) else TrialRecord.from_trial(r) for r in records]
+    retried = {n for r in records for n in r.retried_as}
+    return sum(r.state in ("complete", "pruned") or (
+        r.state == "failed" and r.number not in retried and not r.interrupted)
+        for r in records)
+
+
+def summaries(records) -> tuple[TrialSummary, ...]:
+    """Table rows. A trial whose worker died is failed by heartbeat and run
+    again under a new number; its row says so."""
+    retried = {n: r.number for r in records for n in r.retried_as}
+    out = []
+    for r in records:
+        attrs = r.result
+        reason = r.fail_reason
+        if r.number in retried and not reason:
+            reason = f"its worker stopped answering; run again as trial {retried[r.number]}"
+        out.append(TrialSummary(
+            number=r.number, state=r.state, value=r.value, params=r.all_params,
+            epochs_run=int(attrs.get("epochs_run") or 0),
+            best_epoch=int(attrs.get("best_epoch") or 0),
+            duration_s=float(attrs.get("duration_s") or r.duration_s or 0.0),
+            val_accuracy=attrs.get("val_accuracy"),
+            val_balanced_accuracy=attrs.get("val_balanced_accuracy"),
+            reason=reason, worker=r.worker,
+        ))
+    return tuple(out)
+
+
+def search_result(project: Project, settings: SearchSettings, study, stopped: bool = False,
+                  recovered: int = 0, duration_s: float = 0.0,
+                  features_s: float = 0.0) -> SearchResult:
+    rows = summaries(trials(study))
+    done = [t for t in rows if t.state == "complete" and t.value is not None]
+    best = max(done, key=lambda t: t.value or 0.0) if done else None
+    saved = sum(max(settings.epochs - t.epochs_run, 0) for t in rows if t.state == "pruned")
+    return SearchResult(
+        study_name=settings.study_name, storage_url=project.storage_url,
+        objective=settings.objective, settings=settings, trials=rows, best=best,
+        n_complete=len(done), n_pruned=sum(t.state == "pruned" for t in rows),
+        n_failed=sum(t.state == "failed" for t in rows), stopped=stopped,
+        recovered=recovered, epochs_saved_by_pruning=saved, duration_s=duration_s,
+        features_s=features_s,
+    )
+
+
+def load_search_result(project: Project, settings: SearchSettings | None = None) -> SearchResult:
+    """The project's study as it stands, without running anything."""
+    settings = settings if settings is not None else SearchSettings.from_project(project)
+    return search_result(project, settings, load_study(project, settings.study_name))
+
+
+# -- writing ---------------------------------------------------------------------
+_NEW_STUDY = ("give the new search its own study name (Study name in the window, "
+              "--study on the command line).")
+
+
+def open_study(project: Project, settings: SearchSettings, data_key: str = "",
+               class_names: tuple[str, ...] = ()):
+    """Create or load the project's study, checking it was made for the same
+    objective, data and backbone. Returns ``(study, storage, seed_offset)``:
+    on resume the sampler's seed is the study seed plus the trials already
+    there, so resumed random draws do not repeat old ones."""
+    optuna = _quiet()
+    storage = storage_for(project.storage_url)
+    name = settings.study_name
+    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    seed_offset = existing[name].n_trials if name in existing else 0
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+        sampler=make_sampler(settings, seed_offset), pruner=make_pruner(settings),
+    )
+    m = project.settings.model
+    model = {"backbone": m.backbone, "weights": m.weights, "finetune_stages": m.finetune_stages}
+    made = study_record(study).allgui
+    # A study whose first start failed (hub unreachable, say) holds no trial:
+    # nothing would be mixed, so it takes the new settings instead of refusing.
+    if made and seed_offset:  # seed_offset: the trials the study already holds
+        if made.get("objective") != settings.objective:
+            raise SearchError(
+                f"The study '{name}' searched for {made.get('objective')}; to search for "
+                f"{settings.objective}, " + _NEW_STUDY
+            )
+        if data_key and made.get("data_key") and made["data_key"] != data_key:
+            raise SearchError(
+                f"The study '{name}' was run on other images or another split; " + _NEW_STUDY
+            )
+        if made.get("model") and made["model"] != model:
+            raise SearchError(
+                f"The study '{name}' was run with backbone {made['model'].get('backbone')} "
+                f"(weights {made['model'].get('weights')}); for another backbone or "
+                "weights, " + _NEW_STUDY
+            )
+        check_resume(name, made.get("settings") or {}, settings)
+    else:
+        study.set_user_attr(R.ALLGUI, {
+            "allgui_version": __version__,
+            "objective": settings.objective,
+            "data_key": data_key,
+            "model": model,
+            "class_names": list(class_names),
+            "settings": plain(settings.to_dict()),
+            "sampler": settings.sampler_settings(),
+            "pruner": settings.pruner_settings(),
+        })
+    return study, storage, seed_offset
+
+
+def set_shared(study, shared: R.SharedStudy) -> None:
+    study.set_user_attr(R.SHARED, shared.to_dict())
+
+
+def say_worker(storage, study_id: int, name: str, value: dict[str, Any]) -> None:
+    storage.set_study_user_attr(study_id, R.WORKER_PREFIX + name, value)
+
+
+def recover_interrupted(study, storage) -> int:
+    """Mark trials left RUNNING by a crash as FAIL and queue their
+    parameters again. Call only while holding the project's study lock."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(t._trial_id, R.RESULT, {
+            "fail_reason": "interrupted: allgui stopped while this trial ran",
+            R.INTERRUPTED: True})
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if t.params:
+            requeue(study, t.params, t.number)
+        n += 1
+    return n
+
+
+def requeue(study, params: dict[str, Any], number: int) -> None:
+    """Queue ``params`` again, as a retry of trial ``number``."""
+    study.enqueue_trial(params, user_attrs={R.RETRY_OF: number})
+
+
+def write_settings(trial, settings: dict[str, Any]) -> None:
+    trial.set_user_attr(R.SETTINGS, plain(settings))
+
+
+def write_worker(trial, name: str) -> None:
+    trial.set_user_attr(R.WORKER, name)
+
+
+def write_outcome(trial, history: list, **result: Any) -> None:
+    for key, value in R.outcome_attrs(history, **result).items():
+        trial.set_user_attr(key, value)
+
+
+def fail(study, trial, reason: str, history: list, epochs_run: int, interrupted: bool) -> None:
+    from optuna.trial import TrialState
+
+    write_outcome(trial, history, fail_reason=reason, epochs_run=epochs_run,
+                  **({R.INTERRUPTED: True} if interrupted else {}))
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def shared_of(study) -> R.SharedStudy | None:
+    raw = study_record(study).shared
+    return R.SharedStudy.from_dict(raw) if raw is not None else None
