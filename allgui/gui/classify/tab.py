@@ -109,7 +109,6 @@ class ClassifyTab(ProjectTab):
         super().__init__(window)
         self.classifier = None
         self.results: list[FolderRow] = []
-        self.job = None
         self._pending: list[str] = []
         outer = QVBoxLayout(self)
 
@@ -214,19 +213,11 @@ class ClassifyTab(ProjectTab):
 
     def load_model(self, path: str) -> None:
         """Open the model on a worker thread (a big model takes a moment)."""
-        if self.job is not None:
-            self.show_error("Wait for the classification to end (or stop it) first.")
-            return
         from allgui.core.infer import Classifier
 
-        self.progress.set_running(True, f"Loading {Path(path).name}…")
-        self.job = self.start_job(
-            "Loading the model",
-            lambda sink, cancel: Classifier(path),
-            on_success=self._model_loaded,
-            on_failure=self._model_failed,
-            on_done=self._job_done,
-        )
+        self.run_job("Loading the model", Classifier, path, text=f"Loading {Path(path).name}…",
+                     on_success=self._model_loaded, on_failure=self._model_failed,
+                     if_busy="Wait for the classification to end (or stop it) first.")
 
     def _model_loaded(self, classifier) -> None:
         self.classifier = classifier
@@ -261,8 +252,8 @@ class ClassifyTab(ProjectTab):
             self._pending = [p for p in paths if p not in models]
             self.load_model(models[0])
             return
-        if self.job is not None:
-            self.show_error("Classification is running; wait for it or stop it first.")
+        if self.job_refused("classifying", exclusive=False,
+                            if_busy="Classification is running; wait for it or stop it first."):
             return
         try:
             files = expand_paths(paths)
@@ -282,32 +273,19 @@ class ClassifyTab(ProjectTab):
                             "'Export model', or 'allgui export')."),
                 "No model loaded")
             return
-        classifier = self.classifier
-        self.progress.set_running(True, f"Classifying {len(files)} images…")
-        self._update_buttons(running=True)
-        self.job = self.start_job(
-            "Classifying",
-            lambda sink, cancel: classify_in_window(classifier, files, sink, cancel),
-            on_event=self.progress.on_event,
-            on_success=self._add_results,
-            on_failure=self._classify_failed,
-            on_done=self._job_done,
-        )
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
+        self.run_job("Classifying", classify_in_window, self.classifier, files,
+                     text=f"Classifying {len(files)} images…", on_success=self._add_results,
+                     on_failure=self._classify_failed)
 
     def _classify_failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Classification failed.")
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "Classification failed")
 
-    def _job_done(self) -> None:
-        self.job = None
-        self._update_buttons()
-        if self.progress.stop_button.isEnabled():
-            self.progress.set_running(False, "")
+    def job_changed(self) -> None:
+        self._update_buttons(running=self.job is not None)
+
+    def job_ended(self) -> None:
         if self._pending and self.classifier is not None:
             pending, self._pending = self._pending, []
             self.classify_paths(pending)
