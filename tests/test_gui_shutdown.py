@@ -7,6 +7,7 @@ the whole process (exit 134), which a test in this process could not report.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -28,7 +29,9 @@ def test_closing_during_a_search_exits_cleanly(tmp_path):
     print(out.stdout[-3000:], out.stderr[-3000:])
     assert "QThread: Destroyed" not in out.stderr
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "closed during trial" in out.stdout
+    complete = re.search(r"closed during the search, (\d+) trials complete", out.stdout)
+    assert complete and int(complete.group(1)) >= 3
+    assert "'Search'" in out.stdout and "'Checking the device'" in out.stdout
     assert "threads running after close: []" in out.stdout
     assert "errors shown: []" in out.stdout
 
@@ -92,7 +95,7 @@ def close_during_search(work: Path) -> int:
     settings.set_projects_dir(work / "projects")
     project = make_demo_project(work / "demo")
     w = MainWindow(settings)  # the device probe too is one of the jobs to join
-    started = []
+    started = list(w.job_manager.all_jobs)  # the device probe, started with the window
     w.job_started.connect(started.append)
     w.show()
     w.open_project(project.root)
@@ -102,10 +105,11 @@ def close_during_search(work: Path) -> int:
     tab.start()
     # Three complete trials: enough for the importances, which the search's end starts.
     wait_until(lambda: len(tab.book.complete()) >= 3 or tab.job is None, 300_000)
-    print("closed during trial", tab.book.running, flush=True)
+    print(f"closed during the search, {len(tab.book.complete())} trials complete", flush=True)
     QTimer.singleShot(0, w.close)
     QTimer.singleShot(120_000, lambda: app.exit(3))  # a close that never came
     code = app.exec()
+    print("jobs started:", sorted({j.name for j in started}))
     print("threads running after close:", [j.name for j in started if j._thread.isRunning()])
     print("errors shown:", shown, flush=True)
     return code
