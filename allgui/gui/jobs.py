@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
 
 from allgui.core.errors import Cancelled
 from allgui.gui.event_bridge import EventBridge
@@ -250,9 +250,10 @@ class JobManager(QObject):
             for job in list(self._jobs):
                 if not job.wait(int(max(0.0, deadline - time.monotonic()) * 1000)):
                     return False
-            # Deliver the ends queued from the threads; a callback may start
-            # another job (refused during a shutdown): look again.
-            QCoreApplication.processEvents()
+            # Deliver the ends queued from the threads (not the user's clicks:
+            # a second close must not run inside this one); a callback may
+            # start another job (refused during a shutdown): look again.
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
             if not self._jobs:
                 return True
             if time.monotonic() > deadline:

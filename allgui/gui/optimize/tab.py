@@ -205,10 +205,8 @@ class OptimizeTab(ProjectTab):
             settings = self.search_settings()
         except AllguiError:
             settings = SearchSettings()
-
         self.start_job(
-            "Reading the study",
-            read_study, project, settings,
+            "Reading the study", read_study, project, settings,
             on_success=self._study_loaded,
             on_failure=lambda exc: self.log(f"No study shown: {getattr(exc, 'message', exc)}"),
         )
@@ -242,7 +240,8 @@ class OptimizeTab(ProjectTab):
         self.stop_button.setEnabled(running and not self.job.stopping)
         self.storage_button.setEnabled(self.project is not None and not running)
 
-    job_changed = _update_buttons
+    def job_changed(self) -> None:
+        self._update_buttons()
 
     def start(self) -> None:
         if self.job_refused("starting the search"):
