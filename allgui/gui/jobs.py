@@ -22,7 +22,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
@@ -37,10 +37,11 @@ Callback = Callable[[Any], None] | None
 
 def _call(fn: JobFunction, args: tuple, sink: EventBridge, cancel: threading.Event) -> Any:
     """``fn(*args)``, with ``sink`` and ``cancel`` by keyword where ``fn`` names them."""
+    names: Collection[str]
     try:
         names = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin without a signature: positional only
-        names = {}
+        names = ()
     extra = {k: v for k, v in (("sink", sink), ("cancel", cancel)) if k in names}
     return fn(*args, **extra)
 

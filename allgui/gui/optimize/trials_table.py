@@ -62,6 +62,5 @@ class TrialsTable(QTableWidget):
 
     def selected_trial(self) -> int | None:
         rows = self.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return self.item(rows[0].row(), 0).data(Qt.DisplayRole)
+        item = self.item(rows[0].row(), 0) if rows else None
+        return None if item is None else item.data(Qt.DisplayRole)
