@@ -282,6 +282,7 @@ class JobsMixin:
     job: Job | None = None
     job_manager: JobManager
     progress: Any
+    show_error: Callable[..., None]
 
     def start_job(self, name: str, fn: JobFunction, *args: Any, on_event: Callback = None,
                   on_success: Callback = None, on_failure: Callback = None,
@@ -295,7 +296,7 @@ class JobsMixin:
         running), when a job for ``what`` cannot start now."""
         if self.job is not None:
             if if_busy:
-                self.show_error(if_busy)  # type: ignore[attr-defined]
+                self.show_error(if_busy)
             return True
         return exclusive and self.job_manager.refuse_second(what)
 
