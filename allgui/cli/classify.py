@@ -8,7 +8,6 @@ the research-use notice) and where it runs, then the results.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -39,6 +38,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from allgui.cli._interrupt import StopOnInterrupt
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.errors import AllguiError, Cancelled
     from allgui.core.infer import Classifier, classify_files, classify_folder
@@ -59,18 +59,10 @@ def run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     sink = ProgressPrinter()
 
-    def on_interrupt(signum, frame):
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        kept = " and saving the results so far" if args.csv else ""
-        print(f"\nStopping after the images in hand{kept} "
-              "(press Ctrl+C again to quit at once, without saving).", file=sys.stderr)
-
-    try:
-        previous = signal.signal(signal.SIGINT, on_interrupt)
-    except ValueError:  # not the main thread (embedded use): Ctrl+C is not ours to take
-        previous = None
+    kept = " and saving the results so far" if args.csv else ""
+    interrupt = StopOnInterrupt(cancel, f"Stopping after the images in hand{kept} "
+                                "(press Ctrl+C again to quit at once, without saving).")
+    interrupt.install()
     try:
         if folders:
             result = classify_folder(
@@ -91,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  results so far: {args.csv}", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        interrupt.restore()
     print_result(result, clf)
     if not result.classified:
         if len(result.rows) == 1:

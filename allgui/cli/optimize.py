@@ -51,10 +51,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     import dataclasses
-    import signal
     import threading
 
     from allgui import RESEARCH_NOTICE
+    from allgui.cli._interrupt import StopOnInterrupt
     from allgui.core.errors import AllguiError
     from allgui.core.project import Project
     from allgui.core.search.importance import format_importances, parameter_importances
@@ -87,18 +87,12 @@ def run(args) -> int:
     cancel = threading.Event()
     printer = SearchPrinter(settings.epochs, quiet=args.quiet)
 
-    def on_interrupt(signum, frame):  # first Ctrl+C: stop cleanly; second: now
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        printer.say("Stopping at the next batch; finished trials are kept "
-                    "(press Ctrl+C again to quit at once).")
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    interrupt = StopOnInterrupt(cancel, "Stopping at the next batch; finished trials are kept "
+                                "(press Ctrl+C again to quit at once).", printer.say).install()
     try:  # a study that refuses the model settings leaves the project's as they were
         result = search_with_model(project, settings, model, printer, cancel)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        interrupt.restore()
 
     print(format_table(result, args.top))
     if result.n_complete >= 2:

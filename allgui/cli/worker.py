@@ -36,6 +36,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from allgui import RESEARCH_NOTICE
+    from allgui.cli._interrupt import StopOnInterrupt
     from allgui.cli.optimize import SearchPrinter
     from allgui.core.errors import ProjectError
     from allgui.core.project import Project
@@ -55,19 +56,11 @@ def run(args) -> int:
     cancel = threading.Event()
     printer = SearchPrinter(epochs=0, quiet=args.quiet)
 
-    def on_signal(signum, frame):  # first: stop cleanly (the trial runs again elsewhere)
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        printer.say("Stopping at the next batch; the running trial will run again on another "
-                    "worker (press Ctrl+C again to quit at once).")
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    # First Ctrl+C (or SIGTERM): stop cleanly, the running trial runs again elsewhere.
+    with StopOnInterrupt(cancel, "Stopping at the next batch; the running trial will run "
+                         "again on another worker (press Ctrl+C again to quit at once).",
+                         printer.say, (signal.SIGINT, signal.SIGTERM)):
         result = join_study(storage, study, args.data, args.project, printer, cancel)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     me = worker_name()
     mine = [t for t in result.trials if t.worker == me]
     print(f"Worker {me} ran {len(mine)} trial(s) of study '{result.study_name}' in "

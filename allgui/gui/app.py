@@ -55,4 +55,7 @@ def run_app(argv: list[str] | None = None) -> int:
     try:
         return app.exec()
     finally:
+        # Closing the window has joined every job; should the loop end some
+        # other way, join them here: a thread still running at exit aborts.
+        window.job_manager.shutdown(60_000)
         handler.uninstall()

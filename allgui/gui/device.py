@@ -1,13 +1,14 @@
 """Which device the engine and the classifier will use, in words.
 
 torch is imported only inside :func:`describe_devices` (run on a worker
-thread by the window), never at module level, so a classify-only build
+thread by the window, see :func:`probe`), never at module level, so a classify-only build
 without torch opens the window all the same.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
 
 
 def _installed(module: str) -> bool:
@@ -43,11 +44,13 @@ def classify_providers() -> str:
     return ", ".join(names)
 
 
-def warm_up_engine() -> None:
+def warm_up_engine(cancel: threading.Event | None = None) -> None:
     """Import the training engine's heavy libraries now, off the GUI thread, so
     that the first search does not pay for it (a long import holds Python's
-    lock and would make the window stutter while live plots draw)."""
-    if not has_training_engine():
+    lock and would make the window stutter while live plots draw). Stops
+    between imports once ``cancel`` is set (the window is closing)."""
+    cancel = cancel or threading.Event()
+    if not has_training_engine() or cancel.is_set():
         return
     import importlib
     import multiprocessing
@@ -66,6 +69,8 @@ def warm_up_engine() -> None:
                  "sklearn.ensemble",
                  "allgui.core.search.runner", "allgui.core.validation.run", "allgui.core.export.onnx",
                  "allgui.core.search.importance"):
+        if cancel.is_set():
+            return
         try:
             importlib.import_module(name)
         except ImportError:  # an optional piece; the job says so if it needs it
@@ -74,3 +79,16 @@ def warm_up_engine() -> None:
 
 def describe_devices() -> str:
     return f"Training: {training_device()}   ·   Classify (onnxruntime): {classify_providers()}"
+
+
+def probe(cancel: threading.Event) -> str:
+    """The device line, once the engine is warmed up: the window's first job."""
+    try:
+        text = describe_devices()
+    except Exception as exc:  # noqa: BLE001 - a status line must never crash the app
+        text = f"Device unknown ({exc})"
+    try:
+        warm_up_engine(cancel)
+    except Exception:  # noqa: BLE001, S110 - only a head start; the job imports again
+        pass
+    return text

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
 
 from allgui.core.project import Project
+from allgui.gui.jobs import JobManager, JobsMixin
 
 if TYPE_CHECKING:
-    from allgui.gui.jobs import Job, JobFunction
     from allgui.gui.main_window import MainWindow
 
 
-class ProjectTab(QWidget):
-    """A tab of the main window. Subclasses override :meth:`project_changed`."""
+class ProjectTab(JobsMixin, QWidget):
+    """A tab of the main window. Subclasses override :meth:`project_changed`,
+    and run their work with :meth:`run_job` / :meth:`start_job` (see JobsMixin)."""
 
     title = ""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window_ = window
+        self.job = None
 
     @property
     def project(self) -> Project | None:
@@ -31,21 +32,12 @@ class ProjectTab(QWidget):
     def settings(self):
         return self.window_.settings
 
+    @property
+    def job_manager(self) -> JobManager:  # type: ignore[override]
+        return self.window_.job_manager
+
     def project_changed(self, project: Project | None) -> None:
         """The window opened another project (or closed it)."""
-
-    def start_job(
-        self,
-        name: str,
-        fn: JobFunction,
-        on_event: Callable[[Any], None] | None = None,
-        on_success: Callable[[Any], None] | None = None,
-        on_failure: Callable[[BaseException], None] | None = None,
-        on_done: Callable[[], None] | None = None,
-        exclusive: bool = False,
-    ) -> Job:
-        return self.window_.start_job(name, fn, on_event, on_success, on_failure, on_done,
-                                      exclusive=exclusive)
 
     def show_error(self, error: BaseException | str, title: str = "allgui") -> None:
         self.window_.show_error(error, title)

@@ -1,5 +1,6 @@
 """The Classify tab: load an exported model, drop images or folders, read
 each answer (class, probability, margin, uncertain flag, heatmap), save CSV.
+Its jobs run the functions of :mod:`allgui.gui.classify.work`.
 
 Imports only :mod:`allgui.core.infer` (numpy, Pillow, onnxruntime), never
 torch, so it works in the classify-only build.
@@ -7,15 +8,12 @@ torch, so it works in the classify-only build.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QSplitter,
     QTableWidget,
@@ -34,72 +31,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from allgui.core.dataset.imaging import is_image_name, read_rgb
+from allgui.core.dataset.imaging import read_rgb
 from allgui.core.errors import AllguiError, Cancelled
-from allgui.core.events import Sink
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
+from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
 from allgui.gui.dataset.tab import to_pixmap
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.image_view import ImageView
 from allgui.gui.widgets.progress import JobProgress
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow
 
-HEATMAP_SIDE = 128  # heatmaps are kept this small (uint8) so big folders fit in memory
 COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem")
-
-
-@dataclass(frozen=True)
-class ClassifyOutcome:
-    """What a classification job hands back: every row finished, even when it
-    was stopped or ended by an error (shown after the rows are in)."""
-
-    rows: tuple[FolderRow, ...]
-    stopped: bool = False
-    error: BaseException | None = None
-
-
-def latest_model(project: Project | None) -> Path | None:
-    if project is None or not project.models_dir.is_dir():
-        return None
-    models = sorted(project.models_dir.glob("*.onnx"), key=lambda p: p.stat().st_mtime)
-    return models[-1] if models else None
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Image files named directly, and those inside named folders."""
-    from allgui.core.infer.folder import find_images
-
-    out: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            out += [str(f) for f in find_images(path)[0]]
-        elif is_image_name(path):
-            out.append(str(path))
-    return out
-
-
-def classify_in_window(
-    classifier, files: list[str], sink: Sink, cancel: threading.Event
-) -> ClassifyOutcome:
-    """Classify ``files`` with the engine's :func:`classify_files` (bad files
-    and images the model fails on become rows with their reason); whatever
-    happens, the rows finished so far come back."""
-    from allgui.core.infer.folder import classify_files
-
-    done: list[FolderRow] = []
-    try:
-        result = classify_files(classifier, files, sink=sink, cancel=cancel,
-                                small_heatmaps=HEATMAP_SIDE, on_rows=done.extend)
-    except Cancelled:
-        return ClassifyOutcome(tuple(done), stopped=True)
-    except Exception as exc:  # noqa: BLE001 - keep the finished rows, show the error after
-        return ClassifyOutcome(tuple(done), error=exc)
-    return ClassifyOutcome(result.rows)
 
 
 class ClassifyTab(ProjectTab):
@@ -109,7 +56,6 @@ class ClassifyTab(ProjectTab):
         super().__init__(window)
         self.classifier = None
         self.results: list[FolderRow] = []
-        self.job = None
         self._pending: list[str] = []
         outer = QVBoxLayout(self)
 
@@ -214,19 +160,11 @@ class ClassifyTab(ProjectTab):
 
     def load_model(self, path: str) -> None:
         """Open the model on a worker thread (a big model takes a moment)."""
-        if self.job is not None:
-            self.show_error("Wait for the classification to end (or stop it) first.")
-            return
         from allgui.core.infer import Classifier
 
-        self.progress.set_running(True, f"Loading {Path(path).name}…")
-        self.job = self.start_job(
-            "Loading the model",
-            lambda sink, cancel: Classifier(path),
-            on_success=self._model_loaded,
-            on_failure=self._model_failed,
-            on_done=self._job_done,
-        )
+        self.run_job("Loading the model", Classifier, path, text=f"Loading {Path(path).name}…",
+                     on_success=self._model_loaded, on_failure=self._model_failed,
+                     if_busy="Wait for the classification to end (or stop it) first.")
 
     def _model_loaded(self, classifier) -> None:
         self.classifier = classifier
@@ -261,8 +199,8 @@ class ClassifyTab(ProjectTab):
             self._pending = [p for p in paths if p not in models]
             self.load_model(models[0])
             return
-        if self.job is not None:
-            self.show_error("Classification is running; wait for it or stop it first.")
+        if self.job_refused("classifying", exclusive=False,
+                            if_busy="Classification is running; wait for it or stop it first."):
             return
         try:
             files = expand_paths(paths)
@@ -282,32 +220,19 @@ class ClassifyTab(ProjectTab):
                             "'Export model', or 'allgui export')."),
                 "No model loaded")
             return
-        classifier = self.classifier
-        self.progress.set_running(True, f"Classifying {len(files)} images…")
-        self._update_buttons(running=True)
-        self.job = self.start_job(
-            "Classifying",
-            lambda sink, cancel: classify_in_window(classifier, files, sink, cancel),
-            on_event=self.progress.on_event,
-            on_success=self._add_results,
-            on_failure=self._classify_failed,
-            on_done=self._job_done,
-        )
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
+        self.run_job("Classifying", classify_in_window, self.classifier, files,
+                     text=f"Classifying {len(files)} images…", on_success=self._add_results,
+                     on_failure=self._classify_failed)
 
     def _classify_failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Classification failed.")
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "Classification failed")
 
-    def _job_done(self) -> None:
-        self.job = None
-        self._update_buttons()
-        if self.progress.stop_button.isEnabled():
-            self.progress.set_running(False, "")
+    def job_changed(self) -> None:
+        self._update_buttons(running=self.job is not None)
+
+    def job_ended(self) -> None:
         if self._pending and self.classifier is not None:
             pending, self._pending = self._pending, []
             self.classify_paths(pending)
@@ -430,36 +355,6 @@ class ClassifyTab(ProjectTab):
             self.show_error(exc, "Cannot save the results")
             return
         self.log(f"Saved {len(rows)} results to {path}")
-
-
-class ImageView(QLabel):
-    """Shows one picture as large as the space allows, never larger."""
-
-    def __init__(self, text: str = "") -> None:
-        super().__init__(text)
-        self.setAlignment(Qt.AlignCenter)
-        self.setMinimumSize(200, 200)
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
-        self._full: QPixmap | None = None
-
-    def set_image(self, pixmap: QPixmap) -> None:
-        self._full = pixmap
-        self._fit()
-
-    def clear(self) -> None:
-        self._full = None
-        super().clear()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        if self._full is None:
-            return
-        size = self.contentsRect().size()
-        self.setPixmap(self._full.scaled(max(50, size.width() - 4), max(50, size.height() - 4),
-                                         Qt.KeepAspectRatio, Qt.SmoothTransformation))
 
 
 def _number(value: float) -> QTableWidgetItem:

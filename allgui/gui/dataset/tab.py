@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,6 @@ class DatasetTab(ProjectTab):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.view: DatasetView | None = None
-        self.job = None
         self.demo_options = dict(DEMO_OPTIONS)
         self._open_after_job: Path | None = None
         outer = QVBoxLayout(self)
@@ -285,10 +285,8 @@ class DatasetTab(ProjectTab):
 
     def open_dataset(self, path: str) -> None:
         """Use the folder at ``path`` as the project's dataset, and scan it."""
-        if self.job is not None:
-            self.show_error("A dataset is being read already; stop it first.")
-            return
-        if self.window_.refuse_second_job("reading a dataset"):
+        if self.job_refused("reading a dataset",
+                            if_busy="A dataset is being read already; stop it first."):
             return
         folder = Path(path)
         if not folder.exists():
@@ -303,52 +301,25 @@ class DatasetTab(ProjectTab):
         self.scan(str(folder.resolve()))
 
     def scan(self, path: str) -> None:
-        split = self.split_settings()
-        self.progress.set_running(True, f"Reading {path}…")
-        self._set_busy(True)
-        self.job = self.start_job(
-            "Reading the dataset",
-            lambda sink, cancel: scan_dataset(path, split, sink, cancel),
-            on_event=self.progress.on_event,
-            on_success=self._show_view,
-            on_failure=self._scan_failed,
-            on_done=self._job_done,
-            exclusive=True,
-        )
+        self.run_job("Reading the dataset", scan_dataset, path, self.split_settings(),
+                     text=f"Reading {path}…", on_success=self._show_view,
+                     on_failure=self._scan_failed, exclusive=True, what="reading a dataset")
 
     def apply_split(self) -> None:
-        if self.view is None or self.job is not None:
-            return
-        if self.window_.refuse_second_job("changing the split"):
+        if self.view is None or self.job_refused("changing the split"):
             return
         settings = self.split_settings()
         if self.project is not None:
             self.project.update(split=settings)
-        index, hashes = self.view.index, self.view.summary.hashes
-        self.progress.set_running(True, "Splitting and auditing…")
-        self._set_busy(True)
-        self.job = self.start_job(
-            "Splitting",
-            lambda sink, cancel: split_and_audit(index, settings, hashes, sink, cancel),
-            on_event=self.progress.on_event,
-            on_success=self._show_split,
-            on_done=self._job_done,
-            exclusive=True,
-        )
+        self.run_job("Splitting", split_and_audit, self.view.index, settings,
+                     self.view.summary.hashes, text="Splitting and auditing…",
+                     on_success=self._show_split, exclusive=True, what="changing the split")
 
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
-
-    def _set_busy(self, busy: bool) -> None:
+    def job_changed(self) -> None:
         for w in (self.choose_button, self.demo_button, self.apply_split_button):
-            w.setEnabled(not busy)
+            w.setEnabled(self.job is None)
 
-    def _job_done(self) -> None:
-        self.job = None
-        self._set_busy(False)
-        if self.progress.stop_button.isEnabled():
-            self.progress.set_running(False, "")
+    def job_ended(self) -> None:
         root, self._open_after_job = self._open_after_job, None
         if root is not None:
             self.window_.open_project(root)
@@ -405,17 +376,9 @@ class DatasetTab(ProjectTab):
                 self.show_error("Wait for the running job to end (or stop it) first.")
             return
         root = unique_folder(self.settings.projects_dir(), "allgui-demo")
-        self.progress.set_running(True, "Making the synthetic demo data…")
-        self._set_busy(True)
-        self.job = self.start_job(
-            "Making demo data",
-            lambda sink, cancel: make_demo_project(root, sink, cancel, self.demo_options),
-            on_event=self.progress.on_event,
-            on_success=self._demo_ready,
-            on_failure=self._scan_failed,
-            on_done=self._job_done,
-            exclusive=True,
-        )
+        self.run_job("Making demo data", partial(make_demo_project, root, options=self.demo_options),
+                     text="Making the synthetic demo data…", on_success=self._demo_ready,
+                     on_failure=self._scan_failed, exclusive=True, what="making the demo data")
 
     def _demo_ready(self, root: Path) -> None:
         self.progress.set_running(False, "Demo data made.")

@@ -1,68 +1,52 @@
 """Following a study shared with workers on other machines: the storage is
-read every few seconds off the GUI thread, and the Optimize tab shows every
-worker's trials and the workers seen recently."""
+read every few seconds off the GUI thread (a background job of the window),
+and the Optimize tab shows every worker's trials and the workers seen
+recently."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
 from allgui.core.errors import AllguiError
 from allgui.core.project import Project
 from allgui.core.search.storage import is_database_url, mask_url
+from allgui.gui.jobs import Job, JobManager
 
 POLL_MS = 3000
 RECENT_S = 600  # workers shown: those seen in the last ten minutes
 
 
-class _Read(QRunnable):
-    """One read of the study, on the thread pool."""
+def read_snapshot(project: Project, study_name: str):
+    """One read of the study (on a job's thread)."""
+    from allgui.core.search.shared import snapshot
 
-    class Signals(QObject):
-        done = Signal(object)
-        failed = Signal(str)
+    return snapshot(project, study_name)
 
-    def __init__(self, project: Project, study_name: str) -> None:
-        super().__init__()
-        self.project, self.study_name = project, study_name
-        self.signals = self.Signals()
 
-    def run(self) -> None:
-        from allgui.core.search.shared import snapshot
-
-        try:
-            result = snapshot(self.project, self.study_name)
-        except AllguiError as exc:
-            self._emit(self.signals.failed, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a failed read must never crash the window
-            self._emit(self.signals.failed, mask_url(f"{type(exc).__name__}: {exc}"))
-        else:
-            self._emit(self.signals.done, result)
-
-    @staticmethod
-    def _emit(signal, value) -> None:
-        try:
-            signal.emit(value)
-        except RuntimeError:  # the window closed meanwhile
-            pass
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, AllguiError):
+        return exc.message
+    return mask_url(f"{type(exc).__name__}: {exc}")  # a URL in the error keeps no password
 
 
 class StudyFollower(QObject):
     """Reads the project's shared study every ``POLL_MS`` while it follows
-    one; at most one read at a time. ``updated`` carries a
-    :class:`~allgui.core.search.shared.StudySnapshot`."""
+    one, as a background job of the window; at most one read at a time.
+    ``updated`` carries a :class:`~allgui.core.search.shared.StudySnapshot`."""
 
     updated = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, jobs: JobManager, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.jobs = jobs
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
         self.project: Project | None = None
         self.study_name = ""
-        self._reading: _Read | None = None
+        self._reading: Job | None = None
         self._last_error = ""
 
     def follow(self, project: Project | None, study_name: str) -> None:
@@ -81,20 +65,20 @@ class StudyFollower(QObject):
     def poll(self) -> None:
         if self._reading is not None or self.project is None:
             return
-        read = _Read(self.project, self.study_name)
-        read.setAutoDelete(False)
-        read.signals.done.connect(self._done)
-        read.signals.failed.connect(self._failed)
-        self._reading = read
-        QThreadPool.globalInstance().start(read)
+        self._reading = self.jobs.start(
+            "Following the study", read_snapshot, self.project, self.study_name,
+            on_success=self._done, on_failure=self._failed, on_done=self._read_ended,
+            background=True)
+
+    def _read_ended(self) -> None:
+        self._reading = None
 
     def _done(self, snap) -> None:
-        self._reading = None
         self._last_error = ""
         self.updated.emit(snap)
 
-    def _failed(self, message: str) -> None:
-        self._reading = None
+    def _failed(self, exc: BaseException) -> None:
+        message = _words(exc)
         if message != self._last_error:  # said once, not every few seconds
             self._last_error = message
             self.failed.emit(message)

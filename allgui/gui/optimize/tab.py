@@ -3,29 +3,11 @@ the study live: history, learning curves, trials, importances."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import (
@@ -38,49 +20,20 @@ from allgui.core.events import (
     TrialStarted,
 )
 from allgui.core.project import Project
-from allgui.gui import dialogs
 from allgui.gui.optimize.follow import StudyFollower, ask_storage, describe_workers
+from allgui.gui.optimize.form import ActionBar, SearchForm
 from allgui.gui.optimize.plots import OptimizePlots
-from allgui.gui.optimize.space_editor import SpaceEditor
 from allgui.gui.optimize.trials_model import TrialBook
+from allgui.gui.optimize.trials_table import TrialsTable
+from allgui.gui.optimize.work import compute_importances, read_study, search
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.progress import JobProgress, format_duration
 
-OBJECTIVES = (
-    ("accuracy", "Accuracy (the paper)"),
-    ("balanced_accuracy", "Balanced accuracy"),
-    ("weighted_f1", "Weighted F1 (C-NMC challenge)"),
-    ("auc", "AUC"),
-)
-MODES = (("cached", "Cached features (fast; frozen backbone)"),
-         ("online", "Online (backbone every epoch)"))
-PRUNING = (("none", "None"), ("median", "Median"), ("hyperband", "Hyperband"))
-WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"),
-           ("file", "Local file…"))
-DEVICES = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)"))
-TRIAL_COLUMNS = ("Trial", "State", "Value", "Duration (s)", "Parameters", "Why", "Worker")
 IMPORTANCE_EVERY = 2  # recompute importances after this many more complete trials
-
-
-def _combo(items) -> QComboBox:
-    box = QComboBox()
-    for key, words in items:
-        box.addItem(words, key)
-    return box
-
-
-def _select(box: QComboBox, key) -> None:
-    i = box.findData(key)
-    if i >= 0:
-        box.setCurrentIndex(i)
-
-
-def compute_importances(project: Project, study_name: str):
-    """Parameter importances of the project's study (read only)."""
-    from allgui.core.search.importance import parameter_importances
-    from allgui.core.search.study import load_study
-
-    return parameter_importances(load_study(project, study_name), "ped-anova")
+# The form's widgets, read by the tab (and by tests) as its own.
+FORM_FIELDS = ("study_name", "trials", "epochs", "mode", "views", "startup_trials", "objective",
+               "pruning", "seed", "device", "storage_label", "storage_button", "backbone",
+               "weights", "weights_file", "space_editor")
 
 
 class OptimizeTab(ProjectTab):
@@ -89,7 +42,6 @@ class OptimizeTab(ProjectTab):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.book = TrialBook()
-        self.job = None
         self.importance_job = None
         self._importance_at = 0
         self.total_trials = 0
@@ -106,15 +58,7 @@ class OptimizeTab(ProjectTab):
         self.plots = OptimizePlots(self.book)
         self.plots.importance.shown.connect(self._importance_shown)
         inner.addWidget(self.plots)
-        self.trials_table = QTableWidget(0, len(TRIAL_COLUMNS))
-        self.trials_table.setHorizontalHeaderLabels(TRIAL_COLUMNS)
-        self.trials_table.setSortingEnabled(True)
-        self.trials_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.trials_table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.trials_table.verticalHeader().setVisible(False)
-        header = self.trials_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.Stretch)
+        self.trials_table = TrialsTable()
         self.trials_table.itemSelectionChanged.connect(self._trial_selected)
         inner.addWidget(self.trials_table)
         inner.setStretchFactor(0, 3)
@@ -125,7 +69,7 @@ class OptimizeTab(ProjectTab):
         self.workers_label = QLabel("")  # a study shared with workers: who runs what
         self.workers_label.setVisible(False)
         rlayout.addWidget(self.workers_label)
-        self.follower = StudyFollower(self)
+        self.follower = StudyFollower(self.job_manager, self)
         self.follower.updated.connect(self._followed)
         self.follower.failed.connect(lambda text: self.log(f"Following the study: {text}"))
         self.progress = JobProgress()
@@ -136,155 +80,41 @@ class OptimizeTab(ProjectTab):
         splitter.setStretchFactor(1, 5)
         QShortcut(QKeySequence("Ctrl+R"), self, self.start)
         QShortcut(QKeySequence("Esc"), self, self.stop)
-        self._rows: dict[int, int] = {}
-        self._restore_choices()
+        self.form.restore_choices(self.settings)
         self.project_changed(None)
 
     # -- the settings column -------------------------------------------------------
     def _build_settings(self) -> QWidget:
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        holder = QWidget()
-        layout = QVBoxLayout(holder)
-        box = QGroupBox("Search")
-        form = QFormLayout(box)
-        self.study_name = QLineEdit("search")
-        self.study_name.setToolTip("A new name starts a new study; the same name continues it")
-        self.trials = QSpinBox()
-        self.trials.setRange(1, 10_000)
-        self.trials.setValue(20)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
-        self.epochs.setValue(10)
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.form = SearchForm()
+        for name in FORM_FIELDS:
+            setattr(self, name, getattr(self.form, name))
         for spin in (self.trials, self.epochs):  # the plots' axes follow the form
             spin.valueChanged.connect(self._prepare_plots)
-        self.mode = _combo(MODES)
-        self.views = QSpinBox()
-        self.views.setRange(1, 100)
-        self.views.setValue(10)
-        self.views.setToolTip("Augmented views of each image computed once (cached mode); "
-                              "epoch e uses view e mod K")
-        self.startup_trials = QSpinBox()
-        self.startup_trials.setRange(0, 1000)
-        self.startup_trials.setValue(10)
-        self.startup_trials.setToolTip("Random trials before TPE starts modelling the results")
-        self.objective = _combo(OBJECTIVES)
-        self.pruning = _combo(PRUNING)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.device = _combo(DEVICES)
-        storage_row = QHBoxLayout()
-        self.storage_label = QLabel("")
-        self.storage_label.setToolTip("Where the study is kept: this project's study.db, or a "
-                                      "database shared with workers on other machines")
-        self.storage_button = QPushButton("Change…")
         self.storage_button.clicked.connect(self._change_storage)
-        storage_row.addWidget(self.storage_label, 1)
-        storage_row.addWidget(self.storage_button)
-        form.addRow("Study storage", storage_row)
-        form.addRow("Study name", self.study_name)
-        form.addRow("Trials", self.trials)
-        form.addRow("Epochs per trial", self.epochs)
-        form.addRow("Mode", self.mode)
-        form.addRow("Views (cached mode)", self.views)
-        form.addRow("Objective", self.objective)
-        form.addRow("Pruning", self.pruning)
-        form.addRow("Seed", self.seed)
-        form.addRow("Random start trials", self.startup_trials)
-        form.addRow("Device", self.device)
-        layout.addWidget(box)
-
-        model_box = QGroupBox("Backbone")
-        mform = QFormLayout(model_box)
-        self.backbone = QComboBox()
-        self.backbone.setEditable(True)
-        self.backbone.addItems(["efficientnet_b2", "efficientnet_b0", "resnet18",
-                                "mobilenetv3_small_050", "convnext_tiny"])
-        self.backbone.setToolTip("Any timm model name")
-        self.weights = _combo(WEIGHTS)
-        self.weights.currentIndexChanged.connect(self._weights_changed)
-        self.weights_file = QLineEdit()
-        self.weights_file.setPlaceholderText("weights file (.safetensors or .pth)")
-        self.weights_file.setVisible(False)
-        mform.addRow("Model", self.backbone)
-        mform.addRow("Weights", self.weights)
-        mform.addRow("", self.weights_file)
-        layout.addWidget(model_box)
-
-        space_box = QGroupBox("Search space")
-        self.space_editor = SpaceEditor()
         self.space_editor.changed.connect(self._space_checked)
-        QVBoxLayout(space_box).addWidget(self.space_editor)
-        layout.addWidget(space_box, 1)
-
-        buttons = QHBoxLayout()
-        self.start_button = QPushButton("Start search")
-        self.start_button.setToolTip("Run (or continue) the study (Ctrl+R)")
+        self.actions = ActionBar()
+        self.start_button, self.stop_button = self.actions.start_button, self.actions.stop_button
         self.start_button.clicked.connect(self.start)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop within a second; finished trials are kept (Esc)")
         self.stop_button.clicked.connect(self.stop)
-        self.stop_button.setEnabled(False)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        layout.addLayout(buttons)
-        scroll.setWidget(holder)
-        scroll.setMinimumWidth(470)
-        return scroll
-
-    def _weights_changed(self) -> None:
-        is_file = self.weights.currentData() == "file"
-        self.weights_file.setVisible(is_file)
-        if is_file and not self.weights_file.text():
-            path = dialogs.choose_open_file(self, "Choose a weights file", "",
-                                            "Weights (*.safetensors *.pth *.pt *.bin)")
-            self.weights_file.setText(path)
+        layout.addWidget(self.form, 1)
+        layout.addWidget(self.actions)
+        return column
 
     def _space_checked(self, ok: bool) -> None:
         self._update_buttons()
 
-    def _restore_choices(self) -> None:
-        s = self.settings
-        _select(self.mode, s.choice("optimize/mode", "cached"))
-        _select(self.objective, s.choice("optimize/objective", "accuracy"))
-        _select(self.pruning, s.choice("optimize/pruning", "none"))
-        _select(self.device, s.choice("optimize/device", "auto"))
-
     def save_choices(self) -> None:
-        s = self.settings
-        s.set_choice("optimize/mode", self.mode.currentData())
-        s.set_choice("optimize/objective", self.objective.currentData())
-        s.set_choice("optimize/pruning", self.pruning.currentData())
-        s.set_choice("optimize/device", self.device.currentData())
+        self.form.save_choices(self.settings)
 
-    # -- settings <-> form ------------------------------------------------------------
     def search_settings(self):
         """The form as SearchSettings; raises AllguiError in plain words."""
-        from allgui.core.search.settings import SearchSettings
-
-        return SearchSettings(
-            study_name=self.study_name.text().strip(),
-            trials=self.trials.value(),
-            epochs=self.epochs.value(),
-            mode=self.mode.currentData(),
-            views=self.views.value(),
-            startup_trials=self.startup_trials.value(),
-            objective=self.objective.currentData(),
-            pruning=self.pruning.currentData(),
-            seed=self.seed.value(),
-            device=self.device.currentData(),
-            space=self.space_editor.space(),
-        )
+        return self.form.search_settings()
 
     def model_settings(self):
-        model = self.project.settings.model
-        weights = self.weights.currentData()
-        if weights == "file":
-            weights = self.weights_file.text().strip()
-            if not weights:
-                raise AllguiError("Choose the weights file, or another kind of weights.")
-        return dataclasses.replace(model, backbone=self.backbone.currentText().strip(),
-                                   weights=weights)
+        return self.form.model_settings(self.project.settings.model)
 
     def _prepare_plots(self) -> None:
         # Set now, while the user edits the form, so that pressing Start finds the
@@ -292,39 +122,10 @@ class OptimizeTab(ProjectTab):
         if self.job is None:
             self.plots.prepare(self.trials.value(), self.epochs.value(), now=False)
 
-    def _fill_form(self, project: Project) -> None:
-        from allgui.core.search.settings import SearchSettings
-
-        try:
-            s = SearchSettings.from_project(project)
-        except AllguiError as exc:
-            self.log(f"The project's search settings cannot be read ({exc.message}); "
-                     "showing the defaults.")
-            s = SearchSettings()
-        self.study_name.setText(s.study_name)
-        self.trials.setValue(s.trials)
-        self.epochs.setValue(s.epochs)
-        _select(self.mode, s.mode)
-        self.views.setValue(s.views)
-        self.startup_trials.setValue(s.startup_trials)
-        _select(self.objective, s.objective)
-        _select(self.pruning, s.pruning)
-        self.seed.setValue(s.seed)
-        _select(self.device, s.device)
-        self.space_editor.set_space(s.space)
-        model = project.settings.model
-        self.backbone.setCurrentText(model.backbone)
-        if model.weights in ("imagenet", "none"):
-            _select(self.weights, model.weights)
-        else:
-            self.weights_file.setText(model.weights)
-            _select(self.weights, "file")
-
     # -- project ---------------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
         self.book.clear()
         self.trials_table.setRowCount(0)
-        self._rows.clear()
         self.plots.reset()
         self._prepare_plots()
         self.result = None
@@ -332,7 +133,7 @@ class OptimizeTab(ProjectTab):
         self.workers_label.setVisible(False)
         self._show_storage()
         if project is not None:
-            self._fill_form(project)
+            self.form.fill(project, self.log)
             self.load_study()
         self.follower.follow(project, self.study_name.text().strip())
         self._update_buttons()
@@ -404,15 +205,8 @@ class OptimizeTab(ProjectTab):
             settings = self.search_settings()
         except AllguiError:
             settings = SearchSettings()
-
-        def read(sink, cancel):  # on the job's thread: torch and optuna load there
-            from allgui.core.search.study import load_search_result
-
-            return load_search_result(project, settings)
-
         self.start_job(
-            "Reading the study",
-            read,
+            "Reading the study", read_study, project, settings,
             on_success=self._study_loaded,
             on_failure=lambda exc: self.log(f"No study shown: {getattr(exc, 'message', exc)}"),
         )
@@ -443,11 +237,14 @@ class OptimizeTab(ProjectTab):
         running = self.job is not None
         ok = self.project is not None and self.space_editor.is_valid() and not running
         self.start_button.setEnabled(ok)
-        self.stop_button.setEnabled(running)
+        self.stop_button.setEnabled(running and not self.job.stopping)
         self.storage_button.setEnabled(self.project is not None and not running)
 
+    def job_changed(self) -> None:
+        self._update_buttons()
+
     def start(self) -> None:
-        if self.job is not None or self.window_.refuse_second_job("starting the search"):
+        if self.job_refused("starting the search"):
             return
         if self.project is None:
             self.show_error("Open or make a project first (File menu), or try the demo data.")
@@ -467,34 +264,13 @@ class OptimizeTab(ProjectTab):
         self.plots.set_objective(settings.objective)
         self.plots.prepare(settings.trials, settings.epochs)
         self.study_started = time.monotonic()
-        self.progress.set_running(True, "Preparing the data…")
-
-        def search(sink, cancel):  # on the job's thread: torch and optuna load there
-            from allgui.core.search.runner import search_with_model
-
-            # A study that refuses the model settings leaves the project's as they were.
-            return search_with_model(project, settings, model, sink, cancel)
-
-        self.job = self.start_job(
-            "Search",
-            search,
-            on_event=self.on_event,
-            on_success=self._finished,
-            on_failure=self._failed,
-            on_done=self._job_done,
-            exclusive=True,
-        )
+        self.run_job("Search", search, project, settings, model,
+                     text="Preparing the data…", on_event=self.on_event,
+                     on_success=self._finished, on_failure=self._failed, exclusive=True,
+                     what="starting the search")
         self.follower.follow(project, settings.study_name)  # other workers' trials too
-        self._update_buttons()
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
-            self.progress.label.setText("Stopping…")
-            self.stop_button.setEnabled(False)
 
     def on_event(self, event: Event) -> None:
-        self.progress.on_event(event)
         number = self.book.apply(event)
         if isinstance(event, JobStarted) and event.total is not None:
             self._remaining = event.total
@@ -551,48 +327,14 @@ class OptimizeTab(ProjectTab):
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "The search stopped")
 
-    def _job_done(self) -> None:
-        self.job = None
-        if self.progress.stop_button.isEnabled():
-            self.progress.set_running(False, "")
-        self._update_buttons()
-
     # -- trials table --------------------------------------------------------------------
     def _show_trial(self, number: int) -> None:
-        rec = self.book.trials[number]
-        t = self.trials_table
-        sorting = t.isSortingEnabled()
-        t.setSortingEnabled(False)
-        row = self._find_row(number)
-        if row is None:
-            row = t.rowCount()
-            t.insertRow(row)
-        params = ", ".join(f"{k}={_short(v)}" for k, v in rec.params.items())
-        values = [number, rec.state, rec.value, rec.duration_s, params, rec.reason, rec.worker]
-        for col, v in enumerate(values):
-            item = QTableWidgetItem()
-            if isinstance(v, (int, float)) and v is not None:
-                item.setData(Qt.DisplayRole, round(v, 4) if isinstance(v, float) else v)
-            else:
-                item.setText("" if v is None else str(v))
-            if col == 4:
-                item.setToolTip("\n".join(f"{k} = {v}" for k, v in rec.params.items()))
-            if rec.state in ("pruned", "failed"):
-                item.setForeground(Qt.darkRed if rec.state == "failed" else Qt.darkYellow)
-            t.setItem(row, col, item)
-        t.setSortingEnabled(sorting)
-
-    def _find_row(self, number: int) -> int | None:
-        for row in range(self.trials_table.rowCount()):
-            item = self.trials_table.item(row, 0)
-            if item is not None and item.data(Qt.DisplayRole) == number:
-                return row
-        return None
+        self.trials_table.show_trial(self.book.trials[number])
 
     def _trial_selected(self) -> None:
-        rows = self.trials_table.selectionModel().selectedRows()
-        if rows:
-            self.plots.curve_trial = self.trials_table.item(rows[0].row(), 0).data(Qt.DisplayRole)
+        number = self.trials_table.selected_trial()
+        if number is not None:
+            self.plots.curve_trial = number
             self.plots.curves.request_redraw()
 
     # -- importances ----------------------------------------------------------------------
@@ -606,10 +348,9 @@ class OptimizeTab(ProjectTab):
             # study and competes with the search and the window for the processor.
             return
         self._importance_at = n
-        project, name = self.project, self.study_name.text().strip()
         self.importance_job = self.start_job(
             "Importances",
-            lambda sink, cancel: compute_importances(project, name),
+            compute_importances, self.project, self.study_name.text().strip(),
             on_success=self._show_importances,
             on_failure=self._importance_failed,
             on_done=self._importance_done,
@@ -634,8 +375,3 @@ class OptimizeTab(ProjectTab):
         self.plots.importance_note = ""
         self.plots.importance.request_redraw()
 
-
-def _short(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)

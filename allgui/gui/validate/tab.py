@@ -108,7 +108,6 @@ class ValidateTab(ProjectTab):
 
     def __init__(self, window) -> None:
         super().__init__(window)
-        self.job = None
         self.view: BatchView | None = None
         self.exported: Path | None = None
         outer = QVBoxLayout(self)
@@ -156,7 +155,7 @@ class ValidateTab(ProjectTab):
         self.progress = JobProgress()
         self.progress.stop_requested.connect(self.stop)
         outer.addWidget(self.progress)
-        self._update_buttons()
+        self.job_changed()
 
     def _figure_page(self, title: str) -> QVBoxLayout:
         page = QWidget()
@@ -217,12 +216,11 @@ class ValidateTab(ProjectTab):
         self.note.clear()
         self.summary.setText("Run a batch after the search: the best trial by default.")
         if project is not None:
-            self.start_job("Reading validation runs",
-                           lambda sink, cancel: load_latest(project),
+            self.start_job("Reading validation runs", load_latest, project,
                            on_success=lambda v: v is not None and self._show(v),
                            on_failure=lambda exc: self.log(
                                f"No validation batch shown: {getattr(exc, 'message', exc)}"))
-        self._update_buttons()
+        self.job_changed()
 
     def search_finished(self, result) -> None:
         """Offer every complete trial of the study, best first."""
@@ -251,10 +249,9 @@ class ValidateTab(ProjectTab):
         )
 
     # -- running ----------------------------------------------------------------------------
-    def _update_buttons(self) -> None:
+    def job_changed(self) -> None:
         running = self.job is not None
-        has_project = self.project is not None
-        self.run_button.setEnabled(has_project and not running)
+        self.run_button.setEnabled(self.project is not None and not running)
         self.stop_button.setEnabled(running)
         has_batch = self.view is not None
         self.export_button.setEnabled(has_batch and not running)
@@ -269,43 +266,24 @@ class ValidateTab(ProjectTab):
             self.show_error(exc, "The validation cannot start")
             return
         self.save_choices()
-        project = self.project
-        self.progress.set_running(True, "Preparing the data…")
-        self._run_job("Validation", lambda sink, cancel: run_and_analyse(project, settings, sink,
-                                                                         cancel), self._show)
+        self._run("Validation", run_and_analyse, self.project, settings,
+                  text="Preparing the data…", on_success=self._show)
 
-    def _run_job(self, name, fn, on_success) -> None:
-        if self.window_.refuse_second_job(f"starting '{name}'"):
-            self.progress.set_running(False, "")
-            return
-        self.job = self.start_job(name, fn, on_event=self.on_event, on_success=on_success,
-                                  on_failure=self._failed, on_done=self._job_done,
-                                  exclusive=True)
-        self._update_buttons()
+    def _run(self, name: str, fn, *args, text: str, on_success) -> None:
+        self.run_job(name, fn, *args, text=text, on_event=self.on_event, on_success=on_success,
+                     on_failure=self._failed, exclusive=True)
 
     def on_event(self, event) -> None:
-        self.progress.on_event(event)
         if isinstance(event, RunFinished):
             f1 = event.metrics.get("f1_weighted")
             self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished"
                      + (f": weighted F1 {f1:.4f}" if isinstance(f1, float) else ""))
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
-            self.progress.label.setText("Stopping…")
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Stopped." if isinstance(exc, Cancelled)
                                   else "Did not finish.")
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "Validation")
-
-    def _job_done(self) -> None:
-        self.job = None
-        if self.progress.stop_button.isEnabled():
-            self.progress.set_running(False, "")
-        self._update_buttons()
 
     # -- results ------------------------------------------------------------------------------
     def _show(self, view: BatchView | None) -> None:
@@ -341,7 +319,7 @@ class ValidateTab(ProjectTab):
             note += f"\nTuned against baseline (paired t over the same seeds): {best}."
         self.note.setText(note)
         self._draw_figures(view)
-        self._update_buttons()
+        self.job_changed()
 
     def _draw_figures(self, view: BatchView) -> None:
         from allgui.core.report.figures import confusion_figure, roc_figure
@@ -368,10 +346,8 @@ class ValidateTab(ProjectTab):
     def export_model(self) -> None:
         if self.view is None or self.job is not None:
             return
-        project, batch = self.project, self.view.batch
-        self.progress.set_running(True, "Exporting the model…")
-        self._run_job("Export", lambda sink, cancel: export_chosen_run(project, batch, sink, cancel),
-                      self._exported)
+        self._run("Export", export_chosen_run, self.project, self.view.batch,
+                  text="Exporting the model…", on_success=self._exported)
 
     def _exported(self, result) -> None:
         self.exported = Path(result.path)
@@ -384,10 +360,8 @@ class ValidateTab(ProjectTab):
     def write_report(self) -> None:
         if self.view is None or self.job is not None:
             return
-        project, batch = self.project, self.view.batch
-        self.progress.set_running(True, "Writing the report…")
-        self._run_job("Report", lambda sink, cancel: write_reports(project, batch, sink, cancel),
-                      self._report_written)
+        self._run("Report", write_reports, self.project, self.view.batch,
+                  text="Writing the report…", on_success=self._report_written)
 
     def _report_written(self, files) -> None:
         paths = [str(p) for p in (getattr(files, "html", None), getattr(files, "pdf", None)) if p]
