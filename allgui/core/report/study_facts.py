@@ -71,19 +71,19 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
         raise ProjectError("The project's study cannot be read.", f"{type(exc).__name__}: {exc}"
                            ) from exc
     TS = optuna.trial.TrialState
-    complete = [t for t in all_trials if t.state == TS.COMPLETE and t.value is not None
-                and math.isfinite(t.value)]
+    complete = [(t, t.value) for t in all_trials if t.state == TS.COMPLETE
+                and t.value is not None and math.isfinite(t.value)]
     trials = tuple(
         TrialFacts(
             number=t.number,
-            value=float(t.value),
+            value=float(value),
             params=dict(t.params),
             epochs=_epochs(t),
             duration_s=t.duration.total_seconds() if t.duration else None,
             best_epoch=t.user_attrs.get("best_epoch")
             if isinstance(t.user_attrs.get("best_epoch"), int) else None,
         )
-        for t in complete
+        for t, value in complete
     )
     attrs = dict(study.user_attrs)
     objective = objective_label(attrs)
@@ -108,9 +108,15 @@ def objective_label(attrs: dict[str, Any]) -> str:
     """'validation accuracy' and the like, from what the search recorded."""
     from allgui.core.train.objective import LABELS
 
-    recorded = attrs.get("allgui") if isinstance(attrs.get("allgui"), dict) else {}
-    name = recorded.get("objective") or attrs.get("objective")
+    recorded = _recorded(attrs)
+    name = str(recorded.get("objective") or attrs.get("objective") or "")
     return str(attrs.get("objective_label") or LABELS.get(name, name or "objective"))
+
+
+def _recorded(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What allgui recorded under the study's ``allgui`` attribute ({} if nothing)."""
+    recorded = attrs.get("allgui")
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def _plain_value(v: Any) -> str:
@@ -126,8 +132,7 @@ def _plain_value(v: Any) -> str:
 def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tuple[str, str]]:
     """(setting, value) rows: the space in words, then the sampler, pruner and
     run settings, as the study recorded them (the project's otherwise)."""
-    recorded = facts.settings.get("allgui") if isinstance(facts.settings.get("allgui"), dict) \
-        else {}
+    recorded = _recorded(facts.settings)
     raw = dict(recorded.get("settings") or project_search or {})
     tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
     scalars = {k: v for k, v in raw.items() if not isinstance(v, dict)}
