@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "allgui"
 
@@ -66,6 +67,7 @@ def test_classification_path_loads_without_torch():
     assert out == ""
 
 
+@pytest.mark.gui  # imports every window module (PySide6)
 def test_window_modules_and_search_settings_load_without_torch():
     """Every window module, and the search settings the window builds on its own
     thread, import without torch, timm or optuna (each would freeze the window)."""
