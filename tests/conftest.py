@@ -3,8 +3,8 @@ than one test file uses. What they are made of lives in ``tests/support/``.
 
 Markers (registered in pyproject.toml, ``--strict-markers``): ``gui`` for
 anything needing Qt, ``postgres`` for the shared-study tests, ``slow`` for the
-frozen builds, ``xvfb`` for a real X server. The engine alone, in seconds:
-``pytest -m "not gui and not postgres and not slow"``.
+frozen builds, ``xvfb`` for a real X server. The engine's tests alone, without
+Qt or a database server: ``pytest -m "not gui and not postgres and not slow"``.
 """
 
 from __future__ import annotations
