@@ -6,7 +6,7 @@ way), and a check that no trial was lost or run twice.
         [--storage postgresql://...] [--screenshot window.png]
 
 Without --storage a throwaway PostgreSQL server is started on loopback
-(tests/pg_server.py). Each worker is a real ``allgui worker`` process with
+(tests/support/pg_server.py). Each worker is a real ``allgui worker`` process with
 one torch thread, on synthetic demo data with a tiny backbone; the figures
 depend on how many CPU cores are free. With --screenshot the window follows
 the several-worker study live and is grabbed while it runs and at the end.
@@ -155,7 +155,7 @@ def main() -> int:
         url = normalize_storage_url(args.storage)
     else:
         sys.path.insert(0, str(REPO / "tests"))
-        import pg_server
+        from support import pg_server
 
         server = pg_server.start_server()
         url = normalize_storage_url(pg_server.create_database(server, "allgui_bench"))

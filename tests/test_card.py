@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from onnx_models import CLASSES, tiny_model
+from support.onnx_models import CLASSES, tiny_model
 
 from allgui.core.export.onnx import ExportMetadata, export_onnx
 from allgui.core.infer import read_model_info

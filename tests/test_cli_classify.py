@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-from onnx_models import CLASSES, export_tiny, tiny_model
 
 from allgui import RESEARCH_NOTICE
 from allgui.cli import main
@@ -21,13 +20,13 @@ from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySum
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
+def model_path(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    export_tiny(path, metrics={"f1_weighted": 0.8}, test_set="held-out patients")
+    tiny_models.export(path, metrics={"f1_weighted": 0.8}, test_set="held-out patients")
     return path
 
 
-def test_classify_one_image(model_path, cnmc_samples, capsys):
+def test_classify_one_image(model_path, cnmc_samples, capsys, tiny_models):
     image = cnmc_samples / "all" / "UID_1_3_1_all.bmp"
     assert main(["classify", str(model_path), str(image), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
@@ -35,7 +34,7 @@ def test_classify_one_image(model_path, cnmc_samples, capsys):
     assert "runs on: CPUExecutionProvider" in out
     assert "f1_weighted 0.800 on held-out patients" in out
     row = next(line for line in out.splitlines() if line.startswith(str(image)))
-    assert row.split()[1] in CLASSES
+    assert row.split()[1] in tiny_models.classes
     assert "1 classified" in out
 
 
@@ -60,7 +59,7 @@ def test_classify_folder_with_bad_files(model_path, cnmc_samples, tmp_path, caps
 
 
 def test_ctrl_c_saves_the_rows_finished_so_far(model_path, cnmc_samples, tmp_path, capsys,
-                                               monkeypatch):
+                                               monkeypatch, tiny_models):
     """Ctrl+C (a real SIGINT, sent once the first batch is done) stops the run;
     the rows finished so far are in the CSV and the message says so."""
     import signal
@@ -87,7 +86,7 @@ def test_ctrl_c_saves_the_rows_finished_so_far(model_path, cnmc_samples, tmp_pat
     assert str(out_csv) in err
     with open(out_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 8 and all(r["class"] in CLASSES for r in rows)
+    assert len(rows) == 8 and all(r["class"] in tiny_models.classes for r in rows)
     assert signal.getsignal(signal.SIGINT) is before  # Ctrl+C handed back
 
 
@@ -112,12 +111,12 @@ def _project(tmp_path):
     return Project.create(tmp_path / "proj", ProjectSettings())
 
 
-def test_export_a_checkpoint_then_classify(tmp_path, cnmc_samples, capsys):
+def test_export_a_checkpoint_then_classify(tmp_path, cnmc_samples, capsys, tiny_models):
     project = _project(tmp_path)
     ckpt = tmp_path / "elsewhere" / "model.pt"
-    model = tiny_model(seed=5)
+    model = tiny_models.model(seed=5)
     save_checkpoint(ckpt, model, model.config, {"positive_class": "all"},
-                    class_names=CLASSES, image_size=64)
+                    class_names=tiny_models.classes, image_size=64)
     assert main(["export", str(project.root), "--checkpoint", str(ckpt)]) == 0
     out = capsys.readouterr().out
     exported = project.models_dir / "elsewhere.onnx"
@@ -137,7 +136,7 @@ def test_export_without_validation_runs(tmp_path, capsys):
     assert "no finished validation run" in capsys.readouterr().err
 
 
-def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
+def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys, tiny_models):
     project = _project(tmp_path)
     batch_dir = project.runs_dir / "20260101-000000"
     images = [str(p) for p in sorted(cnmc_samples.rglob("*.bmp"))]
@@ -146,12 +145,12 @@ def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
     # run 1 is the better on the test set, run 2 on validation: run 2 is exported
     for index, f1_good, val_loss in ((1, True, [0.9, 0.7]), (2, False, [0.5, 0.6])):
         folder = batch_dir / f"run-{index}"
-        model = tiny_model(seed=index)
-        save_checkpoint(folder / "checkpoint.pt", model, model.config, class_names=CLASSES,
+        model = tiny_models.model(seed=index)
+        save_checkpoint(folder / "checkpoint.pt", model, model.config, class_names=tiny_models.classes,
                         image_size=64)
         probs = np.eye(2)[labels] if f1_good else np.eye(2)[[1, 0, 0, 1, 1, 0]]
         probs = probs * 0.8 + 0.1
-        metrics = compute_metrics(labels, probs, CLASSES, "all")
+        metrics = compute_metrics(labels, probs, tiny_models.classes, "all")
         runs.append(RunRecord("tuned", index, seed=index, status="finished",
                               folder=str(folder), epochs_run=2,
                               best_epoch=int(np.argmin(val_loss)) + 1, metrics=metrics,
@@ -164,7 +163,7 @@ def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys):
         batch_id="20260101-000000", folder=str(batch_dir), created="2026-01-01T00:00:00+00:00",
         status="finished", tuned=Configuration({"lr": 1e-3}, "trial 7 (best of the study)", 7),
         baseline=None, seeds=(1, 2), max_epochs=2, patience=1, test_source="held-out",
-        test_set="held-out patients (6 images)", classes=CLASSES, positive_class="all",
+        test_set="held-out patients (6 images)", classes=tiny_models.classes, positive_class="all",
         model=ModelRecord(), dataset_fingerprint="", split=SplitRecord(), environment={},
         study=StudySummary(name="demo-study"), runs=tuple(runs),
     )

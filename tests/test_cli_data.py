@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from cnmc_tree import shared_cnmc_tree
 
 from allgui.cli import main
 from allgui.core.project import Project
@@ -30,8 +29,8 @@ def test_demo_data_then_scan(demo, capsys):
     assert data["default_split"]["audit"]["leaky"] is False
 
 
-def test_scan_and_split_full_cnmc_tree(tmp_path_factory, shared_fixtures, capsys):
-    tree = shared_cnmc_tree(tmp_path_factory, shared_fixtures)
+def test_scan_and_split_full_cnmc_tree(cnmc_tree, capsys):
+    tree = cnmc_tree
     assert main(["data", "scan", str(tree)]) == 0
     out = capsys.readouterr().out
     assert "Patients in train: 73 (47 all, 26 hem)" in out

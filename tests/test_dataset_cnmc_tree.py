@@ -7,7 +7,6 @@ import csv
 from collections import defaultdict
 
 import pytest
-from cnmc_tree import TEST_ALL_PATIENTS, TEST_HEM_PATIENTS, shared_cnmc_tree
 
 from allgui.core.dataset.discover import discover
 from allgui.core.dataset.splits import audit, make_split
@@ -16,8 +15,8 @@ from allgui.core.project import SplitSettings
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory, shared_fixtures):
-    return shared_cnmc_tree(tmp_path_factory, shared_fixtures)
+def tree(cnmc_tree):
+    return cnmc_tree
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def test_folds_are_patient_disjoint(index):
     assert all(len(fs) == 1 for fs in folds_of.values())
 
 
-def test_labels_csv_is_joined(tree, index, summary):
+def test_labels_csv_is_joined(tree, index, summary, cnmc_test_patients):
     test = [r for r in index.records if r.subset == "test"]
     assert len(test) == 1867
     with open(tree / "C-NMC_Leukemia/validation_data/C-NMC_test_prelim_phase_data_labels.csv") as fh:
@@ -61,7 +60,7 @@ def test_labels_csv_is_joined(tree, index, summary):
         row = rows[r.path.rsplit("/", 1)[-1]]
         assert r.original_name == row["Patient_ID"]
         assert r.label == ("all" if row["labels"] == "1" else "hem")
-    assert {r.patient for r in test} == set(TEST_ALL_PATIENTS) | set(TEST_HEM_PATIENTS)
+    assert {r.patient for r in test} == cnmc_test_patients
     assert summary.count("unlabelled") == 2586
     text = format_summary(summary)
     assert "Patients in train: 73 (47 all, 26 hem)" in text

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from badfiles import write_odd_files
 from PIL import Image
 
 from allgui.core.dataset.discover import discover
@@ -70,7 +69,7 @@ def test_cnmc_layout_one_level_down(small_cnmc):
         assert Path(r.path).name[0].isdigit()
 
 
-def test_odd_files_are_listed_never_fatal(tmp_path):
+def test_odd_files_are_listed_never_fatal(tmp_path, write_odd_files):
     kinds = write_odd_files(tmp_path / "cells" / "blast")
     shutil.copytree(tmp_path / "cells" / "blast", tmp_path / "cells" / "normal")
     index = discover(tmp_path / "cells")

@@ -9,19 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gui_support
 import pytest
-from gui_support import drop_paths, wait_jobs
+from support.gui import drop_paths, wait_jobs
 
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
 @pytest.fixture(scope="module")
-def tiny_onnx(tmp_path_factory):
-    from onnx_models import export_tiny
-
+def tiny_onnx(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    export_tiny(path)
+    tiny_models.export(path)
     return path
 
 
@@ -122,7 +119,7 @@ assert [w.tabs.isTabEnabled(i) for i in range(4)] == [False, False, False, True]
 assert w.tabs.currentWidget() is w.classify_tab
 assert "torch is not installed" in w.tabs.tabToolTip(1)
 assert w.open_project(sys.argv[1] + "/project")  # its latest model loads by itself
-from gui_support import drop_paths, wait_until
+from support.gui import drop_paths, wait_until
 wait_until(lambda: w.classify_tab.classifier is not None and not w.jobs, 30_000)
 drop_paths(w, [sys.argv[2]])
 wait_until(lambda: not w.jobs and w.classify_tab.table.rowCount() == 1, 30_000)

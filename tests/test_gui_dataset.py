@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import gui_support
-from gui_support import drop_paths, make_demo_project, wait_jobs, wait_until
+import pytest
+from PySide6.QtCore import Qt
+from support.gui import drop_paths, wait_jobs, wait_until
 
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
 def test_demo_button_makes_and_opens_a_synthetic_project(window, qtbot, tmp_path):
     tab = window.dataset_tab
-    qtbot.mouseClick(tab.demo_button, gui_support.Qt.LeftButton)
+    qtbot.mouseClick(tab.demo_button, Qt.LeftButton)
     wait_until(lambda: tab.view is not None, 60_000)
     wait_jobs(qtbot, window)
     project = window.project
@@ -24,7 +25,7 @@ def test_demo_button_makes_and_opens_a_synthetic_project(window, qtbot, tmp_path
     assert window.settings.recent_projects()[0] == str(project.root)
 
 
-def test_image_split_warns_and_audit_reports_leakage(window, qtbot, tmp_path):
+def test_image_split_warns_and_audit_reports_leakage(window, qtbot, tmp_path, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     window.open_project(project.root)
     tab = window.dataset_tab
@@ -39,7 +40,7 @@ def test_image_split_warns_and_audit_reports_leakage(window, qtbot, tmp_path):
     assert window.project.settings.split.method == "image"  # saved in the project
 
 
-def test_folder_dropped_on_the_dataset_tab_opens_it(window, qtbot, tmp_path):
+def test_folder_dropped_on_the_dataset_tab_opens_it(window, qtbot, tmp_path, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     window.tabs.setCurrentWidget(window.dataset_tab)
     drop_paths(window, [project.settings.dataset.path])
@@ -50,7 +51,7 @@ def test_folder_dropped_on_the_dataset_tab_opens_it(window, qtbot, tmp_path):
     assert window.dataset_tab.view.index.layout == "cnmc"
 
 
-def test_project_folder_dropped_opens_the_project(window, qtbot, tmp_path):
+def test_project_folder_dropped_opens_the_project(window, qtbot, tmp_path, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     drop_paths(window, [project.root])
     assert window.project.root == project.root

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import gui_support
-from gui_support import make_demo_project, tiny_search_form, wait_jobs
+import pytest
+from support.gui import tiny_search_form, wait_jobs
 
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
 def test_a_running_search_keeps_other_training_and_data_jobs_out(window, qtbot, tmp_path,
-                                                                 captured):
+                                                                 captured, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     window.open_project(project.root)
     wait_jobs(qtbot, window)

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import time
 
-import gui_support
 import pytest
-from gui_support import make_demo_project, tiny_search_form, wait_jobs, wait_until
 from PySide6.QtCore import Qt
+from support.gui import tiny_search_form, wait_jobs, wait_until
 
 from allgui.core.events import EpochEnded, StudyFinished
 
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
-def open_demo(window, qtbot, tmp_path):
+def open_demo(window, qtbot, tmp_path, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     window.open_project(project.root)
     wait_jobs(qtbot, window)
     return project
 
 
-def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, captured):
-    open_demo(window, qtbot, tmp_path)
+def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, captured, make_demo_project):
+    open_demo(window, qtbot, tmp_path, make_demo_project)
     tab = window.optimize_tab
     tiny_search_form(tab, trials=3, epochs=2)
     events = []
@@ -52,10 +51,10 @@ def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, cap
     assert len(tab.plots._val_loss.get_xdata()) == 2
 
 
-def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_path, captured):
+def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_path, captured, make_demo_project):
     """A study made with one backbone refuses another; the project keeps the
     backbone its study was made with (as the CLI does)."""
-    project = open_demo(window, qtbot, tmp_path)
+    project = open_demo(window, qtbot, tmp_path, make_demo_project)
     tab = window.optimize_tab
     tiny_search_form(tab, trials=1, epochs=1)
     tab.start()
@@ -73,8 +72,8 @@ def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_pat
     assert Project.open(project.root).settings.model == before  # on disk too
 
 
-def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot, tmp_path):
-    project = open_demo(window, qtbot, tmp_path)
+def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot, tmp_path, make_demo_project):
+    project = open_demo(window, qtbot, tmp_path, make_demo_project)
     tab = window.optimize_tab
     tiny_search_form(tab, trials=50, epochs=30)
     epochs = []
@@ -95,8 +94,8 @@ def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot,
     assert tab.trials_table.rowCount() >= 1
 
 
-def test_space_form_is_checked_as_typed(window, qtbot, tmp_path):
-    open_demo(window, qtbot, tmp_path)
+def test_space_form_is_checked_as_typed(window, qtbot, tmp_path, make_demo_project):
+    open_demo(window, qtbot, tmp_path, make_demo_project)
     tab = window.optimize_tab
     editor = tab.space_editor
     assert tab.start_button.isEnabled()
@@ -233,8 +232,8 @@ def test_toolbar_icons_are_rendered_once_and_again_for_a_dark_palette(qtbot, mon
     assert renders and zoom.icon().cacheKey() != before  # made anew for the dark palette
 
 
-def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path):
-    open_demo(window, qtbot, tmp_path)
+def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path, make_demo_project):
+    open_demo(window, qtbot, tmp_path, make_demo_project)
     tab = window.optimize_tab
     window.tabs.setCurrentWidget(tab)
     tab.plots.setCurrentWidget(tab.plots.curves)
@@ -248,8 +247,8 @@ def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path):
     assert tab.plots.curves.ax.get_xlim() == (0.5, 2.5)
 
 
-def test_importances_wait_for_their_tab_during_a_search(window, qtbot, tmp_path, captured):
-    open_demo(window, qtbot, tmp_path)
+def test_importances_wait_for_their_tab_during_a_search(window, qtbot, tmp_path, captured, make_demo_project):
+    open_demo(window, qtbot, tmp_path, make_demo_project)
     tab = window.optimize_tab
     window.tabs.setCurrentWidget(tab)
     tab.plots.setCurrentWidget(tab.plots.curves)

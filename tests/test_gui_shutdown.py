@@ -14,13 +14,14 @@ import threading
 import time
 from pathlib import Path
 
-import gui_support
-from gui_support import wait_until
+import pytest
+from support.gui import wait_until
 
 from allgui.core.errors import Cancelled
 
+pytestmark = pytest.mark.gui
+
 HERE = Path(__file__).resolve().parent
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
 
 
 def test_closing_during_a_search_exits_cleanly(tmp_path):
@@ -79,8 +80,9 @@ def test_shutdown_says_when_a_job_cannot_stop_in_time(window, qtbot):
 
 def close_during_search(work: Path) -> int:
     sys.path.insert(0, str(HERE))
-    from gui_support import make_demo_project, tiny_search_form
     from PySide6.QtCore import QTimer
+    from support.gui import tiny_search_form
+    from support.tiny_project import make_demo_project
 
     from allgui.gui import dialogs, errors
     from allgui.gui.app import make_application

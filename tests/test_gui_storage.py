@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import gui_support
-from gui_support import make_demo_project, wait_jobs, wait_until
+import pytest
+from support.gui import wait_jobs, wait_until
 
 from allgui.core.project import Project
 from allgui.gui.optimize import follow as study_follow
 
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
 def test_storage_is_set_in_the_form_and_never_shows_a_password(window, qtbot, tmp_path,
-                                                               captured, monkeypatch, caplog):
+                                                               captured, monkeypatch, caplog, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     window.open_project(project.root)
     wait_jobs(qtbot, window)

@@ -3,13 +3,13 @@ export to ONNX (the Classify tab takes it) and the report."""
 
 from __future__ import annotations
 
-import gui_support
-from gui_support import make_demo_project, tiny_search_form, wait_jobs, wait_until
+import pytest
+from support.gui import tiny_search_form, wait_jobs, wait_until
 
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
-def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured):
+def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured, make_demo_project):
     project = make_demo_project(tmp_path / "demo")
     window.open_project(project.root)
     wait_jobs(qtbot, window)

@@ -7,17 +7,16 @@ import sys
 import threading
 import time
 
-import gui_support
-from gui_support import wait_until
+import pytest
 from PySide6.QtCore import QThread
+from support.gui import wait_until
 
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import Notice, Progress
 from allgui.core.project import Project, ProjectSettings
 
-# The shared fixtures (pytest finds them as names of this module).
-app_settings, captured, window = gui_support.app_settings, gui_support.captured, gui_support.window
+pytestmark = pytest.mark.gui
 
 
 def test_notice_tabs_and_about(window, qtbot):

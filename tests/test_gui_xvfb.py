@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xvfb
+pytestmark = [pytest.mark.gui, pytest.mark.xvfb]
 HERE = Path(__file__).resolve().parent
 TAB_NAMES = ("dataset", "optimize", "validate", "classify")
 
@@ -73,10 +73,10 @@ def test_walkthrough_under_xvfb_with_screenshots(xvfb_display, tmp_path):
 
 def walkthrough(work: Path, shots: Path) -> None:
     sys.path.insert(0, str(HERE))
-    from gui_support import TINY_BACKBONE, drop_paths, wait_until
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
+    from support.gui import TINY_BACKBONE, drop_paths, wait_until
 
     from allgui import RESEARCH_NOTICE
     from allgui.gui import dialogs, errors

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from badfiles import write_odd_files
 from PIL import Image
 
 from allgui.core.dataset.imaging import is_image_name, prepare_image, read_rgb
@@ -12,7 +11,7 @@ from allgui.core.errors import ImageReadError
 
 
 @pytest.fixture(scope="module")
-def odd_files(tmp_path_factory):
+def odd_files(tmp_path_factory, write_odd_files):
     folder = tmp_path_factory.mktemp("odd")
     return folder, write_odd_files(folder)
 

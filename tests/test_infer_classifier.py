@@ -8,7 +8,6 @@ import zlib
 
 import numpy as np
 import pytest
-from onnx_models import CLASSES, export_tiny
 from PIL import Image
 
 from allgui.core.errors import AllguiError, ImageReadError
@@ -18,9 +17,9 @@ from allgui.core.infer.heatmap import heatmap_figure, overlay, save_heatmap_png,
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
+def model_path(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    export_tiny(path, uncertain_margin=0.25)
+    tiny_models.export(path, uncertain_margin=0.25)
     return path
 
 
@@ -42,11 +41,11 @@ def _png_claiming(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
 
 
-def test_prediction_fields(clf, cnmc_samples):
+def test_prediction_fields(clf, cnmc_samples, tiny_models):
     path = sorted(cnmc_samples.rglob("*.bmp"))[0]
     p = clf.classify(path)
-    assert p.source == str(path) and p.label in CLASSES
-    assert p.class_index == CLASSES.index(p.label)
+    assert p.source == str(path) and p.label in tiny_models.classes
+    assert p.class_index == tiny_models.classes.index(p.label)
     assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     probs = sorted(p.probabilities.values(), reverse=True)
     assert p.margin == pytest.approx(probs[0] - probs[1])
@@ -63,10 +62,10 @@ def test_uncertainty_threshold_can_be_overridden(model_path, cnmc_samples):
     assert not any(p.uncertain for p in Classifier(model_path, uncertain_margin=0.0).classify_many(files))
 
 
-def test_decision_threshold_from_the_model(tmp_path, cnmc_samples):
+def test_decision_threshold_from_the_model(tmp_path, cnmc_samples, tiny_models):
     files = sorted(cnmc_samples.rglob("*.bmp"))
-    always = Classifier(export_tiny(tmp_path / "low.onnx", decision_threshold=0.0)[1].path)
-    never = Classifier(export_tiny(tmp_path / "high.onnx", decision_threshold=1.01)[1].path)
+    always = Classifier(tiny_models.export(tmp_path / "low.onnx", decision_threshold=0.0)[1].path)
+    never = Classifier(tiny_models.export(tmp_path / "high.onnx", decision_threshold=1.01)[1].path)
     assert {p.label for p in always.classify_many(files, heatmap=False)} == {"all"}
     assert {p.label for p in never.classify_many(files, heatmap=False)} == {"hem"}
     # the heatmap follows the class that was given, not the most probable one
@@ -74,7 +73,7 @@ def test_decision_threshold_from_the_model(tmp_path, cnmc_samples):
     assert p.label == "hem" and p.heatmap is not None
 
 
-def test_grayscale_rgba_and_odd_sizes(clf, tmp_path):
+def test_grayscale_rgba_and_odd_sizes(clf, tmp_path, tiny_models):
     rng = np.random.default_rng(1)
     gray = tmp_path / "gray.png"
     Image.fromarray(rng.integers(0, 255, (120, 80), dtype=np.uint8), "L").save(gray)
@@ -86,7 +85,7 @@ def test_grayscale_rgba_and_odd_sizes(clf, tmp_path):
     from_file = clf.classify(gray, heatmap=False).probabilities
     in_memory = clf.classify(np.asarray(Image.open(gray)), heatmap=False).probabilities
     assert from_file == pytest.approx(in_memory, abs=1e-6)
-    assert clf.classify(Image.open(rgba)).label in CLASSES
+    assert clf.classify(Image.open(rgba)).label in tiny_models.classes
     # a list is classified in one go and gives one prediction per image
     both = clf.classify([gray, Image.open(rgba)])
     assert [p.heatmap.shape for p in both] == [(120, 80), (60, 90)]

@@ -8,7 +8,6 @@ import shutil
 import threading
 
 import pytest
-from onnx_models import export_tiny
 from PIL import Image
 
 from allgui.core.dataset.patients import patient_from_name, patient_sort_key
@@ -24,9 +23,9 @@ def _prediction(source: str) -> Prediction:
 
 
 @pytest.fixture(scope="module")
-def clf(tmp_path_factory):
+def clf(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    export_tiny(path)
+    tiny_models.export(path)
     return Classifier(path, device="cpu")
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from onnx_models import export_tiny
 
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import ModelFileError
@@ -20,9 +19,9 @@ from allgui.core.infer import Classifier, available_providers, open_session, rea
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
+def model_path(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    export_tiny(path)
+    tiny_models.export(path)
     return path
 
 

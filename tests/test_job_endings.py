@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from onnx_models import CLASSES, export_tiny, tiny_model
+from support.onnx_models import CLASSES, export_tiny, tiny_model
 
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
 from allgui.core.events import EventLog, JobFinished, JobStarted

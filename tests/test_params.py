@@ -13,6 +13,7 @@ import pytest
 from allgui.core.errors import AllguiError
 from allgui.core.model import params
 from allgui.core.search.space import LABELS, PAPER_SPACE, PARAM_NAMES, SearchSpace
+from allgui.core.train.hparams import configuration
 
 
 def test_the_space_is_the_registrys():
@@ -30,7 +31,6 @@ def test_the_space_is_the_registrys():
 
 def test_untuned_defaults_are_the_models_and_optimisers_defaults():
     from allgui.core.model.classifier import ModelConfig
-    from allgui.core.model.untuned import UNTUNED as OLD_HOME
     from allgui.core.train.loop import HyperParams
     from allgui.core.validation.run import DEFAULT_BASELINE
 
@@ -40,12 +40,12 @@ def test_untuned_defaults_are_the_models_and_optimisers_defaults():
             continue
         where = model if p.goes_to == "model" else hp
         assert where[p.name] == p.default == params.UNTUNED[p.name]
-    assert OLD_HOME is params.UNTUNED and DEFAULT_BASELINE == dict(params.UNTUNED)
+    assert DEFAULT_BASELINE == dict(params.UNTUNED)
     assert params.untuned_defaults() is not params.untuned_defaults()  # a fresh copy
 
 
 def test_configuration_puts_each_value_where_the_registry_says():
-    config, hp = params.configuration(
+    config, hp = configuration(
         {"lr": 2e-3, "hidden": 768.0, "dropout2": 0.25, "batch_size": 48, "backbone": "x"},
         backbone="resnet18", weights="none", finetune_stages=1, n_classes=3)
     assert (config.backbone, config.weights, config.finetune_stages, config.n_classes) == (
@@ -53,7 +53,7 @@ def test_configuration_puts_each_value_where_the_registry_says():
     assert (config.hidden, config.dropout1, config.dropout2) == (768, 0.3, 0.25)
     assert isinstance(config.hidden, int)
     assert (hp.lr, hp.weight_decay, hp.batch_size) == (2e-3, 1e-4, 48)
-    config, _ = params.configuration({}, backbone="resnet18", weights="imagenet",
+    config, _ = configuration({}, backbone="resnet18", weights="imagenet",
                                      finetune_stages=0, n_classes=2)
     assert config.backbone == "resnet18"  # the model's own when no value names one
 

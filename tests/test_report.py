@@ -142,13 +142,12 @@ def test_figures_need_no_pyplot_and_work_on_a_worker_thread():
 
 
 @pytest.fixture(scope="module")
-def validated_project(tmp_path_factory):
+def validated_project(tmp_path_factory, make_tiny_project):
     import optuna
-    from tiny_project import tiny_demo_project
 
     from allgui.core.validation import ValidationSettings, run_batch
 
-    project = tiny_demo_project(tmp_path_factory.mktemp("report"))
+    project = make_tiny_project(tmp_path_factory.mktemp("report"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="search", storage=project.storage_url,
                                 direction="maximize",

@@ -10,6 +10,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.gui  # the self-test opens the window
+
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:

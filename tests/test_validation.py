@@ -11,7 +11,6 @@ import threading
 import numpy as np
 import pytest
 import torch
-from tiny_project import tiny_demo_project
 
 from allgui.core.dataset.prepared import DataPart, prepare_project_data
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
@@ -35,8 +34,8 @@ TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    project = tiny_demo_project(tmp_path_factory.mktemp("validation"))
+def demo(tmp_path_factory, make_tiny_project):
+    project = make_tiny_project(tmp_path_factory.mktemp("validation"))
     return project, prepare_project_data(project)
 
 

@@ -3,12 +3,11 @@ the shared budget, a worker killed mid-trial, a dataset that is not the same.
 
 Each worker is a real ``allgui worker`` process (tiny backbone, 32 px demo
 data, CPU). Skipped, saying why, when no PostgreSQL server can be started
-(see tests/pg_server.py and scripts/ci_postgres.sh).
+(see tests/support/pg_server.py and scripts/ci_postgres.sh).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import signal
@@ -17,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import gui_support  # noqa: E402
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -35,24 +33,7 @@ from allgui.core.search.shared import (
 )
 from allgui.core.search.storage import mask_url, normalize_storage_url
 
-pg_server = pytest.importorskip("pg_server", reason="tests/pg_server.py not importable")
-
-_names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg():
-    try:
-        server = pg_server.start_server()
-    except pg_server.ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the shared-study tests: {exc}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def database(pg) -> str:
-    return normalize_storage_url(pg_server.create_database(pg, f"allgui_{next(_names)}"))
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="session")
@@ -186,9 +167,10 @@ def test_workers_need_a_database_server(tmp_path):
         join_study(f"sqlite:///{tmp_path / 'study.db'}", "search", tmp_path)
 
 
+@pytest.mark.gui
 def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, qtbot,
                                                  app_settings, captured):
-    from gui_support import wait_jobs, wait_until
+    from support.gui import wait_jobs, wait_until
 
     from allgui.gui.main_window import MainWindow
 
@@ -221,9 +203,6 @@ def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, 
     assert "s3cret" not in tab.study_label.text() + tab.workers_label.text()
     assert not captured.errors, captured.errors
     tab.follower.follow(None, "")
-
-
-app_settings, captured = gui_support.app_settings, gui_support.captured
 
 
 def test_optimize_with_a_database_storage_runs_the_shared_study(tmp_path, database, demo_data,

@@ -18,11 +18,15 @@ from typing import Any
 
 from allgui import __version__
 from allgui.core.checks import SettingError, check_fields
-from allgui.core.errors import ProjectError
+from allgui.core.errors import DatasetError, ProjectError
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.files.tomlio import TomlWriteError, dumps, loads
 
 CONFIG_NAME = "project.toml"
+
+
+class SplitSettingError(SettingError, DatasetError):
+    """A split setting that cannot work (a dataset error to the split's callers)."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,16 @@ class SplitSettings:
     def __post_init__(self) -> None:
         check_fields(self, "split")
         if self.seed < 0:
-            raise SettingError(f"The setting split.seed must be 0 or more, not {self.seed}.")
-        for name in ("val_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not 0 < value < 1:
-                raise SettingError(f"The setting split.{name} must be between 0 and 1, not {value}.")
+            raise SplitSettingError(f"The setting split.seed must be 0 or more, not {self.seed}.")
+        if not 0 < self.val_fraction < 1:
+            raise SplitSettingError(f"The setting split.val_fraction must be between 0 and 1 "
+                                    f"(for example 0.2), not {self.val_fraction}.")
+        if not 0 <= self.test_fraction < 1:
+            raise SplitSettingError(f"The setting split.test_fraction must be between 0 and 1 "
+                                    f"(for example 0.15), not {self.test_fraction}.")
         if self.val_fraction + self.test_fraction >= 1:
-            raise SettingError("split.val_fraction and split.test_fraction leave no training images; "
-                               "make them smaller.")
+            raise SplitSettingError("split.val_fraction and split.test_fraction together leave no "
+                                    "images to train on; make them smaller.")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class CellPainter:
         """Smooth noise with about ``cells`` blobs across, in [-1, 1]-ish."""
         cells = max(2, min(cells, self.size))
         grid = rng.standard_normal((cells, cells)).astype(np.float32)
-        img = Image.fromarray(grid, mode="F").resize((self.size, self.size), Image.BICUBIC)
+        img = Image.fromarray(grid, mode="F").resize((self.size, self.size), Image.Resampling.BICUBIC)
         return np.asarray(img, dtype=np.float32)
 
     def _shape(self, rng, z, radius, roughness, harmonics) -> np.ndarray:

@@ -236,7 +236,7 @@ def _scan_cnmc(
     training = training or _child_dir(root, "training_data")
     if training is not None:
         folds = [c for c in _children(training) if c.is_dir() and c.name.lower().startswith("fold")]
-        groups = [(f, f.name) for f in folds] or [(training, None)]
+        groups: list[tuple[Path, str | None]] = [(f, f.name) for f in folds] or [(training, None)]
         for folder, fold in groups:
             for class_dir in _children(folder):
                 if not class_dir.is_dir() or class_dir.name.startswith("."):

@@ -166,12 +166,12 @@ def _summary(index: DatasetIndex, facts: dict[str, FileFacts], inspect: bool) ->
     formats: Counter = Counter()
     groups: dict[str, list[str]] = defaultdict(list)
     for r in records:
-        f = facts.get(r.path)
-        if f is None:
+        fact = facts.get(r.path)
+        if fact is None:
             continue
-        sizes[f"{f.width} x {f.height}"] += 1
-        formats[f"{f.format} ({f.mode})"] += 1
-        groups[f.content_hash].append(r.path)
+        sizes[f"{fact.width} x {fact.height}"] += 1
+        formats[f"{fact.format} ({fact.mode})"] += 1
+        groups[fact.content_hash].append(r.path)
     identical = tuple(tuple(g) for g in groups.values() if len(g) > 1)
     summary = DatasetSummary(
         root=index.root,

@@ -78,7 +78,8 @@ def find_images(folder: str | os.PathLike, recursive: bool = True) -> tuple[list
     if not root.is_dir():
         raise AllguiError(f"{folder} is not a folder.")
     walker = root.rglob("*") if recursive else root.iterdir()
-    images, others = [], []
+    images: list[Path] = []
+    others: list[Path] = []
     for path in sorted(walker):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
@@ -138,12 +139,12 @@ def classify_files(
     ``small_heatmaps``: keep each heatmap in its row, at most this many pixels
     a side (0: none). ``on_rows`` is given each batch's rows as they are done,
     so a caller keeps them whatever happens later."""
-    files = [Path(f) for f in files]
+    paths = [Path(f) for f in files]
     where = f" in {base}" if base is not None else ""
-    with job(sink, JOB, f"Classifying {len(files)} images{where}", len(files)) as j:
+    with job(sink, JOB, f"Classifying {len(paths)} images{where}", len(paths)) as j:
         rows: list[FolderRow] = []
         batch: list[tuple[str, Path, PreparedImage]] = []
-        heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
+        heat_names = _heatmap_names(paths, base) if heatmaps_dir is not None else {}
 
         def flush() -> None:
             done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
@@ -151,7 +152,7 @@ def classify_files(
             batch.clear()
             if on_rows is not None:
                 on_rows(done)
-            sink(Progress(JOB, "classify", len(rows), len(files)))
+            sink(Progress(JOB, "classify", len(rows), len(paths)))
 
         def skipped(row: FolderRow) -> None:
             rows.append(row)
@@ -160,7 +161,7 @@ def classify_files(
                 on_rows([row])
 
         stopped = False
-        for path in files:
+        for path in paths:
             if cancel is not None and cancel.is_set():
                 stopped = True
                 break
@@ -187,7 +188,7 @@ def classify_files(
         j.finish(f"{len(result.classified)} classified, {len(result.bad)} skipped")
         if stopped:  # the job ends as stopped, with the message above
             raise Cancelled(
-                f"Stopped by the user after {len(rows)} of {len(files)} images"
+                f"Stopped by the user after {len(rows)} of {len(paths)} images"
                 + ("; the results so far were saved." if csv_path is not None else ".")
             )
     return result
@@ -230,7 +231,9 @@ def _run_batch(
 ) -> list[FolderRow]:
     want_heat = heatmaps_dir is not None or small_heatmaps > 0
     try:
-        preds = classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
+        preds: list[Prediction | Exception] = list(
+            classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
+        )
     except Exception:  # retry one by one, so one image cannot take the others down
         preds = []
         for _, _, item in batch:

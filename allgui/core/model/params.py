@@ -11,8 +11,8 @@ valid, in a plain sentence naming it). The search space, the CLI's help and
 columns, the window's form, the report's order and the validation's
 ``name=value`` parser all read from here.
 
-Torch-free (the window imports it on its own thread); :func:`configuration`
-imports the model and training modules only when called.
+Torch-free (the window imports it on its own thread); where a value goes is
+read by :func:`allgui.core.train.hparams.configuration`.
 """
 
 from __future__ import annotations
@@ -185,24 +185,3 @@ def parse_params(text: str) -> dict[str, Any]:
         name, value = (s.strip() for s in item.split("=", 1))
         out[name] = param(name).parse(value)
     return out
-
-
-def configuration(values: Mapping[str, Any], *, backbone: str, weights: str,
-                  finetune_stages: int, n_classes: int):
-    """``(ModelConfig, HyperParams)`` of ``values`` over the untuned settings:
-    each parameter goes where the registry says; ``backbone`` is the model's
-    when ``values`` names none."""
-    from allgui.core.model.classifier import ModelConfig
-    from allgui.core.train.loop import HyperParams
-
-    full = with_untuned(values)
-    model: dict[str, Any] = {}
-    hparams: dict[str, Any] = {}
-    for p in PARAMS:
-        if p.name not in full:
-            continue
-        (model if p.goes_to == "model" else hparams)[p.name] = p.type(full[p.name])
-    model["backbone"] = str(full.get("backbone") or backbone)
-    config = ModelConfig(weights=weights, n_classes=n_classes,
-                         finetune_stages=finetune_stages, **model)
-    return config, HyperParams(**hparams)

@@ -274,7 +274,7 @@ def _pictures(analysis: BatchAnalysis) -> list[Block]:
         pos = b.classes.index(b.positive_class)
         curves = []
         for r in b.runs_of(TUNED):
-            if r.predictions_path.is_file():
+            if r.metrics is not None and r.predictions_path.is_file():
                 p = read_predictions(r.predictions_path, b.classes)
                 fpr, tpr = roc_points(p.labels, p.probabilities, pos)
                 curves.append(F.RocCurve(f"run {r.index} (seed {r.seed})", fpr, tpr,
@@ -286,18 +286,18 @@ def _pictures(analysis: BatchAnalysis) -> list[Block]:
     out.append(Picture(
         f"Confusion matrices on the test set ({b.test_set}); rows are the true class.",
         F.confusion_figure([(f"{r.label} run {r.index} (seed {r.seed})", r.metrics.confusion)
-                            for r in runs], b.classes,
+                            for r in runs if r.metrics is not None], b.classes,
                            b.test_set)))
-    curves = [
+    learning = [
         F.Curves(f"{r.label} run {r.index} (seed {r.seed})", r.curves.get("train_loss", []), r.curves.get("val_loss", []),
                  r.curves.get("train_accuracy", []), r.curves.get("val_accuracy", []),
                  r.best_epoch or None)
         for r in runs if r.curves
     ]
-    if curves:
+    if learning:
         out.append(Picture("Learning curves: loss and accuracy on the training and validation "
                            "parts per epoch; the dashed line marks the epoch kept.",
-                           F.learning_curves_figure(curves)))
+                           F.learning_curves_figure(learning)))
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 # Colour-blind-safe colours (Okabe-Ito), cycled over runs.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
@@ -37,8 +38,8 @@ def figure_png(fig: Figure, dpi: int = 150) -> bytes:
 @dataclass(frozen=True)
 class RocCurve:
     label: str
-    fpr: Sequence[float]
-    tpr: Sequence[float]
+    fpr: ArrayLike  # as roc_points gives them
+    tpr: ArrayLike
     auc: float
 
 

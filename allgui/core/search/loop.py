@@ -37,7 +37,6 @@ from allgui.core.events import (
     TrialStarted,
     job,
 )
-from allgui.core.model import params as registry
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.project import Project
 from allgui.core.search import study as S
@@ -46,6 +45,7 @@ from allgui.core.search.settings import SearchSettings
 from allgui.core.search.space import SearchSpace
 from allgui.core.search.storage import mask_url
 from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.hparams import configuration
 from allgui.core.train.loop import (
     FitConfig,
     TrainingDiverged,
@@ -167,7 +167,7 @@ def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]
 def trial_configuration(values: dict[str, Any], project: Project, n_classes: int):
     """A trial's values as the model and optimiser settings it trains with."""
     model = project.settings.model  # what the trial does not set stays untuned
-    return registry.configuration(values, backbone=model.backbone, weights=model.weights,
+    return configuration(values, backbone=model.backbone, weights=model.weights,
                                   finetune_stages=model.finetune_stages, n_classes=n_classes)
 
 

@@ -37,9 +37,9 @@ from torch import nn
 from allgui.core.errors import AllguiError
 from allgui.core.events import EpochEnded, Sink, null_sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
-from allgui.core.model.untuned import UNTUNED
 from allgui.core.train.augment import model_input
 from allgui.core.train.device import autocast, resolve_device
+from allgui.core.train.hparams import HyperParams  # noqa: F401 - imported from here too
 from allgui.core.train.objective import OBJECTIVES, objective_value
 from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepared: imported from here too
     Feed,
@@ -53,15 +53,6 @@ from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepa
 
 class TrainingDiverged(AllguiError):
     """The loss became NaN or infinite (learning rate too high, or bad data)."""
-
-
-@dataclass(frozen=True)
-class HyperParams:
-    """What a trial tunes besides the head's shape (which is in ModelConfig)."""
-
-    lr: float = UNTUNED["lr"]
-    weight_decay: float = UNTUNED["weight_decay"]
-    batch_size: int = UNTUNED["batch_size"]
 
 
 @dataclass(frozen=True)

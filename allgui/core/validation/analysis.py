@@ -67,17 +67,22 @@ def _by_seed(batch: Batch, label: str) -> list[RunRecord | None]:
     return [runs.get(s) for s in batch.seeds]
 
 
+def _value(run: RunRecord | None, key: str) -> float | None:
+    """One figure of a run; None where the run is missing."""
+    return run.metrics.headline().get(key) if run is not None and run.metrics else None
+
+
 def analyse(batch: Batch, resamples: int = 2000, seed: int = 0) -> BatchAnalysis:
     tuned = _by_seed(batch, TUNED)
     base = _by_seed(batch, BASELINE) if batch.baseline else []
-    first = next((r for r in tuned + base if r is not None), None)
+    first = next((r.metrics for r in tuned + base if r is not None and r.metrics), None)
     rows: list[MeasureRow] = []
     if first is not None:
-        for key, label, _ in first.metrics.measures():
-            tv = tuple(r.metrics.headline().get(key) if r else None for r in tuned)
+        for key, label, _ in first.measures():
+            tv = tuple(_value(r, key) for r in tuned)
             row = MeasureRow(key, label, tv, summarize(tv))
             if batch.baseline:
-                bv = tuple(r.metrics.headline().get(key) if r else None for r in base)
+                bv = tuple(_value(r, key) for r in base)
                 row = MeasureRow(key, label, tv, row.tuned_summary, bv, summarize(bv),
                                  paired_t_test(tv, bv))
             rows.append(row)
@@ -132,7 +137,8 @@ def metrics_rows(analysis: BatchAnalysis, label: str = TUNED) -> tuple[list[str]
 
 def metrics_note(analysis: BatchAnalysis, label: str = TUNED) -> str:
     rows = analysis.rows
-    n = (rows[0].tuned_summary if label == TUNED else rows[0].baseline_summary).n if rows else 0
+    first = (rows[0].tuned_summary if label == TUNED else rows[0].baseline_summary) if rows else None
+    n = first.n if first is not None else 0
     df = f"{n - 1} degree{'s' if n - 1 != 1 else ''} of freedom" if n > 1 else "no interval"
     text = (
         f"n = {n} finished run(s). Mean and sample SD (n - 1) over runs; CV = SD / mean; "

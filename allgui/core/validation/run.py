@@ -140,9 +140,12 @@ def _model_and_hparams(project: Project, params: dict[str, Any], n_classes: int)
     """The model and optimiser settings of ``params``: a trial's own model
     settings when it recorded them, else the project's (a configuration
     entered by hand); the untuned defaults for anything not given."""
+    from allgui.core.train.hparams import configuration  # torch: on the job's thread
+
     m = project.settings.model
     stages = params.get("finetune_stages")
-    return registry.configuration(
+
+    return configuration(
         params, backbone=m.backbone, weights=str(params.get("weights") or m.weights),
         finetune_stages=int(m.finetune_stages if stages is None else stages),
         n_classes=n_classes)

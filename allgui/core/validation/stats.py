@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # Below this many discordant images McNemar's chi-square approximation is
 # poor; the exact binomial test is used instead (a common rule of thumb).
@@ -89,7 +90,7 @@ def _small_n_note(n: int) -> str:
     return ""
 
 
-def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
+def summarize(values: Sequence[float | None], confidence: float = 0.95) -> Summary:
     """Summary of one figure over independent runs (NaNs are dropped and counted)."""
     from scipy import stats
 
@@ -112,7 +113,7 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
 
 
 def paired_t_test(
-    a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+    a: Sequence[float | None], b: Sequence[float | None], confidence: float = 0.95
 ) -> PairedTest:
     """Is ``a`` (say the tuned model) different from ``b`` (the baseline) over
     runs paired by seed? Pairs with a missing value on either side are dropped."""
@@ -148,7 +149,7 @@ def paired_t_test(
     return PairedTest(n, mean, sd, float(t), df, p, mean - half, mean + half, confidence, note)
 
 
-def mcnemar_test(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarTest:
+def mcnemar_test(correct_a: ArrayLike, correct_b: ArrayLike) -> McNemarTest:
     """McNemar's test on per-image correctness of two models on the same images:
     exact binomial below :data:`MCNEMAR_EXACT_BELOW` discordant images,
     chi-square with continuity correction otherwise."""
@@ -187,8 +188,8 @@ def _auc_by_rank(pos_scores: np.ndarray, neg_scores: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_auc(
-    is_positive: Sequence[bool],
-    scores: Sequence[float],
+    is_positive: ArrayLike,
+    scores: ArrayLike,
     resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,

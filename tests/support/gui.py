@@ -1,26 +1,16 @@
-"""Shared set-up for the window tests (pytest-qt, offscreen).
-
-Each test gets a main window with its own temporary settings file and
-projects folder, dialogs captured instead of shown, and a check on teardown
-that every job's thread has ended.
-"""
+"""Plain helpers for the window tests (pytest-qt, offscreen): wait on the
+event loop, drop files, fill the Optimize form. The window itself, its
+settings and its captured dialogs are fixtures (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: F401 - Qt for tests
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
-from allgui.gui import dialogs, errors
-from allgui.gui.settings import AppSettings
-
-TINY_BACKBONE = "test_efficientnet"
-DEMO_SMALL = dict(patients_all=4, patients_hem=3, images_per_patient=5, size=48,
-                  test_patients_all=1, test_patients_hem=1, unlabelled_images=2)
+from allgui.core.project import Project
+from support.tiny_project import TINY_BACKBONE
 
 
 class Dialogs:
@@ -33,40 +23,6 @@ class Dialogs:
     def present(self, box) -> None:
         self.errors.append((box.text(), box.detailedText()))
         box.deleteLater()
-
-
-@pytest.fixture
-def captured(monkeypatch) -> Dialogs:
-    d = Dialogs()
-    monkeypatch.setattr(errors, "present", d.present)
-    monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a: d.answer)
-    return d
-
-
-@pytest.fixture
-def app_settings(tmp_path) -> AppSettings:
-    s = AppSettings(tmp_path / "settings.ini")
-    s.set_projects_dir(tmp_path / "projects")
-    return s
-
-
-@pytest.fixture
-def window(qtbot, app_settings, captured):
-    from allgui.gui.main_window import MainWindow
-
-    w = MainWindow(app_settings, probe_device=False)
-    w.dataset_tab.demo_options = dict(DEMO_SMALL)
-    qtbot.addWidget(w)
-    started = []
-    w.job_started.connect(started.append)
-    w.show()
-    yield w
-    for job in list(w.jobs):
-        job.stop()
-    for job in started:
-        assert job.wait(30_000), f"job {job.name} did not end"
-        assert not job._thread.isRunning()
-    qtbot.waitUntil(lambda: not w.jobs, timeout=10_000)
 
 
 def wait_until(condition, timeout: int = 60_000) -> None:
@@ -109,16 +65,6 @@ def drop_paths(widget, paths) -> QDropEvent:
     event = QDropEvent(QPointF(20, 20), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     widget.dropEvent(event)
     return event
-
-
-def make_demo_project(root: Path, image_size: int = 32) -> Project:
-    from allgui.core.dataset.demo import make_demo_dataset
-
-    data = make_demo_dataset(root / "data", **DEMO_SMALL)
-    return Project.create(root, ProjectSettings(
-        dataset=DatasetSettings(path=str(data), image_size=image_size),
-        model=ModelSettings(backbone=TINY_BACKBONE, weights="none"),
-    ))
 
 
 def tiny_search_form(tab, trials: int = 2, epochs: int = 2) -> None:

@@ -43,3 +43,12 @@ def export_tiny(
     )
     torch.set_num_threads(1)
     return model, export_onnx(model, path, meta, input_size=size)
+
+
+class TinyModels:
+    """The ``tiny_models`` fixture: the tiny model, its export and their figures."""
+
+    classes = CLASSES
+    size = SIZE
+    model = staticmethod(tiny_model)
+    export = staticmethod(export_tiny)

@@ -63,15 +63,3 @@ def write_cnmc_tree(file_list: Path, root: Path, size: int = 4) -> dict[str, tup
         for new_name, (original, code) in labels.items():
             w.writerow([original, new_name, code])
     return labels
-
-
-_BUILT: dict[str, Path] = {}
-
-
-def shared_cnmc_tree(tmp_path_factory, shared_fixtures: Path) -> Path:
-    """The tree, written once per test session (returns the folder above C-NMC_Leukemia)."""
-    if "root" not in _BUILT:
-        root = tmp_path_factory.mktemp("cnmc_full")
-        write_cnmc_tree(shared_fixtures / "cnmc_file_list.txt", root)
-        _BUILT["root"] = root
-    return _BUILT["root"]

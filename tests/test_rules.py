@@ -1,0 +1,76 @@
+"""The architecture's habits that a reader cannot see from one file
+(ARCHITECTURE.md, "Rules"): small modules, frozen dataclasses in the engine."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "allgui"
+
+# Modules aim at about 400 lines; above this one a module is two modules.
+MAX_LINES = 450
+# Over the limit today, each being split; remove an entry when its module is
+# back under (the test fails until the list says so).
+KNOWN_LONG = {
+    "core/dataset/discover.py",
+}
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def test_no_module_is_too_long():
+    long = {
+        p.relative_to(PACKAGE).as_posix(): _lines(p)
+        for p in PACKAGE.rglob("*.py")
+        if _lines(p) > MAX_LINES
+    }
+    assert {k: n for k, n in long.items() if k not in KNOWN_LONG} == {}
+    assert KNOWN_LONG - set(long) == set(), "back under the limit: remove it from KNOWN_LONG"
+
+
+def _is_dataclass_decorator(node: ast.expr) -> bool:
+    target = node.func if isinstance(node, ast.Call) else node
+    return (isinstance(target, ast.Name) and target.id == "dataclass") or (
+        isinstance(target, ast.Attribute) and target.attr == "dataclass"
+    )
+
+
+def _frozen(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and any(
+        k.arg == "frozen" and isinstance(k.value, ast.Constant) and k.value.value is True
+        for k in node.keywords
+    )
+
+
+def _unfrozen_dataclasses(source: str) -> list[str]:
+    return [
+        node.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ClassDef)
+        for d in node.decorator_list
+        if _is_dataclass_decorator(d) and not _frozen(d)
+    ]
+
+
+def test_engine_dataclasses_are_frozen():
+    """Configs, results and events in the engine are values: nobody changes one
+    that another part holds (``dataclasses.replace`` makes a new one)."""
+    unfrozen = {
+        p.relative_to(PACKAGE).as_posix(): names
+        for p in (PACKAGE / "core").rglob("*.py")
+        if (names := _unfrozen_dataclasses(p.read_text(encoding="utf-8")))
+    }
+    assert unfrozen == {}
+
+
+def test_unfrozen_dataclass_is_found():
+    source = (
+        "from dataclasses import dataclass\nimport dataclasses\n"
+        "@dataclass\nclass A: x: int\n"
+        "@dataclasses.dataclass(order=True)\nclass B: x: int\n"
+        "@dataclass(frozen=True)\nclass C: x: int\n"
+    )
+    assert _unfrozen_dataclasses(source) == ["A", "B"]
