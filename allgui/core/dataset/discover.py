@@ -27,7 +27,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from allgui.core.dataset.imaging import MAX_PIXELS, is_image_name
+from allgui.core.dataset.imaging import MAX_PIXELS, bomb_reason, is_image_name, too_large
 from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name, patient_from_name
 from allgui.core.dataset.records import BadFile, DatasetIndex, ImageRecord
 from allgui.core.errors import Cancelled, DatasetError
@@ -128,14 +128,14 @@ def header_problem(path: Path) -> str | None:
                 w, h = img.size
     except UnidentifiedImageError:
         return "not an image, or a format allgui cannot read"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "image too large (possible decompression bomb)"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return bomb_reason(exc)
     except OSError as exc:
         return f"cannot open the file ({exc.strerror or exc})"
     except Exception as exc:  # Pillow's plugins raise assorted errors on damaged headers
         return f"corrupt image ({type(exc).__name__}: {exc})"
     if w * h > MAX_PIXELS:
-        return f"image too large ({w} x {h} pixels; limit {MAX_PIXELS:,})"
+        return too_large(w, h)
     if w == 0 or h == 0:
         return "image has no pixels"
     return None
