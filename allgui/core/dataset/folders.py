@@ -123,3 +123,19 @@ class Checker:
 
 def is_synthetic(*folders: Path) -> bool:
     return any((f / SYNTHETIC_MARKER).is_file() for f in folders)
+
+
+def storable_path(path: Path) -> str:
+    """``path`` as text a project file can hold; a DatasetError when its name
+    is not valid UTF-8 (bytes the file system allows but text cannot carry)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(text).decode("utf-8", "backslashreplace")
+        raise DatasetError(
+            f"The dataset path {shown} holds characters that are not valid text (UTF-8), "
+            "so a project cannot record it. Rename the folder (letters, digits, - and _ "
+            "are always safe) and try again.",
+        ) from None
+    return text
