@@ -39,11 +39,10 @@ def read_hashed(path: str | os.PathLike) -> tuple[bytes | None, str]:
     """``(content, hash)`` of one file read once; content is None for a file
     over :data:`IN_MEMORY_LIMIT` (decode it from its path). Raises OSError."""
     with open(path, "rb") as fh:
-        data = fh.read(IN_MEMORY_LIMIT + 1)
-        if len(data) <= IN_MEMORY_LIMIT:
+        if os.fstat(fh.fileno()).st_size <= IN_MEMORY_LIMIT:
+            data = fh.read()
             return data, bytes_hash(data)
-        h = hashlib.sha256(data)
-        del data
+        h = hashlib.sha256()
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
     return None, h.hexdigest()[:_HEX_CHARS]
