@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import pathlib
-import shutil
 from pathlib import Path
 
 import pytest
@@ -104,11 +103,7 @@ def test_a_name_saying_all_with_a_hem_label_is_a_warning(tmp_path):
     assert warnings[0] in index.notes
 
 
-def test_an_unreadable_subfolder_is_skipped_and_listed(tmp_path, monkeypatch):
-    _cells(tmp_path / "d" / "all", ["a1.png", "a2.png"])
-    _cells(tmp_path / "d" / "hem" / "ok", ["h1.png"])
-    _cells(tmp_path / "d" / "hem" / "locked", ["h2.png"])
-    locked = tmp_path / "d" / "hem" / "locked"
+def _locked(monkeypatch, locked: Path) -> None:
     real = pathlib.Path.iterdir
 
     def iterdir(self):
@@ -117,9 +112,30 @@ def test_an_unreadable_subfolder_is_skipped_and_listed(tmp_path, monkeypatch):
         return real(self)
 
     monkeypatch.setattr(pathlib.Path, "iterdir", iterdir)
+
+
+@pytest.mark.parametrize("locked", ["hem/locked", "hem"])
+def test_an_unreadable_subfolder_is_skipped_and_listed(tmp_path, monkeypatch, locked):
+    _cells(tmp_path / "d" / "all", ["a1.png", "a2.png"])
+    _cells(tmp_path / "d" / "hem" / "ok", ["h1.png"])
+    _cells(tmp_path / "d" / "hem" / "locked", ["h2.png"])
+    _locked(monkeypatch, tmp_path / "d" / locked)
     index = discover(tmp_path / "d")
-    assert sorted(Path(r.path).name for r in index.records) == ["a1.png", "a2.png", "h1.png"]
+    left = ["a1.png", "a2.png"] + (["h1.png"] if locked != "hem" else [])
+    assert sorted(Path(r.path).name for r in index.records) == left
     assert [(b.path, b.reason) for b in index.bad_files] == [
-        (str(locked), "cannot read the folder (Permission denied)")
+        (str(tmp_path / "d" / locked), "cannot read the folder (Permission denied)")
     ]
-    shutil.rmtree(tmp_path / "d")
+
+
+@pytest.mark.parametrize("picked", ["C-NMC", "C-NMC/training_data"])
+def test_an_unreadable_cnmc_fold_is_skipped_and_listed(tmp_path, monkeypatch, picked):
+    root = _cnmc(tmp_path, [["UID_3_1_1_all.bmp", "1.bmp", "1"]])
+    _cells(root / "training_data" / "fold_1" / "all", ["UID_7_1_1_all.bmp"])
+    _locked(monkeypatch, root / "training_data" / "fold_1")
+    index = discover(tmp_path / picked)
+    assert index.layout == "cnmc"
+    assert "UID_7_1_1_all.bmp" not in {Path(r.path).name for r in index.records}
+    assert [(b.path, b.reason) for b in index.bad_files] == [
+        (str(root / "training_data" / "fold_1"), "cannot read the folder (Permission denied)")
+    ]

@@ -98,9 +98,15 @@ def _is_fold_folder(folder: Path) -> bool:
     """True for a folder of ``fold_*`` subfolders, each holding class folders."""
     subdirs = [c for c in children(folder) if c.is_dir() and not c.name.startswith(".")]
     return bool(subdirs) and all(
-        c.name.lower().startswith("fold") and any(g.is_dir() for g in children(c))
-        for c in subdirs
+        c.name.lower().startswith("fold") and _holds_folders(c) for c in subdirs
     )
+
+
+def _holds_folders(folder: Path) -> bool:
+    try:
+        return any(g.is_dir() for g in children(folder))
+    except DatasetError:
+        return True  # cannot be read: counted as what its name says, and reported by the scan
 
 
 def _find_cnmc_root(folder: Path) -> Path | None:
@@ -124,10 +130,13 @@ def _scan_cnmc(
     only_training = training is not None
     training = training or child_dir(root, "training_data")
     if training is not None:
-        folds = [c for c in children(training) if c.is_dir() and c.name.lower().startswith("fold")]
+        folds = [
+            c for c in children(training, skipped)
+            if c.is_dir() and c.name.lower().startswith("fold")
+        ]
         groups = [(f, f.name) for f in folds] or [(training, None)]
         for folder, fold in groups:
-            for class_dir in children(folder):
+            for class_dir in children(folder, skipped):
                 if not class_dir.is_dir() or class_dir.name.startswith("."):
                     continue
                 label = class_dir.name.lower()
@@ -222,7 +231,7 @@ def _scan_cnmc(
         layout="cnmc",
         classes=classes,
         records=tuple(records),
-        bad_files=tuple(skipped + check.bad),
+        bad_files=tuple({b.path: b for b in skipped}.values()) + tuple(check.bad),
         positive_class=CNMC_POSITIVE if CNMC_POSITIVE in classes else None,
         synthetic=is_synthetic(picked, root),
         notes=tuple(notes),

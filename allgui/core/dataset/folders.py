@@ -25,16 +25,22 @@ IGNORED_DIRS = {"__macosx", ".ds_store", "$recycle.bin"}
 _PROGRESS_EVERY = 250
 
 
-def children(folder: Path) -> list[Path]:
+def children(folder: Path, skipped: list[BadFile] | None = None) -> list[Path]:
+    """What ``folder`` holds, sorted. When it cannot be read: a DatasetError,
+    or with ``skipped``, the folder added there with the reason and []."""
     try:
         return sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
-        raise DatasetError(f"Cannot read the folder {folder}.", str(exc)) from exc
+        if skipped is None:
+            raise DatasetError(f"Cannot read the folder {folder}.", str(exc)) from exc
+        skipped.append(BadFile(str(folder), f"cannot read the folder ({exc.strerror or exc})"))
+        return []
 
 
 def child_dir(folder: Path, name: str) -> Path | None:
-    """The subfolder called ``name``, ignoring case (Windows zips vary)."""
-    for child in children(folder):
+    """The subfolder called ``name``, ignoring case (Windows zips vary); None
+    also when ``folder`` cannot be read (the scan that lists it reports it)."""
+    for child in children(folder, []):
         if child.is_dir() and child.name.lower() == name.lower():
             return child
     return None
@@ -52,16 +58,7 @@ def walk_images(folder: Path, skipped: list[BadFile] | None = None) -> Iterable[
         if real in seen:
             continue  # a link back up the tree: each folder once
         seen.add(real)
-        try:
-            entries = children(current)
-        except DatasetError as exc:
-            if skipped is None:
-                raise
-            cause = exc.__cause__
-            why = getattr(cause, "strerror", None) or str(cause or exc.details)
-            skipped.append(BadFile(str(current), f"cannot read the folder ({why})"))
-            continue
-        for child in reversed(entries):
+        for child in reversed(children(current, skipped)):
             if child.name.startswith(".") or child.name.lower() in IGNORED_DIRS:
                 continue
             if child.is_dir():
