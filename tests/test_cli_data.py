@@ -66,3 +66,55 @@ def test_new_project(demo, tmp_path, capsys):
     assert (settings.split.method, settings.split.seed) == ("patient", 3)
     assert main(["new", str(target), "--data", str(demo)]) == 2
     assert "already holds a project" in capsys.readouterr().err
+
+
+def test_a_dataset_path_that_is_not_utf8_is_refused_before_anything_is_made(
+    demo, tmp_path, capsys
+):
+    import os
+    import shutil
+
+    odd = tmp_path / os.fsdecode(b"caf\xe9-data")
+    shutil.copytree(demo, odd)
+    target = tmp_path / "parent" / "study"
+    assert main(["new", str(target), "--data", str(odd)]) == 2
+    err = capsys.readouterr().err
+    assert "not valid text (UTF-8)" in err and "caf\\xe9-data" in err and "Rename" in err
+    assert not (tmp_path / "parent").exists()
+
+
+def test_fingerprint_hashes_names_as_bytes(demo, tmp_path):
+    import hashlib
+    import os
+    import shutil
+
+    from allgui.core.dataset.discover import discover
+
+    index = discover(demo)
+    # A valid name hashes exactly as before (saved studies keep matching).
+    h = hashlib.sha256("|".join(index.classes).encode())
+    root = index.root.rstrip("/\\")
+    for r in sorted(index.records, key=lambda r: r.path):
+        rel = r.path[len(root):].lstrip("/\\")
+        h.update(f"\n{rel}\t{r.label}\t{r.patient}\t{r.subset}".encode())
+    assert index.fingerprint() == h.hexdigest()[:16]
+    data = tmp_path / "data"
+    shutil.copytree(demo, data)
+    first = next(data.rglob("*.bmp"))
+    first.rename(first.with_name(os.fsdecode(b"\xff" + os.fsencode(first.name))))
+    odd = discover(data)
+    assert any("\udcff" in r.path for r in odd.records)
+    assert len(odd.fingerprint()) == 16 and odd.fingerprint() != index.fingerprint()
+
+
+def test_a_project_that_cannot_be_written_leaves_no_folder(demo, tmp_path, capsys, monkeypatch):
+    import errno
+
+    def disk_full(self):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.config_path))
+
+    monkeypatch.setattr(Project, "save", disk_full)
+    target = tmp_path / "new" / "study"
+    assert main(["new", str(target), "--data", str(demo)]) == 2
+    assert "The disk is full" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

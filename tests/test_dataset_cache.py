@@ -3,16 +3,21 @@ interruption and resumption, bad files."""
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from allgui.core.dataset import cache as cache_module
 from allgui.core.dataset.cache import ImageCache
+from allgui.core.dataset.hashing import file_hash
 from allgui.core.dataset.imaging import prepare_image
 from allgui.core.errors import Cancelled
 from allgui.core.events import EventLog, Progress
+from allgui.core.plain_errors import plain_message
 
 
 def write_cells(folder, n, size=20, seed=0):
@@ -96,3 +101,47 @@ def test_parallel_build_gives_the_same_pixels(tmp_path):
     serial = ImageCache(tmp_path / "c1", 8, workers=1).images_for(paths)
     np.testing.assert_array_equal(parallel.images, serial.images)
     assert log.of_type(Progress)[-1].done == 70
+
+
+def test_replaced_content_with_the_same_size_and_date_is_decoded_again(tmp_path):
+    # Same size, same modification time, other pixels: only the content tells.
+    a, b = tmp_path / "a.bmp", tmp_path / "b.bmp"
+    Image.new("RGB", (20, 20), (250, 0, 0)).save(a)
+    Image.new("RGB", (20, 20), (0, 0, 250)).save(b)
+    cache = ImageCache(tmp_path / "cache", 10, workers=1)
+    first = cache.images_for([str(a), str(b)])
+    assert first.build.hashes[str(a)] != first.build.hashes[str(b)]
+    st = a.stat()
+    a.write_bytes(b.read_bytes())
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))  # touch -r
+    assert (a.stat().st_size, a.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    again = cache.images_for([str(a), str(b)])
+    assert (again.images[0] == (0, 0, 250)).all()
+    # The duplicate check works from these hashes: the copy is now one image.
+    assert again.build.hashes[str(a)] == again.build.hashes[str(b)] == file_hash(b)
+
+
+def test_a_full_disk_stops_the_build_keeping_what_was_written(tmp_path, monkeypatch):
+    paths = write_cells(tmp_path / "d", 5)
+    real_write = cache_module._write_entry
+    written = []
+
+    def disk_fills_after_two(target, payload):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "cache"))
+        real_write(target, payload)
+        written.append(target)
+
+    monkeypatch.setattr(cache_module, "_write_entry", disk_fills_after_two, raising=False)
+    cache = ImageCache(tmp_path / "cache", 8, workers=1)
+    with pytest.raises(OSError) as caught:
+        cache.build(paths)
+    assert caught.value.errno == errno.ENOSPC
+    message, _ = plain_message(caught.value)
+    assert message.startswith("The disk is full") and "decoded" not in message
+    assert sorted(str(p) for p in cache.folder.rglob("*.u8")) == sorted(written)
+    assert not list(cache.folder.rglob("*.tmp"))
+    monkeypatch.setattr(cache_module, "_write_entry", real_write)
+    resumed = cache.build(paths)  # space freed: carries on, nothing dropped
+    assert (resumed.decoded, resumed.reused, resumed.bad_files) == (3, 2, ())
+

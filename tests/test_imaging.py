@@ -113,3 +113,26 @@ def test_damaged_files_of_every_format_never_crash(tmp_path):
             assert read_rgb(path).mode == "RGB"
         except ImageReadError as exc:
             assert exc.reason
+
+
+def test_allgui_pixel_limit_is_the_one_that_applies(tmp_path):
+    from support.badfiles import bomb_png
+
+    from allgui.core.dataset.discover import header_problem
+    from allgui.core.dataset.imaging import MAX_PIXELS
+
+    tile = tmp_path / "tile.png"  # 10,000 x 10,000: over Pillow's default, under allgui's
+    tile.write_bytes(bomb_png(10_000, 10_000))
+    assert 10_000 * 10_000 < MAX_PIXELS
+    assert header_problem(tile) is None
+    with pytest.raises(ImageReadError) as info:
+        read_rgb(tile)  # its pixel data is a stub: refused as damaged, not as too large
+    assert "too large" not in info.value.reason
+    for w, h in ((25_000, 20_000), (100_000, 100_000)):  # under and over twice the limit
+        huge = tmp_path / f"huge{w}.png"
+        huge.write_bytes(bomb_png(w, h))
+        with pytest.raises(ImageReadError) as info:
+            read_rgb(huge)
+        assert info.value.reason == header_problem(huge)
+        assert "too large" in info.value.reason and "400,000,000" in info.value.reason
+        assert "bomb" not in info.value.reason

@@ -230,3 +230,24 @@ def test_project_report_is_complete(validated_project, tmp_path):
 
     only_html = write_report(project, pdf=False, out_dir=tmp_path, resamples=50)
     assert only_html.pdf is None and only_html.html.parent == tmp_path
+
+
+def test_dollar_signs_in_names_are_drawn_as_themselves(tmp_path):
+    # '$^$' is mathtext that cannot be parsed: drawn as mathtext it breaks the report.
+    odd = "cost$^$x"
+    assert F.plain_text(odd) == r"cost\$^\$x"
+    figures = [
+        F.roc_figure([F.RocCurve(odd, [0, 1], [0, 1], 0.5)], odd, odd),
+        F.confusion_figure([(odd, [[1, 0], [0, 1]])], [odd, "hem"], odd),
+        F.learning_curves_figure([F.Curves(odd, [1, 0.5], [1, 0.6])]),
+        F.optimisation_history_figure([(0, 0.5)], odd),
+        F.importances_figure({odd: 1.0}, odd),
+    ]
+    for fig in figures:
+        assert F.figure_png(fig)[:4] == b"\x89PNG"
+    doc = Document(f"Report {odd}", RESEARCH_NOTICE, (
+        Heading(odd), Paragraph(f"Classes: {odd}, hem"),
+        table(odd, ["Class", odd], [[odd, "1"]], note=odd),
+    ))
+    text = PdfReader(write_pdf(doc, tmp_path / "r.pdf")).pages[0].extract_text()
+    assert "Classes: cost$^$x, hem" in text

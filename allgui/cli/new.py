@@ -3,6 +3,8 @@ can be read and split."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def register(subparsers) -> None:
     from allgui.cli.data import add_split_options
@@ -20,12 +22,23 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _created_by(target: Path) -> Path | None:
+    """The outermost folder that creating ``target`` would make; None if it exists."""
+    top = None
+    for folder in (target, *target.parents):
+        if folder.exists():
+            break
+        top = folder
+    return top
+
+
 def run(args) -> int:
-    from pathlib import Path
+    import shutil
 
     from allgui.cli.data import split_settings
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.dataset.discover import discover
+    from allgui.core.dataset.folders import storable_path
     from allgui.core.dataset.splits import audit, format_split, make_split
     from allgui.core.dataset.summary import format_summary, summarize
     from allgui.core.errors import DatasetError
@@ -35,15 +48,22 @@ def run(args) -> int:
         raise DatasetError("The image size must be at least 8 pixels (the paper used 224).")
     sink = ProgressPrinter()
     data_path = Path(args.data).expanduser().resolve()
+    stored = storable_path(data_path)  # checked before anything is made
     index = discover(data_path, sink)
     summary = summarize(index, sink)
     split = make_split(index, split_settings(args))
     leak_check = audit(index, split, summary.hashes, sink=sink)
     settings = ProjectSettings(
-        dataset=DatasetSettings(path=str(data_path), image_size=args.image_size),
+        dataset=DatasetSettings(path=stored, image_size=args.image_size),
         split=split_settings(args),
     )
-    project = Project.create(args.project, settings)
+    made = _created_by(Path(args.project).absolute())
+    try:
+        project = Project.create(args.project, settings)
+    except BaseException:
+        if made is not None:  # a project that could not be written leaves no folder behind
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     print(format_summary(summary))
     print()
     print(format_split(index, split, leak_check))

@@ -7,15 +7,17 @@ interpolation to ``size`` x ``size``), stored as raw uint8 RGB bytes under
 
 so it is keyed by the file's content, the size and the preprocessing
 version: an edited file, another size or a change to the preprocessing finds
-no entry and is decoded again. Entries are written to a temporary file and
-renamed into place, so an interrupted build leaves only whole entries and
-the next build carries on where it stopped. A small table of (size, mtime)
--> content hash saves re-reading unchanged files on later runs.
+no entry and is decoded again. The content is hashed on every build, never
+trusted from a file's size and modification time, which a replaced file can
+keep; the bytes hashed are the bytes decoded, so this costs one read. Entries
+are written to a temporary file and renamed into place, so an interrupted
+build leaves only whole entries and the next build carries on where it
+stopped. A file that cannot be decoded is a bad file; a cache that cannot be
+written (a full disk) stops the build with that error, entries written kept.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
@@ -24,18 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.hashing import read_hashed
 from allgui.core.dataset.imaging import prepare_image
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, ImageRecord
 from allgui.core.errors import Cancelled, ImageReadError
-from allgui.core.events import JobHandle, Sink, job, null_sink
-from allgui.core.files.atomic import atomic_write_text
+from allgui.core.events import Sink, job, null_sink
 
 # Bump whenever prepare_image changes what it returns: old entries are then ignored.
 PREP_VERSION = 1
 JOB = "cache"
-_HASH_TABLE = "file-hashes.json"
 
 
 @dataclass(frozen=True)
@@ -69,40 +69,46 @@ def _entry_ok(path: str, nbytes: int) -> bool:
         return False
 
 
-def _prepare_one(item: tuple[str, str], size: int, folder: str) -> tuple[str, str, str]:
-    """Worker: hash (unless known), decode and store one image.
+def _prepare_one(path: str, size: int, folder: str) -> tuple[str, str, str]:
+    """Worker: hash, decode and store one image.
 
     Returns (path, content hash, outcome) where outcome is 'decoded',
-    'reused' or the reason the file is bad."""
-    path, digest = item
+    'reused' or the reason the file is bad. Raises OSError when the entry
+    cannot be written: that is the disk's problem, not the image's."""
     nbytes = size * size * 3
-    if not digest:
-        try:
-            digest = file_hash(path)
-        except OSError as exc:
-            return path, "", f"cannot open the file ({exc.strerror or exc})"
+    try:
+        data, digest = read_hashed(path)
+    except OSError as exc:
+        return path, "", f"cannot open the file ({exc.strerror or exc})"
     target = _entry(folder, digest)
     if _entry_ok(target, nbytes):
         return path, digest, "reused"
     try:
-        pixels = prepare_image(path, size)
+        pixels = prepare_image(path, size, data=data)
     except ImageReadError as exc:
         return path, digest, exc.reason
     except MemoryError:
         return path, digest, "not enough memory to decode this image"
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    del data
+    _write_entry(target, np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+    return path, digest, "decoded"
+
+
+def _write_entry(target: str, payload: bytes) -> None:
+    """Write one entry whole or not at all; an OSError names the cache folder."""
     tmp = f"{target}.{os.getpid()}.tmp"
     try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(tmp, "wb") as fh:
-            fh.write(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+            fh.write(payload)
         os.replace(tmp, target)
     except OSError as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        return path, digest, f"cannot write the cache ({exc.strerror or exc})"
-    return path, digest, "decoded"
+        where = exc.filename if exc.filename and exc.filename != tmp else os.path.dirname(target)
+        raise OSError(exc.errno, exc.strerror or str(exc), where) from None
 
 
 class ImageCache:
@@ -116,30 +122,6 @@ class ImageCache:
         self.workers = workers
         self.folder = self.cache_dir / "images" / f"v{PREP_VERSION}-{self.size}px"
 
-    @property
-    def _table_path(self) -> Path:
-        return self.cache_dir / "images" / _HASH_TABLE
-
-    def _read_table(self) -> dict[str, list]:
-        try:
-            data = json.loads(self._table_path.read_text(encoding="utf-8"))
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}  # missing or damaged: files are simply hashed again
-
-    def _known_hash(self, table: dict[str, list], path: str) -> str:
-        """The remembered hash of ``path`` if the file is unchanged, else ''."""
-        entry = table.get(path)
-        if not entry:
-            return ""
-        try:
-            st = os.stat(path)
-        except OSError:
-            return ""
-        if entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-            return str(entry[2])
-        return ""
-
     def entry_path(self, content_hash: str) -> Path:
         return Path(_entry(str(self.folder), content_hash))
 
@@ -150,33 +132,17 @@ class ImageCache:
         cancel: threading.Event | None = None,
     ) -> CacheBuild:
         """Make sure every image in ``paths`` has an entry. Bad files are
-        reported, not fatal. Raises Cancelled (finished entries are kept)."""
+        reported, not fatal. Raises Cancelled (finished entries are kept),
+        OSError when the cache cannot be written (entries written are kept)."""
         unique = list(dict.fromkeys(str(p) for p in paths))
-        nbytes = self.size * self.size * 3
-        table = self._read_table()
         hashes: dict[str, str] = {}
-        todo: list[tuple[str, str]] = []
-        for path in unique:
-            digest = self._known_hash(table, path)
-            if digest and _entry_ok(_entry(str(self.folder), digest), nbytes):
-                hashes[path] = digest
-            else:
-                todo.append((path, digest))
-        reused = len(hashes)
-        description = f"Preparing {len(todo)} of {len(unique)} images at {self.size} px"
-        with job(sink, JOB, description, len(todo)) as j:
-            decoded, reused, bad = self._build(todo, table, hashes, reused, sink, cancel, j)
-            j.finish(f"{decoded} images prepared, {reused} already in the cache")
-        return CacheBuild(decoded, reused, tuple(bad), hashes)
-
-    def _build(self, todo: list[tuple[str, str]], table: dict, hashes: dict[str, str],
-               reused: int, sink: Sink, cancel: threading.Event | None,
-               j: JobHandle) -> tuple[int, int, list[BadFile]]:
-        """Decode ``todo`` into the cache; (decoded, reused, bad files)."""
+        todo = unique  # every file is read: its content, not its date, names its entry
+        reused = 0
         bad: list[BadFile] = []
         decoded = 0
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
+        with job(sink, JOB, f"Preparing {len(todo)} images at {self.size} px", len(todo)) as j:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            j.finish("Stopped; prepared images kept")  # what a Stop says
             results = map_items(
                 _prepare_one,
                 todo,
@@ -187,29 +153,17 @@ class ImageCache:
                 cancel=cancel,
                 workers=self.workers,
             )
-        except Cancelled:
-            j.finish("Stopped; prepared images kept")
-            raise
-        for path, digest, outcome in results:
-            if outcome == "decoded":
-                decoded += 1
-            elif outcome == "reused":
-                reused += 1
-            else:
-                bad.append(BadFile(path, outcome))
-                continue
-            hashes[path] = digest
-            try:
-                st = os.stat(path)
-                table[path] = [st.st_size, st.st_mtime_ns, digest]
-            except OSError:
-                pass
-        if results:
-            try:
-                atomic_write_text(self._table_path, json.dumps(table))
-            except OSError:
-                pass  # only a speed-up for the next run
-        return decoded, reused, bad
+            for path, digest, outcome in results:
+                if outcome == "decoded":
+                    decoded += 1
+                elif outcome == "reused":
+                    reused += 1
+                else:
+                    bad.append(BadFile(path, outcome))
+                    continue
+                hashes[path] = digest
+            j.finish(f"{decoded} images prepared, {reused} already in the cache")
+        return CacheBuild(decoded, reused, tuple(bad), hashes)
 
     def load(self, paths: Sequence[str], build: CacheBuild,
              cancel: threading.Event | None = None) -> np.ndarray:

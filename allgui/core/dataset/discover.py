@@ -18,27 +18,34 @@ and decompression bombs land in ``bad_files`` with a reason; a full decode
 
 from __future__ import annotations
 
-import csv
-import os
 import threading
-import warnings
-from collections.abc import Iterable
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
-from allgui.core.dataset.imaging import MAX_PIXELS, is_image_name
-from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name, patient_from_name
+from allgui.core.dataset.folders import (  # noqa: F401  (header_problem, SYNTHETIC_MARKER: API)
+    CNMC_POSITIVE,
+    IGNORED_DIRS,
+    JOB,
+    SYNTHETIC_MARKER,
+    Checker,
+    child_dir,
+    children,
+    header_problem,
+    is_synthetic,
+    walk_images,
+)
+from allgui.core.dataset.imaging import is_image_name
+from allgui.core.dataset.manifest import (
+    disagreement_note,
+    find_manifest,
+    name_disagrees,
+    read_cnmc_labels,
+    scan_manifest,
+    unknown_label,
+)
+from allgui.core.dataset.patients import parse_cnmc_name, patient_from_name
 from allgui.core.dataset.records import BadFile, DatasetIndex, ImageRecord
-from allgui.core.errors import Cancelled, DatasetError
-from allgui.core.events import Progress, Sink, job, null_sink
-
-JOB = "scan"
-SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
-CNMC_POSITIVE = "all"
-# Folders that archivers and operating systems add, never data.
-_IGNORED_DIRS = {"__macosx", ".ds_store", "$recycle.bin"}
-_PROGRESS_EVERY = 250
+from allgui.core.errors import DatasetError
+from allgui.core.events import Notice, Sink, job, null_sink
 
 
 def discover(
@@ -54,173 +61,60 @@ def discover(
         raise DatasetError(f"The dataset folder {path} does not exist.")
     path = path.resolve()
     with job(sink, JOB, f"Looking for images in {path}") as j:
-        index = _scan(path, sink, cancel)
+        if path.is_file():
+            if path.suffix.lower() != ".csv":
+                raise DatasetError(
+                    f"{path} is a file; choose the folder that holds the images, "
+                    "or a CSV manifest with columns path,label[,patient]."
+                )
+            index = scan_manifest(path, sink, cancel, warn=_warner(sink))
+        elif (cnmc := _find_cnmc_root(path)) is not None:
+            index = _scan_cnmc(path, cnmc, sink, cancel)
+        elif _is_fold_folder(path):
+            # The user picked C-NMC's training_data itself: folds, no test set.
+            index = _scan_cnmc(path, path, sink, cancel, training=path)
+        elif (manifest := find_manifest(path)) is not None:
+            index = scan_manifest(manifest, sink, cancel, root=path, warn=_warner(sink))
+        else:
+            index = _scan_class_folders(path, sink, cancel)
         j.finish(f"Found {len(index.records)} images")
     return index
 
 
-def _scan(path: Path, sink: Sink, cancel: threading.Event | None) -> DatasetIndex:
-    """The index of ``path`` by its layout: a manifest, C-NMC, or class folders."""
-    if path.is_file():
-        if path.suffix.lower() != ".csv":
-            raise DatasetError(
-                f"{path} is a file; choose the folder that holds the images, "
-                "or a CSV manifest with columns path,label[,patient]."
-            )
-        index = _scan_manifest(path, sink, cancel)
-    elif (cnmc := _find_cnmc_root(path)) is not None:
-        index = _scan_cnmc(path, cnmc, sink, cancel)
-    elif _is_fold_folder(path):
-        # The user picked C-NMC's training_data itself: folds, no test set.
-        index = _scan_cnmc(path, path, sink, cancel, training=path)
-    elif (manifest := _find_manifest(path)) is not None:
-        index = _scan_manifest(manifest, sink, cancel, root=path)
-    else:
-        index = _scan_class_folders(path, sink, cancel)
-    return index
-
-
-# -- helpers shared by the layouts ------------------------------------------
-
-
-def _children(folder: Path) -> list[Path]:
-    try:
-        return sorted(folder.iterdir(), key=lambda p: p.name)
-    except OSError as exc:
-        raise DatasetError(f"Cannot read the folder {folder}.", str(exc)) from exc
-
-
-def _child_dir(folder: Path, name: str) -> Path | None:
-    """The subfolder called ``name``, ignoring case (Windows zips vary)."""
-    for child in _children(folder):
-        if child.is_dir() and child.name.lower() == name.lower():
-            return child
-    return None
-
-
-def _walk_images(folder: Path) -> Iterable[Path]:
-    """Image-named files under ``folder``, sorted, skipping hidden and system files."""
-    stack = [folder]
-    seen: set[str] = set()
-    while stack:
-        current = stack.pop()
-        real = os.path.realpath(current)
-        if real in seen:
-            continue  # a link back up the tree: each folder once
-        seen.add(real)
-        for child in reversed(_children(current)):
-            if child.name.startswith(".") or child.name.lower() in _IGNORED_DIRS:
-                continue
-            if child.is_dir():
-                stack.append(child)
-            elif is_image_name(child):
-                yield child
-    # (sorted order per folder; callers sort the full list)
-
-
-def header_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be an image, from its header alone; None if it looks fine."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot open the file ({exc.strerror or exc})"
-    if size == 0:
-        return "empty file (0 bytes)"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            with Image.open(path) as img:
-                w, h = img.size
-    except UnidentifiedImageError:
-        return "not an image, or a format allgui cannot read"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "image too large (possible decompression bomb)"
-    except OSError as exc:
-        return f"cannot open the file ({exc.strerror or exc})"
-    except Exception as exc:  # Pillow's plugins raise assorted errors on damaged headers
-        return f"corrupt image ({type(exc).__name__}: {exc})"
-    if w * h > MAX_PIXELS:
-        return f"image too large ({w} x {h} pixels; limit {MAX_PIXELS:,})"
-    if w == 0 or h == 0:
-        return "image has no pixels"
-    return None
-
-
-class _Checker:
-    """Checks headers, counts progress, honours Stop."""
-
-    def __init__(self, sink: Sink, cancel: threading.Event | None, total: int) -> None:
-        self.sink, self.cancel, self.total = sink, cancel, total
-        self.done = 0
-        self.bad: list[BadFile] = []
-
-    def ok(self, path: Path) -> bool:
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled("Scan stopped by the user.")
-        problem = header_problem(path)
-        self.done += 1
-        if self.done % _PROGRESS_EVERY == 0 or self.done == self.total:
-            self.sink(Progress(JOB, phase="checking images", done=self.done, total=self.total))
-        if problem is not None:
-            self.bad.append(BadFile(str(path), problem))
-            return False
-        return True
-
-
-def _is_synthetic(*folders: Path) -> bool:
-    return any((f / SYNTHETIC_MARKER).is_file() for f in folders)
+def _warner(sink: Sink):
+    return lambda text: sink(Notice(JOB, level="warning", text=text))
 
 
 # -- C-NMC --------------------------------------------------------------------
 
 
 def _looks_like_cnmc(folder: Path) -> bool:
-    return _child_dir(folder, "training_data") is not None or (
-        _child_dir(folder, "validation_data") is not None
+    return child_dir(folder, "training_data") is not None or (
+        child_dir(folder, "validation_data") is not None
     )
 
 
 def _is_fold_folder(folder: Path) -> bool:
     """True for a folder of ``fold_*`` subfolders, each holding class folders."""
-    subdirs = [c for c in _children(folder) if c.is_dir() and not c.name.startswith(".")]
+    subdirs = [c for c in children(folder) if c.is_dir() and not c.name.startswith(".")]
     return bool(subdirs) and all(
-        c.name.lower().startswith("fold") and any(g.is_dir() for g in _children(c))
-        for c in subdirs
+        c.name.lower().startswith("fold") and _holds_folders(c) for c in subdirs
     )
+
+
+def _holds_folders(folder: Path) -> bool:
+    try:
+        return any(g.is_dir() for g in children(folder))
+    except DatasetError:
+        return True  # cannot be read: counted as what its name says, and reported by the scan
 
 
 def _find_cnmc_root(folder: Path) -> Path | None:
     if _looks_like_cnmc(folder):
         return folder
-    subdirs = [c for c in _children(folder) if c.is_dir() and not c.name.startswith(".")]
-    hits = [c for c in subdirs if c.name.lower() not in _IGNORED_DIRS and _looks_like_cnmc(c)]
+    subdirs = [c for c in children(folder) if c.is_dir() and not c.name.startswith(".")]
+    hits = [c for c in subdirs if c.name.lower() not in IGNORED_DIRS and _looks_like_cnmc(c)]
     return hits[0] if len(hits) == 1 else None
-
-
-def _read_cnmc_labels(csv_path: Path) -> dict[str, tuple[str, str]]:
-    """``new_names`` -> (original name, label) from the preliminary test labels CSV."""
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"Cannot read the C-NMC labels file {csv_path}.", str(exc)) from exc
-    table: dict[str, tuple[str, str]] = {}
-    for row in rows:
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        new, original, raw = row.get("new_names", ""), row.get("patient_id", ""), row.get("labels")
-        if not new or raw is None:
-            continue
-        label = {"1": "all", "0": "hem"}.get(raw, raw.lower())
-        if label not in ("all", "hem"):
-            continue
-        table[new.lower()] = (original, label)
-    if not table:
-        raise DatasetError(
-            f"The C-NMC labels file {csv_path} has no usable rows "
-            "(expected columns Patient_ID,new_names,labels)."
-        )
-    return table
 
 
 def _scan_cnmc(
@@ -231,39 +125,44 @@ def _scan_cnmc(
     training: Path | None = None,
 ) -> DatasetIndex:
     notes: list[str] = []
+    skipped: list[BadFile] = []  # unreadable subfolders
     train_files: list[tuple[Path, str, str | None]] = []  # path, label, fold
     only_training = training is not None
-    training = training or _child_dir(root, "training_data")
+    training = training or child_dir(root, "training_data")
     if training is not None:
-        folds = [c for c in _children(training) if c.is_dir() and c.name.lower().startswith("fold")]
-        groups: list[tuple[Path, str | None]] = [(f, f.name) for f in folds] or [(training, None)]
+        folds = [
+            c for c in children(training, skipped)
+            if c.is_dir() and c.name.lower().startswith("fold")
+        ]
+        groups = [(f, f.name) for f in folds] or [(training, None)]
         for folder, fold in groups:
-            for class_dir in _children(folder):
+            for class_dir in children(folder, skipped):
                 if not class_dir.is_dir() or class_dir.name.startswith("."):
                     continue
                 label = class_dir.name.lower()
-                train_files += [(p, label, fold) for p in _walk_images(class_dir)]
+                train_files += [(p, label, fold) for p in walk_images(class_dir, skipped)]
 
     test_files: list[Path] = []
     labels: dict[str, tuple[str, str]] = {}
-    validation = None if only_training else _child_dir(root, "validation_data")
+    validation = None if only_training else child_dir(root, "validation_data")
     if validation is not None:
         csvs = sorted(p for p in validation.rglob("*.csv") if "label" in p.name.lower())
         if csvs:
-            labels = _read_cnmc_labels(csvs[0])
+            labels, repeats = read_cnmc_labels(csvs[0])
+            notes += repeats
         else:
             notes.append("validation_data has no labels CSV: its images are treated as unlabelled.")
-        test_files = sorted(_walk_images(validation))
+        test_files = sorted(walk_images(validation, skipped))
 
     unlabelled_files: list[Path] = []
-    testing = None if only_training else _child_dir(root, "testing_data")
+    testing = None if only_training else child_dir(root, "testing_data")
     if testing is not None:
-        unlabelled_files = sorted(_walk_images(testing))
+        unlabelled_files = sorted(walk_images(testing, skipped))
 
     total = len(train_files) + len(test_files) + len(unlabelled_files)
     if total == 0:
         raise DatasetError(f"{root} looks like C-NMC 2019 but holds no images.")
-    check = _Checker(sink, cancel, total)
+    check = Checker(sink, cancel, total)
     records: list[ImageRecord] = []
     mismatched = 0
     for path, label, fold in sorted(train_files):
@@ -284,6 +183,7 @@ def _scan_cnmc(
         )
     unlisted = 0
     seen_new: set[str] = set()
+    disagree: list[tuple[str, str, str]] = []
     for path in test_files:
         if not check.ok(path):
             continue
@@ -294,6 +194,13 @@ def _scan_cnmc(
             continue
         seen_new.add(path.name.lower())
         original, label = entry
+        if label not in ("all", "hem"):
+            check.bad.append(BadFile(str(path), unknown_label(label, csvs[0])))
+            continue
+        for name in (original, path.name):
+            if (says := name_disagrees(name, label)) is not None:
+                disagree.append((name, says, label))
+                break
         parsed = parse_cnmc_name(original)
         records.append(
             ImageRecord(
@@ -306,6 +213,9 @@ def _scan_cnmc(
         )
     if unlisted:
         notes.append(f"{unlisted} images in validation_data are not in its labels CSV.")
+    for text in disagreement_note(disagree, "validation_data"):
+        sink(Notice(JOB, level="warning", text=text))
+        notes.append(text)
     missing = len(set(labels) - seen_new) if labels else 0
     if missing:
         notes.append(f"{missing} rows of the labels CSV name images that are missing or bad.")
@@ -321,100 +231,9 @@ def _scan_cnmc(
         layout="cnmc",
         classes=classes,
         records=tuple(records),
-        bad_files=tuple(check.bad),
+        bad_files=tuple({b.path: b for b in skipped}.values()) + tuple(check.bad),
         positive_class=CNMC_POSITIVE if CNMC_POSITIVE in classes else None,
-        synthetic=_is_synthetic(picked, root),
-        notes=tuple(notes),
-    )
-
-
-# -- manifest -----------------------------------------------------------------
-
-
-def _manifest_columns(csv_path: Path) -> list[str] | None:
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None
-    if not header:
-        return None
-    cols = [h.strip().lower() for h in header]
-    return cols if "path" in cols and "label" in cols else None
-
-
-def _find_manifest(folder: Path) -> Path | None:
-    csvs = [c for c in _children(folder) if c.is_file() and c.suffix.lower() == ".csv"]
-    hits = [c for c in csvs if _manifest_columns(c) is not None]
-    if len(hits) > 1:
-        names = ", ".join(h.name for h in hits)
-        raise DatasetError(f"{folder} holds several manifests ({names}); choose one of them.")
-    return hits[0] if hits else None
-
-
-def _scan_manifest(
-    csv_path: Path, sink: Sink, cancel: threading.Event | None, root: Path | None = None
-) -> DatasetIndex:
-    if _manifest_columns(csv_path) is None:
-        raise DatasetError(
-            f"{csv_path} is not a manifest allgui understands: "
-            "its first line must name the columns path,label (and optionally patient)."
-        )
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-            rows = [
-                {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-                for row in csv.DictReader(fh)
-            ]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"Cannot read the manifest {csv_path}.", str(exc)) from exc
-    base = csv_path.parent
-    check = _Checker(sink, cancel, len(rows))
-    records: list[ImageRecord] = []
-    bad_missing: list[BadFile] = []
-    seen: set[str] = set()
-    duplicates = 0
-    for row in rows:
-        raw = row.get("path", "")
-        if not raw:
-            continue
-        path = Path(raw.replace("\\", "/")).expanduser()
-        path = (path if path.is_absolute() else base / path).resolve()
-        if str(path) in seen:
-            duplicates += 1
-            continue
-        seen.add(str(path))
-        if not path.is_file():
-            bad_missing.append(BadFile(str(path), "listed in the manifest but not found"))
-            check.done += 1
-            continue
-        if not check.ok(path):
-            continue
-        label = row.get("label", "")
-        patient = row.get("patient") or None
-        if patient is None:
-            parsed = parse_cnmc_name(path.name)
-            patient = parsed.patient if parsed else None
-        elif parse_cnmc_name(path.name) is not None:
-            patient = canonical_patient(patient)
-        subset = (row.get("subset") or row.get("split") or "train").lower()
-        if subset not in ("train", "test"):
-            subset = "train"
-        records.append(
-            ImageRecord(str(path), label, patient, subset=subset if label else "unlabelled")
-        )
-    notes = [f"{duplicates} rows repeat a path already listed; counted once."] if duplicates else []
-    if not records:
-        raise DatasetError(f"The manifest {csv_path} lists no readable images.")
-    classes = tuple(sorted({r.label for r in records if r.label}))
-    return DatasetIndex(
-        root=str(root or base),
-        layout="manifest",
-        classes=classes,
-        records=tuple(sorted(records, key=lambda r: r.path)),
-        bad_files=tuple(bad_missing + check.bad),
-        positive_class=CNMC_POSITIVE if CNMC_POSITIVE in classes else None,
-        synthetic=_is_synthetic(base, root or base),
+        synthetic=is_synthetic(picked, root),
         notes=tuple(notes),
     )
 
@@ -427,11 +246,12 @@ def _scan_class_folders(
 ) -> DatasetIndex:
     class_dirs = [
         c
-        for c in _children(folder)
-        if c.is_dir() and not c.name.startswith(".") and c.name.lower() not in _IGNORED_DIRS
+        for c in children(folder)
+        if c.is_dir() and not c.name.startswith(".") and c.name.lower() not in IGNORED_DIRS
     ]
-    files = [(p, c.name) for c in class_dirs for p in _walk_images(c)]
-    loose = [c for c in _children(folder) if c.is_file() and is_image_name(c)]
+    skipped: list[BadFile] = []  # unreadable subfolders
+    files = [(p, c.name) for c in class_dirs for p in walk_images(c, skipped)]
+    loose = [c for c in children(folder) if c.is_file() and is_image_name(c)]
     if not files:
         if loose:
             raise DatasetError(
@@ -449,7 +269,7 @@ def _scan_class_folders(
     lowered = {c.name.lower() for c in class_dirs}
     if len(lowered) < len(class_dirs):
         notes.append("Some class folders differ only in upper/lower case; they were merged.")
-    check = _Checker(sink, cancel, len(files))
+    check = Checker(sink, cancel, len(files))
     records = []
     for path, class_name in sorted(files):
         if check.ok(path):
@@ -465,9 +285,9 @@ def _scan_class_folders(
         layout="class-folders",
         classes=classes,
         records=tuple(records),
-        bad_files=tuple(check.bad),
+        bad_files=tuple(skipped + check.bad),
         positive_class=CNMC_POSITIVE if CNMC_POSITIVE in classes else None,
-        synthetic=_is_synthetic(folder),
+        synthetic=is_synthetic(folder),
         notes=tuple(notes),
     )
 

@@ -13,7 +13,9 @@ EXIF-rotated) into 8-bit RGB.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -28,6 +30,10 @@ IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", 
 # A microscope tile of 20,000 x 20,000 is plausible; anything beyond is treated
 # as a decompression bomb rather than decoded.
 MAX_PIXELS = 400_000_000
+# Pillow's own bomb check (89 million pixels by default) would refuse a
+# 10,000 x 10,000 tile first: it is made to agree with allgui's limit, so one
+# limit applies wherever allgui opens an image.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 # Truncated files must fail loudly, not decode as half-grey images.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -35,6 +41,19 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 def is_image_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def too_large(width: int, height: int, limit: int = MAX_PIXELS) -> str:
+    """The reason given for an image over the pixel limit."""
+    return f"image too large ({width} x {height} pixels; allgui's limit is {limit:,} pixels)"
+
+
+def bomb_reason(exc: Exception, limit: int = MAX_PIXELS) -> str:
+    """The same reason for Pillow's DecompressionBombError/Warning, which
+    gives the pixel count but not the width and height."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels; " if found else ""
+    return f"image too large ({size}allgui's limit is {limit:,} pixels)"
 
 
 def upright_rgb(img: Image.Image) -> Image.Image:
@@ -68,28 +87,37 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode ``path`` to an 8-bit RGB Pillow image, upright per its EXIF tag.
+def read_rgb(
+    path: str | os.PathLike, max_pixels: int = MAX_PIXELS, data: bytes | None = None
+) -> Image.Image:
+    """Decode ``path`` to an 8-bit RGB Pillow image, upright per its EXIF tag;
+    from ``data`` (the file's bytes, already read) when given.
 
     Raises ImageReadError with a short reason for anything unusable.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageReadError(str(path), f"cannot open the file ({exc.strerror or exc})") from exc
+    if data is None:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImageReadError(
+                str(path), f"cannot open the file ({exc.strerror or exc})"
+            ) from exc
+    else:
+        size = len(data)
     if size == 0:
         raise ImageReadError(str(path), "empty file (0 bytes)")
+    source = path if data is None else io.BytesIO(data)
     try:
         with warnings.catch_warnings():
+            # Pillow warns from its own limit upward and refuses at twice it: both
+            # become allgui's one reason, and a smaller max_pixels is checked below.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore", UserWarning)  # damaged TIFF tags: handled below
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 w, h = img.size
                 if w * h > max_pixels:
-                    raise ImageReadError(
-                        str(path), f"image too large ({w} x {h} pixels; limit {max_pixels:,})"
-                    )
+                    raise ImageReadError(str(path), too_large(w, h, max_pixels))
                 if getattr(img, "n_frames", 1) > 1:
                     img.seek(0)  # multi-page TIFF or animated GIF: the first frame
                 img.load()
@@ -99,7 +127,7 @@ def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.Ima
     except UnidentifiedImageError as exc:
         raise ImageReadError(str(path), "not an image, or a format allgui cannot read") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(str(path), "image too large (possible decompression bomb)") from exc
+        raise ImageReadError(str(path), bomb_reason(exc, max_pixels)) from exc
     except OSError as exc:
         text = str(exc)
         reason = "truncated or corrupt image" if "truncated" in text or "broken" in text else (
@@ -120,6 +148,7 @@ def resize_area(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
-def prepare_image(path: str | os.PathLike, size: int) -> np.ndarray:
-    """Decode and resize one image: the preprocessing used everywhere."""
-    return resize_area(read_rgb(path), size)
+def prepare_image(path: str | os.PathLike, size: int, data: bytes | None = None) -> np.ndarray:
+    """Decode and resize one image (from ``data``, its bytes, when given): the
+    preprocessing used everywhere."""
+    return resize_area(read_rgb(path, data=data), size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 
 
@@ -49,12 +50,14 @@ class DatasetIndex:
 
     def fingerprint(self) -> str:
         """A hash of what the index holds (relative paths, labels, patients,
-        subsets): two machines with the same data at different paths agree."""
+        subsets): two machines with the same data at different paths agree.
+        Names are hashed as the bytes the file system holds (os.fsencode), so
+        a name that is not valid UTF-8 hashes too, and valid ones as before."""
         h = hashlib.sha256()
-        h.update("|".join(self.classes).encode())
+        h.update(os.fsencode("|".join(self.classes)))
         root = self.root.rstrip("/\\")
         for r in sorted(self.records, key=lambda r: r.path):
             rel = r.path[len(root):].lstrip("/\\") if r.path.startswith(root) else r.path
             rel = rel.replace("\\", "/")
-            h.update(f"\n{rel}\t{r.label}\t{r.patient}\t{r.subset}".encode())
+            h.update(os.fsencode(f"\n{rel}\t{r.label}\t{r.patient}\t{r.subset}"))
         return h.hexdigest()[:16]

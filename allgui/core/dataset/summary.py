@@ -5,6 +5,7 @@ images; files that cannot be read and why.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from allgui.core.dataset.hashing import file_hash
+from allgui.core.dataset.hashing import read_hashed
 from allgui.core.dataset.imaging import read_rgb
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, DatasetIndex
@@ -43,19 +44,19 @@ class FileFacts:
 
 def inspect_file(path: str, decode: bool = True) -> FileFacts:
     """Hash ``path``, read its header, and (``decode``) decode it fully, as
-    training will. Never raises."""
+    training will, all from one read of the file. Never raises."""
     try:
-        digest = file_hash(path)
+        data, digest = read_hashed(path)
     except OSError as exc:
         return FileFacts(path, problem=f"cannot open the file ({exc.strerror or exc})")
     try:
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             fmt, (w, h), mode = img.format or "", img.size, img.mode
     except Exception as exc:  # header problems were filtered by discover; be safe
         return FileFacts(path, digest, problem=f"cannot read the image ({exc})")
     if decode:
         try:
-            read_rgb(path)
+            read_rgb(path, data=data)
         except ImageReadError as exc:
             return FileFacts(path, digest, fmt, w, h, mode, problem=exc.reason)
     return FileFacts(path, digest, fmt, w, h, mode)

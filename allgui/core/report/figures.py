@@ -4,6 +4,10 @@ Only the object-oriented API and the Agg renderer are used, never pyplot's
 global state: the window builds reports on a worker thread, where pyplot is
 not safe. Every function takes plain data (arrays, lists, mappings), so the
 pictures can be drawn from a study and a batch, or from anything else.
+
+Text from data (class, run and parameter names, the test set) passes through
+:func:`plain_text` before it is drawn: matplotlib reads ``$...$`` as mathtext,
+and a class folder called ``a$b`` must print as itself, not break the report.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from numpy.typing import ArrayLike
 # Colour-blind-safe colours (Okabe-Ito), cycled over runs.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#000000")
+
+
+def plain_text(text: object) -> str:
+    """``text`` as matplotlib draws it literally: every ``$`` escaped, so no
+    mathtext is parsed (an escaped ``\\$`` is drawn as ``$``)."""
+    return str(text).replace("$", r"\$")
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -53,7 +63,7 @@ def roc_figure(curves: Sequence[RocCurve], positive_class: str, test_set: str) -
     for i, c in enumerate(curves):
         fpr, tpr = np.asarray(c.fpr, float), np.asarray(c.tpr, float)
         ax.plot(fpr, tpr, color=COLOURS[i % len(COLOURS)], lw=1.0, alpha=0.8,
-                label=f"{c.label} (AUC {c.auc:.3f})")
+                label=f"{plain_text(c.label)} (AUC {c.auc:.3f})")
         row = np.interp(grid, fpr, tpr)
         row[0] = 0.0
         interpolated.append(row)
@@ -71,7 +81,8 @@ def roc_figure(curves: Sequence[RocCurve], positive_class: str, test_set: str) -
     ax.set_aspect("equal")
     ax.set_xlabel("False-positive rate (1 - specificity)")
     ax.set_ylabel("True-positive rate (sensitivity)")
-    ax.set_title(f"ROC, '{positive_class}' as positive\n{test_set}", fontsize=9)
+    ax.set_title(f"ROC, '{plain_text(positive_class)}' as positive\n{plain_text(test_set)}",
+                 fontsize=9)
     ax.legend(loc="lower right", fontsize=7)
     return fig
 
@@ -84,7 +95,8 @@ def confusion_figure(
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
     fig = _figure(2.6 * cols + 0.4, 2.5 * rows + 0.5)
-    fig.suptitle(f"Confusion matrices ({test_set})", fontsize=9)
+    fig.suptitle(f"Confusion matrices ({plain_text(test_set)})", fontsize=9)
+    names = [plain_text(c) for c in classes]
     k = len(classes)
     for i, (label, matrix) in enumerate(matrices):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -95,11 +107,11 @@ def confusion_figure(
             for c in range(k):
                 ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
                         fontsize=8, color="white" if share[r, c] > 0.6 else "black")
-        ax.set_xticks(range(k), classes, fontsize=8)
-        ax.set_yticks(range(k), classes, fontsize=8)
+        ax.set_xticks(range(k), names, fontsize=8)
+        ax.set_yticks(range(k), names, fontsize=8)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
-        ax.set_title(label, fontsize=9)
+        ax.set_title(plain_text(label), fontsize=9)
     return fig
 
 
@@ -132,7 +144,7 @@ def learning_curves_figure(runs: Sequence[Curves]) -> Figure:
                 ax.plot(range(1, len(val) + 1), val, color=COLOURS[1], label="validation")
             if r.best_epoch:
                 ax.axvline(r.best_epoch, color="grey", ls="--", lw=1, label="epoch kept")
-            ax.set_title(f"{r.label}: {name}", fontsize=9)
+            ax.set_title(f"{plain_text(r.label)}: {name}", fontsize=9)
             ax.set_xlabel("epoch", fontsize=8)
             ax.tick_params(labelsize=7)
         if i == 0:
@@ -158,7 +170,7 @@ def optimisation_history_figure(
     else:
         ax.text(0.5, 0.5, "no finished trials", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("trial number")
-    ax.set_ylabel(objective)
+    ax.set_ylabel(plain_text(objective))
     ax.set_title("Optimisation history", fontsize=9)
     return fig
 
@@ -169,7 +181,7 @@ def importances_figure(importances: Mapping[str, float], method: str) -> Figure:
     fig = _figure(6.0, 0.45 * max(1, len(items)) + 1.2)
     ax = fig.add_subplot()
     if items:
-        ax.barh([k for k, _ in items], [v for _, v in items], color=COLOURS[0])
+        ax.barh([plain_text(k) for k, _ in items], [v for _, v in items], color=COLOURS[0])
         for y, (_, v) in enumerate(items):
             ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
         ax.set_xlim(0, max(v for _, v in items) * 1.2 or 1)
@@ -177,5 +189,5 @@ def importances_figure(importances: Mapping[str, float], method: str) -> Figure:
         ax.text(0.5, 0.5, "not enough trials for importances", ha="center", va="center",
                 transform=ax.transAxes)
     ax.set_xlabel("importance")
-    ax.set_title(f"Parameter importances ({method})", fontsize=9)
+    ax.set_title(f"Parameter importances ({plain_text(method)})", fontsize=9)
     return fig

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from allgui import __version__
 from allgui.core.files.atomic import atomic_open
 from allgui.core.report.document import Document, Heading, Paragraph, Picture, Table
-from allgui.core.report.figures import figure_png
+from allgui.core.report.figures import figure_png, plain_text
 
 PAGE_W, PAGE_H = 8.27, 11.69  # A4, inches
 MARGIN = 0.6  # inches
@@ -52,7 +52,7 @@ class _Pages:
         FigureCanvasAgg(self.fig)
         self.y = MARGIN
         self.fig.text(MARGIN / PAGE_W, 0.35 / PAGE_H,
-                      f"{self.doc.title}  \u2014  page {self.page}  \u2014  "
+                      f"{plain_text(self.doc.title)}  \u2014  page {self.page}  \u2014  "
                       "Research use only, not for diagnosis.",
                       fontsize=7, color="#666", family=SANS)
 
@@ -70,7 +70,8 @@ class _Pages:
         h = size * gap * PT
         self.need(h)
         assert self.fig is not None
-        self.fig.text((MARGIN + indent) / PAGE_W, 1 - (self.y + size * PT) / PAGE_H, text,
+        self.fig.text((MARGIN + indent) / PAGE_W, 1 - (self.y + size * PT) / PAGE_H,
+                      plain_text(text),
                       fontsize=size, family=family, weight=weight, color=colour)
         self.y += h
 
