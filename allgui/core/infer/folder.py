@@ -22,11 +22,13 @@ from PIL import Image
 
 from allgui.core.dataset.imaging import is_image_name
 from allgui.core.dataset.patients import patient_from_name, patient_sort_key
-from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.errors import AllguiError, Cancelled, ModelFileError
 from allgui.core.events import JobFinished, JobStarted, Notice, Progress, Sink, null_sink
 from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.text import csv_row, terminal_text
 from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage
 from allgui.core.infer.heatmap import save_heatmap_png
+from allgui.core.infer.targets import check_targets, patients_csv_path
 
 JOB = "classify"
 
@@ -97,9 +99,11 @@ def classify_folder(
     batch_size: int = 8,
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
+    force: bool = False,
 ) -> FolderResult:
     """Classify every image under ``folder``; write the CSVs when ``csv_path`` is given
-    and one heatmap PNG per image under ``heatmaps_dir`` when given.
+    and one heatmap PNG per image under ``heatmaps_dir`` when given (``force``:
+    replace files allgui did not write; never an image or the model).
 
     On Stop (``cancel`` set) the rows finished so far are written, then Cancelled
     is raised.
@@ -115,6 +119,7 @@ def classify_folder(
         batch_size=batch_size,
         sink=sink,
         cancel=cancel,
+        force=force,
     )
     return replace(result, ignored=tuple(p.relative_to(root).as_posix() for p in others))
 
@@ -131,6 +136,7 @@ def classify_files(
     cancel: threading.Event | None = None,
     small_heatmaps: int = 0,
     on_rows: Callable[[Sequence[FolderRow]], None] | None = None,
+    force: bool = False,
 ) -> FolderResult:
     """Classify ``files`` as :func:`classify_folder` does; paths in the results
     are relative to ``base`` when given, else as given.
@@ -144,6 +150,7 @@ def classify_files(
     rows: list[FolderRow] = []
     batch: list[tuple[str, Path, PreparedImage]] = []
     heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
+    check_targets(files, csv_path, heatmaps_dir, heat_names, classifier.info.path, force)
 
     def flush() -> None:
         done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
@@ -238,11 +245,15 @@ def _run_batch(
     want_heat = heatmaps_dir is not None or small_heatmaps > 0
     try:
         preds = classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
+    except ModelFileError:  # the model itself is unusable: no image gets a label from it
+        raise
     except Exception:  # retry one by one, so one image cannot take the others down
         preds = []
         for _, _, item in batch:
             try:
                 preds.append(classifier.classify_prepared([item], heatmap=want_heat)[0])
+            except ModelFileError:
+                raise
             except Exception as exc:
                 preds.append(exc)
     rows = []
@@ -259,7 +270,7 @@ def _run_batch(
                 save_heatmap_png(target, item.original, pred.heatmap)
                 heat_path = str(target)
             except OSError as exc:
-                error = f"heatmap not saved: {exc}"
+                error = f"heatmap not saved: {exc.strerror or exc}"
         # The heatmap array is dropped here: the PNG holds it, and a large
         # folder would not fit in memory otherwise.
         slim = _without_heatmap(pred)
@@ -313,10 +324,10 @@ def summarise_patients(
 def results_csv_text(rows: Sequence[FolderRow], classes: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
+    writer.writerow(csv_row(
         ["path", "class", *[f"p_{c}" for c in classes], "margin", "uncertain", "patient",
          "heatmap", "error"]
-    )
+    ))
     for row in rows:
         pred = row.prediction
         if pred is None:
@@ -328,22 +339,23 @@ def results_csv_text(rows: Sequence[FolderRow], classes: Sequence[str]) -> str:
                 f"{pred.margin:.4f}",
                 "yes" if pred.uncertain else "no",
             ]
-        writer.writerow([row.path, *values, row.patient or "", row.heatmap_path, row.error])
+        writer.writerow(csv_row([row.path, *values, row.patient or "", row.heatmap_path,
+                                 row.error]))
     return buf.getvalue()
 
 
 def patients_csv_text(summaries: Sequence[PatientSummary], classes: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
+    writer.writerow(csv_row(
         ["patient", "images", *[f"n_{c}" for c in classes],
          *[f"mean_p_{c}" for c in classes], "uncertain", "majority"]
-    )
+    ))
     for s in summaries:
-        writer.writerow(
+        writer.writerow(csv_row(
             [s.patient, s.images, *[s.counts[c] for c in classes],
              *[f"{s.mean_probabilities[c]:.4f}" for c in classes], s.uncertain, s.majority]
-        )
+        ))
     return buf.getvalue()
 
 
@@ -356,10 +368,12 @@ def write_csvs(
         atomic_write_text(csv_path, results_csv_text(result.rows, classes))
         patients_path = None
         if result.patients:
-            patients_path = csv_path.with_name(csv_path.stem + "_patients.csv")
+            patients_path = patients_csv_path(csv_path)
             atomic_write_text(patients_path, patients_csv_text(result.patients, classes))
     except OSError as exc:
-        raise AllguiError(f"Cannot write the results to {csv_path}.", str(exc)) from exc
+        raise AllguiError(
+            f"Cannot write the results to {terminal_text(csv_path)}: {exc.strerror or exc}.",
+            str(exc)) from exc
     return replace(
         result,
         csv_path=str(csv_path),
