@@ -137,3 +137,34 @@ def test_patient_summaries_are_listed_in_the_one_patient_order():
     summaries = summarise_patients(rows, ("all", "hem"))
     assert [s.patient for s in summaries] == sorted(["H2", "10", "2"], key=patient_sort_key)
     assert [s.patient for s in summaries] == ["2", "10", "H2"]
+
+
+@pytest.mark.slow
+def test_eight_huge_images_with_heatmaps_stay_within_memory(tmp_path):
+    """Issue 13 case 25: eight 9000 x 9000 px images with heatmaps took 9.4 GB;
+    now one image is decoded at a time and the rest is kept small."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.new("RGB", (9000, 9000), (130, 80, 150)).save(folder / "scan0.png", compress_level=1)
+    for k in range(1, 8):
+        shutil.copy(folder / "scan0.png", folder / f"scan{k}.png")
+    model = tmp_path / "tiny.onnx"
+    export_tiny(model)
+    code = (
+        "import resource, sys\n"
+        "from allgui.cli import main\n"
+        f"code = main(['classify', {str(model)!r}, {str(folder)!r}, '--device', 'cpu',\n"
+        f"             '--heatmaps', {str(tmp_path / 'heat')!r}])\n"
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=600).stdout
+    peak_kb, exit_code = out.split("PEAK_KB")[1].split()
+    assert exit_code == "0"
+    assert int(peak_kb) < 1.5 * 2**20, f"peak {int(peak_kb) / 2**20:.1f} GB"
+    assert len(list((tmp_path / "heat").glob("*.png"))) == 8
