@@ -123,3 +123,22 @@ def test_a_single_file_with_an_odd_name(tmp_path, capsys, single):
     assert main(["classify", str(model), *args]) == 0
     out = capsys.readouterr().out
     assert "\\xff\\x1b[2J.png" in out and ESC not in out
+
+
+def test_predictions_csv_holds_no_formulas_and_reads_back(tmp_path):
+    """Every CSV allgui writes: the validation's predictions too, read back intact."""
+    from allgui.core.validation.batch import Predictions, read_predictions, write_predictions
+
+    classes = ("=all", "@hem")
+    preds = Predictions(paths=("-1.bmp", "/data/=x.bmp"), patients=("+7", "8"),
+                        labels=np.asarray([0, 1]), probabilities=np.asarray([[0.9, 0.1],
+                                                                              [0.2, 0.8]]),
+                        classes=classes)
+    path = tmp_path / "predictions.csv"
+    write_predictions(path, preds)
+    with open(path, newline="", encoding="utf-8") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert not [c for c in cells if c[:1] in set("=+-@")]
+    back = read_predictions(path, classes)
+    assert back.paths == preds.paths and back.patients == preds.patients
+    assert back.labels.tolist() == [0, 1]

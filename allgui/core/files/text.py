@@ -79,9 +79,10 @@ def csv_row(values: Any) -> list[Any]:
     return [csv_cell(v) for v in values]
 
 
-def csv_value(cell: str) -> str:
-    """The text :func:`csv_cell` was given (escaped characters stay escaped)."""
-    return cell[1:] if cell.startswith(_TEXT_MARK) else cell
+def csv_value(cell: Any) -> Any:
+    """The text :func:`csv_cell` was given (escaped characters stay escaped);
+    anything but a str (a missing cell's None) as it is."""
+    return cell[1:] if isinstance(cell, str) and cell.startswith(_TEXT_MARK) else cell
 
 
 class TerminalStream:
