@@ -162,21 +162,22 @@ class BoundedRunner:
 
         self._jobs.put(job)
         deadline = time.monotonic() + self.seconds
-        try:
+        try:  # short waits: Ctrl+C reaches this thread between them
             while not done.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
-                    options.terminate = True
-                    done.wait(5.0)
-                    self._broken = (
-                        f"{terminal_text(self._name)} took longer than {self.seconds:g} s on one "
-                        "batch of images and was stopped: it is damaged or was not exported "
-                        "by allgui."
-                    )
-                    raise ModelFileError(self._broken)
-        except BaseException:  # Ctrl+C (KeyboardInterrupt) or the time limit: end the run
+                    break
+        except BaseException:  # Ctrl+C (KeyboardInterrupt): end the run, then go
             options.terminate = True
             done.wait(5.0)
             raise
+        if not done.is_set():
+            options.terminate = True
+            done.wait(5.0)
+            self._broken = (
+                f"{terminal_text(self._name)} took longer than {self.seconds:g} s on one "
+                "batch of images and was stopped: it is damaged or was not exported by allgui."
+            )
+            raise ModelFileError(self._broken)
         if "error" in box:
             raise box["error"]
         return box["out"]
