@@ -154,12 +154,14 @@ def test_eight_huge_images_with_heatmaps_stay_within_memory(tmp_path):
         shutil.copy(folder / "scan0.png", folder / f"scan{k}.png")
     model = tmp_path / "tiny.onnx"
     export_tiny(model)
+    # VmHWM, the peak of this process's own memory (ru_maxrss would carry the
+    # parent's peak across fork and exec)
     code = (
-        "import resource, sys\n"
         "from allgui.cli import main\n"
         f"code = main(['classify', {str(model)!r}, {str(folder)!r}, '--device', 'cpu',\n"
         f"             '--heatmaps', {str(tmp_path / 'heat')!r}])\n"
-        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)\n"
+        "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print('PEAK_KB', peak, code)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -29,19 +29,35 @@ class OutputError(AllguiError):
     """An output path that would destroy something, or cannot be written."""
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True when ``a`` and ``b`` name one file (through links, ``..`` and case
-    where the file system ignores it)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet): compare the resolved names
-        return os.path.realpath(a) == os.path.realpath(b)
+class Inputs:
+    """The files a command reads, to tell at once whether a path is one of them
+    (through links and ``..``): by device and inode where they exist, else by
+    resolved name."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]) -> None:
+        self._ids: set[tuple[int, int]] = set()
+        self._names: set[str] = set()  # inputs that do not exist (yet)
+        for path in paths:
+            try:
+                info = os.stat(path)
+            except OSError:
+                self._names.add(os.path.realpath(path))
+            else:
+                self._ids.add((info.st_dev, info.st_ino))
+
+    def __contains__(self, path: object) -> bool:
+        target = os.fspath(path)  # type: ignore[call-overload]
+        try:
+            info = os.stat(target)
+        except OSError:
+            return os.path.realpath(target) in self._names
+        return (info.st_dev, info.st_ino) in self._ids
 
 
 def check_output(
     path: str | os.PathLike,
     *,
-    inputs: Iterable[str | os.PathLike] = (),
+    inputs: Inputs | Iterable[str | os.PathLike] = (),
     force: bool = False,
     ours: Callable[[Path], bool] = lambda p: False,
     what: str = "the output",
@@ -51,12 +67,13 @@ def check_output(
     (unless ``force``). Returns the path."""
     target = Path(path)
     shown = terminal_text(target)
-    for given in inputs:
-        if same_file(target, given):
-            raise OutputError(
-                f"{shown} is one of this command's inputs; allgui never writes {what} over "
-                "it. Choose another name."
-            )
+    if not isinstance(inputs, Inputs):
+        inputs = Inputs(inputs)
+    if target in inputs:
+        raise OutputError(
+            f"{shown} is one of this command's inputs; allgui never writes {what} over "
+            "it. Choose another name."
+        )
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from allgui.core.files.outputs import check_folder_writable, check_output, starts_with
+from allgui.core.files.outputs import Inputs, check_folder_writable, check_output, starts_with
 from allgui.core.infer.heatmap import is_heatmap_png
 
 # The first bytes of the CSVs allgui writes (see folder.results_csv_text).
@@ -36,7 +36,7 @@ def check_targets(
     force: bool = False,
 ) -> None:
     """Raise OutputError for the first output that must not be written."""
-    inputs = [*files, model]
+    inputs = Inputs([*files, model])  # once: a folder may hold 100,000 images
     if csv_path is not None:
         check_output(csv_path, inputs=inputs, force=force, ours=starts_with(RESULTS_HEADER),
                      what="the results")
