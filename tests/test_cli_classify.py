@@ -257,8 +257,9 @@ def test_unwritable_heatmaps_folder_is_named_before_the_run(tmp_path, capsys):
 def test_a_full_disk_while_saving_heatmaps_exits_non_zero(tmp_path, capsys):
     """Files over 16 kB cannot be written (RLIMIT_FSIZE: the write fails as on a
     full disk): the heatmaps are not saved, the CSV is, and the exit says so."""
-    import resource
     import signal
+
+    resource = pytest.importorskip("resource")
 
     model = handmade_model(tmp_path / "m.onnx")
     folder = tmp_path / "cells"

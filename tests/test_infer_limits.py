@@ -42,6 +42,10 @@ def _finishes(fn, seconds: float):
     return box
 
 
+POSIX = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and SIGINT to a child: POSIX")
+
+
+@POSIX
 def test_a_fifo_in_place_of_the_model_is_refused_at_once(tmp_path):
     fifo = tmp_path / "model.onnx"
     os.mkfifo(fifo)
@@ -71,6 +75,7 @@ def test_a_model_that_never_ends_is_stopped(tmp_path):
         clf.classify(BLANK)
 
 
+@POSIX
 def test_ctrl_c_stops_a_model_that_never_ends(tmp_path):
     """The real command, a real SIGINT (twice: the first asks to stop after the
     images in hand, the second quits at once): it ends within seconds."""
@@ -116,6 +121,7 @@ def test_model_with_its_data_file_beside_it_opens_from_any_folder(tmp_path, monk
     assert external.probabilities == pytest.approx(expected.probabilities, abs=1e-6)
 
 
+@POSIX
 @pytest.mark.parametrize("where", ["../w.data", "absolute", "link"])
 def test_data_files_outside_the_model_folder_are_refused(tmp_path, monkeypatch, where):
     folder = tmp_path / "models"
@@ -174,3 +180,14 @@ def test_model_files_in_a_copied_folder_keep_working(tmp_path):
     moved = tmp_path / "b"
     shutil.copytree(first, moved)
     assert Classifier(moved / "m.onnx", device="cpu").classify(BLANK).label == "all"
+
+
+@POSIX
+def test_a_fifo_named_like_an_image_is_skipped_not_waited_on(tmp_path):
+    clf = Classifier(handmade_model(tmp_path / "m.onnx"), device="cpu")
+    fifo = tmp_path / "cell.png"
+    os.mkfifo(fifo)
+    from allgui.core.infer import classify_files
+
+    box = _finishes(lambda: classify_files(clf, [fifo]), 10)
+    assert box["value"].rows[0].error == "not an ordinary file"

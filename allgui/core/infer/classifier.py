@@ -79,6 +79,8 @@ def prepare(image: ImageLike, size: int) -> PreparedImage:
     """
     if isinstance(image, (str, os.PathLike)):
         source = str(image)
+        if os.path.exists(image) and not os.path.isfile(image):  # a FIFO would block the read
+            raise ImageReadError(source, "not an ordinary file")
         rgb = read_rgb(image)
     elif isinstance(image, Image.Image):
         source = ""
