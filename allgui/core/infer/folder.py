@@ -145,12 +145,13 @@ def classify_files(
     a side (0: none). ``on_rows`` is given each batch's rows as they are done,
     so a caller keeps them whatever happens later."""
     files = [Path(f) for f in files]
+    heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
+    # before the job starts: a refused output is the command's error, not the job's
+    check_targets(files, csv_path, heatmaps_dir, heat_names, classifier.info.path, force)
     where = f" in {base}" if base is not None else ""
     sink(JobStarted(JOB, f"Classifying {len(files)} images{where}", total=len(files)))
     rows: list[FolderRow] = []
     batch: list[tuple[str, Path, PreparedImage]] = []
-    heat_names = _heatmap_names(files, base) if heatmaps_dir is not None else {}
-    check_targets(files, csv_path, heatmaps_dir, heat_names, classifier.info.path, force)
 
     def flush() -> None:
         done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
