@@ -7,6 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
+from support.onnx_models import CLASSES, handmade_model, tiny_model
 
 from allgui import RESEARCH_NOTICE
 from allgui.cli import main
@@ -184,3 +186,151 @@ def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys, tiny_
     assert read_model_info(out).run == 1
     assert main(["export", str(project.root), "--run", "9"]) == 2
     assert "finished runs: 1, 2" in capsys.readouterr().err
+
+
+# -- issue 13: outputs, settings and odd images ------------------------------------------
+
+
+def _cells(folder, n=2, side=40):
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        Image.fromarray(np.full((side, side, 3), 60 + 40 * k, np.uint8)).save(folder / f"c{k}.png")
+    return folder
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_csv_never_replaces_an_input_or_the_model(tmp_path, capsys, force):
+    model = handmade_model(tmp_path / "m.onnx")
+    folder = _cells(tmp_path / "cells")
+    image = folder / "c0.png"
+    before = image.read_bytes(), model.read_bytes()
+    extra = ["--force"] if force else []
+    assert main(["classify", str(model), str(image), "--csv", str(image), *extra]) == 2
+    assert "is one of this command's inputs" in capsys.readouterr().err
+    assert main(["classify", str(model), str(folder), "--csv", str(model), *extra]) == 2
+    assert "is one of this command's inputs" in capsys.readouterr().err
+    assert (image.read_bytes(), model.read_bytes()) == before
+
+
+def test_csv_replaces_a_foreign_file_only_with_force(tmp_path, capsys):
+    model = handmade_model(tmp_path / "m.onnx")
+    folder = _cells(tmp_path / "cells")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("my own notes\n")
+    assert main(["classify", str(model), str(folder), "--csv", str(notes)]) == 2
+    assert "was not written by allgui" in capsys.readouterr().err
+    assert notes.read_text() == "my own notes\n"
+    other_model = tmp_path / "other.onnx"
+    other_model.write_bytes(b"weights")
+    assert main(["classify", str(model), str(folder), "--csv", str(other_model)]) == 2
+    assert "is a model file" in capsys.readouterr().err
+    assert main(["classify", str(model), str(folder), "--csv", str(notes), "--force"]) == 0
+    assert notes.read_text().startswith("path,class,")
+    # allgui's own CSV is rewritten on a second run, as before
+    assert main(["classify", str(model), str(folder), "--csv", str(notes)]) == 0
+
+
+def test_heatmaps_never_replace_foreign_files(tmp_path, capsys):
+    model = handmade_model(tmp_path / "m.onnx")
+    folder = _cells(tmp_path / "cells")
+    heat = tmp_path / "heat"
+    assert main(["classify", str(model), str(folder), "--heatmaps", str(heat)]) == 0
+    assert main(["classify", str(model), str(folder), "--heatmaps", str(heat)]) == 0  # ours
+    photo = heat / "c0.png.png"
+    Image.new("RGB", (5, 5)).save(photo)  # the user's own picture, same name
+    capsys.readouterr()
+    assert main(["classify", str(model), str(folder), "--heatmaps", str(heat)]) == 2
+    assert "was not written by allgui" in capsys.readouterr().err
+    assert Image.open(photo).size == (5, 5)
+
+
+def test_unwritable_heatmaps_folder_is_named_before_the_run(tmp_path, capsys):
+    model = handmade_model(tmp_path / "m.onnx")
+    folder = _cells(tmp_path / "cells")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for target in (blocker, blocker / "heat"):
+        assert main(["classify", str(model), str(folder), "--heatmaps", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "heatmaps" in err and "Traceback" not in err
+
+
+def test_a_full_disk_while_saving_heatmaps_exits_non_zero(tmp_path, capsys):
+    """Files over 16 kB cannot be written (RLIMIT_FSIZE: the write fails as on a
+    full disk): the heatmaps are not saved, the CSV is, and the exit says so."""
+    import signal
+
+    resource = pytest.importorskip("resource")
+
+    model = handmade_model(tmp_path / "m.onnx")
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(2):  # noise: a heatmap figure far over 16 kB
+        Image.fromarray(rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(
+            folder / f"c{k}.png")
+    out_csv = tmp_path / "out.csv"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16_000, hard))
+    try:
+        code = main(["classify", str(model), str(folder), "--csv", str(out_csv),
+                     "--heatmaps", str(tmp_path / "heat")])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "2 of 2 heatmaps could not be saved" in err
+    assert len(list(csv.DictReader(open(out_csv, newline="")))) == 2
+
+
+def test_tiny_images_get_no_answer(tmp_path, capsys):
+    model = handmade_model(tmp_path / "m.onnx")
+    folder = _cells(tmp_path / "cells", n=1)
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "dot.png")
+    Image.new("RGB", (8, 60)).save(folder / "sliver.png")
+    out_csv = tmp_path / "out.csv"
+    assert main(["classify", str(model), str(folder), "--csv", str(out_csv)]) == 0
+    rows = {r["path"]: r for r in csv.DictReader(open(out_csv, newline=""))}
+    for name in ("dot.png", "sliver.png"):
+        assert rows[name]["class"] == "" and "image too small to classify" in rows[name]["error"]
+    assert rows["c0.png"]["class"] in CLASSES
+    capsys.readouterr()
+    assert main(["classify", str(model), str(folder / "dot.png")]) == 2
+    assert "too small to classify (1 x 1 px" in capsys.readouterr().err
+
+
+def test_classify_margin_is_checked_and_the_one_applied_is_shown(tmp_path, capsys):
+    model = handmade_model(tmp_path / "m.onnx", uncertain_margin=0.2)
+    image = _cells(tmp_path / "cells", n=1) / "c0.png"
+    for bad in ("5", "-1", "nan", "inf"):
+        assert main(["classify", str(model), str(image), "--margin", bad]) == 2
+        assert "--margin must be at least 0 and below 1" in capsys.readouterr().err
+    assert main(["classify", str(model), str(image), "--margin", "0.45"]) == 0
+    out = capsys.readouterr().out
+    assert "margin < 0.45" in out and "margin < 0.2" not in out
+    assert "UNCERTAIN" in out  # 0.7 - 0.3 = 0.4 < 0.45
+
+
+def test_export_refuses_thresholds_and_margins_that_are_not_probabilities(tmp_path, capsys):
+    project = _project(tmp_path)
+    ckpt = tmp_path / "elsewhere" / "model.pt"
+    model = tiny_model(seed=5)
+    save_checkpoint(ckpt, model, model.config, {"positive_class": "all"},
+                    class_names=CLASSES, image_size=64)
+    for flag, value in (("--threshold", "5"), ("--threshold", "50"), ("--threshold", "nan"),
+                        ("--threshold", "0"), ("--margin", "-1"), ("--margin", "inf")):
+        assert main(["export", str(project.root), "--checkpoint", str(ckpt), flag, value]) == 2
+        assert f"{flag} must be" in capsys.readouterr().err
+    assert not list(project.models_dir.glob("*.onnx"))  # nothing stored
+
+
+def test_export_engine_refuses_nan_settings():
+    from allgui.core.errors import AllguiError
+    from allgui.core.export.onnx import ExportMetadata
+
+    for bad in ({"decision_threshold": float("nan")}, {"uncertain_margin": float("nan")},
+                {"uncertain_margin": -0.5}, {"decision_threshold": float("inf")}):
+        with pytest.raises(AllguiError, match="must be"):
+            ExportMetadata(**bad)

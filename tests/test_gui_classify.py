@@ -179,3 +179,27 @@ def test_a_model_failure_keeps_the_finished_results(window, qtbot, captured, tin
     assert all(r.heatmap_small is not None and r.heatmap_small.max() <= 255 for r in answered)
     tab.table.selectRow(0)
     assert tab.image_label.pixmap() is not None
+
+
+def test_hostile_metadata_is_shown_as_text(window, qtbot, tmp_path):
+    """Issue 13 case 7: a model's metadata is shown escaped, never obeyed as
+    terminal controls or as markup."""
+    import numpy as np
+    from PIL import Image
+    from support.onnx_models import handmade_model
+
+    model = handmade_model(
+        tmp_path / "<b>x.onnx", (0.9, 0.1), classes=["<i>all</i>\x1b[2J", "hem"],
+        positive_class="<i>all</i>\x1b[2J", research_notice="\x1b[2K\rCLINICALLY VALIDATED")
+    tab = window.classify_tab
+    load(window, qtbot, model)
+    shown = tab.model_info.toPlainText()
+    assert "\x1b" not in shown and "\\x1b[2K\\rCLINICALLY VALIDATED" in shown
+    assert "&lt;b&gt;x.onnx" in tab.model_label.text()
+    image = tmp_path / "cell.png"
+    Image.fromarray(np.full((40, 40, 3), 80, np.uint8)).save(image)
+    tab.classify_paths([str(image)])
+    wait_jobs(qtbot, window)
+    tab.table.selectRow(tab.table.rowCount() - 1)
+    assert "&lt;i&gt;all&lt;/i&gt;" in tab.answer_label.text()
+    assert "\x1b" not in tab.table.item(tab.table.rowCount() - 1, 1).text()

@@ -182,3 +182,34 @@ def test_turbo_and_overlay(tmp_path):
     out = tmp_path / "sub" / "h.png"
     save_heatmap_png(out, image, np.ones((8, 6)))
     assert Image.open(out).size == (fig.shape[1], fig.shape[0])
+
+
+def test_32_bit_and_float_tiffs_are_scaled_not_clipped(clf, tmp_path):
+    """Issue 13 case 17: a 32-bit TIFF (mode I, values far above 16 bits) and a
+    float TIFF keep their contrast instead of turning white."""
+    ramp = np.linspace(0, 2_000_000_000, 64 * 48).reshape(64, 48)
+    deep = tmp_path / "deep32.tif"
+    Image.fromarray(ramp.astype(np.int32)).save(deep)
+    floats = tmp_path / "float.tif"
+    Image.fromarray((ramp / 1e4).astype(np.float32)).save(floats)
+    for path, mode in ((deep, "I"), (floats, "F")):
+        assert Image.open(path).mode == mode
+        pixels = clf.prepare(path).original
+        assert 100 < pixels.mean() < 155, (mode, pixels.mean())  # a ramp: mid-grey on average
+        assert pixels.min() < 10 and pixels.max() > 245
+
+
+def test_large_images_are_kept_and_drawn_at_a_bounded_size(clf, tmp_path):
+    """Issue 13 case 25: what is kept per image for its heatmap is at most
+    VIEW_SIDE pixels a side, whatever the image's size."""
+    from allgui.core.infer.classifier import VIEW_SIDE
+    from allgui.core.infer.folder import classify_files
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3000, 2000), (120, 60, 90)).save(big)
+    prepared = clf.prepare(big)
+    assert prepared.original.shape == (683, VIEW_SIDE, 3)
+    assert clf.classify(big).heatmap.shape == (683, VIEW_SIDE)
+    result = classify_files(clf, [big], heatmaps_dir=tmp_path / "heat")
+    with Image.open(result.rows[0].heatmap_path) as figure:
+        assert figure.width <= 2 * VIEW_SIDE + 20 and figure.height <= 800

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sys
 import threading
 
 import pytest
@@ -136,3 +137,36 @@ def test_patient_summaries_are_listed_in_the_one_patient_order():
     summaries = summarise_patients(rows, ("all", "hem"))
     assert [s.patient for s in summaries] == sorted(["H2", "10", "2"], key=patient_sort_key)
     assert [s.patient for s in summaries] == ["2", "10", "H2"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_eight_huge_images_with_heatmaps_stay_within_memory(tmp_path, tiny_models):
+    """Issue 13 case 25: eight 9000 x 9000 px images with heatmaps took 9.4 GB;
+    now one image is decoded at a time and the rest is kept small."""
+    import os
+    import subprocess
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.new("RGB", (9000, 9000), (130, 80, 150)).save(folder / "scan0.png", compress_level=1)
+    for k in range(1, 8):
+        shutil.copy(folder / "scan0.png", folder / f"scan{k}.png")
+    model = tmp_path / "tiny.onnx"
+    tiny_models.export(model)
+    # VmHWM, the peak of this process's own memory (ru_maxrss would carry the
+    # parent's peak across fork and exec)
+    code = (
+        "from allgui.cli import main\n"
+        f"code = main(['classify', {str(model)!r}, {str(folder)!r}, '--device', 'cpu',\n"
+        f"             '--heatmaps', {str(tmp_path / 'heat')!r}])\n"
+        "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print('PEAK_KB', peak, code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=600).stdout
+    peak_kb, exit_code = out.split("PEAK_KB")[1].split()
+    assert exit_code == "0"
+    assert int(peak_kb) < 1.5 * 2**20, f"peak {int(peak_kb) / 2**20:.1f} GB"
+    assert len(list((tmp_path / "heat").glob("*.png"))) == 8

@@ -92,6 +92,21 @@ def test_a_classification_that_cannot_write_its_results_ends_once(tmp_path, cnmc
         classify_files(Classifier(tmp_path / "tiny.onnx", device="cpu"),
                        sorted(cnmc_samples.rglob("*.bmp"))[:2],
                        tmp_path / "taken" / "results.csv", sink=log)
+    assert log.events == []  # refused before the job starts: no job to end
+
+
+def test_a_classification_whose_model_fails_mid_run_ends_once(tmp_path, cnmc_samples):
+    from support.onnx_models import handmade_model
+
+    from allgui.core.errors import ModelFileError
+    from allgui.core.infer import Classifier
+    from allgui.core.infer.folder import classify_files
+
+    model = handmade_model(tmp_path / "nan.onnx", (float("nan"), 0.5))
+    log = EventLog()
+    with pytest.raises(ModelFileError, match="invalid probabilities"):
+        classify_files(Classifier(model, device="cpu"), sorted(cnmc_samples.rglob("*.bmp"))[:2],
+                       sink=log)
     _ended_once(log)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.errors import AllguiError
+from allgui.core.files.text import safe_terminal
 from allgui.core.plain_errors import plain_message, short_details
 
 # Subcommand modules, in the order ``allgui --help`` lists them.
@@ -76,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         from allgui.gui.app import run_app
 
         return run_app()
+    # Every line a command prints may carry a file name or a model's metadata:
+    # control characters and undecodable bytes are shown escaped, never obeyed.
+    with safe_terminal():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     project_file = _project_file(args)
     had_project = project_file is not None and project_file.is_file()
     try:

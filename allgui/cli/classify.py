@@ -34,6 +34,9 @@ def register(subparsers) -> None:
                         "closer than M (default: the value stored in the model)")
     parser.add_argument("--no-subfolders", action="store_true",
                         help="only the folder itself, not its subfolders")
+    parser.add_argument("--force", action="store_true",
+                        help="replace existing files that allgui did not write (never an image "
+                        "being classified, nor the model)")
     parser.set_defaults(func=run)
 
 
@@ -41,16 +44,20 @@ def run(args: argparse.Namespace) -> int:
     from allgui.cli._interrupt import StopOnInterrupt
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.errors import AllguiError, Cancelled
+    from allgui.core.files.text import terminal_text
     from allgui.core.infer import Classifier, classify_files, classify_folder
+    from allgui.core.infer.limits import check_margin
 
     inputs = [Path(p) for p in args.images]
     folders = [p for p in inputs if p.is_dir()]
     if folders and len(inputs) > 1:
         raise AllguiError("Give either one folder or one or more image files, not both.")
+    if args.margin is not None:
+        check_margin(args.margin, "--margin")
 
     clf = Classifier(args.model, device=args.device, uncertain_margin=args.margin)
-    for line in clf.info.summary_lines():
-        print(line)
+    for line in clf.applied_info.summary_lines():  # the margin applied, given or stored
+        print(terminal_text(line))
     print(f"  runs on: {', '.join(clf.providers)}" + (f" ({clf.device_note})" if clf.device_note else ""))
     print()
 
@@ -67,45 +74,59 @@ def run(args: argparse.Namespace) -> int:
         if folders:
             result = classify_folder(
                 clf, folders[0], args.csv, heatmaps_dir=args.heatmaps,
-                recursive=not args.no_subfolders, sink=sink, cancel=cancel,
+                recursive=not args.no_subfolders, sink=sink, cancel=cancel, force=args.force,
             )
         else:
             for p in inputs:
                 if not p.exists():
-                    raise AllguiError(f"{p} does not exist.")
+                    raise AllguiError(f"{terminal_text(p)} does not exist.")
             result = classify_files(
                 clf, inputs, args.csv, heatmaps_dir=args.heatmaps, sink=lambda e: None,
-                cancel=cancel,
+                cancel=cancel, force=args.force,
             )
     except Cancelled as exc:
         print(f"allgui: {exc.message}", file=sys.stderr)
         if args.csv:
-            print(f"  results so far: {args.csv}", file=sys.stderr)
+            print(f"  results so far: {terminal_text(args.csv)}", file=sys.stderr)
         return 130
     finally:
         interrupt.restore()
     print_result(result, clf)
     if not result.classified:
         if len(result.rows) == 1:
-            raise AllguiError(f"Cannot classify {result.rows[0].path}: {result.rows[0].error}")
+            row = result.rows[0]
+            raise AllguiError(f"Cannot classify {terminal_text(row.path)}: {row.error}")
         raise AllguiError("No image could be classified.")
+    unsaved = [r for r in result.classified if args.heatmaps and not r.heatmap_path]
+    if unsaved:  # a full disk or a folder that stopped taking files: say so, exit non-zero
+        raise AllguiError(
+            f"{len(unsaved)} of {len(result.classified)} heatmaps could not be saved in "
+            f"{terminal_text(args.heatmaps)} ({unsaved[0].error or 'no heatmap'}); the results "
+            "above are complete.",
+        )
     return 0
 
 
 def print_result(result, clf) -> None:
-    pos = clf.info.positive_class or clf.classes[0]
-    width = min(60, max([len(r.path) for r in result.rows] + [4]))
+    from allgui.core.files.text import terminal_text as shown
+
+    positive = clf.info.positive_class or clf.classes[0]
+    pos = shown(positive)
+    paths = [shown(r.path) for r in result.rows]
+    width = min(60, max([len(p) for p in paths] + [4]))
     print(f"{'image':<{width}}  {'class':<8} {'p(' + pos + ')':>8} {'margin':>7}  note")
-    for row in result.rows:
+    for row, path in zip(result.rows, paths, strict=True):
         p = row.prediction
         if p is None:
-            print(f"{row.path:<{width}}  {'-':<8} {'':>8} {'':>7}  skipped: {row.error}")
+            print(f"{path:<{width}}  {'-':<8} {'':>8} {'':>7}  skipped: {shown(row.error)}")
             continue
         note = "UNCERTAIN" if p.uncertain else ""
-        print(f"{row.path:<{width}}  {p.label:<8} {p.probabilities[pos]:>8.3f} {p.margin:>7.3f}  {note}")
+        print(f"{path:<{width}}  {shown(p.label):<8} {p.probabilities[positive]:>8.3f} "
+              f"{p.margin:>7.3f}  {note}")
     n_unc = sum(r.prediction.uncertain for r in result.classified)
     counts = ", ".join(
-        f"{sum(r.prediction.label == c for r in result.classified)} {c}" for c in clf.classes
+        f"{sum(r.prediction.label == c for r in result.classified)} {shown(c)}"
+        for c in clf.classes
     )
     print()
     print(f"{len(result.classified)} classified ({counts}; {n_unc} uncertain), "
@@ -113,22 +134,24 @@ def print_result(result, clf) -> None:
     if result.ignored:
         n = len(result.ignored)
         print(f"{n} file{'s' if n != 1 else ''} not named like images left out "
-              f"(e.g. {result.ignored[0]})")
+              f"(e.g. {shown(result.ignored[0])})")
     if result.patients:
         print()
         print("per patient:")
         for s in result.patients:
-            shown = ", ".join(f"{s.counts[c]} {c}" for c in clf.classes)
-            print(f"  {s.patient:<8} {s.images:>4} image{'s' if s.images != 1 else ' '}: {shown}; mean p({pos}) "
-                  f"{s.mean_probabilities[pos]:.3f}; {s.uncertain} uncertain")
+            counted = ", ".join(f"{s.counts[c]} {shown(c)}" for c in clf.classes)
+            mean = s.mean_probabilities[positive]
+            print(f"  {shown(s.patient):<8} {s.images:>4} image{'s' if s.images != 1 else ' '}: "
+                  f"{counted}; mean p({pos}) {mean:.3f}; {s.uncertain} uncertain")
     if result.csv_path:
-        print(f"\nresults: {result.csv_path}")
+        print(f"\nresults: {shown(result.csv_path)}")
         if result.patients_csv_path:
-            print(f"per patient: {result.patients_csv_path}")
+            print(f"per patient: {shown(result.patients_csv_path)}")
     heat = [r.heatmap_path for r in result.rows if r.heatmap_path]
     if heat:
         where = Path(heat[0]).parent if len(heat) == 1 else _common(heat)
-        print(f"heatmaps: {len(heat)} PNG file{'s' if len(heat) != 1 else ''} under {where}")
+        print(f"heatmaps: {len(heat)} PNG file{'s' if len(heat) != 1 else ''} under "
+              f"{shown(where)}")
 
 
 def _common(paths: list[str]) -> str:

@@ -39,8 +39,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.export.from_run import export_plan
+    from allgui.core.infer.limits import check_margin, check_threshold
     from allgui.core.project import Project
 
+    check_threshold(args.threshold, "--threshold")  # checked before anything is stored
+    check_margin(args.margin, "--margin")
     project = Project.open(args.project)
     plan = choose(project, args)
     out = Path(args.out) if args.out else project.models_dir / f"{plan.name}.onnx"

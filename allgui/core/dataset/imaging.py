@@ -70,12 +70,20 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        lo = float(arr.min()) if arr.size else 0.0
         hi = float(arr.max()) if arr.size else 0.0
+        # The range the pixels were stored in: 8-bit values in a wider type,
+        # 16-bit, 0..1 floats; beyond those (32-bit integers, other floats)
+        # the image's own range, so nothing is clipped to white.
         scale = 65535.0 if hi > 255 else 255.0
         if mode == "F" and hi <= 1.0:
             scale = 1.0
-        arr8 = np.clip(arr / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if lo < 0 or hi > 65535:
+            lo, scale = min(lo, 0.0), max(hi - min(lo, 0.0), 1e-12)
+        else:
+            lo = 0.0
+        arr8 = np.clip((arr - lo) / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(arr8, "L").convert("RGB")
     if mode == "P" or mode == "PA":
         img = img.convert("RGBA")

@@ -43,6 +43,7 @@ from allgui.core.dataset.imaging import prepare_image, resize_area
 from allgui.core.errors import AllguiError
 from allgui.core.events import Progress, Sink, job, null_sink
 from allgui.core.files.atomic import atomic_write_bytes
+from allgui.core.infer.limits import check_margin, check_threshold
 from allgui.core.infer.model_file import (
     INPUT_NAME,
     OUTPUT_CAM,
@@ -81,6 +82,10 @@ class ExportMetadata:
     selection: str = ""  # how this run was chosen among the batch's runs
     # each figure over the batch's runs: {key: {"mean", "ci_low", "ci_high", "runs"}}
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # never a NaN or a negative margin stored in a model
+        check_threshold(self.decision_threshold, strict=False)
+        check_margin(self.uncertain_margin, below_one=False)
 
 
 @dataclass(frozen=True)

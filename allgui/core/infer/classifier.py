@@ -5,25 +5,41 @@ the model's size with the area filter: :func:`allgui.core.dataset.imaging.prepar
 the model itself turns the 8-bit pixels into normalised floats, so nothing
 here can drift from what the model was trained on. The model also returns a
 Grad-CAM map per class, which is scaled to 0..1 and brought up to the
-original image's size for the predicted class.
+original image's size for the predicted class (a very large image is shown,
+and its heatmap drawn, at most :data:`VIEW_SIDE` pixels a side, so a folder
+of 9000 px scans does not take gigabytes).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from allgui.core.dataset.imaging import read_rgb, resize_area, to_rgb, upright_rgb
-from allgui.core.errors import AllguiError
+from allgui.core.errors import AllguiError, ImageReadError, ModelFileError
+from allgui.core.infer.limits import (
+    RUN_SECONDS,
+    BoundedRunner,
+    check_margin,
+    check_probabilities,
+    check_threshold,
+)
 from allgui.core.infer.model_file import INPUT_NAME, OUTPUT_CAM, OUTPUT_PROBABILITIES, ModelInfo
 from allgui.core.infer.providers import open_session
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
+
+# An image smaller than this a side holds no cell to judge: resized up to the
+# model's input it would still get a confident-looking answer.
+MIN_SIDE = 16
+# The image kept for showing and for drawing the heatmap, at most this many
+# pixels a side (the heatmap comes from a feature map of a few pixels anyway).
+VIEW_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,8 @@ class PreparedImage:
 
     source: str  # the file it came from; '' for an image handed over in memory
     pixels: np.ndarray = field(repr=False, compare=False)  # size x size x 3 uint8
-    original: np.ndarray = field(repr=False, compare=False)  # H x W x 3 uint8 as decoded
+    # H x W x 3 uint8 as decoded, scaled down to VIEW_SIDE a side when larger
+    original: np.ndarray = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -45,8 +62,8 @@ class Prediction:
     probabilities: Mapping[str, float]  # per class, in the model's class order
     margin: float  # top probability minus the second: small means unsure
     uncertain: bool  # margin below the model's (or the caller's) threshold
-    # Grad-CAM for the predicted class, H x W float32 in 0..1 at the original
-    # image's size; None when not asked for.
+    # Grad-CAM for the predicted class, H x W float32 in 0..1 at the size of
+    # PreparedImage.original; None when not asked for.
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -57,11 +74,13 @@ class Prediction:
 def prepare(image: ImageLike, size: int) -> PreparedImage:
     """Decode (files) or convert (arrays, Pillow images) and resize to ``size``.
 
-    Raises ImageReadError for an unreadable file, AllguiError for an array
-    that is not an image.
+    Raises ImageReadError for an unreadable file or an image too small to
+    classify, AllguiError for an array that is not an image.
     """
     if isinstance(image, (str, os.PathLike)):
         source = str(image)
+        if os.path.exists(image) and not os.path.isfile(image):  # a FIFO would block the read
+            raise ImageReadError(source, "not an ordinary file")
         rgb = read_rgb(image)
     elif isinstance(image, Image.Image):
         source = ""
@@ -71,8 +90,18 @@ def prepare(image: ImageLike, size: int) -> PreparedImage:
         rgb = to_rgb(_array_to_image(image))
     else:
         raise AllguiError(f"Cannot classify a {type(image).__name__}; give an image file.")
-    original = np.asarray(rgb, dtype=np.uint8)
-    return PreparedImage(source, resize_area(rgb, size), original)
+    width, height = rgb.size
+    if min(width, height) < MIN_SIDE:
+        raise ImageReadError(
+            source or "the image",
+            f"image too small to classify ({width} x {height} px; at least {MIN_SIDE} a side)",
+        )
+    pixels = resize_area(rgb, size)
+    scale = VIEW_SIDE / max(width, height)
+    if scale < 1:  # a new image: the caller's own is left as it is
+        shown = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = rgb.resize(shown, Image.Resampling.BOX)
+    return PreparedImage(source, pixels, np.asarray(rgb, dtype=np.uint8))
 
 
 def _array_to_image(arr: np.ndarray) -> Image.Image:
@@ -115,6 +144,7 @@ class Classifier:
 
     ``device``: 'auto', 'cpu' or 'gpu' (see :mod:`allgui.core.infer.providers`).
     ``uncertain_margin`` overrides the threshold stored in the model.
+    ``run_seconds`` bounds one batch's run (a model that does not end is stopped).
     """
 
     def __init__(
@@ -124,15 +154,32 @@ class Classifier:
         device: str = "auto",
         threads: int | None = None,
         uncertain_margin: float | None = None,
+        run_seconds: float = RUN_SECONDS,
     ) -> None:
+        if uncertain_margin is not None:
+            uncertain_margin = check_margin(uncertain_margin, below_one=False)
         opened = open_session(path, device=device, threads=threads)
-        self._session = opened.session
         self.info: ModelInfo = opened.info
+        name = Path(self.info.path).name
+        try:  # a model whose own settings would give silently wrong answers
+            check_threshold(self.info.decision_threshold, f"The decision threshold in {name}",
+                            strict=False)
+            check_margin(self.info.uncertain_margin, f"The uncertainty margin in {name}",
+                         below_one=False)
+        except AllguiError as exc:
+            raise ModelFileError(exc.message + " The file is damaged or was altered.") from exc
+        self._session = opened.session
+        self._runner = BoundedRunner(opened.session, name, run_seconds)
         self.providers: tuple[str, ...] = opened.providers
         self.device_note: str = opened.note
         self.uncertain_margin = (
-            self.info.uncertain_margin if uncertain_margin is None else float(uncertain_margin)
+            self.info.uncertain_margin if uncertain_margin is None else uncertain_margin
         )
+
+    @property
+    def applied_info(self) -> ModelInfo:
+        """The model's description with the margin actually applied (``uncertain_margin``)."""
+        return replace(self.info, uncertain_margin=self.uncertain_margin)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -168,10 +215,16 @@ class Classifier:
         return out
 
     def run(self, pixels: np.ndarray, *, heatmap: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """The raw model: N x S x S x 3 uint8 -> (probabilities N x C, cam N x C x h x w)."""
+        """The model: N x S x S x 3 uint8 -> (probabilities N x C, cam N x C x h x w).
+
+        Raises ModelFileError when the run takes too long or its probabilities
+        are not probabilities (NaN, outside 0..1, rows not summing to 1)."""
         wanted = [OUTPUT_PROBABILITIES, OUTPUT_CAM] if heatmap else [OUTPUT_PROBABILITIES]
-        results = self._session.run(wanted, {INPUT_NAME: np.ascontiguousarray(pixels)})
-        return results[0], (results[1] if heatmap else None)
+        results = self._runner.run(wanted, {INPUT_NAME: np.ascontiguousarray(pixels)})
+        probs = check_probabilities(
+            results[0], len(pixels), len(self.classes), Path(self.info.path).name
+        )
+        return probs, (results[1] if heatmap else None)
 
     def classify_prepared(
         self, prepared: Sequence[PreparedImage], *, heatmap: bool = True

@@ -22,11 +22,13 @@ from PIL import Image
 
 from allgui.core.dataset.imaging import is_image_name
 from allgui.core.dataset.patients import patient_from_name, patient_sort_key
-from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.errors import AllguiError, Cancelled, ModelFileError
 from allgui.core.events import Notice, Progress, Sink, job, null_sink
 from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.text import csv_row, terminal_text
 from allgui.core.infer.classifier import Classifier, Prediction, PreparedImage
 from allgui.core.infer.heatmap import save_heatmap_png
+from allgui.core.infer.targets import check_targets, patients_csv_path
 
 JOB = "classify"
 
@@ -78,8 +80,7 @@ def find_images(folder: str | os.PathLike, recursive: bool = True) -> tuple[list
     if not root.is_dir():
         raise AllguiError(f"{folder} is not a folder.")
     walker = root.rglob("*") if recursive else root.iterdir()
-    images: list[Path] = []
-    others: list[Path] = []
+    images, others = [], []
     for path in sorted(walker):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
@@ -98,9 +99,11 @@ def classify_folder(
     batch_size: int = 8,
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
+    force: bool = False,
 ) -> FolderResult:
     """Classify every image under ``folder``; write the CSVs when ``csv_path`` is given
-    and one heatmap PNG per image under ``heatmaps_dir`` when given.
+    and one heatmap PNG per image under ``heatmaps_dir`` when given (``force``:
+    replace files allgui did not write; never an image or the model).
 
     On Stop (``cancel`` set) the rows finished so far are written, then Cancelled
     is raised.
@@ -116,6 +119,7 @@ def classify_folder(
         batch_size=batch_size,
         sink=sink,
         cancel=cancel,
+        force=force,
     )
     return replace(result, ignored=tuple(p.relative_to(root).as_posix() for p in others))
 
@@ -132,6 +136,7 @@ def classify_files(
     cancel: threading.Event | None = None,
     small_heatmaps: int = 0,
     on_rows: Callable[[Sequence[FolderRow]], None] | None = None,
+    force: bool = False,
 ) -> FolderResult:
     """Classify ``files`` as :func:`classify_folder` does; paths in the results
     are relative to ``base`` when given, else as given.
@@ -140,11 +145,13 @@ def classify_files(
     a side (0: none). ``on_rows`` is given each batch's rows as they are done,
     so a caller keeps them whatever happens later."""
     paths = [Path(f) for f in files]
+    heat_names = _heatmap_names(paths, base) if heatmaps_dir is not None else {}
+    # before the job starts: a refused output is the command's error, not the job's
+    check_targets(paths, csv_path, heatmaps_dir, heat_names, classifier.info.path, force)
     where = f" in {base}" if base is not None else ""
     with job(sink, JOB, f"Classifying {len(paths)} images{where}", len(paths)) as j:
         rows: list[FolderRow] = []
         batch: list[tuple[str, Path, PreparedImage]] = []
-        heat_names = _heatmap_names(paths, base) if heatmaps_dir is not None else {}
 
         def flush() -> None:
             done = _run_batch(classifier, batch, heatmaps_dir, small_heatmaps)
@@ -231,14 +238,16 @@ def _run_batch(
 ) -> list[FolderRow]:
     want_heat = heatmaps_dir is not None or small_heatmaps > 0
     try:
-        preds: list[Prediction | Exception] = list(
-            classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
-        )
+        preds = classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
+    except ModelFileError:  # the model itself is unusable: no image gets a label from it
+        raise
     except Exception:  # retry one by one, so one image cannot take the others down
         preds = []
         for _, _, item in batch:
             try:
                 preds.append(classifier.classify_prepared([item], heatmap=want_heat)[0])
+            except ModelFileError:
+                raise
             except Exception as exc:
                 preds.append(exc)
     rows = []
@@ -255,7 +264,7 @@ def _run_batch(
                 save_heatmap_png(target, item.original, pred.heatmap)
                 heat_path = str(target)
             except OSError as exc:
-                error = f"heatmap not saved: {exc}"
+                error = f"heatmap not saved: {exc.strerror or exc}"
         # The heatmap array is dropped here: the PNG holds it, and a large
         # folder would not fit in memory otherwise.
         slim = _without_heatmap(pred)
@@ -309,10 +318,10 @@ def summarise_patients(
 def results_csv_text(rows: Sequence[FolderRow], classes: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
+    writer.writerow(csv_row(
         ["path", "class", *[f"p_{c}" for c in classes], "margin", "uncertain", "patient",
          "heatmap", "error"]
-    )
+    ))
     for row in rows:
         pred = row.prediction
         if pred is None:
@@ -324,22 +333,23 @@ def results_csv_text(rows: Sequence[FolderRow], classes: Sequence[str]) -> str:
                 f"{pred.margin:.4f}",
                 "yes" if pred.uncertain else "no",
             ]
-        writer.writerow([row.path, *values, row.patient or "", row.heatmap_path, row.error])
+        writer.writerow(csv_row([row.path, *values, row.patient or "", row.heatmap_path,
+                                 row.error]))
     return buf.getvalue()
 
 
 def patients_csv_text(summaries: Sequence[PatientSummary], classes: Sequence[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
+    writer.writerow(csv_row(
         ["patient", "images", *[f"n_{c}" for c in classes],
          *[f"mean_p_{c}" for c in classes], "uncertain", "majority"]
-    )
+    ))
     for s in summaries:
-        writer.writerow(
+        writer.writerow(csv_row(
             [s.patient, s.images, *[s.counts[c] for c in classes],
              *[f"{s.mean_probabilities[c]:.4f}" for c in classes], s.uncertain, s.majority]
-        )
+        ))
     return buf.getvalue()
 
 
@@ -352,10 +362,12 @@ def write_csvs(
         atomic_write_text(csv_path, results_csv_text(result.rows, classes))
         patients_path = None
         if result.patients:
-            patients_path = csv_path.with_name(csv_path.stem + "_patients.csv")
+            patients_path = patients_csv_path(csv_path)
             atomic_write_text(patients_path, patients_csv_text(result.patients, classes))
     except OSError as exc:
-        raise AllguiError(f"Cannot write the results to {csv_path}.", str(exc)) from exc
+        raise AllguiError(
+            f"Cannot write the results to {terminal_text(csv_path)}: {exc.strerror or exc}.",
+            str(exc)) from exc
     return replace(
         result,
         csv_path=str(csv_path),

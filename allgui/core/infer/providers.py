@@ -19,6 +19,8 @@ import numpy as np
 import onnxruntime as ort
 
 from allgui.core.errors import ModelFileError
+from allgui.core.files.text import terminal_text
+from allgui.core.infer.limits import BoundedRunner, check_model_file
 from allgui.core.infer.model_file import (
     INPUT_NAME,
     ModelInfo,
@@ -60,21 +62,34 @@ def _options(threads: int | None, quiet: bool) -> ort.SessionOptions:
     return opts
 
 
-def _create(data: bytes, path: str, providers: list[str], threads: int | None, quiet: bool):
+def _create(path: str, providers: list[str], threads: int | None, quiet: bool):
+    # From the path, not from bytes: onnxruntime then finds a model's data
+    # files beside it (not in the current folder), and the file is read once.
     try:
+        source: str | bytes = path
+        if not _encodable(path):  # a name that is not UTF-8: onnxruntime takes its bytes only
+            source = Path(path).read_bytes()  # size checked first
         return ort.InferenceSession(
-            data, sess_options=_options(threads, quiet), providers=providers
+            source, sess_options=_options(threads, quiet), providers=providers
         )
     except Exception as exc:  # onnxruntime's own exception types
         raise ModelFileError(
-            f"{Path(path).name} is not an ONNX model, or it is damaged.",
+            f"{terminal_text(Path(path).name)} is not an ONNX model, or it is damaged.",
             details=f"onnxruntime: {exc}",
         ) from exc
 
 
+def _encodable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _probe(session: Any, info: ModelInfo) -> None:
     blank = np.zeros((1, info.input_size, info.input_size, 3), dtype=np.uint8)
-    session.run(None, {INPUT_NAME: blank})
+    BoundedRunner(session, Path(info.path).name).run(None, {INPUT_NAME: blank})
 
 
 def open_session(
@@ -90,22 +105,17 @@ def open_session(
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}")
     path = str(path)
-    name = Path(path).name
-    if not os.path.exists(path):
-        raise ModelFileError(f"The model file {path} does not exist.")
-    if os.path.isdir(path):
-        raise ModelFileError(f"{path} is a folder; choose a model file (.onnx).")
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ModelFileError(f"Cannot read the model file {name}.", str(exc)) from exc
+    locations = check_model_file(path)  # before opening: no FIFO, no 3 GB read, no ../ data
 
     want_gpu = device != "cpu" and CUDA in available_providers()
     note = ""
     if device == "gpu" and not want_gpu:
         note = "no GPU support in this onnxruntime; running on the CPU"
 
-    session = _create(data, path, [CUDA, CPU] if want_gpu else [CPU], threads, quiet=want_gpu)
+    session = _create(path, [CUDA, CPU] if want_gpu else [CPU], threads, quiet=want_gpu)
+    if locations is None:  # onnxruntime read what is not protobuf to us: trust neither
+        raise ModelFileError(f"{terminal_text(Path(path).name)} is damaged.",
+                             details="the file is not a well-formed protobuf message")
     info = info_from_metadata(path, metadata_of(session, path))
     check_graph(info, session.get_inputs(), session.get_outputs())
 
@@ -117,5 +127,5 @@ def open_session(
             _probe(session, info)
         except Exception as exc:
             note = f"the GPU could not be used ({exc}); running on the CPU"
-            session = _create(data, path, [CPU], threads, quiet=False)
+            session = _create(path, [CPU], threads, quiet=False)
     return ModelSession(session, info, tuple(session.get_providers()), note)

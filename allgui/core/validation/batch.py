@@ -27,6 +27,7 @@ import numpy as np
 
 from allgui.core.errors import ProjectError
 from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.text import csv_row, csv_value
 from allgui.core.project import Project
 from allgui.core.validation.metrics import RunMetrics
 from allgui.core.validation.provenance import (
@@ -345,13 +346,15 @@ class Predictions:
 def write_predictions(path: Path, preds: Predictions) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["path", "patient", "true", "predicted"] + [f"p_{c}" for c in preds.classes])
+    # cells escaped (no spreadsheet formulas from file or class names); read back by csv_value
+    w.writerow(csv_row(["path", "patient", "true", "predicted"]
+                       + [f"p_{c}" for c in preds.classes]))
     for i, p in enumerate(preds.paths):
-        w.writerow(
+        w.writerow(csv_row(
             [p, preds.patients[i], preds.classes[int(preds.labels[i])],
              preds.classes[int(preds.predicted[i])]]
             + [f"{v:.6f}" for v in preds.probabilities[i]]
-        )
+        ))
     atomic_write_text(path, buf.getvalue())
 
 
@@ -359,7 +362,7 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
     classes = tuple(classes)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+            rows = [{csv_value(k): csv_value(v) for k, v in r.items()} for r in csv.DictReader(fh)]
         labels = np.asarray([classes.index(r["true"]) for r in rows], dtype=np.int64)
         proba = np.asarray([[float(r[f"p_{c}"]) for c in classes] for r in rows], dtype=float)
     except (OSError, KeyError, ValueError) as exc:

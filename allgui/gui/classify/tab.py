@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from allgui.core.dataset.imaging import read_rgb
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.text import terminal_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
@@ -170,8 +171,10 @@ class ClassifyTab(ProjectTab):
         self.classifier = classifier
         providers = ", ".join(p.replace("ExecutionProvider", "") for p in classifier.providers)
         note = f" ({classifier.device_note})" if classifier.device_note else ""
-        self.model_label.setText(f"<b>{Path(classifier.info.path).name}</b> on {providers}{note}")
-        self.model_info.setPlainText("\n".join(classifier.info.summary_lines()))
+        name = _html(Path(classifier.info.path).name)
+        self.model_label.setText(f"<b>{name}</b> on {providers}{_html(note)}")
+        # the metadata is the file maker's text: shown escaped, never as markup or controls
+        self.model_info.setPlainText("\n".join(map(terminal_text, classifier.info.summary_lines())))
         self.progress.set_running(False, "Model loaded.")
         self.log(f"Loaded model {classifier.info.path} ({providers})")
 
@@ -257,21 +260,21 @@ class ClassifyTab(ProjectTab):
             row = self.table.rowCount()
             self.table.insertRow(row)
             pred = result.prediction
-            name = QTableWidgetItem(Path(result.path).name)
-            name.setToolTip(result.path)
+            name = QTableWidgetItem(terminal_text(Path(result.path).name))
+            name.setToolTip(terminal_text(result.path))
             name.setData(Qt.UserRole, len(self.results) - 1)
             cells = [name]
             if pred is not None:
                 cells += [
-                    QTableWidgetItem(pred.label),
+                    QTableWidgetItem(terminal_text(pred.label)),
                     _number(pred.probability),
                     _number(pred.margin),
                     QTableWidgetItem("uncertain" if pred.uncertain else ""),
                 ]
             else:
                 cells += [QTableWidgetItem("") for _ in range(4)]
-            cells.append(QTableWidgetItem(result.patient or ""))
-            cells.append(QTableWidgetItem(result.error))
+            cells.append(QTableWidgetItem(terminal_text(result.patient or "")))
+            cells.append(QTableWidgetItem(terminal_text(result.error)))
             for col, item in enumerate(cells):
                 if pred is not None and pred.uncertain:
                     item.setForeground(Qt.darkYellow)
@@ -307,13 +310,13 @@ class ClassifyTab(ProjectTab):
         self._shown = self.results[item.data(Qt.UserRole)]
         pred = self._shown.prediction
         if pred is None:
-            self.answer_label.setText(f"<b>Could not be read</b>: {self._shown.error}")
+            self.answer_label.setText(f"<b>Could not be read</b>: {_html(self._shown.error)}")
         else:
             flag = ("  <span style='color:#b36b00'><b>UNCERTAIN</b>: the two classes are close; "
                     "do not rely on this answer.</span>" if pred.uncertain else "")
-            probs = ", ".join(f"{c} {p:.1%}" for c, p in pred.probabilities.items())
+            probs = ", ".join(f"{_html(c)} {p:.1%}" for c, p in pred.probabilities.items())
             self.answer_label.setText(
-                f"<b>{pred.label}</b> with probability {pred.probability:.1%} "
+                f"<b>{_html(pred.label)}</b> with probability {pred.probability:.1%} "
                 f"(margin {pred.margin:.2f}){flag}<br>{probs}"
             )
         self._redraw_image()
@@ -361,3 +364,10 @@ def _number(value: float) -> QTableWidgetItem:
     item = QTableWidgetItem()
     item.setData(Qt.DisplayRole, round(float(value), 4))
     return item
+
+
+def _html(text: str) -> str:
+    """Untrusted text (a file or class name) for a rich-text label."""
+    import html
+
+    return html.escape(terminal_text(text))
