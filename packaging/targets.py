@@ -133,7 +133,8 @@ def package_stem(flavour: str, version: str, system: str, machine: str) -> str:
     return f"allgui-{flavour}-{version}-{osname}-{arch}"
 
 
-ICNS_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+# What Pillow's ICNS writer stores (16 and 32 points at 1x and 2x, up to 512@2x).
+ICNS_SIZES = (32, 64, 128, 256, 512, 1024)
 
 
 def make_icns(png: Path, out: Path) -> Path:

@@ -10,6 +10,7 @@ to say its version. Only onnxruntime is imported, for its execution providers.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import platform
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ class BuildInfo:
     built: str | None = None  # UTC date of the build
     commit: str | None = None
     pyinstaller: str | None = None
-    torch_cuda: str | None = None  # CUDA version torch was built with, read at build time
+    torch_cuda: str | None = None  # torch.version.cuda at build time (None: CPU only)
 
     @property
     def frozen(self) -> bool:
@@ -50,9 +51,26 @@ def build_info(path: Path = BUILD_FILE) -> BuildInfo:
                      **{k: data.get(k) for k in fields if isinstance(data.get(k), str)})
 
 
+# Distributions whose module a build may leave out while their metadata
+# travels (PyInstaller collects metadata it sees asked for): a version is
+# reported only when the module is there too.
+MODULES = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "optuna": "optuna",
+           "onnx": "onnx", "onnxscript": "onnxscript", "scikit-learn": "sklearn",
+           "scipy": "scipy", "matplotlib": "matplotlib", "safetensors": "safetensors"}
+
+
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None  # locates, does not import
+    except (ImportError, ValueError):
+        return False
+
+
 def dist_version(*names: str) -> str | None:
     """The installed version of the first of ``names`` present, else None."""
     for name in names:
+        if name in MODULES and not _findable(MODULES[name]):
+            continue
         try:
             return metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -60,29 +78,30 @@ def dist_version(*names: str) -> str | None:
     return None
 
 
-def _torch_cuda_from_metadata() -> str | None:
-    """Whether the installed torch is a CUDA build, from its metadata alone:
-    a local version (``2.5.1+cu124`` / ``+cpu``) or, for PyPI's Linux wheels
-    (plain version, CUDA inside), its nvidia-* requirements."""
-    version = dist_version("torch") or ""
+def torch_gpu(version: str, requires: list[str]) -> str | None:
+    """Which GPU a torch distribution is built for, from its metadata alone: a
+    local version (``2.5.1+cu124``, ``+rocm6.2``, ``+cpu``) or, for PyPI's
+    Linux wheels (a plain version, CUDA inside), its nvidia-* requirements.
+    "CUDA 12.4", "CUDA", "ROCm 6.2", or None for a CPU-only build."""
     local = version.partition("+")[2]
-    if local.startswith("cu") and local[2:].isdigit():
-        digits = local[2:]
-        return f"{digits[:-1]}.{digits[-1]}"
+    if local.startswith("cu") and local[2:].isdigit() and len(local) > 3:
+        return f"CUDA {local[2:-1]}.{local[-1]}"
+    if local.startswith("rocm"):
+        return f"ROCm {local[4:]}"
     if local:
         return None
-    requires = metadata.requires("torch") or []
-    return "yes" if any(r.lower().startswith("nvidia-") for r in requires) else None
+    return "CUDA" if any(r.lower().startswith("nvidia-") for r in requires) else None
 
 
 def torch_text(info: BuildInfo) -> str:
     version = dist_version("torch")
     if version is None:
         return "not included in this build" if info.frozen else "not installed"
-    cuda = info.torch_cuda if info.frozen else _torch_cuda_from_metadata()
-    if cuda:
-        return f"{version} (CUDA {cuda})" if cuda != "yes" else f"{version} (CUDA build)"
-    return f"{version} (CPU only)"
+    if info.frozen:  # recorded by the build, which imported torch anyway
+        gpu = f"CUDA {info.torch_cuda}" if info.torch_cuda else None
+    else:
+        gpu = torch_gpu(version, metadata.requires("torch") or [])
+    return f"{version} ({gpu or 'CPU only'})"
 
 
 def execution_providers() -> list[str]:
@@ -126,7 +145,7 @@ def build_text(info: BuildInfo) -> str:
                                  f"commit {info.commit}" if info.commit else "",
                                  f"PyInstaller {info.pyinstaller}" if info.pyinstaller else "")
                      if x)
-    return FLAVOURS.get(info.flavour, info.flavour) + (f" ({made})" if made else "")
+    return FLAVOURS.get(info.flavour, info.flavour) + (f"; {made}" if made else "")
 
 
 def report(info: BuildInfo | None = None) -> list[tuple[str, str]]:

@@ -50,6 +50,7 @@ cat > "$lib/uninstall.sh" <<UNINSTALL
 rm -f "$menu/allgui.desktop" "$icons/allgui.png"
 [ "\$(readlink "$prefix/bin/allgui")" = "$lib/allgui" ] && rm -f "$prefix/bin/allgui"
 rm -rf "$lib"
+command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$menu"
 echo "allgui removed from $prefix"
 UNINSTALL
 chmod 755 "$lib/uninstall.sh"
