@@ -15,7 +15,7 @@ from pathlib import Path
 FLAVOURS = ("classify", "full", "full-cpu")
 BUNDLE_ID = "org.allgui.allgui"
 DESCRIPTION = "allgui: ALL cell classifier (research use only)"
-MACOS_MINIMUM = "12.0"  # Qt 6.8 and later support macOS 12 (Monterey) and newer
+MACOS_MINIMUM = "12.0"  # when no wheel says more (Qt 6.8 supports macOS 12 and newer)
 
 # Installed distributions whose metadata the built app carries, so that About
 # and --version can name their versions without importing them.
@@ -87,7 +87,31 @@ def windows_version_info(version: str, exe_name: str, flavour: str) -> str:
 """
 
 
-def info_plist(version: str, flavour: str) -> dict:
+def macos_minimum(wheel_tags: list[str], floor: str = MACOS_MINIMUM) -> str:
+    """The oldest macOS the bundled wheels run on, from their tags
+    (``cp39-abi3-macosx_13_0_universal2`` -> "13.0"): the newest of them."""
+    found = [tuple(int(x) for x in m.groups()) for tag in wheel_tags
+             if (m := re.search(r"macosx_(\d+)_(\d+)", tag))]
+    newest = max([tuple(int(x) for x in floor.split(".")), *found])
+    return f"{newest[0]}.{newest[1]}"
+
+
+def wheel_tags(dists: tuple[str, ...]) -> list[str]:
+    """The ``Tag:`` lines of the installed distributions' WHEEL files."""
+    from importlib import metadata
+
+    tags = []
+    for dist in dists:
+        try:
+            text = metadata.distribution(dist).read_text("WHEEL") or ""
+        except metadata.PackageNotFoundError:
+            continue
+        tags += [line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.startswith("Tag:")]
+    return tags
+
+
+def info_plist(version: str, flavour: str, minimum: str = MACOS_MINIMUM) -> dict:
     """Info.plist keys BUNDLE merges over its defaults (identifier, executable
     and icon names come from BUNDLE's own arguments)."""
     return {
@@ -97,7 +121,7 @@ def info_plist(version: str, flavour: str) -> dict:
         "CFBundleVersion": version,
         "CFBundleGetInfoString": f"allgui {version} ({flavour})",
         "LSApplicationCategoryType": "public.app-category.medical",
-        "LSMinimumSystemVersion": MACOS_MINIMUM,
+        "LSMinimumSystemVersion": minimum,
         "NSHighResolutionCapable": True,
         "NSRequiresAquaSystemAppearance": False,  # follows the system's dark mode
         "NSHumanReadableCopyright": "MIT licence. Research use only, not for diagnosis.",
@@ -122,6 +146,7 @@ def desktop_entry(exec_path: str = "allgui", icon: str = "allgui") -> str:
         "Categories=Science;MedicalSoftware;",
         "Keywords=leukemia;ALL;microscopy;classifier;",
         "StartupNotify=true",
+        "StartupWMClass=allgui",  # Qt's WM_CLASS: the menu entry's icon goes to the window
         "",
     ])
 

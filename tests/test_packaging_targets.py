@@ -75,6 +75,16 @@ def test_info_plist_is_valid_and_says_what_the_app_is():
     assert re.fullmatch(r"[A-Za-z0-9.-]+", targets.BUNDLE_ID) and targets.BUNDLE_ID.count(".") >= 2
 
 
+def test_minimum_macos_is_the_newest_any_bundled_wheel_needs():
+    tags = ["cp39-abi3-macosx_13_0_universal2", "cp311-cp311-macosx_14_0_arm64",
+            "cp311-cp311-manylinux_2_28_x86_64", "py3-none-any"]
+    assert targets.macos_minimum(tags) == "14.0"
+    assert targets.macos_minimum(["py3-none-any"]) == targets.MACOS_MINIMUM
+    assert targets.macos_minimum(["cp311-cp311-macosx_10_9_x86_64"]) == targets.MACOS_MINIMUM
+    # The installed wheels' tags are read (manylinux here, macosx on a Mac).
+    assert any("-" in tag for tag in targets.wheel_tags(("numpy",)))
+
+
 def test_icns_has_every_size_from_the_png(tmp_path):
     png = REPO / "allgui" / "resources" / "allgui.png"
     icns = targets.make_icns(png, tmp_path / "allgui.icns")
@@ -259,3 +269,18 @@ def test_linux_archive_installs_into_a_clean_folder_and_uninstalls(tmp_path):
     # Only the menu's and icon theme's caches stay (shared, refreshed on removal).
     assert left <= {"share/applications/mimeinfo.cache", "share/icons/hicolor/icon-theme.cache"}
     assert not (prefix / "bin" / "allgui").exists() and not lib.exists()
+
+
+def test_ci_workflow_builds_every_flavour_through_build_py():
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "build.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    runs = job["strategy"]["matrix"]["include"]
+    assert {r["flavour"] for r in runs} == set(targets.FLAVOURS)
+    for system in ("ubuntu", "windows", "macos"):
+        flavours = {r["flavour"] for r in runs if r["os"].startswith(system)}
+        assert "classify" in flavours and flavours & {"full", "full-cpu"}, system
+    commands = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "python packaging/build.py --flavour ${{ matrix.flavour }} --package" in commands
+    assert "--self-test" in commands
+    assert any(step.get("uses", "").startswith("actions/upload-artifact@") for step in job["steps"])

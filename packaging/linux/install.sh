@@ -55,6 +55,22 @@ echo "allgui removed from $prefix"
 UNINSTALL
 chmod 755 "$lib/uninstall.sh"
 
+# The window needs some X11 libraries of the system (the headless commands and
+# the offscreen self-test do not): name any missing, with Debian's package names.
+qt="$lib/_internal/PySide6/Qt"
+missing=$(ldd "$qt/plugins/platforms/libqxcb.so" "$qt/lib/libQt6XcbQpa.so.6" 2>/dev/null \
+    | sed -n 's/^[[:space:]]*\([^[:space:]]*\) => not found$/\1/p' | sort -u)
+ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+if [ -d "$qt" ] && ! "$ldconfig" -p 2>/dev/null | grep -q 'libxcb-cursor\.so\.0'; then
+    missing="$missing libxcb-cursor.so.0"  # loaded at run time, so ldd cannot see it
+fi
+if [ -n "$(echo $missing)" ]; then
+    packages=$(for so in $missing; do echo "$so"; done \
+        | sed -e 's/\([0-9]\)\.so\.\([0-9]*\)$/\1-\2/' -e 's/\.so\.\([0-9]*\)$/\1/' | tr '\n' ' ')
+    echo "note: the window needs system libraries missing here: $(echo $missing)"
+    echo "  on Debian or Ubuntu: sudo apt install $packages"
+fi
+
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$menu" || true
 command -v gtk-update-icon-cache >/dev/null 2>&1 \
     && gtk-update-icon-cache -q -t "$prefix/share/icons/hicolor" 2>/dev/null || true
