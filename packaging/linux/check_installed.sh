@@ -47,7 +47,8 @@ if command -v xvfb-run >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 \
     cat > "$out/window.sh" <<WINDOW
 #!/bin/sh
 eval "set -- $exec_line"
-env -i HOME="$out/home" PATH=/usr/bin:/bin LANG=C.UTF-8 DISPLAY="\$DISPLAY" "\$@" > "$out/window.log" 2>&1 &
+env -i HOME="$out/home" PATH=/usr/bin:/bin LANG=C.UTF-8 DISPLAY="\$DISPLAY" \
+    XAUTHORITY="\${XAUTHORITY:-}" "\$@" > "$out/window.log" 2>&1 &
 pid=\$!
 win=
 for i in \$(seq 1 60); do
@@ -59,10 +60,14 @@ done
 echo "window shown after \$i s: \$(xprop -id \$win WM_CLASS 2>/dev/null)"
 sleep 3
 import -window root "$out/shot_main.png"
-xdotool key --window "\$win" alt+h; sleep 1; xdotool key Return; sleep 2
-xdotool search --onlyvisible --name 'About allgui' >/dev/null && echo "Help > About opened"
+# No window manager under Xvfb: give the window the keyboard focus first.
+xdotool windowfocus --sync "\$win" 2>/dev/null
+xdotool key --window "\$win" alt+h 2>/dev/null; sleep 1; xdotool key Return 2>/dev/null; sleep 2
 import -window root "$out/shot_about.png"
+about=\$(xdotool search --onlyvisible --name '^About allgui' 2>/dev/null | head -1)
 kill \$pid
+[ -n "\$about" ] || { echo "Help > About did not open"; exit 1; }
+echo "Help > About opened"
 WINDOW
     xvfb-run -a -s "-screen 0 1280x860x24" sh "$out/window.sh"
 else
