@@ -85,7 +85,7 @@ def find_iscc() -> Path:
     default = Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)"))
     candidate = Path(found) if found else default / "Inno Setup 6" / "ISCC.exe"
     if not candidate.is_file():
-        raise SystemExit("Inno Setup 6 is needed for the Windows installer "
+        raise SystemExit("Inno Setup 6.3 or later is needed for the Windows installer "
                          "(https://jrsoftware.org/isinfo.php, or: choco install innosetup)")
     return candidate
 

@@ -132,12 +132,18 @@ def test_windows_liveness_check_is_the_one_the_lock_uses(on_windows, monkeypatch
     assert seen == [12345]
 
 
+def _where(path: str) -> tuple[int, str]:
+    return os.getpid(), ntpath.basename(path)
+
+
 def test_image_work_runs_on_spawn_the_only_start_method_windows_has(monkeypatch):
     monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     assert parallel._context().get_start_method() == "spawn"
     items = [f"C:\\cells\\patient{i % 7}\\cell{i}.bmp" for i in range(parallel.MIN_PARALLEL)]
-    got = parallel.map_items(ntpath.basename, items, job="j", phase="p", workers=2, chunk=8)
-    assert got == [f"cell{i}.bmp" for i in range(parallel.MIN_PARALLEL)]
+    got = parallel.map_items(_where, items, job="j", phase="p", workers=2, chunk=8)
+    assert [name for _, name in got] == [f"cell{i}.bmp" for i in range(parallel.MIN_PARALLEL)]
+    # In spawned workers, not the in-process fallback taken when workers cannot start.
+    assert os.getpid() not in {pid for pid, _ in got}
 
 
 def test_manifest_written_on_windows_with_backslashes(tmp_path, cnmc_samples):

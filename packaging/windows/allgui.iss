@@ -1,4 +1,4 @@
-; Inno Setup 6 script: the Windows installer for one built flavour.
+; Inno Setup 6.3+ script (x64compatible): the Windows installer for one built flavour.
 ; build.py --package runs it as
 ;   ISCC.exe /DAppVersion=0.1.0 /DFlavour=classify /DAppDir=<dist\allgui-classify>
 ;            /DOutputDir=<dist\packages> /DOutputName=<allgui-classify-0.1.0-windows-x86_64-setup>
