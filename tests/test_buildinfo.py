@@ -82,6 +82,8 @@ def test_missing_or_broken_build_file_means_source(tmp_path):
     assert build_info(tmp_path / "absent.json") == BuildInfo("source")
     (tmp_path / "bad.json").write_text("{not json")
     assert not build_info(tmp_path / "bad.json").frozen
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert not build_info(tmp_path / "list.json").frozen
 
 
 @pytest.mark.parametrize(("version", "requires", "gpu"), [

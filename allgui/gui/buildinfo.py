@@ -46,6 +46,8 @@ def build_info(path: Path = BUILD_FILE) -> BuildInfo:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return BuildInfo("source")
+    if not isinstance(data, dict):
+        return BuildInfo("source")
     fields = ("built", "commit", "pyinstaller", "torch_cuda")
     return BuildInfo(str(data.get("flavour", "unknown")),
                      **{k: data.get(k) for k in fields if isinstance(data.get(k), str)})
