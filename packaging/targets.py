@@ -169,6 +169,6 @@ def make_icns(png: Path, out: Path) -> Path:
 
     source = Image.open(png).convert("RGBA")
     out.parent.mkdir(parents=True, exist_ok=True)
-    larger = [source.resize((s, s), Image.LANCZOS) for s in ICNS_SIZES if s != source.width]
+    larger = [source.resize((s, s), Image.Resampling.LANCZOS) for s in ICNS_SIZES if s != source.width]
     source.save(out, format="ICNS", append_images=larger)
     return out

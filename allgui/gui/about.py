@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
@@ -47,7 +48,7 @@ def _version(dist: str, info: BuildInfo) -> str:
     return "not included in this build" if info.frozen else "not installed"
 
 
-def _rows(cells: list[tuple[str, ...]]) -> str:
+def _rows(cells: Sequence[Sequence[str]]) -> str:
     return "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                    for row in cells)
 
