@@ -82,7 +82,7 @@ class AboutDialog(QDialog):
         self.text.setOpenExternalLinks(True)
         self.text.setHtml(about_html())
         layout.addWidget(self.text)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
