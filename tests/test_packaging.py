@@ -39,10 +39,19 @@ def test_classify_build_has_no_torch_and_passes_its_self_test(tmp_path):
     collected = {p.name.split(".")[0] for p in internal.iterdir()}
     assert not {"torch", "timm", "optuna"} & collected
 
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    version = subprocess.run([str(app / "allgui"), "--version"], capture_output=True, text=True,
+                             env=env, timeout=120)
+    assert version.returncode == 0, version.stderr
+    assert "build: classify:" in version.stdout
+    assert "torch: not included in this build" in version.stdout
+    providers = [line for line in version.stdout.splitlines() if "execution providers:" in line]
+    assert providers and "CPU" in providers[0]
+
     started = time.perf_counter()
     result = subprocess.run(
         [str(app / "allgui"), "--self-test"], capture_output=True, text=True,
-        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), timeout=120,
+        env=env, timeout=120,
     )
     cold_s = time.perf_counter() - started
     print(result.stdout)

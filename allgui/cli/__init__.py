@@ -14,7 +14,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from allgui import RESEARCH_NOTICE, __version__
+from allgui import RESEARCH_NOTICE
 from allgui.core.errors import AllguiError
 from allgui.core.files.text import safe_terminal
 from allgui.core.plain_errors import plain_message, short_details
@@ -34,13 +34,29 @@ COMMAND_MODULES = (
 )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: what this copy is (flavour, platform, library versions,
+    execution providers), gathered only when asked so other commands start fast."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from allgui.gui.buildinfo import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="allgui",
         description="Build, tune, validate and use an ALL classifier for blood-cell images. "
         "Run without a command to open the window. " + RESEARCH_NOTICE,
     )
-    parser.add_argument("--version", action="version", version=f"allgui {__version__}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the version, build, platform and library versions, and exit")
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks instead of plain messages"
     )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import html
-import platform
-from importlib import metadata
+from collections.abc import Sequence
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from allgui import RESEARCH_NOTICE, __version__
+from allgui.gui.buildinfo import BuildInfo, build_info, dist_version, report
 
 CNMC_CITATION = (
     "Gupta, A., & Gupta, R. (2019). ALL Challenge dataset of ISBI 2019 [Data set]. "
@@ -36,25 +36,26 @@ LICENCES = {
 }
 
 
-def _version(dist: str) -> str:
+def _version(dist: str, info: BuildInfo) -> str:
     if dist == "allgui":
         return __version__
     if dist == "PySide6":
         return f"{pyside_version} (Qt {qVersion()})"
-    for name in (dist, "onnxruntime-gpu") if dist == "onnxruntime" else (dist,):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return "not installed"
+    names = (dist, "onnxruntime-gpu") if dist == "onnxruntime" else (dist,)
+    found = dist_version(*names)
+    if found:
+        return found
+    return "not included in this build" if info.frozen else "not installed"
 
 
-def about_html() -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{html.escape(_version(name))}</td>"
-        f"<td>{html.escape(lic)}</td></tr>"
-        for name, lic in LICENCES.items()
-    )
+def _rows(cells: Sequence[Sequence[str]]) -> str:
+    return "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                   for row in cells)
+
+
+def about_html(info: BuildInfo | None = None) -> str:
+    info = info or build_info()
+    rows = _rows([(name, _version(name, info), lic) for name, lic in LICENCES.items()])
     return (
         f"<h2>allgui {html.escape(__version__)}</h2>"
         "<p>Build, tune, validate and use a classifier for acute lymphoblastic leukemia "
@@ -63,8 +64,9 @@ def about_html() -> str:
         "<h3>Data</h3>"
         "<p>Designed around the C-NMC 2019 dataset. If you use it, cite:<br>"
         f"{html.escape(CNMC_CITATION)}</p>"
-        f"<h3>Software</h3><p>Python {html.escape(platform.python_version())} on "
-        f"{html.escape(platform.platform(terse=True))}</p>"
+        "<h3>This copy</h3>"
+        f"<table cellspacing='6'>{_rows(report(info)[1:])}</table>"
+        "<h3>Software</h3>"
         "<table cellspacing='6'><tr><th align='left'>Library</th><th align='left'>Version</th>"
         f"<th align='left'>Licence</th></tr>{rows}</table>"
     )
@@ -80,7 +82,7 @@ class AboutDialog(QDialog):
         self.text.setOpenExternalLinks(True)
         self.text.setHtml(about_html())
         layout.addWidget(self.text)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
