@@ -156,13 +156,13 @@ class Project:
     @property
     def storage_url(self) -> str:
         """The study's storage URL; a relative SQLite path is taken from the
-        project folder (not from wherever a command happens to run)."""
-        from allgui.core.search.storage import with_driver
-
+        project folder (not from wherever a command happens to run). Opened
+        through :func:`allgui.core.search.storage.open_storage`, which names
+        the installed database driver."""
         sqlite = self.sqlite_path
         if sqlite is not None:
             return f"sqlite:///{sqlite}"
-        return with_driver(self.settings.storage)
+        return self.settings.storage
 
     @property
     def sqlite_path(self) -> Path | None:

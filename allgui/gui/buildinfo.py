@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import platform
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -126,12 +127,16 @@ def onnxruntime_text() -> str:
 
 
 def qt_text() -> str:
-    try:
-        import PySide6
-        from PySide6.QtCore import qVersion
-    except ImportError:
-        return "not installed"
-    return f"{qVersion()} (PySide6 {PySide6.__version__})"
+    """Qt's version: asked of Qt in the window; read from the installed
+    package's metadata elsewhere (``allgui --version`` loads no Qt library)."""
+    core = sys.modules.get("PySide6.QtCore")
+    if core is not None:  # already loaded by the window: ask it, importing nothing
+        return f"{core.qVersion()} (PySide6 {sys.modules['PySide6'].__version__})"
+    for dist in ("PySide6_Essentials", "PySide6"):
+        version = dist_version(dist)
+        if version:
+            return f"{version} (PySide6 {version})"  # PySide6 ships the Qt of its version
+    return "not installed"
 
 
 def platform_text() -> str:

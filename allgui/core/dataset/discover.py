@@ -134,7 +134,7 @@ def _scan_cnmc(
             c for c in children(training, skipped)
             if c.is_dir() and c.name.lower().startswith("fold")
         ]
-        groups = [(f, f.name) for f in folds] or [(training, None)]
+        groups: list[tuple[Path, str | None]] = [(f, f.name) for f in folds] or [(training, None)]
         for folder, fold in groups:
             for class_dir in children(folder, skipped):
                 if not class_dir.is_dir() or class_dir.name.startswith("."):

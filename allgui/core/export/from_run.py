@@ -63,8 +63,9 @@ def batch_metrics(batch: Batch, label: str = TUNED) -> dict[str, dict[str, float
     out: dict[str, dict[str, float]] = {}
     if not runs:
         return out
-    for key in runs[0].metrics.headline():
-        values = [r.metrics.headline().get(key) for r in runs]
+    headlines = [r.metrics.headline() for r in runs if r.metrics is not None]
+    for key in headlines[0]:
+        values = [h.get(key) for h in headlines]
         s = summarize([v for v in values if v is not None])
         if s.mean is None or not math.isfinite(s.mean):
             continue

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -146,7 +146,8 @@ class ExportGraph(nn.Module):
 
     def normalise(self, image: torch.Tensor) -> torch.Tensor:
         x = image.permute(0, 3, 1, 2).to(torch.float32) / 255.0
-        return (x - self.mean) / self.std
+        mean, std = cast(torch.Tensor, self.mean), cast(torch.Tensor, self.std)  # buffers
+        return (x - mean) / std
 
     def forward(self, image: torch.Tensor):
         fmap = self.model.forward_features(self.normalise(image))  # N, K, h, w
@@ -226,7 +227,7 @@ def _load(model_or_checkpoint: AllClassifier | str | os.PathLike):
         return model_or_checkpoint, None
     from allgui.core.model.checkpoint import load_checkpoint
 
-    return load_checkpoint(model_or_checkpoint)
+    return load_checkpoint(Path(model_or_checkpoint))
 
 
 def _card(metadata: ExportMetadata | None, model: AllClassifier, ckpt: Any, size: int
@@ -305,7 +306,7 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
             torch.onnx.export(
                 graph,
                 (dummy,),
-                buffer,
+                cast(Any, buffer),  # a file object: the exporter writes to it
                 dynamo=False,
                 input_names=[INPUT_NAME],
                 output_names=outputs,

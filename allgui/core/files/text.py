@@ -108,8 +108,8 @@ class safe_terminal:
 
     def __enter__(self) -> None:
         self._saved = sys.stdout, sys.stderr
-        sys.stdout = TerminalStream(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = TerminalStream(sys.stderr)  # type: ignore[assignment]
+        sys.stdout = TerminalStream(sys.stdout)
+        sys.stderr = TerminalStream(sys.stderr)
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout, sys.stderr = self._saved

@@ -129,7 +129,7 @@ def external_locations(data: bytes | memoryview | mmap.mmap) -> list[str]:
     Raises ValueError when the bytes are not a well-formed protobuf message.
     """
     try:
-        return _model_locations(memoryview(data))  # type: ignore[arg-type]
+        return _model_locations(memoryview(data))
     except _Malformed as exc:
         reason = str(exc)
     # raised here, once the parse's frames (and their views of ``data``) are

@@ -80,7 +80,8 @@ def find_images(folder: str | os.PathLike, recursive: bool = True) -> tuple[list
     if not root.is_dir():
         raise AllguiError(f"{folder} is not a folder.")
     walker = root.rglob("*") if recursive else root.iterdir()
-    images, others = [], []
+    images: list[Path] = []
+    others: list[Path] = []
     for path in sorted(walker):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
@@ -238,7 +239,8 @@ def _run_batch(
 ) -> list[FolderRow]:
     want_heat = heatmaps_dir is not None or small_heatmaps > 0
     try:
-        preds = classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat)
+        preds: list[Prediction | Exception] = list(
+            classifier.classify_prepared([p for _, _, p in batch], heatmap=want_heat))
     except ModelFileError:  # the model itself is unusable: no image gets a label from it
         raise
     except Exception:  # retry one by one, so one image cannot take the others down

@@ -187,8 +187,8 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
         info = ModelInfo(
             path=str(path),
             card=card,
-            mean=mean,  # type: ignore[arg-type]
-            std=std,  # type: ignore[arg-type]
+            mean=mean,
+            std=std,
             decision_threshold=float(values.get("decision_threshold", 0.5)),
             uncertain_margin=float(values.get("uncertain_margin", 0.2)),
             heatmap_size=heatmap,  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -86,7 +86,7 @@ class AllClassifier(nn.Module):
         super().__init__()
         self.config = config
         self.backbone = backbone
-        self.num_features = int(backbone.num_features)
+        self.num_features = int(cast(Any, backbone).num_features)  # timm models have it
         self.head = build_head(
             self.num_features, config.hidden, config.dropout1, config.dropout2, config.n_classes
         )
@@ -150,7 +150,7 @@ class AllClassifier(nn.Module):
         same as ``backbone(x)``; for a few (MobileNetV3) ``backbone(x)`` adds
         timm's own head convolution, which the paper's head replaces.
         """
-        return self.backbone.forward_features(x)
+        return cast(Any, self.backbone).forward_features(x)
 
     @staticmethod
     def pool(features: torch.Tensor) -> torch.Tensor:
@@ -176,7 +176,7 @@ def _last_stage_parameter_names(backbone: nn.Module, stages: int) -> list[str]:
     from timm.models import group_parameters
 
     try:
-        groups = group_parameters(backbone, backbone.group_matcher(coarse=True))
+        groups = group_parameters(backbone, cast(Any, backbone).group_matcher(coarse=True))
     except (AttributeError, NotImplementedError) as exc:
         raise AllguiError(
             "This backbone does not say where its stages are, so it cannot be "
@@ -205,7 +205,7 @@ def build_model(config: ModelConfig) -> AllClassifier:
             "See timm.list_models() for the names it accepts.",
         )
     weights = (config.weights or "none").strip()
-    kwargs = dict(num_classes=0, global_pool="")
+    kwargs: dict[str, Any] = dict(num_classes=0, global_pool="")
     if weights.lower() == "imagenet":
         try:
             backbone = create_pretrained(config.backbone, **kwargs)

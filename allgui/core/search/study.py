@@ -99,9 +99,10 @@ def project_study(project: Project):
     if project.sqlite_path is not None and not project.sqlite_path.is_file():
         return None
     try:
-        names = optuna.study.get_all_study_names(storage=project.storage_url)
+        storage = storage_for(project.storage_url)
+        names = optuna.study.get_all_study_names(storage=storage)
         name = project_study_name(project, names)
-        return optuna.load_study(study_name=name, storage=project.storage_url) if name else None
+        return optuna.load_study(study_name=name, storage=storage) if name else None
     except Exception as exc:  # storage errors come in many kinds
         raise ProjectError("The project's study cannot be read.", f"{type(exc).__name__}: {exc}"
                            ) from exc

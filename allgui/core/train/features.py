@@ -77,7 +77,7 @@ def array_fingerprint(*arrays: np.ndarray) -> str:
     for a in arrays:
         a = np.ascontiguousarray(a)
         h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))  # no copy: the images may be gigabytes
     return h.hexdigest()
 
 
