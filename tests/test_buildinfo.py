@@ -98,6 +98,7 @@ def test_torch_gpu_from_metadata(version, requires, gpu):
     assert torch_gpu(version, requires) == gpu
 
 
+@pytest.mark.gui
 def test_about_box_shows_this_copy(qtbot):
     from allgui.gui.about import AboutDialog, about_html
 
