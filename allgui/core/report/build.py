@@ -17,7 +17,7 @@ from allgui.core.model.params import ordered
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
-from allgui.core.report.study_facts import StudyFacts, read_study, settings_rows
+from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, settings_rows
 from allgui.core.validation.analysis import (
     BatchAnalysis,
     analyse,
@@ -39,16 +39,6 @@ class ReportFiles:
     html: Path | None
     pdf: Path | None
     document: Document
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_fmt(x) for x in v)
-    return str(v)
 
 
 def _or_unknown(value: Any) -> Any:
@@ -130,7 +120,7 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
             f"Best trials (as the paper's Table 2), by {study.objective}",
             ["Rank", "Trial", study.objective] + [param_label(n) for n in names]
             + ["Best epoch", "Epochs run"],
-            [[i + 1, t.number, format_value(t.value)] + [_fmt(t.params.get(n)) for n in names]
+            [[i + 1, t.number, format_value(t.value)] + [plain_value(t.params.get(n)) for n in names]
              + [t.best_epoch or "?", t.epochs if t.epochs is not None else "?"]
              for i, t in enumerate(top)],
             note="Each trial's objective on the validation part at its best epoch (lowest "
@@ -189,7 +179,7 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
         "Configurations trained",
         ["Setting"] + [n for n, _ in configs],
         [["Source"] + [c.source for _, c in configs]]
-        + [[param_label(p)] + [_fmt(c.params.get(p, "")) for _, c in configs] for p in names],
+        + [[param_label(p)] + [plain_value(c.params.get(p, "")) for _, c in configs] for p in names],
     ))
     header, rows = metrics_rows(analysis, TUNED)
     out.append(table(f"Test-set figures of the tuned configuration ({b.test_set})", header, rows,
@@ -314,7 +304,7 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
             ["Split", f"{batch.split.method or '?'}, seed {_or_unknown(batch.split.seed)}"],
             ["Test set", batch.test_set],
             ["Dataset content hash", batch.dataset_fingerprint],
-            ["Model", _fmt(batch.model.to_dict())],
+            ["Model", plain_value(batch.model.to_dict())],
         ]
         chosen = batch.chosen_run()
         if chosen:
@@ -326,7 +316,7 @@ def _record_section(project: Project, batch: Batch | None, study: StudyFacts | N
         rows.append(["Study", f"{study.name} ({mask_url(project.storage_url)})"])
         recorded = study.settings.get("allgui") or {}
         if isinstance(recorded, dict) and recorded.get("sampler"):
-            rows.append(["Sampler", _fmt(recorded["sampler"])])
+            rows.append(["Sampler", plain_value(recorded["sampler"])])
     return [Heading("Reproducibility record"),
             table("Software, machine, seeds and data behind these figures",
                   ["Item", "Value"], rows)]

@@ -88,13 +88,15 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
     return facts
 
 
-def _plain_value(v: Any) -> str:
+def plain_value(v: Any) -> str:
+    """A setting's value as report text: 4 significant digits, lists and
+    tables flattened to ``k=v, ...``."""
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k}={_plain_value(x)}" for k, x in v.items())
+        return ", ".join(f"{k}={plain_value(x)}" for k, x in v.items())
     if isinstance(v, (list, tuple)):
-        return ", ".join(_plain_value(x) for x in v)
+        return ", ".join(plain_value(x) for x in v)
     return str(v)
 
 
@@ -115,13 +117,13 @@ def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tup
     if space is not None:
         rows += [("Search space", line) for line in space.describe()]
     else:
-        rows += [(f"Search space: {k}", _plain_value(v)) for k, v in sorted(tables.items())]
+        rows += [(f"Search space: {k}", plain_value(v)) for k, v in sorted(tables.items())]
     for key in ("sampler", "pruner"):
         if recorded.get(key):
-            rows.append((key.capitalize(), _plain_value(recorded[key])))
-    rows += [(k.replace("_", " "), _plain_value(v)) for k, v in sorted(scalars.items())]
+            rows.append((key.capitalize(), plain_value(recorded[key])))
+    rows += [(k.replace("_", " "), plain_value(v)) for k, v in sorted(scalars.items())]
     others = {k: v for k, v in facts.settings.items() if k != ALLGUI}
-    rows += [(k, _plain_value(v)) for k, v in sorted(others.items())
+    rows += [(k, plain_value(v)) for k, v in sorted(others.items())
              if not (isinstance(v, list) and len(v) > 12)]
     return rows
 
