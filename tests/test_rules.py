@@ -72,3 +72,21 @@ def test_unfrozen_dataclass_is_found():
         "@dataclass(frozen=True)\nclass C: x: int\n"
     )
     assert _unfrozen_dataclasses(source) == ["A", "B"]
+
+
+def test_architecture_names_every_module():
+    """ARCHITECTURE.md's layout is the map: every module of the package is named
+    in it (``name.py``, or ``name`` in a list of a folder's parts), and every folder."""
+    import re
+
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    layout = text.split("## Layout", 1)[1].split("```")[1]
+    words = set(re.findall(r"[A-Za-z_][\w]*", layout))
+    missing = sorted(
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if p.stem not in ("__init__", "__main__") and p.stem not in words
+    )
+    assert missing == [], f"not in ARCHITECTURE.md's layout: {missing}"
+    folders = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")} - {"."}
+    assert sorted(f for f in folders if f"{f.rsplit('/', 1)[-1]}/" not in layout) == []
