@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from allgui.core.project import Project
+
     from support.onnx_models import TinyModels
     from support.pg_server import PgServer
-
-    from allgui.core.project import Project
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -146,9 +146,9 @@ def pg() -> Iterator[PgServer]:
 @pytest.fixture
 def database(pg: PgServer) -> str:
     """A fresh empty database on :func:`pg`, as a storage URL."""
-    from support import pg_server
-
     from allgui.core.search.storage import normalize_storage_url
+
+    from support import pg_server
 
     return normalize_storage_url(pg_server.create_database(pg, f"allgui_{next(_databases)}"))
 
@@ -160,9 +160,9 @@ def database(pg: PgServer) -> str:
 def captured(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The window's error dialogs, captured instead of shown (``.errors``);
     its yes/no questions answered with ``.answer``."""
-    from support.gui import Dialogs
-
     from allgui.gui import dialogs, errors
+
+    from support.gui import Dialogs
 
     d = Dialogs()
     monkeypatch.setattr(errors, "present", d.present)
@@ -183,9 +183,9 @@ def app_settings(tmp_path: Path) -> Any:
 @pytest.fixture
 def window(qtbot: Any, app_settings: Any, captured: Any) -> Iterator[Any]:
     """A shown main window; on teardown every job it started must have ended."""
-    from support.tiny_project import DEMO_SMALL
-
     from allgui.gui.main_window import MainWindow
+
+    from support.tiny_project import DEMO_SMALL
 
     w = MainWindow(app_settings, probe_device=False)
     w.dataset_tab.demo_options = dict(DEMO_SMALL)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from support.onnx_models import CLASSES, tiny_model
 
 from allgui.core.export.onnx import ExportMetadata, export_onnx
 from allgui.core.infer import read_model_info
@@ -26,6 +25,8 @@ from allgui.core.validation.provenance import (
     SplitRecord,
     StudySummary,
 )
+
+from support.onnx_models import CLASSES, tiny_model
 
 torch.set_num_threads(1)
 

@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from support.onnx_models import CLASSES, handmade_model, tiny_model
 
 from allgui import RESEARCH_NOTICE
 from allgui.cli import main
@@ -19,6 +18,8 @@ from allgui.core.project import Project, ProjectSettings
 from allgui.core.validation.batch import Batch, Configuration, RunRecord
 from allgui.core.validation.metrics import compute_metrics
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
+
+from support.onnx_models import CLASSES, handmade_model, tiny_model
 
 
 @pytest.fixture(scope="module")

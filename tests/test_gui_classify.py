@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support.gui import drop_paths, wait_jobs
 
 pytestmark = pytest.mark.gui
@@ -186,6 +187,7 @@ def test_hostile_metadata_is_shown_as_text(window, qtbot, tmp_path):
     terminal controls or as markup."""
     import numpy as np
     from PIL import Image
+
     from support.onnx_models import handmade_model
 
     model = handmade_model(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+
 from support.gui import drop_paths, wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support.gui import tiny_search_form, wait_jobs
 
 pytestmark = pytest.mark.gui

@@ -6,9 +6,10 @@ import time
 
 import pytest
 from PySide6.QtCore import Qt
-from support.gui import tiny_search_form, wait_jobs, wait_until
 
 from allgui.core.events import EpochEnded, StudyFinished
+
+from support.gui import tiny_search_form, wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui
 

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support.gui import wait_until
 
 from allgui.core.errors import Cancelled
+
+from support.gui import wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -81,13 +82,14 @@ def test_shutdown_says_when_a_job_cannot_stop_in_time(window, qtbot):
 def close_during_search(work: Path) -> int:
     sys.path.insert(0, str(HERE))
     from PySide6.QtCore import QTimer
-    from support.gui import tiny_search_form
-    from support.tiny_project import make_demo_project
 
     from allgui.gui import dialogs, errors
     from allgui.gui.app import make_application
     from allgui.gui.main_window import MainWindow
     from allgui.gui.settings import AppSettings
+
+    from support.gui import tiny_search_form
+    from support.tiny_project import make_demo_project
 
     app = make_application()
     shown: list[str] = []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from support.gui import wait_jobs, wait_until
 
 from allgui.core.project import Project
 from allgui.gui.optimize import follow as study_follow
+
+from support.gui import wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui
 

@@ -4,6 +4,7 @@ export to ONNX (the Classify tab takes it) and the report."""
 from __future__ import annotations
 
 import pytest
+
 from support.gui import tiny_search_form, wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui

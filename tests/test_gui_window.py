@@ -9,12 +9,13 @@ import time
 
 import pytest
 from PySide6.QtCore import QThread
-from support.gui import wait_until
 
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import Notice, Progress
 from allgui.core.project import Project, ProjectSettings
+
+from support.gui import wait_until
 
 pytestmark = pytest.mark.gui
 

@@ -76,13 +76,14 @@ def walkthrough(work: Path, shots: Path) -> None:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
-    from support.gui import TINY_BACKBONE, drop_paths, wait_until
 
     from allgui import RESEARCH_NOTICE
     from allgui.gui import dialogs, errors
     from allgui.gui.app import make_application
     from allgui.gui.main_window import MainWindow
     from allgui.gui.settings import AppSettings
+
+    from support.gui import TINY_BACKBONE, drop_paths, wait_until
 
     app = make_application()
     shown = []

@@ -116,10 +116,10 @@ def test_damaged_files_of_every_format_never_crash(tmp_path):
 
 
 def test_allgui_pixel_limit_is_the_one_that_applies(tmp_path):
-    from support.badfiles import bomb_png
-
     from allgui.core.dataset.discover import header_problem
     from allgui.core.dataset.imaging import MAX_PIXELS
+
+    from support.badfiles import bomb_png
 
     tile = tmp_path / "tile.png"  # 10,000 x 10,000: over Pillow's default, under allgui's
     tile.write_bytes(bomb_png(10_000, 10_000))

@@ -16,11 +16,12 @@ import numpy as np
 import onnx
 import pytest
 from PIL import Image
-from support.onnx_models import export_tiny, handmade_model
 
 from allgui.cli import main
 from allgui.core.errors import ModelFileError
 from allgui.core.infer import Classifier, read_model_info
+
+from support.onnx_models import export_tiny, handmade_model
 
 BLANK = np.zeros((40, 40, 3), np.uint8)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from support.onnx_models import CLASSES, export_tiny, tiny_model
 
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
 from allgui.core.events import EventLog, JobFinished, JobStarted
+
+from support.onnx_models import CLASSES, export_tiny, tiny_model
 
 
 def _ended_once(log: EventLog, *, stopped: bool = False) -> JobFinished:
@@ -96,11 +97,11 @@ def test_a_classification_that_cannot_write_its_results_ends_once(tmp_path, cnmc
 
 
 def test_a_classification_whose_model_fails_mid_run_ends_once(tmp_path, cnmc_samples):
-    from support.onnx_models import handmade_model
-
     from allgui.core.errors import ModelFileError
     from allgui.core.infer import Classifier
     from allgui.core.infer.folder import classify_files
+
+    from support.onnx_models import handmade_model
 
     model = handmade_model(tmp_path / "nan.onnx", (float("nan"), 0.5))
     log = EventLog()

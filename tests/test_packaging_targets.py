@@ -24,10 +24,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
 sys.path.insert(0, str(PACKAGING))
-import targets  # noqa: E402  (packaging/targets.py)
+from allgui import __version__  # noqa: E402
 
 import build  # noqa: E402  (packaging/build.py)
-from allgui import __version__  # noqa: E402
+import targets  # noqa: E402  (packaging/targets.py)
 
 
 @pytest.mark.parametrize(("version", "numbers"), [

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
-from support.onnx_models import handmade_model
 
 from allgui.cli import main
 from allgui.core.files.text import TerminalStream, csv_cell, csv_value, terminal_text
+
+from support.onnx_models import handmade_model
 
 ESC = "\x1b"
 

@@ -170,9 +170,9 @@ def test_workers_need_a_database_server(tmp_path):
 @pytest.mark.gui
 def test_the_window_follows_every_workers_trials(tmp_path, database, demo_data, qtbot,
                                                  app_settings, captured):
-    from support.gui import wait_jobs, wait_until
-
     from allgui.gui.main_window import MainWindow
+
+    from support.gui import wait_jobs, wait_until
 
     secret = database.replace("allgui@", "allgui:s3cret@")  # the test server ignores it
     project = shared_project(tmp_path, secret, demo_data, trials=3)

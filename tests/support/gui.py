@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from allgui.core.project import Project
+
 from support.tiny_project import TINY_BACKBONE
 
 
