@@ -66,6 +66,7 @@ class TrainSettings:
     views: int = 10  # K, cached mode
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     amp: bool = True  # bf16 autocast, CUDA only
+    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
 
 
 @dataclass(frozen=True)
@@ -354,6 +355,19 @@ class _State:
         proba = torch.softmax(logits, 1).cpu().numpy().astype(np.float64)
         acc, bal = _accuracies(self.data.val_labels, proba.argmax(1), self.n_classes)
         return _PassResult(loss, acc, bal, proba)
+
+
+def head_proba(model: AllClassifier, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Class probabilities (N, n_classes) from pooled backbone features (N, C),
+    the head in fp32 on the CPU (the features came through the cached path)."""
+    model.to("cpu").eval()
+    out = [np.zeros((0, model.config.n_classes), dtype=np.float32)]
+    with torch.inference_mode():
+        for start in range(0, len(features), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(features[start:start + batch_size],
+                                                      dtype=np.float32))
+            out.append(torch.softmax(model.forward_head(x).float(), 1).numpy())
+    return np.concatenate(out)
 
 
 def predict_proba(
