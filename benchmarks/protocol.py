@@ -220,30 +220,62 @@ def run(base: Path, sizes: dict, device, reduced: bool) -> int:
         print(f"allgui's CPU feature pass / eager torch (channels_last, batch 16): "
               f"{pass_rate / eager:.2f}x (target >= 1.5x)")
     if reduced:
-        extrapolate(times, sizes, n_all, n_train, n_val, n_test, epochs_run, result.features_s)
+        head_s = full_size_head(project, sizes, n_train, n_val, n_all, device)
+        extrapolate(times, sizes, n_all, n_train, n_val, n_test, head_s, result.features_s)
     return 0
 
 
-def extrapolate(times, sizes, n_all, n_train, n_val, n_test, epochs_run, search_features_s):
-    """The full protocol's time from this run's rates: feature images by the
-    measured feature rate, head epochs by the measured row-epoch rate, the cache
-    by its images/s, the export as measured."""
+def full_size_head(project, sizes, n_train, n_val, n_all, device) -> float:
+    """Seconds of one 10-epoch head fit (the study's best configuration) on
+    C-NMC-sized cached features: a head's cost grows with its rows, but a
+    trial also has a fixed cost, so it is measured at full size, not scaled."""
+    import numpy as np
+
+    from allgui.core.model.classifier import build_model
+    from allgui.core.search.runner import best_configuration
+    from allgui.core.train.features import FeatureSet
+    from allgui.core.train.loop import FitConfig, TrainSettings, fit
+    from allgui.core.train.sources import CachedViews, TrainingData
+
+    config, hp, _ = best_configuration(project, n_classes=2)
+    model = build_model(config)
     scale = CNMC / n_all
-    k, runs = sizes["views"], sizes["runs"]
-    feats_search = k * n_train + n_val
+    rows, val_rows = round(n_train * scale), round(n_val * scale)
+    rng = np.random.default_rng(0)
+    views = tuple(rng.random((rows, model.num_features), dtype=np.float32)
+                  for _ in range(sizes["views"]))
+    features = FeatureSet(views, rng.random((val_rows, model.num_features), dtype=np.float32),
+                          key="bench", seed=0)
+    blank = np.zeros((1, 1, 1, 3), np.uint8)
+    data = TrainingData(np.broadcast_to(blank, (rows, 1, 1, 3)), np.arange(rows) % 2,
+                        np.broadcast_to(blank, (val_rows, 1, 1, 3)), np.arange(val_rows) % 2,
+                        ("all", "hem"))
+    settings = TrainSettings(views=sizes["views"], early_stopping_patience=10**6)
+    t = time.perf_counter()
+    fit(FitConfig(config, hp, epochs=FULL["epochs"], settings=settings),
+        CachedViews(data, features=features), device=device, base_model=model)
+    seconds = time.perf_counter() - t
+    print(f"  one full-size head fit ({rows} rows, {FULL['epochs']} epochs, batch "
+          f"{hp.batch_size}): {seconds:.2f} s")
+    return seconds
+
+
+def extrapolate(times, sizes, n_all, n_train, n_val, n_test, head_s, search_features_s):
+    """The full protocol's time from this run's rates: feature images by the
+    search's measured feature rate, heads by a full-size head fit (validation
+    runs counted at all 40 epochs, an upper bound), the cache by its images/s,
+    the export as measured."""
+    scale = CNMC / n_all
+    feats_search = sizes["views"] * n_train + n_val
     rate = feats_search / max(search_features_s, 1e-9)
-    head_search = times["search: trials"] / max(sizes["trials"] * sizes["epochs"] * n_train, 1)
-    val_features_s = (runs * feats_search + n_test) / rate
-    val_heads = max(times["validation"] - val_features_s, 0.0)
-    head_val = val_heads / max(epochs_run * n_train, 1)
     full_train, full_val, full_test = n_train * scale, n_val * scale, n_test * scale
-    full_feats = k * full_train + full_val
+    full_feats = FULL["views"] * full_train + full_val
     est = {
         "cache build": times["cache build"] * scale,
         "search: features": full_feats / rate,
-        "search: trials": head_search * FULL["trials"] * FULL["epochs"] * full_train,
-        "validation: features": (runs * full_feats + full_test) / rate,
-        "validation: heads": head_val * (epochs_run / runs) * FULL["runs"] * full_train,
+        "search: trials": head_s * FULL["trials"],
+        "validation: features": (FULL["runs"] * full_feats + full_test) / rate,
+        "validation: heads": head_s * FULL["run_epochs"] / FULL["epochs"] * FULL["runs"],
         "export": times["export"],
     }
     print()
