@@ -49,8 +49,10 @@ def dataset(root: Path, images: int) -> Path:
                              images_per_patient=per_patient, unlabelled_images=0)
 
 
-def feature_rates(model, images, threads: int) -> dict[str, float]:
-    """Images/s of the three feature paths on the same images, in one run."""
+def feature_rates(model, images) -> dict[str, float]:
+    """Images/s of each feature path on the same images, measured in turns (one
+    batch of 16 per path per round), so that a load that comes and goes on a
+    shared machine falls on every path alike."""
     import numpy as np
     import torch
 
@@ -60,37 +62,37 @@ def feature_rates(model, images, threads: int) -> dict[str, float]:
 
     cpu = torch.device("cpu")
     images = np.ascontiguousarray(images[:BENCH_IMAGES])
-    rates = {}
     x_all = model_input(images, model.mean, model.std, cpu).contiguous()
-
-    def timed(fn) -> float:
-        fn(x_all[:16])  # warm-up
-        t0 = time.perf_counter()
-        for s in range(0, len(images), 16):
-            fn(x_all[s:s + 16])
-        return len(images) / (time.perf_counter() - t0)
-
-    model.eval()
-    eager = model.backbone
-    eager_cl = eager.to(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        rates["eager torch, channels_last, batch 16"] = timed(
-            lambda x: model.pool(model.forward_features(
-                x.contiguous(memory_format=torch.channels_last))))
-    eager_cl.to(memory_format=torch.contiguous_format)
-    with torch.inference_mode():
-        rates["eager torch, batch 16"] = timed(lambda x: model.pool(model.forward_features(x)))
-    session = _session(export_backbone(model, images.shape[1]), physical_cores())
-    rates["bare onnxruntime session, batch 16"] = timed(
-        lambda x: session.run(None, {"images": x.numpy()}))
-    runtime = feature_runtime(model, images, cpu)
     matrices = random_affine_matrices(len(images), view_generator(0, 0))
-    extract(model, images[:16], cpu, matrices=matrices[:16], runtime=runtime)  # warm-up
-    t0 = time.perf_counter()
-    extract(model, images, cpu, matrices=matrices, runtime=runtime)
-    rates[f"allgui's pass, augmentation included: {runtime.path.description}"] = (
-        len(images) / (time.perf_counter() - t0))
-    return rates
+    model.eval()
+    backbone = model.backbone
+    session = _session(export_backbone(model, images.shape[1]), physical_cores())
+    runtime = feature_runtime(model, images, cpu)
+
+    def eager(s: slice, channels_last: bool) -> None:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        backbone.to(memory_format=fmt)
+        with torch.inference_mode():
+            model.pool(model.forward_features(x_all[s].contiguous(memory_format=fmt)))
+
+    paths = {
+        "eager torch, channels_last, batch 16": lambda s: eager(s, True),
+        "eager torch, batch 16": lambda s: eager(s, False),
+        "bare onnxruntime session, batch 16": lambda s: session.run(
+            None, {"images": x_all[s].numpy()}),
+        f"allgui's pass, augmentation included: {runtime.path.description}": lambda s: extract(
+            model, images[s], cpu, matrices=matrices[s], runtime=runtime),
+    }
+    spent = dict.fromkeys(paths, 0.0)
+    for fn in paths.values():
+        fn(slice(0, 16))  # warm-up
+    for start in range(0, len(images), 16):
+        for name, fn in paths.items():
+            t0 = time.perf_counter()
+            fn(slice(start, start + 16))
+            spent[name] += time.perf_counter() - t0
+    backbone.to(memory_format=torch.contiguous_format)
+    return {name: len(images) / s for name, s in spent.items()}
 
 
 class Clock:
@@ -155,7 +157,6 @@ def run(base: Path, sizes: dict, device, reduced: bool) -> int:
     from allgui.core.model.classifier import ModelConfig, build_model
     from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
     from allgui.core.search.runner import SearchSettings, run_search
-    from allgui.core.train.runtime import physical_cores
     from allgui.core.train.sources import training_data_from_prepared
     from allgui.core.validation.run import ValidationSettings, run_batch
 
@@ -180,7 +181,7 @@ def run(base: Path, sizes: dict, device, reduced: bool) -> int:
     rates = {}
     if device.type == "cpu":
         model = build_model(ModelConfig(backbone=sizes["backbone"], weights="none"))
-        rates = feature_rates(model, prepared.train.images, physical_cores())
+        rates = feature_rates(model, prepared.train.images)
         for name, r in rates.items():
             print(f"  features: {r:7.1f} images/s  {name}")
         del model
