@@ -53,7 +53,7 @@ from allgui.core.train.loop import (
     fit,
     seed_everything,
 )
-from allgui.core.train.sources import TrainingData, source_for
+from allgui.core.train.sources import TrainingData, announce_features, source_for
 
 JOB = "search"
 DONE, WAIT = "done", "wait"  # what a policy's claim() returns when it hands out no trial
@@ -216,8 +216,9 @@ class _Backbones:
                 views=self.settings.views, seed=self.settings.seed, device=self.device,
                 cache_dir=self.project.cache_dir, data_key=self.data.key,
                 batch_size=self.settings.extract_batch_size, cancel=self.cancel,
-                progress=progress,
+                progress=progress, features=self.settings.features,
             )
+            announce_features(self.sink, JOB, self.features[name])
             self.features_s += time.perf_counter() - started
         return model, self.features.get(name)
 
@@ -231,7 +232,8 @@ class Trials:
         self.device, self.sink, self.cancel = device, sink, cancel
         self.backbones = _Backbones(project, settings, data, device, sink, cancel)
         self.train_settings = TrainSettings(objective=settings.objective, views=settings.views,
-                                            extract_batch_size=settings.extract_batch_size)
+                                            extract_batch_size=settings.extract_batch_size,
+                                            features=settings.features)
 
     def prepare_backbone(self) -> bool:
         """Build the backbone (and, cached mode, its features) before the first
@@ -251,9 +253,11 @@ class Trials:
             return False
         return True
 
-    def _settings_record(self, seed: int, config: ModelConfig, fixed: dict) -> dict[str, Any]:
+    def _settings_record(self, seed: int, config: ModelConfig, fixed: dict,
+                         features: FeatureSet | None) -> dict[str, Any]:
         s = self.settings
         return {
+            "features": features.path if features is not None else "",
             "mode": s.mode, "epochs": s.epochs, "views": s.views,
             "objective": s.objective, "seed": seed, "views_seed": s.seed,
             "backbone": config.backbone, "weights": config.weights,
@@ -276,9 +280,12 @@ class Trials:
             values = {**fixed, **searched}
             config, hp = trial_configuration(values, self.project, len(self.data.class_names))
             seed = settings.seed + number
-            S.write_settings(trial, self._settings_record(seed, config, fixed))
+            known = self.backbones.features.get(config.backbone)
+            S.write_settings(trial, self._settings_record(seed, config, fixed, known))
             sink(TrialStarted(JOB, number=number, params=dict(values)))
             base, features = self.backbones.get(config)
+            if known is None and features is not None:  # a backbone's first trial: now known
+                S.write_settings(trial, self._settings_record(seed, config, fixed, features))
 
             def on_epoch(record) -> None:
                 nonlocal epochs_run

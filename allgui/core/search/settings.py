@@ -16,6 +16,7 @@ from allgui.core.search.space import SearchSpace
 from allgui.core.train.objective import MODES, OBJECTIVES, check_mode
 
 PRUNERS = ("none", "median", "hyperband")
+FEATURE_PATHS = ("auto", "torch")  # as allgui.core.train.runtime.CHOICES (torch-free here)
 
 
 class SearchError(AllguiError):
@@ -38,6 +39,7 @@ class SearchSettings:
     multivariate: bool = True
     device: str = "auto"
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
+    features: str = "auto"  # what computes cached features: 'auto' (onnxruntime on a CPU), 'torch'
     space: SearchSpace = field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
@@ -52,6 +54,8 @@ class SearchSettings:
             problems.append("the seed must be 0 or more")
         if self.extract_batch_size < 0:
             problems.append("the feature batch size cannot be negative")
+        if self.features not in FEATURE_PATHS:
+            problems.append(f"features must be one of {', '.join(FEATURE_PATHS)}")
         if self.trials < 1 or self.epochs < 1 or self.views < 1:
             problems.append("trials, epochs and views must each be at least 1")
         if self.mode not in MODES:

@@ -7,6 +7,9 @@ validation and the benchmarks choose the device the same way.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 from allgui.core.errors import AllguiError
@@ -34,3 +37,20 @@ def backbone_batch(device: torch.device, requested: int = 0) -> int:
 def autocast(device: torch.device, amp: bool = True) -> torch.autocast:
     """bf16 autocast on CUDA when ``amp``; a no-op elsewhere."""
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and amp)
+
+
+@contextlib.contextmanager
+def head_threads(device: torch.device, head_only: bool) -> Iterator[None]:
+    """One torch thread while only a head trains on a CPU, the previous count
+    after. A head's operations are far too small to share between threads:
+    each one then waits on a barrier for the other threads, which on a busy
+    machine (other jobs, onnxruntime's pool) costs tens of times the work."""
+    if device.type != "cpu" or not head_only:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

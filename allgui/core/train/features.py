@@ -10,7 +10,11 @@ On disk (``<project>/cache/features/<key>/``) each view is one ``.npy``
 (float32, N x C), written atomically when complete, so an interrupted build
 resumes at the first missing view. The key hashes everything that decides
 the numbers: the backbone's weights, the images and labels, K, the seed,
-the augmentation, the numeric precision and the layout version.
+the augmentation, the numeric precision, the layout version and the path
+that computed them (:mod:`allgui.core.train.runtime`: onnxruntime on a CPU,
+torch on a GPU or as the fallback), which ``meta.json`` and
+:attr:`FeatureSet.path` also name. Torch-computed entries keep the key they
+had before onnxruntime was used.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from allgui.core.train.augment import (
     view_generator,
 )
 from allgui.core.train.device import backbone_batch
+from allgui.core.train.runtime import Runtime, TorchBackbone, choose_runtime
+
+CHECK_IMAGES = 4  # images on which an exported backbone must give torch's features
 
 LAYOUT_VERSION = 1
 
@@ -50,6 +57,8 @@ class FeatureSet:
     val: np.ndarray
     key: str
     seed: int
+    path: str = ""  # what computed them, as printed: 'onnxruntime (CPU, 2 threads)'
+    notice: str = ""  # why the preferred path was not taken; empty when it was
     _on_device: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -65,10 +74,16 @@ class FeatureSet:
         that every trial of a search gathers its batches there."""
         key = str(device)
         if key not in self._on_device:
-            # Copies: the arrays may be read-only memory maps of the cache files.
-            views = tuple(torch.tensor(np.asarray(v), device=device) for v in self.train_views)
-            self._on_device[key] = (views, torch.tensor(np.asarray(self.val), device=device))
+            self._on_device[key] = (tuple(_tensor(v, device) for v in self.train_views),
+                                    _tensor(self.val, device))
         return self._on_device[key]
+
+
+def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """One copy of ``array`` on ``device``, made once; every step then indexes it.
+    A copy even on the CPU: the arrays may be read-only memory maps of the cache."""
+    t = torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
+    return t if device.type == "cpu" else t.to(device)
 
 
 def array_fingerprint(*arrays: np.ndarray) -> str:
@@ -101,14 +116,14 @@ def extract(
     amp: bool = True,
     cancel: threading.Event | None = None,
     on_batch: Callable[[int], None] | None = None,
+    runtime: Runtime | None = None,
 ) -> np.ndarray:
     """Pooled backbone features (N, C) float32 of uint8 NHWC ``images``,
-    each augmented by its row of ``matrices`` when given."""
+    each augmented by its row of ``matrices`` when given, through
+    ``runtime`` (eager torch on ``device`` when None)."""
     model.eval()
     batch_size = backbone_batch(device, batch_size)
-    cuda = device.type == "cuda"
-    if cuda:
-        model.backbone.to(memory_format=torch.channels_last)
+    run = runtime.run if runtime is not None else TorchBackbone(model, device, amp)
     out = np.empty((len(images), model.num_features), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
@@ -117,14 +132,21 @@ def extract(
             stop = min(start + batch_size, len(images))
             m = None if matrices is None else matrices[start:stop]
             x = model_input(images[start:stop], model.mean, model.std, device, m)
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and amp):
-                f = model.pool(model.forward_features(x))
-            out[start:stop] = f.float().cpu().numpy()
+            out[start:stop] = run(x).cpu().numpy()
             if on_batch is not None:
                 on_batch(stop - start)
     return out
+
+
+def feature_runtime(model: AllClassifier, images: np.ndarray, device: torch.device, *,
+                    choice: str = "auto", amp: bool = True,
+                    cache_dir: str | Path | None = None, weights: str = "") -> Runtime:
+    """The runner for ``model``'s backbone on ``device`` (see
+    :mod:`allgui.core.train.runtime`), checked on the first few ``images``."""
+    model.eval()
+    sample = model_input(images[:CHECK_IMAGES], model.mean, model.std, "cpu")
+    return choose_runtime(model, device, sample, weights=weights or weights_fingerprint(model),
+                          choice=choice, amp=amp, cache_dir=cache_dir)
 
 
 def build_feature_set(
@@ -142,13 +164,18 @@ def build_feature_set(
     amp: bool = True,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    features: str = "auto",  # the path: 'auto' (onnxruntime on a CPU) or 'torch'
 ) -> FeatureSet:
     """K augmented training views and the plain validation view, from the
     cache when there, computed (and stored) otherwise. ``progress(done,
     total)`` counts images through the backbone, cached ones included."""
     if views < 1:
         raise ValueError("views must be at least 1")
-    key = _key(model, train_images, val_images, views, seed, data_key, augmentation, device, amp)
+    weights = weights_fingerprint(model)
+    runtime = feature_runtime(model, train_images, device, choice=features, amp=amp,
+                              cache_dir=cache_dir, weights=weights)
+    key = _key(model, weights, train_images, val_images, views, seed, data_key, augmentation,
+               device, amp, runtime.path.name)
     folder = Path(cache_dir) / "features" / key if cache_dir is not None else None
     total = views * len(train_images) + len(val_images)
     done = 0
@@ -163,9 +190,9 @@ def build_feature_set(
         progress(0, total)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "meta.json", json.dumps(_meta(model, views, seed, augmentation,
-                                                                 len(train_images),
-                                                                 len(val_images)), indent=1))
+        meta = _meta(model, views, seed, augmentation, len(train_images), len(val_images))
+        meta["path"] = runtime.path.description
+        atomic_write_text(folder / "meta.json", json.dumps(meta, indent=1))
 
     def one(name: str, images: np.ndarray, matrices: torch.Tensor | None) -> np.ndarray:
         path = folder / f"{name}.npy" if folder is not None else None
@@ -178,7 +205,7 @@ def build_feature_set(
             except (OSError, ValueError):
                 pass  # damaged: compute again
         arr = extract(model, images, device, matrices=matrices, batch_size=batch_size,
-                      amp=amp, cancel=cancel, on_batch=step)
+                      amp=amp, cancel=cancel, on_batch=step, runtime=runtime)
         if path is not None:
             with atomic_open(path, "wb") as fh:
                 np.save(fh, arr)
@@ -189,7 +216,8 @@ def build_feature_set(
     for v in range(views):
         matrices = random_affine_matrices(len(train_images), view_generator(seed, v), augmentation)
         train_views.append(one(f"train_view_{v:03d}", train_images, matrices))
-    return FeatureSet(train_views=tuple(train_views), val=val, key=key, seed=seed)
+    return FeatureSet(train_views=tuple(train_views), val=val, key=key, seed=seed,
+                      path=runtime.path.description, notice=runtime.path.notice)
 
 
 def _meta(model, views, seed, augmentation, n_train, n_val) -> dict:
@@ -206,17 +234,64 @@ def _meta(model, views, seed, augmentation, n_train, n_val) -> dict:
     }
 
 
-def _key(model, train_images, val_images, views, seed, data_key, augmentation, device, amp) -> str:
+def _key(model, weights, train_images, val_images, views, seed, data_key, augmentation, device,
+         amp, path) -> str:
     precision = "bf16" if (device.type == "cuda" and amp) else "fp32"
-    h = hashlib.sha256()
-    h.update(json.dumps({
+    fields = {
         "layout": LAYOUT_VERSION,
         "backbone": model.config.backbone,
-        "weights": weights_fingerprint(model),
+        "weights": weights,
         "data": [data_key, array_fingerprint(train_images, val_images)],
         "views": views,
         "seed": seed,
         "augmentation": dataclasses.asdict(augmentation),
         "precision": precision,
-    }, sort_keys=True).encode())
+    }
+    if path != "torch":  # torch's entries keep the keys they had before
+        fields["path"] = path
+    h = hashlib.sha256()
+    h.update(json.dumps(fields, sort_keys=True).encode())
     return f"{model.config.backbone}-{h.hexdigest()[:16]}"
+
+
+def plain_features(
+    model: AllClassifier,
+    images: np.ndarray,
+    device: torch.device,
+    *,
+    cache_dir: str | Path | None = None,
+    features: str = "auto",
+    amp: bool = True,
+    batch_size: int = 0,
+    cancel: threading.Event | None = None,
+) -> tuple[np.ndarray, str]:
+    """Features (N, C) of unaugmented ``images`` (a test set) through the
+    same path as the training features, and that path's description; kept
+    under ``cache_dir`` (the same for every run with this backbone)."""
+    model.to(device)
+    weights = weights_fingerprint(model)
+    runtime = feature_runtime(model, images, device, choice=features, amp=amp,
+                              cache_dir=cache_dir, weights=weights)
+    precision = "bf16" if (device.type == "cuda" and amp) else "fp32"
+    h = hashlib.sha256(json.dumps({
+        "layout": LAYOUT_VERSION, "backbone": model.config.backbone, "weights": weights,
+        "images": array_fingerprint(images), "precision": precision,
+        "path": runtime.path.name,
+    }, sort_keys=True).encode())
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "features" / "plain" / f"{model.config.backbone}-{h.hexdigest()[:16]}.npy"
+        if path.is_file():
+            try:
+                arr = np.load(path)
+                if arr.shape == (len(images), model.num_features):
+                    return arr, runtime.path.description
+            except (OSError, ValueError):
+                pass  # damaged: compute again
+    arr = extract(model, images, device, batch_size=batch_size, amp=amp, cancel=cancel,
+                  runtime=runtime)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "wb") as fh:
+            np.save(fh, arr)
+    return arr, runtime.path.description

@@ -38,7 +38,7 @@ from allgui.core.errors import AllguiError
 from allgui.core.events import EpochEnded, Sink, null_sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.train.augment import model_input
-from allgui.core.train.device import autocast, resolve_device
+from allgui.core.train.device import autocast, head_threads, resolve_device
 from allgui.core.train.hparams import HyperParams  # noqa: F401 - imported from here too
 from allgui.core.train.objective import OBJECTIVES, objective_value
 from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepared: imported from here too
@@ -66,6 +66,7 @@ class TrainSettings:
     views: int = 10  # K, cached mode
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     amp: bool = True  # bf16 autocast, CUDA only
+    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
 
 
 @dataclass(frozen=True)
@@ -220,38 +221,40 @@ def fit(
     history: list[EpochRecord] = []
     best_loss, best_epoch, best_state = math.inf, 0, None
     stopped_early = False
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        train = state.train_epoch(epoch)
-        val = state.validate()
-        lr = state.optimizer.param_groups[0]["lr"]
-        state.scheduler.step(val.loss)
-        record = EpochRecord(
-            epoch=epoch + 1, train_loss=train.loss, val_loss=val.loss,
-            train_accuracy=train.accuracy, val_accuracy=val.accuracy,
-            train_balanced_accuracy=train.balanced_accuracy,
-            val_balanced_accuracy=val.balanced_accuracy,
-            objective=objective_value(objective, data.val_labels, val.proba,
-                                      len(data.class_names)),
-            lr=lr, seconds=time.perf_counter() - t0,
-        )
-        history.append(record)
-        if val.loss < best_loss:
-            best_loss, best_epoch = val.loss, epoch + 1
-            best_state = state.trainable_state()
-        sink(EpochEnded(
-            job=config.job, trial=config.trial, run=config.run, epoch=epoch + 1, epochs=epochs,
-            train_loss=record.train_loss, val_loss=record.val_loss,
-            train_accuracy=record.train_accuracy, val_accuracy=record.val_accuracy,
-            train_balanced_accuracy=record.train_balanced_accuracy,
-            val_balanced_accuracy=record.val_balanced_accuracy,
-            objective=record.objective, lr=lr,
-        ))
-        if on_epoch is not None:
-            on_epoch(record)
-        if epoch + 1 - best_epoch >= config.settings.early_stopping_patience:
-            stopped_early = epoch + 1 < epochs
-            break
+    # Only the head trains when the features are cached: one thread does it fastest.
+    with head_threads(dev, source.mode == "cached" and model.frozen):
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            train = state.train_epoch(epoch)
+            val = state.validate()
+            lr = state.optimizer.param_groups[0]["lr"]
+            state.scheduler.step(val.loss)
+            record = EpochRecord(
+                epoch=epoch + 1, train_loss=train.loss, val_loss=val.loss,
+                train_accuracy=train.accuracy, val_accuracy=val.accuracy,
+                train_balanced_accuracy=train.balanced_accuracy,
+                val_balanced_accuracy=val.balanced_accuracy,
+                objective=objective_value(objective, data.val_labels, val.proba,
+                                          len(data.class_names)),
+                lr=lr, seconds=time.perf_counter() - t0,
+            )
+            history.append(record)
+            if val.loss < best_loss:
+                best_loss, best_epoch = val.loss, epoch + 1
+                best_state = state.trainable_state()
+            sink(EpochEnded(
+                job=config.job, trial=config.trial, run=config.run, epoch=epoch + 1, epochs=epochs,
+                train_loss=record.train_loss, val_loss=record.val_loss,
+                train_accuracy=record.train_accuracy, val_accuracy=record.val_accuracy,
+                train_balanced_accuracy=record.train_balanced_accuracy,
+                val_balanced_accuracy=record.val_balanced_accuracy,
+                objective=record.objective, lr=lr,
+            ))
+            if on_epoch is not None:
+                on_epoch(record)
+            if epoch + 1 - best_epoch >= config.settings.early_stopping_patience:
+                stopped_early = epoch + 1 < epochs
+                break
 
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
@@ -354,6 +357,19 @@ class _State:
         proba = torch.softmax(logits, 1).cpu().numpy().astype(np.float64)
         acc, bal = _accuracies(self.data.val_labels, proba.argmax(1), self.n_classes)
         return _PassResult(loss, acc, bal, proba)
+
+
+def head_proba(model: AllClassifier, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Class probabilities (N, n_classes) from pooled backbone features (N, C),
+    the head in fp32 on the CPU (the features came through the cached path)."""
+    model.to("cpu").eval()
+    out = [np.zeros((0, model.config.n_classes), dtype=np.float32)]
+    with torch.inference_mode():
+        for start in range(0, len(features), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(features[start:start + batch_size],
+                                                      dtype=np.float32))
+            out.append(torch.softmax(model.forward_head(x).float(), 1).numpy())
+    return np.concatenate(out)
 
 
 def predict_proba(

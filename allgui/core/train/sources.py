@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
-from allgui.core.events import Progress, Sink
+from allgui.core.events import Notice, Progress, Sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig
 from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.train.device import autocast, backbone_batch
@@ -156,9 +156,19 @@ class CachedViews:
                 model, self.data.train_images, self.data.val_images, views=settings.views,
                 seed=fit.resolved_views_seed, device=device, cache_dir=self.cache_dir,
                 data_key=self.data.key, batch_size=settings.extract_batch_size,
-                amp=settings.amp, cancel=cancel, progress=progress,
+                amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
             )
+            announce_features(sink, fit.job, features)
         return _CachedFeed(model, device, features)
+
+
+def announce_features(sink: Sink, job: str, features: FeatureSet) -> None:
+    """Say which path computed the features ('features: onnxruntime (CPU, 2
+    threads)'), and why it is not the faster one when it is not."""
+    if features.notice:
+        sink(Notice(job, level="warning", text=features.notice))
+    if features.path:
+        sink(Notice(job, level="info", text=f"features: {features.path}"))
 
 
 class _CachedFeed:

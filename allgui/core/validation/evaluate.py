@@ -27,7 +27,8 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
     (predictions.csv, checkpoint.pt, metrics.json); ``started`` is when it began."""
     from allgui.core.files.atomic import atomic_write_text
     from allgui.core.model.checkpoint import save_checkpoint
-    from allgui.core.train.loop import FitConfig, TrainingDiverged, fit, predict_proba
+    from allgui.core.train.features import plain_features
+    from allgui.core.train.loop import FitConfig, TrainingDiverged, fit, head_proba, predict_proba
     from allgui.core.train.sources import source_for
     from allgui.core.validation.metrics import compute_metrics
 
@@ -39,7 +40,16 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
         source_for(plan.mode, plan.data, cache_dir=plan.cache_dir),
         device=plan.device, base_model=base, sink=sink, cancel=cancel,
     )
-    proba = predict_proba(result.model, test.images, device=plan.device, cancel=cancel)
+    if plan.mode == "cached" and result.model.frozen:
+        # The test set through the training features' path, computed once per backbone.
+        settings = plan.train_settings
+        features, _ = plain_features(result.model, test.images, plan.device,
+                                     cache_dir=plan.cache_dir, features=settings.features,
+                                     amp=settings.amp, batch_size=settings.extract_batch_size,
+                                     cancel=cancel)
+        proba = head_proba(result.model, features)
+    else:
+        proba = predict_proba(result.model, test.images, device=plan.device, cancel=cancel)
     if not np.all(np.isfinite(proba)):
         raise TrainingDiverged("The trained model gives invalid outputs (not numbers) "
                                "on the test images: training diverged.")

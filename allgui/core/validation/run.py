@@ -71,6 +71,7 @@ class ValidationSettings:
     # Each run draws its own augmentation (its seed); False shares the search's
     # draws (its seed) across runs, so cached mode reuses the search's features.
     independent_views: bool = True
+    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
 
 
 # -- choosing what to train ------------------------------------------------------
@@ -246,14 +247,17 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
                           views, tuned_cfg.finetune_stages),
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
-        environment=environment_record(str(device)), study=study_info,
+        environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
+                                 project),
+        study=study_info,
         dataset=dataset_record(prepared),
     )
     plan = BatchPlan(
         runs=planned_runs(seeds, (tuned_cfg, tuned_hp, batch.tuned),
                           (base_cfg, base_hp, batch.baseline) if batch.baseline else None),
         runs_per_label=settings.runs, epochs=settings.epochs, mode=mode,
-        train_settings=TrainSettings(early_stopping_patience=settings.patience, views=views),
+        train_settings=TrainSettings(early_stopping_patience=settings.patience, views=views,
+                                     features=settings.features),
         device=device, cache_dir=project.cache_dir, data=training_data_from_prepared(prepared),
         test=TestSet.from_prepared(prepared, test_set), classes=classes, positive=positive,
         image_size=prepared.image_size, study_name=study_info.name,
@@ -261,6 +265,22 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         project_root=str(project.root),
     )
     return plan, batch, shared
+
+
+def _environment(device: str, mode: str, cfg, shared: dict, prepared,
+                 settings: ValidationSettings, project: Project) -> dict[str, str]:
+    """The machine and software, and (cached mode) what computes the features:
+    chosen here once, so every run reuses the checked onnxruntime session."""
+    record = environment_record(device)
+    if mode == "cached" and cfg.backbone in shared:
+        from allgui.core.train.device import resolve_device
+        from allgui.core.train.features import feature_runtime
+
+        runtime = feature_runtime(shared[cfg.backbone], prepared.train.images,
+                                  resolve_device(device), choice=settings.features,
+                                  cache_dir=project.cache_dir)
+        record["features"] = runtime.path.description
+    return record
 
 
 def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:

@@ -1,0 +1,276 @@
+"""What runs the frozen backbone for cached features: onnxruntime on a CPU,
+torch on a GPU (and wherever onnxruntime cannot be used).
+
+On a CPU onnxruntime runs these convolutional backbones two to three times
+faster than eager torch (fused operators, its own thread pool). The backbone
+alone (normalised float NCHW images in, pooled features out; no head) is
+exported once per weights and image size and kept in the project's cache
+(``cache/backbones/``); before use its features on a few of the images are
+compared with torch's, and a file that does not reproduce them is not used:
+the features are then computed with torch and a notice says why.
+
+Augmentation stays in torch (:mod:`allgui.core.train.augment`), so both
+paths see exactly the same input tensors. ``choice`` 'auto' takes
+onnxruntime on a CPU when the export passes the check and torch otherwise;
+'torch' always takes torch (a diagnosis, and the tests' reference).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from allgui.core.files.atomic import atomic_write_bytes
+from allgui.core.model.classifier import AllClassifier
+
+CHOICES = ("auto", "torch")
+OPSET = 17
+INPUT, OUTPUT = "images", "features"
+LAYOUT = 1  # of the exported backbone file; part of its name
+
+
+@dataclass(frozen=True)
+class FeatureTolerance:
+    """|onnxruntime - torch| <= abs + rel * max|torch|, over the check images."""
+
+    abs: float = 1e-5
+    rel: float = 1e-3
+
+    def allowed(self, reference: np.ndarray) -> float:
+        return self.abs + self.rel * float(np.max(np.abs(reference), initial=0.0))
+
+
+@dataclass(frozen=True)
+class FeaturePath:
+    """How features were computed: ``name`` 'onnxruntime' or 'torch';
+    ``description`` as printed ('onnxruntime (CPU, 2 threads)'); ``notice``
+    says why the preferred path was not taken (empty when it was)."""
+
+    name: str
+    description: str
+    max_diff: float | None = None  # onnxruntime vs torch on the check images
+    notice: str = ""
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may use (hyper-threads share a core's
+    arithmetic units, so a compute-bound pool gains nothing from them)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    try:
+        physical, core = "0", None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "physical id":
+                physical = value
+            elif key == "core id":
+                core = value
+                cores.add((physical, core))
+    except OSError:
+        pass
+    return max(1, min(usable, len(cores) or usable))
+
+
+class _Pooled(nn.Module):
+    """The exported graph: the backbone's pooled features of normalised images."""
+
+    def __init__(self, model: AllClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.pool(self.model.forward_features(x))
+
+
+class TorchBackbone:
+    """Eager torch: bf16 autocast and channels_last on CUDA, fp32 on a CPU."""
+
+    def __init__(self, model: AllClassifier, device: torch.device, amp: bool = True) -> None:
+        self.model, self.device = model, device
+        self.cuda = device.type == "cuda"
+        self.amp = amp and self.cuda
+        if self.cuda:
+            model.backbone.to(memory_format=torch.channels_last)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (N, C) float32, on the device."""
+        if self.cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                                     enabled=self.amp):
+            return self.model.pool(self.model.forward_features(x)).float()
+
+
+class OrtBackbone:
+    """An onnxruntime session on the CPU over the exported backbone."""
+
+    def __init__(self, session: Any, threads: int) -> None:
+        self.session, self.threads = session, threads
+        self._lock = threading.Lock()  # one run at a time: the pool has all the cores
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        feed = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        with self._lock:
+            (out,) = self.session.run([OUTPUT], {INPUT: feed})
+        return torch.from_numpy(out)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The backbone runner chosen for a model and device, and its path."""
+
+    run: TorchBackbone | OrtBackbone
+    path: FeaturePath
+
+
+def torch_description(device: torch.device, amp: bool = True) -> str:
+    if device.type == "cuda":
+        return "torch (CUDA, bf16, channels_last)" if amp else "torch (CUDA, fp32, channels_last)"
+    return f"torch (CPU, {_threads(torch.get_num_threads())})"
+
+
+def _threads(n: int) -> str:
+    return "1 thread" if n == 1 else f"{n} threads"
+
+
+def export_backbone(model: AllClassifier, size: int) -> bytes:
+    """The backbone (no head) as ONNX: float (batch, 3, size, size) normalised
+    images in, pooled features (batch, C) out."""
+    graph = _Pooled(model).eval()
+    buffer = io.BytesIO()
+    dummy = torch.zeros(2, 3, size, size, dtype=torch.float32)
+    was = next(model.backbone.parameters()).device
+    model.backbone.to("cpu")
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+            torch.onnx.export(graph, (dummy,), cast(Any, buffer), dynamo=False,
+                              input_names=[INPUT], output_names=[OUTPUT],
+                              dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                              opset_version=OPSET, do_constant_folding=True)
+    finally:
+        model.backbone.to(was)
+    return buffer.getvalue()
+
+
+def _session(model_bytes: bytes, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model_bytes, sess_options=options,
+                                providers=["CPUExecutionProvider"])
+
+
+def backbone_file(cache_dir: str | Path, model: AllClassifier, size: int, weights: str) -> Path:
+    """Where the exported backbone of these weights at this size is kept."""
+    h = hashlib.sha256(repr((LAYOUT, OPSET, torch.__version__, size, weights)).encode())
+    return Path(cache_dir) / "backbones" / f"{model.config.backbone}-{h.hexdigest()[:16]}.onnx"
+
+
+# A few sessions kept in memory: a search's backbone and a validation's runs
+# reuse theirs instead of loading and checking the file again.
+_SESSIONS: OrderedDict[tuple, Runtime] = OrderedDict()
+_KEEP = 2
+_GUARD = threading.Lock()
+
+
+def choose_runtime(
+    model: AllClassifier,
+    device: torch.device,
+    check_images: torch.Tensor,
+    *,
+    weights: str,
+    choice: str = "auto",
+    amp: bool = True,
+    cache_dir: str | Path | None = None,
+    tolerance: FeatureTolerance = FeatureTolerance(),  # noqa: B008 - frozen
+    model_file: Path | None = None,
+) -> Runtime:
+    """The backbone runner for ``model`` on ``device``. ``check_images`` are
+    a few normalised model inputs (N, 3, S, S) on which onnxruntime must give
+    torch's features; ``weights`` is the backbone's weights fingerprint.
+    ``model_file`` overrides where the exported file is read and kept."""
+    if choice not in CHOICES:
+        raise ValueError(f"unknown feature path {choice!r}; choose one of {', '.join(CHOICES)}")
+    torch_path = Runtime(TorchBackbone(model, device, amp),
+                         FeaturePath("torch", torch_description(device, amp)))
+    if choice == "torch" or device.type != "cpu":
+        return torch_path
+    try:
+        import onnxruntime  # noqa: F401 - present in every install; checked all the same
+    except ImportError:
+        return _fallback(torch_path, "onnxruntime is not installed")
+    size = int(check_images.shape[-1])
+    threads = physical_cores()
+    path = model_file
+    if path is None and cache_dir is not None:
+        path = backbone_file(cache_dir, model, size, weights)
+    memo = (weights, size, threads, str(path), tolerance)
+    with _GUARD:
+        if memo in _SESSIONS:
+            _SESSIONS.move_to_end(memo)
+            return _SESSIONS[memo]
+    try:
+        data = _read_or_export(model, size, path)
+        runner = OrtBackbone(_session(data, threads), threads)
+    except Exception as exc:  # any failure to export or load: torch does the work
+        return _fallback(torch_path, f"the backbone could not be run by onnxruntime "
+                                     f"({type(exc).__name__}: {str(exc)[:200]})")
+    with torch.inference_mode():
+        expected = _Pooled(model).eval()(check_images.to(device)).float().cpu().numpy()
+    got = runner(check_images).numpy()
+    diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
+    allowed = tolerance.allowed(expected)
+    if not diff <= allowed:
+        return _fallback(torch_path, f"its ONNX export gives other features than torch "
+                                     f"(differences up to {diff:.2g}, allowed {allowed:.2g})",
+                         diff)
+    runtime = Runtime(runner, FeaturePath("onnxruntime", f"onnxruntime (CPU, {_threads(threads)})",
+                                          max_diff=diff))
+    with _GUARD:
+        _SESSIONS[memo] = runtime
+        while len(_SESSIONS) > _KEEP:
+            _SESSIONS.popitem(last=False)
+    return runtime
+
+
+def _read_or_export(model: AllClassifier, size: int, path: Path | None) -> bytes:
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    data = export_backbone(model, size)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    return data
+
+
+def _fallback(torch_path: Runtime, why: str, diff: float | None = None) -> Runtime:
+    notice = (f"Backbone features are computed with torch: {why}. The results are the "
+              f"same; only slower on this CPU.")
+    return Runtime(torch_path.run, FeaturePath("torch", torch_path.path.description,
+                                               max_diff=diff, notice=notice))
+
+
+def forget_sessions() -> None:
+    """Drop the kept sessions (tests, and a cache folder emptied by hand)."""
+    with _GUARD:
+        _SESSIONS.clear()
