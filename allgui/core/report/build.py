@@ -169,7 +169,7 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
     b = analysis.batch
     tuned_runs = b.runs_of(TUNED)
     out.append(Paragraph(
-        f"Batch {b.batch_id} ({b.status}), started {b.created}. {len(b.seeds)} independent "
+        f"Batch {b.batch_id} ({b.state}), started {b.created}. {len(b.seeds)} independent "
         f"run(s) per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
         f"{b.max_epochs} epochs, early stopping when the validation loss has not improved for "
         f"{b.patience} epochs, the weights of the best epoch kept. Every figure below comes "
