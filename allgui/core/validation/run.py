@@ -26,6 +26,7 @@ from allgui.core.model.params import parse_params as parse_params  # its old hom
 from allgui.core.model.params import untuned_defaults, with_untuned
 from allgui.core.project import Project
 from allgui.core.search.record import StudyRecord, TrialRecord
+from allgui.core.validation import resume as resume_batch
 from allgui.core.validation.batch import (
     Batch,
     BatchWriter,
@@ -33,7 +34,6 @@ from allgui.core.validation.batch import (
     RunRecord,
     new_batch_id,
 )
-from allgui.core.validation import resume as resume_batch
 from allgui.core.validation.evaluate import free_gpu, train_and_evaluate
 from allgui.core.validation.plan import (
     JOB,
