@@ -47,10 +47,6 @@ def run(args: argparse.Namespace) -> int:
     project = Project.open(args.project)
     plan = choose(project, args)
     out = Path(args.out) if args.out else project.models_dir / f"{plan.name}.onnx"
-    if out.exists() and not args.force:
-        from allgui.core.errors import AllguiError
-
-        raise AllguiError(f"{out} already exists; choose another --out, or add --force to replace it.")
     if plan.metadata.selection:
         print(f"Exporting {plan.metadata.selection}.")
     print(f"Exporting {plan.checkpoint} ...")

@@ -41,6 +41,8 @@ def stage_count(backbone: str) -> int | None:
     """The coarse parameter groups (stem, then one per stage) that fine-tuning
     counts in, or None when the backbone does not define them. Built on the
     meta device: no memory for weights, no download."""
+    from typing import Any, cast
+
     import timm
     import torch
     from timm.models import group_parameters
@@ -48,6 +50,6 @@ def stage_count(backbone: str) -> int | None:
     with torch.device("meta"):
         net = timm.create_model(backbone, pretrained=False, num_classes=0)
     try:
-        return len(group_parameters(net, net.group_matcher(coarse=True)))
+        return len(group_parameters(net, cast(Any, net).group_matcher(coarse=True)))
     except (AttributeError, NotImplementedError):
         return None
