@@ -9,7 +9,6 @@ import torch
 
 from allgui.cli import main
 from allgui.core.report.document import Document, Paragraph
-from allgui.core.report.targets import written_by_allgui
 from allgui.core.validation.run import ValidationSettings, run_batch
 
 torch.set_num_threads(1)
@@ -70,6 +69,8 @@ def test_report_keeps_a_file_it_did_not_write(validated, capsys, tmp_path):
     assert main(args) == 2
     assert "was not written by allgui" in capsys.readouterr().err
     assert mine.read_text() == "<html><title>my own page</title></html>"
+    from allgui.core.report.targets import written_by_allgui
+
     assert main([*args, "--force"]) == 0 and written_by_allgui(mine)
     assert main(args) == 0  # its own report: rewritten as running it again does
     assert main(["report", str(project.root), "--html", "--out", str(mine)]) == 2
@@ -79,6 +80,7 @@ def test_report_keeps_a_file_it_did_not_write(validated, capsys, tmp_path):
 def test_reports_are_recognised_by_what_allgui_writes_in_them(tmp_path):
     from allgui.core.report.html import write_html
     from allgui.core.report.pdf import write_pdf
+    from allgui.core.report.targets import written_by_allgui
 
     doc = Document("allgui report: p", "notice", (Paragraph("text"),))
     assert written_by_allgui(write_html(doc, tmp_path / "r.html"))

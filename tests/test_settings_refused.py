@@ -43,12 +43,16 @@ def test_a_model_that_cannot_work_is_never_saved(project, capsys, extra, words):
 
 
 def test_after_a_refused_backbone_a_plain_optimize_still_works(project, capsys):
-    assert main(["optimize", str(project), "--backbone", "no_such_net"]) == 2
-    assert main(["optimize", str(project), "--backbone", "test_efficientnet", "--weights",
-                 "none", "--trials", "1", "--epochs", "1", "--views", "1", "--device",
-                 "cpu"]) == 0
-    assert main(["optimize", str(project), "--trials", "1"]) == 0  # plain: nothing to fix
+    from allgui.core.project import Project
+
+    Project.open(project).update(model=ModelSettings("test_efficientnet", "none"))
+    for bad in (["--backbone", "no_such_net"], ["--weights", "missing.pt"],
+                ["--finetune-stages", "9", "--mode", "online"]):
+        assert main(["optimize", str(project), *bad]) == 2
+    assert main(["optimize", str(project), "--trials", "1", "--epochs", "1", "--views", "1",
+                 "--device", "cpu"]) == 0  # plain: nothing to fix by hand
     assert "Best trials of study 'search'" in capsys.readouterr().out
+    assert Project.open(project).settings.model == ModelSettings("test_efficientnet", "none")
 
 
 @pytest.mark.parametrize(("extra", "words"), [
