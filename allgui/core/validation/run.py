@@ -325,7 +325,7 @@ def _ended_early(written: BatchWriter, exc: BaseException) -> str:
     stands: it lists every run finished before, and the batch reads as
     interrupted once this process has gone."""
     kept = sum(r.finished for r in written.batch.runs)
-    again = "run the same command again to continue it."
+    again = "allgui validate with the same settings continues it."
     if isinstance(exc, KeyboardInterrupt):
         status, message = "stopped", f"Interrupted; {kept} finished run(s) kept: {again}"
     else:
