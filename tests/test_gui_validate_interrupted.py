@@ -15,7 +15,7 @@ pytestmark = pytest.mark.gui
 
 def test_a_killed_batch_shows_as_interrupted(window, qtbot, tmp_path, captured, make_demo_project):
     from allgui.core.validation.batch import BATCH_FILE
-    from allgui.core.validation.resume import this_process
+    from allgui.core.validation.process import this_process
     from allgui.core.validation.run import ValidationSettings, run_batch
 
     project = make_demo_project(tmp_path / "demo")

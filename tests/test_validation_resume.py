@@ -16,7 +16,7 @@ from allgui.core.dataset.prepared import prepare_project_data
 from allgui.core.events import EpochEnded, EventLog, Notice, RunFinished
 from allgui.core.files import atomic
 from allgui.core.validation.batch import BATCH_FILE, TUNED, latest_batch, list_batches, load_batch
-from allgui.core.validation.resume import process_gone, this_process
+from allgui.core.validation.process import process_gone, this_process
 from allgui.core.validation.run import ValidationSettings, run_batch
 
 torch.set_num_threads(1)

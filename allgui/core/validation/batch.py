@@ -30,6 +30,7 @@ from allgui.core.files.atomic import atomic_write_text
 from allgui.core.files.text import csv_row, csv_value
 from allgui.core.project import Project
 from allgui.core.validation.metrics import RunMetrics
+from allgui.core.validation.process import process_gone
 from allgui.core.validation.provenance import (
     DatasetRecord,
     ModelRecord,
@@ -166,8 +167,6 @@ class Batch:
     def state(self) -> str:
         """``status`` as a reader should take it: a 'running' batch whose
         process is gone (killed, power cut) is 'interrupted'."""
-        from allgui.core.validation.resume import process_gone
-
         if self.status == "running" and process_gone(self.process):
             return "interrupted"
         return self.status
