@@ -47,10 +47,13 @@ def test_a_search_that_cannot_start_does_not_say_finished(tmp_path, capsys):
                              images_per_patient=4, size=32, unlabelled_images=0, folds=1)
     assert main(["new", str(tmp_path / "proj"), "--data", str(data), "--image-size", "32"]) == 0
     capsys.readouterr()
-    missing = tmp_path / "missing.safetensors"
+    # A weights file that exists but holds no weights fails inside the search's job
+    # (a missing one is refused before the search: tests/test_settings_refused.py).
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"not weights")
     assert main(["optimize", str(tmp_path / "proj"), "--backbone", "test_efficientnet",
-                 "--weights", str(missing), "--trials", "1", "--epochs", "1",
+                 "--weights", str(damaged), "--trials", "1", "--epochs", "1",
                  "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "Search ended on an error: 0 complete" in err and "Search finished" not in err
-    assert "does not exist" in err
+    assert "cannot be read" in err

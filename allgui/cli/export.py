@@ -38,7 +38,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
-    from allgui.core.export.from_run import export_plan
+    from allgui.core.export.from_run import export_plan, plan_inputs
+    from allgui.core.files.outputs import check_output
     from allgui.core.infer.limits import check_margin, check_threshold
     from allgui.core.project import Project
 
@@ -47,10 +48,7 @@ def run(args: argparse.Namespace) -> int:
     project = Project.open(args.project)
     plan = choose(project, args)
     out = Path(args.out) if args.out else project.models_dir / f"{plan.name}.onnx"
-    if out.exists() and not args.force:
-        from allgui.core.errors import AllguiError
-
-        raise AllguiError(f"{out} already exists; choose another --out, or add --force to replace it.")
+    check_output(out, inputs=plan_inputs(plan), force=args.force, what="the model")  # before work
     if plan.metadata.selection:
         print(f"Exporting {plan.metadata.selection}.")
     print(f"Exporting {plan.checkpoint} ...")

@@ -19,6 +19,8 @@ def register(subparsers) -> None:
                         "default: the latest with a finished run)")
     parser.add_argument("--out", default=None, help="folder for the files (default: "
                         "PROJECT/reports)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a file of the same name that allgui did not write")
     parser.set_defaults(func=run)
 
 
@@ -32,7 +34,7 @@ def run(args) -> int:
     both = not (args.html or args.pdf)
     batch = load_batch(project.runs_dir / args.batch) if args.batch else None
     files = write_report(project, html=args.html or both, pdf=args.pdf or both, batch=batch,
-                         out_dir=args.out, sink=ProgressPrinter())
+                         out_dir=args.out, sink=ProgressPrinter(), force=args.force)
     for path in (files.html, files.pdf):
         if path is not None:
             print(path)

@@ -110,7 +110,7 @@ def print_batch(batch, resamples: int = 2000) -> None:
     from allgui.core.validation.batch import BASELINE, TUNED
 
     analysis = analyse(batch, resamples=resamples)
-    print(f"\nValidation batch {batch.batch_id} ({batch.status}): {batch.tuned.source}")
+    print(f"\nValidation batch {batch.batch_id} ({batch.state}): {batch.tuned.source}")
     print(f"Test set: {batch.test_set}\n")
     header, rows = metrics_rows(analysis, TUNED)
     print(table_text(table(f"Tuned configuration, test set: {batch.test_set}", header, rows,
@@ -138,7 +138,10 @@ def print_batch(batch, resamples: int = 2000) -> None:
 
 
 def run(args) -> int:
+    import threading
+
     from allgui import RESEARCH_NOTICE
+    from allgui.cli._interrupt import StopOnInterrupt
     from allgui.core.project import Project
     from allgui.core.validation.run import ValidationSettings, parse_params, run_batch
 
@@ -150,7 +153,14 @@ def run(args) -> int:
         baseline=baseline, baseline_source=source or "entered by the user", mode=args.mode,
         device=args.device,
     )
-    batch = run_batch(project, settings, sink=_RunPrinter(args.quiet))
+    cancel = threading.Event()
+    printer = _RunPrinter(args.quiet)
+    # Ctrl+C once: stop at the next batch, keep the finished runs; the same command continues.
+    with StopOnInterrupt(cancel, "Stopping at the next batch; finished runs are kept and the "
+                         "same command continues (press Ctrl+C again to quit at once)."):
+        batch = run_batch(project, settings, sink=printer, cancel=cancel, resume=True)
     print_batch(batch)
+    if batch.status == "stopped":
+        print("Stopped: run the same command again to continue this batch.")
     print(f"\n{RESEARCH_NOTICE}")
     return 0 if batch.status == "finished" else 1

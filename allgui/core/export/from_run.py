@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from allgui.core.errors import AllguiError, ProjectError
+from allgui.core.errors import ProjectError
 from allgui.core.events import Sink, null_sink
+from allgui.core.files.outputs import check_folder_writable, check_output
 from allgui.core.project import Project
-from allgui.core.validation.batch import TUNED, Batch, RunRecord, read_predictions
+from allgui.core.validation.batch import BATCH_FILE, TUNED, Batch, RunRecord, read_predictions
 
 SAMPLE_IMAGES = 4
 
@@ -131,7 +132,7 @@ def plan_checkpoint_export(checkpoint: str | Path, decision_threshold: float = 0
     """The export of a checkpoint file: with its batch's record when it is a
     run of a validation batch, else with what the checkpoint itself holds."""
     from allgui.core.export.onnx import ExportMetadata
-    from allgui.core.validation.batch import BATCH_FILE, load_batch
+    from allgui.core.validation.batch import load_batch
 
     ckpt = Path(checkpoint)
     if not ckpt.is_file():
@@ -157,10 +158,21 @@ def export_plan(plan: ExportPlan, out: str | Path, force: bool = False, sink: Si
     returns the :class:`~allgui.core.export.onnx.ExportResult`."""
     from allgui.core.export.onnx import export_onnx
 
-    out = Path(out)
-    if out.exists() and not force:
-        raise AllguiError(f"{out} already exists; choose another file, or replace it.")
+    # Never over the checkpoint, its batch's record or a check image (not even
+    # with force); over another model or a foreign file only with force.
+    out = check_output(out, inputs=plan_inputs(plan), force=force, what="the model")
+    check_folder_writable(out.parent, "the model")
     return export_onnx(plan.checkpoint, out, plan.metadata, plan.samples, sink=sink)
+
+
+def plan_inputs(plan: ExportPlan) -> list[Path]:
+    """The files an export reads."""
+    paths = [plan.checkpoint, *(Path(p) for p in plan.samples or ())]
+    if plan.batch is not None:
+        paths.append(plan.batch.path / BATCH_FILE)
+    if plan.run is not None:
+        paths += [plan.run.predictions_path, plan.run.checkpoint.parent / "metrics.json"]
+    return paths
 
 
 def export_run(project: Project, batch: Batch, run: int | None = None,

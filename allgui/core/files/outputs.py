@@ -88,8 +88,8 @@ def check_output(
         return target
     if target.suffix.lower() in MODEL_SUFFIXES:
         raise OutputError(
-            f"{shown} is a model file; choose another name for {what}, or add --force "
-            "to replace it."
+            f"{shown} already exists and is a model file; choose another name for {what}, "
+            "or add --force to replace it."
         )
     if not ours(target):
         raise OutputError(

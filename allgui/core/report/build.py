@@ -159,7 +159,7 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
     b = analysis.batch
     tuned_runs = b.runs_of(TUNED)
     out.append(Paragraph(
-        f"Batch {b.batch_id} ({b.status}), started {b.created}. {len(b.seeds)} independent "
+        f"Batch {b.batch_id} ({b.state}), started {b.created}. {len(b.seeds)} independent "
         f"run(s) per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
         f"{b.max_epochs} epochs, early stopping when the validation loss has not improved for "
         f"{b.patience} epochs, the weights of the best epoch kept. Every figure below comes "
@@ -353,11 +353,14 @@ def write_report(
     resamples: int = 2000,
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
+    force: bool = False,
 ) -> ReportFiles:
     """Write the report of ``batch`` (default: the project's latest batch with a
-    finished run) into ``out_dir`` (default: the project's ``reports/``)."""
+    finished run) into ``out_dir`` (default: the project's ``reports/``). A file
+    of the same name that allgui did not write is replaced only with ``force``."""
     from allgui.core.report.html import write_html
     from allgui.core.report.pdf import write_pdf
+    from allgui.core.report.targets import report_targets
 
     with job(sink, JOB, "Writing the report", 3) as j:
         def step(done: int, message: str) -> None:
@@ -370,12 +373,13 @@ def write_report(
         step(0, "reading the study")
         study = read_study(project)
         step(1, "computing statistics and pictures")
-        doc = build_document(project, batch, study, resamples=resamples)
         folder = Path(out_dir) if out_dir else project.reports_dir
         stem = f"report-{batch.batch_id}" if batch else "report"
+        html_path, pdf_path = report_targets(folder, stem, html, pdf, force)  # before the work
+        doc = build_document(project, batch, study, resamples=resamples)
         step(2, "writing files")
-        html_path = write_html(doc, folder / f"{stem}.html") if html else None
-        pdf_path = write_pdf(doc, folder / f"{stem}.pdf") if pdf else None
+        html_path = write_html(doc, html_path) if html_path else None
+        pdf_path = write_pdf(doc, pdf_path) if pdf_path else None
         written = ", ".join(str(p) for p in (html_path, pdf_path) if p)
         sink(Progress(JOB, phase="report", done=3, total=3, message="written"))
         j.finish(f"Report written: {written}")

@@ -22,6 +22,7 @@ import time
 
 from allgui.core.errors import ProjectError
 from allgui.core.events import Notice, Sink, null_sink
+from allgui.core.model.check import check_model_settings
 from allgui.core.model.classifier import ModelConfig
 from allgui.core.project import ModelSettings, Project
 from allgui.core.search import study as S
@@ -108,9 +109,12 @@ def search_with_model(project: Project, settings: SearchSettings,
     """:func:`run_search` with the project's model settings set to ``model``
     first (the backbone, weights and fine-tuning a front end asked for). A
     study that refuses them (made with another backbone, say) leaves the
-    project's model settings as they were."""
+    project's model settings as they were, and settings timm or the disk
+    cannot serve (an unknown backbone, a missing weights file, more stages
+    than the backbone has) are refused before they are saved."""
     before = project.settings.model
     if model is not None and model != before:
+        check_model_settings(model)  # an unknown backbone is never saved
         project.update(model=model)
     try:
         return run_search(project, settings, sink, cancel)

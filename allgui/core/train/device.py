@@ -12,16 +12,33 @@ from collections.abc import Iterator
 
 import torch
 
+from allgui.core.checks import DEVICE_WORDS, SettingError, check_device
 from allgui.core.errors import AllguiError
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/'auto': the GPU when there is one, else the CPU."""
+    """``None``/'auto': the GPU when there is one, else the CPU. Any other
+    string is checked first: a name torch does not know, or a device this
+    computer lacks, is refused in a sentence naming it."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AllguiError("A GPU was asked for, but none is available; use the CPU ('cpu').")
+    if not isinstance(device, torch.device):
+        check_device(str(device))
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise SettingError(f"The device {str(device)!r} is not one allgui knows; use "
+                           f"{DEVICE_WORDS}.") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise AllguiError("A GPU was asked for, but none is available; use the CPU ('cpu').")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SettingError(f"The device {str(device)!r} is not on this computer: it has "
+                               f"{torch.cuda.device_count()} GPU(s), cuda:0 to "
+                               f"cuda:{torch.cuda.device_count() - 1}.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise AllguiError("The Apple GPU ('mps') was asked for, but it is not available here; "
+                          "use the CPU ('cpu').")
     return dev
 
 

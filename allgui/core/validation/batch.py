@@ -30,6 +30,7 @@ from allgui.core.files.atomic import atomic_write_text
 from allgui.core.files.text import csv_row, csv_value
 from allgui.core.project import Project
 from allgui.core.validation.metrics import RunMetrics
+from allgui.core.validation.process import process_gone
 from allgui.core.validation.provenance import (
     DatasetRecord,
     ModelRecord,
@@ -137,7 +138,7 @@ class Batch:
     batch_id: str
     folder: str  # absolute path of runs/<batch-id>
     created: str  # ISO date-time, UTC
-    status: str  # 'running', 'finished', 'stopped' or 'failed'
+    status: str  # 'running', 'finished', 'stopped', 'partial' or 'failed' (see ``state``)
     tuned: Configuration
     baseline: Configuration | None
     seeds: tuple[int, ...]
@@ -156,10 +157,19 @@ class Batch:
     runs: tuple[RunRecord, ...] = ()
     finished_at: str = ""
     message: str = ""
+    process: dict[str, Any] = field(default_factory=dict)  # pid, host, start of its writer
 
     @property
     def path(self) -> Path:
         return Path(self.folder)
+
+    @property
+    def state(self) -> str:
+        """``status`` as a reader should take it: a 'running' batch whose
+        process is gone (killed, power cut) is 'interrupted'."""
+        if self.status == "running" and process_gone(self.process):
+            return "interrupted"
+        return self.status
 
     def runs_of(self, label: str, finished_only: bool = True) -> tuple[RunRecord, ...]:
         return tuple(r for r in self.runs if r.label == label and (r.finished or not finished_only))
@@ -217,6 +227,7 @@ class Batch:
             "study": self.study.to_dict(),
             "dataset": self.dataset.to_dict(),
             "runs": [r.to_dict() for r in self.runs],
+            "process": dict(self.process),
         }
 
     @classmethod
@@ -244,6 +255,7 @@ class Batch:
             runs=tuple(RunRecord.from_dict(r, folder) for r in data.get("runs", ())),
             finished_at=data.get("finished_at", ""),
             message=data.get("message", ""),
+            process=dict(data.get("process") or {}),
         )
 
     def save(self) -> None:

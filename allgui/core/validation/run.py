@@ -13,6 +13,7 @@ on.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from allgui.core.model.params import parse_params as parse_params  # its old hom
 from allgui.core.model.params import untuned_defaults, with_untuned
 from allgui.core.project import Project
 from allgui.core.search.record import StudyRecord, TrialRecord
+from allgui.core.validation import resume as resume_batch
 from allgui.core.validation.batch import (
     Batch,
     BatchWriter,
@@ -45,6 +47,7 @@ from allgui.core.validation.plan import (
 )
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
 from allgui.core.validation.record import environment_record, now_utc
+from allgui.core.validation.settings_check import check_settings
 
 KNOWN = registry.NAMES  # the settings a run takes
 # The baseline a user gets with --baseline default: allgui's untuned defaults.
@@ -72,6 +75,9 @@ class ValidationSettings:
     # draws (its seed) across runs, so cached mode reuses the search's features.
     independent_views: bool = True
     features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
+
+    def __post_init__(self) -> None:
+        check_settings(self)  # before anything runs or is written
 
 
 # -- choosing what to train ------------------------------------------------------
@@ -161,8 +167,12 @@ def run_batch(
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
     prepared=None,
+    resume: bool = False,
 ) -> Batch:
     """Train and evaluate every run of a batch; see the module docstring.
+
+    With ``resume`` an interrupted, stopped or failed batch started with the
+    same settings is continued (:mod:`~allgui.core.validation.resume`).
 
     ``prepared`` (a :class:`~allgui.core.dataset.prepared.PreparedData`) saves
     reading the data again when the caller has it. Raises
@@ -171,8 +181,6 @@ def run_batch(
     finished; returns the batch otherwise (``status`` 'finished', 'stopped'
     or 'partial', ``message`` saying what happened).
     """
-    if settings.runs < 1 or settings.epochs < 1:
-        raise AllguiError("A batch needs at least one run of at least one epoch.")
     tuned, study_info = choose_configuration(project, settings)
     # The baseline trains the tuned configuration's model (unless it names its own).
     tuned_model = {k: tuned.params[k] for k in MODEL_NAMES if k in tuned.params}
@@ -183,14 +191,12 @@ def run_batch(
         j.finish("Stopped before any run.")  # what a Stop says until the runs start
         plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
                                           cancel, prepared)
+        plan, batch = resume_batch.prepare(project, plan, batch, sink, resume)
         written = BatchWriter(batch)
         try:
             stopped, failures = _run_plan(plan, written, shared, sink, cancel)
-        except BaseException as exc:  # an unexpected failure: say so on disk, keep finished runs
-            text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
-            kept = sum(r.finished for r in written.batch.runs)
-            message = f"The batch stopped on an error: {text} {kept} finished run(s) kept."
-            written.end("failed", message)
+        except BaseException as exc:  # Ctrl+C, a full disk, a bug: keep the finished runs
+            message = _ended_early(written, exc)
             if isinstance(exc, AllguiError):
                 raise AllguiError(message, exc.details) from exc
             raise
@@ -331,6 +337,24 @@ def _run_plan(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
             sink(RunFinished(JOB, run=run.number, seed=run.seed, label=run.label,
                              metrics=record.metrics.headline()))
     return False, failures
+
+
+def _ended_early(written: BatchWriter, exc: BaseException) -> str:
+    """Record on disk how the batch ended early, its finished runs listed;
+    the message. When even that save fails (the disk is full) the last one
+    stands: it lists every run finished before, and the batch reads as
+    interrupted once this process has gone."""
+    kept = sum(r.finished for r in written.batch.runs)
+    again = "allgui validate with the same settings continues it."
+    if isinstance(exc, KeyboardInterrupt):
+        status, message = "stopped", f"Interrupted; {kept} finished run(s) kept: {again}"
+    else:
+        text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
+        status = "failed"
+        message = f"The batch stopped on an error: {text} {kept} finished run(s) kept; {again}"
+    with contextlib.suppress(OSError):
+        written.end(status, message)
+    return message
 
 
 def _sentence(text: str) -> str:

@@ -293,9 +293,9 @@ class ValidateTab(ProjectTab):
         self.view = view
         b = view.batch
         chosen = b.chosen_run()
-        self.progress.set_running(False, f"Batch {b.batch_id}: {b.status}.")
+        self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.")
         self.summary.setText(
-            f"<b>Batch {b.batch_id}</b> ({b.status}): {b.tuned.source}, "
+            f"<b>Batch {b.batch_id}</b> ({b.state}): {b.tuned.source}, "
             f"{len(b.runs_of('tuned'))} finished run(s) of up to {b.max_epochs} epochs.<br>"
             f"Figures from the test set: <b>{b.test_set}</b>."
             + (f"<br>Model to export: {b.selection_note(chosen)}." if chosen else "")

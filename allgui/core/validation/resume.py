@@ -1,0 +1,66 @@
+"""Continuing a validation batch that did not end: the same command trains
+only the runs it is missing.
+
+A running batch records the process that writes it (PID, host, start time)
+in ``batch.json``. A batch still marked 'running' whose process is gone on
+this computer (``kill -9``, a power cut, a full disk that stopped even the
+last save) reads as 'interrupted'. Such a batch, or one that was stopped or
+failed, is continued when the settings asked for now are the ones it was
+started with (configuration, seeds, epochs, patience, model, mode, data and
+test set): its finished runs are kept and only the others run. Other
+settings start a new batch, so no run is ever mixed with runs of another
+protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from allgui.core.events import Notice, Sink
+from allgui.core.project import Project
+from allgui.core.validation.batch import Batch, list_batches
+from allgui.core.validation.plan import JOB, BatchPlan
+from allgui.core.validation.process import this_process
+
+CONTINUABLE = ("interrupted", "stopped", "failed")
+
+
+def _protocol(batch: Batch) -> tuple:
+    """What must match for two batches' runs to belong together."""
+    base = batch.baseline
+    return (batch.tuned.params, batch.tuned.trial,
+            base.params if base else None, batch.seeds, batch.max_epochs, batch.patience,
+            batch.model, batch.dataset_fingerprint, batch.split, batch.test_set,
+            batch.classes, batch.positive_class)
+
+
+def continuable(project: Project, planned: Batch) -> Batch | None:
+    """The newest interrupted, stopped or failed batch of the project started
+    with ``planned``'s settings and still missing a run; None when there is none."""
+    want = _protocol(planned)
+    expected = len(planned.seeds) * (2 if planned.baseline else 1)
+    for old in reversed(list_batches(project)):
+        if old.state not in CONTINUABLE or _protocol(old) != want:
+            continue
+        if sum(r.finished for r in old.runs) < expected:
+            return old
+    return None
+
+
+def prepare(project: Project, plan: BatchPlan, batch: Batch, sink: Sink,
+            resume: bool) -> tuple[BatchPlan, Batch]:
+    """The plan and record to run: with ``resume``, the matching unfinished
+    batch (its finished runs kept, only the others planned) in place of the
+    new one. The record carries this process either way."""
+    old = continuable(project, batch) if resume else None
+    if old is None:
+        return plan, dataclasses.replace(batch, process=this_process())
+    kept = tuple(r for r in old.runs if r.finished)
+    done = {(r.label, r.index) for r in kept}
+    todo = tuple(run for run in plan.runs if (run.label, run.k) not in done)
+    sink(Notice(JOB, level="info", text=(
+        f"Continuing batch {old.batch_id}: {len(kept)} of {len(plan.runs)} runs already "
+        f"finished; {len(todo)} to run.")))
+    resumed = dataclasses.replace(old, status="running", runs=kept, message="", finished_at="",
+                                  process=this_process())
+    return dataclasses.replace(plan, runs=todo), resumed
