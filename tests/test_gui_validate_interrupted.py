@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.gui import wait_jobs
 
 pytestmark = pytest.mark.gui
