@@ -117,6 +117,8 @@ def describe_test_set(prepared) -> tuple[str, str]:
     if prepared.split.test_source == "official":
         name = ("C-NMC 2019 official preliminary test set" if prepared.index.layout == "cnmc"
                 else "the dataset's own test set")
+        if prepared.index.synthetic:  # the demo copies C-NMC's layout, not its patients
+            name = "SYNTHETIC demo test set (generated cells, not real patients)"
         return "official", f"{name} ({n_img:,} images{who})"
     if prepared.split.leaky:
         return "held-out", (f"image-level held-out test part ({n_img:,} images{who}; LEAKY: "
