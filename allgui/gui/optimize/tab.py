@@ -245,7 +245,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.plots.refresh()
         self.study_label.setText(f"Study '{result.study_name}': {study_words(result)}; "
                                  f"search time {format_duration(result.study_s)}")
-        self._show_resume(result.n_counted)
+        self._show_resume(result)
         self._maybe_importances(force=True)
         self.window_.search_finished(result)  # the Validate tab offers its trials
 
@@ -258,11 +258,12 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.storage_button.setEnabled(self.project is not None and not running)
         self.study_picker.setEnabled(self.project is not None and not running)
 
-    def _show_resume(self, counted: int) -> None:
-        """The button says what Start runs: the trials the budget still lacks."""
-        asked = self.trials.value()
+    def _show_resume(self, result) -> None:
+        """The button says what Start runs: the trials the budget still lacks
+        (a stopped trial is not done: it runs again)."""
+        asked, counted = self.trials.value(), result.n_counted
         self.start_button.setText(f"Resume search ({counted} of {asked} done)"
-                                  if 0 < counted < asked else "Start search")
+                                  if result.trials and counted < asked else "Start search")
 
     def job_changed(self) -> None:
         self._update_buttons()
@@ -326,6 +327,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             self.progress.label.setText(f"Trial {event.number} ({done + 1} of {total} to run)"
                                         if total else f"Trial {event.number}")
             self.plots.curve_trial = None
+            self._show_study_progress()  # the features' 100 % is not the study's
         if isinstance(event, StudyFinished):
             self.plots.refresh()
         if number is not None:
@@ -357,7 +359,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             f"{format_duration(result.study_s)} (this run {format_duration(result.duration_s)})"
             + (f"; pruning saved {result.epochs_saved_by_pruning} epochs"
                if result.epochs_saved_by_pruning else ""))
-        self._show_resume(result.n_counted)
+        self._show_resume(result)
         self.log(f"Search {state}: {result.n_complete} complete trials{best}")
         self._maybe_importances(force=True)
         self.window_.search_finished(result)
