@@ -118,7 +118,8 @@ def describe_test_set(prepared) -> tuple[str, str]:
         name = ("C-NMC 2019 official preliminary test set" if prepared.index.layout == "cnmc"
                 else "the dataset's own test set")
         if prepared.index.synthetic:  # the demo copies C-NMC's layout, not its patients
-            name = "SYNTHETIC demo test set (generated cells, not real patients)"
+            name = (f"SYNTHETIC demo data (generated cells, not real patients) laid out as "
+                    f"{'the ' + name if name.startswith('C-NMC') else name}")
         return "official", f"{name} ({n_img:,} images{who})"
     if prepared.split.leaky:
         return "held-out", (f"image-level held-out test part ({n_img:,} images{who}; LEAKY: "
