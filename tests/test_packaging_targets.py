@@ -24,9 +24,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
 sys.path.insert(0, str(PACKAGING))
+import build  # noqa: E402  (packaging/build.py)
 import targets  # noqa: E402  (packaging/targets.py)
 
-import build  # noqa: E402  (packaging/build.py)
 from allgui import __version__  # noqa: E402
 
 

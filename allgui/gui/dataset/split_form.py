@@ -29,6 +29,12 @@ SPLIT_METHODS = (
 )
 
 
+FIELDS = (("method", "split", split_words), ("seed", "seed", str),
+          ("val_fraction", "validation fraction", lambda v: f"{v:g}"),
+          ("test_fraction", "test fraction", lambda v: f"{v:g}"),
+          ("use_official_test", "the dataset's own test set", lambda v: "on" if v else "off"))
+
+
 def describe_split(s: SplitSettings) -> str:
     return (f"{split_words(s.method)}, seed {s.seed}, validation {s.val_fraction:g}, "
             f"test {s.test_fraction:g}" + (", the dataset's own test set" if s.use_official_test
@@ -118,9 +124,13 @@ class SplitForm(QGroupBox):
     def show_unapplied(self, applied: SplitSettings | None) -> str:
         """Say whether the form differs from ``applied``; returns the words ('' if not)."""
         words = ""
-        if applied is not None and self.settings() != applied:
-            words = (f"the split form shows {describe_split(self.settings())}, but the project "
-                     f"uses {describe_split(applied)}")
+        form = self.settings()
+        if applied is not None and form != applied:
+            changed = [(label, show(getattr(form, key)), show(getattr(applied, key)))
+                       for key, label, show in FIELDS
+                       if getattr(form, key) != getattr(applied, key)]
+            words = "the split form shows " + ", ".join(
+                f"{label} {now} (the project uses {used})" for label, now, used in changed)
         self.unapplied_label.setText(f"Not applied: {words}. Press Apply split, or Discard."
                                      if words else "")
         self.unapplied_label.setVisible(bool(words))

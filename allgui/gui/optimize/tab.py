@@ -244,7 +244,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.plots.set_objective(result.objective)
         self.plots.refresh()
         self.study_label.setText(f"Study '{result.study_name}': {study_words(result)}; "
-                                 f"search time {format_duration(result.study_s)}")
+                                 f"trials took {format_duration(result.study_s)} in all")
         self._show_resume(result)
         self._maybe_importances(force=True)
         self.window_.search_finished(result)  # the Validate tab offers its trials
@@ -355,8 +355,9 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
                 if result.best else "")
         self.progress.set_running(False, f"Search {state}{best}.")
         self.study_label.setText(
-            f"Study '{result.study_name}': {study_words(result)}; search time "
-            f"{format_duration(result.study_s)} (this run {format_duration(result.duration_s)})"
+            f"Study '{result.study_name}': {study_words(result)}; trials took "
+            f"{format_duration(result.study_s)} in all (this run "
+            f"{format_duration(result.duration_s)})"
             + (f"; pruning saved {result.epochs_saved_by_pruning} epochs"
                if result.epochs_saved_by_pruning else ""))
         self._show_resume(result)
