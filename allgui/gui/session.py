@@ -113,6 +113,8 @@ class Session(QObject):
         if name == self.study:
             return
         self.study = name
+        if self.project is not None:  # what the search, validation and the report read
+            self.project.update(search={**self.project.settings.search, "study_name": name})
         self.study_changed.emit(name)
         self.changed.emit()
 

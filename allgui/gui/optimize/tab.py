@@ -154,8 +154,6 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.session.select_study(name)
 
     def _study_selected(self, name: str) -> None:
-        if self.project is not None:  # what validation and the report read too
-            self.project.update(search={**self.project.settings.search, "study_name": name})
         self._show_study()
 
     def _show_study(self) -> None:
