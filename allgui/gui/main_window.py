@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFrame,
     QHBoxLayout,
@@ -35,6 +36,7 @@ from allgui.gui.log_relay import LogRelay, log_event
 from allgui.gui.projects import ProjectActions
 from allgui.gui.session import Session
 from allgui.gui.settings import AppSettings
+from allgui.gui.wheel import WheelGuard
 
 log = logging.getLogger("allgui.gui")
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -52,7 +54,12 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
     def __init__(self, settings: AppSettings | None = None, probe_device: bool = True) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
-        self.session = Session()
+        self.session = Session(self)
+        self.session.changed.connect(self._show_project_label)
+        self._wheel_guard = WheelGuard(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._wheel_guard)
         self.job_manager = JobManager(self.show_error, log_event, self)
         self.job_manager.started.connect(self.job_started)
         self.job_manager.finished.connect(self.job_finished)
@@ -127,6 +134,8 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.classify_tab = ClassifyTab(self)
         for tab in self.all_tabs():
             self.tabs.addTab(tab, tab.title)
+        # Another study: the Validate tab's trials are that study's (it fills them anew).
+        self.session.study_changed.connect(lambda _name: self.validate_tab.search_finished(None))
         if not has_training_engine():
             # The classify-only build: say why the other tabs are off.
             for i in range(3):
@@ -172,7 +181,7 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.new_action = self._action(
-            "&New project…", self.new_project_dialog, QKeySequence.New, "Make a project folder"
+            "&New project…", self.new_project_form, QKeySequence.New, "Make a project folder"
         )
         self.open_action = self._action(
             "&Open project…", self.open_project_dialog, QKeySequence.Open, "Open a project folder"
@@ -288,6 +297,9 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self._closing = False
         self.save_state()
         self._relay.uninstall()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._wheel_guard)
         event.accept()
 
     def _jobs_ended_while_closing(self) -> None:

@@ -3,6 +3,7 @@ learnt (the dataset read, the search ended, a model exported) to the others."""
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from allgui import __version__
 from allgui.core.errors import AllguiError, ProjectError
 from allgui.core.project import Project, ProjectSettings
 from allgui.gui import dialogs
+from allgui.gui.new_project import NewProjectForm
 
 log = logging.getLogger("allgui.gui")
 
@@ -30,22 +32,22 @@ class ProjectActions:
             w.setWindowTitle(f"allgui {__version__}")
             return
         synthetic = " (SYNTHETIC demo data, not real cells)" if w.session.synthetic else ""
-        w.project_label.setText(f"Project: <b>{project.root}</b>{synthetic}")
+        uses = html.escape(w.session.describe())
+        w.project_label.setText(f"Project: <b>{html.escape(str(project.root))}</b>{synthetic}"
+                                f"<br><small>In use: {uses}</small>")
         w.setWindowTitle(f"{project.root.name}{synthetic} – allgui")
 
     def set_synthetic(self, synthetic: bool) -> None:
         """The dataset tab found that the project's data are generated, not real."""
         w: Any = self
-        w.session.synthetic = synthetic
-        self._show_project_label()
+        w.session.set_synthetic(synthetic)
 
     def set_project(self, project: Project | None) -> None:
         w: Any = self
-        w.session.open(project)
         if project is not None:
             w.settings.add_recent_project(project.root)
             log.info("Opened project %s", project.root)
-        self._show_project_label()
+        w.session.open(project)  # everything of the last project goes
         for i, tab in enumerate(w.all_tabs()):
             if w.tabs.isTabEnabled(i):  # the classify-only build: the others stay off
                 tab.project_changed(project)
@@ -54,6 +56,7 @@ class ProjectActions:
     def dataset_changed(self, view) -> None:
         """The Dataset tab read the project's data (a DatasetView)."""
         w: Any = self
+        w.session.set_dataset(view)
         for tab in w.all_tabs():
             hook = getattr(tab, "dataset_changed", None)
             if hook is not None:
@@ -70,6 +73,21 @@ class ProjectActions:
         """The Validate tab exported a model: the Classify tab takes it."""
         w: Any = self
         w.classify_tab.load_model(str(path))
+
+    def discard_project(self, root: Path) -> None:
+        """Close and remove a project made moments ago for a folder that turned
+        out unusable; only while it holds nothing but what making it wrote."""
+        import shutil
+
+        w: Any = self
+        if w.project is not None and w.project.root == root:
+            self.set_project(None)
+        kept = [p for p in root.rglob("*") if p.is_file() and p.name != "project.toml"
+                and "cache" not in p.relative_to(root).parts]
+        if not kept:
+            shutil.rmtree(root, ignore_errors=True)
+            w.settings.remove_recent_project(root)
+            log.info("Removed %s: its dataset could not be read", root)
 
     def open_project(self, path: str | Path) -> bool:
         w: Any = self
@@ -103,15 +121,26 @@ class ProjectActions:
         self.set_project(project)
         return True
 
-    def new_project_dialog(self) -> None:
+    def new_project_form(self) -> NewProjectForm | None:
+        """File > New: the form; the project is made when it is accepted."""
         w: Any = self
         if w.busy():
             w.show_error("Stop the running job before making another project.")
+            return None
+        form = NewProjectForm(w, w.settings.projects_dir())
+        form.accepted.connect(lambda: self._new_from_form(form))
+        form.finished.connect(form.deleteLater)
+        form.open()
+        return form
+
+    def _new_from_form(self, form: NewProjectForm) -> None:
+        try:
+            path, settings = form.values()
+        except AllguiError as exc:  # the folder changed since the form checked it
+            w: Any = self
+            w.show_error(exc, "Cannot make the project")
             return
-        path = dialogs.choose_directory(w, "Choose an empty folder for the new project",
-                                        str(w.settings.projects_dir()))
-        if path:
-            self.new_project(path)
+        self.new_project(path, settings)
 
     def _fill_recent(self) -> None:
         w: Any = self

@@ -113,6 +113,9 @@ class ModelInfo:
             )
         else:
             lines.append(f"  flagged uncertain when the margin < {self.uncertain_margin:g}")
+        if self.card.synthetic:
+            lines.append("  SYNTHETIC: trained and tested on generated demo data, not real "
+                         "cells; its figures say nothing about leukemia")
         if self.metrics:
             keys = [k for k in HEADLINE_METRICS if k in self.metrics] or list(self.metrics)[:4]
             shown = ", ".join(f"{k} {self.metrics[k]:.3f}" for k in keys)

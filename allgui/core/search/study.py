@@ -10,6 +10,7 @@ Search, validation, the report and the window all read it here, as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from allgui import __version__
@@ -42,6 +43,19 @@ class TrialSummary:
     val_balanced_accuracy: float | None = None
     reason: str = ""
     worker: str = ""  # host:pid of the worker that ran it (shared studies)
+    stopped: bool = False  # Stop, a crash or a dead worker ended it: not counted, run again
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """One study of a project's storage, as the window's study picker lists it."""
+
+    name: str
+    n_trials: int
+    n_counted: int  # towards the budget (see :func:`counted`)
+    best_value: float | None
+    objective: str
+    last_change: datetime | None  # the latest trial start or end
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,14 @@ class SearchResult:
     epochs_saved_by_pruning: int
     duration_s: float
     features_s: float  # time spent computing cached features in this run
+    n_counted: int = 0  # trials that count towards settings.trials (see counted())
+    n_stopped: int = 0  # failed by Stop or a crash: not counted, their parameters run again
+    study_s: float = 0.0  # the trials' time in all, over every run of the study
+
+    @property
+    def n_faulted(self) -> int:
+        """Failed by a fault (counted), not stopped."""
+        return self.n_failed - self.n_stopped
 
     def top(self, n: int = 5) -> list[TrialSummary]:
         done = [t for t in self.trials if t.state == "complete" and t.value is not None]
@@ -161,6 +183,7 @@ def summaries(records) -> tuple[TrialSummary, ...]:
             val_accuracy=attrs.get("val_accuracy"),
             val_balanced_accuracy=attrs.get("val_balanced_accuracy"),
             reason=reason, worker=r.worker,
+            stopped=r.state == "failed" and (r.interrupted or r.number in retried),
         ))
     return tuple(out)
 
@@ -168,7 +191,8 @@ def summaries(records) -> tuple[TrialSummary, ...]:
 def search_result(project: Project, settings: SearchSettings, study, stopped: bool = False,
                   recovered: int = 0, duration_s: float = 0.0,
                   features_s: float = 0.0) -> SearchResult:
-    rows = summaries(trials(study))
+    records = trials(study)
+    rows = summaries(records)
     done = [t for t in rows if t.state == "complete" and t.value is not None]
     best = max(done, key=lambda t: t.value or 0.0) if done else None
     saved = sum(max(settings.epochs - t.epochs_run, 0) for t in rows if t.state == "pruned")
@@ -178,8 +202,35 @@ def search_result(project: Project, settings: SearchSettings, study, stopped: bo
         n_complete=len(done), n_pruned=sum(t.state == "pruned" for t in rows),
         n_failed=sum(t.state == "failed" for t in rows), stopped=stopped,
         recovered=recovered, epochs_saved_by_pruning=saved, duration_s=duration_s,
-        features_s=features_s,
+        features_s=features_s, n_counted=counted(records),
+        n_stopped=sum(t.stopped for t in rows),
+        study_s=sum(t.duration_s for t in rows if t.state != "running"),
     )
+
+
+def list_studies(project: Project) -> tuple[StudyInfo, ...]:
+    """Every study in the project's storage, oldest first; () when it has none yet."""
+    optuna = _quiet()
+    if project.sqlite_path is not None and not project.sqlite_path.is_file():
+        return ()
+    try:
+        storage = storage_for(project.storage_url)
+        out = []
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            records = trials(study)
+            times = [t for r in study.get_trials(deepcopy=False)
+                     for t in (r.datetime_start, r.datetime_complete) if t is not None]
+            best = best_trial(records)
+            out.append(StudyInfo(
+                name=summary.study_name, n_trials=len(records), n_counted=counted(records),
+                best_value=best.value if best else None,
+                objective=str((study_record(study).allgui or {}).get("objective") or ""),
+                last_change=max(times) if times else None))
+    except Exception as exc:  # storage errors come in many kinds
+        raise ProjectError("The project's studies cannot be read.",
+                           f"{type(exc).__name__}: {exc}") from exc
+    return tuple(out)
 
 
 def load_search_result(project: Project, settings: SearchSettings | None = None) -> SearchResult:

@@ -117,6 +117,9 @@ def describe_test_set(prepared) -> tuple[str, str]:
     if prepared.split.test_source == "official":
         name = ("C-NMC 2019 official preliminary test set" if prepared.index.layout == "cnmc"
                 else "the dataset's own test set")
+        if prepared.index.synthetic:  # the demo copies C-NMC's layout, not its patients
+            name = (f"SYNTHETIC demo data (generated cells, not real patients) laid out as "
+                    f"{'the ' + name if name.startswith('C-NMC') else name}")
         return "official", f"{name} ({n_img:,} images{who})"
     if prepared.split.leaky:
         return "held-out", (f"image-level held-out test part ({n_img:,} images{who}; LEAKY: "

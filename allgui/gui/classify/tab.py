@@ -172,7 +172,11 @@ class ClassifyTab(ProjectTab):
         providers = ", ".join(p.replace("ExecutionProvider", "") for p in classifier.providers)
         note = f" ({classifier.device_note})" if classifier.device_note else ""
         name = _html(Path(classifier.info.path).name)
-        self.model_label.setText(f"<b>{name}</b> on {providers}{_html(note)}")
+        synthetic = (" <span style='color:#b00020'><b>SYNTHETIC demo model</b>: its figures "
+                     "say nothing about real cells</span>" if classifier.info.card.synthetic
+                     else "")
+        self.model_label.setText(f"<b>{name}</b> on {providers}{_html(note)}{synthetic}")
+        self.window_.session.set_model(classifier)
         # the metadata is the file maker's text: shown escaped, never as markup or controls
         self.model_info.setPlainText("\n".join(map(terminal_text, classifier.info.summary_lines())))
         self.progress.set_running(False, "Model loaded.")

@@ -14,10 +14,6 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -25,7 +21,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -34,20 +29,15 @@ from PySide6.QtWidgets import (
 from allgui.core.demo_project import DEMO_OPTIONS, make_demo_project
 from allgui.core.errors import AllguiError, DatasetError
 from allgui.core.events import Sink
-from allgui.core.project import Project, SplitSettings
+from allgui.core.project import Project, ProjectSettings, SplitSettings
 from allgui.gui import dialogs
+from allgui.gui.dataset.explain import folder_problem
+from allgui.gui.dataset.split_form import SplitForm
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.progress import JobProgress
 
 THUMBS_PER_CLASS = 6
 THUMB_SIZE = 96
-
-SPLIT_METHODS = (
-    ("patient", "By patient (recommended: no patient on both sides)"),
-    ("cnmc-folds", "The dataset's own folds (C-NMC)"),
-    ("image", "By image (the paper's protocol; leaky)"),
-)
-
 
 @dataclass(frozen=True)
 class SplitView:
@@ -129,6 +119,7 @@ class DatasetTab(ProjectTab):
         self.view: DatasetView | None = None
         self.demo_options = dict(DEMO_OPTIONS)
         self._open_after_job: Path | None = None
+        self._made_for_scan: Path | None = None  # a project made just now for a folder
         outer = QVBoxLayout(self)
 
         top = QHBoxLayout()
@@ -191,67 +182,29 @@ class DatasetTab(ProjectTab):
         outer.addWidget(self.progress)
 
     def _build_split_box(self) -> QWidget:
-        box = QGroupBox("Split and leakage audit")
-        layout = QVBoxLayout(box)
-        form = QFormLayout()
-        self.method = QComboBox()
-        for key, words in SPLIT_METHODS:
-            self.method.addItem(words, key)
-        self.method.currentIndexChanged.connect(self._method_changed)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.val_fraction = QDoubleSpinBox()
-        self.val_fraction.setRange(0.05, 0.5)
-        self.val_fraction.setSingleStep(0.05)
-        self.test_fraction = QDoubleSpinBox()
-        self.test_fraction.setRange(0.0, 0.5)
-        self.test_fraction.setSingleStep(0.05)
-        self.official_test = QCheckBox("Use the dataset's own test set when it has one")
-        form.addRow("Split", self.method)
-        form.addRow("Seed", self.seed)
-        form.addRow("Validation fraction", self.val_fraction)
-        form.addRow("Test fraction", self.test_fraction)
-        form.addRow("", self.official_test)
-        layout.addLayout(form)
-        self.leaky_warning = QLabel(
-            "Image-level split: images of the same patient land on both sides, so the "
-            "figures will be optimistic. Kept only to reproduce the paper."
-        )
-        self.leaky_warning.setWordWrap(True)
-        self.leaky_warning.setStyleSheet("color: #b00020;")
-        self.leaky_warning.setVisible(False)
-        layout.addWidget(self.leaky_warning)
-        self.apply_split_button = QPushButton("Apply split")
+        self.split_form = SplitForm()
+        for name in ("method", "seed", "val_fraction", "test_fraction", "official_test",
+                     "leaky_warning", "unapplied_label", "apply_split_button",
+                     "discard_button", "audit_text"):
+            setattr(self, name, getattr(self.split_form, name))
+        self.split_form.edited.connect(self._split_edited)
         self.apply_split_button.clicked.connect(self.apply_split)
-        layout.addWidget(self.apply_split_button)
-        self.audit_text = QPlainTextEdit()
-        self.audit_text.setReadOnly(True)
-        self.audit_text.setPlaceholderText("The split's sizes and its leakage audit appear here.")
-        layout.addWidget(self.audit_text, 1)
-        self._set_split_form(SplitSettings())
-        return box
+        self.discard_button.clicked.connect(self.discard_split)
+        return self.split_form
 
-    # -- split form ----------------------------------------------------------
-    def _set_split_form(self, s: SplitSettings) -> None:
-        i = self.method.findData(s.method)
-        self.method.setCurrentIndex(max(0, i))
-        self.seed.setValue(s.seed)
-        self.val_fraction.setValue(s.val_fraction)
-        self.test_fraction.setValue(s.test_fraction)
-        self.official_test.setChecked(s.use_official_test)
-        self._method_changed()
-
+    # -- split form: proposed here, applied through the session ---------------------
     def split_settings(self) -> SplitSettings:
-        return SplitSettings(
-            method=self.method.currentData(),
-            seed=self.seed.value(),
-            val_fraction=round(self.val_fraction.value(), 4),
-            test_fraction=round(self.test_fraction.value(), 4),
-            use_official_test=self.official_test.isChecked(),
-        )
+        """The split the form proposes (not applied until Apply)."""
+        return self.split_form.settings()
 
-    def _method_changed(self) -> None:
-        self.leaky_warning.setVisible(self.method.currentData() == "image")
+    def _split_edited(self) -> None:
+        session = self.window_.session
+        words = self.split_form.show_unapplied(session.split)
+        session.set_unapplied("split", words)
+
+    def discard_split(self) -> None:
+        if self.project is not None:
+            self.split_form.set_settings(self.project.settings.split)
 
     # -- project ---------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
@@ -262,19 +215,39 @@ class DatasetTab(ProjectTab):
         self.synthetic_label.setVisible(False)
         if project is None:
             self.path_label.setText("No dataset yet.")
+            self.split_form.set_settings(SplitSettings())
             return
-        self._set_split_form(project.settings.split)
+        self.split_form.set_settings(project.settings.split)
         path = project.settings.dataset.path
         self.path_label.setText(path or "This project has no dataset yet: choose a folder.")
         if path:
             self.scan(path)
 
-    def _ensure_project(self, dataset: Path) -> bool:
-        if self.project is not None:
+    def _project_for(self, folder: Path) -> bool:
+        """A project whose dataset is ``folder``: the open one when it has no
+        dataset yet, else (asked) a new one; never re-points an open project."""
+        project = self.project
+        if project is not None and not project.settings.dataset.path:
+            self.window_.session.set_dataset_path(str(folder))
             return True
-        root = unique_folder(self.settings.projects_dir(), f"{dataset.name or 'dataset'}-project")
-        self.log(f"No project open: making {root} for this dataset.")
-        return self.window_.new_project(root)
+        if project is not None:
+            if Path(project.settings.dataset.path) == folder:
+                return True
+            if not dialogs.ask_yes_no(
+                self, "Make a new project for this dataset?",
+                f"The open project {project.root.name} uses the dataset "
+                f"{project.settings.dataset.path}; its study, runs and models belong to those "
+                f"images. Make a new project for {folder}? (The open one stays as it is.)"):
+                return False
+        root = unique_folder(self.settings.projects_dir(), f"{folder.name or 'dataset'}-project")
+        self.log(f"Making {root} for the dataset {folder}.")
+        base = project.settings if project is not None else ProjectSettings()
+        settings = dataclasses.replace(base, dataset=dataclasses.replace(
+            base.dataset, path=str(folder)), search={}, storage="")
+        if not self.window_.new_project(root, settings):
+            return False
+        self._made_for_scan = self.project.root
+        return True
 
     # -- actions ------------------------------------------------------------------
     def choose_dataset(self) -> None:
@@ -288,20 +261,21 @@ class DatasetTab(ProjectTab):
         if self.job_refused("reading a dataset",
                             if_busy="A dataset is being read already; stop it first."):
             return
-        folder = Path(path)
-        if not folder.exists():
-            self.show_error(DatasetError(f"The dataset folder {folder} does not exist."),
+        folder = Path(path).expanduser()
+        problem = folder_problem(folder)
+        if problem:  # said before any project is made for it: nothing left behind
+            self.show_error(DatasetError(problem.splitlines()[0], problem),
                             "Cannot open the dataset")
             return
-        if not self._ensure_project(folder):
+        folder = folder.resolve()
+        if not self._project_for(folder):
             return
-        dataset = dataclasses.replace(self.project.settings.dataset, path=str(folder.resolve()))
-        self.project.update(dataset=dataset)
-        self.path_label.setText(str(folder.resolve()))
-        self.scan(str(folder.resolve()))
+        self.path_label.setText(str(folder))
+        self.scan(str(folder))
 
     def scan(self, path: str) -> None:
-        self.run_job("Reading the dataset", scan_dataset, path, self.split_settings(),
+        split = self.project.settings.split if self.project is not None else SplitSettings()
+        self.run_job("Reading the dataset", scan_dataset, path, split,
                      text=f"Reading {path}…", on_success=self._show_view,
                      on_failure=self._scan_failed, exclusive=True, what="reading a dataset")
 
@@ -310,7 +284,8 @@ class DatasetTab(ProjectTab):
             return
         settings = self.split_settings()
         if self.project is not None:
-            self.project.update(split=settings)
+            self.window_.session.apply_split(settings)
+        self._split_edited()
         self.run_job("Splitting", split_and_audit, self.view.index, settings,
                      self.view.summary.hashes, text="Splitting and auditing…",
                      on_success=self._show_split, exclusive=True, what="changing the split")
@@ -326,6 +301,11 @@ class DatasetTab(ProjectTab):
 
     def _scan_failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Could not read the dataset.")
+        made, self._made_for_scan = self._made_for_scan, None
+        from allgui.core.errors import Cancelled as _Cancelled
+
+        if made is not None and not isinstance(exc, _Cancelled):
+            self.window_.discard_project(made)  # made for this folder: nothing left behind
         self.summary_text.setPlainText(getattr(exc, "message", str(exc)))
         from allgui.core.errors import Cancelled
 
@@ -336,6 +316,7 @@ class DatasetTab(ProjectTab):
 
     # -- showing results ------------------------------------------------------------
     def _show_view(self, view: DatasetView) -> None:
+        self._made_for_scan = None
         self.view = view
         self.progress.set_running(False, f"{view.summary.n_images} images read.")
         self.summary_text.setPlainText(view.text)
@@ -367,6 +348,7 @@ class DatasetTab(ProjectTab):
             lines += ["", split_view.audit.verdict()]
         self.audit_text.setPlainText("\n".join(lines))
         self.leaky_warning.setVisible(split.leaky or self.method.currentData() == "image")
+        self._split_edited()
 
     # -- demo --------------------------------------------------------------------------
     def make_demo(self) -> None:

@@ -25,6 +25,7 @@ from allgui.core.errors import AllguiError
 from allgui.core.project import ModelSettings, Project
 from allgui.gui import dialogs
 from allgui.gui.optimize.space_editor import SpaceEditor
+from allgui.gui.optimize.studies import StudyPicker
 
 OBJECTIVES = (
     ("accuracy", "Accuracy (the paper)"),
@@ -84,8 +85,10 @@ class SearchForm(QScrollArea):
     def _build_search(self) -> QGroupBox:
         box = QGroupBox("Search")
         form = QFormLayout(box)
+        self.study_picker = StudyPicker()
         self.study_name = QLineEdit("search")
-        self.study_name.setToolTip("A new name starts a new study; the same name continues it")
+        self.study_name.setToolTip("A new name starts a new study (press Enter); the same name "
+                                   "continues it")
         self.trials = _spin(1, 10_000, 20)
         self.epochs = _spin(1, 1000, 10)
         self.mode = _combo(MODES)
@@ -105,6 +108,7 @@ class SearchForm(QScrollArea):
         storage_row.addWidget(self.storage_label, 1)
         storage_row.addWidget(self.storage_button)
         form.addRow("Study storage", storage_row)
+        form.addRow("Study", self.study_picker)
         form.addRow("Study name", self.study_name)
         form.addRow("Trials", self.trials)
         form.addRow("Epochs per trial", self.epochs)

@@ -3,6 +3,7 @@ the study live: history, learning curves, trials, importances."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from PySide6.QtCore import Qt
@@ -13,6 +14,7 @@ from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import (
     Event,
     JobStarted,
+    Progress,
     StudyFinished,
     TrialFailed,
     TrialFinished,
@@ -20,30 +22,31 @@ from allgui.core.events import (
     TrialStarted,
 )
 from allgui.core.project import Project
-from allgui.gui.optimize.follow import StudyFollower, ask_storage, describe_workers
+from allgui.gui.optimize.follow import StudyFollower, ask_storage
 from allgui.gui.optimize.form import ActionBar, SearchForm
+from allgui.gui.optimize.importances import ImportancesMixin
 from allgui.gui.optimize.plots import OptimizePlots
+from allgui.gui.optimize.shared_view import FollowedMixin, study_words
+from allgui.gui.optimize.studies import read_studies
 from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.optimize.trials_table import TrialsTable
-from allgui.gui.optimize.work import compute_importances, read_study, search
+from allgui.gui.optimize.work import read_study, search
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.progress import JobProgress, format_duration
 
-IMPORTANCE_EVERY = 2  # recompute importances after this many more complete trials
 # The form's widgets, read by the tab (and by tests) as its own.
-FORM_FIELDS = ("study_name", "trials", "epochs", "mode", "views", "startup_trials", "objective",
+FORM_FIELDS = ("study_picker", "study_name", "trials", "epochs", "mode", "views", "startup_trials", "objective",
                "pruning", "seed", "device", "storage_label", "storage_button", "backbone",
                "weights", "weights_file", "space_editor")
 
 
-class OptimizeTab(ProjectTab):
+class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
     title = "&Optimize"
 
     def __init__(self, window) -> None:
         super().__init__(window)
         self.book = TrialBook()
-        self.importance_job = None
-        self._importance_at = 0
+        self.session = window.session
         self.total_trials = 0
         self.study_started = 0.0
         self.result = None
@@ -81,6 +84,10 @@ class OptimizeTab(ProjectTab):
         QShortcut(QKeySequence("Ctrl+R"), self, self.start)
         QShortcut(QKeySequence("Esc"), self, self.stop)
         self.form.restore_choices(self.settings)
+        self.session.study_changed.connect(self._study_selected)
+        self.study_name.editingFinished.connect(lambda: self.pick_study(self.study_name.text()))
+        self.study_picker.activated.connect(
+            lambda i: self.pick_study(self.study_picker.itemData(i) or ""))
         self.project_changed(None)
 
     # -- the settings column -------------------------------------------------------
@@ -124,19 +131,59 @@ class OptimizeTab(ProjectTab):
 
     # -- project ---------------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
-        self.book.clear()
-        self.trials_table.setRowCount(0)
-        self.plots.reset()
-        self._prepare_plots()
-        self.result = None
-        self.study_label.setText("" if project else "Open a project to search.")
+        self.study_picker.fill((), "")
         self.workers_label.setVisible(False)
         self._show_storage()
         if project is not None:
             self.form.fill(project, self.log)
+        self._show_study()
+        if project is not None:
+            self.read_studies()
+
+    # -- the study the session has selected ----------------------------------------
+    def pick_study(self, name: str) -> None:
+        """Show (and search) study ``name``: an existing one, or a new one."""
+        name = name.strip()
+        if not name or name == self.session.study:
+            self.study_name.setText(self.session.study)
+            return
+        if self.job is not None:
+            self.show_error("Stop the search before picking another study.")
+            self.study_name.setText(self.session.study)
+            return
+        self.session.select_study(name)
+
+    def _study_selected(self, name: str) -> None:
+        self._show_study()
+
+    def _show_study(self) -> None:
+        """Draw the selected study from nothing: no trial of another one stays."""
+        name = self.session.study
+        self.study_name.setText(name)
+        self.study_picker.show_current(name)
+        self.book.clear()
+        self.trials_table.setRowCount(0)
+        self.plots.reset()
+        self._prepare_plots()
+        self.plots.importances, self.plots.importance_note = {}, ""
+        self._importance_at = 0
+        self.result = None
+        self.progress.set_running(False, "")
+        self.start_button.setText("Start search")
+        self.study_label.setText(f"Study '{name}': no trial yet." if self.project
+                                 else "Open a project to search.")
+        if self.project is not None:
             self.load_study()
-        self.follower.follow(project, self.study_name.text().strip())
+        self.follower.follow(self.project, name)
         self._update_buttons()
+
+    def read_studies(self) -> None:
+        project = self.project
+        self.start_job("Listing the studies", read_studies, project,
+                       on_success=lambda infos: project is self.project and
+                       self.study_picker.fill(infos, self.session.study),
+                       on_failure=lambda exc: self.log(
+                           f"Studies not listed: {getattr(exc, 'message', exc)}"))
 
     # -- a study shared with workers -------------------------------------------------
     def _show_storage(self) -> None:
@@ -162,38 +209,6 @@ class OptimizeTab(ProjectTab):
         self.project_changed(self.project)
         self.log(f"Study storage: {self.storage_label.text()}")
 
-    def _followed(self, snap) -> None:
-        """Every worker's trials as the shared study holds them."""
-        if self.project is None:
-            return
-        changed = False
-        for t in snap.result.trials:
-            if self.job is not None and t.number == self.book.running and t.state == "running":
-                continue  # this window's own trial: its events are finer
-            rec = self.book.record(t.number)
-            new = (t.state, t.value, dict(t.params), t.duration_s, t.reason, t.worker)
-            if new != (rec.state, rec.value, rec.params, rec.duration_s, rec.reason, rec.worker):
-                rec.state, rec.value, rec.params, rec.duration_s, rec.reason, rec.worker = new
-                self._show_trial(t.number)
-                changed = True
-            if not rec.curve and t.number in snap.curves:  # another worker's learning curve
-                rec.curve = list(snap.curves[t.number])
-                changed = True
-        if changed:
-            self.plots.curves.request_redraw()
-            self.plots.history.request_redraw()
-            self.plots.parallel.request_redraw()
-            self._maybe_importances()
-        r = snap.result
-        running = sum(t.state == "running" for t in r.trials)
-        if self.job is None:
-            self.study_label.setText(
-                f"Study '{r.study_name}' (shared, budget {snap.budget}): {r.n_complete} complete, "
-                f"{r.n_pruned} pruned, {r.n_failed} failed, {running} running"
-                + (f"; best {r.best.value:.4f} (trial {r.best.number})" if r.best else ""))
-        self.workers_label.setText(describe_workers(snap))
-        self.workers_label.setVisible(True)
-
     def load_study(self) -> None:
         """Show the project's study as it stands (to follow or resume it)."""
         project = self.project
@@ -205,6 +220,7 @@ class OptimizeTab(ProjectTab):
             settings = self.search_settings()
         except AllguiError:
             settings = SearchSettings()
+        settings = dataclasses.replace(settings, study_name=self.session.study)
         self.start_job(
             "Reading the study", read_study, project, settings,
             on_success=self._study_loaded,
@@ -212,23 +228,22 @@ class OptimizeTab(ProjectTab):
         )
 
     def _study_loaded(self, result) -> None:
+        if result.study_name != self.session.study or self.job is not None:
+            return  # another study was picked (or a search began) meanwhile
         self.result = result
         self.book.clear()
         for t in result.trials:
             rec = self.book.record(t.number)
-            rec.state, rec.value, rec.params = t.state, t.value, dict(t.params)
+            state = "stopped" if t.stopped else t.state
+            rec.state, rec.value, rec.params = state, t.value, dict(t.params)
             rec.duration_s, rec.reason = t.duration_s, t.reason
             rec.worker = t.worker
             self._show_trial(t.number)
         self.plots.set_objective(result.objective)
         self.plots.refresh()
-        done = result.n_complete + result.n_pruned + result.n_failed
-        self.study_label.setText(
-            f"Study '{result.study_name}': {result.n_complete} complete, {result.n_pruned} pruned, "
-            f"{result.n_failed} failed" + (f"; best {result.best.value:.4f} (trial "
-                                           f"{result.best.number})" if result.best else ""))
-        if 0 < done < self.trials.value():
-            self.start_button.setText(f"Resume search ({done} of {self.trials.value()} done)")
+        self.study_label.setText(f"Study '{result.study_name}': {study_words(result)}; "
+                                 f"trials took {format_duration(result.study_s)} in all")
+        self._show_resume(result)
         self._maybe_importances(force=True)
         self.window_.search_finished(result)  # the Validate tab offers its trials
 
@@ -239,6 +254,14 @@ class OptimizeTab(ProjectTab):
         self.start_button.setEnabled(ok)
         self.stop_button.setEnabled(running and not self.job.stopping)
         self.storage_button.setEnabled(self.project is not None and not running)
+        self.study_picker.setEnabled(self.project is not None and not running)
+
+    def _show_resume(self, result) -> None:
+        """The button says what Start runs: the trials the budget still lacks
+        (a stopped trial is not done: it runs again)."""
+        asked, counted = self.trials.value(), result.n_counted
+        self.start_button.setText(f"Resume search ({counted} of {asked} done)"
+                                  if result.trials and counted < asked else "Start search")
 
     def job_changed(self) -> None:
         self._update_buttons()
@@ -252,15 +275,26 @@ class OptimizeTab(ProjectTab):
         if not self.project.settings.dataset.path:
             self.show_error("Choose the project's dataset first (Dataset tab).")
             return
+        if self.session.refuse_unapplied(self.show_error, "starting the search"):
+            return
+        self.pick_study(self.study_name.text())  # a typed name not yet picked: picked now
         try:
-            settings = self.search_settings()
+            settings = dataclasses.replace(self.search_settings(), study_name=self.session.study)
             model = self.model_settings()
         except AllguiError as exc:
             self.show_error(exc, "The search cannot start")
             return
+        r = self.result
+        if r is not None and r.study_name == settings.study_name and r.n_counted >= settings.trials:
+            self.show_error(f"The study '{r.study_name}' is finished: it holds {r.n_counted} of "
+                            f"the {settings.trials} trials asked for. Raise Trials above "
+                            f"{r.n_counted} to run more, or type a new study name.",
+                            "Nothing to run")
+            return
         project = self.project
         self.save_choices()
         self.total_trials = settings.trials
+        self._trials_done, self._remaining = 0, 0
         self.plots.set_objective(settings.objective)
         self.plots.prepare(settings.trials, settings.epochs)
         self.study_started = time.monotonic()
@@ -275,15 +309,23 @@ class OptimizeTab(ProjectTab):
         if isinstance(event, JobStarted) and event.total is not None:
             self._remaining = event.total
             self._trials_done = 0
+            self._show_study_progress()  # from 0, not the last phase's 100 %
+        if isinstance(event, Progress) and event.phase != "features":
+            self._show_study_progress()  # the bar counts trials, not a trial's epochs
         if isinstance(event, (TrialFinished, TrialPruned, TrialFailed)):
-            self._trials_done = getattr(self, "_trials_done", 0) + 1
+            if not (isinstance(event, TrialFailed) and self.book.trials[event.number].state
+                    == "stopped"):
+                self._trials_done = getattr(self, "_trials_done", 0) + 1
             self._show_study_progress()
             self.plots.history.request_redraw()
             self.plots.parallel.request_redraw()
             self._maybe_importances()
         if isinstance(event, TrialStarted):
-            self.progress.label.setText(f"Trial {event.number}")
+            done, total = getattr(self, "_trials_done", 0), getattr(self, "_remaining", 0)
+            self.progress.label.setText(f"Trial {event.number} ({done + 1} of {total} to run)"
+                                        if total else f"Trial {event.number}")
             self.plots.curve_trial = None
+            self._show_study_progress()  # the features' 100 % is not the study's
         if isinstance(event, StudyFinished):
             self.plots.refresh()
         if number is not None:
@@ -298,28 +340,29 @@ class OptimizeTab(ProjectTab):
         elapsed = time.monotonic() - self.study_started
         left = elapsed / done * (total - done) if done else 0
         self.progress.bar.setRange(0, total)
-        self.progress.bar.setValue(done)
-        self.progress.eta.setText(f"study: about {format_duration(left)} left" if done < total
-                                  else "")
+        self.progress.bar.setValue(min(done, total))
+        self.progress.eta.setText(f"study: about {format_duration(left)} left"
+                                  if 0 < done < total else "")
 
     def _finished(self, result) -> None:
+        if result.study_name != self.session.study:
+            return
         self.result = result
         state = "stopped" if result.stopped else "finished"
         best = (f"; best {result.best.value:.4f} (trial {result.best.number})"
                 if result.best else "")
         self.progress.set_running(False, f"Search {state}{best}.")
         self.study_label.setText(
-            f"Study '{result.study_name}': {result.n_complete} complete, {result.n_pruned} "
-            f"pruned, {result.n_failed} failed{best}; {format_duration(result.duration_s)}"
+            f"Study '{result.study_name}': {study_words(result)}; trials took "
+            f"{format_duration(result.study_s)} in all (this run "
+            f"{format_duration(result.duration_s)})"
             + (f"; pruning saved {result.epochs_saved_by_pruning} epochs"
                if result.epochs_saved_by_pruning else ""))
-        done = result.n_complete + result.n_pruned + result.n_failed
-        self.start_button.setText(
-            f"Resume search ({done} of {result.settings.trials} done)"
-            if done < result.settings.trials else "Start search")
+        self._show_resume(result)
         self.log(f"Search {state}: {result.n_complete} complete trials{best}")
         self._maybe_importances(force=True)
         self.window_.search_finished(result)
+        self.read_studies()
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "The search did not run." if not isinstance(
@@ -336,42 +379,3 @@ class OptimizeTab(ProjectTab):
         if number is not None:
             self.plots.curve_trial = number
             self.plots.curves.request_redraw()
-
-    # -- importances ----------------------------------------------------------------------
-    def _maybe_importances(self, force: bool = False) -> None:
-        n = len(self.book.complete())
-        if self.project is None or n < 3 or self.importance_job is not None:
-            return
-        if not force and (n < self._importance_at + IMPORTANCE_EVERY
-                          or not self.plots.importance.isVisible()):
-            # Mid-search only for eyes that look: the computation reads the whole
-            # study and competes with the search and the window for the processor.
-            return
-        self._importance_at = n
-        self.importance_job = self.start_job(
-            "Importances",
-            compute_importances, self.project, self.study_name.text().strip(),
-            on_success=self._show_importances,
-            on_failure=self._importance_failed,
-            on_done=self._importance_done,
-        )
-
-    def _importance_shown(self) -> None:
-        if len(self.book.complete()) != self._importance_at:
-            self._maybe_importances(force=True)
-
-    def _importance_failed(self, exc: BaseException) -> None:
-        self.plots.importances = {}
-        self.plots.importance_note = getattr(exc, "message", str(exc))
-        self.plots.importance.request_redraw()
-        self.log(f"Importances: {self.plots.importance_note}")
-
-    def _importance_done(self) -> None:
-        self.importance_job = None
-
-    def _show_importances(self, imp) -> None:
-        self.plots.importances = imp.as_dict()
-        self.plots.importance_method = imp.method_label
-        self.plots.importance_note = ""
-        self.plots.importance.request_redraw()
-

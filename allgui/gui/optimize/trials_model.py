@@ -14,11 +14,13 @@ from allgui.core.events import (
     TrialStarted,
 )
 
+STOPPED_REASONS = ("stopped by the user", "interrupted")  # the loop's words for a Stop
+
 
 @dataclass
 class TrialRecord:
     number: int
-    state: str = "running"  # running, complete, pruned, failed
+    state: str = "running"  # running, complete, pruned, failed, stopped
     value: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     duration_s: float | None = None
@@ -67,7 +69,9 @@ class TrialBook:
             return event.number
         if isinstance(event, TrialFailed):
             rec = self.record(event.number)
-            rec.state, rec.reason = "failed", event.reason
+            # Stop (or Ctrl+C) is not a fault: the trial runs again on resume.
+            stopped = event.reason.startswith(STOPPED_REASONS)
+            rec.state, rec.reason = ("stopped" if stopped else "failed"), event.reason
             rec.params = dict(event.params) or rec.params
             return event.number
         return None

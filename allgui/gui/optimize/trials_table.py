@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from allgui.gui.optimize.trials_model import TrialRecord
 
+STATE_COLOURS = {"failed": Qt.darkRed, "pruned": Qt.darkYellow, "stopped": Qt.darkGray}
 TRIAL_COLUMNS = ("Trial", "State", "Value", "Duration (s)", "Parameters", "Why", "Worker")
 
 
@@ -48,8 +49,8 @@ class TrialsTable(QTableWidget):
                 item.setText("" if v is None else str(v))
             if col == 4:
                 item.setToolTip("\n".join(f"{k} = {v}" for k, v in rec.params.items()))
-            if rec.state in ("pruned", "failed"):
-                item.setForeground(Qt.darkRed if rec.state == "failed" else Qt.darkYellow)
+            if rec.state in STATE_COLOURS:  # stopped: grey, not a failure's red
+                item.setForeground(STATE_COLOURS[rec.state])
             self.setItem(row, col, item)
         self.setSortingEnabled(sorting)
 

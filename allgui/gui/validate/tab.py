@@ -161,11 +161,21 @@ class ValidateTab(ProjectTab):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        placeholder = QLabel("Appears once a run has finished.")
-        placeholder.setAlignment(Qt.AlignCenter)
-        layout.addWidget(placeholder)
+        self._set_figure(layout, None)
         self.figures.addTab(page, title)
         return layout
+
+    @staticmethod
+    def _set_figure(holder: QVBoxLayout, widget: QWidget | None) -> None:
+        """Put ``widget`` (None: the placeholder) in ``holder``, instead of what was there."""
+        while holder.count():
+            old = holder.takeAt(0).widget()
+            if old is not None:
+                old.deleteLater()
+        if widget is None:
+            widget = QLabel("Appears once a run has finished.")
+            widget.setAlignment(Qt.AlignCenter)
+        holder.addWidget(widget)
 
     def _build_form(self) -> QWidget:
         box = QGroupBox("Validation batch")
@@ -180,6 +190,8 @@ class ValidateTab(ProjectTab):
             self.baseline.addItem(words, key)
         self.baseline_params = QLineEdit()
         self.baseline_params.setPlaceholderText("baseline: lr=0.001, hidden=512, …")
+        self.baseline.currentIndexChanged.connect(self.save_choices)
+        self.baseline_params.editingFinished.connect(self.save_choices)
         self.runs = QSpinBox()
         self.runs.setRange(1, 50)
         self.runs.setValue(int(self.settings.choice("validate/runs", 3)))
@@ -205,6 +217,21 @@ class ValidateTab(ProjectTab):
     def save_choices(self) -> None:
         self.settings.set_choice("validate/runs", self.runs.value())
         self.settings.set_choice("validate/epochs", self.epochs.value())
+        if self.project is not None:  # the baseline is the project's choice
+            key = f"validate/baseline/{self.project.root}"
+            self.settings.set_choice(key, self.baseline.currentData())
+            self.settings.set_choice(key + "/params", self.baseline_params.text())
+
+    def _restore_baseline(self, project: Project | None) -> None:
+        key = f"validate/baseline/{project.root}" if project is not None else ""
+        kind = self.settings.choice(key, "none") if key else "none"
+        for w, set_value in ((self.baseline, lambda: self.baseline.setCurrentIndex(
+                max(0, self.baseline.findData(kind)))), (self.baseline_params, lambda: (
+                self.baseline_params.setText(str(self.settings.choice(key + "/params", "") or "")
+                                             if key else "")))):
+            was = w.blockSignals(True)  # restoring is not an edit to save
+            set_value()
+            w.blockSignals(was)
 
     # -- project and study ---------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
@@ -215,18 +242,26 @@ class ValidateTab(ProjectTab):
         self.table.setColumnCount(0)
         self.note.clear()
         self.summary.setText("Run a batch after the search: the best trial by default.")
+        self.progress.set_running(False, "")
+        self._set_figure(self._roc_holder, None)  # nothing of the last project stays
+        self._set_figure(self._cm_holder, None)
+        self.search_finished(None)
+        self._restore_baseline(project)
         if project is not None:
             self.start_job("Reading validation runs", load_latest, project,
-                           on_success=lambda v: v is not None and self._show(v),
+                           on_success=lambda v: v is not None and project is self.project
+                           and self._show(v),
                            on_failure=lambda exc: self.log(
                                f"No validation batch shown: {getattr(exc, 'message', exc)}"))
         self.job_changed()
 
     def search_finished(self, result) -> None:
-        """Offer every complete trial of the study, best first."""
+        """Offer every complete trial of the study, best first (None: none yet)."""
         self.configuration.clear()
-        self.configuration.addItem("Best trial of the study", None)
-        for t in result.top(20):
+        study = self.window_.session.study
+        self.configuration.addItem(f"Best trial of the study '{study}'" if study
+                                   else "Best trial of the study", None)
+        for t in (result.top(20) if result is not None else ()):
             self.configuration.addItem(f"Trial {t.number} ({t.value:.4f})", t.number)
 
     def validation_settings(self):
@@ -258,7 +293,8 @@ class ValidateTab(ProjectTab):
         self.report_button.setEnabled(has_batch and not running)
 
     def start(self) -> None:
-        if self.project is None or self.job is not None:
+        if self.project is None or self.job is not None or self.window_.session.refuse_unapplied(
+                self.show_error, "running a validation"):
             return
         try:
             settings = self.validation_settings()
@@ -291,15 +327,18 @@ class ValidateTab(ProjectTab):
             self.progress.set_running(False, "No finished run.")
             return
         self.view = view
+        self.window_.session.set_batch(view)
         b = view.batch
         chosen = b.chosen_run()
+        synthetic = ("<br><b style='color:#b00020'>SYNTHETIC demo data: these figures say "
+                     "nothing about real cells.</b>" if b.dataset.synthetic else "")
         self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.")
         self.summary.setText(
             f"<b>Batch {b.batch_id}</b> ({b.state}): {b.tuned.source}, "
             f"{len(b.runs_of('tuned'))} finished run(s) of up to {b.max_epochs} epochs.<br>"
             f"Figures from the test set: <b>{b.test_set}</b>."
             + (f"<br>Model to export: {b.selection_note(chosen)}." if chosen else "")
-            + (f"<br>{b.message}" if b.message else ""))
+            + (f"<br>{b.message}" if b.message else "") + synthetic)
         header, rows = view.header, view.rows
         self.table.clear()
         self.table.setColumnCount(len(header))
@@ -334,12 +373,8 @@ class ValidateTab(ProjectTab):
         if matrices:
             figures.append((self._cm_holder, confusion_figure(matrices, b.classes, b.test_set)))
         for holder, fig in figures:
-            while holder.count():
-                widget = holder.takeAt(0).widget()
-                if widget is not None:
-                    widget.deleteLater()
             canvas = FigureCanvasQTAgg(fig)
-            holder.addWidget(canvas)
+            self._set_figure(holder, canvas)
             canvas.draw_idle()
 
     # -- export and report ------------------------------------------------------------------------
@@ -358,7 +393,8 @@ class ValidateTab(ProjectTab):
         self.window_.model_exported(self.exported)
 
     def write_report(self) -> None:
-        if self.view is None or self.job is not None:
+        if self.view is None or self.job is not None or self.window_.session.refuse_unapplied(
+                self.show_error, "writing the report"):
             return
         self._run("Report", write_reports, self.project, self.view.batch,
                   text="Writing the report…", on_success=self._report_written)

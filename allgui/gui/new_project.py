@@ -1,0 +1,142 @@
+"""File > New: a form for a project made on purpose (name, location, dataset
+folder, image size, backbone, weights). It refuses, before anything is
+written, a folder that is not empty and not a project, and a dataset folder
+without images (saying which files are there and why each cannot be used)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from allgui.core.checks import SettingError
+from allgui.core.errors import AllguiError
+from allgui.core.project import CONFIG_NAME, DatasetSettings, ModelSettings, ProjectSettings
+from allgui.gui import dialogs
+from allgui.gui.dataset.explain import folder_problem
+
+BACKBONES = ("efficientnet_b2", "efficientnet_b0", "resnet18", "mobilenetv3_small_050",
+             "convnext_tiny")
+WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"))
+
+
+def target_problem(folder: Path) -> str:
+    """'' when a project can be made at ``folder``."""
+    if (folder / CONFIG_NAME).is_file():
+        return f"{folder} already holds a project; open it with File > Open project."
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file, not a folder."
+    if folder.is_dir() and any(folder.iterdir()):
+        return (f"{folder} is not empty and is not an allgui project. Choose another name or "
+                "location: allgui makes its project in a folder of its own.")
+    return ""
+
+
+def _path_row(edit: QLineEdit, pick) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton("Choose…")
+    button.clicked.connect(pick)
+    layout.addWidget(edit, 1)
+    layout.addWidget(button)
+    return row
+
+
+class NewProjectForm(QDialog):
+    def __init__(self, parent: QWidget | None, location: Path, name: str = "my-project") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New project")
+        self.setMinimumWidth(560)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.name = QLineEdit(name)
+        self.location = QLineEdit(str(location))
+        self.dataset = QLineEdit()
+        self.dataset.setPlaceholderText("optional: the folder of images (or choose it later)")
+        self.image_size = QSpinBox()
+        self.image_size.setRange(16, 1024)
+        self.image_size.setValue(DatasetSettings().image_size)
+        self.backbone = QComboBox()
+        self.backbone.setEditable(True)
+        self.backbone.addItems(BACKBONES)
+        self.weights = QComboBox()
+        for key, words in WEIGHTS:
+            self.weights.addItem(words, key)
+        form.addRow("Name", self.name)
+        form.addRow("Location", _path_row(self.location, self._pick_location))
+        form.addRow("Dataset folder", _path_row(self.dataset, self._pick_dataset))
+        form.addRow("Image size (px)", self.image_size)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Weights", self.weights)
+        layout.addLayout(form)
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b00020;")
+        layout.addWidget(self.problem)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.create_button = self.buttons.addButton("Create project",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.try_accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def _pick_location(self) -> None:
+        path = dialogs.choose_directory(self, "Where to make the project", self.location.text())
+        if path:
+            self.location.setText(path)
+
+    def _pick_dataset(self) -> None:
+        path = dialogs.choose_directory(self, "Choose the dataset folder", self.dataset.text())
+        if path:
+            self.dataset.setText(path)
+
+    def folder(self) -> Path:
+        return Path(self.location.text().strip()).expanduser() / self.name.text().strip()
+
+    def values(self) -> tuple[Path, ProjectSettings]:
+        """The project to make; raises AllguiError saying what to change."""
+        name = self.name.text().strip()
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise AllguiError("Give the project a name (a folder name, without slashes).")
+        if not self.location.text().strip():
+            raise AllguiError("Choose where to make the project.")
+        folder = self.folder()
+        problem = target_problem(folder)
+        if problem:
+            raise AllguiError(problem)
+        data = self.dataset.text().strip()
+        if data:
+            problem = folder_problem(data)
+            if problem:
+                raise AllguiError(problem)
+            data = str(Path(data).expanduser().resolve())
+        try:
+            settings = ProjectSettings(
+                dataset=DatasetSettings(path=data, image_size=self.image_size.value()),
+                model=ModelSettings(backbone=self.backbone.currentText().strip(),
+                                    weights=self.weights.currentData()))
+        except SettingError as exc:
+            raise AllguiError(exc.message) from exc
+        return folder, settings
+
+    def try_accept(self) -> None:
+        try:
+            self.values()
+        except AllguiError as exc:
+            self.problem.setText(exc.message)
+            return
+        self.problem.setText("")
+        self.accept()
