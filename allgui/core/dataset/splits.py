@@ -14,12 +14,19 @@ Methods (``SplitSettings.method``):
 The dataset's own labelled test set (C-NMC's preliminary test) is the test
 set when present and ``use_official_test`` is on; otherwise a test part is
 drawn from the training images with ``test_fraction``. Deterministic by seed.
+
+Identical images (the same bytes under two names) always land in one part,
+whatever the method: they are grouped like one patient (with the patient
+groups they touch), a copy of an official test image is left out of the
+training pool, and in ``cnmc-folds`` a copy follows the first fold that holds
+it. Otherwise the audit would find them on both sides after the fact.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,14 +98,87 @@ def _check_settings(settings: SplitSettings) -> None:
         raise DatasetError("Validation and test fractions together must leave images to train on.")
 
 
-def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
+def content_hashes(index: DatasetIndex, paths=None, *, sink: Sink = null_sink,
+                   cancel: threading.Event | None = None) -> dict[str, str]:
+    """path -> content hash of the labelled images (or of ``paths``); unreadable
+    files are left out (they are listed as bad files elsewhere)."""
+    known = set(index.classes)
+    todo = list(paths) if paths is not None else [
+        r.path for r in index.records if r.label in known and r.subset in ("train", "test")]
+    out: dict[str, str] = {}
+    for n, path in enumerate(todo, 1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Stopped by the user.")
+        try:
+            out[path] = file_hash(path)
+        except OSError:
+            pass
+        if n % 500 == 0 or n == len(todo):
+            sink(Progress("split", phase="comparing images", done=n, total=len(todo)))
+    return out
+
+
+class _Groups:
+    """Union-find over record indices: what must stay in one part."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, i: int) -> int:
+        self.parent.setdefault(i, i)
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _group_keys(records, pool: list[int], by_patient: bool,
+                hashes: Mapping[str, str]) -> dict[int, str]:
+    """Each pool record's group: its patient (when ``by_patient``) joined with
+    every identical image, transitively; named by its first record's patient
+    (or ``#index``), so a dataset without copies splits as it always did."""
+    groups = _Groups()
+    first: dict[str, int] = {}
+    for i in pool:
+        groups.find(i)
+        keys = [f"h:{hashes[records[i].path]}"] if records[i].path in hashes else []
+        if by_patient and records[i].patient:
+            keys.append(f"p:{records[i].patient}")
+        for key in keys:
+            if key in first:
+                groups.union(first[key], i)
+            else:
+                first[key] = i
+    def name(root: int) -> str:
+        return (records[root].patient if by_patient else None) or f"#{root}"
+
+    return {i: name(groups.find(i)) for i in pool}
+
+
+def make_split(index: DatasetIndex, settings: SplitSettings,
+               hashes: Mapping[str, str] | None = None) -> Split:
     """Split ``index`` as ``settings`` say. Raises DatasetError in plain words
-    when the data cannot be split that way."""
+    when the data cannot be split that way.
+
+    ``hashes`` (path -> content hash, as the image cache or a summary gives
+    them) say which images are identical; without them the files are hashed
+    here (one read of each)."""
     _check_settings(settings)
     records = index.records
     known = set(index.classes)
     pool = [i for i, r in enumerate(records) if r.subset == "train" and r.label in known]
     official = [i for i, r in enumerate(records) if r.subset == "test" and r.label in known]
+    content = dict(hashes) if hashes is not None else content_hashes(index)
+    in_test = {content[records[i].path] for i in official if records[i].path in content}
+    copies = [i for i in pool if content.get(records[i].path) in in_test]
+    dropped_copies = bool(copies) and bool(official) and settings.use_official_test
+    if dropped_copies:
+        pool = [i for i in pool if i not in set(copies)]
     if not pool:
         raise DatasetError("The dataset has no labelled training images to split.")
     pool_classes = sorted({records[i].label for i in pool})
@@ -109,6 +189,9 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
         )
     use_official = bool(official) and settings.use_official_test
     warnings: list[str] = []
+    if dropped_copies:
+        warnings.append(f"{len(copies)} training image(s) are copies of images in the test set "
+                        "and were left out of training and validation.")
     if official and not settings.use_official_test:
         warnings.append("The dataset's own test set is set aside; a test part is drawn instead.")
     test_fraction = 0.0 if use_official else settings.test_fraction
@@ -127,6 +210,7 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
                 "choose the patient split instead."
             )
         fold_names = tuple(sorted(by_fold))
+        _copies_follow_first_fold(records, by_fold, fold_names, content)
         folds = tuple(tuple(sorted(by_fold[f])) for f in fold_names)
         k = settings.seed % len(folds)
         val = list(folds[k])
@@ -138,12 +222,12 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
                 "the folds give validation only."
             )
     elif settings.method == "image":
-        groups = {i: f"#{i}" for i in pool}
+        groups = _group_keys(records, pool, False, content)
         train, val, test = _grouped(records, pool, groups, settings.val_fraction, test_fraction, rng)
         if has_patients:
             warnings.append(LEAKY_WARNING)
     else:
-        groups = {i: (records[i].patient or f"#{i}") for i in pool}
+        groups = _group_keys(records, pool, True, content)
         if not has_patients:
             warnings.append(
                 "No patient IDs are known for these images, so they are split one by one; "
@@ -170,6 +254,24 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
         test_fraction=test_fraction,
         warnings=tuple(warnings),
     )
+
+
+def _copies_follow_first_fold(records, by_fold: dict[str, list[int]],
+                              fold_names: tuple[str, ...], content: Mapping[str, str]) -> None:
+    """Move each copy of an image into the first fold (in name order) holding it."""
+    home: dict[str, str] = {}
+    for name in fold_names:
+        for i in by_fold[name]:
+            h = content.get(records[i].path)
+            if h is not None:
+                home.setdefault(h, name)
+    for name in fold_names:
+        stay = []
+        for i in by_fold[name]:
+            h = content.get(records[i].path)
+            target = home.get(h, name) if h is not None else name
+            (stay if target == name else by_fold[target]).append(i)
+        by_fold[name] = stay
 
 
 def _grouped(records, pool, groups, val_fraction, test_fraction, rng):
