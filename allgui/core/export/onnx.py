@@ -82,10 +82,13 @@ class ExportMetadata:
     selection: str = ""  # how this run was chosen among the batch's runs
     # each figure over the batch's runs: {key: {"mean", "ci_low", "ci_high", "runs"}}
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    temperature: float | None = None  # calibration; None = the checkpoint's card (else 1)
 
     def __post_init__(self) -> None:  # never a NaN or a negative margin stored in a model
         check_threshold(self.decision_threshold, strict=False)
         check_margin(self.uncertain_margin, below_one=False)
+        if self.temperature is not None and not 0 < self.temperature < float("inf"):
+            raise AllguiError(f"The temperature must be a positive number, not {self.temperature}.")
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,9 @@ def _card(metadata: ExportMetadata | None, model: AllClassifier, ckpt: Any, size
     said.update({k: getattr(meta, k) for k in ("trial", "run") if getattr(meta, k) is not None})
     card = replace(base, classes=tuple(classes), positive_class=positive, input_size=size,
                    provenance=replace(base.provenance, **said),
-                   metrics=dict(meta.metrics) or dict(base.metrics))
+                   metrics=dict(meta.metrics) or dict(base.metrics),
+                   temperature=base.temperature if meta.temperature is None
+                   else float(meta.temperature))
     if len(card.classes) != model.config.n_classes:
         raise AllguiError(
             f"{len(card.classes)} class names were given for a model with "

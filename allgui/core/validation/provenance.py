@@ -154,7 +154,7 @@ class StudySummary:
 
 
 def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
-             metrics: Mapping[str, Any], project: str) -> ModelCard:
+             metrics: Mapping[str, Any], project: str, temperature: float = 1.0) -> ModelCard:
     """The model card of run ``run`` (seed ``seed``) of ``batch``, trained on
     ``conf`` in the project folder ``project``, with its test figures."""
     return ModelCard(
@@ -166,4 +166,5 @@ def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
             test_set=batch.test_set),
         metrics={k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        temperature=temperature,
     )

@@ -71,6 +71,8 @@ class ValidationSettings:
     # Each run draws its own augmentation (its seed); False shares the search's
     # draws (its seed) across runs, so cached mode reuses the search's features.
     independent_views: bool = True
+    # A linear probe on the same frozen features beside the runs (frozen backbones only).
+    probe: bool = True
 
 
 # -- choosing what to train ------------------------------------------------------
@@ -184,7 +186,11 @@ def run_batch(
                                           cancel, prepared)
         written = BatchWriter(batch)
         try:
-            stopped, failures = _run_plan(plan, written, shared, sink, cancel)
+            stopped, failures = False, []
+            if settings.probe and not plan.runs[0].model_config.finetune_stages:
+                stopped = _probe(plan, written, shared, sink, cancel)
+            if not stopped:
+                stopped, failures = _run_plan(plan, written, shared, sink, cancel)
         except BaseException as exc:  # an unexpected failure: say so on disk, keep finished runs
             text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
             kept = sum(r.finished for r in written.batch.runs)
@@ -261,6 +267,26 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         project_root=str(project.root),
     )
     return plan, batch, shared
+
+
+def _probe(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
+           cancel: threading.Event | None) -> bool:
+    """The linear probe, first: it takes seconds and pairs with every run.
+    True when Stop ended it."""
+    from dataclasses import replace
+
+    from allgui.core.validation.probe import run_probe
+
+    sink(Progress(JOB, phase="probe", done=0, total=len(plan.runs),
+                  message="Linear probe on the frozen features"))
+    try:
+        conf, records = run_probe(plan, shared[plan.runs[0].model_config.backbone],
+                                  written.batch.path, sink, cancel)
+    except Cancelled:
+        return True
+    written.batch = replace(written.batch, probe=conf, probe_runs=tuple(records))
+    written.batch.save()
+    return False
 
 
 def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:
