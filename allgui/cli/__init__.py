@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "report",
     "export",
     "classify",
+    "evaluate",
     "demo",
 )
 
