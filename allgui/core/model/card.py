@@ -47,6 +47,9 @@ class ModelCard:
     # Temperature scaling fitted on validation: the classifier reports
     # softmax(logits / temperature); 1.0 = the raw outputs (older files).
     temperature: float = 1.0
+    # The "uncertain" margin chosen on validation for a target accuracy on the
+    # cells not flagged (validation.referral); None = not chosen.
+    uncertain_margin: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The flat, JSON-ready form stored in checkpoints and ONNX metadata."""
@@ -66,6 +69,7 @@ class ModelCard:
             "test_set": p.test_set,
             "metrics": dict(self.metrics),
             "temperature": self.temperature,
+            "chosen_margin": self.uncertain_margin,
         }
 
     @classmethod
@@ -100,6 +104,7 @@ class ModelCard:
             metrics={str(k): float(v) for k, v in metrics.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool)},
             temperature=_temperature(values.get("temperature", 1.0)),
+            uncertain_margin=_margin(values.get("chosen_margin")),
         )
 
 
@@ -117,6 +122,16 @@ def _temperature(value: Any) -> float:
     if not math.isfinite(t) or t <= 0:
         raise ValueError(f"temperature {value!r} must be a positive number")
     return t
+
+
+def _margin(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"margin {value!r} is not a number")
+    if not 0 <= float(value) <= 1:
+        raise ValueError(f"margin {value!r} must be between 0 and 1")
+    return float(value)
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,11 @@ from allgui.core.model.params import ordered
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
-from allgui.core.report.evidence import baselines_section, calibration_section
+from allgui.core.report.evidence import (
+    baselines_section,
+    calibration_section,
+    referral_section,
+)
 from allgui.core.report.study_facts import StudyFacts, read_study, settings_rows
 from allgui.core.validation.analysis import (
     BatchAnalysis,
@@ -232,6 +236,7 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
         ))
     out += baselines_section(analysis)
     out += calibration_section(analysis)
+    out += referral_section(analysis)
     patient_rows = _patient_rows(tuned_runs)
     if patient_rows:
         out.append(table(

@@ -111,3 +111,46 @@ def reliability_figure(runs: Sequence[tuple[str, Calibration]]) -> Figure:
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("accuracy")
     return fig
+
+
+def referral_section(analysis: BatchAnalysis) -> list[Block]:
+    """The margin chosen on validation per tuned run, and the coverage-accuracy curve."""
+    from allgui.core.validation.referral import Referral
+
+    runs = []
+    for r in analysis.batch.runs_of(TUNED):
+        raw = (r.calibration or {}).get("referral")
+        if raw:
+            runs.append((r, Referral.from_dict(raw)))
+    if not runs:
+        return []
+    target = runs[0][1].target
+    return [
+        table(f"Referral of uncertain cells: the margin chosen on validation for {target:.0%} "
+              "accuracy on the cells not flagged", ["Run", "Seed", "Margin", "Validation kept",
+                                                    "Test kept", "Test accuracy on kept"],
+              [[r.index, r.seed, format_value(x.margin, 2), f"{x.val_coverage:.0%}",
+                f"{x.test_coverage:.0%}", format_value(x.test_accuracy)] for r, x in runs],
+              note="The margin is the top probability minus the second, after calibration; "
+              "cells below it are flagged for a person. The model file stores it."),
+        Picture("Coverage against accuracy on the test set: each point a margin; the share "
+                "of cells kept (not flagged) and the accuracy on them.",
+                coverage_figure([(f"run {r.index}", x) for r, x in runs])),
+    ]
+
+
+def coverage_figure(runs) -> Figure:
+    fig = _figure(5.0, 3.8)
+    ax = fig.add_subplot()
+    for k, (name, ref) in enumerate(runs):
+        pts = [(c, a) for _, c, a in ref.curve if a is not None]
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, marker="o", ms=3, color=COLOURS[k % len(COLOURS)],
+                    label=plain_text(name))
+    ax.axhline(runs[0][1].target, color="#888888", lw=1, ls="--")
+    ax.set_xlabel("share of cells kept (not flagged)")
+    ax.set_ylabel("accuracy on the kept cells")
+    ax.invert_xaxis()
+    ax.legend(fontsize=7)
+    return fig

@@ -154,7 +154,8 @@ class StudySummary:
 
 
 def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
-             metrics: Mapping[str, Any], project: str, temperature: float = 1.0) -> ModelCard:
+             metrics: Mapping[str, Any], project: str, temperature: float = 1.0,
+             uncertain_margin: float | None = None) -> ModelCard:
     """The model card of run ``run`` (seed ``seed``) of ``batch``, trained on
     ``conf`` in the project folder ``project``, with its test figures."""
     return ModelCard(
@@ -167,4 +168,5 @@ def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
         metrics={k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)},
         temperature=temperature,
+        uncertain_margin=uncertain_margin,
     )

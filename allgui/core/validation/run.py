@@ -73,6 +73,8 @@ class ValidationSettings:
     independent_views: bool = True
     # A linear probe on the same frozen features beside the runs (frozen backbones only).
     probe: bool = True
+    # The "uncertain" margin is chosen on validation for this accuracy on the rest.
+    referral_target: float = 0.99
 
 
 # -- choosing what to train ------------------------------------------------------
@@ -264,7 +266,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         test=TestSet.from_prepared(prepared, test_set), classes=classes, positive=positive,
         image_size=prepared.image_size, study_name=study_info.name,
         shared_views_seed=None if settings.independent_views else int(search.get("seed", 0)),
-        project_root=str(project.root),
+        project_root=str(project.root), referral_target=settings.referral_target,
     )
     return plan, batch, shared
 
