@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "worker",
     "validate",
     "report",
+    "samplers",
     "export",
     "classify",
     "evaluate",

@@ -358,6 +358,11 @@ def build_document(
     blocks += _dataset_section(batch)
     blocks += _search_section(study, project, batch)
     blocks += _validation_section(analysis)
+    from allgui.core.report.samplers import load_comparison, sampler_section
+
+    comparison = load_comparison(project)
+    if comparison is not None:
+        blocks += sampler_section(comparison)
     blocks += _record_section(project, batch, study)
     return Document(f"allgui report: {project.root.name}", RESEARCH_NOTICE, tuple(blocks))
 
