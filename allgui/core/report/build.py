@@ -178,7 +178,8 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
         f"run(s) per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
         f"{b.max_epochs} epochs, early stopping when the validation loss has not improved for "
         f"{b.patience} epochs, the weights of the best epoch kept. Every figure below comes "
-        f"from the test set: {b.test_set}. No trial of the search saw it."
+        f"from the test set: {b.test_set}. No trial of the search saw it. "
+        + b.model.views_note()
     ))
     if b.message:
         out.append(Paragraph(b.message, emphasis=b.status != "finished"))

@@ -251,7 +251,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
         model=ModelRecord(tuned_cfg.backbone, tuned_cfg.weights, prepared.image_size, mode,
-                          views, tuned_cfg.finetune_stages),
+                          views, tuned_cfg.finetune_stages, not settings.independent_views),
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=environment_record(str(device)), study=study_info,
