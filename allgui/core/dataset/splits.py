@@ -266,7 +266,7 @@ def _copies_follow_first_fold(records, by_fold: dict[str, list[int]],
             if h is not None:
                 home.setdefault(h, name)
     for name in fold_names:
-        stay = []
+        stay: list[int] = []
         for i in by_fold[name]:
             h = content.get(records[i].path)
             target = home.get(h, name) if h is not None else name

@@ -40,8 +40,7 @@ def baselines_section(analysis: BatchAnalysis) -> list[Block]:
         rows.append(cells)
     ece = ["ECE before / after calibration"]
     for label in labels:
-        cals = [_calibration(r) for r in b.runs_of(label)]
-        cals = [c for c in cals if c is not None]
+        cals = [c for r in b.runs_of(label) if (c := _calibration(r)) is not None]
         ece.append(" / ".join(format_value(sum(x) / len(cals)) for x in
                               zip(*[(c.before.ece, c.after.ece) for c in cals], strict=True))
                    if cals else "-")

@@ -92,7 +92,9 @@ def reliability(labels: np.ndarray, proba: np.ndarray, bins: int = BINS) -> Reli
     right = (proba.argmax(axis=1) == labels).astype(np.float64)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    counts, confs, accs = [], [], []
+    counts: list[int] = []
+    confs: list[float | None] = []
+    accs: list[float | None] = []
     gap = 0.0
     for b in range(bins):
         m = which == b
@@ -101,7 +103,7 @@ def reliability(labels: np.ndarray, proba: np.ndarray, bins: int = BINS) -> Reli
         if n:
             confs.append(float(conf[m].mean()))
             accs.append(float(right[m].mean()))
-            gap += n * abs(confs[-1] - accs[-1])
+            gap += n * abs(float(conf[m].mean()) - float(right[m].mean()))
         else:
             confs.append(None)
             accs.append(None)

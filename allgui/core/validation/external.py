@@ -106,7 +106,7 @@ def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive
                 samples[k].append(v)
         except (DatasetError, ValueError):
             continue
-    out = {}
+    out: dict[str, tuple[float | None, float | None]] = {}
     for k, vals in samples.items():
         if len(vals) >= 20:
             out[k] = (float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5)))

@@ -56,7 +56,8 @@ class Referral:
         return cls(float(d["target"]), float(d["margin"]), bool(d["reached_on_validation"]),
                    float(d["val_coverage"]), float(d["test_coverage"]),
                    None if d.get("test_accuracy") is None else float(d["test_accuracy"]),
-                   tuple(tuple(c) for c in d.get("curve", ())))  # type: ignore[misc]
+                   tuple((float(c[0]), float(c[1]), None if c[2] is None else float(c[2]))
+                         for c in d.get("curve", ())))
 
     def line(self) -> str:
         kept = "-" if self.test_accuracy is None else f"{self.test_accuracy:.3f}"

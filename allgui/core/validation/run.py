@@ -188,7 +188,7 @@ def run_batch(
                                           cancel, prepared)
         written = BatchWriter(batch)
         try:
-            stopped, failures = False, []
+            stopped, failures = False, list[str]()
             if settings.probe and not plan.runs[0].model_config.finetune_stages:
                 stopped = _probe(plan, written, shared, sink, cancel)
             if not stopped:

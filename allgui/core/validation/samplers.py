@@ -82,10 +82,10 @@ def make_sampler(name: str, seed: int, startup: int):
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     if name == "cmaes":
-        try:
-            import cmaes  # noqa: F401 - Optuna's CMA-ES sampler needs it
-        except ImportError as exc:
-            raise AllguiError("CMA-ES needs the 'cmaes' package (pip install cmaes).") from exc
+        import importlib.util
+
+        if importlib.util.find_spec("cmaes") is None:  # Optuna's CMA-ES sampler needs it
+            raise AllguiError("CMA-ES needs the 'cmaes' package (pip install cmaes).")
         # Categorical parameters (hidden units, batch size) are drawn at random by CMA-ES.
         return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=startup,
                                             warn_independent_sampling=False)
