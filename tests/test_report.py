@@ -216,8 +216,9 @@ def test_project_report_is_complete(validated_project, tmp_path):
     assert record["Run for export"].startswith(batch.selection_note(chosen))
     assert "the test set played no part" in record["Run for export"]
     assert any(f"The model to export is run {chosen.index}" in t for t in parsed.text)
-    # history, importances, ROC, confusion matrices, learning curves
-    assert len(parsed.images) == 5
+    # history, importances, ROC, confusion matrices, learning curves, and (issue 16)
+    # the reliability diagrams and the coverage-accuracy curve
+    assert len(parsed.images) == 7
     assert "SYNTHETIC DEMO DATA" in "".join(parsed.text)
 
     reader = PdfReader(files.pdf)

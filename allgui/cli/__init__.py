@@ -28,8 +28,10 @@ COMMAND_MODULES = (
     "worker",
     "validate",
     "report",
+    "samplers",
     "export",
     "classify",
+    "evaluate",
     "demo",
 )
 

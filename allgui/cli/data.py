@@ -92,7 +92,7 @@ def _default_split(index, summary, sink) -> tuple[str, dict]:
     from allgui.core.project import SplitSettings
 
     try:
-        split = make_split(index, SplitSettings())
+        split = make_split(index, SplitSettings(), summary.hashes or None)
     except DatasetError as exc:
         return f"  Cannot split this dataset: {exc.message}", {"error": exc.message}
     leak_check = audit(index, split, summary.hashes, check_content=summary.inspected, sink=sink)
@@ -103,12 +103,19 @@ def _default_split(index, summary, sink) -> tuple[str, dict]:
 def run_split(args) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.dataset.discover import discover
-    from allgui.core.dataset.splits import audit, format_split, make_split, split_counts
+    from allgui.core.dataset.splits import (
+        audit,
+        content_hashes,
+        format_split,
+        make_split,
+        split_counts,
+    )
 
     sink = ProgressPrinter(quiet=args.json)
     index = discover(args.path, sink)
-    split = make_split(index, split_settings(args))
-    leak_check = audit(index, split, sink=sink)
+    hashes = content_hashes(index, sink=sink)
+    split = make_split(index, split_settings(args), hashes)
+    leak_check = audit(index, split, hashes, sink=sink)
     if args.json:
         data = split.to_dict()
         data["counts"] = split_counts(index, split)

@@ -30,10 +30,19 @@ def register(subparsers) -> None:
                         help=f"validate a configuration you enter, e.g. '{untuned_example()}' "
                         "(these are allgui's untuned defaults, which unset values take; "
                         f"settings: {', '.join(NAMES)})")
-    parser.add_argument("--baseline", default=None,
-                        help="also train a baseline on the same seeds, for a paired comparison: "
-                        "'default' (allgui's untuned defaults), 'trial:N', or name=value pairs "
-                        "as --params")
+    parser.add_argument("--baseline", default="default",
+                        help="the baseline trained on the same seeds, for a paired comparison: "
+                        "'default' (allgui's untuned defaults, the default), 'trial:N', "
+                        "name=value pairs as --params, or 'none'")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="leave out the linear probe (logistic regression on the same "
+                        "frozen features, C chosen on validation), which runs by default")
+    parser.add_argument("--share-views", action="store_true",
+                        help="runs reuse the search's augmented views: no new backbone pass per "
+                        "run (much faster on a CPU; the report says which was used)")
+    parser.add_argument("--referral-target", type=float, default=0.99,
+                        help="accuracy wanted on the cells not flagged uncertain; the margin is "
+                        "chosen on validation for it (default 0.99)")
     parser.add_argument("--mode", choices=("cached", "online"), default="",
                         help="training mode for a frozen backbone (default: the project's)")
     parser.add_argument("--device", default=None, help="'cpu' or 'cuda' (default: the GPU if any)")
@@ -49,7 +58,7 @@ def _baseline(project, text: str | None):
         parse_params,
     )
 
-    if not text:
+    if not text or text == "none":
         return None, ""
     if text == "default":
         return dict(DEFAULT_BASELINE), "allgui's untuned defaults"
@@ -125,6 +134,21 @@ def print_batch(batch, resamples: int = 2000) -> None:
             print()
             print(table_text(table("Tuned - baseline, paired by seed (paired t-test)",
                                    header, rows)))
+    from allgui.core.report.document import Table
+    from allgui.core.report.evidence import baselines_section
+
+    for block in baselines_section(analysis):
+        if isinstance(block, Table):
+            print()
+            print(table_text(block))
+    for run in batch.runs_of(TUNED):
+        cal = run.calibration or {}
+        if cal:
+            print(f"run {run.index}: temperature {cal['temperature']:.3f}, ECE "
+                  f"{cal['before']['ece']:.4f} -> {cal['after']['ece']:.4f}"
+                  + (f"; uncertain below margin {cal['referral']['margin']:.2f}"
+                     if cal.get("referral") else ""))
+    print(batch.model.views_note())
     if analysis.auc_intervals:
         print()
         for r in analysis.auc_intervals:
@@ -151,7 +175,8 @@ def run(args) -> int:
         runs=args.runs, epochs=args.epochs, patience=args.patience, first_seed=args.seed,
         trial=args.trial, params=parse_params(args.params) if args.params else None,
         baseline=baseline, baseline_source=source or "entered by the user", mode=args.mode,
-        device=args.device,
+        device=args.device, probe=not args.no_probe, independent_views=not args.share_views,
+        referral_target=args.referral_target,
     )
     cancel = threading.Event()
     printer = _RunPrinter(args.quiet)

@@ -65,12 +65,16 @@ def prepare_project_data(
     if not settings.dataset.path:
         raise DatasetError("This project has no dataset yet; choose the folder with the images.")
     index = discover(settings.dataset.path, sink, cancel)
-    split = make_split(index, settings.split)
-    for text in split.warnings:
-        sink(Notice(JOB, level="warning", text=text))
-    wanted = [i for p in PARTS for i in split.part(p)]
+    # Every labelled image goes through the cache first: its content hashes let
+    # the split keep identical images in one part without a second read.
+    known = set(index.classes)
+    wanted = [i for i, r in enumerate(index.records)
+              if r.label in known and r.subset in ("train", "test")]
     cache = ImageCache(project.cache_dir, settings.dataset.image_size)
     build = cache.build([index.records[i].path for i in wanted], sink, cancel)
+    split = make_split(index, settings.split, build.hashes)
+    for text in split.warnings:
+        sink(Notice(JOB, level="warning", text=text))
     if build.bad_files:
         sink(
             Notice(

@@ -14,17 +14,25 @@ Methods (``SplitSettings.method``):
 The dataset's own labelled test set (C-NMC's preliminary test) is the test
 set when present and ``use_official_test`` is on; otherwise a test part is
 drawn from the training images with ``test_fraction``. Deterministic by seed.
+
+Identical images (the same bytes under two names) always land in one part,
+whatever the method: they are grouped like one patient (with the patient
+groups they touch), a copy of an official test image is left out of the
+training pool, and in ``cnmc-folds`` a copy follows the first fold that holds
+it. Otherwise the audit would find them on both sides after the fact.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from allgui.core.dataset.duplicates import _copies_follow_first_fold, _group_keys, content_hashes
 from allgui.core.dataset.hashing import file_hash
 from allgui.core.dataset.patients import patient_sort_key
 from allgui.core.dataset.records import DatasetIndex
@@ -91,14 +99,25 @@ def _check_settings(settings: SplitSettings) -> None:
         raise DatasetError("Validation and test fractions together must leave images to train on.")
 
 
-def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
+def make_split(index: DatasetIndex, settings: SplitSettings,
+               hashes: Mapping[str, str] | None = None) -> Split:
     """Split ``index`` as ``settings`` say. Raises DatasetError in plain words
-    when the data cannot be split that way."""
+    when the data cannot be split that way.
+
+    ``hashes`` (path -> content hash, as the image cache or a summary gives
+    them) say which images are identical; without them the files are hashed
+    here (one read of each)."""
     _check_settings(settings)
     records = index.records
     known = set(index.classes)
     pool = [i for i, r in enumerate(records) if r.subset == "train" and r.label in known]
     official = [i for i, r in enumerate(records) if r.subset == "test" and r.label in known]
+    content = dict(hashes) if hashes is not None else content_hashes(index)
+    in_test = {content[records[i].path] for i in official if records[i].path in content}
+    copies = [i for i in pool if content.get(records[i].path) in in_test]
+    dropped_copies = bool(copies) and bool(official) and settings.use_official_test
+    if dropped_copies:
+        pool = [i for i in pool if i not in set(copies)]
     if not pool:
         raise DatasetError("The dataset has no labelled training images to split.")
     pool_classes = sorted({records[i].label for i in pool})
@@ -109,6 +128,9 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
         )
     use_official = bool(official) and settings.use_official_test
     warnings: list[str] = []
+    if dropped_copies:
+        warnings.append(f"{len(copies)} training image(s) are copies of images in the test set "
+                        "and were left out of training and validation.")
     if official and not settings.use_official_test:
         warnings.append("The dataset's own test set is set aside; a test part is drawn instead.")
     test_fraction = 0.0 if use_official else settings.test_fraction
@@ -127,6 +149,7 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
                 "choose the patient split instead."
             )
         fold_names = tuple(sorted(by_fold))
+        _copies_follow_first_fold(records, by_fold, fold_names, content)
         folds = tuple(tuple(sorted(by_fold[f])) for f in fold_names)
         k = settings.seed % len(folds)
         val = list(folds[k])
@@ -138,12 +161,12 @@ def make_split(index: DatasetIndex, settings: SplitSettings) -> Split:
                 "the folds give validation only."
             )
     elif settings.method == "image":
-        groups = {i: f"#{i}" for i in pool}
+        groups = _group_keys(records, pool, False, content)
         train, val, test = _grouped(records, pool, groups, settings.val_fraction, test_fraction, rng)
         if has_patients:
             warnings.append(LEAKY_WARNING)
     else:
-        groups = {i: (records[i].patient or f"#{i}") for i in pool}
+        groups = _group_keys(records, pool, True, content)
         if not has_patients:
             warnings.append(
                 "No patient IDs are known for these images, so they are split one by one; "

@@ -78,7 +78,7 @@ def batch_metrics(batch: Batch, label: str = TUNED) -> dict[str, dict[str, float
 
 
 def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",
-                 decision_threshold: float = 0.5, uncertain_margin: float = 0.2):
+                 decision_threshold: float = 0.5, uncertain_margin: float | None = None):
     """The :class:`ExportMetadata` of ``run``: its own test figures, how it was
     chosen (``chosen_by``; the batch's rule by default), and the batch's figures."""
     from allgui.core.export.onnx import ExportMetadata
@@ -117,7 +117,7 @@ def run_samples(batch: Batch, run: RunRecord, count: int = SAMPLE_IMAGES
 
 
 def plan_run_export(batch: Batch, run: int | None = None, decision_threshold: float = 0.5,
-                    uncertain_margin: float = 0.2) -> ExportPlan:
+                    uncertain_margin: float | None = None) -> ExportPlan:
     """The export of tuned run ``run`` of ``batch`` (its chosen run when None)."""
     record = choose_run(batch, run)
     chosen_by = "" if run is None else (f"run {record.index} (seed {record.seed}) chosen by "
@@ -128,7 +128,7 @@ def plan_run_export(batch: Batch, run: int | None = None, decision_threshold: fl
 
 
 def plan_checkpoint_export(checkpoint: str | Path, decision_threshold: float = 0.5,
-                           uncertain_margin: float = 0.2) -> ExportPlan:
+                           uncertain_margin: float | None = None) -> ExportPlan:
     """The export of a checkpoint file: with its batch's record when it is a
     run of a validation batch, else with what the checkpoint itself holds."""
     from allgui.core.export.onnx import ExportMetadata
@@ -177,7 +177,7 @@ def plan_inputs(plan: ExportPlan) -> list[Path]:
 
 def export_run(project: Project, batch: Batch, run: int | None = None,
                out: str | Path | None = None, *, decision_threshold: float = 0.5,
-               uncertain_margin: float = 0.2, force: bool = False, sink: Sink = null_sink):
+               uncertain_margin: float | None = None, force: bool = False, sink: Sink = null_sink):
     """Export tuned run ``run`` of ``batch`` (its chosen run when None) to
     ``out`` (default: ``<project>/models/<batch>-run-<k>.onnx``)."""
     plan = plan_run_export(batch, run, decision_threshold, uncertain_margin)

@@ -58,6 +58,7 @@ from allgui.core.model.classifier import AllClassifier
 
 JOB = "export"
 OPSET = 17
+DEFAULT_MARGIN = 0.2  # flagged uncertain below this when no margin was chosen on validation
 EXPORTER = "torch.onnx TorchScript exporter (dynamo=False)"
 
 
@@ -72,7 +73,8 @@ class ExportMetadata:
     classes: tuple[str, ...] = ()
     positive_class: str | None = None
     decision_threshold: float = 0.5
-    uncertain_margin: float = 0.2
+    # None: the margin chosen on validation (the checkpoint's card), else 0.2
+    uncertain_margin: float | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     test_set: str = ""  # what the metrics were measured on, in words
     study: str = ""
@@ -82,10 +84,14 @@ class ExportMetadata:
     selection: str = ""  # how this run was chosen among the batch's runs
     # each figure over the batch's runs: {key: {"mean", "ci_low", "ci_high", "runs"}}
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    temperature: float | None = None  # calibration; None = the checkpoint's card (else 1)
 
     def __post_init__(self) -> None:  # never a NaN or a negative margin stored in a model
         check_threshold(self.decision_threshold, strict=False)
-        check_margin(self.uncertain_margin, below_one=False)
+        if self.uncertain_margin is not None:
+            check_margin(self.uncertain_margin, below_one=False)
+        if self.temperature is not None and not 0 < self.temperature < float("inf"):
+            raise AllguiError(f"The temperature must be a positive number, not {self.temperature}.")
 
 
 @dataclass(frozen=True)
@@ -245,7 +251,9 @@ def _card(metadata: ExportMetadata | None, model: AllClassifier, ckpt: Any, size
     said.update({k: getattr(meta, k) for k in ("trial", "run") if getattr(meta, k) is not None})
     card = replace(base, classes=tuple(classes), positive_class=positive, input_size=size,
                    provenance=replace(base.provenance, **said),
-                   metrics=dict(meta.metrics) or dict(base.metrics))
+                   metrics=dict(meta.metrics) or dict(base.metrics),
+                   temperature=base.temperature if meta.temperature is None
+                   else float(meta.temperature))
     if len(card.classes) != model.config.n_classes:
         raise AllguiError(
             f"{len(card.classes)} class names were given for a model with "
@@ -328,7 +336,9 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
         "mean": list(model.mean),
         "std": list(model.std),
         "decision_threshold": meta.decision_threshold,
-        "uncertain_margin": meta.uncertain_margin,
+        "uncertain_margin": (meta.uncertain_margin if meta.uncertain_margin is not None
+                             else card.uncertain_margin if card.uncertain_margin is not None
+                             else DEFAULT_MARGIN),
         "heatmap": "Grad-CAM on the last feature map, closed form",
         "heatmap_size": list(graph.map_size),
         "backbone": model.config.backbone,

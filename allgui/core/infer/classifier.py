@@ -29,7 +29,13 @@ from allgui.core.infer.limits import (
     check_probabilities,
     check_threshold,
 )
-from allgui.core.infer.model_file import INPUT_NAME, OUTPUT_CAM, OUTPUT_PROBABILITIES, ModelInfo
+from allgui.core.infer.model_file import (
+    INPUT_NAME,
+    OUTPUT_CAM,
+    OUTPUT_LOGITS,
+    OUTPUT_PROBABILITIES,
+    ModelInfo,
+)
 from allgui.core.infer.providers import open_session
 
 ImageLike = str | os.PathLike | np.ndarray | Image.Image
@@ -126,6 +132,14 @@ def _array_to_image(arr: np.ndarray) -> Image.Image:
     )
 
 
+def temperature_scaled(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T) in float64, then float32 as the graph's own output."""
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def upsample_heatmap(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a Grad-CAM map (bilinear) to ``size`` = (height, width) and scale it to 0..1."""
     cam = np.maximum(np.asarray(cam, dtype=np.float32), 0.0)
@@ -217,13 +231,21 @@ class Classifier:
     def run(self, pixels: np.ndarray, *, heatmap: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """The model: N x S x S x 3 uint8 -> (probabilities N x C, cam N x C x h x w).
 
-        Raises ModelFileError when the run takes too long or its probabilities
-        are not probabilities (NaN, outside 0..1, rows not summing to 1)."""
+        The probabilities are calibrated: softmax(logits / T) with the
+        temperature T the model file carries (fitted on validation; 1 = as the
+        graph gives them). Raises ModelFileError when the run takes too long or
+        its probabilities are not probabilities (NaN, outside 0..1, rows not
+        summing to 1)."""
+        t = self.info.card.temperature
         wanted = [OUTPUT_PROBABILITIES, OUTPUT_CAM] if heatmap else [OUTPUT_PROBABILITIES]
+        if t != 1.0:
+            wanted.append(OUTPUT_LOGITS)
         results = self._runner.run(wanted, {INPUT_NAME: np.ascontiguousarray(pixels)})
-        probs = check_probabilities(
-            results[0], len(pixels), len(self.classes), Path(self.info.path).name
-        )
+        name = Path(self.info.path).name
+        probs = check_probabilities(results[0], len(pixels), len(self.classes), name)
+        if t != 1.0:
+            probs = check_probabilities(temperature_scaled(results[-1], t), len(pixels),
+                                        len(self.classes), name)
         return probs, (results[1] if heatmap else None)
 
     def classify_prepared(

@@ -116,6 +116,9 @@ class ModelInfo:
         if self.card.synthetic:
             lines.append("  SYNTHETIC: trained and tested on generated demo data, not real "
                          "cells; its figures say nothing about leukemia")
+        if self.card.temperature != 1.0:
+            lines.append(f"  probabilities calibrated: temperature {self.card.temperature:.3f} "
+                         "(fitted on validation)")
         if self.metrics:
             keys = [k for k in HEADLINE_METRICS if k in self.metrics] or list(self.metrics)[:4]
             shown = ", ".join(f"{k} {self.metrics[k]:.3f}" for k in keys)
@@ -252,6 +255,12 @@ def check_graph(info: ModelInfo, inputs: list, outputs: list) -> None:
                 f"{name} lacks the '{needed}' output allgui models have.",
                 details=f"outputs: {sorted(have)}",
             )
+    if info.card.temperature != 1.0 and OUTPUT_LOGITS not in have:
+        raise ModelFileError(
+            f"{name} is calibrated (temperature {info.card.temperature:g}) but lacks the "
+            f"'{OUTPUT_LOGITS}' output the calibration is applied to.",
+            details=f"outputs: {sorted(have)}",
+        )
     n_classes = have[OUTPUT_PROBABILITIES].shape[-1]
     if isinstance(n_classes, int) and n_classes != len(info.classes):
         raise ModelFileError(

@@ -14,6 +14,7 @@ Standard library only: the classifier imports it and never imports torch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,12 @@ class ModelCard:
     synthetic: bool = False  # trained on generated demo data, not on patients
     provenance: Provenance = field(default_factory=Provenance)
     metrics: Mapping[str, float] = field(default_factory=dict)  # test-set figures
+    # Temperature scaling fitted on validation: the classifier reports
+    # softmax(logits / temperature); 1.0 = the raw outputs (older files).
+    temperature: float = 1.0
+    # The "uncertain" margin chosen on validation for a target accuracy on the
+    # cells not flagged (validation.referral); None = not chosen.
+    uncertain_margin: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The flat, JSON-ready form stored in checkpoints and ONNX metadata."""
@@ -61,6 +68,8 @@ class ModelCard:
             "seed": p.seed,
             "test_set": p.test_set,
             "metrics": dict(self.metrics),
+            "temperature": self.temperature,
+            "chosen_margin": self.uncertain_margin,
         }
 
     @classmethod
@@ -94,11 +103,35 @@ class ModelCard:
             ),
             metrics={str(k): float(v) for k, v in metrics.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            temperature=_temperature(values.get("temperature", 1.0)),
+            uncertain_margin=_margin(values.get("chosen_margin")),
         )
 
 
 KEYS: tuple[str, ...] = tuple(ModelCard().to_dict())
 """The keys a card is stored under."""
+
+
+def _temperature(value: Any) -> float:
+    """A positive, finite temperature (a model must never divide by 0 or NaN)."""
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"temperature {value!r} is not a number")
+    t = float(value)
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(f"temperature {value!r} must be a positive number")
+    return t
+
+
+def _margin(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"margin {value!r} is not a number")
+    if not 0 <= float(value) <= 1:
+        raise ValueError(f"margin {value!r} must be between 0 and 1")
+    return float(value)
 
 
 def _text(value: Any) -> str:

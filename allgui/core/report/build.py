@@ -17,6 +17,11 @@ from allgui.core.model.params import ordered
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
+from allgui.core.report.evidence import (
+    baselines_section,
+    calibration_section,
+    referral_section,
+)
 from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, settings_rows
 from allgui.core.validation.analysis import (
     BatchAnalysis,
@@ -163,7 +168,8 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
         f"run(s) per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
         f"{b.max_epochs} epochs, early stopping when the validation loss has not improved for "
         f"{b.patience} epochs, the weights of the best epoch kept. Every figure below comes "
-        f"from the test set: {b.test_set}. No trial of the search saw it."
+        f"from the test set: {b.test_set}. No trial of the search saw it. "
+        + b.model.views_note()
     ))
     if b.message:
         out.append(Paragraph(b.message, emphasis=b.status != "finished"))
@@ -197,14 +203,15 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
                 "every pair differs by the same amount (no spread) or fewer than two pairs "
                 f"finished. {_paired_n_note(analysis)}",
             ))
-    if analysis.mcnemar:
+    if analysis.mcnemar or analysis.probe_mcnemar:
         out.append(table(
-            f"McNemar's test, tuned against baseline on the same test images ({b.test_set})",
-            ["Seed", "Images", "Only tuned right", "Only baseline right", "Statistic", "p",
-             "Method"],
-            [[c.seed, c.test.images, c.test.only_a, c.test.only_b,
+            f"McNemar's test, tuned against baseline or probe on the same test images "
+            f"({b.test_set})",
+            ["Seed", "Against", "Images", "Only tuned right", "Only other right", "Statistic",
+             "p", "Method"],
+            [[c.seed, c.against, c.test.images, c.test.only_a, c.test.only_b,
               format_value(c.test.statistic, 3), format_value(c.test.p_value, 4), c.test.method]
-             for c in analysis.mcnemar],
+             for c in analysis.mcnemar + analysis.probe_mcnemar],
         ))
     if analysis.auc_intervals:
         iv0 = analysis.auc_intervals[0].interval
@@ -218,6 +225,9 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
             note=f"{iv0.method}, {iv0.resamples} resamples: the interval covers the sampling "
             "of test images, not the variation between training runs (see the SD above).",
         ))
+    out += baselines_section(analysis)
+    out += calibration_section(analysis)
+    out += referral_section(analysis)
     patient_rows = _patient_rows(tuned_runs)
     if patient_rows:
         out.append(table(
@@ -339,6 +349,11 @@ def build_document(
     blocks += _dataset_section(batch)
     blocks += _search_section(study, project, batch)
     blocks += _validation_section(analysis)
+    from allgui.core.report.samplers import load_comparison, sampler_section
+
+    comparison = load_comparison(project)
+    if comparison is not None:
+        blocks += sampler_section(comparison)
     blocks += _record_section(project, batch, study)
     return Document(f"allgui report: {project.root.name}", RESEARCH_NOTICE, tuple(blocks))
 

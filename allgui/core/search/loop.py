@@ -313,6 +313,7 @@ class Trials:
                             val_accuracy=best.val_accuracy,
                             val_balanced_accuracy=best.val_balanced_accuracy,
                             val_loss=best.val_loss, stopped_early=result.stopped_early)
+            S.write_curve(study, trial, history)
             if not math.isfinite(result.value):
                 raise TrainingDiverged(
                     f"The objective ({settings.objective}) could not be computed.")
@@ -323,6 +324,7 @@ class Trials:
         except optuna.TrialPruned:
             S.write_outcome(trial, history, epochs_run=epochs_run,
                             epochs_saved=settings.epochs - epochs_run)
+            S.write_curve(study, trial, history)
             study.tell(trial, state=TrialState.PRUNED)
             sink(TrialPruned(JOB, number=number, epoch=epochs_run,
                              reason=f"{settings.pruning} pruner: below others at epoch "

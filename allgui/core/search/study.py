@@ -338,11 +338,41 @@ def write_outcome(trial, history: list, **result: Any) -> None:
         trial.set_user_attr(key, value)
 
 
+def write_curve(study, trial, history: list) -> None:
+    """Every epoch's objective as the trial's Optuna intermediate values, so
+    optuna-dashboard draws the learning curves. Without a pruner nothing was
+    reported during the trial; here the values go in at its end, in one
+    transaction on a database (one write, not one per epoch)."""
+    import math
+
+    values = [(int(h["epoch"]), float(h["objective"])) for h in history
+              if isinstance(h.get("objective"), (int, float)) and math.isfinite(h["objective"])]
+    reported = set(trial.storage.get_trial(trial._trial_id).intermediate_values)
+    values = [(step, v) for step, v in values if step not in reported]
+    if not values:
+        return
+    backend = getattr(trial.storage, "_backend", trial.storage)
+    one = getattr(backend, "_set_trial_intermediate_value_without_commit", None)
+    if one is not None and hasattr(backend, "scoped_session"):
+        try:
+            from optuna.storages._rdb.storage import _create_scoped_session
+
+            with _create_scoped_session(backend.scoped_session, True) as session:
+                for step, v in values:
+                    one(session, trial._trial_id, step, v)
+            return
+        except ImportError:  # another Optuna layout: one write per epoch instead
+            pass
+    for step, v in values:
+        trial.storage.set_trial_intermediate_value(trial._trial_id, step, v)
+
+
 def fail(study, trial, reason: str, history: list, epochs_run: int, interrupted: bool) -> None:
     from optuna.trial import TrialState
 
     write_outcome(trial, history, fail_reason=reason, epochs_run=epochs_run,
                   **({R.INTERRUPTED: True} if interrupted else {}))
+    write_curve(study, trial, history)
     study.tell(trial, state=TrialState.FAIL)
 
 

@@ -1,13 +1,20 @@
 """Statistics of a validation batch: each figure over runs (mean, sd, CV,
 95% t-interval), bootstrap intervals for each run's AUC on the test set,
 and, when a baseline ran on the same seeds, paired t-tests and McNemar's
-test per seed."""
+test per seed; the same against the linear probe when it ran."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from allgui.core.validation.batch import BASELINE, TUNED, Batch, RunRecord, read_predictions
+from allgui.core.validation.batch import (
+    BASELINE,
+    PROBE,
+    TUNED,
+    Batch,
+    RunRecord,
+    read_predictions,
+)
 from allgui.core.validation.stats import (
     Interval,
     McNemarTest,
@@ -33,6 +40,14 @@ class MeasureRow:
     baseline: tuple[float | None, ...] = ()
     baseline_summary: Summary | None = None
     paired: PairedTest | None = None  # tuned - baseline over the same seeds
+    probe: tuple[float | None, ...] = ()
+    probe_summary: Summary | None = None
+    probe_paired: PairedTest | None = None  # tuned - probe over the same seeds
+
+    def against(self, label: str) -> tuple[Summary | None, PairedTest | None]:
+        if label == PROBE:
+            return self.probe_summary, self.probe_paired
+        return self.baseline_summary, self.paired
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,8 @@ class RunInterval:
 @dataclass(frozen=True)
 class SeedComparison:
     seed: int
-    test: McNemarTest  # A = tuned run, B = baseline run on this seed
+    test: McNemarTest  # A = tuned run, B = baseline (or probe) run on this seed
+    against: str = BASELINE
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,7 @@ class BatchAnalysis:
     rows: tuple[MeasureRow, ...]
     auc_intervals: tuple[RunInterval, ...]
     mcnemar: tuple[SeedComparison, ...]
+    probe_mcnemar: tuple[SeedComparison, ...] = ()  # tuned against the linear probe
 
     def row(self, key: str) -> MeasureRow:
         for r in self.rows:
@@ -75,7 +92,8 @@ def _value(run: RunRecord | None, key: str) -> float | None:
 def analyse(batch: Batch, resamples: int = 2000, seed: int = 0) -> BatchAnalysis:
     tuned = _by_seed(batch, TUNED)
     base = _by_seed(batch, BASELINE) if batch.baseline else []
-    first = next((r.metrics for r in tuned + base if r is not None and r.metrics), None)
+    probe = _by_seed(batch, PROBE) if batch.probe else []
+    first = next((r.metrics for r in tuned + base + probe if r is not None and r.metrics), None)
     rows: list[MeasureRow] = []
     if first is not None:
         for key, label, _ in first.measures():
@@ -85,6 +103,10 @@ def analyse(batch: Batch, resamples: int = 2000, seed: int = 0) -> BatchAnalysis
                 bv = tuple(_value(r, key) for r in base)
                 row = MeasureRow(key, label, tv, row.tuned_summary, bv, summarize(bv),
                                  paired_t_test(tv, bv))
+            if batch.probe:
+                pv = tuple(_value(r, key) for r in probe)
+                row = replace(row, probe=pv, probe_summary=summarize(pv),
+                              probe_paired=paired_t_test(tv, pv))
             rows.append(row)
 
     intervals: list[RunInterval] = []
@@ -100,12 +122,16 @@ def analyse(batch: Batch, resamples: int = 2000, seed: int = 0) -> BatchAnalysis
                                resamples=resamples, seed=seed)
             intervals.append(RunInterval(r.name, r.seed, iv))
 
-    comparisons = []
-    for s in batch.seeds:
-        a, b = predictions.get((TUNED, s)), predictions.get((BASELINE, s))
-        if a is not None and b is not None and a.paths == b.paths:
-            comparisons.append(SeedComparison(s, mcnemar_test(a.correct, b.correct)))
-    return BatchAnalysis(batch, tuple(rows), tuple(intervals), tuple(comparisons))
+    for r in [x for x in probe if x is not None and x.predictions_path.is_file()]:
+        predictions[(PROBE, r.seed)] = read_predictions(r.predictions_path, batch.classes)
+    against: dict[str, list[SeedComparison]] = {BASELINE: [], PROBE: []}
+    for other, found in against.items():
+        for s in batch.seeds:
+            a, b = predictions.get((TUNED, s)), predictions.get((other, s))
+            if a is not None and b is not None and a.paths == b.paths:
+                found.append(SeedComparison(s, mcnemar_test(a.correct, b.correct), other))
+    return BatchAnalysis(batch, tuple(rows), tuple(intervals), tuple(against[BASELINE]),
+                         tuple(against[PROBE]))
 
 
 def _ci(s: Summary) -> str:
@@ -122,8 +148,9 @@ def metrics_rows(analysis: BatchAnalysis, label: str = TUNED) -> tuple[list[str]
     ] + ["Mean", "SD", "CV", "95% CI (t)"]
     out = []
     for row in analysis.rows:
-        values = row.tuned if label == TUNED else row.baseline
-        summary = row.tuned_summary if label == TUNED else row.baseline_summary
+        values = {TUNED: row.tuned, BASELINE: row.baseline, PROBE: row.probe}[label]
+        summary = {TUNED: row.tuned_summary, BASELINE: row.baseline_summary,
+                   PROBE: row.probe_summary}[label]
         if summary is None:
             continue
         cells = [row.label] + [
@@ -137,7 +164,8 @@ def metrics_rows(analysis: BatchAnalysis, label: str = TUNED) -> tuple[list[str]
 
 def metrics_note(analysis: BatchAnalysis, label: str = TUNED) -> str:
     rows = analysis.rows
-    first = (rows[0].tuned_summary if label == TUNED else rows[0].baseline_summary) if rows else None
+    first = ({TUNED: rows[0].tuned_summary, BASELINE: rows[0].baseline_summary,
+              PROBE: rows[0].probe_summary}[label] if rows else None)
     n = first.n if first is not None else 0
     df = f"{n - 1} degree{'s' if n - 1 != 1 else ''} of freedom" if n > 1 else "no interval"
     text = (
@@ -156,17 +184,18 @@ def metrics_note(analysis: BatchAnalysis, label: str = TUNED) -> str:
     return text
 
 
-def comparison_rows(analysis: BatchAnalysis) -> tuple[list[str], list[list[str]]]:
-    """Tuned against baseline over the same seeds: paired t-test per figure."""
-    header = ["Figure (average)", "Tuned mean", "Baseline mean", "Mean difference",
+def comparison_rows(analysis: BatchAnalysis, against: str = BASELINE
+                    ) -> tuple[list[str], list[list[str]]]:
+    """Tuned against the baseline (or the probe) over the same seeds: paired t-test per figure."""
+    header = ["Figure (average)", "Tuned mean", f"{against.capitalize()} mean", "Mean difference",
               "95% CI of difference", "t", "df", "p (two-sided)"]
     out = []
     for row in analysis.rows:
-        if row.paired is None or row.baseline_summary is None:
+        other, p = row.against(against)
+        if p is None or other is None:
             continue
-        p = row.paired
         out.append([
-            row.label, format_value(row.tuned_summary.mean), format_value(row.baseline_summary.mean),
+            row.label, format_value(row.tuned_summary.mean), format_value(other.mean),
             format_value(p.mean_difference), format_interval(p.ci_low, p.ci_high),
             format_value(p.t, 3), str(p.df) if p.df is not None else "n/a",
             format_value(p.p_value, 4),

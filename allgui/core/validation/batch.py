@@ -6,6 +6,7 @@ each run reached on the test set.
     <project>/runs/<batch-id>/run-<k>/metrics.json       its test-set figures and curves
     <project>/runs/<batch-id>/run-<k>/predictions.csv    one row per test image
     <project>/runs/<batch-id>/baseline-<k>/...           the same for the baseline
+    <project>/runs/<batch-id>/probe/...                  the linear probe (one for all seeds)
 
 ``batch.json`` is rewritten (atomically) after every run, so a batch that
 is stopped or crashes keeps every run that finished.
@@ -40,12 +41,13 @@ from allgui.core.validation.provenance import (
 from allgui.core.validation.record import now_utc
 
 BATCH_FILE = "batch.json"
-TUNED, BASELINE = "tuned", "baseline"
+TUNED, BASELINE, PROBE = "tuned", "baseline", "probe"
+_FOLDER_PREFIX = {TUNED: "run", BASELINE: "baseline", PROBE: "probe"}
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One training run of a batch (``label`` 'tuned' or 'baseline', ``index`` from 1)."""
+    """One training run of a batch (``label`` 'tuned', 'baseline' or 'probe', ``index`` from 1)."""
 
     label: str
     index: int
@@ -58,6 +60,8 @@ class RunRecord:
     reason: str = ""  # why it failed
     metrics: RunMetrics | None = None
     curves: dict[str, list[float]] = field(default_factory=dict)  # per-epoch figures
+    # temperature and reliability before/after on the test set (validation.calibration)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kept_val_loss(self) -> float | None:
@@ -69,7 +73,7 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        return f"{'run' if self.label == TUNED else 'baseline'}-{self.index}"
+        return f"{_FOLDER_PREFIX.get(self.label, self.label)}-{self.index}"
 
     @property
     def finished(self) -> bool:
@@ -96,6 +100,7 @@ class RunRecord:
             "reason": self.reason,
             "metrics": self.metrics.to_dict() if self.metrics else None,
             "curves": self.curves,
+            "calibration": self.calibration,
         }
 
     @classmethod
@@ -112,6 +117,7 @@ class RunRecord:
             reason=data.get("reason", ""),
             metrics=RunMetrics.from_dict(data["metrics"]) if data.get("metrics") else None,
             curves={k: [float(x) for x in v] for k, v in (data.get("curves") or {}).items()},
+            calibration=dict(data.get("calibration") or {}),
         )
 
 
@@ -158,6 +164,9 @@ class Batch:
     finished_at: str = ""
     message: str = ""
     process: dict[str, Any] = field(default_factory=dict)  # pid, host, start of its writer
+    probe: Configuration | None = None  # the linear probe's chosen C, when it ran
+    # The probe's record, one per seed (it trains nothing: kept apart from ``runs``).
+    probe_runs: tuple[RunRecord, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -172,7 +181,8 @@ class Batch:
         return self.status
 
     def runs_of(self, label: str, finished_only: bool = True) -> tuple[RunRecord, ...]:
-        return tuple(r for r in self.runs if r.label == label and (r.finished or not finished_only))
+        runs = self.probe_runs if label == PROBE else self.runs
+        return tuple(r for r in runs if r.label == label and (r.finished or not finished_only))
 
     def chosen_run(self, label: str = TUNED) -> RunRecord | None:
         """The run to export: the finished run (with its checkpoint) whose
@@ -228,6 +238,8 @@ class Batch:
             "dataset": self.dataset.to_dict(),
             "runs": [r.to_dict() for r in self.runs],
             "process": dict(self.process),
+            "probe": self.probe.to_dict() if self.probe else None,
+            "probe_runs": [r.to_dict() for r in self.probe_runs],
         }
 
     @classmethod
@@ -256,6 +268,8 @@ class Batch:
             finished_at=data.get("finished_at", ""),
             message=data.get("message", ""),
             process=dict(data.get("process") or {}),
+            probe=Configuration.from_dict(data["probe"]) if data.get("probe") else None,
+            probe_runs=tuple(RunRecord.from_dict(r, folder) for r in data.get("probe_runs", ())),
         )
 
     def save(self) -> None:

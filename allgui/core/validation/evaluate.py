@@ -30,7 +30,9 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
     from allgui.core.train.features import plain_features
     from allgui.core.train.loop import FitConfig, TrainingDiverged, fit, head_proba, predict_proba
     from allgui.core.train.sources import source_for
+    from allgui.core.validation.calibration import calibrate, scaled
     from allgui.core.validation.metrics import compute_metrics
+    from allgui.core.validation.referral import choose_referral
 
     cfg, conf, test = run.model_config, run.configuration, plan.test
     result = fit(
@@ -55,6 +57,14 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
                                "on the test images: training diverged.")
     metrics = compute_metrics(test.labels, proba, plan.classes, plan.positive,
                               patients=test.patients)
+    # Temperature scaling on the validation part; predictions.csv keeps the raw
+    # outputs, the model file carries T and the classifier applies it.
+    val_proba = predict_proba(result.model, plan.data.val_images, device=plan.device,
+                              cancel=cancel)
+    calibration = calibrate(plan.data.val_labels, val_proba, test.labels, proba)
+    referral = choose_referral(plan.data.val_labels, scaled(val_proba, calibration.temperature),
+                               test.labels, scaled(proba, calibration.temperature),
+                               plan.referral_target)
     folder.mkdir(parents=True, exist_ok=True)
     write_predictions(folder / "predictions.csv", Predictions(
         test.paths, test.patients, test.labels, proba, plan.classes))
@@ -65,11 +75,13 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
         folder / "checkpoint.pt", result.model, cfg,
         extra={"label": run.label, "batch": batch.batch_id, "params": conf.params,
                "source": conf.source, "best_epoch": result.best_epoch},
-        card=run_card(batch, conf, run.k, run.seed, metrics.headline(), project_root),
+        card=run_card(batch, conf, run.k, run.seed, metrics.headline(), project_root,
+                      calibration.temperature, referral.margin),
         class_names=plan.classes, image_size=plan.image_size,
     )
     record = RunRecord(run.label, run.k, run.seed, "finished", str(folder), len(result.history),
-                       result.best_epoch, time.perf_counter() - started, "", metrics, curves)
+                       result.best_epoch, time.perf_counter() - started, "", metrics, curves,
+                       {**calibration.to_dict(), "referral": referral.to_dict()})
     atomic_write_text(folder / "metrics.json", json.dumps(record.to_dict(), indent=1))
     return record
 

@@ -87,6 +87,7 @@ class BatchPlan:
     study_name: str
     shared_views_seed: int | None = None  # None: each run draws views from its own seed
     project_root: str = ""  # recorded in each run's model card
+    referral_target: float = 0.99  # accuracy wanted on the cells not flagged uncertain
 
     def views_seed(self, run: PlannedRun) -> int:
         return run.seed if self.shared_views_seed is None else self.shared_views_seed

@@ -31,17 +31,32 @@ class ModelRecord:
     mode: str = ""  # 'cached' or 'online'
     views: int = 0  # augmented views per image (cached mode)
     finetune_stages: int = 0
+    shared_views: bool = False  # the runs reused the search's augmented views (no new pass)
+
+    def views_note(self) -> str:
+        """What the runs' augmentation cost, in words for the report."""
+        if self.mode != "cached":
+            return ("Each run augmented the images and ran the backbone every epoch "
+                    "(online mode).")
+        if self.shared_views:
+            return (f"The runs shared the search's {self.views} augmented views: no new "
+                    "backbone pass (fast), but every run saw the same augmentation draws, so "
+                    "the spread over runs leaves that source of variation out.")
+        return (f"Each run drew its own {self.views} augmented views: one new backbone pass "
+                "per run (on a CPU most of a validation's time), so the spread over runs "
+                "includes the augmentation draws.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"backbone": self.backbone, "weights": self.weights,
                 "image_size": self.image_size, "mode": self.mode, "views": self.views,
-                "finetune_stages": self.finetune_stages}
+                "finetune_stages": self.finetune_stages, "shared_views": self.shared_views}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
         return cls(str(data.get("backbone", "")), str(data.get("weights", "")),
                    int(data.get("image_size", 0)), str(data.get("mode", "")),
-                   int(data.get("views", 0)), int(data.get("finetune_stages", 0)))
+                   int(data.get("views", 0)), int(data.get("finetune_stages", 0)),
+                   bool(data.get("shared_views", False)))
 
 
 @dataclass(frozen=True)
@@ -154,7 +169,8 @@ class StudySummary:
 
 
 def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
-             metrics: Mapping[str, Any], project: str) -> ModelCard:
+             metrics: Mapping[str, Any], project: str, temperature: float = 1.0,
+             uncertain_margin: float | None = None) -> ModelCard:
     """The model card of run ``run`` (seed ``seed``) of ``batch``, trained on
     ``conf`` in the project folder ``project``, with its test figures."""
     return ModelCard(
@@ -166,4 +182,6 @@ def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
             test_set=batch.test_set),
         metrics={k: float(v) for k, v in metrics.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        temperature=temperature,
+        uncertain_margin=uncertain_margin,
     )

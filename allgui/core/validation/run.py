@@ -76,6 +76,11 @@ class ValidationSettings:
     independent_views: bool = True
     features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
 
+    # A linear probe on the same frozen features beside the runs (frozen backbones only).
+    probe: bool = True
+    # The "uncertain" margin is chosen on validation for this accuracy on the rest.
+    referral_target: float = 0.99
+
     def __post_init__(self) -> None:
         check_settings(self)  # before anything runs or is written
 
@@ -194,7 +199,11 @@ def run_batch(
         plan, batch = resume_batch.prepare(project, plan, batch, sink, resume)
         written = BatchWriter(batch)
         try:
-            stopped, failures = _run_plan(plan, written, shared, sink, cancel)
+            stopped, failures = False, list[str]()
+            if settings.probe and not plan.runs[0].model_config.finetune_stages:
+                stopped = _probe(plan, written, shared, sink, cancel)
+            if not stopped:
+                stopped, failures = _run_plan(plan, written, shared, sink, cancel)
         except BaseException as exc:  # Ctrl+C, a full disk, a bug: keep the finished runs
             message = _ended_early(written, exc)
             if isinstance(exc, AllguiError):
@@ -250,7 +259,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
         model=ModelRecord(tuned_cfg.backbone, tuned_cfg.weights, prepared.image_size, mode,
-                          views, tuned_cfg.finetune_stages),
+                          views, tuned_cfg.finetune_stages, not settings.independent_views),
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
@@ -268,7 +277,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         test=TestSet.from_prepared(prepared, test_set), classes=classes, positive=positive,
         image_size=prepared.image_size, study_name=study_info.name,
         shared_views_seed=None if settings.independent_views else int(search.get("seed", 0)),
-        project_root=str(project.root),
+        project_root=str(project.root), referral_target=settings.referral_target,
     )
     return plan, batch, shared
 
@@ -287,6 +296,26 @@ def _environment(device: str, mode: str, cfg, shared: dict, prepared,
                                   cache_dir=project.cache_dir)
         record["features"] = runtime.path.description
     return record
+
+
+def _probe(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
+           cancel: threading.Event | None) -> bool:
+    """The linear probe, first: it takes seconds and pairs with every run.
+    True when Stop ended it."""
+    from dataclasses import replace
+
+    from allgui.core.validation.probe import run_probe
+
+    sink(Progress(JOB, phase="probe", done=0, total=len(plan.runs),
+                  message="Linear probe on the frozen features"))
+    try:
+        conf, records = run_probe(plan, shared[plan.runs[0].model_config.backbone],
+                                  written.batch.path, sink, cancel)
+    except Cancelled:
+        return True
+    written.batch = replace(written.batch, probe=conf, probe_runs=tuple(records))
+    written.batch.save()
+    return False
 
 
 def _recorded(params: dict[str, Any], cfg) -> dict[str, Any]:

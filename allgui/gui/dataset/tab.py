@@ -61,7 +61,7 @@ def split_and_audit(index, settings: SplitSettings, hashes, sink: Sink, cancel) 
     from allgui.core.dataset.splits import audit, make_split
 
     try:
-        split = make_split(index, settings)
+        split = make_split(index, settings, hashes or None)
     except DatasetError as exc:
         return SplitView(None, None, exc.message)
     return SplitView(split, audit(index, split, hashes, sink=sink, cancel=cancel))

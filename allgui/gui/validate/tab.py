@@ -356,6 +356,9 @@ class ValidateTab(ProjectTab):
             best = "; ".join(f"{row[0]}: difference {row[3]} (p = {row[7]})"
                              for row in cmp_rows[:3])
             note += f"\nTuned against baseline (paired t over the same seeds): {best}."
+        from allgui.gui.validate.calibration import evidence_text
+
+        note += "\n" + evidence_text(b)
         self.note.setText(note)
         self._draw_figures(view)
         self.job_changed()

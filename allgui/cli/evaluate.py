@@ -1,0 +1,58 @@
+"""``allgui evaluate``: an exported model on labelled images from another
+source, without training (external, multi-centre validation).
+
+Needs only onnxruntime for the model (no torch). Prints each figure with its
+95% interval and writes evaluation.html, evaluation.json and predictions.csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score an exported model on labelled images from another source (no training)",
+        description="External validation: classify every labelled image under FOLDER (class "
+        "folders, or a manifest CSV with path,label[,patient]) with MODEL and report every "
+        "figure with a 95%% bootstrap interval (by patient when patients are known), per "
+        "class, per patient, and the calibration of its probabilities. Research use only.",
+    )
+    parser.add_argument("model", help="the model file (.onnx) made by 'allgui export'")
+    parser.add_argument("data", metavar="LABELLED_FOLDER",
+                        help="class folders, or a manifest CSV (path,label[,patient])")
+    parser.add_argument("--out", default=None, help="folder for the report (default: "
+                        "evaluation-<model name> beside the data)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--resamples", type=int, default=1000,
+                        help="bootstrap resamples for the intervals (default 1000)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from allgui.cli.progress_printer import ProgressPrinter
+    from allgui.core.files.text import terminal_text
+    from allgui.core.report.external import NAMES, write_external_report
+    from allgui.core.validation.external import FIGURES, evaluate_model
+    from allgui.core.validation.stats import format_interval, format_value
+
+    result = evaluate_model(args.model, args.data, device=args.device,
+                            resamples=max(args.resamples, 50), sink=ProgressPrinter())
+    data = Path(args.data)
+    out = Path(args.out) if args.out else (data if data.is_dir() else data.parent).parent / (
+        f"evaluation-{Path(args.model).stem}")
+    files = write_external_report(result, out)
+    head = result.metrics.headline()
+    print(f"{len(result.paths)} images, classes {', '.join(result.classes)}"
+          + (f"; {len(result.skipped)} unreadable, left out" if result.skipped else ""))
+    for k in FIGURES:
+        if head.get(k) is not None:
+            print(f"  {NAMES[k]:<32} {format_value(head[k])}  95% "
+                  f"{format_interval(*result.intervals.get(k, (None, None)))}")
+    if result.calibration is not None:
+        print(f"  ECE {result.calibration.ece:.4f} (temperature {result.temperature:.3f})")
+    print(f"  intervals: bootstrap over {result.interval_unit}s")
+    for path in files.values():
+        print(terminal_text(str(path)))
+    return 0

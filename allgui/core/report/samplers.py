@@ -1,0 +1,85 @@
+"""The report section of a sampler comparison: best-so-far curves with
+bands, and each sampler's final figures (validation and test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from allgui.core.report.document import Block, Heading, Paragraph, Picture, table
+from allgui.core.report.figures import COLOURS, _figure
+from allgui.core.validation.samplers import NAMES, SamplerComparison
+from allgui.core.validation.stats import format_value
+
+FILE = "samplers.json"
+
+
+def comparison_path(project) -> Path:
+    return Path(project.reports_dir) / FILE
+
+
+def save_comparison(project, comparison: SamplerComparison) -> Path:
+    from allgui.core.files.atomic import atomic_write_text
+
+    path = comparison_path(project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(comparison.to_dict(), indent=1))
+    return path
+
+
+def load_comparison(project) -> SamplerComparison | None:
+    path = comparison_path(project)
+    try:
+        return SamplerComparison.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def curves_figure(c: SamplerComparison) -> Figure:
+    fig = _figure(5.6, 3.8)
+    ax = fig.add_subplot()
+    x = np.arange(1, c.trials + 1)
+    for k, name in enumerate(c.samplers()):
+        mean, low, high = c.band(name)
+        colour = COLOURS[k % len(COLOURS)]
+        ax.plot(x, mean, color=colour, label=NAMES[name])
+        ax.fill_between(x, low, high, color=colour, alpha=0.2)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"best validation {c.objective} so far")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def rows(c: SamplerComparison) -> list[list[str]]:
+    out = []
+    for name in c.samplers():
+        runs = [s for s in c.studies if s.sampler == name]
+        finals = [s.best_so_far[-1] for s in runs]
+        cells = [NAMES[name], str(len(runs)),
+                 f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1) if len(finals) > 1 else 0:.4f}"]
+        for key in ("balanced_accuracy", "f1_weighted"):
+            vals = [s.test[key] for s in runs if key in s.test]
+            cells.append(format_value(float(np.mean(vals))) if vals else "-")
+        out.append(cells)
+    return out
+
+
+def sampler_section(c: SamplerComparison) -> list[Block]:
+    out: list[Block] = [
+        Heading("Sampler comparison"),
+        Paragraph(f"TPE against other samplers over repeated studies of {c.trials} trials on the "
+                  f"same cached features ({c.features_note}); {c.seconds:.0f} s in all. The band "
+                  "spans the studies' lowest and highest best-so-far values; the test figures are "
+                  "those of each study's best trial, averaged over the studies."),
+        Picture("Best validation objective so far, mean over studies with their range.",
+                curves_figure(c)),
+        table("Samplers: final best validation value and test figures of the best trials",
+              ["Sampler", "Studies", "Best validation (mean ± SD)", "Test balanced accuracy",
+               "Test weighted F1"], rows(c)),
+    ]
+    for name, why in c.unavailable.items():
+        out.append(Paragraph(f"{NAMES.get(name, name)} did not run: {why}"))
+    return out

@@ -1,0 +1,170 @@
+"""External validation: an exported model scored on labelled images from
+another source, without training (the multi-centre check).
+
+The images come as class folders or a manifest (``path,label[,patient]``),
+read by :func:`allgui.core.dataset.discover.discover`; each class name must be
+one of the model's (case-insensitive). The model runs through the torch-free
+classifier (:mod:`allgui.core.infer`), its stored calibration applied. Every
+figure comes with a 95% percentile bootstrap interval: images resampled
+within each class, or whole patients resampled when patient IDs are known
+(cells of one patient are not independent). Calibration is the reliability
+of the probabilities the classifier reports.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from allgui.core.errors import DatasetError, ImageReadError
+from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.validation.calibration import Reliability, reliability
+from allgui.core.validation.metrics import RunMetrics, compute_metrics
+
+JOB = "evaluate"
+FIGURES = ("accuracy", "balanced_accuracy", "f1_weighted", "auc_roc")
+
+
+@dataclass(frozen=True)
+class ExternalResult:
+    model: str
+    data: str
+    classes: tuple[str, ...]
+    positive_class: str | None
+    paths: tuple[str, ...]
+    patients: tuple[str, ...]
+    labels: np.ndarray = field(repr=False)
+    probabilities: np.ndarray = field(repr=False)
+    metrics: RunMetrics = field(repr=False)
+    intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    interval_unit: str = "image"  # what the bootstrap resampled: 'image' or 'patient'
+    calibration: Reliability | None = None
+    temperature: float = 1.0
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why)
+
+    def to_dict(self) -> dict[str, Any]:
+        head = self.metrics.headline()
+        return {
+            "model": self.model, "data": self.data, "classes": list(self.classes),
+            "positive_class": self.positive_class, "images": len(self.paths),
+            "patients": len({p for p in self.patients if p}),
+            "figures": {k: {"value": head.get(k), "ci_low": self.intervals.get(k, (None,))[0],
+                            "ci_high": self.intervals.get(k, (None, None))[1]}
+                        for k in FIGURES if k in head},
+            "interval_unit": self.interval_unit, "temperature": self.temperature,
+            "calibration": self.calibration.to_dict() if self.calibration else None,
+            "metrics": self.metrics.to_dict(),
+            "skipped": [list(s) for s in self.skipped],
+        }
+
+
+def _map_labels(found: tuple[str, ...], model: tuple[str, ...]) -> dict[str, int]:
+    lower = {c.lower(): i for i, c in enumerate(model)}
+    missing = [c for c in found if c.lower() not in lower]
+    if missing:
+        raise DatasetError(
+            "The labelled images name classes the model does not know: "
+            + ", ".join(f"'{m}'" for m in missing)
+            + f". The model's classes are {', '.join(model)}; name the folders (or manifest "
+            "labels) after them.")
+    return {c: lower[c.lower()] for c in found}
+
+
+def _figures(labels: np.ndarray, proba: np.ndarray, classes, positive) -> dict[str, float]:
+    head = compute_metrics(labels, proba, classes, positive).headline()
+    return {k: head[k] for k in FIGURES if k in head and head[k] is not None}
+
+
+def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive,
+                        patients: tuple[str, ...], resamples: int = 1000, seed: int = 0
+                        ) -> tuple[dict[str, tuple[float | None, float | None]], str]:
+    """95% percentile intervals of :data:`FIGURES`, resampling whole patients
+    when every image names one, else images within each class."""
+    rng = np.random.default_rng(seed)
+    by_patient = bool(patients) and all(patients)
+    if by_patient:
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(patients):
+            groups.setdefault(p, []).append(i)
+        members = [np.array(v) for v in groups.values()]
+    strata = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    samples: dict[str, list[float]] = {k: [] for k in FIGURES}
+    for _ in range(resamples):
+        if by_patient:
+            pick = rng.integers(0, len(members), len(members))
+            idx = np.concatenate([members[j] for j in pick])
+        else:
+            idx = np.concatenate([rng.choice(s, len(s)) for s in strata])
+        if len(np.unique(labels[idx])) < len(strata):
+            continue  # a resample without some class says nothing about it
+        try:
+            for k, v in _figures(labels[idx], proba[idx], classes, positive).items():
+                samples[k].append(v)
+        except (DatasetError, ValueError):
+            continue
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for k, vals in samples.items():
+        if len(vals) >= 20:
+            out[k] = (float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5)))
+    return out, "patient" if by_patient else "image"
+
+
+def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
+                   resamples: int = 1000, sink: Sink = null_sink,
+                   cancel: threading.Event | None = None) -> ExternalResult:
+    """Score ``model`` (an allgui ONNX file) on the labelled images under ``data``."""
+    from allgui.core.dataset.discover import discover
+    from allgui.core.errors import Cancelled
+    from allgui.core.infer.classifier import Classifier
+
+    classifier = Classifier(model, device=device)
+    index = discover(data, sink, cancel)
+    records = [r for r in index.records if r.label]
+    if not records:
+        raise DatasetError(f"No labelled images were found under {data}: give class folders "
+                           "or a manifest (path,label).")
+    mapping = _map_labels(tuple(sorted({r.label for r in records})), classifier.classes)
+    kept, probs, skipped = [], [], list((b.path, b.reason) for b in index.bad_files)
+    batch: list = []
+
+    def flush() -> None:
+        if batch:
+            for rec, pred in zip([b[0] for b in batch],
+                                 classifier.classify_prepared([b[1] for b in batch],
+                                                              heatmap=False), strict=True):
+                kept.append(rec)
+                probs.append([pred.probabilities[c] for c in classifier.classes])
+            batch.clear()
+
+    for n, rec in enumerate(records, 1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Evaluation stopped by the user.")
+        try:
+            batch.append((rec, classifier.prepare(rec.path)))
+        except ImageReadError as exc:
+            skipped.append((rec.path, exc.message))
+        if len(batch) >= 16:
+            flush()
+        if n % 64 == 0 or n == len(records):
+            sink(Progress(JOB, phase="classifying", done=n, total=len(records)))
+    flush()
+    if not kept:
+        raise DatasetError("None of the labelled images could be read.")
+    labels = np.array([mapping[r.label] for r in kept], dtype=np.int64)
+    proba = np.asarray(probs, dtype=np.float64)
+    classes, positive = classifier.classes, classifier.info.positive_class
+    patients = tuple(r.patient or "" for r in kept)
+    metrics = compute_metrics(labels, proba, classes, positive,
+                              patients=patients if any(patients) else None)
+    intervals, unit = bootstrap_intervals(labels, proba, classes, positive, patients,
+                                          resamples=resamples)
+    return ExternalResult(
+        model=str(model), data=str(data), classes=tuple(classes), positive_class=positive,
+        paths=tuple(r.path for r in kept), patients=patients, labels=labels,
+        probabilities=proba, metrics=metrics, intervals=intervals, interval_unit=unit,
+        calibration=reliability(labels, proba), temperature=classifier.info.card.temperature,
+        skipped=tuple(skipped))
