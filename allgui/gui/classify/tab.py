@@ -12,18 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QSlider,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -39,9 +36,8 @@ from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
-from allgui.gui.dataset.tab import to_pixmap
 from allgui.gui.tab import ProjectTab
-from allgui.gui.widgets.image_view import ImageView
+from allgui.gui.widgets.image_view import ImageViewer
 from allgui.gui.widgets.progress import JobProgress
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
@@ -120,26 +116,22 @@ class ClassifyTab(ProjectTab):
     def _build_viewer(self) -> QWidget:
         box = QGroupBox("Selected image")
         layout = QVBoxLayout(box)
-        self.image_label = ImageView("Select a result to see the image and its heatmap.")
+        self.image_label = ImageViewer(
+            "Select a result to see the image and its heatmap.",
+            heatmap=bool(self.settings.choice("classify/heatmap", True)),
+            opacity=int(self.settings.choice("classify/opacity", 60)))
+        self.heatmap_check = self.image_label.heatmap_check
+        self.opacity = self.image_label.opacity
         layout.addWidget(self.image_label, 1)
         self.answer_label = QLabel("")
         self.answer_label.setWordWrap(True)
         self.answer_label.setTextFormat(Qt.RichText)
         layout.addWidget(self.answer_label)
-        row = QHBoxLayout()
-        self.heatmap_check = QCheckBox("Heatmap")
-        self.heatmap_check.setToolTip("Where the model looked (Grad-CAM): red strongest")
-        self.heatmap_check.setChecked(bool(self.settings.choice("classify/heatmap", True)))
-        self.heatmap_check.toggled.connect(self._redraw_image)
-        self.opacity = QSlider(Qt.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(int(self.settings.choice("classify/opacity", 60)))
-        self.opacity.setToolTip("Heatmap opacity")
-        self.opacity.valueChanged.connect(self._redraw_image)
-        row.addWidget(self.heatmap_check)
-        row.addWidget(QLabel("Opacity"))
-        row.addWidget(self.opacity, 1)
-        layout.addLayout(row)
+        self.save_image_button = QPushButton("Save image as shown…")
+        self.save_image_button.setToolTip("Save the picture as drawn here, with the heatmap "
+                                          "when it is shown, as a PNG file")
+        self.save_image_button.clicked.connect(self.choose_image_file)
+        layout.addWidget(self.save_image_button)
         return box
 
     def save_choices(self) -> None:
@@ -297,7 +289,6 @@ class ClassifyTab(ProjectTab):
         self.table.setRowCount(0)
         self._shown = None
         self.image_label.clear()
-        self.image_label.setText("Select a result to see the image and its heatmap.")
         self.answer_label.clear()
         self._update_buttons()
 
@@ -330,14 +321,36 @@ class ClassifyTab(ProjectTab):
         except AllguiError as exc:
             self.image_label.setText(exc.message)
             return
-        if self.heatmap_check.isChecked() and shown.heatmap_small is not None:
-            from allgui.core.infer.heatmap import overlay
+        reason = ("No heatmap: this image could not be classified." if shown.prediction is None
+                  else "No heatmap: the model gave none for this image.")
+        self.image_label.set_image(rgb, shown.heatmap_small, path=terminal_text(shown.path),
+                                   patient=terminal_text(shown.patient or ""),
+                                   no_heat_reason=reason)
 
-            heat = Image.fromarray(shown.heatmap_small).resize(
-                (rgb.shape[1], rgb.shape[0]), Image.Resampling.BILINEAR)
-            rgb = overlay(rgb, np.asarray(heat, dtype=np.float32) / 255.0,
-                          self.opacity.value() / 100.0)
-        self.image_label.set_image(to_pixmap(rgb))
+    def choose_image_file(self) -> None:
+        if self._shown is None:
+            return
+        start = (self.project.reports_dir if self.project else Path.home()) / (
+            Path(self._shown.path).stem + "-heatmap.png")
+        path = dialogs.choose_save_file(self, "Save the image", str(start), "PNG images (*.png)")
+        if path:
+            self.save_image(path)
+
+    def save_image(self, path: str) -> None:
+        """The picture as shown (with its heatmap when on) as a PNG."""
+        from allgui.core.files.atomic import atomic_write_bytes
+        from allgui.core.infer.heatmap import png_bytes
+
+        pixels = self.image_label.composed()
+        if pixels is None:
+            return
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, png_bytes(pixels))
+        except OSError as exc:
+            self.show_error(exc, "Cannot save the image")
+            return
+        self.log(f"Saved the image to {path}")
 
     # -- saving -------------------------------------------------------------------------------
     def choose_csv(self) -> None:
