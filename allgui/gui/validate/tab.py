@@ -8,7 +8,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +32,8 @@ from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import RunFinished, Sink
 from allgui.core.project import Project
 from allgui.gui.tab import ProjectTab
+from allgui.gui.validate.figures import ConfusionView, roc_canvas
+from allgui.gui.validate.mistakes import Selection
 from allgui.gui.widgets.progress import JobProgress
 
 BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
@@ -134,6 +135,12 @@ class ValidateTab(ProjectTab):
         self.figures = QTabWidget()
         self._roc_holder = self._figure_page("ROC curves")
         self._cm_holder = self._figure_page("Confusion matrices")
+        self.confusion = ConfusionView()
+        self.confusion.cell_clicked.connect(
+            lambda run, true, pred: self.open_gallery(run, Selection("cell", true, pred)))
+        self.confusion.kind_requested.connect(
+            lambda run, kind: self.open_gallery(run, Selection(kind)))
+        self.gallery = None
         splitter.addWidget(self.figures)
         self.figures.setMinimumSize(360, 280)
         splitter.setStretchFactor(0, 3)
@@ -322,25 +329,30 @@ class ValidateTab(ProjectTab):
         self.job_changed()
 
     def _draw_figures(self, view: BatchView) -> None:
-        from allgui.core.report.figures import confusion_figure, roc_figure
         from allgui.core.validation.batch import BASELINE, TUNED
 
         b = view.batch
-        figures = []
+        widgets = []
         if view.roc:
-            figures.append((self._roc_holder, roc_figure(view.roc, b.positive_class, b.test_set)))
-        runs = b.runs_of(TUNED) + b.runs_of(BASELINE)
-        matrices = [(f"{r.label} run {r.index}", r.metrics.confusion) for r in runs if r.metrics]
-        if matrices:
-            figures.append((self._cm_holder, confusion_figure(matrices, b.classes, b.test_set)))
-        for holder, fig in figures:
+            widgets.append((self._roc_holder, roc_canvas(view.roc, b.positive_class, b.test_set)))
+        runs = [r for r in b.runs_of(TUNED) + b.runs_of(BASELINE) if r.metrics]
+        if runs:
+            self.confusion.set_runs(runs, b.classes, b.test_set)
+            widgets.append((self._cm_holder, self.confusion))
+        for holder, widget in widgets:
             while holder.count():
-                widget = holder.takeAt(0).widget()
-                if widget is not None:
-                    widget.deleteLater()
-            canvas = FigureCanvasQTAgg(fig)
-            holder.addWidget(canvas)
-            canvas.draw_idle()
+                old = holder.takeAt(0).widget()
+                if old is not None and old is not widget:
+                    old.deleteLater()
+            holder.addWidget(widget)
+
+    # -- the mistakes gallery ---------------------------------------------------------------
+    def open_gallery(self, run, selection: Selection) -> None:
+        """The test images of ``run`` that ``selection`` names, read on a job's thread."""
+        from allgui.gui.validate.open_gallery import start_gallery
+
+        if self.view is not None and self.project is not None:
+            start_gallery(self, self.view.batch, run, selection)
 
     # -- export and report ------------------------------------------------------------------------
     def export_model(self) -> None:
