@@ -39,6 +39,7 @@ from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.image_view import ImageViewer
 from allgui.gui.widgets.progress import JobProgress
+from allgui.gui.words import count
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow
@@ -211,12 +212,12 @@ class ClassifyTab(ProjectTab):
             return
         if self.classifier is None:
             self.show_error(
-                AllguiError("Load a model first: an .onnx file exported by allgui (Validate tab, "
-                            "'Export model', or 'allgui export')."),
+                AllguiError("Load a model first (Load model…): an .onnx file exported by "
+                            "allgui, from the Validate tab's 'Export model' button."),
                 "No model loaded")
             return
         self.run_job("Classifying", classify_in_window, self.classifier, files,
-                     text=f"Classifying {len(files)} images…", on_success=self._add_results,
+                     text=f"Classifying {count(len(files), 'image')}…", on_success=self._add_results,
                      on_failure=self._classify_failed)
 
     def _classify_failed(self, exc: BaseException) -> None:
@@ -241,7 +242,7 @@ class ClassifyTab(ProjectTab):
     def _add_results(self, outcome: ClassifyOutcome) -> None:
         results = outcome.rows
         n_bad = sum(1 for r in results if r.prediction is None)
-        summary = f"{len(results) - n_bad} images classified" + (
+        summary = f"{count(len(results) - n_bad, 'image')} classified" + (
             f", {n_bad} could not be classified" if n_bad else "") + "."
         if outcome.stopped:
             summary = "Stopped. " + summary
@@ -370,7 +371,7 @@ class ClassifyTab(ProjectTab):
         except OSError as exc:
             self.show_error(exc, "Cannot save the results")
             return
-        self.log(f"Saved {len(rows)} results to {path}")
+        self.log(f"Saved {count(len(rows), 'result')} to {path}")
 
 
 def _number(value: float) -> QTableWidgetItem:

@@ -35,6 +35,7 @@ from allgui.gui.tab import ProjectTab
 from allgui.gui.validate.figures import ConfusionView, roc_canvas
 from allgui.gui.validate.mistakes import Selection
 from allgui.gui.widgets.progress import JobProgress
+from allgui.gui.words import count
 
 BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
              ("entered", "Entered below"))
@@ -303,7 +304,8 @@ class ValidateTab(ProjectTab):
         self.progress.set_running(False, f"Batch {b.batch_id}: {b.status}.")
         self.summary.setText(
             f"<b>Batch {b.batch_id}</b> ({b.status}): {b.tuned.source}, "
-            f"{len(b.runs_of('tuned'))} finished run(s) of up to {b.max_epochs} epochs.<br>"
+            f"{count(len(b.runs_of('tuned')), 'finished run')} of up to "
+            f"{count(b.max_epochs, 'epoch')}.<br>"
             f"Figures from the test set: <b>{b.test_set}</b>."
             + (f"<br>Model to export: {b.selection_note(chosen)}." if chosen else "")
             + (f"<br>{b.message}" if b.message else ""))
@@ -376,6 +378,7 @@ class ValidateTab(ProjectTab):
                   text="Writing the report…", on_success=self._report_written)
 
     def _report_written(self, files) -> None:
-        paths = [str(p) for p in (getattr(files, "html", None), getattr(files, "pdf", None)) if p]
-        self.progress.set_running(False, "Report written.")
-        self.log("Report written: " + (", ".join(paths) or str(files)))
+        # the job's own ending already logged "Report written: <files>"
+        names = [p.name for p in (getattr(files, "html", None), getattr(files, "pdf", None)) if p]
+        self.progress.set_running(False, "Report written" + (f": {', '.join(names)}."
+                                                             if names else "."))

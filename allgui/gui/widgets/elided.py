@@ -26,6 +26,13 @@ class ElidedLabel(QLabel):
         self._full = text
         self._elide()
 
+    # As a QLabel's, for callers that set and read the label's text.
+    def setText(self, text: str) -> None:  # noqa: N802
+        self.set_full_text(text)
+
+    def text(self) -> str:
+        return self._full
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._elide()
