@@ -35,6 +35,7 @@ from allgui.core.files.text import terminal_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
+from allgui.gui.classify.truth import summary_html, truth_of
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.image_view import ImageViewer
@@ -44,7 +45,7 @@ from allgui.gui.words import count
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow
 
-COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem")
+COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem", "Truth")
 
 
 class ClassifyTab(ProjectTab):
@@ -100,9 +101,22 @@ class ClassifyTab(ProjectTab):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
+        header.setSectionResizeMode(0, QHeaderView.Stretch)  # the file name takes the rest
+        self.table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long name stay visible
+        self.table.horizontalHeaderItem(7).setToolTip(
+            "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")
         self.table.itemSelectionChanged.connect(self._show_selected)
-        splitter.addWidget(self.table)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.table, 1)
+        self.truth_label = QLabel("")
+        self.truth_label.setWordWrap(True)
+        self.truth_label.setTextFormat(Qt.RichText)
+        left_layout.addWidget(self.truth_label)
+        splitter.addWidget(left)
         splitter.addWidget(self._build_viewer())
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -268,6 +282,12 @@ class ClassifyTab(ProjectTab):
                 cells += [QTableWidgetItem("") for _ in range(4)]
             cells.append(QTableWidgetItem(terminal_text(result.patient or "")))
             cells.append(QTableWidgetItem(terminal_text(result.error)))
+            truth = truth_of(result.path, self.classifier.classes if self.classifier else ())
+            truth_item = QTableWidgetItem(terminal_text(truth))
+            if truth and pred is not None and pred.label != truth:
+                truth_item.setToolTip("The model's answer differs from the folder's name")
+                truth_item.setText(terminal_text(truth) + " ✗")
+            cells.append(truth_item)
             for col, item in enumerate(cells):
                 if pred is not None and pred.uncertain:
                     item.setForeground(Qt.darkYellow)
@@ -275,6 +295,8 @@ class ClassifyTab(ProjectTab):
                     item.setForeground(Qt.red)
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
+        self.truth_label.setText(summary_html(
+            self.results, self.classifier.classes if self.classifier else ()))
         self._update_buttons()
         if results and not self.table.selectedItems():
             self.table.selectRow(self.table.rowCount() - 1)
@@ -288,6 +310,7 @@ class ClassifyTab(ProjectTab):
     def clear(self) -> None:
         self.results.clear()
         self.table.setRowCount(0)
+        self.truth_label.clear()
         self._shown = None
         self.image_label.clear()
         self.answer_label.clear()
