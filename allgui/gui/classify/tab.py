@@ -72,7 +72,7 @@ class ClassifyTab(ProjectTab):
         model_layout.addLayout(row)
         self.model_info = QPlainTextEdit()
         self.model_info.setReadOnly(True)
-        self.model_info.setMaximumHeight(110)
+        self.model_info.setMaximumHeight(84)
         self.model_info.setPlaceholderText("The model's metadata: classes, input size, decision "
                                            "threshold, metrics and where it came from.")
         model_layout.addWidget(self.model_info)
@@ -103,7 +103,7 @@ class ClassifyTab(ProjectTab):
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
-        header.setSectionResizeMode(0, QHeaderView.Stretch)  # the file name takes the rest
+        header.setStretchLastSection(True)
         self.table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long name stay visible
         self.table.horizontalHeaderItem(7).setToolTip(
             "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")

@@ -119,7 +119,7 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
             ax.plot([x - 0.03, x], [y, y], color=text_colour, lw=0.8, zorder=1)
             ax.text(x - 0.05, y, words, ha="right", va="center", fontsize=7, color=text_colour,
                     zorder=11)
-    ax.set_xlim(-0.45, len(scales) - 0.8)
+    ax.set_xlim(-0.45, len(scales) - 0.7)
     ax.set_ylim(-0.06, 1.06)
     ax.set_yticks([])
     ax.set_xticks(xs)

@@ -63,7 +63,7 @@ class OptimizePlots(QTabWidget):
         self.parallel_drawn: dict = {}
         self._parallel_view = None  # the limits drawn last; others are the user's zoom
         self.parallel.fit_requested.connect(lambda: setattr(self, "_parallel_view", None))
-        self.setMinimumHeight(260)  # a plot stays readable when the window is small
+        self.setMinimumHeight(230)  # a plot stays readable when the window is small
         self.addTab(self.history, "History")
         self.addTab(self.curves, "Learning curves")
         self.addTab(self.importance, "Importance")
@@ -101,6 +101,8 @@ class OptimizePlots(QTabWidget):
                                   label="selected")
         ax.set_xlabel("trial")
         ax.set_ylabel("objective")
+        # fixed margins: the title is animated, and a measured layout would leave it no room
+        self.history.set_margins(left=52, bottom=38, right=12, top=24)
         ax.legend(loc="lower right", fontsize="small")
         _few_ticks(ax)
         self._hover = ax.annotate("", (0, 0), xytext=(12, 12), textcoords="offset points",
@@ -195,6 +197,12 @@ class OptimizePlots(QTabWidget):
         else:
             rec = self.book.trials[self._hist_numbers[index]]
             self._hover.xy = (self._hist_numbers[index], self._hist_values[index])
+            # the box opens towards the middle of the plot, so it is never cut at an edge
+            ax = self.history.ax
+            fx, fy = ax.transAxes.inverted().transform(ax.transData.transform(self._hover.xy))
+            self._hover.set_position((-12 if fx > 0.5 else 12, -12 if fy > 0.5 else 12))
+            self._hover.set_horizontalalignment("right" if fx > 0.5 else "left")
+            self._hover.set_verticalalignment("top" if fy > 0.5 else "bottom")
             self._hover.set_text(trial_words(rec, self.objective_name))
             self._hover.set_visible(True)
         if not self.history._blit():  # repaint the box alone when the axes are cached

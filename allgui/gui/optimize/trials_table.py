@@ -70,11 +70,12 @@ class TrialsTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setTextElideMode(Qt.ElideRight)
+        self.setWordWrap(False)  # one line a trial; the whole settings on hover and below
         self.verticalHeader().setVisible(False)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.Stretch)
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(80)
         self.records: dict[int, TrialRecord] = {}
         self.detail = QLabel("Select a trial to see all its settings.")
         self.detail.setWordWrap(True)

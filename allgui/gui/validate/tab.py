@@ -143,7 +143,7 @@ class ValidateTab(ProjectTab):
             lambda run, kind: self.open_gallery(run, Selection(kind)))
         self.gallery = None
         splitter.addWidget(self.figures)
-        self.figures.setMinimumSize(360, 280)
+        self.figures.setMinimumSize(320, 200)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         outer.addWidget(splitter, 1)

@@ -66,7 +66,7 @@ class ZoomView(QGraphicsView):
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setRenderHint(QPainter.SmoothPixmapTransform)
-        self.setMinimumSize(160, 160)
+        self.setMinimumSize(140, 120)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.fitted = True
 
@@ -170,21 +170,21 @@ class ImageViewer(QWidget):
         scale_row = QHBoxLayout()
         self.scale_low = QLabel("looked least")
         self.scale_bar = QLabel()
-        self.scale_bar.setPixmap(to_pixmap(colormap.bar(120, 10)))
+        self.scale_bar.setPixmap(to_pixmap(colormap.bar(100, 10)))
         self.scale_bar.setToolTip(f"Heatmap colour scale ({colormap.NAME}): from where the model "
                                   "looked least (dark) to most (yellow)")
         self.scale_high = QLabel("most")
         for w in (self.scale_low, self.scale_bar, self.scale_high):
             scale_row.addWidget(w)
-        scale_row.addStretch(1)
+        self.patient = ElidedLabel("")
+        scale_row.addWidget(self.patient, 1)
         layout.addLayout(scale_row)
         self.heat_note = QLabel("")
         self.heat_note.setWordWrap(True)
+        self.heat_note.hide()
         layout.addWidget(self.heat_note)
         self.caption = ElidedLabel("", Qt.ElideMiddle)
-        self.patient = ElidedLabel("")
         layout.addWidget(self.caption)
-        layout.addWidget(self.patient)
         self._update_controls()
 
     # -- what is shown ------------------------------------------------------------------
@@ -196,7 +196,9 @@ class ImageViewer(QWidget):
         self._heat = None if heat is None else fit_heat(heat, self._rgb.shape[:2])
         self.caption.set_full_text(path)
         self.patient.set_full_text(f"Patient: {patient}" if patient else "")
+        self.patient.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.heat_note.setText("" if heat is not None else no_heat_reason)
+        self.heat_note.setVisible(bool(self.heat_note.text()))
         self.message.hide()
         self.view.show()
         self._draw(keep_view=False)
@@ -218,6 +220,7 @@ class ImageViewer(QWidget):
         self.caption.set_full_text("")
         self.patient.set_full_text("")
         self.heat_note.setText("")
+        self.heat_note.hide()
         self._update_controls()
 
     def setText(self, text: str) -> None:  # noqa: N802 - as QLabel, for a message instead
