@@ -3,7 +3,7 @@ window's minimum size: the dataset, a search running and finished (each
 plot), the validation, the mistakes gallery, the viewer, classify with its
 heatmap. Run under a real X server:
 
-    xvfb-run -s "-screen 0 1280x800x24" python scripts/screenshots.py OUT_DIR
+    xvfb-run -s "-screen 0 1280x800x24" python benchmarks/screenshots.py OUT_DIR
 
 Each shot is the whole screen (``import -window root``), so dialogs show too.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "tests"))
 def main(shots: Path) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from support.gui import TINY_BACKBONE, drop_paths, wait_until
+    from support.gui import TINY_BACKBONE, wait_until
 
     from allgui.gui import dialogs, errors
     from allgui.gui.app import make_application
