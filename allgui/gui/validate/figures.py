@@ -86,7 +86,7 @@ class ConfusionView(QWidget):
         k = len(self.classes)
         self.ax = ax = self.figure.add_subplot(1, 1, 1)
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-        size = 11 if k <= 3 else 9 if k <= 6 else 7
+        size = 9 if k <= 3 else 8 if k <= 6 else 7
         for r in range(k):
             for c in range(k):
                 ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
