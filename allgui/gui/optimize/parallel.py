@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import matplotlib
 import numpy as np
 from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.ticker import LogLocator, MaxNLocator
 
@@ -89,7 +90,7 @@ def columns_of(trials, names: list[str]) -> list[str]:
 
 
 def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
-                  maximize: bool) -> dict:
+                  maximize: bool, bar=None) -> dict:
     """Draw the trials on ``ax`` and the colour bar on ``cax``; returns what
     was drawn (the scales and the best trial) for the tests and the tab."""
     values = np.array([t.value for t in trials], dtype=float)
@@ -103,6 +104,7 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     cmap = matplotlib.colormaps[CMAP]
     best = int(np.argmax(values) if maximize else np.argmin(values))
     order = sorted(range(len(trials)), key=lambda i: values[i] if maximize else -values[i])
+    segments, colours = [], []
     for i in order:  # the better trials drawn later, so on top; the best last of all
         ys = [s.position(trials[i].params.get(s.name)) for s in scales[:-1]]
         ys.append(scales[-1].position(values[i]))
@@ -111,7 +113,11 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
             ax.plot(xs, ys, color=cmap(norm(values[i])), lw=2.2, zorder=10,
                     label=f"best: trial {trials[i].number} ({values[i]:.4f})")
         else:
-            ax.plot(xs, ys, color=cmap(norm(values[i])), alpha=0.75, lw=1.1, zorder=2)
+            segments.append(np.column_stack([xs, ys]))
+            colours.append(cmap(norm(values[i])))
+    # one collection for all the other trials: one artist to draw, not one per trial
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.1, alpha=0.75,
+                                     zorder=2))
     text_colour = ax.xaxis.label.get_color()
     for x, s in zip(xs, scales, strict=True):
         ax.axvline(x, color=text_colour, lw=0.8, zorder=1)
@@ -128,10 +134,13 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", frameon=False)
-    cax.clear()
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+    if bar is None:  # made once; later draws only move its limits (a new one costs ~50 ms)
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+        bar.ax.tick_params(labelsize=7, colors=text_colour)
+    else:
+        bar.mappable.set_norm(norm)
+        bar.update_normal(bar.mappable)
     bar.set_label(objective, fontsize="small", color=text_colour)
-    bar.ax.tick_params(labelsize=7, colors=text_colour)
     return {"scales": scales, "best": trials[best].number, "colorbar": bar}
 
 

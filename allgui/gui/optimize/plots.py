@@ -5,8 +5,6 @@ evaluator named, and parallel coordinates (:mod:`.parallel`)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -18,8 +16,9 @@ from allgui.gui.optimize.parallel import BAR_POINTS, draw_parallel, place_colour
 from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.widgets.plots import LivePlot
 
-CURVE_TRIALS = 5  # learning curves drawn at once: the running, the selected, the best
 BEST_CURVES = 3
+CURVE_TRIALS = 2 + BEST_CURVES  # learning curves drawn at once: the running, the selected, the best
+ROLE_WORDS = ("running", "selected", "best", "2nd best", "3rd best")
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 HOVER_PIXELS = 10
 
@@ -120,9 +119,10 @@ class OptimizePlots(QTabWidget):
         self._curve_lines = []
         for k in range(CURVE_TRIALS):
             colour = COLOURS[k % len(COLOURS)]
+            dots = "-o" if k == 0 else "-"  # points for the running trial only: cheaper repaints
             (train,) = loss.plot([], [], "--", lw=1.2, color=colour)
-            (val,) = loss.plot([], [], "-o", ms=3, lw=1.6, color=colour)
-            (obj,) = score.plot([], [], "-o", ms=3, lw=1.6, color=colour)
+            (val,) = loss.plot([], [], dots, ms=3, lw=1.6, color=colour)
+            (obj,) = score.plot([], [], dots, ms=3, lw=1.6, color=colour)
             self._curve_lines.append((train, val, obj))
         loss.set_xlabel("epoch")
         loss.set_ylabel("loss")
@@ -131,11 +131,13 @@ class OptimizePlots(QTabWidget):
                                     label="validation")], fontsize="small", loc="upper right")
         score.set_xlabel("epoch")
         score.set_ylabel("validation objective")
+        score.legend(handles=[Line2D([], [], color=lines[2].get_color(), label=words)
+                              for lines, words in zip(self._curve_lines, ROLE_WORDS, strict=True)],
+                     fontsize="small", loc="lower right")
         for ax in (loss, score):
             _few_ticks(ax)
         self.curves.animate(*(a for lines in self._curve_lines for a in lines), loss.title,
                             score.title)
-        self._legend_key: tuple = ()
 
     def reset(self) -> None:
         self.importances = {}
@@ -239,52 +241,42 @@ class OptimizePlots(QTabWidget):
             f"{len(numbers)} complete trial{'s' if len(numbers) != 1 else ''}"
             + (f", best {best[-1]:.4f}" if best else ""), fontsize="medium")
 
-    def shown_curve_trials(self) -> list[int]:
-        """The running trial, the selected one, then the best complete ones."""
-        wanted = [self.book.running, self._curve_trial]
+    def curve_roles(self) -> list[int | None]:
+        """The trial of each curve slot: running, selected, then the best ones
+        (None where there is none). Slots keep their colour and legend entry,
+        so the legend never changes mid-search and costs no redraw."""
         ranked = sorted(self.book.complete(), key=lambda t: t.value, reverse=self.maximize)
-        wanted += [t.number for t in ranked[:BEST_CURVES]]
-        if not any(n is not None and self.book.trials.get(n) and self.book.trials[n].curve
-                   for n in wanted):  # after a stopped trial: the latest with epochs
-            with_curves = [n for n, t in self.book.trials.items() if t.curve]
-            wanted += with_curves[-1:]
+        running = self.book.running
+        if running is None or not self.book.trials.get(running) or \
+                not self.book.trials[running].curve:
+            # between trials or after a stopped one: the latest trial with epochs
+            with_curves = [n for n, t in self.book.trials.items() if t.curve and t.state != "complete"]
+            running = with_curves[-1] if with_curves else None
+        best = [t.number for t in ranked[:BEST_CURVES]]
+        return [running, self._curve_trial] + best + [None] * (BEST_CURVES - len(best))
+
+    def shown_curve_trials(self) -> list[int]:
         out: list[int] = []
-        for n in wanted:
-            if n is not None and n not in out and n in self.book.trials:
+        for n in self.curve_roles():
+            if n is not None and n not in out:
                 out.append(n)
-        return out[:CURVE_TRIALS]
+        return out
 
     def _update_curves(self) -> None:
-        numbers = self.shown_curve_trials()
-        self.curve_trials = numbers
-        handles = []
-        for k, lines in enumerate(self._curve_lines):
-            rec = self.book.trials.get(numbers[k]) if k < len(numbers) else None
+        roles = self.curve_roles()
+        self.curve_trials = self.shown_curve_trials()
+        for number, lines in zip(roles, self._curve_lines, strict=True):
+            rec = self.book.trials.get(number) if number is not None else None
             curve = rec.curve if rec is not None else []
             epochs = [e.epoch for e in curve]
             for line, name in zip(lines, ("train_loss", "val_loss", "objective"), strict=True):
                 line.set_data(epochs, [getattr(e, name) for e in curve])
-            if rec is not None:
-                tags = [w for n, w in ((self.book.running, "running"),
-                                       (self._curve_trial, "selected")) if n == rec.number]
-                if rec.state == "complete" and rec.value is not None and not math.isnan(rec.value):
-                    tags.append(f"{rec.value:.4f}")
-                handles.append(Line2D([], [], color=lines[2].get_color(),
-                                      label=f"trial {rec.number}"
-                                      + (f" ({', '.join(tags)})" if tags else "")))
-        key = tuple(h.get_label() for h in handles)
-        if key != self._legend_key:  # a new set of trials: the legend is redrawn with the axes
-            self._legend_key = key
-            score = self.curves.axes[1]
-            if handles:
-                score.legend(handles=handles, fontsize="small", loc="lower right")
-            elif score.get_legend() is not None:
-                score.get_legend().remove()
-            self.curves._full = True
-        title = "no trial yet" if not numbers else (
-            f"{len(numbers)} trial{'s' if len(numbers) != 1 else ''}")
-        self.curves.axes[0].set_title(f"loss, {title}", fontsize="medium")
-        self.curves.axes[1].set_title(f"validation {self.objective_name}", fontsize="medium")
+        words = [f"{role} {n}" for role, n in zip(ROLE_WORDS, roles, strict=True) if n is not None]
+        self.curves.axes[0].set_title("loss" if words else "loss, no trial yet",
+                                      fontsize="medium")
+        self.curves.axes[1].set_title(
+            ("trials: " + ", ".join(words)) if words else f"validation {self.objective_name}",
+            fontsize="small")
 
     def _update_importance(self) -> None:
         ax = self.importance.ax
@@ -322,7 +314,7 @@ class OptimizePlots(QTabWidget):
         names = self.book.param_names()
         if len(trials) < 2:
             self._cax.set_visible(False)
-            self.parallel_drawn = {}
+            self.parallel_drawn = {"colorbar": self.parallel_drawn.get("colorbar")}
             self._parallel_view = None
             ax.text(0.5, 0.5, "The parallel-coordinate view appears after two complete trials.",
                     ha="center", va="center", transform=ax.transAxes, fontsize="small")
@@ -335,7 +327,8 @@ class OptimizePlots(QTabWidget):
         self._cax.set_visible(True)
         place_colour_bar(self.parallel.figure, self._cax, BAR_POINTS, top, bottom)
         self.parallel_drawn = draw_parallel(self.parallel.figure, ax, self._cax, trials, names,
-                                            self.objective_name, self.maximize)
+                                            self.objective_name, self.maximize,
+                                            self.parallel_drawn.get("colorbar"))
         auto = (ax.get_xlim(), ax.get_ylim())
         if self._parallel_view is not None and before != self._parallel_view:
             ax.set_xlim(*before[0])  # zoomed by the user: the new lines keep that view
