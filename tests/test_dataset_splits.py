@@ -121,7 +121,7 @@ def test_audit_finds_shared_files_and_identical_images():
     found = audit(index, split, hashes, check_content=False)
     pair = next(o for o in found.overlaps if (o.a, o.b) == ("train", "test"))
     assert pair.identical == ((a, b),) and not pair.patients
-    assert "1 identical images" in found.verdict()
+    assert "1 identical image" in found.verdict() and "1 identical images" not in found.verdict()
     assert found.to_dict()["leaky"] is True
 
 

@@ -205,3 +205,32 @@ def test_hostile_metadata_is_shown_as_text(window, qtbot, tmp_path):
     tab.table.selectRow(tab.table.rowCount() - 1)
     assert "&lt;i&gt;all&lt;/i&gt;" in tab.answer_label.text()
     assert "\x1b" not in tab.table.item(tab.table.rowCount() - 1, 1).text()
+
+
+def test_folders_named_by_class_are_the_truth(window, qtbot, tiny_onnx, cnmc_samples, tmp_path):
+    """C-NMC's all/ and hem/ folders: a Truth column, each folder's and each
+    patient's accuracy; the shown image saves as a PNG with its heatmap."""
+    from PIL import Image
+
+    from allgui.gui.classify.truth import truth_of
+
+    assert truth_of("/data/fold_0/ALL/UID_1/a.bmp", ("all", "hem")) == "all"
+    assert truth_of("/data/smear/a.bmp", ("all", "hem")) == ""
+    tab = window.classify_tab
+    load(window, qtbot, tiny_onnx)
+    tab.classify_paths([str(cnmc_samples / "all"), str(cnmc_samples / "hem")])  # Classify a folder…
+    wait_jobs(qtbot, window)
+    n = tab.table.rowCount()
+    assert n == len(list(cnmc_samples.rglob("*.bmp")))
+    truths = [tab.table.item(r, 7).text().rstrip(" ✗") for r in range(n)]
+    assert sorted(set(truths)) == ["all", "hem"]
+    wrong = sum(tab.table.item(r, 7).text().endswith("✗") for r in range(n))
+    summary = tab.truth_label.text()
+    assert f"{n - wrong} of {n} right" in summary
+    assert "Folder <b>all</b>" in summary and "Folder <b>hem</b>" in summary
+
+    tab.table.selectRow(0)
+    out = tmp_path / "shown.png"
+    tab.save_image(str(out))
+    with Image.open(out) as img:
+        assert img.format == "PNG" and img.size == tab.image_label.composed().shape[1::-1]

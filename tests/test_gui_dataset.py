@@ -25,6 +25,19 @@ def test_demo_button_makes_and_opens_a_synthetic_project(window, qtbot, tmp_path
     assert "No leakage found" in tab.audit_text.toPlainText()
     assert window.settings.recent_projects()[0] == str(project.root)
 
+    # A thumbnail opens large in the viewer; "Browse all images" lists the whole class.
+    first = tab.thumbs.item(0)
+    dialog = tab._open_thumb(first)
+    qtbot.addWidget(dialog)
+    assert dialog.viewer.pixmap() is not None and dialog.viewer.caption.full_text().endswith(
+        first.toolTip().split(": ", 1)[1])
+    tab.thumbs.setCurrentItem(first)
+    browser = tab.browse()
+    qtbot.addWidget(browser)
+    wait_jobs(qtbot, window)
+    n = sum(1 for r in tab.view.index.records if r.label == first.text())
+    assert browser.list.count() == min(n, 120) and f"of {n} images" in browser.header.text()
+
 
 def test_image_split_warns_and_audit_reports_leakage(window, qtbot, tmp_path, make_demo_project):
     project = make_demo_project(tmp_path / "demo")

@@ -52,6 +52,23 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     wait_until(lambda: window.classify_tab.classifier is not None, 30_000)
     wait_jobs(qtbot, window)
 
+    # The chosen run's cell of correct 'all' answers, with heatmaps from its exported model.
+    from allgui.core.validation.batch import read_predictions
+    from allgui.gui.validate.mistakes import Selection
+
+    classes = tab.view.batch.classes
+    preds = read_predictions(chosen.predictions_path, classes)
+    cell = classes[0]
+    expected = {p for p, t, q in zip(preds.paths, preds.labels, preds.predicted, strict=True)
+                if t == 0 and q == 0}
+    tab.open_gallery(chosen, Selection("cell", cell, cell))
+    wait_until(lambda: tab.gallery is not None, 30_000)
+    assert set(tab.gallery.paths()) == expected
+    if expected:
+        assert tab.gallery.contents.model == tab.exported.name
+        assert all(p.heat is not None for p in tab.gallery.contents.pictures)
+    tab.gallery.close()
+
     tab.write_report()
     wait_jobs(qtbot, window, timeout=120_000)
     assert not captured.errors, captured.errors

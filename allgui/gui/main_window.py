@@ -40,6 +40,9 @@ from allgui.gui.wheel import WheelGuard
 
 log = logging.getLogger("allgui.gui")
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+# The smallest the window gets: every tab's figures stay readable (the plots get
+# 230 px, the tables a few rows); a 1280x800 screen has room to spare.
+MINIMUM_SIZE = (960, 640)  # a floor: the tabs' own needs raise it (see __init__)
 
 
 def app_icon() -> QIcon:
@@ -72,11 +75,14 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.setWindowTitle("allgui")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.setMinimumSize(760, 520)
+        self.setMinimumSize(*MINIMUM_SIZE)
         self._build_central()
         self._build_log()
         self._build_status()
         self._build_menus()
+        # Never smaller than the tabs need: below it, their widgets would overlap.
+        need = self.minimumSizeHint()
+        self.setMinimumSize(max(MINIMUM_SIZE[0], need.width()), max(MINIMUM_SIZE[1], need.height()))
         self._restore_geometry()
         if probe_device:
             self.job_manager.start("Checking the device", probe, on_success=self._device_found,
@@ -210,7 +216,11 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.log_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+L"))
 
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("&About allgui", self.show_about, QKeySequence.HelpContents))
+        help_menu.addAction(self._action("&User guide", self.show_user_guide,
+                                         QKeySequence.HelpContents,
+                                         "How to use the four tabs, step by step"))
+        help_menu.addSeparator()
+        help_menu.addAction(self._action("&About allgui", self.show_about))
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()
@@ -254,6 +264,11 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
 
     def log(self, text: str) -> None:
         log.info(text)
+
+    def show_user_guide(self):
+        from allgui.gui.help import show_user_guide
+
+        return show_user_guide(self)
 
     def show_about(self) -> None:
         dialog = AboutDialog(self)

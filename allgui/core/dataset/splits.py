@@ -291,11 +291,11 @@ class LeakageAudit:
             bits = []
             if o.patients:
                 shown = ", ".join(o.patients[:8]) + (" ..." if len(o.patients) > 8 else "")
-                bits.append(f"{len(o.patients)} patients ({shown})")
+                bits.append(f"{_count(len(o.patients), 'patient')} ({shown})")
             if o.files:
-                bits.append(f"{len(o.files)} files")
+                bits.append(_count(len(o.files), "file"))
             if o.identical:
-                bits.append(f"{len(o.identical)} identical images")
+                bits.append(_count(len(o.identical), "identical image"))
             lines.append(f"  {o.a} / {o.b}: " + "; ".join(bits))
         if not self.patients_known:
             lines.append("  Patient IDs are unknown, so patient leakage cannot be checked.")
@@ -446,3 +446,7 @@ def format_split(index: DatasetIndex, split: Split, leak_check: LeakageAudit | N
     if leak_check is not None:
         lines.append("Leakage audit: " + leak_check.verdict())
     return "\n".join(lines)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -113,3 +113,9 @@ class safe_terminal:
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout, sys.stderr = self._saved
+
+
+def count(n: int, word: str, plural: str = "") -> str:
+    """``n`` and ``word``, in the plural unless n is 1 (``plural`` for irregular
+    words): "1 image", "2 images"."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"

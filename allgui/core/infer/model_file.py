@@ -162,7 +162,8 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
         raise ModelFileError(
             f"{name} is an ONNX model, but not one exported by allgui: it carries no "
             "allgui metadata (class names, input size, normalisation). "
-            "Export models with 'allgui export'.",
+            "Export models with the Validate tab's 'Export model' button "
+            "(or 'allgui export').",
             details=f"metadata keys found: {sorted(meta) or 'none'}",
         )
     try:

@@ -185,8 +185,20 @@ def check_resume(name: str, recorded: dict[str, Any], settings: SearchSettings) 
             f"The study '{name}' was run with other settings ({'; '.join(changed)}); its "
             "trials could not be compared with the new ones. Give the new search its own "
             "study name, or put the settings back.",
-            "recorded: " + json.dumps(before, sort_keys=True),
+            "The study was recorded with: " + settings_line(before),
         )
+
+
+def settings_line(values: dict) -> str:
+    """Recorded settings as one readable line: "epochs 8; mode cached; space: lr (1e-05, 0.01)"."""
+    def one(key: str, value) -> str:
+        if isinstance(value, dict):
+            return f"{key}: " + ", ".join(one(k, v) for k, v in sorted(value.items()))
+        if isinstance(value, (list, tuple)):
+            return f"{key} (" + ", ".join(map(str, value)) + ")"
+        return f"{key} {value}"
+
+    return "; ".join(one(k, v) for k, v in sorted(values.items())) + "."
 
 
 def project_study_name(project: Project, names: list[str]) -> str | None:

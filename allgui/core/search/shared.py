@@ -77,8 +77,8 @@ def shared_settings(study) -> SharedStudy:
     if shared is None:
         raise ProjectError(
             f"The study '{study.study_name}' was not set up for workers. Start it once from "
-            "the project (allgui optimize PROJECT --storage URL, or the window), then start "
-            "workers on it."
+            "the project (the Optimize tab with its study storage set, or allgui optimize "
+            "PROJECT --storage URL), then start workers on it."
         )
     return shared
 

@@ -130,7 +130,7 @@ def choose_configuration(project: Project, settings: ValidationSettings
         return Configuration(dict(settings.params), "entered by the user"), info
     if study is None:
         raise ProjectError("This project has no study yet: run a search first "
-                           "(allgui optimize), or enter a configuration to validate.")
+                           "(the Optimize tab's Start search, or allgui optimize), or enter a configuration to validate.")
     done = S.finished(S.trials(study))
     if not done:
         raise ProjectError("The study has no finished trials yet: let the search finish at "

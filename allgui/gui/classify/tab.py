@@ -12,18 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QSlider,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -34,20 +31,20 @@ from PySide6.QtWidgets import (
 from allgui.core.dataset.imaging import read_rgb
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.files.atomic import atomic_write_text
-from allgui.core.files.text import terminal_text
+from allgui.core.files.text import count, terminal_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
+from allgui.gui.classify.truth import summary_html, truth_of
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
-from allgui.gui.dataset.tab import to_pixmap
 from allgui.gui.tab import ProjectTab
-from allgui.gui.widgets.image_view import ImageView
+from allgui.gui.widgets.image_view import ImageViewer
 from allgui.gui.widgets.progress import JobProgress
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow
 
-COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem")
+COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem", "Truth")
 
 
 class ClassifyTab(ProjectTab):
@@ -74,7 +71,7 @@ class ClassifyTab(ProjectTab):
         model_layout.addLayout(row)
         self.model_info = QPlainTextEdit()
         self.model_info.setReadOnly(True)
-        self.model_info.setMaximumHeight(110)
+        self.model_info.setMaximumHeight(84)
         self.model_info.setPlaceholderText("The model's metadata: classes, input size, decision "
                                            "threshold, metrics and where it came from.")
         model_layout.addWidget(self.model_info)
@@ -103,9 +100,22 @@ class ClassifyTab(ProjectTab):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
+        header.setStretchLastSection(True)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long name stay visible
+        self.table.horizontalHeaderItem(7).setToolTip(
+            "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")
         self.table.itemSelectionChanged.connect(self._show_selected)
-        splitter.addWidget(self.table)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.table, 1)
+        self.truth_label = QLabel("")
+        self.truth_label.setWordWrap(True)
+        self.truth_label.setTextFormat(Qt.RichText)
+        left_layout.addWidget(self.truth_label)
+        splitter.addWidget(left)
         splitter.addWidget(self._build_viewer())
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -120,26 +130,22 @@ class ClassifyTab(ProjectTab):
     def _build_viewer(self) -> QWidget:
         box = QGroupBox("Selected image")
         layout = QVBoxLayout(box)
-        self.image_label = ImageView("Select a result to see the image and its heatmap.")
+        self.image_label = ImageViewer(
+            "Select a result to see the image and its heatmap.",
+            heatmap=bool(self.settings.choice("classify/heatmap", True)),
+            opacity=int(self.settings.choice("classify/opacity", 60)))
+        self.heatmap_check = self.image_label.heatmap_check
+        self.opacity = self.image_label.opacity
         layout.addWidget(self.image_label, 1)
         self.answer_label = QLabel("")
         self.answer_label.setWordWrap(True)
         self.answer_label.setTextFormat(Qt.RichText)
         layout.addWidget(self.answer_label)
-        row = QHBoxLayout()
-        self.heatmap_check = QCheckBox("Heatmap")
-        self.heatmap_check.setToolTip("Where the model looked (Grad-CAM): red strongest")
-        self.heatmap_check.setChecked(bool(self.settings.choice("classify/heatmap", True)))
-        self.heatmap_check.toggled.connect(self._redraw_image)
-        self.opacity = QSlider(Qt.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(int(self.settings.choice("classify/opacity", 60)))
-        self.opacity.setToolTip("Heatmap opacity")
-        self.opacity.valueChanged.connect(self._redraw_image)
-        row.addWidget(self.heatmap_check)
-        row.addWidget(QLabel("Opacity"))
-        row.addWidget(self.opacity, 1)
-        layout.addLayout(row)
+        self.save_image_button = QPushButton("Save image as shown…")
+        self.save_image_button.setToolTip("Save the picture as drawn here, with the heatmap "
+                                          "when it is shown, as a PNG file")
+        self.save_image_button.clicked.connect(self.choose_image_file)
+        layout.addWidget(self.save_image_button)
         return box
 
     def save_choices(self) -> None:
@@ -223,12 +229,12 @@ class ClassifyTab(ProjectTab):
             return
         if self.classifier is None:
             self.show_error(
-                AllguiError("Load a model first: an .onnx file exported by allgui (Validate tab, "
-                            "'Export model', or 'allgui export')."),
+                AllguiError("Load a model first (Load model…): an .onnx file exported by "
+                            "allgui, from the Validate tab's 'Export model' button."),
                 "No model loaded")
             return
         self.run_job("Classifying", classify_in_window, self.classifier, files,
-                     text=f"Classifying {len(files)} images…", on_success=self._add_results,
+                     text=f"Classifying {count(len(files), 'image')}…", on_success=self._add_results,
                      on_failure=self._classify_failed)
 
     def _classify_failed(self, exc: BaseException) -> None:
@@ -253,7 +259,7 @@ class ClassifyTab(ProjectTab):
     def _add_results(self, outcome: ClassifyOutcome) -> None:
         results = outcome.rows
         n_bad = sum(1 for r in results if r.prediction is None)
-        summary = f"{len(results) - n_bad} images classified" + (
+        summary = f"{count(len(results) - n_bad, 'image')} classified" + (
             f", {n_bad} could not be classified" if n_bad else "") + "."
         if outcome.stopped:
             summary = "Stopped. " + summary
@@ -279,6 +285,12 @@ class ClassifyTab(ProjectTab):
                 cells += [QTableWidgetItem("") for _ in range(4)]
             cells.append(QTableWidgetItem(terminal_text(result.patient or "")))
             cells.append(QTableWidgetItem(terminal_text(result.error)))
+            truth = truth_of(result.path, self.classifier.classes if self.classifier else ())
+            truth_item = QTableWidgetItem(terminal_text(truth))
+            if truth and pred is not None and pred.label != truth:
+                truth_item.setToolTip("The model's answer differs from the folder's name")
+                truth_item.setText(terminal_text(truth) + " ✗")
+            cells.append(truth_item)
             for col, item in enumerate(cells):
                 if pred is not None and pred.uncertain:
                     item.setForeground(Qt.darkYellow)
@@ -286,6 +298,8 @@ class ClassifyTab(ProjectTab):
                     item.setForeground(Qt.red)
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
+        self.truth_label.setText(summary_html(
+            self.results, self.classifier.classes if self.classifier else ()))
         self._update_buttons()
         if results and not self.table.selectedItems():
             self.table.selectRow(self.table.rowCount() - 1)
@@ -299,9 +313,9 @@ class ClassifyTab(ProjectTab):
     def clear(self) -> None:
         self.results.clear()
         self.table.setRowCount(0)
+        self.truth_label.clear()
         self._shown = None
         self.image_label.clear()
-        self.image_label.setText("Select a result to see the image and its heatmap.")
         self.answer_label.clear()
         self._update_buttons()
 
@@ -334,14 +348,36 @@ class ClassifyTab(ProjectTab):
         except AllguiError as exc:
             self.image_label.setText(exc.message)
             return
-        if self.heatmap_check.isChecked() and shown.heatmap_small is not None:
-            from allgui.core.infer.heatmap import overlay
+        reason = ("No heatmap: this image could not be classified." if shown.prediction is None
+                  else "No heatmap: the model gave none for this image.")
+        self.image_label.set_image(rgb, shown.heatmap_small, path=terminal_text(shown.path),
+                                   patient=terminal_text(shown.patient or ""),
+                                   no_heat_reason=reason)
 
-            heat = Image.fromarray(shown.heatmap_small).resize(
-                (rgb.shape[1], rgb.shape[0]), Image.Resampling.BILINEAR)
-            rgb = overlay(rgb, np.asarray(heat, dtype=np.float32) / 255.0,
-                          self.opacity.value() / 100.0)
-        self.image_label.set_image(to_pixmap(rgb))
+    def choose_image_file(self) -> None:
+        if self._shown is None:
+            return
+        start = (self.project.reports_dir if self.project else Path.home()) / (
+            Path(self._shown.path).stem + "-heatmap.png")
+        path = dialogs.choose_save_file(self, "Save the image", str(start), "PNG images (*.png)")
+        if path:
+            self.save_image(path)
+
+    def save_image(self, path: str) -> None:
+        """The picture as shown (with its heatmap when on) as a PNG."""
+        from allgui.core.files.atomic import atomic_write_bytes
+        from allgui.core.infer.heatmap import png_bytes
+
+        pixels = self.image_label.composed()
+        if pixels is None:
+            return
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, png_bytes(pixels))
+        except OSError as exc:
+            self.show_error(exc, "Cannot save the image")
+            return
+        self.log(f"Saved the image to {path}")
 
     # -- saving -------------------------------------------------------------------------------
     def choose_csv(self) -> None:
@@ -361,7 +397,7 @@ class ClassifyTab(ProjectTab):
         except OSError as exc:
             self.show_error(exc, "Cannot save the results")
             return
-        self.log(f"Saved {len(rows)} results to {path}")
+        self.log(f"Saved {count(len(rows), 'result')} to {path}")
 
 
 def _number(value: float) -> QTableWidgetItem:

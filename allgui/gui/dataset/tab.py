@@ -81,7 +81,7 @@ def thumbnails(index, per_class: int = THUMBS_PER_CLASS) -> dict[str, list[tuple
             except AllguiError:
                 continue
             img.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            out.setdefault(label, []).append((Path(record.path).name, np.asarray(img).copy()))
+            out.setdefault(label, []).append((record.path, np.asarray(img).copy()))
     return out
 
 
@@ -174,7 +174,14 @@ class DatasetTab(ProjectTab):
         self.thumbs.setWrapping(False)
         self.thumbs.setFixedHeight(THUMB_SIZE + 46)
         self.thumbs.setMovement(QListWidget.Static)
-        QVBoxLayout(thumbs_box).addWidget(self.thumbs)
+        self.thumbs.setToolTip("Double-click an image to open it large")
+        self.thumbs.itemActivated.connect(self._open_thumb)
+        thumbs_layout = QHBoxLayout(thumbs_box)
+        thumbs_layout.addWidget(self.thumbs, 1)
+        self.browse_button = QPushButton("Browse all images…")
+        self.browse_button.setToolTip("Every image of the class of the selected thumbnail")
+        self.browse_button.clicked.connect(self.browse)
+        thumbs_layout.addWidget(self.browse_button, 0, Qt.AlignTop)
         outer.addWidget(thumbs_box)
 
         self.progress = JobProgress()
@@ -325,11 +332,27 @@ class DatasetTab(ProjectTab):
         self._show_split(view.split)
         self.thumbs.clear()
         for label, items in view.thumbnails.items():
-            for name, rgb in items:
+            for path, rgb in items:
                 item = QListWidgetItem(QIcon(to_pixmap(rgb)), label)
-                item.setToolTip(f"{label}: {name}")
+                item.setToolTip(f"{label}: {Path(path).name}")
+                item.setData(Qt.UserRole, path)
                 self.thumbs.addItem(item)
         self.window_.dataset_changed(view)
+
+    def _open_thumb(self, item: QListWidgetItem):
+        from allgui.gui.dataset.browse import open_image
+
+        return open_image(self, item.data(Qt.UserRole), title=f"{item.text()}: "
+                          f"{Path(item.data(Qt.UserRole)).name}")
+
+    def browse(self):
+        """Every image of the selected thumbnail's class (the first class without one)."""
+        from allgui.gui.dataset.browse import browse_class
+
+        if self.view is None or not self.view.index.classes:
+            return None
+        item = self.thumbs.currentItem()
+        return browse_class(self, item.text() if item else self.view.index.classes[0])
 
     def _show_split(self, split_view: SplitView) -> None:
         if self.view is not None:

@@ -1,17 +1,26 @@
-"""The Optimize tab's four live plots, drawn from a :class:`TrialBook`."""
+"""The Optimize tab's four live plots, drawn from a :class:`TrialBook`:
+the history (hover a point for its trial, click it to select the trial),
+learning curves of several trials at once, the importances with their
+evaluator named, and parallel coordinates (:mod:`.parallel`)."""
 
 from __future__ import annotations
 
-import math
-
-import matplotlib
 import numpy as np
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from allgui.core.model.params import label
+from allgui.core.model.params import format_value, label, ordered
+from allgui.gui.optimize.parallel import BAR_POINTS, draw_parallel, place_colour_bar
 from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.widgets.plots import LivePlot
+
+BEST_CURVES = 3
+CURVE_TRIALS = 2 + BEST_CURVES  # learning curves drawn at once: the running, the selected, the best
+ROLE_WORDS = ("running", "selected", "best", "2nd best", "3rd best")
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
+HOVER_PIXELS = 10
 
 
 def _few_ticks(ax) -> None:
@@ -21,9 +30,20 @@ def _few_ticks(ax) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
 
 
+def trial_words(rec, objective: str) -> str:
+    """What the history's hover box says about one trial."""
+    lines = [f"trial {rec.number}: {objective} {rec.value:.4f}"]
+    if rec.duration_s is not None:
+        lines[0] += f", {rec.duration_s:.1f} s"
+    lines += [f"{label(k)} = {format_value(k, rec.params[k])}" for k in ordered(rec.params)]
+    return "\n".join(lines)
+
+
 class OptimizePlots(QTabWidget):
-    """History (+ best so far), learning curves of the running trial,
-    parameter importances, and a parallel-coordinate view."""
+    """History (+ best so far), learning curves, parameter importances, and
+    a parallel-coordinate view."""
+
+    trial_selected = Signal(int)  # a history point was clicked
 
     def __init__(self, book: TrialBook, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +57,12 @@ class OptimizePlots(QTabWidget):
         self.curves = LivePlot(self, nrows=1, ncols=2)
         self.importance = LivePlot(self, keep_zoom=False)
         self.parallel = LivePlot(self, keep_zoom=False)
+        self._cax = self.parallel.figure.add_axes([0.92, 0.2, 0.02, 0.6])
+        self._cax.set_visible(False)
+        self.parallel_drawn: dict = {}
+        self._parallel_view = None  # the limits drawn last; others are the user's zoom
+        self.parallel.fit_requested.connect(lambda: setattr(self, "_parallel_view", None))
+        self.setMinimumHeight(230)  # a plot stays readable when the window is small
         self.addTab(self.history, "History")
         self.addTab(self.curves, "Learning curves")
         self.addTab(self.importance, "Importance")
@@ -47,7 +73,20 @@ class OptimizePlots(QTabWidget):
         self.curves.set_updater(self._update_curves)
         self.importance.set_updater(self._update_importance)
         self.parallel.set_updater(self._update_parallel)
-        self.curve_trial: int | None = None
+        self._curve_trial: int | None = None
+        self.curve_trials: list[int] = []
+        self._hist_numbers: list[int] = []
+        self._hist_values: list[float] = []
+
+    @property
+    def curve_trial(self) -> int | None:
+        """The trial the user selected (table row or history point)."""
+        return self._curve_trial
+
+    @curve_trial.setter
+    def curve_trial(self, number: int | None) -> None:
+        self._curve_trial = number
+        self.history.request_redraw()
 
     # -- artists, made once and updated in place (keeps the user's zoom) --------
     def _history_artists(self) -> None:
@@ -55,35 +94,62 @@ class OptimizePlots(QTabWidget):
         (self._points,) = ax.plot([], [], "o", color="#4c72b0", label="trial")
         (self._best,) = ax.plot([], [], "-", color="#dd8452", drawstyle="steps-post",
                                 label="best so far")
+        (self._best_point,) = ax.plot([], [], "*", ms=14, color="#dd8452", mec="black",
+                                      label="best trial")
+        (self._chosen,) = ax.plot([], [], "o", ms=13, mfc="none", mec="#d62728", mew=2,
+                                  label="selected")
         ax.set_xlabel("trial")
         ax.set_ylabel("objective")
+        # fixed margins: the title is animated, and a measured layout would leave it no room
+        self.history.set_margins(left=52, bottom=38, right=12, top=24)
         ax.legend(loc="lower right", fontsize="small")
         _few_ticks(ax)
-        self.history.animate(self._points, self._best, ax.title)
+        self._hover = ax.annotate("", (0, 0), xytext=(12, 12), textcoords="offset points",
+                                  fontsize="small", visible=False, zorder=20,
+                                  bbox={"boxstyle": "round", "fc": "#ffffe0", "alpha": 0.95})
+        self.history.animate(self._points, self._best, self._best_point, self._chosen,
+                             ax.title, self._hover)
+        self.history.canvas.mpl_connect("motion_notify_event", self._hovered)
+        self.history.canvas.mpl_connect("button_press_event", self._clicked)
+        self.history.canvas.setToolTip("Point at a trial for its settings; click it to "
+                                       "select it in the table and the learning curves")
 
     def _curve_artists(self) -> None:
         loss, score = self.curves.axes
-        (self._train_loss,) = loss.plot([], [], "-o", ms=3, label="train")
-        (self._val_loss,) = loss.plot([], [], "-o", ms=3, label="validation")
+        self._curve_lines = []
+        for k in range(CURVE_TRIALS):
+            colour = COLOURS[k % len(COLOURS)]
+            dots = "-o" if k == 0 else "-"  # points for the running trial only: cheaper repaints
+            (train,) = loss.plot([], [], "--", lw=1.2, color=colour)
+            (val,) = loss.plot([], [], dots, ms=3, lw=1.6, color=colour)
+            (obj,) = score.plot([], [], dots, ms=3, lw=1.6, color=colour)
+            self._curve_lines.append((train, val, obj))
         loss.set_xlabel("epoch")
         loss.set_ylabel("loss")
-        loss.legend(fontsize="small")
-        (self._val_obj,) = score.plot([], [], "-o", ms=3, color="#55a868", label="validation")
+        loss.legend(handles=[Line2D([], [], ls="--", color="grey", label="train"),
+                             Line2D([], [], ls="-", marker="o", ms=3, color="grey",
+                                    label="validation")], fontsize="small", loc="upper right")
         score.set_xlabel("epoch")
-        score.set_ylabel("validation objective")  # one line: its label says what it is
+        score.set_ylabel("validation objective")
+        score.legend(handles=[Line2D([], [], color=lines[2].get_color(), label=words)
+                              for lines, words in zip(self._curve_lines, ROLE_WORDS, strict=True)],
+                     fontsize="small", loc="lower right")
         for ax in (loss, score):
             _few_ticks(ax)
-        self.curves.animate(self._train_loss, self._val_loss, self._val_obj, loss.title,
+        self.curves.animate(*(a for lines in self._curve_lines for a in lines), loss.title,
                             score.title)
 
     def reset(self) -> None:
         self.importances = {}
         self.importance_note = ""
-        self.curve_trial = None
-        for line in (self._points, self._best, self._train_loss, self._val_loss, self._val_obj):
+        self._curve_trial = None
+        for line in (self._points, self._best, self._best_point, self._chosen,
+                     *(a for lines in self._curve_lines for a in lines)):
             line.set_data([], [])
+        self._hover.set_visible(False)
         for plot in (self.history, self.curves):
             plot._auto_limits.clear()
+        self._parallel_view = None
         self.refresh()
 
     def prepare(self, trials: int, epochs: int, now: bool = True) -> None:
@@ -114,31 +180,103 @@ class OptimizePlots(QTabWidget):
         for plot in (self.history, self.curves, self.importance, self.parallel):
             plot.request_redraw()
 
+    # -- the history: hover and click ---------------------------------------------
+    def _nearest(self, event) -> int | None:
+        """The index of the history point within HOVER_PIXELS of the mouse."""
+        if event.inaxes is not self.history.ax or not self._hist_numbers:
+            return None
+        pts = self.history.ax.transData.transform(
+            np.column_stack([self._hist_numbers, self._hist_values]))
+        d = np.hypot(pts[:, 0] - event.x, pts[:, 1] - event.y)
+        i = int(np.argmin(d))
+        return i if d[i] <= HOVER_PIXELS * self.history.canvas.device_pixel_ratio else None
+
+    def hover_at(self, index: int | None) -> None:
+        if index is None:
+            if not self._hover.get_visible():
+                return
+            self._hover.set_visible(False)
+        else:
+            rec = self.book.trials[self._hist_numbers[index]]
+            self._hover.xy = (self._hist_numbers[index], self._hist_values[index])
+            # the box opens towards the middle of the plot, so it is never cut at an edge
+            ax = self.history.ax
+            fx, fy = ax.transAxes.inverted().transform(ax.transData.transform(self._hover.xy))
+            self._hover.set_position((-12 if fx > 0.5 else 12, -12 if fy > 0.5 else 12))
+            self._hover.set_horizontalalignment("right" if fx > 0.5 else "left")
+            self._hover.set_verticalalignment("top" if fy > 0.5 else "bottom")
+            self._hover.set_text(trial_words(rec, self.objective_name))
+            self._hover.set_visible(True)
+        if not self.history._blit():  # repaint the box alone when the axes are cached
+            self.history.request_redraw()
+
+    def _hovered(self, event) -> None:
+        self.hover_at(self._nearest(event))
+
+    def _clicked(self, event) -> None:
+        toolbar = getattr(self.history, "toolbar", None)
+        if toolbar is not None and toolbar.mode:  # zooming or panning, not choosing
+            return
+        i = self._nearest(event)
+        if i is not None:
+            self.curve_trial = self._hist_numbers[i]
+            self.trial_selected.emit(self._hist_numbers[i])
+            self.curves.request_redraw()
+
     # -- updaters (GUI thread, at most once per redraw interval) ------------------
     def _update_history(self) -> None:
         numbers, values, best = self.book.history(self.maximize)
+        self._hist_numbers, self._hist_values = numbers, values
         self._points.set_data(numbers, values)
         self._best.set_data(numbers, best)
+        if values:
+            i = int(np.argmax(values) if self.maximize else np.argmin(values))
+            self._best_point.set_data([numbers[i]], [values[i]])
+        chosen = self._curve_trial
+        if chosen in numbers:
+            self._chosen.set_data([chosen], [values[numbers.index(chosen)]])
+        else:
+            self._chosen.set_data([], [])
         self.history.ax.set_title(
-            f"{len(numbers)} complete trials" + (f", best {best[-1]:.4f}" if best else ""),
-            fontsize="medium")
+            f"{len(numbers)} complete trial{'s' if len(numbers) != 1 else ''}"
+            + (f", best {best[-1]:.4f}" if best else ""), fontsize="medium")
+
+    def curve_roles(self) -> list[int | None]:
+        """The trial of each curve slot: running, selected, then the best ones
+        (None where there is none). Slots keep their colour and legend entry,
+        so the legend never changes mid-search and costs no redraw."""
+        ranked = sorted(self.book.complete(), key=lambda t: t.value, reverse=self.maximize)
+        running = self.book.running
+        if running is None or not self.book.trials.get(running) or \
+                not self.book.trials[running].curve:
+            # between trials or after a stopped one: the latest trial with epochs
+            with_curves = [n for n, t in self.book.trials.items() if t.curve and t.state != "complete"]
+            running = with_curves[-1] if with_curves else None
+        best = [t.number for t in ranked[:BEST_CURVES]]
+        return [running, self._curve_trial] + best + [None] * (BEST_CURVES - len(best))
+
+    def shown_curve_trials(self) -> list[int]:
+        out: list[int] = []
+        for n in self.curve_roles():
+            if n is not None and n not in out:
+                out.append(n)
+        return out
 
     def _update_curves(self) -> None:
-        number = self.book.running if self.curve_trial is None else self.curve_trial
-        rec = self.book.trials.get(number) if number is not None else None
-        if self.curve_trial is None and (rec is None or not rec.curve):
-            # Between trials, or after a stopped one: the latest trial with epochs.
-            with_curves = [n for n, t in self.book.trials.items() if t.curve]
-            number = max(with_curves) if with_curves else number
+        roles = self.curve_roles()
+        self.curve_trials = self.shown_curve_trials()
+        for number, lines in zip(roles, self._curve_lines, strict=True):
             rec = self.book.trials.get(number) if number is not None else None
-        curve = rec.curve if rec is not None else []
-        epochs = [e.epoch for e in curve]
-        self._train_loss.set_data(epochs, [e.train_loss for e in curve])
-        self._val_loss.set_data(epochs, [e.val_loss for e in curve])
-        self._val_obj.set_data(epochs, [e.objective for e in curve])
-        title = f"trial {number}" if number is not None else "no trial yet"
-        self.curves.axes[0].set_title(title + ": loss", fontsize="medium")
-        self.curves.axes[1].set_title(title + ": " + self.objective_name, fontsize="medium")
+            curve = rec.curve if rec is not None else []
+            epochs = [e.epoch for e in curve]
+            for line, name in zip(lines, ("train_loss", "val_loss", "objective"), strict=True):
+                line.set_data(epochs, [getattr(e, name) for e in curve])
+        words = [f"{role} {n}" for role, n in zip(ROLE_WORDS, roles, strict=True) if n is not None]
+        self.curves.axes[0].set_title("loss" if words else "loss, no trial yet",
+                                      fontsize="medium")
+        self.curves.axes[1].set_title(
+            ("trials: " + ", ".join(words)) if words else f"validation {self.objective_name}",
+            fontsize="small")
 
     def _update_importance(self) -> None:
         ax = self.importance.ax
@@ -157,56 +295,47 @@ class OptimizePlots(QTabWidget):
         # about 6 points wide): a layout that measures each label would cost as
         # much as the draw, at every new set of importances.
         longest = max(len(k) for k, _ in items)
-        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=10)
-        ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=24)
+        bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+        ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
+        ax.set_xlim(0, max(v for _, v in items) * 1.18 or 1)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
-        ax.set_xlabel("importance" + (f" ({self.importance_method})"
-                                      if self.importance_method else ""))
+        ax.set_xlabel("share of the objective's variation")
+        n = len(self.book.complete())
+        ax.set_title(f"Importance by {self.importance_method or 'the evaluator'}, "
+                     f"{n} complete trial{'s' if n != 1 else ''}", fontsize="small")
 
     def _update_parallel(self) -> None:
         ax = self.parallel.ax
+        before = (ax.get_xlim(), ax.get_ylim())
         ax.clear()
         self.parallel.apply_palette()
         trials = self.book.complete()
-        names = [n for n in self.book.param_names()
-                 if all(isinstance(t.params.get(n), (int, float, str)) for t in trials)]
-        if len(trials) < 2 or not names:
+        names = self.book.param_names()
+        if len(trials) < 2:
+            self._cax.set_visible(False)
+            self.parallel_drawn = {"colorbar": self.parallel_drawn.get("colorbar")}
+            self._parallel_view = None
             ax.text(0.5, 0.5, "The parallel-coordinate view appears after two complete trials.",
                     ha="center", va="center", transform=ax.transAxes, fontsize="small")
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        labels = (*(label(n) for n in names), self.objective_name)
-        # Labels turned by 20 degrees: their height below the axis grows with their length.
-        self.parallel.set_margins(left=36, bottom=16 + 2.2 * max(len(n) for n in labels),
-                                  right=14 + 1.5 * len(labels[-1]), top=22)
-        columns = [_normalise([t.params.get(n) for t in trials]) for n in names]
-        values = np.array([t.value for t in trials], dtype=float)
-        columns.append(_normalise(list(values)))
-        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-        span = hi - lo or 1.0
-        cmap = matplotlib.colormaps["viridis"]
-        xs = list(range(len(columns)))
-        for i, v in enumerate(values):
-            ax.plot(xs, [c[i] for c in columns], color=cmap((v - lo) / span), alpha=0.8, lw=1.2)
-        ax.set_xticks(xs)
-        ax.set_xticklabels(labels, rotation=20, fontsize="small")
-        ax.set_yticks([0, 1])
-        ax.set_yticklabels(["low", "high"])
-        ax.set_title("each line is a trial; colour = objective (yellow best)", fontsize="small")
+        longest = max([len(label(n)) + 6 for n in names] + [len(self.objective_name)])
+        top, bottom = 30, 16 + 2.6 * longest
+        self.parallel.set_margins(left=44, bottom=bottom, right=BAR_POINTS + 8, top=top)
+        self._cax.set_visible(True)
+        place_colour_bar(self.parallel.figure, self._cax, BAR_POINTS, top, bottom)
+        self.parallel_drawn = draw_parallel(self.parallel.figure, ax, self._cax, trials, names,
+                                            self.objective_name, self.maximize,
+                                            self.parallel_drawn.get("colorbar"))
+        auto = (ax.get_xlim(), ax.get_ylim())
+        if self._parallel_view is not None and before != self._parallel_view:
+            ax.set_xlim(*before[0])  # zoomed by the user: the new lines keep that view
+            ax.set_ylim(*before[1])
+        self._parallel_view = auto
 
-
-def _normalise(values: list) -> list[float]:
-    """Map a parameter's values to 0..1 (log scale for wide positive ranges,
-    category order for choices)."""
-    if any(isinstance(v, str) for v in values):
-        cats = sorted({str(v) for v in values})
-        return [cats.index(str(v)) / max(1, len(cats) - 1) for v in values]
-    nums = [float(v) if v is not None else math.nan for v in values]
-    arr = np.array(nums, dtype=float)
-    if np.all(arr[~np.isnan(arr)] > 0) and np.nanmax(arr) / max(np.nanmin(arr), 1e-300) > 50:
-        arr = np.log10(arr)
-    lo, hi = np.nanmin(arr), np.nanmax(arr)
-    if hi == lo:
-        return [0.5] * len(values)
-    return list((arr - lo) / (hi - lo))
+    def parallel_zoomed(self) -> bool:
+        ax = self.parallel.ax
+        return self._parallel_view is not None and (ax.get_xlim(), ax.get_ylim()) != \
+            self._parallel_view

@@ -8,7 +8,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,8 +30,11 @@ from PySide6.QtWidgets import (
 
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import RunFinished, Sink
+from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.gui.tab import ProjectTab
+from allgui.gui.validate.figures import ConfusionView, roc_canvas
+from allgui.gui.validate.mistakes import Selection
 from allgui.gui.widgets.progress import JobProgress
 
 BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
@@ -134,8 +136,14 @@ class ValidateTab(ProjectTab):
         self.figures = QTabWidget()
         self._roc_holder = self._figure_page("ROC curves")
         self._cm_holder = self._figure_page("Confusion matrices")
+        self.confusion = ConfusionView()
+        self.confusion.cell_clicked.connect(
+            lambda run, true, pred: self.open_gallery(run, Selection("cell", true, pred)))
+        self.confusion.kind_requested.connect(
+            lambda run, kind: self.open_gallery(run, Selection(kind)))
+        self.gallery = None
         splitter.addWidget(self.figures)
-        self.figures.setMinimumSize(360, 280)
+        self.figures.setMinimumSize(320, 200)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         outer.addWidget(splitter, 1)
@@ -335,7 +343,8 @@ class ValidateTab(ProjectTab):
         self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.")
         self.summary.setText(
             f"<b>Batch {b.batch_id}</b> ({b.state}): {b.tuned.source}, "
-            f"{len(b.runs_of('tuned'))} finished run(s) of up to {b.max_epochs} epochs.<br>"
+            f"{count(len(b.runs_of('tuned')), 'finished run')} of up to "
+            f"{count(b.max_epochs, 'epoch')}.<br>"
             f"Figures from the test set: <b>{b.test_set}</b>."
             + (f"<br>Model to export: {b.selection_note(chosen)}." if chosen else "")
             + (f"<br>{b.message}" if b.message else "") + synthetic)
@@ -364,21 +373,30 @@ class ValidateTab(ProjectTab):
         self.job_changed()
 
     def _draw_figures(self, view: BatchView) -> None:
-        from allgui.core.report.figures import confusion_figure, roc_figure
         from allgui.core.validation.batch import BASELINE, TUNED
 
         b = view.batch
-        figures = []
+        widgets = []
         if view.roc:
-            figures.append((self._roc_holder, roc_figure(view.roc, b.positive_class, b.test_set)))
-        runs = b.runs_of(TUNED) + b.runs_of(BASELINE)
-        matrices = [(f"{r.label} run {r.index}", r.metrics.confusion) for r in runs if r.metrics]
-        if matrices:
-            figures.append((self._cm_holder, confusion_figure(matrices, b.classes, b.test_set)))
-        for holder, fig in figures:
-            canvas = FigureCanvasQTAgg(fig)
-            self._set_figure(holder, canvas)
-            canvas.draw_idle()
+            widgets.append((self._roc_holder, roc_canvas(view.roc, b.positive_class, b.test_set)))
+        runs = [r for r in b.runs_of(TUNED) + b.runs_of(BASELINE) if r.metrics]
+        if runs:
+            self.confusion.set_runs(runs, b.classes, b.test_set)
+            widgets.append((self._cm_holder, self.confusion))
+        for holder, widget in widgets:
+            while holder.count():
+                old = holder.takeAt(0).widget()
+                if old is not None and old is not widget:
+                    old.deleteLater()
+            holder.addWidget(widget)
+
+    # -- the mistakes gallery ---------------------------------------------------------------
+    def open_gallery(self, run, selection: Selection) -> None:
+        """The test images of ``run`` that ``selection`` names, read on a job's thread."""
+        from allgui.gui.validate.open_gallery import start_gallery
+
+        if self.view is not None and self.project is not None:
+            start_gallery(self, self.view.batch, run, selection)
 
     # -- export and report ------------------------------------------------------------------------
     def export_model(self) -> None:
@@ -403,6 +421,7 @@ class ValidateTab(ProjectTab):
                   text="Writing the report…", on_success=self._report_written)
 
     def _report_written(self, files) -> None:
-        paths = [str(p) for p in (getattr(files, "html", None), getattr(files, "pdf", None)) if p]
-        self.progress.set_running(False, "Report written.")
-        self.log("Report written: " + (", ".join(paths) or str(files)))
+        # the job's own ending already logged "Report written: <files>"
+        names = [p.name for p in (getattr(files, "html", None), getattr(files, "pdf", None)) if p]
+        self.progress.set_running(False, "Report written" + (f": {', '.join(names)}."
+                                                             if names else "."))

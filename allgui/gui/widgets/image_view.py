@@ -1,37 +1,266 @@
-"""One picture shown as large as the space allows, never larger."""
+"""The one image viewer of the window (Dataset, mistakes gallery, Classify):
+zoom with the wheel or the buttons, pan by dragging, the heatmap on or off
+with its opacity and colour scale, and the file's path and patient.
+
+Numpy, Pillow and Qt only: it runs in the classify-only build.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from allgui.gui.widgets import colormap
+from allgui.gui.widgets.elided import ElidedLabel
+
+ZOOM_STEP = 1.25
+ZOOM_RANGE = (0.05, 32.0)  # of the picture's own pixels
 
 
-class ImageView(QLabel):
-    """Shows one picture as large as the space allows, never larger."""
+def to_pixmap(rgb: np.ndarray) -> QPixmap:
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888)
+    return QPixmap.fromImage(image.copy())  # copy: the array may go away
 
-    def __init__(self, text: str = "") -> None:
-        super().__init__(text)
-        self.setAlignment(Qt.AlignCenter)
-        self.setMinimumSize(200, 200)
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
-        self._full: QPixmap | None = None
 
-    def set_image(self, pixmap: QPixmap) -> None:
-        self._full = pixmap
-        self._fit()
+def fit_heat(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A heatmap (float 0..1, or uint8 0..255) brought to the image's height x width."""
+    heat = np.asarray(heat)
+    if heat.dtype == np.uint8:
+        heat = heat.astype(np.float32) / 255.0
+    heat = heat.astype(np.float32)
+    if heat.shape != shape:
+        heat = np.asarray(Image.fromarray(heat).resize((shape[1], shape[0]),
+                                                       Image.Resampling.BILINEAR))
+    return heat
 
-    def clear(self) -> None:
-        self._full = None
-        super().clear()
+
+class ZoomView(QGraphicsView):
+    """A picture fitted to the space until the user zooms; then kept at that zoom."""
+
+    zoomed = Signal(float)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scene = QGraphicsScene(self)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.SmoothTransformation)
+        self._scene.addItem(self._item)
+        self.setScene(self._scene)
+        self.setDragMode(QGraphicsView.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setRenderHint(QPainter.SmoothPixmapTransform)
+        self.setMinimumSize(140, 120)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.fitted = True
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_pixmap(self, pixmap: QPixmap, keep_view: bool = False) -> None:
+        self._item.setPixmap(pixmap)
+        self._scene.setSceneRect(QRectF(pixmap.rect()))
+        if not keep_view:
+            self.fitted = True
+        if self.fitted:
+            self.fit()
+
+    def pixmap(self) -> QPixmap:
+        return self._item.pixmap()
+
+    def fit(self) -> None:
+        self.fitted = True
+        if not self._item.pixmap().isNull():
+            self.fitInView(self._item, Qt.KeepAspectRatio)
+        self.zoomed.emit(self.zoom)
+
+    def actual_size(self) -> None:
+        self.resetTransform()
+        self.fitted = False
+        self.zoomed.emit(self.zoom)
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(max(self.zoom * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
+        if self.zoom > 0:
+            self.scale(target / self.zoom, target / self.zoom)
+        self.fitted = False
+        self.zoomed.emit(self.zoom)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(ZOOM_STEP ** steps)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._fit()
+        if self.fitted:
+            self.fit()
 
-    def _fit(self) -> None:
-        if self._full is None:
-            return
-        size = self.contentsRect().size()
-        self.setPixmap(self._full.scaled(max(50, size.width() - 4), max(50, size.height() - 4),
-                                         Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+class ImageViewer(QWidget):
+    """One picture with its optional heatmap, a zoom row and a caption."""
+
+    options_changed = Signal()  # heatmap shown or opacity changed
+
+    def __init__(self, placeholder: str = "", heatmap: bool = True, opacity: int = 60) -> None:
+        super().__init__()
+        self._rgb: np.ndarray | None = None
+        self._heat: np.ndarray | None = None
+        self.placeholder = placeholder
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.view = ZoomView()
+        self.message = QLabel(placeholder)
+        self.message.setAlignment(Qt.AlignCenter)
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message, 1)
+        layout.addWidget(self.view, 1)
+        self.view.hide()
+
+        zoom_row = QHBoxLayout()
+        for text, tip, slot in (("Fit", "Show the whole image", self.view.fit),
+                                ("1:1", "One screen pixel per image pixel", self.view.actual_size),
+                                ("−", "Zoom out (or turn the mouse wheel)",
+                                 lambda: self.view.zoom_by(1 / ZOOM_STEP)),
+                                ("+", "Zoom in (or turn the mouse wheel); drag to move around",
+                                 lambda: self.view.zoom_by(ZOOM_STEP))):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            zoom_row.addWidget(button)
+        self.zoom_label = QLabel("")
+        self.zoom_label.setMinimumWidth(48)
+        self.view.zoomed.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
+        zoom_row.addWidget(self.zoom_label)
+        zoom_row.addStretch(1)
+        self.heatmap_check = QCheckBox("Heatmap")
+        self.heatmap_check.setToolTip("Colour where the model looked to decide (Grad-CAM): "
+                                      "bright yellow is where it looked most")
+        self.heatmap_check.setChecked(heatmap)
+        self.heatmap_check.toggled.connect(self._options)
+        self.opacity = QSlider(Qt.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(opacity)
+        self.opacity.setMaximumWidth(110)
+        self.opacity.setToolTip("How strongly the heatmap is drawn over the image")
+        self.opacity.valueChanged.connect(self._options)
+        zoom_row.addWidget(self.heatmap_check)
+        zoom_row.addWidget(QLabel("Opacity"))
+        zoom_row.addWidget(self.opacity)
+        layout.addLayout(zoom_row)
+
+        scale_row = QHBoxLayout()
+        self.scale_low = QLabel("looked least")
+        self.scale_bar = QLabel()
+        self.scale_bar.setPixmap(to_pixmap(colormap.bar(100, 10)))
+        self.scale_bar.setToolTip(f"Heatmap colour scale ({colormap.NAME}): from where the model "
+                                  "looked least (dark) to most (yellow)")
+        self.scale_high = QLabel("most")
+        for w in (self.scale_low, self.scale_bar, self.scale_high):
+            scale_row.addWidget(w)
+        self.patient = ElidedLabel("")
+        scale_row.addWidget(self.patient, 1)
+        layout.addLayout(scale_row)
+        self.heat_note = QLabel("")
+        self.heat_note.setWordWrap(True)
+        self.heat_note.hide()
+        layout.addWidget(self.heat_note)
+        self.caption = ElidedLabel("", Qt.ElideMiddle)
+        layout.addWidget(self.caption)
+        self._update_controls()
+
+    # -- what is shown ------------------------------------------------------------------
+    def set_image(self, rgb: np.ndarray, heat: np.ndarray | None = None, *, path: str = "",
+                  patient: str = "", no_heat_reason: str = "") -> None:
+        """Show ``rgb`` (H x W x 3 uint8) with ``heat`` (any size, 0..1 or uint8)
+        when given; ``no_heat_reason`` says why there is none."""
+        self._rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        self._heat = None if heat is None else fit_heat(heat, self._rgb.shape[:2])
+        self.caption.set_full_text(path)
+        self.patient.set_full_text(f"Patient: {patient}" if patient else "")
+        self.patient.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.heat_note.setText("" if heat is not None else no_heat_reason)
+        self.heat_note.setVisible(bool(self.heat_note.text()))
+        self.message.hide()
+        self.view.show()
+        self._draw(keep_view=False)
+
+    def set_pixmap(self, pixmap: QPixmap, path: str = "") -> None:
+        """A picture without a heatmap (a thumbnail's full image)."""
+        image = pixmap.toImage().convertToFormat(QImage.Format_RGB888)
+        ptr = image.constBits()
+        arr = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
+        self.set_image(arr[:, : 3 * image.width()].reshape(image.height(), image.width(), 3),
+                       path=path)
+
+    def clear(self, text: str | None = None) -> None:
+        self._rgb = self._heat = None
+        self.view.set_pixmap(QPixmap())
+        self.view.hide()
+        self.message.setText(self.placeholder if text is None else text)
+        self.message.show()
+        self.caption.set_full_text("")
+        self.patient.set_full_text("")
+        self.heat_note.setText("")
+        self.heat_note.hide()
+        self._update_controls()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - as QLabel, for a message instead
+        self.clear(text)
+
+    def has_heatmap(self) -> bool:
+        return self._heat is not None
+
+    def showing_heatmap(self) -> bool:
+        return self._heat is not None and self.heatmap_check.isChecked()
+
+    def composed(self) -> np.ndarray | None:
+        """The picture as drawn: with the heatmap blended in when it is shown."""
+        if self._rgb is None:
+            return None
+        if self.showing_heatmap():
+            return colormap.blend(self._rgb, self._heat, self.opacity.value() / 100)
+        return self._rgb
+
+    def pixmap(self) -> QPixmap | None:
+        shown = self.view.pixmap()
+        return None if self._rgb is None or shown.isNull() else shown
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _options(self) -> None:
+        self._draw(keep_view=True)
+        self.options_changed.emit()
+
+    def _update_controls(self) -> None:
+        has = self._heat is not None
+        for w in (self.heatmap_check, self.opacity, self.scale_low, self.scale_bar,
+                  self.scale_high):
+            w.setEnabled(has)
+
+    def _draw(self, keep_view: bool) -> None:
+        self._update_controls()
+        pixels = self.composed()
+        if pixels is not None:
+            self.view.set_pixmap(to_pixmap(pixels), keep_view=keep_view)
+
+
+# The name the tabs used for the plain fitted picture.
+ImageView = ImageViewer

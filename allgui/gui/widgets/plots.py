@@ -77,6 +77,7 @@ class LivePlot(QWidget):
     """A figure with a toolbar (zoom, pan, save) and a "Fit" button."""
 
     shown = Signal()  # the plot became visible (its tab was chosen)
+    fit_requested = Signal()  # "Fit": plots redrawn from scratch forget their zoom too
 
     def __init__(
         self,
@@ -304,6 +305,7 @@ class LivePlot(QWidget):
         return auto is not None and auto != (ax.get_xlim(), ax.get_ylim())
 
     def fit(self) -> None:
+        self.fit_requested.emit()
         self._auto_limits.clear()
         for ax in self.axes:
             ax.set_autoscale_on(True)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from allgui.core.events import JobStarted, Progress
+from allgui.gui.widgets.elided import ElidedLabel
 
 
 def format_duration(seconds: float) -> str:
@@ -50,8 +51,8 @@ class JobProgress(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel("")
-        self.label.setMinimumWidth(240)
+        self.label = ElidedLabel("")  # a long phase shortens with "…", whole on hover
+        self.label.setMinimumWidth(160)
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.eta = QLabel("")

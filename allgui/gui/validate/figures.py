@@ -1,0 +1,138 @@
+"""The Validate tab's figures, drawn for the window: one confusion matrix at a
+time, large enough to read, whose cells open the mistakes gallery; and the
+ROC curves with their legend beside the curves, not over them."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from allgui.core.report.figures import plain_text
+from allgui.gui.validate.mistakes import KINDS
+
+
+class ConfusionView(QWidget):
+    """A run chooser, its confusion matrix (rows: true class; columns:
+    predicted), and the named selections of the gallery."""
+
+    cell_clicked = Signal(object, str, str)  # run, true class, predicted class
+    kind_requested = Signal(object, str)  # run, one of mistakes.KINDS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list = []
+        self.classes: tuple[str, ...] = ()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Run"))
+        self.run_choice = QComboBox()
+        self.run_choice.setToolTip("Each validation run has its own confusion matrix")
+        self.run_choice.currentIndexChanged.connect(self._draw)
+        top.addWidget(self.run_choice, 1)
+        layout.addLayout(top)
+        self.figure = Figure(figsize=(4.0, 3.4))
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumSize(200, 140)
+        self.canvas.setToolTip("Click a cell to see its images")
+        self.canvas.mpl_connect("button_press_event", self._clicked)
+        layout.addWidget(self.canvas, 1)
+        hint = QLabel("Click a cell to see its test images, or show:")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        row = QHBoxLayout()
+        self.kind = QComboBox()
+        for key, words in KINDS:
+            self.kind.addItem(words, key)
+        row.addWidget(self.kind, 1)
+        self.show_button = QPushButton("Show images")
+        self.show_button.setToolTip("Open the gallery of these test images, with the "
+                                    "model's answer and heatmap for each")
+        self.show_button.clicked.connect(
+            lambda: self.run is not None and self.kind_requested.emit(self.run,
+                                                                     self.kind.currentData()))
+        row.addWidget(self.show_button)
+        layout.addLayout(row)
+        self.ax = None
+
+    @property
+    def run(self):
+        i = self.run_choice.currentIndex()
+        return self.runs[i] if 0 <= i < len(self.runs) else None
+
+    def set_runs(self, runs: list, classes, test_set: str) -> None:
+        """``runs``: the batch's RunRecords that have metrics."""
+        self.runs = [r for r in runs if r.metrics is not None]
+        self.classes = tuple(classes)
+        self.test_set = plain_text(test_set)
+        self.run_choice.blockSignals(True)
+        self.run_choice.clear()
+        for r in self.runs:
+            self.run_choice.addItem(f"{r.label} run {r.index} (seed {r.seed})")
+        self.run_choice.blockSignals(False)
+        self._draw()
+
+    def _draw(self) -> None:
+        self.figure.clear()
+        run = self.run
+        if run is None:
+            self.canvas.draw_idle()
+            return
+        cm = np.asarray(run.metrics.confusion, dtype=float)
+        share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        k = len(self.classes)
+        self.ax = ax = self.figure.add_subplot(1, 1, 1)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        size = 9 if k <= 3 else 8 if k <= 6 else 7
+        for r in range(k):
+            for c in range(k):
+                ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
+                        fontsize=size, color="white" if share[r, c] > 0.6 else "black")
+        names = [plain_text(c) for c in self.classes]
+        ax.set_xticks(range(k), names)
+        ax.set_yticks(range(k), names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(f"{run.label} run {run.index}: {int(cm.trace())} of {int(cm.sum())} right",
+                     fontsize=10)
+        self.figure.set_layout_engine("constrained")
+        self.canvas.draw_idle()
+
+    def cell_at(self, x: float, y: float) -> tuple[str, str] | None:
+        """The (true, predicted) classes of the cell at data coordinates x, y."""
+        c, r = int(round(x)), int(round(y))
+        k = len(self.classes)
+        if 0 <= r < k and 0 <= c < k:
+            return self.classes[r], self.classes[c]
+        return None
+
+    def _clicked(self, event) -> None:
+        if event.inaxes is not self.ax or self.ax is None or event.xdata is None:
+            return
+        cell = self.cell_at(event.xdata, event.ydata)
+        if cell is not None and self.run is not None:
+            self.cell_clicked.emit(self.run, *cell)
+
+
+def roc_canvas(curves, positive: str, test_set: str) -> FigureCanvasQTAgg:
+    """ROC curves of the runs, the legend outside the plotting area."""
+    fig = Figure(figsize=(4.0, 3.4))
+    ax = fig.add_subplot(1, 1, 1)
+    for curve in curves:
+        ax.plot(curve.fpr, curve.tpr, lw=1.4, label=f"{plain_text(curve.label)}, AUC {curve.auc:.3f}")
+    ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey", label="chance")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC, positive class {plain_text(positive)}", fontsize=10, wrap=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    fig.set_layout_engine("constrained")
+    canvas = FigureCanvasQTAgg(fig)
+    canvas.setMinimumSize(200, 140)
+    canvas.setToolTip(f"Test set: {plain_text(test_set)}")
+    return canvas
