@@ -85,8 +85,8 @@ def test_learning_curves_of_several_trials_with_a_legend(qtbot):
     assert plots.curve_trials == [4, 0, 3, 1]  # running, selected (also 3rd best), the best
     legend = [t.get_text() for t in plots.curves.axes[1].get_legend().get_texts()]
     assert legend == ["running", "selected", "best", "2nd best", "3rd best"]  # fixed: no redraw
-    assert plots.curves.axes[1].get_title() == (
-        "trials: running 4, selected 0, best 3, 2nd best 1, 3rd best 0")
+    assert plots.curve_words.text() == (
+        "Trials shown: running 4, selected 0, best 3, 2nd best 1, 3rd best 0.")
     styles = [t.get_text() for t in plots.curves.axes[0].get_legend().get_texts()]
     assert styles == ["train", "validation"]
     assert list(plots._curve_lines[2][2].get_ydata()) == pytest.approx([0.78, 0.83])  # trial 3

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
 
 from allgui.core.model.params import format_value, label, ordered
 from allgui.gui.optimize.parallel import BAR_POINTS, draw_parallel, place_colour_bar
@@ -138,6 +138,9 @@ class OptimizePlots(QTabWidget):
             _few_ticks(ax)
         self.curves.animate(*(a for lines in self._curve_lines for a in lines), loss.title,
                             score.title)
+        self.curve_words = QLabel("No trial yet.")
+        self.curve_words.setWordWrap(True)
+        self.curves.layout().insertWidget(1, self.curve_words)
 
     def reset(self) -> None:
         self.importances = {}
@@ -272,11 +275,13 @@ class OptimizePlots(QTabWidget):
             for line, name in zip(lines, ("train_loss", "val_loss", "objective"), strict=True):
                 line.set_data(epochs, [getattr(e, name) for e in curve])
         words = [f"{role} {n}" for role, n in zip(ROLE_WORDS, roles, strict=True) if n is not None]
-        self.curves.axes[0].set_title("loss" if words else "loss, no trial yet",
-                                      fontsize="medium")
-        self.curves.axes[1].set_title(
-            ("trials: " + ", ".join(words)) if words else f"validation {self.objective_name}",
-            fontsize="small")
+        # which trial is which, in a Qt label: text drawn by matplotlib at every repaint costs
+        # more than all the lines together
+        text = ("Trials shown: " + ", ".join(words) + ".") if words else "No trial yet."
+        if self.curve_words.text() != text:
+            self.curve_words.setText(text)
+        self.curves.axes[0].set_title("loss", fontsize="medium")
+        self.curves.axes[1].set_title(f"validation {self.objective_name}", fontsize="medium")
 
     def _update_importance(self) -> None:
         ax = self.importance.ax
