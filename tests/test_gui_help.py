@@ -55,7 +55,7 @@ def test_long_labels_elide_with_the_whole_text_on_hover(qtbot):
 
 
 def test_counted_words():
-    from allgui.gui.words import count
+    from allgui.core.files.text import count
 
     assert count(1, "image") == "1 image" and count(2, "image") == "2 images"
     assert count(0, "finished run") == "0 finished runs"

@@ -38,6 +38,7 @@ from allgui.core.dataset.patients import patient_sort_key
 from allgui.core.dataset.records import DatasetIndex
 from allgui.core.errors import Cancelled, DatasetError
 from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.files.text import count
 from allgui.core.project import SplitSettings
 
 METHODS = ("patient", "cnmc-folds", "image")
@@ -291,11 +292,11 @@ class LeakageAudit:
             bits = []
             if o.patients:
                 shown = ", ".join(o.patients[:8]) + (" ..." if len(o.patients) > 8 else "")
-                bits.append(f"{_count(len(o.patients), 'patient')} ({shown})")
+                bits.append(f"{count(len(o.patients), 'patient')} ({shown})")
             if o.files:
-                bits.append(_count(len(o.files), "file"))
+                bits.append(count(len(o.files), "file"))
             if o.identical:
-                bits.append(_count(len(o.identical), "identical image"))
+                bits.append(count(len(o.identical), "identical image"))
             lines.append(f"  {o.a} / {o.b}: " + "; ".join(bits))
         if not self.patients_known:
             lines.append("  Patient IDs are unknown, so patient leakage cannot be checked.")
@@ -446,7 +447,3 @@ def format_split(index: DatasetIndex, split: Split, leak_check: LeakageAudit | N
     if leak_check is not None:
         lines.append("Leakage audit: " + leak_check.verdict())
     return "\n".join(lines)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
