@@ -137,6 +137,7 @@ class ValidateTab(ProjectTab):
         self._roc_holder = self._figure_page("ROC curves")
         self._cm_holder = self._figure_page("Confusion matrices")
         self.confusion = ConfusionView()
+        self.confusion.keep = True  # reused batch after batch: never deleted on a change
         self.confusion.cell_clicked.connect(
             lambda run, true, pred: self.open_gallery(run, Selection("cell", true, pred)))
         self.confusion.kind_requested.connect(
@@ -178,8 +179,12 @@ class ValidateTab(ProjectTab):
         """Put ``widget`` (None: the placeholder) in ``holder``, instead of what was there."""
         while holder.count():
             old = holder.takeAt(0).widget()
-            if old is not None:
-                old.deleteLater()
+            if old is not None and old is not widget:
+                if getattr(old, "keep", False):  # the confusion view lives as long as the tab
+                    old.hide()
+                    old.setParent(None)
+                else:
+                    old.deleteLater()
         if widget is None:
             widget = QLabel("Appears once a run has finished.")
             widget.setAlignment(Qt.AlignCenter)
@@ -384,11 +389,8 @@ class ValidateTab(ProjectTab):
             self.confusion.set_runs(runs, b.classes, b.test_set)
             widgets.append((self._cm_holder, self.confusion))
         for holder, widget in widgets:
-            while holder.count():
-                old = holder.takeAt(0).widget()
-                if old is not None and old is not widget:
-                    old.deleteLater()
-            holder.addWidget(widget)
+            self._set_figure(holder, widget)
+            widget.show()
 
     # -- the mistakes gallery ---------------------------------------------------------------
     def open_gallery(self, run, selection: Selection) -> None:
