@@ -62,7 +62,7 @@ sleep 3
 import -window root "$out/shot_main.png"
 # No window manager under Xvfb: give the window the keyboard focus first.
 xdotool windowfocus --sync "\$win" 2>/dev/null
-xdotool key --window "\$win" alt+h 2>/dev/null; sleep 1; xdotool key Return 2>/dev/null; sleep 2
+xdotool key --window "\$win" alt+h 2>/dev/null; sleep 1; xdotool key a 2>/dev/null; sleep 2  # &About (User guide is first)
 import -window root "$out/shot_about.png"
 about=\$(xdotool search --onlyvisible --name '^About allgui' 2>/dev/null | head -1)
 kill \$pid
