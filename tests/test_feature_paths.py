@@ -26,26 +26,14 @@ from allgui.core.train.augment import (
 from allgui.core.train.device import head_threads
 from allgui.core.train.features import build_feature_set, plain_features, weights_fingerprint
 from allgui.core.train.loop import FitConfig, HyperParams, TrainSettings, fit
-from allgui.core.train.sources import CachedViews, TrainingData
+from allgui.core.train.sources import CachedViews
+
+from support.training_data import make_data
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
 CONFIG = ModelConfig(backbone="test_efficientnet", weights="none", hidden=16)
 SMALL = ModelConfig(backbone="mobilenetv3_small_050", weights="none", hidden=8)
-
-
-def make_data(n_train=24, n_val=8, size=32, seed=0) -> TrainingData:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        y = np.arange(n) % 2
-        x = rng.integers(0, 60, (n, size, size, 3)).astype(np.uint8)
-        x[y == 1, size // 4: 3 * size // 4, size // 4: 3 * size // 4, 0] = 220
-        return x, y.astype(np.int64)
-
-    a, b = part(n_train)
-    c, d = part(n_val)
-    return TrainingData(a, b, c, d, ("all", "hem"))
 
 
 def _close(a, b, rel=1e-4):
@@ -57,7 +45,7 @@ def _close(a, b, rel=1e-4):
 @pytest.mark.parametrize("config", [CONFIG, SMALL], ids=["test_efficientnet", "mobilenetv3"])
 def test_onnxruntime_features_match_torch_and_name_their_path(tmp_path, config):
     R.forget_sessions()
-    data = make_data(size=64 if config is SMALL else 32)
+    data = make_data(24, 8, size=64 if config is SMALL else 32)
     model = build_model(config)
     kw = dict(views=2, seed=3, device=CPU, cache_dir=tmp_path)
     fast = build_feature_set(model, data.train_images, data.val_images, **kw)
@@ -83,7 +71,7 @@ def test_onnxruntime_features_match_torch_and_name_their_path(tmp_path, config):
 
 def test_a_mismatching_export_is_refused_and_torch_computes(tmp_path):
     R.forget_sessions()
-    data = make_data()
+    data = make_data(24, 8)
     model = build_model(CONFIG)
     torch.manual_seed(123)
     other = build_model(CONFIG)  # other random weights: other features
@@ -112,7 +100,7 @@ def test_a_mismatching_export_is_refused_and_torch_computes(tmp_path):
 
 def test_fits_end_the_same_through_either_path():
     R.forget_sessions()
-    data = make_data()
+    data = make_data(24, 8)
     model = build_model(CONFIG)
     runs = {}
     for path in ("auto", "torch"):
@@ -131,7 +119,7 @@ def test_searches_end_the_same_and_record_the_path(tmp_path):
     from allgui.core.search.runner import SearchSettings, run_search
 
     R.forget_sessions()
-    data = make_data()
+    data = make_data(24, 8)
     values, paths = {}, {}
     for path in ("auto", "torch"):
         project = Project.create(tmp_path / path, ProjectSettings(

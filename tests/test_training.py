@@ -30,22 +30,10 @@ from allgui.core.train.loop import (
 )
 from allgui.core.train.sources import CachedViews, OnlineImages, TrainingData
 
+from support.training_data import make_data
+
 torch.set_num_threads(1)
 CONFIG = ModelConfig(backbone="test_efficientnet", weights="none", hidden=16)
-
-
-def make_data(n_train=40, n_val=16, seed=0, size=32) -> TrainingData:
-    rng = np.random.default_rng(seed)
-
-    def part(n):
-        y = np.arange(n) % 2
-        x = rng.integers(0, 60, (n, size, size, 3)).astype(np.uint8)
-        x[y == 1, size // 4: 3 * size // 4, size // 4: 3 * size // 4, 0] = 220
-        return x, y.astype(np.int64)
-
-    a, b = part(n_train)
-    c, d = part(n_val)
-    return TrainingData(a, b, c, d, ("all", "hem"))
 
 
 def test_augmentation_draws_per_image_and_repeats_per_view():

@@ -16,22 +16,24 @@ __all__ = ["content_hashes"]
 
 
 def content_hashes(index: DatasetIndex, paths=None, *, sink: Sink = null_sink,
-                   cancel: threading.Event | None = None) -> dict[str, str]:
+                   cancel: threading.Event | None = None, job: str = "split",
+                   stopped: str = "Stopped by the user.") -> dict[str, str]:
     """path -> content hash of the labelled images (or of ``paths``); unreadable
-    files are left out (they are listed as bad files elsewhere)."""
+    files are left out (they are listed as bad files elsewhere). Progress goes
+    to ``sink`` as job ``job``; a set ``cancel`` raises Cancelled(``stopped``)."""
     known = set(index.classes)
     todo = list(paths) if paths is not None else [
         r.path for r in index.records if r.label in known and r.subset in ("train", "test")]
     out: dict[str, str] = {}
     for n, path in enumerate(todo, 1):
         if cancel is not None and cancel.is_set():
-            raise Cancelled("Stopped by the user.")
+            raise Cancelled(stopped)
         try:
             out[path] = file_hash(path)
         except OSError:
             pass
         if n % 500 == 0 or n == len(todo):
-            sink(Progress("split", phase="comparing images", done=n, total=len(todo)))
+            sink(Progress(job, phase="comparing images", done=n, total=len(todo)))
     return out
 
 

@@ -33,11 +33,10 @@ from typing import Any
 import numpy as np
 
 from allgui.core.dataset.duplicates import _copies_follow_first_fold, _group_keys, content_hashes
-from allgui.core.dataset.hashing import file_hash
 from allgui.core.dataset.patients import patient_sort_key
 from allgui.core.dataset.records import DatasetIndex
-from allgui.core.errors import Cancelled, DatasetError
-from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.errors import DatasetError
+from allgui.core.events import Sink, null_sink
 from allgui.core.files.text import count
 from allgui.core.project import SplitSettings
 
@@ -344,16 +343,9 @@ def audit(
     content_checked = check_content or bool(hashes)
     if check_content:
         todo = [records[i].path for ids in parts.values() for i in ids]
-        todo = [p for p in todo if p not in content]
-        for n, path in enumerate(todo, 1):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("Audit stopped by the user.")
-            try:
-                content[path] = file_hash(path)
-            except OSError:
-                pass  # unreadable: already listed as a bad file
-            if n % 500 == 0 or n == len(todo):
-                sink(Progress("audit", phase="comparing images", done=n, total=len(todo)))
+        content.update(content_hashes(index, [p for p in todo if p not in content], sink=sink,
+                                      cancel=cancel, job="audit",
+                                      stopped="Audit stopped by the user."))
     overlaps = []
     names = list(parts)
     for x in range(len(names)):
