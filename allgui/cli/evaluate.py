@@ -33,15 +33,20 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.files.text import terminal_text
-    from allgui.core.report.external import NAMES, write_external_report
+    from allgui.core.report.external import (
+        NAMES,
+        check_report_folder,
+        default_report_folder,
+        write_external_report,
+    )
     from allgui.core.validation.external import FIGURES, evaluate_model
     from allgui.core.validation.stats import format_interval, format_value
 
+    out = Path(args.out) if args.out else default_report_folder(args.model, args.data)
+    # checked before any work; a report this command wrote before is rewritten
+    check_report_folder(out, args.model, args.data, replace=True)
     result = evaluate_model(args.model, args.data, device=args.device,
                             resamples=max(args.resamples, 50), sink=ProgressPrinter())
-    data = Path(args.data)
-    out = Path(args.out) if args.out else (data if data.is_dir() else data.parent).parent / (
-        f"evaluation-{Path(args.model).stem}")
     files = write_external_report(result, out)
     head = result.metrics.headline()
     print(f"{len(result.paths)} images, classes {', '.join(result.classes)}"

@@ -1,25 +1,72 @@
 """The external-validation report: one model on another source's labelled
 images (figures with intervals, per class, per patient, calibration), as
-HTML beside a JSON record and the predictions CSV."""
+HTML beside a JSON record and the predictions CSV; and where it may go
+(:func:`check_report_folder`: never over an input, never inside the
+labelled images, over an earlier report only when the user said so)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from allgui import RESEARCH_NOTICE
 from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.outputs import (
+    Inputs,
+    OutputError,
+    check_folder_writable,
+    check_output,
+)
+from allgui.core.files.text import terminal_text
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
 from allgui.core.report.figures import _figure
 from allgui.core.validation.batch import Predictions, write_predictions
 from allgui.core.validation.calibration import Reliability
-from allgui.core.validation.external import FIGURES, ExternalResult
+from allgui.core.validation.external import ExternalResult, figure_rows
 from allgui.core.validation.stats import format_interval, format_value
 
 NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
          "f1_weighted": "F1, weighted by class support", "auc_roc": "AUC-ROC"}
+REPORT_FILES = ("evaluation.html", "evaluation.json", "predictions.csv")
+
+
+def default_report_folder(model: str | Path, data: str | Path) -> Path:
+    """``evaluation-<model name>`` beside the labelled folder (or the manifest's folder)."""
+    data = Path(data)
+    return (data if data.is_dir() else data.parent).parent / f"evaluation-{Path(model).stem}"
+
+
+def earlier_report(folder: str | Path) -> tuple[Path, ...]:
+    """The files of a report that ``folder`` already holds."""
+    return tuple(p for p in (Path(folder) / n for n in REPORT_FILES) if os.path.lexists(p))
+
+
+def check_report_folder(folder: str | Path, model: str | Path, data: str | Path, *,
+                        replace: bool = False) -> Path:
+    """``folder``, made and checked for writing, or OutputError: when a report file
+    would replace the model or the manifest (always), when the folder lies in the
+    labelled folder (its report would read as one more class next time), or when
+    it holds an earlier report and ``replace`` is not given."""
+    out = Path(folder)
+    shown = terminal_text(out)
+    data_path = Path(data)
+    if data_path.is_dir():
+        inside = os.path.realpath(out) + os.sep
+        if inside.startswith(os.path.realpath(data_path) + os.sep):
+            raise OutputError(f"{shown} is inside the labelled folder; choose a folder for "
+                              "the report outside it, so the images stay as they are.")
+    inputs = Inputs([model, data])
+    for name in REPORT_FILES:
+        check_output(out / name, inputs=inputs, force=True, what="the report")
+    old = earlier_report(out)
+    if old and not replace:
+        raise OutputError(f"{shown} already holds an earlier report ("
+                          + ", ".join(p.name for p in old) + "); choose another folder, or "
+                          "agree to replace it.")
+    return check_folder_writable(out, "the report")
 
 
 def reliability_picture(rel: Reliability) -> Figure:
@@ -39,8 +86,17 @@ def reliability_picture(rel: Reliability) -> Figure:
     return fig
 
 
+def with_interval(row) -> str:
+    """'0.8123 [0.7510, 0.8650]': a figure and its interval in one cell."""
+    if row is None:
+        return "n/a"
+    interval = format_interval(row.low, row.high)
+    return format_value(row.value) + ("" if interval == "n/a" else f" {interval}")
+
+
 def external_document(result: ExternalResult) -> Document:
-    head = result.metrics.headline()
+    rows = figure_rows(result)
+    by_key = {r.key: r for r in rows}
     unit = ("whole patients resampled" if result.interval_unit == "patient"
             else "images resampled within each class")
     n_pat = len({p for p in result.patients if p})
@@ -52,13 +108,15 @@ def external_document(result: ExternalResult) -> Document:
                   + (f"; {len(result.skipped)} files could not be read and were left out"
                      if result.skipped else "") + "."),
         table("Figures on the external images", ["Figure", "Value", "95% interval"],
-              [[NAMES[k], format_value(head.get(k)),
-                format_interval(*result.intervals.get(k, (None, None)))]
-               for k in FIGURES if head.get(k) is not None],
-              note=f"Percentile bootstrap, {unit}."),
-        table("Per class", ["Class", "Images", "Sensitivity (recall)", "Precision", "F1"],
-              [[c.name, c.support, format_value(c.recall), format_value(c.precision),
-                format_value(c.f1)] for c in result.metrics.per_class]),
+              [[r.label, format_value(r.value), format_interval(r.low, r.high)]
+               for r in rows if r.of_class is None],
+              note=f"Percentile bootstrap, {unit}; n/a where no interval can be given."),
+        table("Per class", ["Class", "Images", "Sensitivity (recall)", "Specificity",
+                            "Precision", "F1"],
+              [[c.name, c.support] + [with_interval(by_key.get(f"{k}[{c.name}]"))
+                                      for k in ("recall", "specificity", "precision", "f1")]
+               for c in result.metrics.per_class],
+              note="Each figure with its 95% interval in brackets."),
     ]
     if result.metrics.patients:
         blocks.append(table(

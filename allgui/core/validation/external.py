@@ -13,6 +13,7 @@ of the probabilities the classifier reports.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,21 @@ from allgui.core.validation.calibration import Reliability, reliability
 from allgui.core.validation.metrics import RunMetrics, compute_metrics
 
 JOB = "evaluate"
-FIGURES = ("accuracy", "balanced_accuracy", "f1_weighted", "auc_roc")
+FIGURES = ("accuracy", "balanced_accuracy", "f1_weighted", "auc_roc")  # the headline four
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One figure as every front end shows it: the engine's label (naming its
+    average), its value and 95% interval (None where none could be given),
+    and the class it is about (None for a figure of the whole set)."""
+
+    key: str
+    label: str
+    value: float | None
+    low: float | None
+    high: float | None
+    of_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,7 @@ class ExternalResult:
                         for k in FIGURES if k in head},
             "interval_unit": self.interval_unit, "temperature": self.temperature,
             "calibration": self.calibration.to_dict() if self.calibration else None,
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
             "metrics": self.metrics.to_dict(),
             "skipped": [list(s) for s in self.skipped],
         }
@@ -74,16 +90,28 @@ def _map_labels(found: tuple[str, ...], model: tuple[str, ...]) -> dict[str, int
     return {c: lower[c.lower()] for c in found}
 
 
+def figure_rows(result: ExternalResult) -> tuple[FigureRow, ...]:
+    """Every figure of ``result`` with its interval, in the order tables show them."""
+    rows = []
+    for key, label, value in result.metrics.measures():
+        low, high = result.intervals.get(key, (None, None))
+        of_class = key.split("[", 1)[1][:-1] if key.endswith("]") and "[" in key else None
+        finite = value is not None and math.isfinite(value)
+        rows.append(FigureRow(key, label, value if finite else None, low, high, of_class))
+    return tuple(rows)
+
+
 def _figures(labels: np.ndarray, proba: np.ndarray, classes, positive) -> dict[str, float]:
     head = compute_metrics(labels, proba, classes, positive).headline()
-    return {k: head[k] for k in FIGURES if k in head and head[k] is not None}
+    return {k: v for k, v in head.items() if v is not None and math.isfinite(v)}
 
 
 def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive,
                         patients: tuple[str, ...], resamples: int = 1000, seed: int = 0
                         ) -> tuple[dict[str, tuple[float | None, float | None]], str]:
-    """95% percentile intervals of :data:`FIGURES`, resampling whole patients
-    when every image names one, else images within each class."""
+    """95% percentile intervals of every headline figure (per class too; the
+    per-patient mean has none), resampling whole patients when every image
+    names one, else images within each class."""
     rng = np.random.default_rng(seed)
     by_patient = bool(patients) and all(patients)
     if by_patient:
@@ -92,7 +120,7 @@ def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive
             groups.setdefault(p, []).append(i)
         members = [np.array(v) for v in groups.values()]
     strata = [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    samples: dict[str, list[float]] = {k: [] for k in FIGURES}
+    samples: dict[str, list[float]] = {}
     for _ in range(resamples):
         if by_patient:
             pick = rng.integers(0, len(members), len(members))
@@ -103,7 +131,7 @@ def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive
             continue  # a resample without some class says nothing about it
         try:
             for k, v in _figures(labels[idx], proba[idx], classes, positive).items():
-                samples[k].append(v)
+                samples.setdefault(k, []).append(v)
         except (DatasetError, ValueError):
             continue
     out: dict[str, tuple[float | None, float | None]] = {}
