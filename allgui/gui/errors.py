@@ -55,6 +55,7 @@ def show_error(
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Information if isinstance(error, Cancelled) else QMessageBox.Warning)
     box.setWindowTitle(title)
+    box.setTextFormat(Qt.PlainText)  # messages name files and classes: never read as markup
     box.setText(message)
     if details:
         box.setDetailedText(details)
