@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from allgui.core.errors import DatasetError, ImageReadError
+from allgui.core.errors import Cancelled, DatasetError, ImageReadError
 from allgui.core.events import Progress, Sink, null_sink
 from allgui.core.validation.calibration import Reliability, reliability
 from allgui.core.validation.metrics import RunMetrics, compute_metrics
@@ -107,7 +107,8 @@ def _figures(labels: np.ndarray, proba: np.ndarray, classes, positive) -> dict[s
 
 
 def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive,
-                        patients: tuple[str, ...], resamples: int = 1000, seed: int = 0
+                        patients: tuple[str, ...], resamples: int = 1000, seed: int = 0,
+                        sink: Sink = null_sink, cancel: threading.Event | None = None
                         ) -> tuple[dict[str, tuple[float | None, float | None]], str]:
     """95% percentile intervals of every headline figure (per class too; the
     per-patient mean has none), resampling whole patients when every image
@@ -121,7 +122,11 @@ def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive
         members = [np.array(v) for v in groups.values()]
     strata = [np.flatnonzero(labels == c) for c in np.unique(labels)]
     samples: dict[str, list[float]] = {}
-    for _ in range(resamples):
+    for n in range(1, resamples + 1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Evaluation stopped by the user.")
+        if n % 50 == 0 or n == resamples:
+            sink(Progress(JOB, phase="bootstrap intervals", done=n, total=resamples))
         if by_patient:
             pick = rng.integers(0, len(members), len(members))
             idx = np.concatenate([members[j] for j in pick])
@@ -146,7 +151,6 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
                    cancel: threading.Event | None = None) -> ExternalResult:
     """Score ``model`` (an allgui ONNX file) on the labelled images under ``data``."""
     from allgui.core.dataset.discover import discover
-    from allgui.core.errors import Cancelled
     from allgui.core.infer.classifier import Classifier
 
     classifier = Classifier(model, device=device)
@@ -189,7 +193,7 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
     metrics = compute_metrics(labels, proba, classes, positive,
                               patients=patients if any(patients) else None)
     intervals, unit = bootstrap_intervals(labels, proba, classes, positive, patients,
-                                          resamples=resamples)
+                                          resamples=resamples, sink=sink, cancel=cancel)
     return ExternalResult(
         model=str(model), data=str(data), classes=tuple(classes), positive_class=positive,
         paths=tuple(r.path for r in kept), patients=patients, labels=labels,
