@@ -33,6 +33,7 @@ from allgui.core.events import RunFinished, Sink
 from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.gui.tab import ProjectTab
+from allgui.gui.validate.evaluate import evaluate_button
 from allgui.gui.validate.figures import ConfusionView, roc_canvas
 from allgui.gui.validate.mistakes import Selection
 from allgui.gui.widgets.progress import JobProgress
@@ -112,6 +113,7 @@ class ValidateTab(ProjectTab):
         super().__init__(window)
         self.view: BatchView | None = None
         self.exported: Path | None = None
+        self.evaluation = None  # the "Evaluate on other data" window, once opened
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(self._build_form())
@@ -157,8 +159,10 @@ class ValidateTab(ProjectTab):
         self.export_button.clicked.connect(self.export_model)
         self.report_button = QPushButton("Write report (HTML + PDF)")
         self.report_button.clicked.connect(self.write_report)
+        self.evaluate_button = evaluate_button(self)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.report_button)
+        buttons.addWidget(self.evaluate_button)
         buttons.addStretch(1)
         outer.addLayout(buttons)
         self.progress = JobProgress()

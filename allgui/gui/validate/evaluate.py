@@ -1,0 +1,417 @@
+"""Evaluate on other data: the Validate tab's window for external validation,
+the window's ``allgui evaluate MODEL LABELLED_FOLDER``.
+
+Choose an exported model (the project's by default; any allgui .onnx file)
+and labelled images from another source (class folders, or a manifest CSV
+``path,label[,patient]``); the engine scores them on a job's thread, with
+progress and Stop, nothing trained. The result shows what the engine used
+(model file, images, when) and every figure with its interval; the report
+goes to the folder the command line would use, never over an input, and
+over an earlier report only when the user agrees. A failure is a plain
+message and leaves the result shown before, and every file, as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from allgui.core.errors import AllguiError, Cancelled
+from allgui.core.files.text import terminal_text
+from allgui.core.plain_errors import plain_message
+from allgui.gui import dialogs, errors
+from allgui.gui.jobs import JobManager, JobsMixin
+from allgui.gui.validate.evaluate_view import EvaluationView
+from allgui.gui.validate.evaluate_work import (
+    Evaluation,
+    default_model,
+    evaluate_in_window,
+    free_folder,
+    summary_text,
+    used_text,
+    write_report_in_window,
+)
+from allgui.gui.widgets.elided import ElidedLabel
+from allgui.gui.widgets.progress import JobProgress
+
+NOT_CHOSEN = "(not chosen)"
+
+
+def open_url(url: QUrl) -> bool:
+    """The desktop's viewer for a file or folder (tests replace it)."""
+    return QDesktopServices.openUrl(url)
+
+
+def _question(text: str) -> str:
+    """A question for a message box, its names shown as they are, never as markup."""
+    return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"
+
+
+class EvaluationDialog(JobsMixin, QDialog):
+    """One external validation at a time; its job is this window's own."""
+
+    def __init__(self, tab) -> None:
+        super().__init__(tab)
+        self.tab = tab
+        self.job = None
+        self.resamples = 1000
+        self.model_path = ""
+        self.model_chosen = False  # by the user; else the project's model, as it changes
+        self.data_path = ""
+        self.folder_path = ""  # chosen by the user; '' for the default beside the images
+        self.evaluation: Evaluation | None = None
+        self.report_files: dict[str, Path] | None = None
+        self._to_write: tuple[Evaluation, str, bool] | None = None
+        self._pending: tuple[str, bool] = ("", False)  # the report's folder, replace
+        self._made_folder: Path | None = None  # made for the report: removed if it stays empty
+        self.setWindowTitle("Evaluate on other data")
+        self.resize(940, 720)
+        self.setMinimumSize(560, 480)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_inputs())
+        self.progress = JobProgress()
+        self.progress.stop_requested.connect(self.stop)
+        layout.addWidget(self.progress)
+        shown = QGroupBox("Result")
+        shown_layout = QVBoxLayout(shown)
+        self.used_label = self._plain("Nothing evaluated yet. Choose the model file and the "
+                                      "labelled images, then press Evaluate.")
+        self.used_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.summary_label = self._plain("")
+        shown_layout.addWidget(self.used_label)
+        shown_layout.addWidget(self.summary_label)
+        self.view = EvaluationView()
+        shown_layout.addWidget(self.view, 1)
+        self.report_label = ElidedLabel("", Qt.ElideMiddle)
+        shown_layout.addWidget(self.report_label)
+        layout.addWidget(shown, 1)
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open report")
+        self.open_button.setToolTip("Open evaluation.html in the web browser")
+        self.open_button.clicked.connect(self.open_report)
+        self.folder_button = QPushButton("Open report folder")
+        self.folder_button.clicked.connect(self.open_report_folder)
+        self.write_button = QPushButton("Write report to…")
+        self.write_button.setToolTip("Write this result's report to another folder")
+        self.write_button.clicked.connect(self.choose_report_copy)
+        close = QDialogButtonBox(QDialogButtonBox.Close)
+        close.rejected.connect(self.reject)
+        for w in (self.open_button, self.folder_button, self.write_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout.addLayout(buttons)
+        self.job_changed()
+
+    @staticmethod
+    def _plain(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setTextFormat(Qt.PlainText)  # file and class names are never markup
+        label.setWordWrap(True)
+        return label
+
+    def _build_inputs(self) -> QGroupBox:
+        box = QGroupBox("What to evaluate (nothing is trained; the images are only read)")
+        grid = QGridLayout(box)
+        self.model_label = ElidedLabel(NOT_CHOSEN, Qt.ElideMiddle)
+        self.data_label = ElidedLabel(NOT_CHOSEN, Qt.ElideMiddle)
+        self.folder_label = ElidedLabel("", Qt.ElideMiddle)
+        self.model_button = QPushButton("Choose model…")
+        self.model_button.setToolTip("An .onnx file exported by allgui (this project's or "
+                                     "another one's)")
+        self.model_button.clicked.connect(self.choose_model)
+        self.classes_button = QPushButton("Class folders…")
+        self.classes_button.setToolTip("A folder with one subfolder per class, each named after "
+                                       "one of the model's classes")
+        self.classes_button.clicked.connect(self.choose_class_folders)
+        self.manifest_button = QPushButton("Manifest CSV…")
+        self.manifest_button.setToolTip("A CSV file with the columns path,label and optionally "
+                                        "patient; the labels are the model's class names")
+        self.manifest_button.clicked.connect(self.choose_manifest)
+        self.change_folder_button = QPushButton("Change…")
+        self.change_folder_button.clicked.connect(self.choose_folder)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setDefault(True)
+        self.evaluate_button.clicked.connect(self.start)
+        rows = ((QLabel("Model file"), self.model_label, (self.model_button,)),
+                (QLabel("Labelled images"), self.data_label,
+                 (self.classes_button, self.manifest_button)),
+                (QLabel("Report folder"), self.folder_label, (self.change_folder_button,)))
+        for r, (name, label, buttons) in enumerate(rows):
+            grid.addWidget(name, r, 0)
+            grid.addWidget(label, r, 1)
+            for c, button in enumerate(buttons):
+                grid.addWidget(button, r, 2 + c)
+        grid.setColumnStretch(1, 1)
+        hint = self._plain("Each class folder (or manifest label) must be named after one of "
+                           "the model's classes; letter case does not matter.")
+        grid.addWidget(hint, 3, 0, 1, 3)
+        grid.addWidget(self.evaluate_button, 3, 3)
+        return box
+
+    # -- what JobsMixin needs -------------------------------------------------------------
+    @property
+    def job_manager(self) -> JobManager:  # type: ignore[override]
+        return self.tab.job_manager
+
+    def show_error(self, error: BaseException | str, title: str = "allgui") -> None:
+        errors.show_error(self, error, title)
+
+    # -- the inputs ----------------------------------------------------------------------
+    def refresh_default_model(self) -> None:
+        """The project's exported model, unless the user chose one."""
+        if self.model_chosen or self.job is not None:
+            return
+        path = default_model(self.tab.project, getattr(self.tab, "exported", None))
+        self.set_model(str(path) if path else "", chosen=False)
+
+    def set_model(self, path: str, chosen: bool = True) -> None:
+        self.model_path, self.model_chosen = path, chosen or self.model_chosen
+        shown = terminal_text(path) if path else NOT_CHOSEN
+        if path and not chosen:
+            shown += "  (the project's exported model)"
+        self.model_label.setText(shown)
+        self._show_folder()
+
+    def set_data(self, path: str) -> None:
+        self.data_path = path
+        self.data_label.setText(terminal_text(path) if path else NOT_CHOSEN)
+        self._show_folder()
+
+    def set_folder(self, path: str) -> None:
+        self.folder_path = path
+        self._show_folder()
+
+    def report_folder(self) -> Path | None:
+        from allgui.core.report.external import default_report_folder
+
+        if self.folder_path:
+            return Path(self.folder_path)
+        if self.model_path and self.data_path:
+            return default_report_folder(self.model_path, self.data_path)
+        return None
+
+    def _show_folder(self) -> None:
+        folder = self.report_folder()
+        if folder is None:
+            self.folder_label.setText("beside the labelled images, once they are chosen")
+        else:
+            self.folder_label.setText(terminal_text(folder) + (
+                "" if self.folder_path else "  (default, as 'allgui evaluate' writes it)"))
+
+    def _start_dir(self, key: str) -> str:
+        return str(self.tab.settings.choice(f"evaluate/{key}", "") or "")
+
+    def choose_model(self) -> None:
+        start = self.model_path or (str(self.tab.project.models_dir) if self.tab.project else "")
+        path = dialogs.choose_open_file(self, "Choose the model file", start,
+                                        "ONNX models (*.onnx);;All files (*)")
+        if path:
+            self.set_model(path)
+
+    def choose_class_folders(self) -> None:
+        path = dialogs.choose_directory(self, "Choose the folder of class folders",
+                                        self._start_dir("data"))
+        if path:
+            self.tab.settings.set_choice("evaluate/data", str(Path(path).parent))
+            self.set_data(path)
+
+    def choose_manifest(self) -> None:
+        path = dialogs.choose_open_file(self, "Choose the manifest (path,label[,patient])",
+                                        self._start_dir("data"), "CSV files (*.csv)")
+        if path:
+            self.tab.settings.set_choice("evaluate/data", str(Path(path).parent))
+            self.set_data(path)
+
+    def choose_folder(self) -> None:
+        folder = self.report_folder()
+        path = dialogs.choose_directory(self, "Choose the folder for the report",
+                                        str(folder.parent if folder else ""))
+        if path:
+            self.set_folder(path)
+
+    # -- running -------------------------------------------------------------------------
+    def job_changed(self) -> None:
+        running = self.job is not None
+        for w in (self.model_button, self.classes_button, self.manifest_button,
+                  self.change_folder_button, self.evaluate_button):
+            w.setEnabled(not running)
+        written = self.report_files is not None and not running
+        self.open_button.setEnabled(written)
+        self.folder_button.setEnabled(written)
+        self.write_button.setEnabled(self.evaluation is not None and not running)
+
+    def _target(self, folder: Path, model: str, data: str) -> tuple[Path, bool] | None:
+        """Where the report goes, and whether it replaces an earlier one (asked);
+        None, having said why, when it cannot go there."""
+        from allgui.core.report.external import check_report_folder, earlier_report
+
+        replace = False
+        old = earlier_report(folder)
+        if old:
+            other = free_folder(folder)
+            replace = dialogs.ask_yes_no(self, "An earlier report", _question(
+                f"{terminal_text(folder)} already holds an earlier report ("
+                + ", ".join(terminal_text(p.name) for p in old) + ").\n\nReplace it?\n\n"
+                f"No keeps it, and writes this report to {terminal_text(other)} instead."))
+            if not replace:
+                folder = other
+        made = not folder.exists()
+        try:
+            check_report_folder(folder, model, data, replace=replace)
+        except AllguiError as exc:
+            self.show_error(exc, "The report cannot go there")
+            return None
+        self._made_folder = folder if made else None
+        return folder, replace
+
+    def start(self) -> None:
+        """Evaluate the chosen model on the chosen images, then write the report."""
+        if self.job_refused("evaluating", exclusive=False,
+                            if_busy="The evaluation is running; wait for it or stop it first."):
+            return
+        model, data = self.model_path, self.data_path
+        missing = [what for what, path in (("the model file", model),
+                                           ("the labelled images", data)) if not path]
+        if missing:
+            self.show_error(" and ".join(missing).capitalize() + " must be chosen first.",
+                            "Nothing to evaluate")
+            return
+        for path, what in ((model, "The model file"), (data, "The labelled images")):
+            if not Path(path).exists():
+                self.show_error(f"{what} {terminal_text(path)} no longer exists; choose "
+                                "it again.", "Nothing to evaluate")
+                return
+        target = self._target(self.report_folder() or Path(data), model, data)
+        if target is None:
+            return
+        self._to_write = None
+        self._pending = (str(target[0]), target[1])
+        self.run_job("Evaluating on other data", evaluate_in_window, model, data,
+                     self.resamples, text=f"Evaluating {Path(model).name} on "
+                     f"{terminal_text(Path(data).name)}…", on_success=self._evaluated,
+                     on_failure=self._failed)
+        self.tab.log(f"Evaluating {model} on {data}")
+
+    def _evaluated(self, ev: Evaluation) -> None:
+        self.evaluation, self.report_files = ev, None
+        self.used_label.setText(used_text(ev))
+        self.summary_label.setText(summary_text(ev))
+        self.summary_label.setToolTip(self.view.skipped_tip(ev) if ev.result.skipped else "")
+        self.view.show_evaluation(ev)
+        self.report_label.setText("The report is being written…")
+        self.progress.set_running(False, "Evaluated; writing the report…")
+        self._to_write = (ev, *self._pending)
+        self.tab.log(f"Evaluated {ev.model} on {ev.data}: {summary_text(ev)}")
+
+    def _failed(self, exc: BaseException) -> None:
+        self._remove_empty_folder()
+        kept = (" The result shown before is kept." if self.evaluation is not None else "")
+        stopped = isinstance(exc, Cancelled)
+        self.progress.set_running(False, ("Stopped: nothing was evaluated or written."
+                                          if stopped else "The evaluation did not finish.")
+                                  + kept)
+        self.progress.bar.setValue(0)  # not a full bar for work that did not end
+        if stopped:
+            self.tab.log("Evaluation stopped; nothing was written.")
+            return
+        message, details = plain_message(exc)
+        self.show_error(AllguiError(message + kept, details), "The evaluation could not be done")
+
+    def _remove_empty_folder(self) -> None:
+        """The report folder made for a run that ended without a report: removed
+        when nothing is in it (rmdir never removes a folder that holds a file)."""
+        folder, self._made_folder = self._made_folder, None
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+    def job_ended(self) -> None:
+        if self._to_write is not None:
+            ev, folder, replace = self._to_write
+            self._to_write = None
+            self._write(ev, folder, replace)
+
+    def _write(self, ev: Evaluation, folder: str, replace: bool) -> None:
+        self.run_job("Writing the evaluation report", write_report_in_window, ev, folder,
+                     replace, text="Writing the report…", on_success=self._written,
+                     on_failure=self._write_failed)
+
+    def _written(self, files: dict[str, Path]) -> None:
+        self._made_folder = None
+        self.report_files = files
+        self.report_label.setText(f"Report: {terminal_text(files['html'])}")
+        self.progress.set_running(False, "Evaluated; report written.")
+        self.tab.log(f"External validation report written: {files['html']}")
+
+    def _write_failed(self, exc: BaseException) -> None:
+        self._remove_empty_folder()
+        self.report_label.setText("No report written yet: use 'Write report to…'.")
+        self.progress.set_running(False, "Evaluated; the report was not written.")
+        message, details = plain_message(exc)
+        self.show_error(AllguiError(
+            f"The evaluation finished and is shown here, but its report was not written: "
+            f"{message} Choose another folder with 'Write report to…'.", details),
+            "The report was not written")
+
+    def choose_report_copy(self) -> None:
+        if self.evaluation is None or self.job is not None:
+            return
+        folder = self.report_folder()
+        path = dialogs.choose_directory(self, "Choose the folder for the report",
+                                        str(folder.parent if folder else ""))
+        if path:
+            self.write_report_to(path)
+
+    def write_report_to(self, path: str) -> None:
+        ev = self.evaluation
+        if ev is None or self.job is not None:
+            return
+        target = self._target(Path(path), ev.model, ev.data)
+        if target is not None:
+            self._write(ev, str(target[0]), target[1])
+
+    # -- the report ----------------------------------------------------------------------
+    def open_report(self) -> None:
+        if self.report_files is not None:
+            open_url(QUrl.fromLocalFile(str(self.report_files["html"])))
+
+    def open_report_folder(self) -> None:
+        if self.report_files is not None:
+            open_url(QUrl.fromLocalFile(str(self.report_files["html"].parent)))
+
+
+def evaluate_button(tab) -> QPushButton:
+    """The Validate tab's button that opens this window."""
+    button = QPushButton("Evaluate on other data…")
+    button.setToolTip("An exported model on labelled images from another source, without "
+                      "training (external validation)")
+    button.clicked.connect(lambda: open_evaluation(tab))
+    return button
+
+
+def open_evaluation(tab) -> EvaluationDialog:
+    """Show the tab's evaluation window (one per tab, kept with its result and
+    its job while hidden), with the project's model when none was chosen."""
+    dialog = tab.evaluation
+    if dialog is None:
+        dialog = tab.evaluation = EvaluationDialog(tab)
+    dialog.refresh_default_model()
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
