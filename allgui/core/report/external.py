@@ -20,7 +20,7 @@ from allgui.core.files.outputs import (
     check_folder_writable,
     check_output,
 )
-from allgui.core.files.text import terminal_text
+from allgui.core.files.text import count, terminal_text
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
 from allgui.core.report.figures import _figure
 from allgui.core.validation.batch import Predictions, write_predictions
@@ -105,7 +105,8 @@ def external_document(result: ExternalResult) -> Document:
         Paragraph(f"Model {Path(result.model).name} scored, without any training, on "
                   f"{len(result.paths)} labelled images under {result.data}"
                   + (f" from {n_pat} patients" if n_pat else " (patients unknown)")
-                  + (f"; {len(result.skipped)} files could not be read and were left out"
+                  + (f"; {count(len(result.skipped), 'file')} could not be read and "
+                     f"{'was' if len(result.skipped) == 1 else 'were'} left out"
                      if result.skipped else "") + "."),
         table("Figures on the external images", ["Figure", "Value", "95% interval"],
               [[r.label, format_value(r.value), format_interval(r.low, r.high)]

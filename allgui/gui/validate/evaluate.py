@@ -302,7 +302,7 @@ class EvaluationDialog(JobsMixin, QDialog):
         self._to_write = None
         self._pending = (str(target[0]), target[1])
         self.run_job("Evaluating on other data", evaluate_in_window, model, data,
-                     self.resamples, text=f"Evaluating {Path(model).name} on "
+                     self.resamples, text=f"Evaluating {terminal_text(Path(model).name)} on "
                      f"{terminal_text(Path(data).name)}…", on_success=self._evaluated,
                      on_failure=self._failed)
         self.tab.log(f"Evaluating {model} on {data}")
