@@ -294,3 +294,14 @@ def test_the_projects_exported_model_is_the_default(window, qtbot, captured, tmp
     dialog.evaluate_button.click()  # no images chosen yet: said plainly, nothing runs
     assert dialog.job is None
     assert captured.errors[-1][0] == "The labelled images must be chosen first."
+
+
+def test_a_long_name_that_looks_like_markup_is_shown_as_it_is_on_hover(qtbot):
+    from allgui.gui.widgets.elided import ElidedLabel
+
+    text = "/data/<b>centre</b>/<img src=x>" * 6
+    label = ElidedLabel(text)
+    qtbot.addWidget(label)
+    label.resize(120, 20)
+    label.show()
+    assert label.toolTip() != text and "&lt;b&gt;centre&lt;/b&gt;" in label.toolTip()

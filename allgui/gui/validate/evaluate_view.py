@@ -38,8 +38,7 @@ MAX_TIP_LINES = 20
 
 
 def plain_tip(text: str) -> str:
-    """A tooltip that shows ``text`` as it is (Qt would read a tooltip that
-    looks like markup as rich text)."""
+    """A tooltip that shows ``text`` as it is, whatever it looks like."""
     return ("<p style='white-space:pre-wrap'>" + html.escape(terminal_text(text))
             + "</p>") if text else ""
 

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
+from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QLabel, QSizePolicy
+
+
+def plain_tooltip(text: str) -> str:
+    """``text`` for a tooltip, shown as it is: Qt reads a tooltip that looks
+    like markup (a file or class name with tags) as rich text, so that one is
+    given escaped."""
+    if not GuiQt.mightBeRichText(text):
+        return text
+    return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"
 
 
 class ElidedLabel(QLabel):
@@ -40,4 +52,4 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         shown = self.fontMetrics().elidedText(self._full, self._mode, max(10, self.width()))
         super().setText(shown)
-        self.setToolTip(self._full if shown != self._full else "")
+        self.setToolTip(plain_tooltip(self._full) if shown != self._full else "")
