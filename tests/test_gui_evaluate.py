@@ -63,7 +63,7 @@ def choose(dialog, monkeypatch, model, data) -> None:
     dialog.classes_button.click()
 
 
-def evaluate(dialog, report: bool = True) -> None:
+def evaluate(dialog) -> None:
     dialog.evaluate_button.click()
     wait_until(lambda: dialog.job is None, 120_000)
 
