@@ -37,9 +37,10 @@ CONFIG = ModelConfig(backbone="test_efficientnet", weights="none", hidden=16)
 
 
 def test_augmentation_draws_per_image_and_repeats_per_view():
-    m1 = random_affine_matrices(8, view_generator(3, 0))
-    m2 = random_affine_matrices(8, view_generator(3, 0))
-    m3 = random_affine_matrices(8, view_generator(3, 1))
+    every = AugmentSettings(probability=1.0)  # every image transformed, as Keras does
+    m1 = random_affine_matrices(8, view_generator(3, 0), every)
+    m2 = random_affine_matrices(8, view_generator(3, 0), every)
+    m3 = random_affine_matrices(8, view_generator(3, 1), every)
     assert torch.equal(m1, m2)  # same (seed, view): same draws
     assert not torch.equal(m1, m3)
     assert len({tuple(m.flatten().tolist()) for m in m1}) == 8  # one draw per image
@@ -48,6 +49,24 @@ def test_augmentation_draws_per_image_and_repeats_per_view():
     assert ((det > 0.9**2 * 0.99) & (det < 1.1**2 * 1.01)).all()
     bound = 0.2 * (np.cos(np.radians(15)) + np.sin(np.radians(15)))  # rotated 10 % shift
     assert (m1[:, :, 2].abs() <= bound + 1e-6).all()
+
+
+def test_half_the_images_of_a_view_stay_exact_so_the_head_sees_plain_features():
+    # With a frozen backbone the head is scored on plain images' features; a
+    # resampled image never is one (bilinear softening, repeated border).
+    images = np.random.default_rng(0).integers(0, 255, (400, 16, 16, 3)).astype(np.uint8)
+    x = to_float_nchw(images, "cpu")
+    m = random_affine_matrices(400, view_generator(0, 3))
+    out = apply_affine(x, m)
+    plain = (out - x).abs().amax(dim=(1, 2, 3)) < 1e-5
+    mirrored = (out - x.flip(3)).abs().amax(dim=(1, 2, 3)) < 1e-5
+    exact = plain | mirrored
+    assert 0.4 < float(exact.float().mean()) < 0.6
+    assert plain.any() and mirrored.any()  # the flip still applies to exact images
+    # The others are transformed as the paper's draws are, drawn before the choice.
+    every = random_affine_matrices(400, view_generator(0, 3), AugmentSettings(probability=1.0))
+    assert torch.equal(m[~exact], every[~exact])
+    assert not bool(((apply_affine(x, every) - x).abs().amax(dim=(1, 2, 3)) < 1e-5).any())
 
 
 def test_augmentation_without_change_is_the_identity_and_flip_mirrors():

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         help="score an exported model on labelled images from another source (no training)",
         description="External validation: classify every labelled image under FOLDER (class "
         "folders, or a manifest CSV with path,label[,patient]) with MODEL and report every "
-        "figure with a 95%% bootstrap interval (by patient when patients are known), per "
+        "figure with a 95% bootstrap interval (by patient when patients are known), per "
         "class, per patient, and the calibration of its probabilities. Research use only.",
     )
     parser.add_argument("model", help="the model file (.onnx) made by 'allgui export'")

@@ -14,6 +14,19 @@ Shear: Keras reads ``shear_range`` as degrees, which at 0.1 would do
 nothing; allgui reads it as the shear factor (0.1 = 10 %, about 5.7
 degrees), the intent of "shear 10 %".
 
+One departure, measured: each image of a view is transformed with
+probability ``AugmentSettings.probability`` (0.5) and otherwise used as it
+is (flipped or not, which is exact). With the backbone frozen, the head is
+scored on the features of plain images, and every resampled image is away
+from them: bilinear resampling softens the image (a 0.5 degree rotation
+moves the pooled features by about 19 % of their norm on real smears) and a
+shift repeats the border. A head that only ever saw resampled images
+trained on another distribution than the one it is used on; on the shared
+real set it then lost to a logistic regression on the plain features. With
+half the draws exact, the untuned head's validation loss there fell from
+0.12 to 0.04 (four classes) and from 0.06 to 0.05 (benign vs ALL). At 1.0
+the draws are Keras' (the paper's).
+
 Draws come from a ``torch.Generator`` seeded by (seed, view), so view ``v``
 of image ``i`` is the same whichever mode or batch size computes it: what
 lets the cached and online modes be compared exactly.
@@ -36,6 +49,9 @@ class AugmentSettings:
     shear: float = 0.1  # shear factor
     zoom: float = 0.1  # zoom drawn in [1 - zoom, 1 + zoom] per axis
     hflip: bool = True
+    # Chance that an image of a view is transformed; otherwise it is only flipped
+    # (see the module docstring). 1.0 transforms every image, as Keras does.
+    probability: float = 0.5
 
 
 PAPER_AUGMENTATION = AugmentSettings()
@@ -77,6 +93,9 @@ def random_affine_matrices(
     zoom = eye.clone()
     zoom[:, 0, 0], zoom[:, 1, 1] = zx, zy
     m = rot @ shift @ shr @ zoom
+    if settings.probability < 1.0:  # drawn last: at 1.0 the draws are the paper's, unchanged
+        exact = uniform(0.0, 1.0) >= settings.probability
+        m[exact] = torch.eye(3, dtype=torch.float64)
     m[flip, :, 0] = -m[flip, :, 0]  # read x from the mirrored side
     return m[:, :2, :].to(torch.float32)
 
