@@ -34,7 +34,7 @@ def test_optimize_runs_continues_and_prints_the_table(tmp_path, capsys):
     assert main(["optimize", str(tmp_path / "proj"), "--trials", "3"]) == 0
     study = optuna.load_study(study_name="search", storage=project.storage_url)
     assert len(study.trials) == 3
-    assert "1 trial(s) to run" in capsys.readouterr().err
+    assert "1 trial to run" in capsys.readouterr().err
 
 
 def test_optimize_says_plainly_what_is_wrong(tmp_path, capsys):

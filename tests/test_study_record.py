@@ -130,7 +130,7 @@ def test_the_local_and_the_shared_policy_run_the_one_loop(tmp_path):
     assert local.n_complete == shared.n_complete == 2
     assert local_kinds == shared_kinds == (
         ["JobStarted"] + ["TrialStarted", "TrialFinished"] * 2 + ["StudyFinished", "JobFinished"])
-    assert "2 trial(s) run here" in shared_log.of_type(ev.JobFinished)[0].message
+    assert "2 trials run here" in shared_log.of_type(ev.JobFinished)[0].message
     # The shared policy said who ran each trial; the local one has no worker.
     assert all(t.worker for t in shared.trials) and not any(t.worker for t in local.trials)
 

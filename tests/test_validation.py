@@ -161,7 +161,7 @@ def test_diverging_runs_are_recorded_and_the_others_kept(demo):
     assert "failed" in batch.message
     errors = [e.text for e in log.events if getattr(e, "level", "") == "error"]
     assert errors and ". The other runs go on." in errors[0]
-    assert ". 1 finished run(s) kept in" in batch.message  # sentences, not run together
+    assert ". 1 finished run kept in" in batch.message  # sentences, not run together
     with pytest.raises(AllguiError, match="No run of the batch finished"):
         run_batch(project, ValidationSettings(runs=1, epochs=3, params={"lr": 1e30}),
                   prepared=prepared)
@@ -281,7 +281,7 @@ def test_a_failing_batch_ends_its_job_once_and_keeps_finished_runs(demo):
     ends = [e for e in events if isinstance(e, JobFinished)]
     assert len(ends) == 1 and not ends[0].ok and not ends[0].stopped
     saved = latest_batch(project, with_finished_runs=False)
-    assert saved.status == "failed" and "1 finished run(s) kept" in saved.message
+    assert saved.status == "failed" and "1 finished run kept" in saved.message
     assert [r.finished for r in saved.runs] == [True]
 
 

@@ -55,7 +55,7 @@ def test_ctrl_c_in_run_2_keeps_run_1_and_the_same_command_continues(demo):
     with pytest.raises(KeyboardInterrupt):
         run_batch(project, TWO, sink=sink, prepared=prepared, resume=True)
     saved = latest_batch(project)
-    assert saved.state == "stopped" and "Interrupted; 1 finished run(s) kept: allgui validate" in saved.message
+    assert saved.state == "stopped" and "Interrupted; 1 finished run kept: allgui validate" in saved.message
     assert [(r.index, r.finished) for r in saved.runs] == [(1, True)]
     log = EventLog()
     batch = run_batch(project, TWO, sink=log, prepared=prepared, resume=True)

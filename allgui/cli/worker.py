@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 
+from allgui.core.files.text import count
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -63,12 +65,12 @@ def run(args) -> int:
         result = join_study(storage, study, args.data, args.project, printer, cancel)
     me = worker_name()
     mine = [t for t in result.trials if t.worker == me]
-    print(f"Worker {me} ran {len(mine)} trial(s) of study '{result.study_name}' in "
+    print(f"Worker {me} ran {count(len(mine), 'trial')} of study '{result.study_name}' in "
           f"{mask_url(result.storage_url)}: "
           + (", ".join(f"#{t.number} {t.state}" + (f" {t.value:.4f}" if t.value is not None
                                                       else "") for t in mine) or "none"))
     print(f"The study holds {result.n_complete} complete, {result.n_pruned} pruned, "
-          f"{result.n_failed} failed trial(s)"
+          f"{result.n_failed} failed trials"
           + (f"; best trial #{result.best.number} = {result.best.value:.4f}"
              if result.best else "") + ".")
     if result.stopped:

@@ -12,6 +12,7 @@ from typing import Any
 from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled
 from allgui.core.events import Progress, Sink, job, null_sink
+from allgui.core.files.text import count
 from allgui.core.model.params import label as param_label
 from allgui.core.model.params import ordered
 from allgui.core.project import Project
@@ -164,8 +165,8 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
     b = analysis.batch
     tuned_runs = b.runs_of(TUNED)
     out.append(Paragraph(
-        f"Batch {b.batch_id} ({b.state}), started {b.created}. {len(b.seeds)} independent "
-        f"run(s) per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
+        f"Batch {b.batch_id} ({b.state}), started {b.created}. {count(len(b.seeds), 'independent run')} "
+        f"per configuration with seeds {', '.join(map(str, b.seeds))}; up to "
         f"{b.max_epochs} epochs, early stopping when the validation loss has not improved for "
         f"{b.patience} epochs, the weights of the best epoch kept. Every figure below comes "
         f"from the test set: {b.test_set}. No trial of the search saw it. "

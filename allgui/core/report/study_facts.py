@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allgui.core.errors import AllguiError, ProjectError
+from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.core.search.record import ALLGUI, StudyRecord
 
@@ -132,7 +133,7 @@ def _importances(study, n_complete: int) -> tuple[dict[str, dict[str, float]], t
     from allgui.core.search.importance import importance_values
 
     if n_complete < 3:
-        return {}, (f"{n_complete} finished trial(s): too few to estimate importances.",)
+        return {}, (f"{count(n_complete, 'finished trial')}: too few to estimate importances.",)
     out: dict[str, dict[str, float]] = {}
     notes = []
     for method, key in (("fANOVA", "fanova"), ("PED-ANOVA", "ped-anova")):

@@ -37,6 +37,7 @@ from allgui.core.events import (
     TrialStarted,
     job,
 )
+from allgui.core.files.text import count
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.project import Project
 from allgui.core.search import study as S
@@ -144,7 +145,7 @@ def end_message(result: S.SearchResult, stopped: bool, error: BaseException | No
     """How a search ended, in words; storage URLs in an error's text are masked."""
     if error is not None and not stopped:
         return f"The search ended on an error: {mask_url(str(error))}"
-    here = f"{run_here} trial(s) run here; " if run_here is not None else ""
+    here = f"{count(run_here, 'trial')} run here; " if run_here is not None else ""
     return (("Stopped; " if stopped else "Finished; ") + here
             + f"{result.n_complete} complete, {result.n_pruned} pruned, "
             f"{result.n_failed} failed trials in the study.")

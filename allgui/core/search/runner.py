@@ -22,6 +22,7 @@ import time
 
 from allgui.core.errors import ProjectError
 from allgui.core.events import Notice, Sink, null_sink
+from allgui.core.files.text import count
 from allgui.core.model.check import check_model_settings
 from allgui.core.model.classifier import ModelConfig
 from allgui.core.project import ModelSettings, Project
@@ -58,7 +59,7 @@ class LocalPolicy(StudyPolicy):
     def start(self) -> tuple[str, int]:
         s = self.settings
         remaining = max(s.trials - S.counted(S.trials(self.study)), 0)
-        return (f"Search '{s.study_name}': {remaining} trial(s) to run "
+        return (f"Search '{s.study_name}': {count(remaining, 'trial')} to run "
                 f"({s.mode} mode, {s.epochs} epochs each)", remaining)
 
     def reached(self) -> bool:
@@ -97,7 +98,7 @@ def run_search(
         project.update(search=plain(settings.to_dict()))  # once the study accepts them
         recovered = S.recover_interrupted(study, storage)
         if recovered:
-            sink(Notice(JOB, level="info", text=f"{recovered} trial(s) interrupted earlier "
+            sink(Notice(JOB, level="info", text=f"{count(recovered, 'trial')} interrupted earlier "
                                                  "(allgui closed or crashed) will run again."))
         return run_trials(LocalPolicy(study, settings, recovered), project, settings, data,
                           device, sink, cancel, started)

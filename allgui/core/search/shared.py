@@ -39,6 +39,7 @@ from typing import Any
 
 from allgui.core.errors import AllguiError, DatasetError, ProjectError
 from allgui.core.events import EpochEnded, Sink, null_sink
+from allgui.core.files.text import count
 from allgui.core.project import (
     DatasetSettings,
     ModelSettings,
@@ -114,8 +115,8 @@ class SharedPolicy(StudyPolicy):
         budget = shared_settings(self.study).budget
         left = max(budget - counted(S.trials(self.study)), 0)
         return (f"{self.role} {self.name} on study '{self.settings.study_name}' "
-                f"({mask_url(self.project.storage_url)}): {left} of {budget} "
-                f"trial(s) left between all workers", left)
+                f"({mask_url(self.project.storage_url)}): {left} of "
+                f"{count(budget, 'trial')} left between all workers", left)
 
     def claim(self):
         """A queued retry, or a new trial while budget is left ('ask'); WAIT

@@ -14,6 +14,7 @@ import torch
 
 from allgui.core.checks import DEVICE_WORDS, SettingError, check_device
 from allgui.core.errors import AllguiError
+from allgui.core.files.text import count
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -34,7 +35,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
             raise AllguiError("A GPU was asked for, but none is available; use the CPU ('cpu').")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise SettingError(f"The device {str(device)!r} is not on this computer: it has "
-                               f"{torch.cuda.device_count()} GPU(s), cuda:0 to "
+                               f"{count(torch.cuda.device_count(), 'GPU')}, cuda:0 to "
                                f"cuda:{torch.cuda.device_count() - 1}.")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise AllguiError("The Apple GPU ('mps') was asked for, but it is not available here; "

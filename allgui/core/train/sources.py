@@ -27,6 +27,7 @@ import torch
 
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
 from allgui.core.events import Notice, Progress, Sink
+from allgui.core.files.text import count
 from allgui.core.model.classifier import AllClassifier, ModelConfig
 from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.train.device import autocast, backbone_batch
@@ -90,7 +91,7 @@ def check_class_counts(data: TrainingData) -> None:
         counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n)
         for name, c in zip(data.class_names, counts, strict=False):
             if c < least:
-                problems.append(f"class '{name}' has {c} image(s) in the {part} part "
+                problems.append(f"class '{name}' has {count(c, 'image')} in the {part} part "
                                 f"(at least {least} needed)")
     if len(data.train_images) != len(data.train_labels) or len(data.val_images) != len(
         data.val_labels

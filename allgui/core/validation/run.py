@@ -21,6 +21,7 @@ from typing import Any
 
 from allgui.core.errors import AllguiError, Cancelled, ProjectError
 from allgui.core.events import Notice, Progress, RunFinished, Sink, job, null_sink
+from allgui.core.files.text import count
 from allgui.core.model import params as registry
 from allgui.core.model.params import parse_params as parse_params  # its old home
 from allgui.core.model.params import untuned_defaults, with_untuned
@@ -376,11 +377,11 @@ def _ended_early(written: BatchWriter, exc: BaseException) -> str:
     kept = sum(r.finished for r in written.batch.runs)
     again = "allgui validate with the same settings continues it."
     if isinstance(exc, KeyboardInterrupt):
-        status, message = "stopped", f"Interrupted; {kept} finished run(s) kept: {again}"
+        status, message = "stopped", f"Interrupted; {count(kept, 'finished run')} kept: {again}"
     else:
         text = exc.message if isinstance(exc, AllguiError) else f"{type(exc).__name__}: {exc}"
         status = "failed"
-        message = f"The batch stopped on an error: {text} {kept} finished run(s) kept; {again}"
+        message = f"The batch stopped on an error: {text} {count(kept, 'finished run')} kept; {again}"
     with contextlib.suppress(OSError):
         written.end(status, message)
     return message
@@ -396,12 +397,12 @@ def _finish(written: BatchWriter, failures: list[str], stopped: bool) -> Batch:
     finished = [r for r in written.batch.runs if r.finished]
     folder = written.batch.folder
     if stopped:
-        status, message = "stopped", (f"Stopped by the user; {len(finished)} finished run(s) "
+        status, message = "stopped", (f"Stopped by the user; {count(len(finished), 'finished run')} "
                                       f"kept in {folder}.")
     elif failures:
         status = "partial"
-        message = (_sentence(f"{len(failures)} run(s) failed: " + "; ".join(failures))
-                   + f" {len(finished)} finished run(s) kept in {folder}.")
+        message = (_sentence(f"{count(len(failures), 'run')} failed: " + "; ".join(failures))
+                   + f" {count(len(finished), 'finished run')} kept in {folder}.")
     else:
         status, message = "finished", f"{len(finished)} runs finished; kept in {folder}."
     batch = written.end(status, message)

@@ -108,7 +108,9 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
     from allgui.core.train.sources import CachedViews
     from allgui.core.validation.metrics import compute_metrics
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Errors only: Optuna's warnings (the GP sampler's missing 'greenlet', an
+    # experimental sampler) are for developers, not a line a user can act on.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     started = time.perf_counter()
     dev = resolve_device(device)
     prepared = prepared or prepare_project_data(project, sink, cancel)

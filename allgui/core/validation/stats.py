@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from allgui.core.files.text import count
+
 # Below this many discordant images McNemar's chi-square approximation is
 # poor; the exact binomial test is used instead (a common rule of thumb).
 MCNEMAR_EXACT_BELOW = 25
@@ -100,7 +102,7 @@ def summarize(values: Sequence[float | None], confidence: float = 0.95) -> Summa
     n = int(arr.size)
     note = _small_n_note(n)
     if dropped:
-        note = (note + "; " if note else "") + f"{dropped} run(s) without a value left out"
+        note = (note + "; " if note else "") + f"{count(dropped, 'run')} without a value left out"
     if n == 0:
         return Summary(0, None, None, None, None, None, confidence, note)
     mean = float(arr.mean())
