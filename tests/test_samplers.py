@@ -32,3 +32,19 @@ def test_comparison_runs_and_reports(tmp_path, make_tiny_project, capsys):
     saved = load_comparison(project)
     assert saved is not None and saved.trials == 2
     assert "Sampler comparison" in repr(build_document(project, None, resamples=20))
+
+
+def test_samplers_model_the_results_after_a_shared_random_start(tmp_path, make_tiny_project):
+    # With as many startup trials as trials (the search's 10 in a 10-trial
+    # comparison) every sampler drew the same random values: TPE, GP and
+    # CMA-ES ended identical to random search.
+    project = make_tiny_project(tmp_path)
+    settings = dataclasses.replace(SearchSettings.from_project(project), epochs=1, views=1,
+                                   startup_trials=10, device="cpu")
+    result = compare_samplers(project, settings, ("tpe", "random"), studies=1, trials=6,
+                              device="cpu")
+    assert result.startup == 3
+    tpe, rnd = (next(c for c in result.studies if c.sampler == s) for s in ("tpe", "random"))
+    assert len(tpe.params) == len(rnd.params) == 6
+    assert tpe.params[:3] == rnd.params[:3]  # the shared random start, paired by seed
+    assert tpe.params[3:] != rnd.params[3:]  # then TPE draws from its model

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from allgui.core.files.text import count
 from allgui.core.report.document import Block, Heading, Paragraph, Picture, table
 from allgui.core.report.figures import COLOURS, _figure
 from allgui.core.validation.samplers import NAMES, SamplerComparison
@@ -71,8 +72,11 @@ def sampler_section(c: SamplerComparison) -> list[Block]:
     out: list[Block] = [
         Heading("Sampler comparison"),
         Paragraph(f"TPE against other samplers over repeated studies of {c.trials} trials on the "
-                  f"same cached features ({c.features_note}); {c.seconds:.0f} s in all. The band "
-                  "spans the studies' lowest and highest best-so-far values; the test figures are "
+                  f"same cached features ({c.features_note}); {c.seconds:.0f} s in all. "
+                  + (f"Each study starts with {count(c.startup, 'random trial')}, drawn alike for "
+                     "every sampler (the same seed), and each sampler models the results after "
+                     "them. " if c.startup else "")
+                  + "The band spans the studies' lowest and highest best-so-far values; the test figures are "
                   "those of each study's best trial, averaged over the studies."),
         Picture("Best validation objective so far, mean over studies with their range.",
                 curves_figure(c)),

@@ -34,6 +34,7 @@ class StudyCurve:
     study: int
     values: tuple[float, ...]  # each trial's objective, in order
     test: dict[str, float] = field(default_factory=dict)  # the best trial's test figures
+    params: tuple[dict[str, Any], ...] = ()  # each trial's searched values, in order
 
     @property
     def best_so_far(self) -> tuple[float, ...]:
@@ -48,6 +49,7 @@ class SamplerComparison:
     unavailable: dict[str, str]  # sampler -> why it did not run
     seconds: float
     features_note: str = ""
+    startup: int = 0  # random trials before each sampler models the results (0: not recorded)
 
     def samplers(self) -> list[str]:
         return [s for s in SAMPLERS if any(c.sampler == s for c in self.studies)]
@@ -60,15 +62,27 @@ class SamplerComparison:
     def to_dict(self) -> dict[str, Any]:
         return {"trials": self.trials, "objective": self.objective, "seconds": self.seconds,
                 "unavailable": self.unavailable, "features_note": self.features_note,
+                "startup": self.startup,
                 "studies": [{"sampler": c.sampler, "study": c.study, "values": list(c.values),
-                             "test": c.test} for c in self.studies]}
+                             "test": c.test, "params": list(c.params)} for c in self.studies]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SamplerComparison:
         return cls(tuple(StudyCurve(s["sampler"], int(s["study"]), tuple(s["values"]),
-                                    dict(s.get("test") or {})) for s in d["studies"]),
+                                    dict(s.get("test") or {}),
+                                    tuple(dict(p) for p in s.get("params") or ()))
+                         for s in d["studies"]),
                    int(d["trials"]), str(d["objective"]), dict(d.get("unavailable") or {}),
-                   float(d.get("seconds", 0)), str(d.get("features_note", "")))
+                   float(d.get("seconds", 0)), str(d.get("features_note", "")),
+                   int(d.get("startup", 0)))
+
+
+def comparison_startup(startup_trials: int, trials: int) -> int:
+    """Random trials before each sampler models the results: the search's own
+    number, but at most half the trials. With as many startup trials as
+    trials, every sampler only draws at random (the same draws, seeded alike),
+    and the comparison would compare random search with itself."""
+    return max(1, min(startup_trials, trials // 2))
 
 
 def make_sampler(name: str, seed: int, startup: int):
@@ -137,11 +151,12 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
         except AllguiError as exc:
             unavailable[name] = exc.message
     total, done = len(runnable) * studies * trials, 0
+    startup = comparison_startup(settings.startup_trials, trials)
     for name in runnable:
         for k in range(studies):
             study = optuna.create_study(direction="maximize", sampler=make_sampler(
-                name, settings.seed + 1000 * (k + 1), min(settings.startup_trials, trials)))
-            values, best, best_value = [], None, -np.inf
+                name, settings.seed + 1000 * (k + 1), startup))
+            values, tried, best, best_value = [], [], None, -np.inf
             for t in range(trials):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Sampler comparison stopped by the user.")
@@ -153,6 +168,7 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
                              source, device=dev, base_model=base, cancel=cancel)
                 study.tell(trial, result.value)
                 values.append(float(result.value))
+                tried.append(dict(searched))
                 if result.value > best_value:
                     best, best_value = result, result.value
                 done += 1
@@ -167,7 +183,8 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
                                        prepared.positive_class).headline()
                 figures = {k: float(head[k]) for k in ("balanced_accuracy", "f1_weighted",
                                                        "auc_roc") if head.get(k) is not None}
-            made.append(StudyCurve(name, k + 1, tuple(values), figures))
+            made.append(StudyCurve(name, k + 1, tuple(values), figures, tuple(tried)))
     return SamplerComparison(tuple(made), trials, settings.objective, unavailable,
                              time.perf_counter() - started,
-                             f"features: the search's cache ({settings.views} views), one pass")
+                             f"features: the search's cache ({settings.views} views), one pass",
+                             startup)
