@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from allgui.core.files.text import count
 from allgui.core.validation.batch import (
     BASELINE,
     PROBE,
@@ -169,7 +170,7 @@ def metrics_note(analysis: BatchAnalysis, label: str = TUNED) -> str:
     n = first.n if first is not None else 0
     df = f"{n - 1} degree{'s' if n - 1 != 1 else ''} of freedom" if n > 1 else "no interval"
     text = (
-        f"n = {n} finished run(s). Mean and sample SD (n - 1) over runs; CV = SD / mean; "
+        f"n = {count(n, 'finished run')}. Mean and sample SD (n - 1) over runs; CV = SD / mean; "
         f"95% CI for the mean from Student's t ({df}). "
         "Per-class figures take that class as positive; 'weighted' averages weight each "
         "class by its number of test images (the C-NMC 2019 metric for F1); 'macro' "
