@@ -49,8 +49,11 @@ def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, cap
     # Selecting a trial shows its learning curves.
     tab.trials_table.selectRow(0)
     tab.plots.curves.redraw_now()
-    shown = tab.plots.curve_trials.index(tab.trials_table.selected_trial())
-    assert len(tab.plots._curve_lines[shown][1].get_xdata()) == 2  # its validation loss
+    selected = tab.trials_table.selected_trial()
+    assert selected in tab.plots.curve_trials
+    slot = tab.plots.curve_roles().index(selected)  # no "running" slot once the search is over
+    assert tab.plots.curve_roles()[0] is None
+    assert len(tab.plots._curve_lines[slot][1].get_xdata()) == 2  # its validation loss
 
 
 def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_path, captured, make_demo_project):
