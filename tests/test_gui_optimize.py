@@ -295,4 +295,4 @@ def test_space_form_and_plots_say_the_registrys_labels(qtbot):
     assert shown == {"learning rate", "hidden units"}
     plots._update_parallel()
     ticks = [t.get_text() for t in plots.parallel.ax.get_xticklabels()]
-    assert ticks == ["learning rate", "hidden units", "objective"]
+    assert ticks == ["learning\nrate", "hidden\nunits", "objective"]  # two lines: narrow columns

@@ -180,3 +180,20 @@ def test_a_full_draw_is_done_off_the_gui_thread_while_the_window_answers(qtbot, 
     assert threading.main_thread() not in threads
     assert max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) < 0.2  # it went on ticking
     assert plots.parallel.canvas.renderer is not None and plots.parallel_drawn["best"] == 3
+
+
+def test_the_trials_table_shows_why_and_worker_only_when_a_trial_has_one(qtbot):
+    from allgui.gui.optimize.trials_model import TrialRecord
+    from allgui.gui.optimize.trials_table import NO_SELECTION, TrialsTable
+
+    table = TrialsTable()
+    qtbot.addWidget(table)
+    table.show_trial(TrialRecord(0, "complete", 0.8, {"lr": 1e-3}))
+    assert table.isColumnHidden(5) and table.isColumnHidden(6)  # the settings get the room
+    table.show_trial(TrialRecord(1, "pruned", None, {"lr": 1e-2}, reason="pruned after epoch 2"))
+    assert not table.isColumnHidden(5) and table.isColumnHidden(6)
+    table.select_trial(1)
+    assert "pruned after epoch 2" in table.detail.text()
+    table.clear_rows()  # another study: no trial, nor its settings, stays
+    assert table.rowCount() == 0 and table.detail.text() == NO_SELECTION
+    assert table.isColumnHidden(5)

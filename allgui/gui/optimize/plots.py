@@ -341,8 +341,7 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        longest = max([len(label(n)) + 6 for n in names] + [len(objective)])
-        top, bottom = 30, 16 + 2.6 * longest
+        top, bottom = 30, 40  # the columns' names on two lines (see column_words)
         self.parallel.set_margins(left=44, bottom=bottom, right=BAR_POINTS + 8, top=top)
         self._cax.set_visible(True)
         place_colour_bar(self.parallel.figure, self._cax, BAR_POINTS, top, bottom)

@@ -8,7 +8,7 @@ import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import (
@@ -32,6 +32,7 @@ from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.optimize.trials_table import TrialsTable
 from allgui.gui.optimize.work import read_study, search
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.elided import ElidedLabel
 from allgui.gui.widgets.progress import JobProgress, format_duration
 
 # The form's widgets, read by the tab (and by tests) as its own.
@@ -69,9 +70,9 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         inner.setStretchFactor(0, 3)
         inner.setStretchFactor(1, 2)
         rlayout.addWidget(inner, 1)
-        self.study_label = QLabel("")
+        self.study_label = ElidedLabel("")  # the whole line on hover when it is cut
         rlayout.addWidget(self.study_label)
-        self.workers_label = QLabel("")  # a study shared with workers: who runs what
+        self.workers_label = ElidedLabel("")  # a study shared with workers: who runs what
         self.workers_label.setVisible(False)
         rlayout.addWidget(self.workers_label)
         self.follower = StudyFollower(self.job_manager, self)
@@ -164,7 +165,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.study_name.setText(name)
         self.study_picker.show_current(name)
         self.book.clear()
-        self.trials_table.setRowCount(0)
+        self.trials_table.clear_rows()
         self.plots.reset()
         self._prepare_plots()
         self.plots.importances, self.plots.importance_note = {}, ""
@@ -319,6 +320,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
                     == "stopped"):
                 self._trials_done = getattr(self, "_trials_done", 0) + 1
             self._show_study_progress()
+            self._show_searching()
             self.plots.history.request_redraw()
             self.plots.parallel.request_redraw()
             self._maybe_importances()
@@ -333,6 +335,14 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         if number is not None:
             self._show_trial(number)
             self.plots.curves.request_redraw()
+
+    def _show_searching(self) -> None:
+        """The study line while the search runs: what is done so far."""
+        done = self.book.complete()
+        best = max(done, key=lambda t: t.value if self.plots.maximize else -t.value, default=None)
+        self.study_label.setText(
+            f"Study '{self.session.study}': searching; {len(done)} complete so far"
+            + (f", best {best.value:.4f} (trial {best.number})" if best else ""))
 
     def _show_study_progress(self) -> None:
         done = getattr(self, "_trials_done", 0)
