@@ -69,7 +69,7 @@ class ClassifyTab(ProjectTab):
         row.addWidget(self.load_button, 0, Qt.AlignTop)
         # two lines kept for it (a long file name scrolls): as a wrapped label, it would
         # hold the model's text at full height and squeeze the image below
-        row.addWidget(scrolled(self.model_label, lines=2), 1)
+        row.addWidget(scrolled(self.model_label, lines=2, grow=False), 1)
         model_layout.addLayout(row)
         self.model_info = QPlainTextEdit()
         self.model_info.setReadOnly(True)

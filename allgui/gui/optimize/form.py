@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -84,6 +84,14 @@ class SearchForm(QScrollArea):
         # as narrow as its fields allow (their words shorten): the plots get the rest
         self.setMinimumWidth(holder.minimumSizeHint().width() + 2 * self.frameWidth()
                              + self.verticalScrollBar().sizeHint().width())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's
+        """As wide as its fields want, where the window has the room (their words
+        whole); the splitter narrows it to :meth:`minimumWidth` on a small window."""
+        hint = super().sizeHint()
+        want = self.widget().sizeHint().width() + 2 * self.frameWidth() + \
+            self.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), want), hint.height())
 
     def _build_search(self) -> QGroupBox:
         box = QGroupBox("Search")

@@ -302,8 +302,9 @@ class OptimizePlots(QTabWidget):
         ax.clear()
         self.importance.apply_palette()
         if not importances:
-            ax.text(0.5, 0.5, note or
-                    "Importances appear once a few trials are complete.", wrap=True,
+            waiting = ("Importances appear once a few trials are complete." if n < 3
+                       else f"Importances of {n} complete trials: computing…")
+            ax.text(0.5, 0.5, note or waiting, wrap=True,
                     ha="center", va="center", transform=ax.transAxes, fontsize="small")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -314,13 +315,13 @@ class OptimizePlots(QTabWidget):
         # about 6 points wide): a layout that measures each label would cost as
         # much as the draw, at every new set of importances.
         longest = max(len(k) for k, _ in items)
-        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=24)
+        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=32)
         bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
         ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
         ax.set_xlim(0, max(v for _, v in items) * 1.18 or 1)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.set_xlabel("share of the objective's variation")
-        ax.set_title(f"Importance by {method or 'the evaluator'}, "
+        ax.set_title(f"Importance by {method or 'the evaluator'}\n"  # two lines: a long name fits
                      f"{n} complete trial{'s' if n != 1 else ''}", fontsize="small")
 
     def _parallel_data(self) -> tuple:

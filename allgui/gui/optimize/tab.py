@@ -84,6 +84,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 5)
+        self._splitter, self._split_set = splitter, False
         QShortcut(QKeySequence("Ctrl+R"), self, self.start)
         QShortcut(QKeySequence("Esc"), self, self.stop)
         self.form.restore_choices(self.settings)
@@ -92,6 +93,14 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.study_picker.activated.connect(
             lambda i: self.pick_study(self.study_picker.itemData(i) or ""))
         self.project_changed(None)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._split_set:  # the first time: the form's words whole where there is room
+            self._split_set = True
+            total = self._splitter.width()
+            form = max(self.form.minimumWidth(), min(self.form.sizeHint().width(), total * 2 // 5))
+            self._splitter.setSizes([form, total - form])
 
     # -- the settings column -------------------------------------------------------
     def _build_settings(self) -> QWidget:

@@ -314,7 +314,8 @@ class ValidateTab(ProjectTab):
         self.table.clear()
         self.table.setColumnCount(len(header))
         self.table.setRowCount(len(rows))
-        self.table.setHorizontalHeaderLabels(header)
+        # "Run 1" over "(seed 0)": the runs' columns as narrow as their numbers
+        self.table.setHorizontalHeaderLabels([h.replace(" (seed", "\n(seed") for h in header])
         for r, cells in enumerate(rows):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

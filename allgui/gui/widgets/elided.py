@@ -3,7 +3,7 @@ it with "…" and show it whole on hover, and a label that scrolls in place."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -59,6 +59,9 @@ class ElidedLabel(QLabel):
         super().setToolTip("\n\n".join(t for t in (whole, getattr(self, "_tip", "")) if t))
 
 
+WANT_CHARS = 40  # the most a drop-down list asks for, where the window has room
+
+
 class ElidedCombo(QComboBox):
     """A drop-down list whose chosen item shortens with "…" when the box is
     narrow (instead of being cut), shown whole on hover above its own tooltip.
@@ -74,6 +77,17 @@ class ElidedCombo(QComboBox):
     def setToolTip(self, tip: str) -> None:  # noqa: N802 - as QComboBox's
         self._tip = tip
         self._update_tip()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's
+        """Wide enough for its longest item (up to WANT_CHARS): where there is
+        room, nothing is shortened; only the minimum is ``min_chars``."""
+        hint = super().sizeHint()
+        fm = self.fontMetrics()
+        longest = max((fm.horizontalAdvance(self.itemText(i)) for i in range(self.count())),
+                      default=0)
+        longest = min(longest, fm.horizontalAdvance("x" * WANT_CHARS))
+        extra = longest - fm.horizontalAdvance("x" * self.minimumContentsLength())
+        return QSize(hint.width() + max(0, extra), hint.height())
 
     def _field(self) -> tuple[QStyleOptionComboBox, int]:
         opt = QStyleOptionComboBox()
@@ -108,10 +122,10 @@ class ElidedCombo(QComboBox):
         self._update_tip()
 
 
-def scrolled(label: QLabel, lines: int = 3) -> QScrollArea:
+def scrolled(label: QLabel, lines: int = 3, grow: bool = True) -> QScrollArea:
     """``label`` (word-wrapped) in a frameless area that scrolls when its text
-    is longer than the room it has (``lines`` at the least): long text never
-    squeezes its neighbours."""
+    is longer than the room it has (``lines`` at the least; no more unless it
+    may ``grow``): long text never squeezes its neighbours."""
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
     area = QScrollArea()
@@ -120,6 +134,8 @@ def scrolled(label: QLabel, lines: int = 3) -> QScrollArea:
     area.setFrameShape(QFrame.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     area.setMinimumHeight(lines * label.fontMetrics().lineSpacing() + 4)
+    if not grow:
+        area.setMaximumHeight(area.minimumHeight())
     area.viewport().setAutoFillBackground(False)
     label.setAutoFillBackground(False)
     return area
