@@ -172,3 +172,15 @@ def test_colour_scale_is_viridis_not_jet():
     # lightness rises steadily (perceptual), unlike jet's
     grey = colormap.LUT @ np.array([0.299, 0.587, 0.114])
     assert np.all(np.diff(grey) > -0.5)
+
+
+def test_an_empty_heatmap_says_so(qtbot):
+    from allgui.gui.widgets.image_view import EMPTY_HEAT, ImageViewer
+
+    viewer = ImageViewer()
+    qtbot.addWidget(viewer)
+    rgb = np.zeros((32, 32, 3), dtype=np.uint8)
+    viewer.set_image(rgb, np.zeros((8, 8), dtype=np.uint8))  # Grad-CAM found nothing for it
+    assert viewer.heat_note.text() == EMPTY_HEAT and viewer.has_heatmap()
+    viewer.set_image(rgb, np.full((8, 8), 200, dtype=np.uint8))
+    assert viewer.heat_note.text() == ""

@@ -1,5 +1,6 @@
-"""Help > User guide (bundled, offline), the window's minimum size, labels
-that elide rather than clip, and the counted words of its sentences."""
+"""Help > User guide (bundled, offline), the window's minimum size (which
+follows what the tabs come to need), labels and lists that elide rather than
+clip, long text that scrolls in place, and the counted words of its sentences."""
 
 from __future__ import annotations
 
@@ -52,6 +53,54 @@ def test_long_labels_elide_with_the_whole_text_on_hover(qtbot):
     assert label.toolTip() == text and label.text() == text
     label.resize(2000, 20)
     assert super(ElidedLabel, label).text() == text and label.toolTip() == ""
+
+
+def test_the_minimum_follows_what_the_tabs_come_to_need(window, qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    window.resize(window.minimumSize())
+    before = window.minimumHeight()
+    tall = QLabel("a figure that came in later")
+    tall.setMinimumHeight(before)  # far more than the tab had
+    window.dataset_tab.layout().addWidget(tall)
+    qtbot.waitUntil(lambda: window.minimumHeight() > before, timeout=3000)
+    assert window.minimumHeight() <= window.screen().availableGeometry().height()  # room kept
+    tall.deleteLater()
+
+
+def test_long_choices_elide_with_the_whole_text_on_hover(qtbot):
+    from allgui.gui.widgets.elided import ElidedCombo
+
+    box = ElidedCombo()
+    qtbot.addWidget(box)
+    box.addItem("Cached features (fast; frozen backbone)")
+    box.setToolTip("How each trial trains")
+    box.resize(110, 24)
+    box.show()
+    qtbot.wait(10)
+    assert box.minimumSizeHint().width() < 160  # the words do not hold the box wide
+    assert box.is_elided()
+    assert box.toolTip() == "Cached features (fast; frozen backbone)\n\nHow each trial trains"
+    box.resize(600, 24)
+    qtbot.wait(10)
+    assert not box.is_elided() and box.toolTip() == "How each trial trains"
+
+
+def test_long_text_scrolls_in_place_and_squeezes_nothing(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from allgui.gui.widgets.elided import scrolled
+
+    label = QLabel("")
+    area = scrolled(label, lines=3)
+    qtbot.addWidget(area)
+    empty = area.minimumSizeHint().height(), area.minimumHeight()
+    label.setText("A long note on the figures. " * 60)
+    area.resize(300, 80)
+    area.show()
+    qtbot.wait(10)
+    assert (area.minimumSizeHint().height(), area.minimumHeight()) == empty  # no taller
+    assert area.verticalScrollBar().maximum() > 0 and label.text().startswith("A long note")
 
 
 def test_counted_words():

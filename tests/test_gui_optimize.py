@@ -49,8 +49,11 @@ def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, cap
     # Selecting a trial shows its learning curves.
     tab.trials_table.selectRow(0)
     tab.plots.curves.redraw_now()
-    shown = tab.plots.curve_trials.index(tab.trials_table.selected_trial())
-    assert len(tab.plots._curve_lines[shown][1].get_xdata()) == 2  # its validation loss
+    selected = tab.trials_table.selected_trial()
+    assert selected in tab.plots.curve_trials
+    slot = tab.plots.curve_roles().index(selected)  # no "running" slot once the search is over
+    assert tab.plots.curve_roles()[0] is None
+    assert len(tab.plots._curve_lines[slot][1].get_xdata()) == 2  # its validation loss
 
 
 def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_path, captured, make_demo_project):
@@ -292,4 +295,4 @@ def test_space_form_and_plots_say_the_registrys_labels(qtbot):
     assert shown == {"learning rate", "hidden units"}
     plots._update_parallel()
     ticks = [t.get_text() for t in plots.parallel.ax.get_xticklabels()]
-    assert ticks == ["learning rate", "hidden units", "objective"]
+    assert ticks == ["learning\nrate", "hidden\nunits", "objective"]  # two lines: narrow columns

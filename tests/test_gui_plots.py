@@ -106,8 +106,8 @@ def test_history_hover_and_click_select_a_trial(qtbot):
 
     pos = QPoint(int(x / ratio), int((height - y) / ratio))
     qtbot.mouseMove(plots.history.canvas, pos)
-    qtbot.wait(20)
-    assert plots._hover.get_visible()
+    # a move while the figure is drawn on the worker thread is taken once it is done
+    qtbot.waitUntil(plots._hover.get_visible, timeout=5000)
     words = plots._hover.get_text()
     assert words.startswith("trial 3: objective 0.8800, 15.1 s") and "learning rate = 2.00e-03" in words
     qtbot.mouseClick(plots.history.canvas, Qt.LeftButton, pos=pos)
@@ -149,3 +149,51 @@ def test_trials_table_text_sorting_and_detail(qtbot):
     table.select_trial(3)
     assert table.selected_trial() == 3
     assert table.detail.text().startswith("Trial 3 (complete, value 0.8800, 15.1 s): learning rate")
+
+
+def test_a_full_draw_is_done_off_the_gui_thread_while_the_window_answers(qtbot, monkeypatch):
+    import threading
+    import time
+
+    from matplotlib.figure import Figure
+    from PySide6.QtCore import QTimer
+
+    plots = make_plots(qtbot)
+    plots.setCurrentWidget(plots.parallel)
+    qtbot.waitUntil(lambda: not plots.parallel._rendering and "best" in plots.parallel_drawn,
+                    timeout=10_000)
+    threads, real = [], Figure.draw
+
+    def slow(self, renderer):  # a draw as long as one on a busy CPU
+        threads.append(threading.current_thread())
+        time.sleep(0.3)
+        return real(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", slow)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    plots.parallel.request_redraw()  # a new trial: rebuilt and drawn on the worker
+    qtbot.waitUntil(lambda: bool(threads) and not plots.parallel._rendering, timeout=10_000)
+    timer.stop()
+    assert threading.main_thread() not in threads
+    assert max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) < 0.2  # it went on ticking
+    assert plots.parallel.canvas.renderer is not None and plots.parallel_drawn["best"] == 3
+
+
+def test_the_trials_table_shows_why_and_worker_only_when_a_trial_has_one(qtbot):
+    from allgui.gui.optimize.trials_model import TrialRecord
+    from allgui.gui.optimize.trials_table import NO_SELECTION, TrialsTable
+
+    table = TrialsTable()
+    qtbot.addWidget(table)
+    table.show_trial(TrialRecord(0, "complete", 0.8, {"lr": 1e-3}))
+    assert table.isColumnHidden(5) and table.isColumnHidden(6)  # the settings get the room
+    table.show_trial(TrialRecord(1, "pruned", None, {"lr": 1e-2}, reason="pruned after epoch 2"))
+    assert not table.isColumnHidden(5) and table.isColumnHidden(6)
+    table.select_trial(1)
+    assert "pruned after epoch 2" in table.detail.text()
+    table.clear_rows()  # another study: no trial, nor its settings, stays
+    assert table.rowCount() == 0 and table.detail.text() == NO_SELECTION
+    assert table.isColumnHidden(5)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -81,12 +81,35 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self._build_status()
         self._build_menus()
         # Never smaller than the tabs need: below it, their widgets would overlap.
-        need = self.minimumSizeHint()
-        self.setMinimumSize(max(MINIMUM_SIZE[0], need.width()), max(MINIMUM_SIZE[1], need.height()))
+        # What they need grows when a figure or a warning comes in later: looked
+        # at again then (coalesced), as long as the screen has the room.
+        self._minimum_timer = QTimer(self)
+        self._minimum_timer.setSingleShot(True)
+        self._minimum_timer.setInterval(100)
+        self._minimum_timer.timeout.connect(self.hold_minimum)
+        self.hold_minimum()
         self._restore_geometry()
         if probe_device:
             self.job_manager.start("Checking the device", probe, on_success=self._device_found,
                                    on_failure=lambda exc: None, background=True)
+
+    def hold_minimum(self) -> None:
+        """The window's minimum: MINIMUM_SIZE, raised to what the tabs need now
+        (within the screen's room)."""
+        need = self.minimumSizeHint()
+        width, height = max(MINIMUM_SIZE[0], need.width()), max(MINIMUM_SIZE[1], need.height())
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None:  # but never below MINIMUM_SIZE
+            frame = self.frameGeometry().height() - self.geometry().height()
+            width = max(MINIMUM_SIZE[0], min(width, screen.width()))
+            height = max(MINIMUM_SIZE[1], min(height, screen.height() - frame))
+        if (width, height) != (self.minimumWidth(), self.minimumHeight()):
+            self.setMinimumSize(width, height)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.LayoutRequest:  # a tab's needs may have grown
+            self._minimum_timer.start()
+        return super().event(event)
 
     def _device_found(self, text: str) -> None:
         self.session.engine_ready = True
@@ -159,6 +182,8 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
+        # three lines at the least: the log gives the tabs its room at the smallest size
+        self.log_view.setMinimumHeight(3 * self.log_view.fontMetrics().lineSpacing() + 12)
         self.log_dock = QDockWidget("Log", self)
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log_view)

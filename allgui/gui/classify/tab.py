@@ -38,6 +38,7 @@ from allgui.gui import dialogs
 from allgui.gui.classify.truth import summary_html, truth_of
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.elided import scrolled
 from allgui.gui.widgets.image_view import ImageViewer
 from allgui.gui.widgets.progress import JobProgress
 
@@ -65,13 +66,15 @@ class ClassifyTab(ProjectTab):
         self.load_button.clicked.connect(self.choose_model)
         self.model_label = QLabel("No model loaded. The project's latest exported model loads "
                                   "by itself; or load one.")
-        self.model_label.setWordWrap(True)
-        row.addWidget(self.load_button)
-        row.addWidget(self.model_label, 1)
+        row.addWidget(self.load_button, 0, Qt.AlignTop)
+        # two lines kept for it (a long file name scrolls): as a wrapped label, it would
+        # hold the model's text at full height and squeeze the image below
+        row.addWidget(scrolled(self.model_label, lines=2, grow=False), 1)
         model_layout.addLayout(row)
         self.model_info = QPlainTextEdit()
         self.model_info.setReadOnly(True)
         self.model_info.setMaximumHeight(84)
+        self.model_info.setMinimumHeight(3 * self.model_info.fontMetrics().lineSpacing() + 10)
         self.model_info.setPlaceholderText("The model's metadata: classes, input size, decision "
                                            "threshold, metrics and where it came from.")
         model_layout.addWidget(self.model_info)
@@ -112,9 +115,8 @@ class ClassifyTab(ProjectTab):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.table, 1)
         self.truth_label = QLabel("")
-        self.truth_label.setWordWrap(True)
         self.truth_label.setTextFormat(Qt.RichText)
-        left_layout.addWidget(self.truth_label)
+        left_layout.addWidget(scrolled(self.truth_label, lines=4))  # long: scrolls in place
         splitter.addWidget(left)
         splitter.addWidget(self._build_viewer())
         splitter.setStretchFactor(0, 3)
@@ -130,6 +132,7 @@ class ClassifyTab(ProjectTab):
     def _build_viewer(self) -> QWidget:
         box = QGroupBox("Selected image")
         layout = QVBoxLayout(box)
+        layout.setSpacing(4)
         self.image_label = ImageViewer(
             "Select a result to see the image and its heatmap.",
             heatmap=bool(self.settings.choice("classify/heatmap", True)),
@@ -138,9 +141,8 @@ class ClassifyTab(ProjectTab):
         self.opacity = self.image_label.opacity
         layout.addWidget(self.image_label, 1)
         self.answer_label = QLabel("")
-        self.answer_label.setWordWrap(True)
         self.answer_label.setTextFormat(Qt.RichText)
-        layout.addWidget(self.answer_label)
+        layout.addWidget(scrolled(self.answer_label, lines=3))  # its room is kept
         self.save_image_button = QPushButton("Save image as shown…")
         self.save_image_button.setToolTip("Save the picture as drawn here, with the heatmap "
                                           "when it is shown, as a PNG file")

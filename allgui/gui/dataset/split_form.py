@@ -7,7 +7,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from allgui.core.project import SplitSettings
 from allgui.gui.session import split_words
+from allgui.gui.widgets.elided import ElidedCombo
 
 SPLIT_METHODS = (
     ("patient", "By patient (recommended: no patient on both sides)"),
@@ -50,7 +50,7 @@ class SplitForm(QGroupBox):
         super().__init__("Split and leakage audit")
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.method = QComboBox()
+        self.method = ElidedCombo()
         for key, words in SPLIT_METHODS:
             self.method.addItem(words, key)
         self.seed = QSpinBox()
@@ -62,10 +62,19 @@ class SplitForm(QGroupBox):
         self.test_fraction.setRange(0.0, 0.5)
         self.test_fraction.setSingleStep(0.05)
         self.official_test = QCheckBox("Use the dataset's own test set when it has one")
+        self.val_fraction.setToolTip("The share of the training patients (or images) kept "
+                                     "for validation")
+        self.test_fraction.setToolTip("The share kept for the test set, when the dataset has "
+                                      "no test set of its own")
         form.addRow("Split", self.method)
-        form.addRow("Seed", self.seed)
-        form.addRow("Validation fraction", self.val_fraction)
-        form.addRow("Test fraction", self.test_fraction)
+        numbers = QHBoxLayout()  # one row: the window's smallest size keeps the audit in view
+        for words, spin in (("Seed", self.seed), ("Validation", self.val_fraction),
+                            ("Test", self.test_fraction)):
+            if words != "Seed":
+                numbers.addSpacing(8)
+                numbers.addWidget(QLabel(words))
+            numbers.addWidget(spin, 1)
+        form.addRow("Seed", numbers)
         form.addRow("", self.official_test)
         layout.addLayout(form)
         self.leaky_warning = QLabel(

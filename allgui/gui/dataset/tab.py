@@ -147,6 +147,10 @@ class DatasetTab(ProjectTab):
             "nothing about leukemia."
         )
         self.synthetic_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.synthetic_label.setWordWrap(True)
+        keep = self.synthetic_label.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # its line is kept: showing it squeezes nothing
+        self.synthetic_label.setSizePolicy(keep)
         self.synthetic_label.setVisible(False)
         outer.addWidget(self.synthetic_label)
 
@@ -154,6 +158,8 @@ class DatasetTab(ProjectTab):
         self.summary_text = QPlainTextEdit()
         self.summary_text.setReadOnly(True)
         self.summary_text.setFont(QFont("monospace"))
+        # its tables keep their columns: scrolled sideways rather than wrapped
+        self.summary_text.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.summary_text.setPlaceholderText(
             "The summary of the dataset appears here: classes, patients, folds, test set, "
             "image sizes, identical images, and files that cannot be used (with the reason)."

@@ -7,12 +7,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -26,6 +26,7 @@ from allgui.core.project import ModelSettings, Project
 from allgui.gui import dialogs
 from allgui.gui.optimize.space_editor import SpaceEditor
 from allgui.gui.optimize.studies import StudyPicker
+from allgui.gui.widgets.elided import ElidedCombo, ElidedLabel
 
 OBJECTIVES = (
     ("accuracy", "Accuracy (the paper)"),
@@ -44,7 +45,7 @@ DEFAULT_CHOICES = {"mode": "cached", "objective": "accuracy", "pruning": "none",
 
 
 def _combo(items) -> QComboBox:
-    box = QComboBox()
+    box = ElidedCombo()  # narrow: the choice shortens with "…", whole on hover
     for key, words in items:
         box.addItem(words, key)
     return box
@@ -80,7 +81,17 @@ class SearchForm(QScrollArea):
         QVBoxLayout(space_box).addWidget(self.space_editor)
         layout.addWidget(space_box, 1)
         self.setWidget(holder)
-        self.setMinimumWidth(470)
+        # as narrow as its fields allow (their words shorten): the plots get the rest
+        self.setMinimumWidth(holder.minimumSizeHint().width() + 2 * self.frameWidth()
+                             + self.verticalScrollBar().sizeHint().width())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's
+        """As wide as its fields want, where the window has the room (their words
+        whole); the splitter narrows it to :meth:`minimumWidth` on a small window."""
+        hint = super().sizeHint()
+        want = self.widget().sizeHint().width() + 2 * self.frameWidth() + \
+            self.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), want), hint.height())
 
     def _build_search(self) -> QGroupBox:
         box = QGroupBox("Search")
@@ -101,7 +112,7 @@ class SearchForm(QScrollArea):
         self.seed = _spin(0, 2**31 - 1, 0)
         self.device = _combo(DEVICES)
         storage_row = QHBoxLayout()
-        self.storage_label = QLabel("")
+        self.storage_label = ElidedLabel("", Qt.ElideMiddle)  # a database URL can be long
         self.storage_label.setToolTip("Where the study is kept: this project's study.db, or a "
                                       "database shared with workers on other machines")
         self.storage_button = QPushButton("Change…")
@@ -129,6 +140,8 @@ class SearchForm(QScrollArea):
         self.backbone.addItems(["efficientnet_b2", "efficientnet_b0", "resnet18",
                                 "mobilenetv3_small_050", "convnext_tiny"])
         self.backbone.setToolTip("Any timm model name")
+        self.backbone.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.backbone.setMinimumContentsLength(12)
         self.weights = _combo(WEIGHTS)
         self.weights.currentIndexChanged.connect(self._weights_changed)
         self.weights_file = QLineEdit()

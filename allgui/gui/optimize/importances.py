@@ -16,6 +16,7 @@ class ImportancesMixin:
 
     importance_job: Any = None
     _importance_at = 0
+    _then: Any = None  # what waits for the importances being computed
 
     def _maybe_importances(self, force: bool = False) -> None:
         t: Any = self
@@ -53,6 +54,16 @@ class ImportancesMixin:
 
     def _importance_done(self) -> None:
         self.importance_job = None
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+
+    def after_importances(self, then) -> None:
+        """Call ``then`` once the importances being computed are in (now if none are)."""
+        if self.importance_job is None:
+            then()
+        else:
+            self._then = then
 
     def _show_importances(self, imp, study: str = "") -> None:
         t: Any = self

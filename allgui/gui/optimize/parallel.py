@@ -69,6 +69,14 @@ def _number(v: float, log: bool = False) -> str:
     return f"{v:.4g}"
 
 
+def column_words(name: str) -> str:
+    """A column's name on two lines ("learning\nrate"): side by side, seven
+    columns' names fit under a plot a third of the window wide."""
+    words = label(name).replace("_", " ")
+    first, _, rest = words.partition(" ")
+    return f"{first}\n{rest}" if rest else first
+
+
 def scale_of(name: str, values: list) -> Scale:
     """The axis of parameter ``name`` (the registry says whether it is log)."""
     if any(isinstance(v, str) for v in values):
@@ -119,18 +127,19 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.1, alpha=0.75,
                                      zorder=2))
     text_colour = ax.xaxis.label.get_color()
+    # the numbers on a ground of the plot's colour, so that no line crosses them
+    ground = {"boxstyle": "square,pad=0.1", "fc": ax.get_facecolor(), "ec": "none", "alpha": 0.8}
     for x, s in zip(xs, scales, strict=True):
         ax.axvline(x, color=text_colour, lw=0.8, zorder=1)
         for y, words in s.ticks():
             ax.plot([x - 0.03, x], [y, y], color=text_colour, lw=0.8, zorder=1)
             ax.text(x - 0.05, y, words, ha="right", va="center", fontsize=7, color=text_colour,
-                    zorder=11)
+                    zorder=11, bbox=ground)
     ax.set_xlim(-0.45, len(scales) - 0.7)
     ax.set_ylim(-0.06, 1.06)
     ax.set_yticks([])
     ax.set_xticks(xs)
-    ax.set_xticklabels([label(s.name) for s in scales], rotation=20, fontsize="small",
-                       ha="right")
+    ax.set_xticklabels([column_words(s.name) for s in scales], fontsize="small")
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", frameon=False)

@@ -21,6 +21,7 @@ CURVE_TRIALS = 2 + BEST_CURVES  # learning curves drawn at once: the running, th
 ROLE_WORDS = ("running", "selected", "best", "2nd best", "3rd best")
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 HOVER_PIXELS = 10
+LEGEND_POINTS = 88  # the right margin that holds a legend beside the axes
 
 
 def _few_ticks(ax) -> None:
@@ -71,8 +72,9 @@ class OptimizePlots(QTabWidget):
         self._curve_artists()
         self.history.set_updater(self._update_history)
         self.curves.set_updater(self._update_curves)
-        self.importance.set_updater(self._update_importance)
-        self.parallel.set_updater(self._update_parallel)
+        # drawn from scratch: built on the worker thread from what the book holds now
+        self.importance.set_updater(self._update_importance, self._importance_data)
+        self.parallel.set_updater(self._update_parallel, self._parallel_data)
         self._curve_trial: int | None = None
         self.curve_trials: list[int] = []
         self._hist_numbers: list[int] = []
@@ -98,11 +100,15 @@ class OptimizePlots(QTabWidget):
                                       label="best trial")
         (self._chosen,) = ax.plot([], [], "o", ms=13, mfc="none", mec="#d62728", mew=2,
                                   label="selected")
+        for marker in (self._best_point, self._chosen):
+            marker.set_clip_on(False)  # a best value at the top edge keeps its whole star
         ax.set_xlabel("trial")
         ax.set_ylabel("objective")
-        # fixed margins: the title is animated, and a measured layout would leave it no room
-        self.history.set_margins(left=52, bottom=38, right=12, top=24)
-        ax.legend(loc="lower right", fontsize="small")
+        # fixed margins: the title is animated, and a measured layout would leave it no
+        # room; the legend beside the axes, where no point can hide under it
+        self.history.set_margins(left=52, bottom=38, right=LEGEND_POINTS, top=24)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  borderaxespad=0.0, frameon=False)
         _few_ticks(ax)
         self._hover = ax.annotate("", (0, 0), xytext=(12, 12), textcoords="offset points",
                                   fontsize="small", visible=False, zorder=20,
@@ -126,18 +132,23 @@ class OptimizePlots(QTabWidget):
             self._curve_lines.append((train, val, obj))
         loss.set_xlabel("epoch")
         loss.set_ylabel("loss")
-        loss.legend(handles=[Line2D([], [], ls="--", color="grey", label="train"),
-                             Line2D([], [], ls="-", marker="o", ms=3, color="grey",
-                                    label="validation")], fontsize="small", loc="upper right")
         score.set_xlabel("epoch")
         score.set_ylabel("validation objective")
+        # Outside the axes, where no curve can hide under them: the line styles
+        # above the losses, which trial is which colour beside the scores.
+        loss.legend(handles=[Line2D([], [], ls="--", color="grey", label="train"),
+                             Line2D([], [], ls="-", marker="o", ms=3, color="grey",
+                                    label="validation")], fontsize="small", ncol=2,
+                    loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.2,
+                    frameon=False)
         score.legend(handles=[Line2D([], [], color=lines[2].get_color(), label=words)
                               for lines, words in zip(self._curve_lines, ROLE_WORDS, strict=True)],
-                     fontsize="small", loc="lower right")
+                     fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                     borderaxespad=0.0, frameon=False)
         for ax in (loss, score):
             _few_ticks(ax)
-        self.curves.animate(*(a for lines in self._curve_lines for a in lines), loss.title,
-                            score.title)
+        self.curves.set_margins(left=48, bottom=38, right=LEGEND_POINTS, top=22, gap=52)
+        self.curves.animate(*(a for lines in self._curve_lines for a in lines))
         self.curve_words = QLabel("No trial yet.")
         self.curve_words.setWordWrap(True)
         self.curves.layout().insertWidget(1, self.curve_words)
@@ -163,7 +174,7 @@ class OptimizePlots(QTabWidget):
         do), each update repaints only the lines, a few milliseconds, instead of
         redrawing whole figures while the search competes for the processor.
         Axes still grow when needed, and "Fit" zooms on the data. Axes already
-        set so cost nothing more."""
+        set so cost nothing more; full draws are the worker thread's."""
         last = max(self.book.trials, default=-1)
         # Room for the paper's 20 trials; a longer study's axis grows as it goes,
         # so that its first trials are not squeezed against the left edge.
@@ -172,7 +183,7 @@ class OptimizePlots(QTabWidget):
         self.curves.set_view(0, xlim=(0.5, epochs + 0.5), ylim=(0.0, 1.0))
         self.curves.set_view(1, xlim=(0.5, epochs + 0.5), ylim=(-0.02, 1.02))
         for plot in (self.history, self.curves):
-            plot.redraw_now() if now else plot.request_redraw()
+            plot.redraw() if now else plot.request_redraw()
 
     def set_objective(self, name: str, maximize: bool = True) -> None:
         self.objective_name, self.maximize = name, maximize
@@ -250,8 +261,8 @@ class OptimizePlots(QTabWidget):
         so the legend never changes mid-search and costs no redraw."""
         ranked = sorted(self.book.complete(), key=lambda t: t.value, reverse=self.maximize)
         running = self.book.running
-        if running is None or not self.book.trials.get(running) or \
-                not self.book.trials[running].curve:
+        now = self.book.trials.get(running) if running is not None else None
+        if now is None or not now.curve or now.state != "running":
             # between trials or after a stopped one: the latest trial with epochs
             with_curves = [n for n, t in self.book.trials.items() if t.curve and t.state != "complete"]
             running = with_curves[-1] if with_curves else None
@@ -280,43 +291,48 @@ class OptimizePlots(QTabWidget):
         text = ("Trials shown: " + ", ".join(words) + ".") if words else "No trial yet."
         if self.curve_words.text() != text:
             self.curve_words.setText(text)
-        self.curves.axes[0].set_title("loss", fontsize="medium")
-        self.curves.axes[1].set_title(f"validation {self.objective_name}", fontsize="medium")
 
-    def _update_importance(self) -> None:
+    def _importance_data(self) -> tuple:
+        return (dict(self.importances), self.importance_method, self.importance_note,
+                len(self.book.complete()))
+
+    def _update_importance(self, data: tuple | None = None) -> None:
+        importances, method, note, n = data if data is not None else self._importance_data()
         ax = self.importance.ax
         ax.clear()
         self.importance.apply_palette()
-        if not self.importances:
-            ax.text(0.5, 0.5, self.importance_note or
-                    "Importances appear once a few trials are complete.", wrap=True,
+        if not importances:
+            waiting = ("Importances appear once a few trials are complete." if n < 3
+                       else f"Importances of {n} complete trials: computing…")
+            ax.text(0.5, 0.5, note or waiting, wrap=True,
                     ha="center", va="center", transform=ax.transAxes, fontsize="small")
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        items = sorted(((label(k), v) for k, v in self.importances.items()),
+        items = sorted(((label(k), v) for k, v in importances.items()),
                        key=lambda kv: kv[1])
         # Margins from the names' lengths (a character of a 10-point label is
         # about 6 points wide): a layout that measures each label would cost as
         # much as the draw, at every new set of importances.
         longest = max(len(k) for k, _ in items)
-        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=24)
+        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=32)
         bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
         ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
         ax.set_xlim(0, max(v for _, v in items) * 1.18 or 1)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.set_xlabel("share of the objective's variation")
-        n = len(self.book.complete())
-        ax.set_title(f"Importance by {self.importance_method or 'the evaluator'}, "
+        ax.set_title(f"Importance by {method or 'the evaluator'}\n"  # two lines: a long name fits
                      f"{n} complete trial{'s' if n != 1 else ''}", fontsize="small")
 
-    def _update_parallel(self) -> None:
+    def _parallel_data(self) -> tuple:
+        return self.book.complete(), self.book.param_names(), self.objective_name, self.maximize
+
+    def _update_parallel(self, data: tuple | None = None) -> None:
+        trials, names, objective, maximize = data if data is not None else self._parallel_data()
         ax = self.parallel.ax
         before = (ax.get_xlim(), ax.get_ylim())
         ax.clear()
         self.parallel.apply_palette()
-        trials = self.book.complete()
-        names = self.book.param_names()
         if len(trials) < 2:
             self._cax.set_visible(False)
             self.parallel_drawn = {"colorbar": self.parallel_drawn.get("colorbar")}
@@ -326,13 +342,12 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        longest = max([len(label(n)) + 6 for n in names] + [len(self.objective_name)])
-        top, bottom = 30, 16 + 2.6 * longest
+        top, bottom = 30, 40  # the columns' names on two lines (see column_words)
         self.parallel.set_margins(left=44, bottom=bottom, right=BAR_POINTS + 8, top=top)
         self._cax.set_visible(True)
         place_colour_bar(self.parallel.figure, self._cax, BAR_POINTS, top, bottom)
         self.parallel_drawn = draw_parallel(self.parallel.figure, ax, self._cax, trials, names,
-                                            self.objective_name, self.maximize,
+                                            objective, maximize,
                                             self.parallel_drawn.get("colorbar"))
         auto = (ax.get_xlim(), ax.get_ylim())
         if self._parallel_view is not None and before != self._parallel_view:

@@ -4,9 +4,8 @@ study reader, :func:`allgui.core.search.study.list_studies`."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox
-
 from allgui.core.project import Project
+from allgui.gui.widgets.elided import ElidedCombo
 
 
 def read_studies(project: Project):
@@ -23,16 +22,14 @@ def describe_study(info) -> str:
     return f"{info.name}: {info.n_trials} trials, {best}{objective}, last change {when}"
 
 
-class StudyPicker(QComboBox):
+class StudyPicker(ElidedCombo):
     """Lists the studies; the item data is the study's name. A name typed in
     the form that is not a study yet is listed as new."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(min_chars=14)
         self.setToolTip("The project's studies: pick one to see it and continue it; type a new "
                         "name under Study name to start another")
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(24)
         self.infos: tuple = ()
 
     def fill(self, infos, current: str) -> None:

@@ -8,7 +8,7 @@ import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import (
@@ -32,6 +32,7 @@ from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.optimize.trials_table import TrialsTable
 from allgui.gui.optimize.work import read_study, search
 from allgui.gui.tab import ProjectTab
+from allgui.gui.widgets.elided import ElidedLabel
 from allgui.gui.widgets.progress import JobProgress, format_duration
 
 # The form's widgets, read by the tab (and by tests) as its own.
@@ -69,9 +70,9 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         inner.setStretchFactor(0, 3)
         inner.setStretchFactor(1, 2)
         rlayout.addWidget(inner, 1)
-        self.study_label = QLabel("")
+        self.study_label = ElidedLabel("")  # the whole line on hover when it is cut
         rlayout.addWidget(self.study_label)
-        self.workers_label = QLabel("")  # a study shared with workers: who runs what
+        self.workers_label = ElidedLabel("")  # a study shared with workers: who runs what
         self.workers_label.setVisible(False)
         rlayout.addWidget(self.workers_label)
         self.follower = StudyFollower(self.job_manager, self)
@@ -83,6 +84,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 5)
+        self._splitter, self._split_set = splitter, False
         QShortcut(QKeySequence("Ctrl+R"), self, self.start)
         QShortcut(QKeySequence("Esc"), self, self.stop)
         self.form.restore_choices(self.settings)
@@ -91,6 +93,14 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.study_picker.activated.connect(
             lambda i: self.pick_study(self.study_picker.itemData(i) or ""))
         self.project_changed(None)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._split_set:  # the first time: the form's words whole where there is room
+            self._split_set = True
+            total = self._splitter.width()
+            form = max(self.form.minimumWidth(), min(self.form.sizeHint().width(), total * 2 // 5))
+            self._splitter.setSizes([form, total - form])
 
     # -- the settings column -------------------------------------------------------
     def _build_settings(self) -> QWidget:
@@ -164,7 +174,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.study_name.setText(name)
         self.study_picker.show_current(name)
         self.book.clear()
-        self.trials_table.setRowCount(0)
+        self.trials_table.clear_rows()
         self.plots.reset()
         self._prepare_plots()
         self.plots.importances, self.plots.importance_note = {}, ""
@@ -319,6 +329,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
                     == "stopped"):
                 self._trials_done = getattr(self, "_trials_done", 0) + 1
             self._show_study_progress()
+            self._show_searching()
             self.plots.history.request_redraw()
             self.plots.parallel.request_redraw()
             self._maybe_importances()
@@ -333,6 +344,14 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         if number is not None:
             self._show_trial(number)
             self.plots.curves.request_redraw()
+
+    def _show_searching(self) -> None:
+        """The study line while the search runs: what is done so far."""
+        done = self.book.complete()
+        best = max(done, key=lambda t: t.value if self.plots.maximize else -t.value, default=None)
+        self.study_label.setText(
+            f"Study '{self.session.study}': searching; {len(done)} complete so far"
+            + (f", best {best.value:.4f} (trial {best.number})" if best else ""))
 
     def _show_study_progress(self) -> None:
         done = getattr(self, "_trials_done", 0)
@@ -364,7 +383,9 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.log(f"Search {state}: {result.n_complete} complete trials{best}")
         self._maybe_importances(force=True)
         self.window_.search_finished(result)
-        self.read_studies()
+        # One reader of the study at a time: two at once, on top of the window,
+        # starve its thread of Python's lock for half a second on a busy CPU.
+        self.after_importances(self.read_studies)
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "The search did not run." if not isinstance(

@@ -23,6 +23,7 @@ from allgui.gui.optimize.trials_model import TrialRecord
 STATE_COLOURS = {"failed": Qt.darkRed, "pruned": Qt.darkYellow, "stopped": Qt.darkGray}
 TRIAL_COLUMNS = ("Trial", "State", "Value", "Duration", "Parameters", "Why", "Worker")
 SORT_KEY = Qt.UserRole + 1
+NO_SELECTION = "Select a trial to see all its settings."
 
 
 def duration_text(seconds: float | None) -> str:
@@ -78,10 +79,11 @@ class TrialsTable(QTableWidget):
         header.setSectionResizeMode(4, QHeaderView.Stretch)
         self.setMinimumHeight(80)
         self.records: dict[int, TrialRecord] = {}
-        self.detail = QLabel("Select a trial to see all its settings.")
+        self.detail = QLabel(NO_SELECTION)
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.itemSelectionChanged.connect(self._show_detail)
+        self._show_columns()
 
     def pane(self) -> QWidget:
         """The table with its detail pane underneath."""
@@ -91,6 +93,18 @@ class TrialsTable(QTableWidget):
         layout.addWidget(self, 1)
         layout.addWidget(self.detail)
         return box
+
+    def clear_rows(self) -> None:
+        """No trial (another study): nor any trial's settings below."""
+        self.setRowCount(0)
+        self.records.clear()
+        self.detail.setText(NO_SELECTION)
+        self._show_columns()
+
+    def _show_columns(self) -> None:
+        # "Why" and "Worker" only when a trial has one: their room goes to the settings
+        for col, field in ((5, "reason"), (6, "worker")):
+            self.setColumnHidden(col, not any(getattr(r, field) for r in self.records.values()))
 
     def show_trial(self, rec: TrialRecord) -> None:
         """Add or update the row of trial ``rec.number``."""
@@ -120,6 +134,7 @@ class TrialsTable(QTableWidget):
                 item.setForeground(STATE_COLOURS[rec.state])
             self.setItem(row, col, item)
         self.setSortingEnabled(sorting)
+        self._show_columns()
         if self.selected_trial() == rec.number:
             self._show_detail()
 

@@ -117,19 +117,29 @@ class ConfusionView(QWidget):
             self.cell_clicked.emit(self.run, *cell)
 
 
+LEGEND_RUNS = 6  # runs named in the ROC's legend; more are summed up in its title
+
+
 def roc_canvas(curves, positive: str, test_set: str) -> FigureCanvasQTAgg:
-    """ROC curves of the runs, the legend outside the plotting area."""
+    """ROC curves of the runs, the legend outside the plotting area (short
+    words, so that it fits beside a plot a quarter of the window wide)."""
     fig = Figure(figsize=(4.0, 3.4))
     ax = fig.add_subplot(1, 1, 1)
+    named = len(curves) <= LEGEND_RUNS
     for curve in curves:
-        ax.plot(curve.fpr, curve.tpr, lw=1.4, label=f"{plain_text(curve.label)}, AUC {curve.auc:.3f}")
+        ax.plot(curve.fpr, curve.tpr, lw=1.4,
+                label=f"{plain_text(curve.label)}: AUC {curve.auc:.3f}" if named else None)
     ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey", label="chance")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
-    ax.set_title(f"ROC, positive class {plain_text(positive)}", fontsize=10, wrap=True)
+    title = f"ROC, positive class {plain_text(positive)}"
+    if not named:
+        aucs = [c.auc for c in curves]
+        title += f"\n{len(curves)} runs, AUC {min(aucs):.3f} to {max(aucs):.3f}"
+    ax.set_title(title, fontsize=10, wrap=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     fig.set_layout_engine("constrained")
     canvas = FigureCanvasQTAgg(fig)

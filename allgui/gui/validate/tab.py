@@ -4,8 +4,6 @@ model and write the report."""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -29,81 +27,26 @@ from PySide6.QtWidgets import (
 )
 
 from allgui.core.errors import AllguiError, Cancelled
-from allgui.core.events import RunFinished, Sink
+from allgui.core.events import RunFinished
 from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.gui.tab import ProjectTab
 from allgui.gui.validate.evaluate import evaluate_button
 from allgui.gui.validate.figures import ConfusionView, roc_canvas
 from allgui.gui.validate.mistakes import Selection
+from allgui.gui.validate.work import (
+    BatchView,
+    export_chosen_run,
+    load_latest,
+    run_and_analyse,
+    write_reports,
+)
+from allgui.gui.widgets.elided import scrolled
 from allgui.gui.widgets.progress import JobProgress
 
+NAME_WIDTH = 200  # pixels a figure's name gets at the least in the table
 BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
              ("entered", "Entered below"))
-
-
-@dataclass(frozen=True)
-class BatchView:
-    """A batch and what the tab draws from it, computed on a worker thread."""
-
-    batch: object  # allgui.core.validation.batch.Batch
-    header: list[str]
-    rows: list[list[str]]
-    note: str
-    comparison: tuple[list[str], list[list[str]]]
-    roc: list  # allgui.core.report.figures.RocCurve
-
-
-def analyse_batch(batch) -> BatchView | None:
-    from allgui.core.report.figures import RocCurve
-    from allgui.core.validation.analysis import (
-        analyse,
-        comparison_rows,
-        metrics_note,
-        metrics_rows,
-    )
-    from allgui.core.validation.batch import TUNED, read_predictions
-    from allgui.core.validation.metrics import roc_points
-
-    if batch is None or not batch.runs_of(TUNED):
-        return None
-    analysis = analyse(batch, resamples=500)
-    header, rows = metrics_rows(analysis)
-    roc = []
-    if len(batch.classes) == 2:
-        pos = batch.classes.index(batch.positive_class)
-        for r in batch.runs_of(TUNED):
-            if r.predictions_path.is_file():
-                p = read_predictions(r.predictions_path, batch.classes)
-                fpr, tpr = roc_points(p.labels, p.probabilities, pos)
-                roc.append(RocCurve(f"run {r.index} (seed {r.seed})", fpr, tpr, r.metrics.auc_roc))
-    return BatchView(batch, header, rows, metrics_note(analysis), comparison_rows(analysis), roc)
-
-
-def run_and_analyse(project: Project, settings, sink: Sink, cancel: threading.Event) -> BatchView:
-    from allgui.core.validation.run import run_batch
-
-    return analyse_batch(run_batch(project, settings, sink, cancel))
-
-
-def load_latest(project: Project) -> BatchView | None:
-    from allgui.core.validation.batch import latest_batch
-
-    return analyse_batch(latest_batch(project))
-
-
-def export_chosen_run(project: Project, batch, sink: Sink, cancel: threading.Event):
-    """Export the batch's chosen run (lowest validation loss at its kept epoch;
-    the test set plays no part) into the project's models/, as ``allgui export`` does."""
-    from allgui.core.export.from_run import export_run
-
-    return export_run(project, batch, force=True, sink=sink)  # the same run: same file
-
-
-def write_reports(project: Project, batch, sink: Sink, cancel: threading.Event):
-    from allgui.core.report.build import write_report
-
-    return write_report(project, batch=batch, sink=sink, cancel=cancel)
 
 
 class ValidateTab(ProjectTab):
@@ -117,23 +60,25 @@ class ValidateTab(ProjectTab):
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(self._build_form())
+        # Long words (the batch, its test set, the run to export; the notes on the
+        # figures) scroll in place: the table and the figures keep their room.
         self.summary = QLabel("Run a batch after the search: the best trial by default.")
-        self.summary.setWordWrap(True)
-        self.summary.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        top.addWidget(self.summary, 1)
+        top.addWidget(scrolled(self.summary), 1)
         outer.addLayout(top)
 
         splitter = QSplitter(Qt.Horizontal)
-        table_box = QWidget()
-        tl = QVBoxLayout(table_box)
-        tl.setContentsMargins(0, 0, 0, 0)
+        table_box = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        tl.addWidget(self.table, 1)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 3 * rows + 6)
+        table_box.addWidget(self.table)
         self.note = QLabel("")
-        self.note.setWordWrap(True)
-        tl.addWidget(self.note)
+        table_box.addWidget(scrolled(self.note))
+        table_box.setChildrenCollapsible(False)
+        table_box.setStretchFactor(0, 3)
+        table_box.setStretchFactor(1, 2)
         splitter.addWidget(table_box)
         self.figures = QTabWidget()
         self._roc_holder = self._figure_page("ROC curves")
@@ -146,12 +91,15 @@ class ValidateTab(ProjectTab):
             lambda run, kind: self.open_gallery(run, Selection(kind)))
         self.gallery = None
         splitter.addWidget(self.figures)
-        self.figures.setMinimumSize(320, 200)
+        # room for the confusion view, which comes in with the first batch
+        self.figures.setMinimumSize(320, self.confusion.minimumSizeHint().height()
+                                    + self.figures.tabBar().sizeHint().height() + 8)
+        splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         outer.addWidget(splitter, 1)
 
-        buttons = QHBoxLayout()
+        bottom = QHBoxLayout()
         self.export_button = QPushButton("Export model (ONNX)")
         self.export_button.setToolTip("Export the run with the lowest validation loss at its "
                                       "kept epoch (chosen without the test set) into the "
@@ -160,14 +108,13 @@ class ValidateTab(ProjectTab):
         self.report_button = QPushButton("Write report (HTML + PDF)")
         self.report_button.clicked.connect(self.write_report)
         self.evaluate_button = evaluate_button(self)
-        buttons.addWidget(self.export_button)
-        buttons.addWidget(self.report_button)
-        buttons.addWidget(self.evaluate_button)
-        buttons.addStretch(1)
-        outer.addLayout(buttons)
+        bottom.addWidget(self.export_button)
+        bottom.addWidget(self.report_button)
+        bottom.addWidget(self.evaluate_button)
         self.progress = JobProgress()
         self.progress.stop_requested.connect(self.stop)
-        outer.addWidget(self.progress)
+        bottom.addWidget(self.progress, 1)
+        outer.addLayout(bottom)
         self.job_changed()
 
     def _figure_page(self, title: str) -> QVBoxLayout:
@@ -219,8 +166,14 @@ class ValidateTab(ProjectTab):
         form.addRow("", self.params)
         form.addRow("Baseline", self.baseline)
         form.addRow("", self.baseline_params)
-        form.addRow("Runs", self.runs)
-        form.addRow("Epochs (max)", self.epochs)
+        self._form = form
+        self.baseline.currentIndexChanged.connect(self._show_baseline_params)
+        self._show_baseline_params()
+        counts = QHBoxLayout()
+        counts.addWidget(self.runs, 1)
+        counts.addWidget(QLabel("Epochs (max)"))
+        counts.addWidget(self.epochs, 1)
+        form.addRow("Runs", counts)
         row = QHBoxLayout()
         self.run_button = QPushButton("Run validation")
         self.run_button.clicked.connect(self.start)
@@ -230,6 +183,10 @@ class ValidateTab(ProjectTab):
         row.addWidget(self.stop_button)
         form.addRow(row)
         return box
+
+    def _show_baseline_params(self) -> None:
+        # the baseline's own settings only for a baseline entered by hand
+        self._form.setRowVisible(self.baseline_params, self.baseline.currentData() == "entered")
 
     def save_choices(self) -> None:
         self.settings.set_choice("validate/runs", self.runs.value())
@@ -361,13 +318,17 @@ class ValidateTab(ProjectTab):
         self.table.clear()
         self.table.setColumnCount(len(header))
         self.table.setRowCount(len(rows))
-        self.table.setHorizontalHeaderLabels(header)
+        # "Run 1" over "(seed 0)": the runs' columns as narrow as their numbers
+        self.table.setHorizontalHeaderLabels([h.replace(" (seed", "\n(seed") for h in header])
         for r, cells in enumerate(rows):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c > 0:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                else:
+                    item.setToolTip(text)  # the figure's whole name, when shortened
                 self.table.setItem(r, c, item)
+        self._fit_names()
         cmp_header, cmp_rows = view.comparison
         note = view.note
         if cmp_rows:
@@ -380,6 +341,16 @@ class ValidateTab(ProjectTab):
         self.note.setText(note)
         self._draw_figures(view)
         self.job_changed()
+
+    def _fit_names(self) -> None:
+        """The figures' names at most a third of the table wide (shortened with
+        "…", whole on hover), so that the numbers beside them are in view."""
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        widest = max(NAME_WIDTH, self.table.viewport().width() // 3)
+        if header.sectionSize(0) > widest:
+            header.setSectionResizeMode(0, QHeaderView.Interactive)
+            header.resizeSection(0, widest)
 
     def _draw_figures(self, view: BatchView) -> None:
         from allgui.core.validation.batch import BASELINE, TUNED

@@ -39,6 +39,9 @@ def to_pixmap(rgb: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(image.copy())  # copy: the array may go away
 
 
+EMPTY_HEAT = "Empty heatmap: no part of this image spoke for the answer."
+
+
 def fit_heat(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A heatmap (float 0..1, or uint8 0..255) brought to the image's height x width."""
     heat = np.asarray(heat)
@@ -66,7 +69,7 @@ class ZoomView(QGraphicsView):
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setRenderHint(QPainter.SmoothPixmapTransform)
-        self.setMinimumSize(140, 120)
+        self.setMinimumSize(140, 96)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.fitted = True
 
@@ -126,10 +129,13 @@ class ImageViewer(QWidget):
         self.placeholder = placeholder
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)  # five rows under the picture: the picture keeps the room
         self.view = ZoomView()
         self.message = QLabel(placeholder)
         self.message.setAlignment(Qt.AlignCenter)
         self.message.setWordWrap(True)
+        # the picture's room even before there is one: showing it squeezes nothing
+        self.message.setMinimumHeight(self.view.minimumHeight())
         layout.addWidget(self.message, 1)
         layout.addWidget(self.view, 1)
         self.view.hide()
@@ -179,8 +185,10 @@ class ImageViewer(QWidget):
         self.patient = ElidedLabel("")
         scale_row.addWidget(self.patient, 1)
         layout.addLayout(scale_row)
-        self.heat_note = QLabel("")
-        self.heat_note.setWordWrap(True)
+        self.heat_note = ElidedLabel("")  # one line, kept when hidden: it squeezes nothing
+        keep = self.heat_note.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)
+        self.heat_note.setSizePolicy(keep)
         self.heat_note.hide()
         layout.addWidget(self.heat_note)
         self.caption = ElidedLabel("", Qt.ElideMiddle)
@@ -197,7 +205,13 @@ class ImageViewer(QWidget):
         self.caption.set_full_text(path)
         self.patient.set_full_text(f"Patient: {patient}" if patient else "")
         self.patient.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        self.heat_note.setText("" if heat is not None else no_heat_reason)
+        if heat is None:
+            note = no_heat_reason
+        elif not np.any(self._heat > 0):  # Grad-CAM keeps only what counts for the answer
+            note = EMPTY_HEAT
+        else:
+            note = ""
+        self.heat_note.setText(note)
         self.heat_note.setVisible(bool(self.heat_note.text()))
         self.message.hide()
         self.view.show()

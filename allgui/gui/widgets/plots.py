@@ -1,23 +1,32 @@
 """Live matplotlib plots in the window: Agg canvas, throttled redraws, and
 the user's zoom kept while data arrive.
 
-Figures are created and touched only on the GUI thread (events reach the
-tabs as queued signals). :class:`LivePlot` owns one figure; a tab changes its
-artists and calls :meth:`LivePlot.request_redraw`, which coalesces requests
-into at most one ``draw_idle`` per interval.
+Figures are changed only on the GUI thread (events reach the tabs as queued
+signals), and drawn in full on one worker thread (:mod:`.render`), so that a
+draw never pauses the window. :class:`LivePlot` owns one figure; a tab changes
+its artists and calls :meth:`LivePlot.request_redraw`, which coalesces
+requests into at most one redraw per interval: the changing lines repainted
+over a cached background (a few milliseconds, on the GUI thread), or a full
+draw on the worker while the plot leaves its figure alone.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+import shiboken6
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PySide6.QtCore import QEvent, QSize, QTimer, Signal
 from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+from allgui.gui.widgets.render import Canvas, figure_renderer, on_gui_thread
 
 REDRAW_INTERVAL_MS = 250
 
@@ -55,24 +64,6 @@ class _Toolbar(NavigationToolbar2QT):
                 self._actions[callback].setIcon(self._icon(image + ".png"))
 
 
-class _Canvas(FigureCanvasQTAgg):
-    """The Agg canvas, drawing only what can be seen, and laid out as it is
-    resized so that a resize costs one draw, not a draw and a relayout."""
-
-    def __init__(self, figure: Figure, on_resize: Callable[[], None]) -> None:
-        super().__init__(figure)
-        self._on_resize = on_resize
-
-    def _draw_idle(self) -> None:
-        # A hidden canvas keeps its draw pending; paintEvent does it when shown.
-        if self.isVisible():
-            super()._draw_idle()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)  # new figure size, and a draw_idle queued
-        self._on_resize()
-
-
 class LivePlot(QWidget):
     """A figure with a toolbar (zoom, pan, save) and a "Fit" button."""
 
@@ -92,11 +83,17 @@ class LivePlot(QWidget):
         # The layout is computed when the size or the margins change, not at every
         # draw: a constrained-layout pass doubles the cost of a draw.
         self.figure = Figure(figsize=figsize)
-        self.canvas = _Canvas(self.figure, self._resized)
+        self._ncols = ncols
+        self.canvas = Canvas(self.figure, self._resized, self._full_draw)
         self._layout_dirty = True
         self._full = True  # the next redraw must draw everything (limits changed)
-        self._margins: tuple[float, float, float, float] | None = None  # points; None: measured
+        self._margins: tuple[float, ...] | None = None  # points; None: measured
         self._pending = False  # a redraw was asked for while hidden
+        self._rendering = False  # a full draw is under way on the worker thread
+        self._again = False  # asked for while it was: redraw once it is done
+        self._generation = 0  # of full draws; a result for an older one is dropped
+        self._free = threading.Event()  # set when the worker has finished with the figure
+        self._free.set()
         self.canvas.setMinimumSize(200, 150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -116,7 +113,8 @@ class LivePlot(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._redraw)
-        self._updater: Callable[[], None] | None = None
+        self._updater: Callable[..., None] | None = None
+        self._snapshot: Callable[[], Any] | None = None
         self._animated: list = []
         self._background = None
         self._background_size = None
@@ -142,29 +140,51 @@ class LivePlot(QWidget):
             ax.yaxis.label.set_color(text)
             ax.title.set_color(text)
 
-    def set_updater(self, updater: Callable[[], None]) -> None:
-        """``updater`` refreshes the artists from the tab's data before a redraw."""
+    def set_updater(self, updater: Callable[..., None],
+                    snapshot: Callable[[], Any] | None = None) -> None:
+        """``updater`` refreshes the artists from the tab's data before a redraw,
+        on the GUI thread. With ``snapshot``, for a plot drawn from scratch each
+        time: ``snapshot()`` takes what to draw on the GUI thread (cheaply, so
+        that the tab may go on changing its data) and ``updater(data)`` makes
+        the artists from it on the worker thread, just before the draw."""
         self._updater = updater
+        self._snapshot = snapshot
+
+    def _update(self) -> None:
+        """Refresh the artists now, on this thread."""
+        if self._updater is not None:
+            self._updater(self._snapshot()) if self._snapshot is not None else self._updater()
 
     def request_redraw(self) -> None:
         if not self._timer.isActive():
             self._timer.start()
 
+    def redraw(self) -> None:
+        """Redraw now: the changing lines at once, a full draw on the worker thread."""
+        self._timer.stop()
+        self._redraw()
+
     def redraw_now(self) -> None:
+        """Redraw at once, on this thread (a click asked for it, or a test)."""
         self._timer.stop()
         self._redraw(force=True)
 
+    def wait_drawn(self, timeout: float = 10.0) -> None:
+        """Wait until the worker has finished with the figure (before changing
+        it outside the redraw cycle); a result still to come is dropped."""
+        if self._rendering:
+            self._free.wait(timeout)
+            self._generation += 1
+            self._rendering = self.canvas.rendering = False
+
     def _resized(self) -> None:
-        # Lay out now, for the draw the resize has queued, rather than at the
-        # next data update, which may come mid-search. The hidden pages of a tab
-        # widget are resized too: they are laid out when shown.
+        # Laid out with the draw the resize has queued (on the worker thread).
         self._layout_dirty = True
-        if self.isVisible():
-            self._layout()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.PaletteChange:  # the system switched light/dark
+            self.wait_drawn()
             self.apply_palette()
             if hasattr(self, "toolbar"):
                 self.toolbar.refresh_icons()
@@ -173,36 +193,39 @@ class LivePlot(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._layout_dirty:
-            self._layout()  # before the first paint draws the figure
-        if self._pending:
-            self.request_redraw()
+        if self._pending:  # right after the first paint (the last picture, or none)
+            QTimer.singleShot(0, self, self._redraw)
         self.shown.emit()
 
-    def set_margins(self, left: float, bottom: float, right: float, top: float) -> None:
-        """Fixed margins in points, for a plot whose labels are known in advance
-        (a plot redrawn from scratch mid-search): laying out is then arithmetic,
+    def set_margins(self, left: float, bottom: float, right: float, top: float,
+                    gap: float = 0.0) -> None:
+        """Fixed margins in points (``gap``: between axes side by side), for a
+        plot whose labels are known in advance: laying out is then arithmetic,
         not the measuring of every label."""
-        if self._margins != (left, bottom, right, top):
-            self._margins = (left, bottom, right, top)
+        if self._margins != (left, bottom, right, top, gap):
+            self._margins = (left, bottom, right, top, gap)
             self._layout_dirty = True
 
-    def _layout(self) -> None:
+    def _layout(self) -> bool:
+        """Lay the axes out for the figure's size; False when it is too small."""
         w, h = self.figure.get_size_inches()
         if w * self.figure.dpi < 50 or h * self.figure.dpi < 50:
-            return
+            return False
         if self._margins is not None:
-            left, bottom, right, top = (m / 72 for m in self._margins)  # points to inches
-            if left + right < w - 0.5 and bottom + top < h - 0.5:
+            left, bottom, right, top, gap = (m / 72 for m in self._margins)  # points to inches
+            n = self._ncols
+            width = (w - left - right - (n - 1) * gap) / n  # of one axes
+            if width > 0.5 and bottom + top < h - 0.5:
                 self.figure.subplots_adjust(left=left / w, right=1 - right / w,
-                                            bottom=bottom / h, top=1 - top / h)
-                self._layout_dirty = False
-            return
+                                            bottom=bottom / h, top=1 - top / h,
+                                            wspace=gap / width)
+                return True
+            return False
         try:
             ConstrainedLayoutEngine().execute(self.figure)
         except (ValueError, RuntimeError):  # too small to lay out: keep the last one
-            return
-        self._layout_dirty = False
+            return False
+        return True
 
     def animate(self, *artists) -> None:
         """Mark ``artists`` (lines, titles) as the ones that change: while the
@@ -214,8 +237,9 @@ class LivePlot(QWidget):
 
     def _on_draw(self, event) -> None:
         # After every full draw (ours, a resize, the toolbar's): keep the
-        # background and put the changing artists on top of it.
-        if not self._animated:
+        # background and put the changing artists on top of it. A draw on the
+        # worker thread has its turn when its picture is swapped in.
+        if not self._animated or not on_gui_thread():
             return
         self._background = self.canvas.copy_from_bbox(self.figure.bbox)
         self._background_size = self.canvas.get_width_height()
@@ -223,7 +247,8 @@ class LivePlot(QWidget):
             self.figure.draw_artist(artist)
 
     def _blit(self) -> bool:
-        if self._background is None or self._background_size != self.canvas.get_width_height():
+        if self._rendering or self._background is None or \
+                self._background_size != self.canvas.get_width_height():
             return False
         self.canvas.restore_region(self._background)
         for artist in self._animated:
@@ -260,6 +285,7 @@ class LivePlot(QWidget):
 
     def set_view(self, index: int, xlim=None, ylim=None) -> None:
         """Limits the tab knows in advance (say, epochs 1..N), kept as automatic."""
+        self.wait_drawn()
         ax = self.axes[index]
         if xlim is not None:
             ax.set_xlim(*xlim)
@@ -271,11 +297,16 @@ class LivePlot(QWidget):
         self._auto_limits[index] = limits
 
     def _redraw(self, force: bool = False) -> None:
+        if force:
+            self.wait_drawn()
+        elif self._rendering:
+            self._again = True  # the figure is the worker's until it is drawn
+            return
         if not self.isVisible() and not force:
             self._pending = True  # drawn when shown: hidden plots cost nothing
             return
         self._pending = False
-        if self._updater is not None:
+        if self._updater is not None and self._snapshot is None:
             self._updater()
         full = self._full or self._layout_dirty or not self._animated
         for i, ax in enumerate(self.axes if self.keep_zoom else ()):
@@ -291,13 +322,70 @@ class LivePlot(QWidget):
         if not full and self.isVisible() and self._blit():
             self.blit_count += 1
             return
-        if self._layout_dirty:
-            self._layout()
+        if not force:
+            self._full_draw()
+            return
+        if self._snapshot is not None:
+            self._update()
+        if self._layout_dirty and self._layout():
+            self._layout_dirty = False
         self._full = False
-        if force and self.isVisible():
+        if self.isVisible():
             self.canvas.draw()  # asked for now (a click): not after the job has started
         else:
             self.canvas.draw_idle()
+
+    def _full_draw(self) -> None:
+        """Draw everything on the worker thread; the GUI thread goes on answering
+        and shows the last picture until the new one is swapped in."""
+        if self._rendering:
+            self._again = True
+            return
+        w, h = self.canvas.get_width_height(physical=True)
+        if w <= 0 or h <= 0:
+            return
+        key = (w, h, self.figure.dpi)
+        data = self._snapshot() if self._snapshot is not None else None
+        build = self._updater if self._snapshot is not None else None
+        layout = self._layout_dirty
+        figure = self.figure
+
+        def job() -> tuple[RendererAgg, bool]:
+            if build is not None:
+                build(data)
+            laid_out = (layout or self._layout_dirty) and self._layout()  # margins may be new
+            renderer = RendererAgg(w, h, key[2])
+            figure.draw(renderer)
+            return renderer, laid_out
+
+        self._rendering = self.canvas.rendering = True
+        self._again = False
+        self._full = False
+        self._generation += 1
+        generation = self._generation
+        figure_renderer().submit(job, lambda result, error: self._drawn(
+            generation, key, result, error), self._free)
+
+    def _drawn(self, generation: int, key: tuple, result, error) -> None:
+        if not shiboken6.isValid(self) or generation != self._generation:
+            return  # closed, or drawn since on this thread
+        self._rendering = False
+        canvas = self.canvas
+        current = (*canvas.get_width_height(physical=True), self.figure.dpi)
+        if error is not None or current != key:
+            self._full = True  # resized meanwhile (or it failed): once more, at the new size
+            self._again = self._again or current != key
+        else:
+            renderer, laid_out = result
+            if laid_out:
+                self._layout_dirty = False
+            canvas.renderer, canvas._lastKey = renderer, key
+            self._on_draw(None)  # the background for blitting, the changing lines on top
+            canvas.update()
+        canvas.rendering = False  # a mouse move kept meanwhile is taken now
+        if self._again:
+            self._again = False
+            self._redraw()
 
     def user_zoomed(self, index: int = 0) -> bool:
         ax = self.axes[index]
@@ -305,6 +393,7 @@ class LivePlot(QWidget):
         return auto is not None and auto != (ax.get_xlim(), ax.get_ylim())
 
     def fit(self) -> None:
+        self.wait_drawn()
         self.fit_requested.emit()
         self._auto_limits.clear()
         for ax in self.axes:
@@ -312,6 +401,7 @@ class LivePlot(QWidget):
         self._redraw(force=True)
 
     def clear(self) -> None:
+        self.wait_drawn()
         self._animated.clear()
         self._background = None
         for ax in self.axes:

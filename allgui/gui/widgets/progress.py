@@ -59,8 +59,8 @@ class JobProgress(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the job; finished work is kept (Esc)")
         self.stop_button.clicked.connect(self._stop)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.bar, 2)
+        layout.addWidget(self.label, 1)  # as wide as the bar: a phase's words are read
+        layout.addWidget(self.bar, 1)
         layout.addWidget(self.eta)
         layout.addWidget(self.stop_button)
         self._clock = PhaseClock()

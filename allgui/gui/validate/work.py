@@ -1,0 +1,76 @@
+"""What the Validate tab's jobs run, off the GUI thread: a batch trained and
+analysed, the latest batch read back, the chosen run exported, the report
+written. The engine is imported inside each function (the window opens
+without torch)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from allgui.core.events import Sink
+from allgui.core.project import Project
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """A batch and what the tab draws from it, computed on a worker thread."""
+
+    batch: object  # allgui.core.validation.batch.Batch
+    header: list[str]
+    rows: list[list[str]]
+    note: str
+    comparison: tuple[list[str], list[list[str]]]
+    roc: list  # allgui.core.report.figures.RocCurve
+
+
+def analyse_batch(batch) -> BatchView | None:
+    from allgui.core.report.figures import RocCurve
+    from allgui.core.validation.analysis import (
+        analyse,
+        comparison_rows,
+        metrics_note,
+        metrics_rows,
+    )
+    from allgui.core.validation.batch import TUNED, read_predictions
+    from allgui.core.validation.metrics import roc_points
+
+    if batch is None or not batch.runs_of(TUNED):
+        return None
+    analysis = analyse(batch, resamples=500)
+    header, rows = metrics_rows(analysis)
+    roc = []
+    if len(batch.classes) == 2:
+        pos = batch.classes.index(batch.positive_class)
+        for r in batch.runs_of(TUNED):
+            if r.predictions_path.is_file():
+                p = read_predictions(r.predictions_path, batch.classes)
+                fpr, tpr = roc_points(p.labels, p.probabilities, pos)
+                roc.append(RocCurve(f"run {r.index}", fpr, tpr, r.metrics.auc_roc))
+    return BatchView(batch, header, rows, metrics_note(analysis), comparison_rows(analysis), roc)
+
+
+def run_and_analyse(project: Project, settings, sink: Sink, cancel: threading.Event) -> BatchView:
+    from allgui.core.validation.run import run_batch
+
+    return analyse_batch(run_batch(project, settings, sink, cancel))
+
+
+def load_latest(project: Project) -> BatchView | None:
+    from allgui.core.validation.batch import latest_batch
+
+    return analyse_batch(latest_batch(project))
+
+
+def export_chosen_run(project: Project, batch, sink: Sink, cancel: threading.Event):
+    """Export the batch's chosen run (lowest validation loss at its kept epoch;
+    the test set plays no part) into the project's models/, as ``allgui export`` does."""
+    from allgui.core.export.from_run import export_run
+
+    return export_run(project, batch, force=True, sink=sink)  # the same run: same file
+
+
+def write_reports(project: Project, batch, sink: Sink, cancel: threading.Event):
+    from allgui.core.report.build import write_report
+
+    return write_report(project, batch=batch, sink=sink, cancel=cancel)
