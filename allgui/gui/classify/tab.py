@@ -142,7 +142,7 @@ class ClassifyTab(ProjectTab):
         layout.addWidget(self.image_label, 1)
         self.answer_label = QLabel("")
         self.answer_label.setTextFormat(Qt.RichText)
-        layout.addWidget(scrolled(self.answer_label, lines=3))  # its room is kept
+        layout.addWidget(scrolled(self.answer_label, lines=3, grow=False))  # the picture grows
         self.save_image_button = QPushButton("Save image as shown…")
         self.save_image_button.setToolTip("Save the picture as drawn here, with the heatmap "
                                           "when it is shown, as a PNG file")

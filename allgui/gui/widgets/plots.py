@@ -253,7 +253,9 @@ class LivePlot(QWidget):
         self.canvas.restore_region(self._background)
         for artist in self._animated:
             self.figure.draw_artist(artist)
-        self.canvas.blit(self.figure.bbox)
+        # painted at the event loop's next turn (not at once, as canvas.blit would):
+        # the window answers in between
+        self.canvas.update()
         return True
 
     @staticmethod
@@ -285,8 +287,12 @@ class LivePlot(QWidget):
 
     def set_view(self, index: int, xlim=None, ylim=None) -> None:
         """Limits the tab knows in advance (say, epochs 1..N), kept as automatic."""
-        self.wait_drawn()
         ax = self.axes[index]
+        want = (tuple(xlim) if xlim is not None else ax.get_xlim(),
+                tuple(ylim) if ylim is not None else ax.get_ylim())
+        if self._auto_limits.get(index) == want == (ax.get_xlim(), ax.get_ylim()):
+            return  # as they are: nothing to wait for, nothing to draw
+        self.wait_drawn()
         if xlim is not None:
             ax.set_xlim(*xlim)
         if ylim is not None:
