@@ -50,6 +50,18 @@ def test_dropped_images_and_folder_are_classified_and_saved(
     assert tab.table.rowCount() == 1 + 4
     problems = [tab.table.item(r, 6).text() for r in range(tab.table.rowCount())]
     assert sum(bool(p) for p in problems) == 1  # the broken file, with its reason
+    # Probabilities read alike in every row (four decimals) and sort by value.
+    shown = [tab.table.item(r, 2).text() for r in range(tab.table.rowCount())
+             if tab.table.item(r, 2).text()]
+    assert shown and all(len(t.split(".")[1]) == 4 for t in shown)
+    from allgui.gui.classify.tab import _number
+
+    assert _number(0.777).text() == "0.7770"  # not "0.777" beside "0.6778"
+    tab.table.sortItems(2)
+    values = [float(t) for t in (tab.table.item(r, 2).text() for r in range(tab.table.rowCount()))
+              if t]
+    assert values == sorted(values)
+    tab.table.sortItems(0)
 
     tab.table.selectRow(problems.index(""))
     assert tab.image_label.pixmap() is not None and not tab.image_label.pixmap().isNull()

@@ -402,10 +402,22 @@ class ClassifyTab(ProjectTab):
         self.log(f"Saved {count(len(rows), 'result')} to {path}")
 
 
+class _NumberItem(QTableWidgetItem):
+    """A number shown with four decimals in every row ("0.7770", not "0.777")
+    and sorted by its value, not its text."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"{float(value):.4f}")
+        self.value = float(value)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        if isinstance(other, _NumberItem):
+            return self.value < other.value
+        return self.text() < other.text()  # a row without a number (a file not read)
+
+
 def _number(value: float) -> QTableWidgetItem:
-    item = QTableWidgetItem()
-    item.setData(Qt.DisplayRole, round(float(value), 4))
-    return item
+    return _NumberItem(value)
 
 
 def _html(text: str) -> str:
