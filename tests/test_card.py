@@ -143,5 +143,8 @@ def test_batch_json_of_an_older_version_still_reads(tmp_path):
         "split": {"method": "image", "seed": 3, "leaky": True}}))
     batch = load_batch(folder)  # no study, no dataset, no views: empty records
     assert batch.model == ModelRecord("resnet18", "none", 32, "cached")
+    # Written before the augmentation's probability was recorded: every image transformed.
+    assert batch.model.augment_probability == 1.0
+    assert "Every training image was transformed" in batch.model.views_note()
     assert (batch.split.method, batch.split.seed, batch.split.leaky) == ("image", 3, True)
     assert batch.study == StudySummary() and batch.dataset.empty

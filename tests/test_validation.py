@@ -254,6 +254,9 @@ def test_validation_trains_the_model_the_trial_trained(demo, tmp_path):
         assert conf.params["backbone"] == "mobilenetv3_small_050"
         assert conf.params["weights"] == "none" and conf.params["finetune_stages"] == 0
     assert batch.model.backbone == "mobilenetv3_small_050" and batch.model.weights == "none"
+    # The report says how the runs were augmented: half the draws exact.
+    assert batch.model.augment_probability == 0.5
+    assert "probability 0.5 and otherwise only flipped" in batch.model.views_note()
     _, info = load_checkpoint(batch.runs_of(TUNED)[0].checkpoint)
     assert info.model_config.backbone == "mobilenetv3_small_050"
 

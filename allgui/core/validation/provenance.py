@@ -32,9 +32,22 @@ class ModelRecord:
     views: int = 0  # augmented views per image (cached mode)
     finetune_stages: int = 0
     shared_views: bool = False  # the runs reused the search's augmented views (no new pass)
+    # Chance that an image of a view was transformed (else only flipped); batches
+    # written before it was recorded transformed every image, as the paper did.
+    augment_probability: float = 1.0
 
     def views_note(self) -> str:
-        """What the runs' augmentation cost, in words for the report."""
+        """What the runs' augmentation was and cost, in words for the report."""
+        return self._cost_note() + " " + self._draws_note()
+
+    def _draws_note(self) -> str:
+        if self.augment_probability >= 1.0:
+            return "Every training image was transformed (the paper's augmentation)."
+        return (f"Each training image was transformed with probability "
+                f"{self.augment_probability:g} and otherwise only flipped, so that the head "
+                "also trains on the plain images' features it is scored on.")
+
+    def _cost_note(self) -> str:
         if self.mode != "cached":
             return ("Each run augmented the images and ran the backbone every epoch "
                     "(online mode).")
@@ -49,14 +62,16 @@ class ModelRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"backbone": self.backbone, "weights": self.weights,
                 "image_size": self.image_size, "mode": self.mode, "views": self.views,
-                "finetune_stages": self.finetune_stages, "shared_views": self.shared_views}
+                "finetune_stages": self.finetune_stages, "shared_views": self.shared_views,
+                "augment_probability": self.augment_probability}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
         return cls(str(data.get("backbone", "")), str(data.get("weights", "")),
                    int(data.get("image_size", 0)), str(data.get("mode", "")),
                    int(data.get("views", 0)), int(data.get("finetune_stages", 0)),
-                   bool(data.get("shared_views", False)))
+                   bool(data.get("shared_views", False)),
+                   float(data.get("augment_probability", 1.0)))
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     for cfg in filter(None, (tuned_cfg, base_cfg)):
         if not cfg.finetune_stages and cfg.backbone not in shared:
             shared[cfg.backbone] = build_model(cfg)
+    from allgui.core.train.augment import PAPER_AUGMENTATION  # torch: imported when a batch runs
+
     runs_dir = project.runs_dir
     batch_id = new_batch_id(runs_dir)
     batch = Batch(
@@ -260,7 +262,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
         model=ModelRecord(tuned_cfg.backbone, tuned_cfg.weights, prepared.image_size, mode,
-                          views, tuned_cfg.finetune_stages, not settings.independent_views),
+                          views, tuned_cfg.finetune_stages, not settings.independent_views,
+                          PAPER_AUGMENTATION.probability),
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
