@@ -207,8 +207,10 @@ def test_stop_cancels_and_writes_nothing(window, captured, monkeypatch, tiny_onn
     from allgui.core.infer.classifier import Classifier
 
     real = Classifier.classify_prepared
+    calls = []
 
     def slow(self, images, **kw):
+        calls.append(len(images))
         time.sleep(0.3)
         return real(self, images, **kw)
 
@@ -222,10 +224,10 @@ def test_stop_cancels_and_writes_nothing(window, captured, monkeypatch, tiny_onn
     assert dialog.job is not None and not dialog.evaluate_button.isEnabled()
     wait_until(lambda: dialog.progress.bar.maximum() > 0, 60_000)
     assert dialog.progress.stop_button.isEnabled()
-    started = time.monotonic()
     dialog.progress.stop_button.click()
     wait_until(lambda: dialog.job is None, 30_000)
-    assert time.monotonic() - started < 5
+    # Stopped between batches: not every image was classified (behaviour, not time).
+    assert sum(calls) < 24 + 40
     assert "Stopped" in dialog.progress.label.text()
     assert captured.errors == [] and dialog.evaluation is None
     assert not (labelled.parent / "evaluation-tiny").exists()
@@ -260,17 +262,15 @@ def test_the_evaluation_path_loads_no_torch(tmp_path, labelled):
 
 def test_stop_answers_while_the_intervals_are_computed(window, captured, monkeypatch, tiny_onnx,
                                                        labelled):
-    import time
 
     dialog = open_dialog(window)
     dialog.resamples = 1_000_000  # far longer than the test waits
     choose(dialog, monkeypatch, tiny_onnx, labelled)
     dialog.evaluate_button.click()
     wait_until(lambda: "bootstrap" in dialog.progress.label.text(), 60_000)
-    started = time.monotonic()
     dialog.progress.stop_button.click()
-    wait_until(lambda: dialog.job is None, 30_000)
-    assert time.monotonic() - started < 5
+    wait_until(lambda: dialog.job is None, 30_000)  # a million resamples would take hours
+    assert dialog.evaluation is None  # the intervals were never finished
     assert "Stopped" in dialog.progress.label.text() and captured.errors == []
 
 
