@@ -14,6 +14,14 @@ ECE before/after temperature scaling), means over the seeds, and the
 paired differences against the probe. Every figure is on the held-out test
 part, which no trial saw. Projects go under ``--work`` (kept: open their
 reports or study.db afterwards).
+
+One split's test part is small (120 images: one image is 0.008 of
+accuracy), so ``--splits N`` repeats the whole pipeline (search, runs,
+baselines) on N splits drawn with split seeds 0..N-1 and ends with each
+model's mean over the splits and the tuned-minus-probe difference of every
+split. ``--reuse`` takes a project's finished batch of the same protocol
+instead of training it again (the study is resumed as usual: a finished
+study runs no trial).
 """
 
 from __future__ import annotations
@@ -42,9 +50,27 @@ def manifest(task: str, folder: Path, out: Path) -> Path:
     return out
 
 
-def run_task(task: str, args, work: Path) -> dict:
+def _reusable(project, args):
+    """The project's newest finished batch run with this protocol, or None."""
+    from allgui.core.validation.batch import latest_batch
+
+    batch = latest_batch(project)
+    if (batch is None or batch.state != "finished" or batch.probe is None
+            or batch.baseline is None or len(batch.seeds) != args.runs
+            or batch.max_epochs != args.val_epochs):
+        return None
+    return batch
+
+
+def run_task(task: str, args, work: Path, split_seed: int = 0) -> dict:
     from allgui.core.model.params import untuned_defaults
-    from allgui.core.project import DatasetSettings, ModelSettings, Project, ProjectSettings
+    from allgui.core.project import (
+        DatasetSettings,
+        ModelSettings,
+        Project,
+        ProjectSettings,
+        SplitSettings,
+    )
     from allgui.core.report.build import write_report
     from allgui.core.search.runner import SearchSettings, run_search
     from allgui.core.validation.analysis import analyse
@@ -53,21 +79,27 @@ def run_task(task: str, args, work: Path) -> dict:
     folder = work / task
     folder.mkdir(parents=True, exist_ok=True)
     data = manifest(task, Path(args.data), folder / "manifest.csv")
-    root = folder / "project"
+    # Split seed 0 keeps the folder it always had, so older projects are reused.
+    root = folder / "project" if split_seed == 0 else folder / f"split-{split_seed}" / "project"
     if (root / "project.toml").exists():
         project = Project.open(root)
     else:
         project = Project.create(root, ProjectSettings(
             dataset=DatasetSettings(str(data), args.size),
+            split=SplitSettings(seed=split_seed),
             model=ModelSettings("tf_efficientnet_lite0", str(args.weights))))
     started = time.perf_counter()
     run_search(project, SearchSettings(trials=args.trials, epochs=args.epochs, views=args.views,
                                        device=args.device))
     searched = time.perf_counter() - started
-    batch = run_batch(project, ValidationSettings(
-        runs=args.runs, epochs=args.val_epochs, baseline=untuned_defaults(),
-        baseline_source="allgui's untuned head", device=args.device,
-        independent_views=not args.shared_views))
+    batch = _reusable(project, args) if args.reuse else None
+    if batch is not None:
+        print(f"  ({task}, split seed {split_seed}: reusing batch {batch.batch_id})")
+    else:
+        batch = run_batch(project, ValidationSettings(
+            runs=args.runs, epochs=args.val_epochs, baseline=untuned_defaults(),
+            baseline_source="allgui's untuned head", device=args.device,
+            independent_views=not args.shared_views))
     analysis = analyse(batch, resamples=200)
     try:
         write_report(project)
@@ -77,19 +109,43 @@ def run_task(task: str, args, work: Path) -> dict:
             "total_s": time.perf_counter() - started, "batch": batch}
 
 
+FIGURES = ("balanced_accuracy", "f1_weighted", "auc_roc")
+
+
+def _means(result: dict, key: str) -> list[float]:
+    """Tuned, untuned and probe: each one's mean over the seeds of ``key``."""
+    row = result["analysis"].row(key)
+    return [s.mean if s is not None else float("nan") for s in
+            (row.tuned_summary, row.baseline_summary, row.probe_summary)]
+
+
+def across_splits(task: str, results: list[dict]) -> str:
+    """Each model's mean over the splits, and tuned - probe split by split."""
+    lines = [f"== {task}: {len(results)} splits (split seeds 0..{len(results) - 1})",
+             f"  {'figure':<28}{'tuned':>10}{'untuned':>10}{'probe':>10}{'tuned-probe':>14}"
+             "   per split (tuned-probe)"]
+    for key in FIGURES:
+        per = [_means(r, key) for r in results]
+        means = [sum(m[i] for m in per) / len(per) for i in range(3)]
+        diffs = [m[0] - m[2] for m in per]
+        lines.append(f"  {key:<28}" + "".join(f"{m:>10.3f}" for m in means)
+                     + f"{means[0] - means[2]:>+14.3f}   "
+                     + " ".join(f"{d:+.3f}" for d in diffs))
+    return "\n".join(lines)
+
+
 def table(task: str, result: dict) -> str:
     from allgui.core.validation.batch import BASELINE, PROBE, TUNED
     from allgui.core.validation.calibration import Calibration
 
     a, b = result["analysis"], result["batch"]
     labels = (TUNED, BASELINE, PROBE)
-    lines = [f"== {task}: {b.test_set}; {len(b.seeds)} seeds; search "
+    lines = [f"== {task}, split seed {b.split.seed}: {b.test_set}; {len(b.seeds)} seeds; search "
              f"{result['search_s']:.0f} s, all {result['total_s']:.0f} s",
              f"  {'figure':<28}{'tuned':>10}{'untuned':>10}{'probe':>10}{'tuned-probe':>14}"]
-    for key in ("balanced_accuracy", "f1_weighted", "auc_roc"):
+    for key in FIGURES:
         row = a.row(key)
-        means = [s.mean if s is not None else float("nan") for s in
-                 (row.tuned_summary, row.baseline_summary, row.probe_summary)]
+        means = _means(result, key)
         p = row.probe_paired
         diff = (f"{p.mean_difference:+.3f}" if p is not None and p.mean_difference is not None
                 else "-")
@@ -119,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-epochs", type=int, default=40)
     parser.add_argument("--shared-views", action="store_true",
                         help="validation runs reuse the search's views (no new feature pass)")
+    parser.add_argument("--splits", type=int, default=1,
+                        help="repeat the pipeline on this many splits (split seeds 0..N-1)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take a project's finished batch of this protocol instead of "
+                             "training it again")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--work", default="", help="folder for the projects (default: a temp one)")
@@ -135,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.runs} runs x {args.val_epochs} epochs, "
           f"{'shared' if args.shared_views else 'independent'} views; projects in {work}")
     for task in args.tasks.split(","):
-        print(table(task, run_task(task, args, work)), flush=True)
+        results = []
+        for split_seed in range(max(1, args.splits)):
+            results.append(run_task(task, args, work, split_seed))
+            print(table(task, results[-1]), flush=True)
+        if len(results) > 1:
+            print(across_splits(task, results), flush=True)
     return 0
 
 

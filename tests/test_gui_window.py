@@ -177,3 +177,17 @@ def test_window_modules_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_questions_show_names_as_written_never_as_markup(qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from allgui.gui import dialogs
+
+    # A project or folder name from elsewhere can hold markup; the question names it.
+    box = dialogs.question_box(None, "Replace?", "<b>x</b><img src=y> already holds a report")
+    qtbot.addWidget(box)
+    assert box.textFormat() == Qt.PlainText
+    assert box.text() == "<b>x</b><img src=y> already holds a report"
+    assert box.defaultButton() is box.button(QMessageBox.No)  # Enter keeps things as they are

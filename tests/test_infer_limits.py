@@ -55,23 +55,27 @@ def test_a_fifo_in_place_of_the_model_is_refused_at_once(tmp_path):
     assert "not an ordinary file" in box["error"].message
 
 
-def test_a_3_gb_file_is_refused_before_it_is_read(tmp_path):
+def test_a_3_gb_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import onnxruntime
+
     huge = tmp_path / "huge.onnx"
     with open(huge, "wb") as fh:
         fh.truncate(3 * 2**30)  # sparse: no disk space, no time
-    started = time.monotonic()
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model file was loaded")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", no_loading)
     with pytest.raises(ModelFileError, match="larger than any ONNX model can be"):
         read_model_info(huge)
-    assert time.monotonic() - started < 2
 
 
 def test_a_model_that_never_ends_is_stopped(tmp_path):
     path = handmade_model(tmp_path / "loop.onnx", loop=10**15)
     clf = Classifier(path, device="cpu", run_seconds=0.5)
-    started = time.monotonic()
-    with pytest.raises(ModelFileError, match="took longer than 0.5 s"):
-        clf.classify(BLANK)
-    assert time.monotonic() - started < 10
+    box = _finishes(lambda: clf.classify(BLANK), 60)  # a hang guard, not a speed check
+    assert isinstance(box.get("error"), ModelFileError)
+    assert "took longer than 0.5 s" in box["error"].message
     with pytest.raises(ModelFileError, match="took longer"):  # and stays refused
         clf.classify(BLANK)
 
