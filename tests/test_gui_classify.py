@@ -101,6 +101,8 @@ def test_bad_inputs_are_plain_dialogs(window, qtbot, captured, tmp_path, cnmc_sa
     message, details = captured.errors[-1]
     assert "corrupt.onnx" in message and "Traceback" not in message and details
     assert tab.classifier is None
+    bar = tab.progress.bar  # work that failed is not shown as done
+    assert bar.value() < bar.maximum() and "could not be loaded" in tab.progress.label.text()
 
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")

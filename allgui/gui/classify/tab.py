@@ -192,7 +192,7 @@ class ClassifyTab(ProjectTab):
 
     def _model_failed(self, exc: BaseException) -> None:
         self._pending = []
-        self.progress.set_running(False, "The model could not be loaded.")
+        self.progress.set_running(False, "The model could not be loaded.", done=False)
         self.show_error(exc, "Cannot load the model")
 
     # -- images ----------------------------------------------------------------------
@@ -240,7 +240,7 @@ class ClassifyTab(ProjectTab):
                      on_failure=self._classify_failed)
 
     def _classify_failed(self, exc: BaseException) -> None:
-        self.progress.set_running(False, "Classification failed.")
+        self.progress.set_running(False, "Classification failed.", done=False)
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "Classification failed")
 

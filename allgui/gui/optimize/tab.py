@@ -372,7 +372,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         state = "stopped" if result.stopped else "finished"
         best = (f"; best {result.best.value:.4f} (trial {result.best.number})"
                 if result.best else "")
-        self.progress.set_running(False, f"Search {state}{best}.")
+        self.progress.set_running(False, f"Search {state}{best}.", done=not result.stopped)
         self.study_label.setText(
             f"Study '{result.study_name}': {study_words(result)}; trials took "
             f"{format_duration(result.study_s)} in all (this run "
@@ -389,7 +389,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "The search did not run." if not isinstance(
-            exc, Cancelled) else "Stopped.")
+            exc, Cancelled) else "Stopped.", done=False)
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "The search stopped")
 

@@ -324,8 +324,7 @@ class EvaluationDialog(JobsMixin, QDialog):
         stopped = isinstance(exc, Cancelled)
         self.progress.set_running(False, ("Stopped: nothing was evaluated or written."
                                           if stopped else "The evaluation did not finish.")
-                                  + kept)
-        self.progress.bar.setValue(0)  # not a full bar for work that did not end
+                                  + kept, done=False)
         if stopped:
             self.tab.log("Evaluation stopped; nothing was written.")
             return
@@ -361,7 +360,7 @@ class EvaluationDialog(JobsMixin, QDialog):
     def _write_failed(self, exc: BaseException) -> None:
         self._remove_empty_folder()
         self.report_label.setText("No report written yet: use 'Write report to…'.")
-        self.progress.set_running(False, "Evaluated; the report was not written.")
+        self.progress.set_running(False, "Evaluated; the report was not written.", done=False)
         message, details = plain_message(exc)
         self.show_error(AllguiError(
             f"The evaluation finished and is shown here, but its report was not written: "

@@ -291,14 +291,14 @@ class ValidateTab(ProjectTab):
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Stopped." if isinstance(exc, Cancelled)
-                                  else "Did not finish.")
+                                  else "Did not finish.", done=False)
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "Validation")
 
     # -- results ------------------------------------------------------------------------------
     def _show(self, view: BatchView | None) -> None:
         if view is None:
-            self.progress.set_running(False, "No finished run.")
+            self.progress.set_running(False, "No finished run.", done=False)
             return
         self.view = view
         self.window_.session.set_batch(view)
@@ -306,7 +306,8 @@ class ValidateTab(ProjectTab):
         chosen = b.chosen_run()
         synthetic = ("<br><b style='color:#b00020'>SYNTHETIC demo data: these figures say "
                      "nothing about real cells.</b>" if b.dataset.synthetic else "")
-        self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.")
+        self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.",
+                                  done=b.state == "finished")
         self.summary.setText(
             f"<b>Batch {b.batch_id}</b> ({b.state}): {b.tuned.source}, "
             f"{count(len(b.runs_of('tuned')), 'finished run')} of up to "

@@ -71,7 +71,9 @@ class JobProgress(QWidget):
         self.label.setText("Stopping…")
         self.stop_requested.emit()
 
-    def set_running(self, running: bool, text: str = "") -> None:
+    def set_running(self, running: bool, text: str = "", done: bool = True) -> None:
+        """Running: a busy bar. Ended: ``text``, and a full bar only when the
+        work ended whole (``done``); a failed or stopped job leaves it empty."""
         self.stop_button.setEnabled(running)
         if running:
             self._clock = PhaseClock()
@@ -80,7 +82,7 @@ class JobProgress(QWidget):
             self.eta.setText("")
         else:
             self.bar.setRange(0, 1)
-            self.bar.setValue(1 if text else 0)
+            self.bar.setValue(1 if text and done else 0)
             self.label.setText(text)
             self.eta.setText("")
 
