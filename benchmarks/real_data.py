@@ -50,16 +50,21 @@ def manifest(task: str, folder: Path, out: Path) -> Path:
     return out
 
 
-def _reusable(project, args):
-    """The project's newest finished batch run with this protocol, or None."""
+def _reusable(project, args, best_trial: int | None):
+    """The project's newest finished batch of this protocol that validated the
+    study's best trial as it stands now, or None."""
     from allgui.core.validation.batch import latest_batch
 
     batch = latest_batch(project)
-    if (batch is None or batch.state != "finished" or batch.probe is None
-            or batch.baseline is None or len(batch.seeds) != args.runs
-            or batch.max_epochs != args.val_epochs):
+    if batch is None:
         return None
-    return batch
+    m = batch.model
+    same = (batch.state == "finished" and batch.probe is not None
+            and batch.baseline is not None and batch.tuned.trial == best_trial
+            and len(batch.seeds) == args.runs and batch.max_epochs == args.val_epochs
+            and m.image_size == args.size and m.views == args.views
+            and m.shared_views == args.shared_views)
+    return batch if same else None
 
 
 def run_task(task: str, args, work: Path, split_seed: int = 0) -> dict:
@@ -89,10 +94,11 @@ def run_task(task: str, args, work: Path, split_seed: int = 0) -> dict:
             split=SplitSettings(seed=split_seed),
             model=ModelSettings("tf_efficientnet_lite0", str(args.weights))))
     started = time.perf_counter()
-    run_search(project, SearchSettings(trials=args.trials, epochs=args.epochs, views=args.views,
-                                       device=args.device))
+    search = run_search(project, SearchSettings(trials=args.trials, epochs=args.epochs,
+                                                views=args.views, device=args.device))
     searched = time.perf_counter() - started
-    batch = _reusable(project, args) if args.reuse else None
+    best = search.best.number if search.best else None
+    batch = _reusable(project, args, best) if args.reuse else None
     if batch is not None:
         print(f"  ({task}, split seed {split_seed}: reusing batch {batch.batch_id})")
     else:
