@@ -91,7 +91,11 @@ def test_missing_or_broken_build_file_means_source(tmp_path):
     ("2.9.0+cu130", [], "CUDA 13.0"),
     ("2.5.1+cpu", ["nvidia-nccl-cu12"], None),
     ("2.5.1+rocm6.2", [], "ROCm 6.2"),
-    ("2.9.0", ['nvidia-cudnn-cu12==9.1; platform_system == "Linux"'], "CUDA"),
+    ("2.9.0", ['nvidia-cudnn-cu12==9.1; platform_system == "Linux"'], "CUDA 12"),
+    # torch 2.14's Linux wheel on PyPI, as its metadata says it (About said "CUDA")
+    ("2.14.1", ['cuda-toolkit[cublas,cudart]==13.0.3; platform_system == "Linux"',
+                'nvidia-cudnn-cu13==9.24.0.43; platform_system == "Linux"'], "CUDA 13.0"),
+    ("2.9.0", ["nvidia-nccl-cu12==2.1", "nvidia-cudnn-cu13==9"], "CUDA"),
     ("2.9.0", ["filelock", "sympy"], None),  # PyPI's Windows and macOS wheels
 ])
 def test_torch_gpu_from_metadata(version, requires, gpu):

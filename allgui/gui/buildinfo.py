@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import platform
+import re
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -93,7 +94,21 @@ def torch_gpu(version: str, requires: list[str]) -> str | None:
         return f"ROCm {local[4:]}"
     if local:
         return None
-    return "CUDA" if any(r.lower().startswith("nvidia-") for r in requires) else None
+    return _cuda_from_requirements(requires)
+
+
+def _cuda_from_requirements(requires: list[str]) -> str | None:
+    """PyPI's Linux wheels name their CUDA in what they require: NVIDIA's
+    toolkit (``cuda-toolkit[...]==13.0.3``) or its libraries (``nvidia-*-cu12``)."""
+    names = [re.split(r"[\s\[=<>!~;]", r.strip(), maxsplit=1)[0].lower() for r in requires]
+    for requirement, name in zip(requires, names, strict=True):
+        found = re.search(r"==\s*(\d+)\.(\d+)", requirement)
+        if name == "cuda-toolkit" and found:
+            return f"CUDA {found[1]}.{found[2]}"
+    majors = {m[1] for n in names if n.startswith("nvidia-") and (m := re.search(r"-cu(\d+)$", n))}
+    if len(majors) == 1:
+        return f"CUDA {majors.pop()}"
+    return "CUDA" if any(n.startswith("nvidia-") for n in names) else None
 
 
 def torch_text(info: BuildInfo) -> str:
