@@ -65,7 +65,6 @@ def warm_up_engine(cancel: threading.Event | None = None) -> None:
         forkserver.ensure_running()
 
     for name in ("torch", "torchvision", "timm", "sklearn.metrics", "optuna",
-                 "optuna.storages._rdb.storage", "optuna.storages._rdb.models",
                  "alembic.migration", "sqlalchemy.dialects.sqlite", "optuna.importance",
                  "sklearn.ensemble", "onnx", "onnxruntime", "torch.onnx",
                  "allgui.core.train.runtime",
@@ -77,6 +76,13 @@ def warm_up_engine(cancel: threading.Event | None = None) -> None:
             importlib.import_module(name)
         except ImportError:  # an optional piece; the job says so if it needs it
             continue
+    if cancel.is_set():
+        return
+    # A throwaway study storage loads what the first study opens (Optuna's
+    # table models, SQLAlchemy's ORM), through Optuna's public API.
+    import optuna
+
+    optuna.storages.RDBStorage("sqlite:///:memory:")
     # Half a million objects are alive now, nearly all of them for good (modules,
     # functions, classes). Python's full garbage collections, started by any
     # thread that allocates a lot (a study read through SQLAlchemy), walk them

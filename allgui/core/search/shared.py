@@ -104,7 +104,8 @@ class SharedPolicy(StudyPolicy):
                                        sampler=make_sampler(settings, offset,
                                                             constant_liar=True),
                                        pruner=make_pruner(settings))
-        self.presence = Presence(self.storage, self.study._study_id, self.name)
+        self.presence = Presence(self.storage, S.study_id(self.storage, settings.study_name),
+                                 self.name)
         self.presence.say("starting")
 
     @property
@@ -134,9 +135,12 @@ class SharedPolicy(StudyPolicy):
                 return WAIT if running else DONE
             trial = self.study.ask()
             # Beat at once: Optuna never calls a trial without a beat stale.
-            self.storage.record_heartbeat(trial._trial_id)
+            self.storage.record_heartbeat(self.trial_id_of(trial))
             S.write_worker(trial, self.name)
             return trial
+
+    def trial_id_of(self, trial) -> int:
+        return S.trial_id(self.storage, self.settings.study_name, trial.number)
 
     def wait(self, cancel: threading.Event) -> None:
         self.presence.say("waiting")
@@ -144,7 +148,8 @@ class SharedPolicy(StudyPolicy):
 
     def running(self, trial):
         self.presence.say("running", trial.number)
-        return heartbeat(self.storage, trial._trial_id, self.shared.heartbeat_s, self.presence)
+        return heartbeat(self.storage, self.trial_id_of(trial), self.shared.heartbeat_s,
+                         self.presence)
 
     def ran(self, trial) -> None:
         self.presence.done += 1

@@ -310,10 +310,11 @@ def recover_interrupted(study, storage) -> int:
 
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(t._trial_id, R.RESULT, {
+        tid = trial_id(storage, study.study_name, t.number)
+        storage.set_trial_user_attr(tid, R.RESULT, {
             "fail_reason": "interrupted: allgui stopped while this trial ran",
             R.INTERRUPTED: True})
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        storage.set_trial_state_values(tid, TrialState.FAIL)
         if t.params:
             requeue(study, t.params, t.number)
         n += 1
@@ -341,30 +342,28 @@ def write_outcome(trial, history: list, **result: Any) -> None:
 def write_curve(study, trial, history: list) -> None:
     """Every epoch's objective as the trial's Optuna intermediate values, so
     optuna-dashboard draws the learning curves. Without a pruner nothing was
-    reported during the trial; here the values go in at its end, in one
-    transaction on a database (one write, not one per epoch)."""
+    reported during the trial; here the values go in at its end, through
+    Optuna's public ``Trial.report`` (one write per epoch not yet reported)."""
     import math
 
     values = [(int(h["epoch"]), float(h["objective"])) for h in history
               if isinstance(h.get("objective"), (int, float)) and math.isfinite(h["objective"])]
-    reported = set(trial.storage.get_trial(trial._trial_id).intermediate_values)
-    values = [(step, v) for step, v in values if step not in reported]
-    if not values:
-        return
-    backend = getattr(trial.storage, "_backend", trial.storage)
-    one = getattr(backend, "_set_trial_intermediate_value_without_commit", None)
-    if one is not None and hasattr(backend, "scoped_session"):
-        try:
-            from optuna.storages._rdb.storage import _create_scoped_session
-
-            with _create_scoped_session(backend.scoped_session, True) as session:
-                for step, v in values:
-                    one(session, trial._trial_id, step, v)
-            return
-        except ImportError:  # another Optuna layout: one write per epoch instead
-            pass
+    stored = trial.storage.get_trial(trial_id(trial.storage, study.study_name, trial.number))
     for step, v in values:
-        trial.storage.set_trial_intermediate_value(trial._trial_id, step, v)
+        if step not in stored.intermediate_values:
+            trial.report(v, step)
+
+
+def study_id(storage, study_name: str) -> int:
+    """Optuna's storage ID of a study, through its public storage API."""
+    return int(storage.get_study_id_from_name(study_name))
+
+
+def trial_id(storage, study_name: str, number: int) -> int:
+    """Optuna's storage ID of trial ``number`` of a study, through its public
+    storage API (a Trial's own ID is private)."""
+    return int(storage.get_trial_id_from_study_id_trial_number(study_id(storage, study_name),
+                                                               number))
 
 
 def fail(study, trial, reason: str, history: list, epochs_run: int, interrupted: bool) -> None:
