@@ -29,6 +29,20 @@ def test_update_replaces_a_section_and_saves(tmp_path):
     assert Project.open(tmp_path / "p").settings.split.val_fraction == 0.3
 
 
+def test_a_users_comments_in_project_toml_survive_an_update(tmp_path):
+    project = Project.create(tmp_path / "p", ProjectSettings())
+    text = project.config_path.read_text(encoding="utf-8")
+    assert "[split]" in text and "val_fraction = " in text
+    text = text.replace("[split]", "# note: split agreed with the lab on 3 May\n[split]")
+    text = text.replace("\nval_fraction = ", "\n# the paper's value\nval_fraction = ")
+    project.config_path.write_text(text, encoding="utf-8")
+    project.update(split=dataclasses.replace(project.settings.split, val_fraction=0.3, seed=11))
+    after = project.config_path.read_text(encoding="utf-8")
+    assert "# note: split agreed with the lab on 3 May\n[split]" in after
+    assert "# the paper's value\nval_fraction = 0.3" in after
+    assert Project.open(tmp_path / "p").settings.split.seed == 11
+
+
 def test_a_failed_save_leaves_the_settings_as_they_were(tmp_path):
     project = Project.create(tmp_path / "p", ProjectSettings())
     before = project.settings

@@ -230,7 +230,7 @@ class Project:
 
     def _write(self, settings: ProjectSettings) -> None:
         try:
-            text = dumps(settings.to_dict())
+            text = dumps(settings.to_dict(), previous=self._text_now())
         except TomlWriteError as exc:
             raise ProjectError(
                 f"The setting {exc.key} cannot be saved: it {exc.reason}. "
@@ -242,6 +242,13 @@ class Project:
             raise ProjectError(
                 f"The project settings could not be saved to {self.config_path}.", str(exc)
             ) from exc
+
+    def _text_now(self) -> str:
+        """project.toml as it stands, so that a save keeps a user's comments."""
+        try:
+            return self.config_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
 
     def update(self, **changes: Any) -> None:
         """Replace whole sections (``dataset=``, ``split=``, ``model=``, ``search=``) and save.

@@ -1,19 +1,21 @@
 """Reading and writing the small TOML files allgui keeps (project.toml).
 
 Reading uses the standard library (``tomllib``, or ``tomli`` on Python 3.10).
-Writing covers what allgui stores: tables of strings, numbers, booleans and
-lists of those, one level of nesting (``[search.lr]``). The writer never emits
-what the reader refuses: every string is escaped as TOML asks (control
-characters included), keys that are not bare are quoted, text that cannot be
-UTF-8 is refused by name, and the output is read back before it is returned.
+Writing goes through tomlkit, which edits the file a user may have annotated
+in place: comments, blank lines and the order of what is kept all survive an
+update. Around it, what TOML cannot hold is refused by name (text that is not
+UTF-8, a value of another type) and the output is read back before it is
+returned.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import sys
 from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,10 +23,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 loads = tomllib.loads
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r",
-                  '"': '\\"', "\\": "\\\\"}
 
 
 class TomlWriteError(ValueError):
@@ -36,51 +34,52 @@ class TomlWriteError(ValueError):
         self.reason = reason
 
 
-def _string(v: str, key: str) -> str:
-    out = []
-    for ch in v:
-        code = ord(ch)
-        if 0xD800 <= code <= 0xDFFF:
-            # A lone surrogate: a file name's bytes that are not UTF-8.
-            raise TomlWriteError(key, "contains characters that are not valid text (UTF-8)")
-        if ch in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+def _checked(data: Any, key: str) -> Any:
+    """``data`` without None values, tuples as lists; refuses, by name, what
+    TOML cannot hold."""
+    if isinstance(data, dict):
+        return {str(k): _checked(v, f"{key}{k}.") for k, v in data.items()
+                if _text_ok(str(k), f"{key}{k}") and v is not None}
+    where = key.rstrip(".")
+    if isinstance(data, (list, tuple)):
+        return [_checked(v, key) for v in data]
+    if isinstance(data, str):
+        _text_ok(data, where)
+        return data
+    if isinstance(data, (bool, int, float)):
+        return data
+    raise TomlWriteError(where, f"cannot be written to TOML ({type(data).__name__})")
 
 
-def _key(k: Any, where: str) -> str:
-    k = str(k)
-    return k if _BARE_KEY.fullmatch(k) else _string(k, f"{where}{k}")
+def _text_ok(text: str, key: str) -> bool:
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        # A lone surrogate: a file name's bytes that are not UTF-8.
+        raise TomlWriteError(key, "contains characters that are not valid text (UTF-8)")
+    return True
 
 
-def _value(v: Any, key: str) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return _string(v, key)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x, key) for x in v) + "]"
-    raise TomlWriteError(key, f"cannot be written to TOML ({type(v).__name__})")
+def _merge(container: Any, data: dict[str, Any]) -> None:
+    """Make ``container`` (a tomlkit document or table) hold ``data``,
+    touching only what changed, so that the comments around it stay."""
+    for name in [k for k in container if k not in data]:
+        del container[name]
+    for name, value in data.items():
+        old = container.get(name)
+        if isinstance(value, dict):
+            if isinstance(old, dict):
+                _merge(old, value)
+            else:
+                table = tomlkit.table()
+                _merge(table, value)
+                container[name] = table
+        elif name not in container or not _same(_plain(old), value):
+            container[name] = value
 
 
-def _lines(table: dict[str, Any], prefix: str) -> list[str]:
-    return [
-        f"{_key(k, prefix)} = {_value(v, prefix + str(k))}"
-        for k, v in table.items()
-        if not isinstance(v, dict) and v is not None
-    ]
+def _plain(item: Any) -> Any:
+    """A tomlkit item as the plain Python value it holds."""
+    unwrap = getattr(item, "unwrap", None)
+    return unwrap() if callable(unwrap) else item
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -93,38 +92,30 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _without_none(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {str(k): _without_none(v) for k, v in data.items() if v is not None}
-    if isinstance(data, tuple):
-        return [_without_none(v) for v in data]
-    if isinstance(data, list):
-        return [_without_none(v) for v in data]
-    return data
+def _document(previous: str) -> Any:
+    """The file as it stands, to edit in place; a fresh document when there is
+    none or tomlkit cannot parse it (the values are written whole either way)."""
+    if previous.strip():
+        try:
+            return tomlkit.parse(previous)
+        except TOMLKitError:
+            pass
+    return tomlkit.document()
 
 
-def dumps(data: dict[str, Any]) -> str:
-    """Serialise ``{table: {key: value | {key: value}}}`` (None values are left out).
+def dumps(data: dict[str, Any], previous: str = "") -> str:
+    """Serialise ``{table: {key: value | {key: value}}}`` (None values are left
+    out), as an edit of ``previous`` (the file's text now) when given.
 
     Raises :class:`TomlWriteError` naming the setting that cannot be written."""
-    lines = _lines(data, "")
-    for table, content in data.items():
-        if not isinstance(content, dict):
-            continue
-        if lines:
-            lines.append("")
-        lines.append(f"[{_key(table, '')}]")
-        lines.extend(_lines(content, f"{table}."))
-        for name, sub in content.items():
-            if isinstance(sub, dict):
-                lines.append("")
-                lines.append(f"[{_key(table, '')}.{_key(name, f'{table}.')}]")
-                lines.extend(_lines(sub, f"{table}.{name}."))
-    text = "\n".join(lines) + "\n"
+    wanted = _checked(data, "")
+    doc = _document(previous)
+    _merge(doc, wanted)
+    text = tomlkit.dumps(doc)
     try:
         back = loads(text)
     except tomllib.TOMLDecodeError as exc:  # a bug here, never the user's doing
         raise TomlWriteError("project.toml", f"would not read back ({exc})") from exc
-    if not _same(back, _without_none(data)):
+    if not _same(back, wanted):
         raise TomlWriteError("project.toml", "would not read back as written")
     return text
