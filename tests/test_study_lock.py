@@ -1,5 +1,6 @@
 """The project's search lock: one search at a time, taken atomically, stale
-locks of dead processes replaced, no signal sent to check a process."""
+locks of dead processes replaced; whether a process lives (psutil, no signal
+sent, the same code on every platform)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import textwrap
 import pytest
 
 from allgui.core.errors import ProjectError
+from allgui.core.search import liveness
 from allgui.core.search import lock as sl
 
 
@@ -23,9 +25,33 @@ def _dead_pid() -> int:
 
 
 def test_liveness_of_this_and_a_finished_process():
-    assert sl.process_alive(os.getpid())
-    assert not sl.process_alive(_dead_pid())
-    assert not sl.process_alive(0) and not sl.process_alive(-1)
+    assert liveness.process_alive(os.getpid())
+    assert not liveness.process_alive(_dead_pid())
+    assert not liveness.process_alive(0) and not liveness.process_alive(-1)
+
+
+@pytest.mark.skipif(not hasattr(os, "waitid"), reason="needs os.waitid (POSIX)")
+def test_an_ended_process_not_yet_reaped_is_not_alive():
+    child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    try:
+        # Blocks until the child has ended, leaving it unreaped (a zombie).
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+        assert not liveness.process_alive(child.pid)
+        assert not liveness.same_process(child.pid, None)
+    finally:
+        child.wait()
+
+
+def test_a_live_process_is_named_by_its_id_and_creation_time():
+    # What a lock or batch.json records: a reused ID has another creation time,
+    # on every platform (before, only Linux's /proc could tell, so on macOS and
+    # Windows a reused ID read as a live search and the search was refused).
+    started = liveness.process_started(os.getpid())
+    assert isinstance(started, float)
+    assert liveness.same_process(os.getpid(), started)
+    assert not liveness.same_process(os.getpid(), started - 60)
+    assert liveness.same_process(os.getpid(), None)  # no time recorded: by its ID
+    assert not liveness.same_process(_dead_pid(), started)
 
 
 def test_live_holder_refused_dead_holder_replaced(tmp_path):
@@ -56,25 +82,28 @@ def test_other_computer_is_refused(tmp_path):
 def test_racing_processes_on_a_stale_lock_exactly_one_wins(tmp_path):
     lock = tmp_path / ".search.lock"
     lock.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname()}))
-    go = tmp_path / "go"
+    # Each process waits for "go" on its stdin, tries the lock and says how it
+    # went; the winner holds the lock until every other one has answered.
     script = textwrap.dedent(f"""
-        import os, sys, time
-        from pathlib import Path
+        import sys
         from allgui.core.errors import ProjectError
         from allgui.core.search.lock import study_lock
-        while not Path({str(go)!r}).exists():
-            time.sleep(0.005)
+        sys.stdin.readline()
         try:
             with study_lock({str(lock)!r}):
-                time.sleep(4)
-                print("won")
+                print("won", flush=True)
+                sys.stdin.readline()
         except ProjectError:
-            print("refused")
+            print("refused", flush=True)
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-             for _ in range(6)]
-    go.touch()
-    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outputs = [p.stdout.readline().strip() for p in procs]
+    for p in procs:
+        p.communicate("release\n", timeout=60)
     assert sorted(outputs) == ["refused"] * 5 + ["won"]
     assert not lock.exists()
 
@@ -86,11 +115,10 @@ def test_a_lock_whose_pid_was_reused_is_stale_and_a_live_one_names_its_file(tmp_
     lock = tmp_path / "search.lock"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        started = sl.process_started(other.pid)
-        if started is None:
-            pytest.skip("process start times cannot be read on this system")
+        started = liveness.process_started(other.pid)
+        assert started is not None
         lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
-                                    "started": str(int(started) - 1)}))
+                                    "started": started - 1}))
         with sl.study_lock(lock):
             assert json.loads(lock.read_text())["pid"] == os.getpid()
         lock.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),

@@ -11,8 +11,7 @@ so of two processes starting at once exactly one gets it. A stale lock is
 removed only by the process holding a short-lived "breaker" file (itself
 created with ``O_EXCL``), after reading the stale holder again, so two
 processes replacing the same stale lock cannot remove each other's new one.
-Liveness is checked without signals on Windows (``os.kill(pid, 0)`` there
-would send Ctrl+C to the other process).
+Whether the holder still runs is :mod:`allgui.core.search.liveness`'s answer.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from allgui.core.errors import ProjectError
+from allgui.core.search.liveness import process_started, same_process
 
 _held: set[str] = set()  # lock paths this process holds (two searches in one window)
 _guard = threading.Lock()
@@ -34,64 +34,6 @@ _guard = threading.Lock()
 # stays unreadable this long was left by a process that died while taking it.
 UNREADABLE_GRACE_S = 10.0
 BREAKER_STALE_S = 30.0  # a breaker older than this was left by a crash
-
-
-def _alive_windows(pid: int) -> bool:
-    import ctypes
-    from ctypes import wintypes
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-    kernel32.OpenProcess.restype = wintypes.HANDLE
-    query_limited_information, still_active, access_denied = 0x1000, 259, 5
-    handle = kernel32.OpenProcess(query_limited_information, False, pid)
-    if not handle:
-        return ctypes.get_last_error() == access_denied  # type: ignore[attr-defined]  # exists, owned by someone else
-    try:
-        code = wintypes.DWORD()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return True  # cannot tell: assume it runs (refusing is the safe side)
-        return code.value == still_active
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-def _alive_posix(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only (POSIX)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this computer (no signal is sent)."""
-    if pid <= 0:
-        return False
-    return _alive_windows(pid) if os.name == "nt" else _alive_posix(pid)
-
-
-def process_started(pid: int) -> str | None:
-    """When process ``pid`` started, as the kernel counts it (Linux), or None
-    where that cannot be read. A recycled PID has another start time, so a
-    lock left by a dead search is not mistaken for a live one."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    # Field 22 (starttime); the command name (field 2) may hold spaces and ')'.
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def _same_process(holder: dict, pid: int) -> bool:
-    recorded = holder.get("started")
-    if not process_alive(pid):
-        return False
-    return recorded is None or process_started(pid) in (None, recorded)
 
 
 def _holder(path: Path) -> dict | None:
@@ -153,7 +95,7 @@ def _stale(path: Path, holder: dict | None, host: str) -> bool:
             f"A search on this project was started on another computer ({holder.get('host')})."
             f" If it is no longer running, delete the lock file {path}."
         )
-    if pid != os.getpid() and _same_process(holder, pid):  # our own pid: left by us
+    if pid != os.getpid() and same_process(pid, holder.get("started")):  # ours: left by us
         raise ProjectError(
             "A search is already running on this project (process "
             f"{pid}); stop it first, or wait for it to finish. If no search is running, "

@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any
 
-from allgui.core.search.lock import process_alive, process_started
+from allgui.core.search.liveness import process_started, same_process
 
 
 def this_process() -> dict[str, Any]:
@@ -26,9 +26,4 @@ def process_gone(process: dict[str, Any]) -> bool:
     computer's process, or none recorded, cannot be told: not gone."""
     if not process or process.get("host") != socket.gethostname():
         return False
-    pid = int(process.get("pid") or 0)
-    if not process_alive(pid):
-        return True
-    recorded = process.get("started")
-    now = process_started(pid)
-    return recorded is not None and now is not None and now != recorded
+    return not same_process(int(process.get("pid") or 0), process.get("started"))
