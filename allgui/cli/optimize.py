@@ -9,8 +9,9 @@ finished trial; running the command again continues the study.
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from allgui.cli.progress_printer import ProgressPrinter
 
 
 def register(subparsers) -> None:
@@ -159,49 +160,21 @@ def format_table(result, top: int = 5) -> str:
     return "\n".join(out)
 
 
-class SearchPrinter:
-    """A sink that draws the search on the terminal (stderr): a bar for the
-    feature cache, then one line per trial that fills in as epochs end."""
+class SearchPrinter(ProgressPrinter):
+    """The search on the terminal (stderr): a bar for the feature cache, then a
+    line per trial and a bar for its epochs, with rate and time left."""
 
-    def __init__(self, epochs: int, stream: TextIO | None = None, quiet: bool = False,
-                 width: int = 20) -> None:
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.epochs, self.width = epochs, width
+    def __init__(self, epochs: int, stream: TextIO | None = None, quiet: bool = False) -> None:
+        super().__init__(stream, quiet, every_s=10.0, unit=" images")
+        self.epochs = epochs
         self.total_trials: int | None = None
         self.started = 0
-        self._open = False
-        self._last = 0.0
-        self._trial_text = ""
         self._best = (0, float("inf"))  # (epoch, validation loss) of the running trial
         self._study_end = None  # StudyFinished, said when the job says how it ended
 
-    def say(self, text: str) -> None:
-        self._end()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _end(self) -> None:
-        if self._open:
-            self.stream.write("\n")
-            self._open = False
-
-    def _bar(self, done: int, total: int) -> str:
-        filled = round(self.width * done / total) if total else 0
-        return "[" + "#" * filled + "." * (self.width - filled) + "]"
-
-    def _line(self, text: str, final: bool = False) -> None:
-        if self.quiet and not final:
-            return
-        if self.tty:
-            self.stream.write("\r" + text + "   ")
-            self._open = True
-            if final:
-                self._end()
-        elif final:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+    def _ended(self, text: str) -> None:
+        self.end_bar()
+        self.say(text)
 
     def __call__(self, event) -> None:
         from allgui.core import events as ev
@@ -209,38 +182,26 @@ class SearchPrinter:
         if isinstance(event, ev.JobStarted):
             self.total_trials = event.total
             self.say(event.description)
-        elif isinstance(event, ev.Notice):
-            prefix = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
-            self.say(prefix + event.text)
-        elif isinstance(event, ev.Progress):
-            now = time.monotonic()
-            total = event.total or 0
-            done = event.done >= total
-            if not done and now - self._last < (0.2 if self.tty else 10.0):
-                return
-            self._last = now
-            self._line(f"  {event.phase}: {self._bar(event.done, total)} "
-                       f"{event.done:,}/{total:,} images", final=done or not self.tty)
         elif isinstance(event, ev.TrialStarted):
             self.started += 1
             of = f"/{self.total_trials}" if self.total_trials else ""
             params = "  ".join(f"{k}={_fmt(k, v)}" for k, v in event.params.items())
-            self._trial_text = f"trial #{event.number} ({self.started}{of})"
-            self.say(f"{self._trial_text}: {params}")
+            self._ended(f"trial #{event.number} ({self.started}{of}): {params}")
         elif isinstance(event, ev.EpochEnded):
             if event.epoch == 1 or event.val_loss < self._best[1]:
                 self._best = (event.epoch, event.val_loss)
-            self._line(f"  {self._bar(event.epoch, event.epochs)} epoch {event.epoch}/"
-                       f"{event.epochs}  loss {event.train_loss:.3f}/{event.val_loss:.3f}  "
-                       f"val acc {event.val_accuracy:.3f}  objective {event.objective:.4f}")
+            self.progress("epochs", event.epoch, event.epochs, unit=" epochs",
+                          detail=f"loss {event.train_loss:.3f}/{event.val_loss:.3f}  "
+                                 f"val acc {event.val_accuracy:.3f}  "
+                                 f"objective {event.objective:.4f}")
         elif isinstance(event, ev.TrialFinished):
-            self._line(f"  done: {event.value:.4f} (epoch {self._best[0]}, the lowest "
-                       f"validation loss) after {event.epochs_run} epochs, "
-                       f"{event.duration_s:.1f}s", final=True)
+            self._ended(f"  done: {event.value:.4f} (epoch {self._best[0]}, the lowest "
+                        f"validation loss) after {event.epochs_run} epochs, "
+                        f"{event.duration_s:.1f}s")
         elif isinstance(event, ev.TrialPruned):
-            self._line(f"  pruned at epoch {event.epoch} ({event.reason})", final=True)
+            self._ended(f"  pruned at epoch {event.epoch} ({event.reason})")
         elif isinstance(event, ev.TrialFailed):
-            self._line(f"  failed: {event.reason}", final=True)
+            self._ended(f"  failed: {event.reason}")
         elif isinstance(event, ev.StudyFinished):
             self._study_end = event  # said with the job's end, which tells how it ended
         elif isinstance(event, ev.JobFinished) and self._study_end is not None:
@@ -249,5 +210,7 @@ class SearchPrinter:
                     else "ended on an error")
             best = (f"; best trial #{end.best_number} = {end.best_value:.4f}"
                     if end.best_number is not None else "")
-            self.say(f"Search {word}: {end.n_complete} complete, {end.n_pruned} pruned, "
-                     f"{end.n_failed} failed{best}.")
+            self._ended(f"Search {word}: {end.n_complete} complete, {end.n_pruned} pruned, "
+                        f"{end.n_failed} failed{best}.")
+        else:
+            super().__call__(event)

@@ -3,6 +3,8 @@ different seeds and measure it on the test set, then print the figures."""
 
 from __future__ import annotations
 
+from allgui.cli.progress_printer import ProgressPrinter
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -74,38 +76,26 @@ def _baseline(project, text: str | None):
     return parse_params(text), "entered by the user"
 
 
-class _RunPrinter:
-    """Progress bars from the shared printer, plus one line per epoch and run."""
-
-    def __init__(self, quiet: bool) -> None:
-        import sys
-
-        from allgui.cli.progress_printer import ProgressPrinter
-
-        self.inner = ProgressPrinter(quiet=quiet)
-        self.quiet = quiet
-        self.stream = sys.stderr
+class _RunPrinter(ProgressPrinter):
+    """The shared printer's bars, plus a line per epoch and per run."""
 
     def __call__(self, event) -> None:
         from allgui.core.events import EpochEnded, RunFinished
 
-        if isinstance(event, EpochEnded) and event.run is not None and not self.quiet:
-            self.inner._end_line()
-            self.stream.write(
-                f"  run {event.run} epoch {event.epoch}/{event.epochs}: train loss "
-                f"{event.train_loss:.4f}, validation loss {event.val_loss:.4f}, validation "
-                f"accuracy {event.val_accuracy:.4f}\n")
+        if isinstance(event, EpochEnded) and event.run is not None:
+            if not self.quiet:
+                self.say(f"  run {event.run} epoch {event.epoch}/{event.epochs}: train loss "
+                         f"{event.train_loss:.4f}, validation loss {event.val_loss:.4f}, "
+                         f"validation accuracy {event.val_accuracy:.4f}")
         elif isinstance(event, RunFinished):
-            self.inner._end_line()
             m = event.metrics
-            self.stream.write(
-                f"{event.label} run {event.run} (seed {event.seed}) finished: weighted F1 "
-                f"{m.get('f1_weighted', float('nan')):.4f}, balanced accuracy "
-                f"{m.get('balanced_accuracy', float('nan')):.4f}, AUC "
-                f"{m.get('auc_roc', float('nan')):.4f} on the test set\n")
+            self.end_bar()
+            self.say(f"{event.label} run {event.run} (seed {event.seed}) finished: weighted F1 "
+                     f"{m.get('f1_weighted', float('nan')):.4f}, balanced accuracy "
+                     f"{m.get('balanced_accuracy', float('nan')):.4f}, AUC "
+                     f"{m.get('auc_roc', float('nan')):.4f} on the test set")
         else:
-            self.inner(event)
-        self.stream.flush()
+            super().__call__(event)
 
 
 def print_batch(batch, resamples: int = 2000) -> None:
@@ -179,7 +169,7 @@ def run(args) -> int:
         referral_target=args.referral_target,
     )
     cancel = threading.Event()
-    printer = _RunPrinter(args.quiet)
+    printer = _RunPrinter(quiet=args.quiet)
     # Ctrl+C once: stop at the next batch, keep the finished runs; the same command continues.
     with StopOnInterrupt(cancel, "Stopping at the next batch; finished runs are kept and the "
                          "same command continues (press Ctrl+C again to quit at once)."):
