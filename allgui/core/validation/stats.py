@@ -144,11 +144,10 @@ def paired_t_test(
         extra = "every pair differs by the same amount: the t statistic is undefined"
         note = f"{note}; {extra}" if note else extra
         return PairedTest(n, mean, 0.0, None, df, None, mean, mean, confidence, note)
-    se = sd / math.sqrt(n)
-    t = mean / se
-    p = float(2 * stats.t.sf(abs(t), df))
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return PairedTest(n, mean, sd, float(t), df, p, mean - half, mean + half, confidence, note)
+    test = stats.ttest_rel([x for x, _ in pairs], [y for _, y in pairs])
+    ci = test.confidence_interval(confidence)
+    return PairedTest(n, mean, sd, float(test.statistic), df, float(test.pvalue),
+                      float(ci.low), float(ci.high), confidence, note)
 
 
 def mcnemar_test(correct_a: ArrayLike, correct_b: ArrayLike) -> McNemarTest:
