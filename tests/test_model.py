@@ -69,6 +69,21 @@ def test_local_weights_file_loads(tmp_path, name):
         assert torch.equal(value, state[key]), key
 
 
+def test_a_compiled_models_weights_load_and_ema_weights_are_preferred(tmp_path):
+    # torch.compile saves its weights as "_orig_mod.NAME" (under DDP, "module."
+    # too); a training script with EMA keeps both sets and the EMA ones are the
+    # better model: timm's reader takes those.
+    ema = _save_backbone(tmp_path / "ignored.pth", seed=2)
+    plain = _save_backbone(tmp_path / "ignored.pth", seed=3)
+    path = tmp_path / "compiled.pth"
+    torch.save({"state_dict": {f"_orig_mod.module.{k}": v for k, v in plain.items()},
+                "state_dict_ema": {f"module._orig_mod.{k}": v for k, v in ema.items()}},
+               str(path))
+    model = build_model(dataclasses.replace(TINY, weights=str(path)))
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, ema[key]), key
+
+
 def test_bad_weights_files_give_weights_error(tmp_path):
     missing = tmp_path / "nothing.pth"
     with pytest.raises(WeightsError, match="does not exist"):

@@ -240,40 +240,29 @@ def _check_config(config: ModelConfig) -> None:
 
 def read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     """A flat ``name -> tensor`` dict from a .safetensors file or a state dict
-    saved by torch (read with ``weights_only=True``: no code runs)."""
+    saved by torch, read by timm's ``load_state_dict``: ``weights_only`` (no
+    code runs), the usual wrappers unpacked (EMA weights preferred) and the
+    ``module.`` / ``_orig_mod.`` prefixes of DDP and torch.compile removed."""
+    from timm.models import load_state_dict
+
     p = Path(path).expanduser()
     if not p.is_file():
         raise WeightsError(f"The weights file {p} does not exist. " + OFFLINE_HINT)
     try:
-        if p.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            data: Any = load_file(str(p), device="cpu")
-        else:
-            data = torch.load(str(p), map_location="cpu", weights_only=True)
+        data: Any = load_state_dict(str(p), use_ema=True, device="cpu", weights_only=True)
     except Exception as exc:
         raise WeightsError(
             f"The weights file {p.name} cannot be read: it is damaged or not a weights file.",
             f"{type(exc).__name__}: {exc}",
         ) from exc
-    # Common wrappers: {'state_dict': ...}, {'model': ...}, {'state_dict_ema': ...}.
-    if isinstance(data, dict):
-        for key in ("state_dict", "model", "state_dict_ema", "model_ema"):
-            if isinstance(data.get(key), dict):
-                data = data[key]
-                break
     if not isinstance(data, dict) or not data or not all(
         isinstance(v, torch.Tensor) for v in data.values()
     ):
         raise WeightsError(f"The file {p.name} does not hold model weights (a state dict).")
-    out = {}
-    for name, tensor in data.items():
-        name = name[len("module."):] if name.startswith("module.") else name
-        out[name] = tensor
     # An allgui checkpoint's state dict: keep the backbone part.
-    if any(k.startswith("backbone.") for k in out):
-        out = {k[len("backbone."):]: v for k, v in out.items() if k.startswith("backbone.")}
-    return out
+    if any(k.startswith("backbone.") for k in data):
+        data = {k[len("backbone."):]: v for k, v in data.items() if k.startswith("backbone.")}
+    return dict(data)
 
 
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
