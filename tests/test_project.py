@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 
 import pytest
 
@@ -74,6 +76,22 @@ def test_creating_over_an_existing_project_is_refused(tmp_path):
 def test_toml_writer_escapes_strings():
     text = dumps({"dataset": {"path": 'C:\\data\\"cells"\n'}})
     assert loads(text)["dataset"]["path"] == 'C:\\data\\"cells"\n'
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows syncs no folder (NTFS journals renames)")
+def test_an_atomic_write_flushes_its_folder_after_the_rename(tmp_path, monkeypatch):
+    # The rename lives in the folder's entry: without flushing the folder, a
+    # power cut can bring the old file back.
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), (tmp_path / "project.toml").exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    atomic_write_text(tmp_path / "project.toml", "x = 1\n")
+    assert synced == [(False, False), (True, True)]  # the file, then its renamed entry
 
 
 def test_failed_atomic_write_leaves_the_old_file(tmp_path):

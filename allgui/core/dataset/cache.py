@@ -95,7 +95,9 @@ def _prepare_one(path: str, size: int, folder: str) -> tuple[str, str, str]:
 
 
 def _write_entry(target: str, payload: bytes) -> None:
-    """Write one entry whole or not at all; an OSError names the cache folder."""
+    """Write one entry whole or not at all; an OSError names the cache folder.
+    Not flushed to disk (unlike files.atomic): an entry a power cut loses is
+    only decoded again, and a flush per image would slow the cache down."""
     tmp = f"{target}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -1,7 +1,9 @@
 """Atomic file writes: a crash never leaves a half-written file behind.
 
 Write to a temporary file in the same folder (same filesystem, so the final
-rename is atomic), flush it to disk, then ``os.replace`` it over the target.
+rename is atomic), flush it to disk, ``os.replace`` it over the target, then
+flush the folder: on POSIX a rename lives in the folder's entry, which a power
+cut can lose until the folder itself reaches the disk.
 """
 
 from __future__ import annotations
@@ -34,10 +36,29 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+        fsync_folder(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """Flush ``folder``'s entries (a rename in it) to disk. Windows opens no
+    folder for this (NTFS journals the rename itself); a file system that
+    refuses it (some network shares) keeps the rename all the same."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _mode_for(target: Path) -> int:

@@ -264,8 +264,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
     data_path = str(data_path or (local.settings.dataset.path if local else ""))
     if not data_path:
         raise DatasetError("Say where this study's images are on this machine (--data PATH).")
-    root = Path(folder) if folder else (Path.home() / ".cache" / "allgui" / "workers"
-                                        / _safe(study_name))
+    root = Path(folder) if folder else worker_folder(study_name)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -288,6 +287,15 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "study"
+
+
+def worker_folder(study_name: str) -> Path:
+    """Where a worker without --project keeps its caches for ``study_name``: the
+    platform's cache folder (XDG's on Linux, Library/Caches on macOS,
+    AppData\\Local on Windows)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("allgui", appauthor=False) / "workers" / _safe(study_name)
 
 
 @dataclass(frozen=True)
