@@ -94,9 +94,12 @@ def test_cached_and_online_modes_end_the_same():
     for a, b in zip(cached.history, online.history, strict=True):
         assert a.train_loss == pytest.approx(b.train_loss, abs=1e-5)
         assert a.val_loss == pytest.approx(b.val_loss, abs=1e-5)
+    # The backbone runs on other batch shapes in the two modes, so float sums round
+    # differently by CPU kernel (1.2e-5 on an AVX2-only CPU); training moves the
+    # weights by about 0.1, so 1e-4 still tells a real difference from rounding.
     for (name, p), (_, q) in zip(cached.model.head.state_dict().items(),
                                  online.model.head.state_dict().items(), strict=True):
-        assert torch.allclose(p, q, atol=1e-5), name
+        assert torch.allclose(p, q, atol=1e-4), name
     # ...and training did change the head.
     fresh = build_model(CONFIG)
     assert not torch.allclose(fresh.head.fc2.weight, cached.model.head.fc2.weight)
