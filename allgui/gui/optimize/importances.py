@@ -48,6 +48,7 @@ class ImportancesMixin:
         if study and study != t.session.study:
             return  # another study is shown now
         t.plots.importances = {}
+        t.plots.importance_words.setText("")
         t.plots.importance_note = getattr(exc, "message", str(exc))
         t.plots.importance.request_redraw()
         t.log(f"Importances: {t.plots.importance_note}")
@@ -70,6 +71,9 @@ class ImportancesMixin:
         if study and study != t.session.study:
             return
         t.plots.importances = imp.as_dict()
+        t.plots.importance_spread = imp.spread()
+        t.plots.importance_ped = imp.ped_anova()
         t.plots.importance_method = imp.method_label
         t.plots.importance_note = ""
+        t.plots.importance_words.setText("\n".join(imp.warnings))
         t.plots.importance.request_redraw()

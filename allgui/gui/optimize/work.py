@@ -7,11 +7,12 @@ from allgui.core.project import Project
 
 
 def compute_importances(project: Project, study_name: str):
-    """Parameter importances of the project's study (read only)."""
-    from allgui.core.search.importance import parameter_importances
+    """Parameter importances of the project's study (read only): the estimate
+    the report and the command line show (fANOVA over seeds, PED-ANOVA beside)."""
+    from allgui.core.search.importance import estimate_importances
     from allgui.core.search.study import load_study
 
-    return parameter_importances(load_study(project, study_name), "ped-anova")
+    return estimate_importances(load_study(project, study_name))
 
 
 def read_study(project: Project, settings):
