@@ -123,3 +123,12 @@ def test_the_section_is_in_html_and_pdf(searched, tmp_path):
     for text in (html, pdf):
         assert "The study beside this run" in text and "Optimism: one configuration" in text
         assert "0.9686" in text and "0.8672" in text
+
+
+def test_intervals_stay_within_what_the_figure_can_be():
+    """Two runs far apart give a t-interval past 1: said as too few runs, not printed."""
+    from allgui.core.report.beside import _ci
+    from allgui.core.validation.stats import summarize
+
+    assert _ci(summarize([0.70, 0.95])).startswith("too few runs to say (n = 2")
+    assert _ci(summarize([0.90, 0.91, 0.92])) == "95% CI (t) [0.8852, 0.9348]"

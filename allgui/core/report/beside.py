@@ -8,17 +8,15 @@ of the same configuration."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from allgui.core.model.params import label as param_label
 from allgui.core.report.document import Block, Heading, Paragraph, table
 from allgui.core.report.published import STUDY, PublishedStudy
 from allgui.core.report.study_facts import StudyFacts
 from allgui.core.search.record import StudyRecord
-from allgui.core.validation.batch import TUNED, Batch, read_predictions
+from allgui.core.validation.batch import TUNED, Batch
+from allgui.core.validation.recorded import RunFigures, run_figures, wilson
 from allgui.core.validation.stats import Summary, format_interval, format_value, summarize
 
 NOT_REPORTED = "not reported"
@@ -50,44 +48,6 @@ def phases(study: StudyFacts) -> Phases:
     return Phases(summarize(start), summarize(tpe), None, None, note)
 
 
-@dataclass(frozen=True)
-class RunFigures:
-    """The tuned runs' figures, recomputed from their recorded files."""
-
-    test_accuracy: Summary  # from predictions.csv
-    test_auc: Summary  # from predictions.csv, the batch's positive class
-    val_accuracy: Summary  # batch.json's curve, at the epoch each run kept
-    n_val: int | None  # validation images, for the best trial's interval
-
-
-def run_figures(batch: Batch) -> RunFigures:
-    from sklearn.metrics import roc_auc_score
-
-    accs, aucs, vals = [], [], []
-    pos = batch.classes.index(batch.positive_class)
-    for r in batch.runs_of(TUNED):
-        curve = r.curves.get("val_accuracy") or []
-        if 1 <= r.best_epoch <= len(curve):
-            vals.append(curve[r.best_epoch - 1])
-        if not r.predictions_path.is_file():
-            continue
-        p = read_predictions(r.predictions_path, batch.classes)
-        accs.append(float(np.mean(p.correct)))
-        y = p.labels == pos
-        if len(batch.classes) == 2 and 0 < y.sum() < len(y):
-            aucs.append(float(roc_auc_score(y, p.probabilities[:, pos])))
-    part = batch.dataset.parts.get("val")
-    n_val = sum(part.images.values()) if part is not None and part.images else None
-    return RunFigures(summarize(accs), summarize(aucs), summarize(vals), n_val)
-
-
-def wilson(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson's 95% interval for a proportion ``p`` of ``n`` (stays within 0..1)."""
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _mean_sd(s: Summary) -> str:
     if s.mean is None:
         return "no value"
@@ -96,8 +56,13 @@ def _mean_sd(s: Summary) -> str:
 
 
 def _ci(s: Summary) -> str:
-    return (f"95% CI (t) {format_interval(s.ci_low, s.ci_high)}" if s.ci_low is not None
-            else s.note or "")
+    """The t-interval of a figure bounded by 0 and 1, or why there is none: an
+    interval past the bounds would print an accuracy of more than 100%."""
+    if s.ci_low is None or s.ci_high is None:
+        return s.note or ""
+    if s.ci_low < 0 or s.ci_high > 1:
+        return f"too few runs to say (n = {s.n}: the t-interval leaves 0..1)"
+    return f"95% CI (t) {format_interval(s.ci_low, s.ci_high)}"
 
 
 def beside_section(study: StudyFacts | None, batch: Batch | None,

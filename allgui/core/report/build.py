@@ -25,6 +25,7 @@ from allgui.core.report.evidence import (
     referral_section,
 )
 from allgui.core.report.importances import importance_blocks
+from allgui.core.report.leak import leak_section
 from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, settings_rows
 from allgui.core.report.study_figures import phased_history_figure
 from allgui.core.validation.analysis import (
@@ -340,6 +341,7 @@ def build_document(
     blocks += _search_section(study, project, batch)
     blocks += _validation_section(analysis)
     blocks += beside_section(study, batch)
+    blocks += leak_section(project, batch)
     from allgui.core.report.samplers import load_comparison, sampler_section
 
     comparison = load_comparison(project)
