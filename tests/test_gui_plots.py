@@ -147,6 +147,11 @@ def test_importance_shows_fanova_spread_beside_ped_anova_and_its_warnings(qtbot)
             self.plots = plots
             self.session = type("S", (), {"study": "search"})()
 
+    from allgui.core.events import Progress
+
+    Tab()._importance_progress(Progress("importances", done=2, total=3,
+                                        message="fANOVA, seed 2 of 2"), "search")
+    assert plots.importance_words.text() == "Computing importances: fANOVA, seed 2 of 2\u2026"
     Tab()._show_importances(est, "search")
     plots._update_importance()
     ax = plots.importance.ax

@@ -95,7 +95,10 @@ def test_report_and_window_show_the_same_estimate(tmp_path):
     project = Project.create(tmp_path / "p", ProjectSettings(dataset=DatasetSettings(str(tmp_path))))
     synthetic_study(12, storage=project.storage_url)
     facts = read_study(project)
-    window = compute_importances(project, "search")
+    seen = EventLog()
+    window = compute_importances(project, "search", sink=seen, cancel=threading.Event())
+    steps = [e for e in seen.events if isinstance(e, Progress)]
+    assert [e.done for e in steps] == list(range(7)) and "fANOVA, seed 1 of 5" in steps[0].message
     assert facts.estimate.as_dict() == pytest.approx(window.as_dict())
     assert facts.estimate.ped_anova() == pytest.approx(window.ped_anova())
     assert facts.estimate.method_label == window.method_label

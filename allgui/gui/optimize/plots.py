@@ -323,10 +323,10 @@ class OptimizePlots(QTabWidget):
         names = sorted(importances, key=lambda k: importances[k])
         items = [label(k) for k in names]
         # Margins from the names' lengths (a character of a 10-point label is
-        # about 6 points wide): a layout that measures each label would cost as
+        # about 7 points wide): a layout that measures each label would cost as
         # much as the draw, at every new set of importances.
         longest = max(len(k) for k in items)
-        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=32)
+        self.importance.set_margins(left=18 + 7 * longest, bottom=34, right=12, top=32)
         y = np.arange(len(names), dtype=float)
         # PED-ANOVA beside the headline when there is one: two bars per parameter
         height, shift = (0.4, 0.2) if ped else (0.8, 0.0)
