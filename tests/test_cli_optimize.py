@@ -24,6 +24,10 @@ def test_optimize_runs_continues_and_prints_the_table(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "Best trials of study 'search'" in out
     assert "learning rate" in out and "2 complete, 0 pruned, 0 failed" in out
+    # the report's importances: fANOVA over seeds beside PED-ANOVA, and the warning
+    assert "fANOVA, mean \u00b1 SD over 5 seeds" in out and "PED-ANOVA" in out
+    assert "warning: Only 2 complete trials" in out
+    assert "importances: 6 of 6" in err  # progress while they compute
     assert "trial #1 (2/2)" in err and "Search finished" in err
     assert "not for diagnosis" in err.lower()
 

@@ -127,6 +127,44 @@ def test_importance_names_its_evaluator(qtbot):
     assert {t.get_text() for t in plots.importance.ax.texts} >= {"0.70", "0.30"}
 
 
+def test_importance_shows_fanova_spread_beside_ped_anova_and_its_warnings(qtbot):
+    """The window shows the report's estimate: fANOVA mean with its SD over
+    seeds, PED-ANOVA beside it, and the warnings in words (issue 26 item 8)."""
+    import optuna
+
+    from allgui.core.search.importance import estimate_importances
+    from allgui.gui.optimize.importances import ImportancesMixin
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(lambda t: t.suggest_float("lr", 0, 1) + 0 * t.suggest_int("hidden", 8, 16),
+                   n_trials=6)
+    est = estimate_importances(study, seeds=2)
+    plots = make_plots(qtbot)
+
+    class Tab(ImportancesMixin):  # what the Optimize tab gives the mixin
+        def __init__(self):
+            self.plots = plots
+            self.session = type("S", (), {"study": "search"})()
+
+    from allgui.core.events import Progress
+
+    Tab()._importance_progress(Progress("importances", done=2, total=3,
+                                        message="fANOVA, seed 2 of 2"), "search")
+    assert plots.importance_words.text() == "Computing importances: fANOVA, seed 2 of 2\u2026"
+    Tab()._show_importances(est, "search")
+    plots._update_importance()
+    ax = plots.importance.ax
+    assert plots.importance_words.text() == "\n".join(est.warnings)
+    assert "Only 6 complete trials" in plots.importance_words.text()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fANOVA", "PED-ANOVA"]
+    assert "fANOVA, mean \u00b1 SD over 2 seeds" in ax.get_title()
+    shown = {t.get_text() for t in ax.texts}
+    assert {f"{v:.2f}" for v in est.as_dict().values()} <= shown
+    assert {f"{v:.2f}" for v in est.ped_anova().values()} <= shown
+    assert len(ax.containers) == 2 + 1  # two bar sets and the SD error bars
+
+
 def test_trials_table_text_sorting_and_detail(qtbot):
     from allgui.gui.optimize.trials_table import TrialsTable, duration_text
 

@@ -203,8 +203,8 @@ def test_project_report_is_complete(validated_project, tmp_path):
     find("AUC-ROC with 95% bootstrap intervals")
     best = find("Best trials")
     assert best[1][1] == str(study.best_trial.number)
-    importances = find("Parameter importances")
-    assert importances[0] == ["Parameter", "fANOVA", "PED-ANOVA"]
+    importances = find("Parameter importances: fANOVA, mean \u00b1 SD over 5 seeds")
+    assert importances[0] == ["Parameter", "fANOVA mean", "fANOVA SD", "PED-ANOVA"]
     find("Split used: method 'patient'")
     find("Search space and sampler settings")
     record = {r[0]: r[1] for r in find("Software, machine, seeds and data")[1:]}

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "validate",
     "report",
     "samplers",
+    "leak",
     "export",
     "classify",
     "evaluate",

@@ -58,7 +58,7 @@ def run(args) -> int:
     from allgui.cli._interrupt import StopOnInterrupt
     from allgui.core.errors import AllguiError
     from allgui.core.project import Project
-    from allgui.core.search.importance import format_importances, parameter_importances
+    from allgui.core.search.importance import estimate_importances, format_estimate
     from allgui.core.search.runner import SearchSettings, load_study, search_with_model
 
     project = Project.open(args.project)
@@ -100,7 +100,8 @@ def run(args) -> int:
         study = load_study(project, settings.study_name)
         try:
             print()
-            print(format_importances(parameter_importances(study, "ped-anova")))
+            print(format_estimate(estimate_importances(
+                study, progress=None if args.quiet else _importance_progress)))
         except AllguiError as exc:
             print(f"(importances: {exc.message})")
     from allgui.core.search.storage import mask_url
@@ -110,6 +111,10 @@ def run(args) -> int:
     if result.stopped:
         print("Stopped: run the same command again to continue.")
     return 0
+
+
+def _importance_progress(done: int, total: int, message: str) -> None:
+    print(f"importances: {done} of {total} ({message})", file=sys.stderr, flush=True)
 
 
 def _fmt(name: str, v) -> str:

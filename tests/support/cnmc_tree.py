@@ -28,15 +28,17 @@ def _bmp_template(size: int) -> tuple[bytes, int]:
     return data, offset
 
 
-def write_cnmc_tree(file_list: Path, root: Path, size: int = 4) -> dict[str, tuple[str, str]]:
+def write_cnmc_tree(file_list: Path, root: Path, size: int = 4,
+                    every: int = 1) -> dict[str, tuple[str, str]]:
     """Write the tree under ``root``; return new_name -> (original name, label)
-    as written to the labels CSV."""
+    as written to the labels CSV. ``every`` > 1 keeps every n-th path only: the
+    same layout and names, small enough to train on."""
     template, offset = _bmp_template(size)
     head = template[:offset]
     n_pixel_bytes = len(template) - offset
     made_dirs: set[Path] = set()
     prelim: list[str] = []
-    for n, rel in enumerate(file_list.read_text().split()):
+    for n, rel in enumerate(file_list.read_text().split()[::every]):
         path = root / rel
         if path.parent not in made_dirs:
             path.parent.mkdir(parents=True, exist_ok=True)

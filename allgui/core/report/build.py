@@ -17,13 +17,17 @@ from allgui.core.model.params import label as param_label
 from allgui.core.model.params import ordered
 from allgui.core.project import Project
 from allgui.core.report import figures as F
+from allgui.core.report.beside import beside_section
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
 from allgui.core.report.evidence import (
     baselines_section,
     calibration_section,
     referral_section,
 )
+from allgui.core.report.importances import importance_blocks
+from allgui.core.report.leak import leak_section
 from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, settings_rows
+from allgui.core.report.study_figures import phased_history_figure
 from allgui.core.validation.analysis import (
     BatchAnalysis,
     analyse,
@@ -133,27 +137,13 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
             "validation loss: the weights a run keeps); the test set is never used here.",
         ))
     out.append(Picture(
-        f"Optimisation history: each finished trial's {study.objective} and the best so far.",
-        F.optimisation_history_figure([(t.number, t.value) for t in study.trials],
-                                      study.objective, study.maximize),
+        f"Optimisation history: each finished trial's {study.objective} by trial number and the "
+        "best so far; startup (random) trials as squares, TPE trials as dots, the dashed line "
+        "where TPE took over, the best trial starred.",
+        phased_history_figure([(t.number, t.value) for t in study.trials], study.objective,
+                              study.maximize, study.startup_numbers),
     ))
-    if study.importances:
-        methods = list(study.importances)
-        params = sorted({p for m in methods for p in study.importances[m]},
-                        key=lambda p: -study.importances[methods[0]].get(p, 0.0))
-        out.append(table(
-            "Parameter importances (share of the objective's variation; method named per column)",
-            ["Parameter"] + methods,
-            [[param_label(p)] + [format_value(study.importances[m].get(p), 3) for m in methods]
-             for p in params],
-            note=" ".join(study.importance_notes),
-        ))
-        m = methods[0]
-        out.append(Picture(f"Parameter importances by {m}.",
-                           F.importances_figure({param_label(k): v for k, v in
-                                                 study.importances[m].items()}, m)))
-    elif study.importance_notes:
-        out.append(Paragraph("Parameter importances: " + " ".join(study.importance_notes)))
+    out += importance_blocks(study)
     return out
 
 
@@ -350,6 +340,8 @@ def build_document(
     blocks += _dataset_section(batch)
     blocks += _search_section(study, project, batch)
     blocks += _validation_section(analysis)
+    blocks += beside_section(study, batch)
+    blocks += leak_section(project, batch)
     from allgui.core.report.samplers import load_comparison, sampler_section
 
     comparison = load_comparison(project)
@@ -387,7 +379,11 @@ def write_report(
 
         batch = batch or latest_batch(project)
         step(0, "reading the study")
-        study = read_study(project)
+
+        def importance_progress(done: int, total: int, message: str) -> None:
+            sink(Progress(JOB, phase="importances", done=done, total=total, message=message))
+
+        study = read_study(project, progress=importance_progress, cancel=cancel)
         step(1, "computing statistics and pictures")
         folder = Path(out_dir) if out_dir else project.reports_dir
         stem = f"report-{batch.batch_id}" if batch else "report"

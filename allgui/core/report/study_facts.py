@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from allgui.core.errors import AllguiError, ProjectError
+from allgui.core.errors import AllguiError, Cancelled, ProjectError
 from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.core.search.record import ALLGUI, StudyRecord
@@ -37,6 +37,9 @@ class StudyFacts:
     settings: dict[str, Any]  # sampler, space, epochs...: the study's own record
     importances: dict[str, dict[str, float]] = field(default_factory=dict)  # method -> param -> v
     importance_notes: tuple[str, ...] = ()
+    estimate: Any = None  # the ImportanceEstimate the figures come from (search.importance)
+    startup_trials: int | None = None  # the sampler's random trials, as the study recorded them
+    startup_numbers: frozenset[int] = frozenset()  # the trials TPE drew at random (startup)
 
     @property
     def maximize(self) -> bool:
@@ -53,8 +56,10 @@ class StudyFacts:
 
 
 
-def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
-    """The project's study, or ``None`` when the project has none yet."""
+def read_study(project: Project, importances: bool = True, progress=None,
+               cancel=None) -> StudyFacts | None:
+    """The project's study, or ``None`` when the project has none yet.
+    ``progress(done, total, message)`` follows the importances, the slow part."""
     from allgui.core.search import study as S
 
     study = S.project_study(project)
@@ -82,11 +87,36 @@ def read_study(project: Project, importances: bool = True) -> StudyFacts | None:
         n_failed=sum(t.state == "failed" for t in records),
         trials=trials,
         settings=record.to_attrs(),
+        startup_trials=_startup_trials(record),
+        startup_numbers=startup_numbers(records, _startup_trials(record)),
     )
     if importances:
-        values, notes = _importances(study, len(complete))
-        facts = dataclasses.replace(facts, importances=values, importance_notes=notes)
+        estimate, notes = _importances(study, len(complete), progress, cancel)
+        values = {} if estimate is None else {
+            "fANOVA": estimate.as_dict(), "PED-ANOVA": estimate.ped_anova()}
+        facts = dataclasses.replace(facts, importances={k: v for k, v in values.items() if v},
+                                    importance_notes=notes, estimate=estimate)
     return facts
+
+
+def startup_numbers(records, n_startup: int | None) -> frozenset[int]:
+    """The trials TPE sampled at random: those that started while fewer than
+    ``n_startup`` trials had finished (complete or pruned), as Optuna counts."""
+    if n_startup is None:
+        return frozenset()
+    done, out = 0, set()
+    for r in sorted(records, key=lambda r: r.number):
+        if done < n_startup:
+            out.add(r.number)
+        done += r.state in ("complete", "pruned")
+    return frozenset(out)
+
+
+def _startup_trials(record: StudyRecord) -> int | None:
+    """The random (startup) trials TPE ran before modelling, as the study recorded them."""
+    sampler = (record.allgui or {}).get("sampler") or {}
+    value = sampler.get("n_startup_trials") if isinstance(sampler, dict) else None
+    return int(value) if isinstance(value, (int, float)) else None
 
 
 def plain_value(v: Any) -> str:
@@ -129,18 +159,17 @@ def settings_rows(facts: StudyFacts, project_search: dict[str, Any]) -> list[tup
     return rows
 
 
-def _importances(study, n_complete: int) -> tuple[dict[str, dict[str, float]], tuple[str, ...]]:
-    from allgui.core.search.importance import importance_values
+def _importances(study, n_complete: int, progress=None, cancel=None):
+    """The shared estimate (fANOVA over seeds beside PED-ANOVA) and the notes a
+    reader needs with it; ``(None, notes)`` when it cannot be computed."""
+    from allgui.core.search.importance import estimate_importances
 
     if n_complete < 3:
-        return {}, (f"{count(n_complete, 'finished trial')}: too few to estimate importances.",)
-    out: dict[str, dict[str, float]] = {}
-    notes = []
-    for method, key in (("fANOVA", "fanova"), ("PED-ANOVA", "ped-anova")):
-        try:
-            out[method] = dict(importance_values(study, key, seed=0))
-        except AllguiError as exc:  # too few distinct values, one parameter, ...
-            notes.append(f"{method}: not available ({exc.details})")
-    if n_complete < 10:
-        notes.append(f"Importances from only {n_complete} trials are rough.")
-    return out, tuple(notes)
+        return None, (f"{count(n_complete, 'finished trial')}: too few to estimate importances.",)
+    try:
+        estimate = estimate_importances(study, progress=progress, cancel=cancel)
+    except Cancelled:
+        raise
+    except AllguiError as exc:  # too few distinct values, one parameter, ...
+        return None, (f"Importances: not available ({exc.details or exc.message})",)
+    return estimate, estimate.warnings

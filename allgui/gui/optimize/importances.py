@@ -33,6 +33,7 @@ class ImportancesMixin:
         self.importance_job = t.start_job(
             "Importances",
             compute_importances, t.project, study,
+            on_event=lambda event: self._importance_progress(event, study),
             on_success=lambda imp: self._show_importances(imp, study),
             on_failure=lambda exc: self._importance_failed(exc, study),
             on_done=self._importance_done,
@@ -43,11 +44,20 @@ class ImportancesMixin:
         if len(t.book.complete()) != self._importance_at:
             self._maybe_importances(force=True)
 
+    def _importance_progress(self, event: Any, study: str = "") -> None:
+        """Each step of the estimate in words under the plot: fANOVA over many
+        trials takes a while, and a still plot would look stuck."""
+        t: Any = self
+        message = getattr(event, "message", "")
+        if message and (not study or study == t.session.study):
+            t.plots.importance_words.setText(f"Computing importances: {message}…")
+
     def _importance_failed(self, exc: BaseException, study: str = "") -> None:
         t: Any = self
         if study and study != t.session.study:
             return  # another study is shown now
         t.plots.importances = {}
+        t.plots.importance_words.setText("")
         t.plots.importance_note = getattr(exc, "message", str(exc))
         t.plots.importance.request_redraw()
         t.log(f"Importances: {t.plots.importance_note}")
@@ -70,6 +80,9 @@ class ImportancesMixin:
         if study and study != t.session.study:
             return
         t.plots.importances = imp.as_dict()
+        t.plots.importance_spread = imp.spread()
+        t.plots.importance_ped = imp.ped_anova()
         t.plots.importance_method = imp.method_label
         t.plots.importance_note = ""
+        t.plots.importance_words.setText("\n".join(imp.warnings))
         t.plots.importance.request_redraw()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
 
 from allgui.core.model.params import format_value, label, ordered
@@ -51,7 +51,9 @@ class OptimizePlots(QTabWidget):
         self.book = book
         self.maximize = True
         self.objective_name = "objective"
-        self.importances: dict[str, float] = {}
+        self.importances: dict[str, float] = {}  # the headline: fANOVA, mean over seeds
+        self.importance_spread: dict[str, float] = {}  # its SD over seeds
+        self.importance_ped: dict[str, float] = {}  # PED-ANOVA, drawn beside it
         self.importance_method = ""
         self.importance_note = ""  # why there are none, when they cannot be computed
         self.history = LivePlot(self)
@@ -152,10 +154,17 @@ class OptimizePlots(QTabWidget):
         self.curve_words = QLabel("No trial yet.")
         self.curve_words.setWordWrap(True)
         self.curves.layout().insertWidget(1, self.curve_words)
+        # the importances' warnings (methods disagree, few trials), in words under the plot
+        self.importance_words = QLabel("")
+        self.importance_words.setTextFormat(Qt.TextFormat.PlainText)
+        self.importance_words.setWordWrap(True)
+        self.importance.layout().insertWidget(1, self.importance_words)
 
     def reset(self) -> None:
         self.importances = {}
+        self.importance_spread, self.importance_ped = {}, {}
         self.importance_note = ""
+        self.importance_words.setText("")
         self._curve_trial = None
         for line in (self._points, self._best, self._best_point, self._chosen,
                      *(a for lines in self._curve_lines for a in lines)):
@@ -294,10 +303,12 @@ class OptimizePlots(QTabWidget):
 
     def _importance_data(self) -> tuple:
         return (dict(self.importances), self.importance_method, self.importance_note,
-                len(self.book.complete()))
+                len(self.book.complete()), dict(self.importance_spread),
+                dict(self.importance_ped))
 
     def _update_importance(self, data: tuple | None = None) -> None:
-        importances, method, note, n = data if data is not None else self._importance_data()
+        importances, method, note, n, spread, ped = (
+            data if data is not None else self._importance_data())
         ax = self.importance.ax
         ax.clear()
         self.importance.apply_palette()
@@ -309,16 +320,29 @@ class OptimizePlots(QTabWidget):
             ax.set_xticks([])
             ax.set_yticks([])
             return
-        items = sorted(((label(k), v) for k, v in importances.items()),
-                       key=lambda kv: kv[1])
+        names = sorted(importances, key=lambda k: importances[k])
+        items = [label(k) for k in names]
         # Margins from the names' lengths (a character of a 10-point label is
-        # about 6 points wide): a layout that measures each label would cost as
+        # about 7 points wide): a layout that measures each label would cost as
         # much as the draw, at every new set of importances.
-        longest = max(len(k) for k, _ in items)
-        self.importance.set_margins(left=14 + 6 * longest, bottom=34, right=12, top=32)
-        bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+        longest = max(len(k) for k in items)
+        self.importance.set_margins(left=18 + 7 * longest, bottom=34, right=12, top=32)
+        y = np.arange(len(names), dtype=float)
+        # PED-ANOVA beside the headline when there is one: two bars per parameter
+        height, shift = (0.4, 0.2) if ped else (0.8, 0.0)
+        bars = ax.barh(y + shift, [importances[k] for k in names], height=height,
+                       xerr=[spread.get(k, 0.0) for k in names] if spread else None,
+                       color="#4c72b0", label=method.split(",")[0] or "importance")
         ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2)
-        ax.set_xlim(0, max(v for _, v in items) * 1.18 or 1)
+        top = max(importances.values())
+        if ped:
+            other = ax.barh(y - shift, [ped.get(k, 0.0) for k in names], height=height,
+                            color="#dd8452", label="PED-ANOVA")
+            ax.bar_label(other, fmt="%.2f", fontsize="small", padding=2)
+            top = max(top, max(ped.values()))
+            ax.legend(fontsize="small", loc="lower right")
+        ax.set_yticks(y, items)
+        ax.set_xlim(0, top * 1.25 or 1)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.set_xlabel("share of the objective's variation")
         ax.set_title(f"Importance by {method or 'the evaluator'}\n"  # two lines: a long name fits

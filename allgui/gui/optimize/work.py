@@ -6,12 +6,21 @@ from __future__ import annotations
 from allgui.core.project import Project
 
 
-def compute_importances(project: Project, study_name: str):
-    """Parameter importances of the project's study (read only)."""
-    from allgui.core.search.importance import parameter_importances
+def compute_importances(project: Project, study_name: str, sink=None, cancel=None):
+    """Parameter importances of the project's study (read only): the estimate
+    the report and the command line show (fANOVA over seeds, PED-ANOVA beside),
+    each step reported to ``sink`` so a large study is never a silent wait."""
+    from allgui.core.events import Progress
+    from allgui.core.search.importance import estimate_importances
     from allgui.core.search.study import load_study
 
-    return parameter_importances(load_study(project, study_name), "ped-anova")
+    def progress(done: int, total: int, message: str) -> None:
+        if sink is not None:
+            sink(Progress("importances", phase="importances", done=done, total=total,
+                          message=message))
+
+    return estimate_importances(load_study(project, study_name), progress=progress,
+                                cancel=cancel)
 
 
 def read_study(project: Project, settings):
