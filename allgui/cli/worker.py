@@ -69,8 +69,7 @@ def run(args) -> int:
           f"{mask_url(result.storage_url)}: "
           + (", ".join(f"#{t.number} {t.state}" + (f" {t.value:.4f}" if t.value is not None
                                                       else "") for t in mine) or "none"))
-    print(f"The study holds {result.n_complete} complete, {result.n_pruned} pruned, "
-          f"{result.n_failed} failed trials"
+    print(f"Trials in the study: {result.counts()}"
           + (f"; best trial #{result.best.number} = {result.best.value:.4f}"
              if result.best else "") + ".")
     if result.stopped:

@@ -116,6 +116,7 @@ class RunFinished(Event):
     seed: int = 0
     label: str = ""  # 'tuned' or 'baseline'
     metrics: dict[str, float] = field(default_factory=dict)
+    folder: str = ""  # the batch's folder, to read its record as it stands now
 
 
 @dataclass(frozen=True)

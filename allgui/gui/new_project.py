@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -23,13 +22,17 @@ from PySide6.QtWidgets import (
 
 from allgui.core.checks import SettingError
 from allgui.core.errors import AllguiError
+from allgui.core.files.text import terminal_text
 from allgui.core.project import CONFIG_NAME, DatasetSettings, ModelSettings, ProjectSettings
 from allgui.gui import dialogs
 from allgui.gui.dataset.explain import folder_problem
+from allgui.gui.widgets.text import plain_label
 
 BACKBONES = ("efficientnet_b2", "efficientnet_b0", "resnet18", "mobilenetv3_small_050",
              "convnext_tiny")
-WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"))
+WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"),
+           ("file", "Local file…"))  # offline: a weights file downloaded once elsewhere
+WEIGHT_FILES = "Weights (*.safetensors *.pth *.pt *.bin)"
 
 
 def target_problem(folder: Path) -> str:
@@ -75,14 +78,21 @@ class NewProjectForm(QDialog):
         self.weights = QComboBox()
         for key, words in WEIGHTS:
             self.weights.addItem(words, key)
+        self.weights_file = QLineEdit()
+        self.weights_file.setPlaceholderText("weights file (.safetensors or .pth)")
+        self.weights_file_row = _path_row(self.weights_file, self._pick_weights)
+        self.weights.currentIndexChanged.connect(self._weights_changed)
         form.addRow("Name", self.name)
         form.addRow("Location", _path_row(self.location, self._pick_location))
         form.addRow("Dataset folder", _path_row(self.dataset, self._pick_dataset))
         form.addRow("Image size (px)", self.image_size)
         form.addRow("Backbone", self.backbone)
         form.addRow("Weights", self.weights)
+        form.addRow("", self.weights_file_row)
+        form.setRowVisible(self.weights_file_row, False)
+        self._form = form
         layout.addLayout(form)
-        self.problem = QLabel("")
+        self.problem = plain_label("")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #b00020;")
         layout.addWidget(self.problem)
@@ -102,6 +112,32 @@ class NewProjectForm(QDialog):
         path = dialogs.choose_directory(self, "Choose the dataset folder", self.dataset.text())
         if path:
             self.dataset.setText(path)
+
+    def _weights_changed(self) -> None:
+        is_file = self.weights.currentData() == "file"
+        self._form.setRowVisible(self.weights_file_row, is_file)
+        if is_file and not self.weights_file.text().strip():
+            self._pick_weights()
+
+    def _pick_weights(self) -> None:
+        path = dialogs.choose_open_file(self, "Choose a weights file", self.weights_file.text(),
+                                        WEIGHT_FILES)
+        if path:
+            self.weights_file.setText(path)
+
+    def chosen_weights(self) -> str:
+        """'imagenet', 'none' or the local file's full path; raises AllguiError."""
+        kind = self.weights.currentData()
+        if kind != "file":
+            return kind
+        text = self.weights_file.text().strip()
+        if not text:
+            raise AllguiError("Choose the weights file, or another kind of weights.")
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise AllguiError(f"The weights file {terminal_text(path)} does not exist; "
+                              "choose it again.")
+        return str(path.resolve())
 
     def folder(self) -> Path:
         return Path(self.location.text().strip()).expanduser() / self.name.text().strip()
@@ -127,7 +163,7 @@ class NewProjectForm(QDialog):
             settings = ProjectSettings(
                 dataset=DatasetSettings(path=data, image_size=self.image_size.value()),
                 model=ModelSettings(backbone=self.backbone.currentText().strip(),
-                                    weights=self.weights.currentData()))
+                                    weights=self.chosen_weights()))
         except SettingError as exc:
             raise AllguiError(exc.message) from exc
         return folder, settings

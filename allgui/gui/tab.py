@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QWidget
 
 from allgui.core.project import Project
@@ -23,6 +25,9 @@ class ProjectTab(JobsMixin, QWidget):
         super().__init__(window)
         self.window_ = window
         self.job = None
+        # Esc stops the tab's job, in every tab, as its Stop button does
+        # (a window-wide shortcut: only the shown tab's is active)
+        QShortcut(QKeySequence(Qt.Key_Escape), self, self.stop)
 
     @property
     def project(self) -> Project | None:

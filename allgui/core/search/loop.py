@@ -147,8 +147,7 @@ def end_message(result: S.SearchResult, stopped: bool, error: BaseException | No
         return f"The search ended on an error: {mask_url(str(error))}"
     here = f"{count(run_here, 'trial')} run here; " if run_here is not None else ""
     return (("Stopped; " if stopped else "Finished; ") + here
-            + f"{result.n_complete} complete, {result.n_pruned} pruned, "
-            f"{result.n_failed} failed trials in the study.")
+            + f"trials in the study: {result.counts()}.")
 
 
 # -- one trial -------------------------------------------------------------------

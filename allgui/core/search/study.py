@@ -83,6 +83,12 @@ class SearchResult:
         """Failed by a fault (counted), not stopped."""
         return self.n_failed - self.n_stopped
 
+    def counts(self) -> str:
+        """The study's trials in words, stopped apart from failed: the window,
+        its log and the command line say the same."""
+        return (f"{self.n_complete} complete, {self.n_pruned} pruned, {self.n_faulted} failed"
+                + (f", {self.n_stopped} stopped (run again on resume)" if self.n_stopped else ""))
+
     def top(self, n: int = 5) -> list[TrialSummary]:
         done = [t for t in self.trials if t.state == "complete" and t.value is not None]
         return sorted(done, key=lambda t: -(t.value or 0.0))[:n]

@@ -38,12 +38,30 @@ def continuable(project: Project, planned: Batch) -> Batch | None:
     """The newest interrupted, stopped or failed batch of the project started
     with ``planned``'s settings and still missing a run; None when there is none."""
     want = _protocol(planned)
-    expected = len(planned.seeds) * (2 if planned.baseline else 1)
+    expected = expected_runs(planned)
     for old in reversed(list_batches(project)):
         if old.state not in CONTINUABLE or _protocol(old) != want:
             continue
         if sum(r.finished for r in old.runs) < expected:
             return old
+    return None
+
+
+def expected_runs(batch: Batch) -> int:
+    """How many runs ``batch`` was started to train (each seed, tuned and baseline)."""
+    return len(batch.seeds) * (2 if batch.baseline else 1)
+
+
+def resumable(project: Project) -> Batch | None:
+    """The project's newest batch when it did not end and still misses a run
+    (what the same settings would continue); None otherwise. The window's
+    "Resume validation (k of n done)" reads it."""
+    batches = list_batches(project)
+    if not batches:
+        return None
+    last = batches[-1]
+    if last.state in CONTINUABLE and sum(r.finished for r in last.runs) < expected_runs(last):
+        return last
     return None
 
 

@@ -201,7 +201,9 @@ def run_batch(
         written = BatchWriter(batch)
         try:
             stopped, failures = False, list[str]()
-            if settings.probe and not plan.runs[0].model_config.finetune_stages:
+            # a continued batch keeps the probe it ran before
+            if (settings.probe and not batch.probe_runs
+                    and not plan.runs[0].model_config.finetune_stages):
                 stopped = _probe(plan, written, shared, sink, cancel)
             if not stopped:
                 stopped, failures = _run_plan(plan, written, shared, sink, cancel)
@@ -368,7 +370,8 @@ def _run_plan(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
         written.add(record)
         if record.finished and record.metrics is not None:
             sink(RunFinished(JOB, run=run.number, seed=run.seed, label=run.label,
-                             metrics=record.metrics.headline()))
+                             metrics=record.metrics.headline(),
+                             folder=written.batch.folder))
     return False, failures
 
 

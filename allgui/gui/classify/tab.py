@@ -41,6 +41,7 @@ from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.elided import scrolled
 from allgui.gui.widgets.image_view import ImageViewer
 from allgui.gui.widgets.progress import JobProgress
+from allgui.gui.widgets.text import plain_tooltip
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow
@@ -103,6 +104,7 @@ class ClassifyTab(ProjectTab):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.AscendingOrder)  # file names A to Z until a header is clicked
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
         header.setStretchLastSection(True)
@@ -273,7 +275,7 @@ class ClassifyTab(ProjectTab):
             self.table.insertRow(row)
             pred = result.prediction
             name = QTableWidgetItem(terminal_text(Path(result.path).name))
-            name.setToolTip(terminal_text(result.path))
+            name.setToolTip(plain_tooltip(terminal_text(result.path)))
             name.setData(Qt.UserRole, len(self.results) - 1)
             cells = [name]
             if pred is not None:

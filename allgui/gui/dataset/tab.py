@@ -203,6 +203,7 @@ class DatasetTab(ProjectTab):
         self.split_form.edited.connect(self._split_edited)
         self.apply_split_button.clicked.connect(self.apply_split)
         self.discard_button.clicked.connect(self.discard_split)
+        self.apply_split_button.setEnabled(False)  # until a project's data are read
         return self.split_form
 
     # -- split form: proposed here, applied through the session ---------------------
@@ -222,6 +223,7 @@ class DatasetTab(ProjectTab):
     # -- project ---------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
         self.view = None
+        self.job_changed()
         self.summary_text.clear()
         self.audit_text.clear()
         self.thumbs.clear()
@@ -304,8 +306,11 @@ class DatasetTab(ProjectTab):
                      on_success=self._show_split, exclusive=True, what="changing the split")
 
     def job_changed(self) -> None:
-        for w in (self.choose_button, self.demo_button, self.apply_split_button):
+        for w in (self.choose_button, self.demo_button):
             w.setEnabled(self.job is None)
+        # a split is the project's: nothing to apply it to without one, or without its data
+        self.apply_split_button.setEnabled(self.job is None and self.project is not None
+                                           and getattr(self, "view", None) is not None)
 
     def job_ended(self) -> None:
         root, self._open_after_job = self._open_after_job, None
@@ -331,6 +336,7 @@ class DatasetTab(ProjectTab):
     def _show_view(self, view: DatasetView) -> None:
         self._made_for_scan = None
         self.view = view
+        self.job_changed()
         self.progress.set_running(False, f"{view.summary.n_images} images read.")
         self.summary_text.setPlainText(view.text)
         self.synthetic_label.setVisible(view.index.synthetic)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -67,10 +67,14 @@ def _spin(low: int, high: int, value: int, tip: str = "") -> QSpinBox:
 
 
 class SearchForm(QScrollArea):
-    """The settings column. Its widgets are public: the tab reads them."""
+    """The settings column. Its widgets are public: the tab reads them.
+    ``model_edited``: the user changed the backbone or its weights (saved at once)."""
+
+    model_edited = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._filling = False
         self.setWidgetResizable(True)
         holder = QWidget()
         layout = QVBoxLayout(holder)
@@ -147,6 +151,9 @@ class SearchForm(QScrollArea):
         self.weights_file = QLineEdit()
         self.weights_file.setPlaceholderText("weights file (.safetensors or .pth)")
         self.weights_file.setVisible(False)
+        self.backbone.activated.connect(self._model_edited)
+        self.backbone.lineEdit().editingFinished.connect(self._model_edited)
+        self.weights_file.editingFinished.connect(self._model_edited)
         form.addRow("Model", self.backbone)
         form.addRow("Weights", self.weights)
         form.addRow("", self.weights_file)
@@ -159,6 +166,11 @@ class SearchForm(QScrollArea):
             path = dialogs.choose_open_file(self, "Choose a weights file", "",
                                             "Weights (*.safetensors *.pth *.pt *.bin)")
             self.weights_file.setText(path)
+        self._model_edited()
+
+    def _model_edited(self, *_args) -> None:
+        if not self._filling:
+            self.model_edited.emit()
 
     # -- remembered choices ------------------------------------------------------------
     def restore_choices(self, settings) -> None:
@@ -219,12 +231,16 @@ class SearchForm(QScrollArea):
         _select(self.device, s.device)
         self.space_editor.set_space(s.space)
         model = project.settings.model
-        self.backbone.setCurrentText(model.backbone)
-        if model.weights in ("imagenet", "none"):
-            _select(self.weights, model.weights)
-        else:
-            self.weights_file.setText(model.weights)
-            _select(self.weights, "file")
+        self._filling = True  # the project's own choice, not an edit to save
+        try:
+            self.backbone.setCurrentText(model.backbone)
+            if model.weights in ("imagenet", "none"):
+                _select(self.weights, model.weights)
+            else:
+                self.weights_file.setText(model.weights)
+                _select(self.weights, "file")
+        finally:
+            self._filling = False
 
 
 class ActionBar(QWidget):

@@ -143,10 +143,8 @@ class OptimizePlots(QTabWidget):
                                     label="validation")], fontsize="small", ncol=2,
                     loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.2,
                     frameon=False)
-        score.legend(handles=[Line2D([], [], color=lines[2].get_color(), label=words)
-                              for lines, words in zip(self._curve_lines, ROLE_WORDS, strict=True)],
-                     fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                     borderaxespad=0.0, frameon=False)
+        self._legend_roles: tuple[int, ...] = ()
+        self._score_legend(())
         for ax in (loss, score):
             _few_ticks(ax)
         self.curves.set_margins(left=48, bottom=38, right=LEGEND_POINTS, top=22, gap=52)
@@ -160,6 +158,25 @@ class OptimizePlots(QTabWidget):
         self.importance_words.setWordWrap(True)
         self.importance.layout().insertWidget(1, self.importance_words)
 
+    def _score_legend(self, shown: tuple[int, ...]) -> None:
+        """Which trial is which colour, for the slots that hold a trial only (an
+        entry without a line says nothing); rebuilt only when that set changes."""
+        score = self.curves.axes[1]
+        old = score.get_legend()
+        if old is not None:
+            old.remove()
+        if shown:
+            score.legend(handles=[Line2D([], [], color=self._curve_lines[k][2].get_color(),
+                                         label=ROLE_WORDS[k]) for k in shown],
+                         fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                         borderaxespad=0.0, frameon=False)
+        self._legend_roles = shown
+
+    def legend_words(self) -> list[str]:
+        """The learning curves' colour legend as drawn."""
+        legend = self.curves.axes[1].get_legend()
+        return [t.get_text() for t in legend.get_texts()] if legend is not None else []
+
     def reset(self) -> None:
         self.importances = {}
         self.importance_spread, self.importance_ped = {}, {}
@@ -170,6 +187,8 @@ class OptimizePlots(QTabWidget):
                      *(a for lines in self._curve_lines for a in lines)):
             line.set_data([], [])
         self._hover.set_visible(False)
+        for plot in (self.history, self.curves, self.importance, self.parallel):
+            plot.forget_readout()  # nothing read off another study or project stays
         for plot in (self.history, self.curves):
             plot._auto_limits.clear()
         self._parallel_view = None
@@ -294,6 +313,11 @@ class OptimizePlots(QTabWidget):
             epochs = [e.epoch for e in curve]
             for line, name in zip(lines, ("train_loss", "val_loss", "objective"), strict=True):
                 line.set_data(epochs, [getattr(e, name) for e in curve])
+        shown = tuple(k for k, n in enumerate(roles) if n is not None
+                      and (rec := self.book.trials.get(n)) is not None and rec.curve)
+        if shown != self._legend_roles:
+            self._score_legend(shown)
+            self.curves.mark_stale()
         words = [f"{role} {n}" for role, n in zip(ROLE_WORDS, roles, strict=True) if n is not None]
         # which trial is which, in a Qt label: text drawn by matplotlib at every repaint costs
         # more than all the lines together

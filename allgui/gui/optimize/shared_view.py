@@ -11,8 +11,7 @@ from allgui.gui.optimize.follow import describe_workers
 
 def study_words(r) -> str:
     """A study's counts in words: stopped trials apart from failed ones."""
-    return (f"{r.n_complete} complete, {r.n_pruned} pruned, {r.n_faulted} failed"
-            + (f", {r.n_stopped} stopped (run again on resume)" if r.n_stopped else "")
+    return (r.counts()
             + (f"; best {r.best.value:.4f} (trial {r.best.number})" if r.best else ""))
 
 

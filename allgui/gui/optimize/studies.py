@@ -19,7 +19,11 @@ def describe_study(info) -> str:
     best = f"best {info.best_value:.4f}" if info.best_value is not None else "no result yet"
     when = info.last_change.strftime("%Y-%m-%d %H:%M") if info.last_change else "never run"
     objective = f", {info.objective}" if info.objective else ""
-    return f"{info.name}: {info.n_trials} trials, {best}{objective}, last change {when}"
+    # the trials that count towards the budget, as "Resume search (k of n done)" counts
+    others = info.n_trials - info.n_counted
+    more = f" (and {others} stopped or running)" if others > 0 else ""
+    return (f"{info.name}: {info.n_counted} trial{'s' if info.n_counted != 1 else ''} done"
+            f"{more}, {best}{objective}, last change {when}")
 
 
 class StudyPicker(ElidedCombo):
@@ -43,6 +47,15 @@ class StudyPicker(ElidedCombo):
             self.addItem(f"{current}: new study, no trial yet", current)
         self.show_current(current)
         self.blockSignals(False)
+
+    def show_searching(self, name: str, done: int) -> None:
+        """Study ``name``'s line while a search runs in it: its trials done so far
+        (the list is read again when the search ends)."""
+        i = self.findData(name)
+        if i >= 0:
+            text = f"{name}: searching, {done} complete so far"
+            self.setItemText(i, text)
+            self.setItemData(i, text, 3)  # tooltip role
 
     def names(self) -> list[str]:
         return [info.name for info in self.infos]

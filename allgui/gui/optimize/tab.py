@@ -86,7 +86,6 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         splitter.setStretchFactor(1, 5)
         self._splitter, self._split_set = splitter, False
         QShortcut(QKeySequence("Ctrl+R"), self, self.start)
-        QShortcut(QKeySequence("Esc"), self, self.stop)
         self.form.restore_choices(self.settings)
         self.session.study_changed.connect(self._study_selected)
         self.study_name.editingFinished.connect(lambda: self.pick_study(self.study_name.text()))
@@ -113,6 +112,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         for spin in (self.trials, self.epochs):  # the plots' axes follow the form
             spin.valueChanged.connect(self._prepare_plots)
         self.storage_button.clicked.connect(self._change_storage)
+        self.form.model_edited.connect(self._save_model)
         self.space_editor.changed.connect(self._space_checked)
         self.actions = ActionBar()
         self.start_button, self.stop_button = self.actions.start_button, self.actions.stop_button
@@ -134,6 +134,21 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
 
     def model_settings(self):
         return self.form.model_settings(self.project.settings.model)
+
+    def _save_model(self) -> None:
+        """The backbone and weights go into the project as the user changes them
+        (not only when a search starts), so reopening the project shows them."""
+        if self.project is None or self.job is not None:
+            return
+        try:
+            model = self.model_settings()
+        except AllguiError:  # "Local file" with no file chosen yet: nothing to keep
+            return
+        if model != self.project.settings.model:
+            try:
+                self.project.update(model=model)
+            except (AllguiError, OSError) as exc:
+                self.show_error(exc, "The model choice was not saved")
 
     def _prepare_plots(self) -> None:
         # Set now, while the user edits the form, so that pressing Start finds the
@@ -348,6 +363,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
     def _show_searching(self) -> None:
         """The study line while the search runs: what is done so far."""
         done = self.book.complete()
+        self.study_picker.show_searching(self.session.study, len(done))
         best = max(done, key=lambda t: t.value if self.plots.maximize else -t.value, default=None)
         self.study_label.setText(
             f"Study '{self.session.study}': searching; {len(done)} complete so far"

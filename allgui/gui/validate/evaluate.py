@@ -14,7 +14,6 @@ message and leaves the result shown before, and every file, as they were.
 from __future__ import annotations
 
 import contextlib
-import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
@@ -54,11 +53,6 @@ NOT_CHOSEN = "(not chosen)"
 def open_url(url: QUrl) -> bool:
     """The desktop's viewer for a file or folder (tests replace it)."""
     return QDesktopServices.openUrl(url)
-
-
-def _question(text: str) -> str:
-    """A question for a message box, its names shown as they are, never as markup."""
-    return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"
 
 
 class EvaluationDialog(JobsMixin, QDialog):
@@ -264,7 +258,7 @@ class EvaluationDialog(JobsMixin, QDialog):
         old = earlier_report(folder)
         if old:
             other = free_folder(folder)
-            replace = dialogs.ask_yes_no(self, "An earlier report", _question(
+            replace = dialogs.ask_yes_no(self, "An earlier report", (  # plain text: names as they are
                 f"{terminal_text(folder)} already holds an earlier report ("
                 + ", ".join(terminal_text(p.name) for p in old) + ").\n\nReplace it?\n\n"
                 f"No keeps it, and writes this report to {terminal_text(other)} instead."))
@@ -301,18 +295,37 @@ class EvaluationDialog(JobsMixin, QDialog):
             return
         self._to_write = None
         self._pending = (str(target[0]), target[1])
+        self._clear_result(f"Evaluating {terminal_text(Path(model).name)} on "
+                           f"{terminal_text(Path(data).name)}: the result shows here when it "
+                           "ends.")
         self.run_job("Evaluating on other data", evaluate_in_window, model, data,
                      self.resamples, text=f"Evaluating {terminal_text(Path(model).name)} on "
                      f"{terminal_text(Path(data).name)}…", on_success=self._evaluated,
                      on_failure=self._failed)
         self.tab.log(f"Evaluating {model} on {data}")
 
-    def _evaluated(self, ev: Evaluation) -> None:
-        self.evaluation, self.report_files = ev, None
+    def _clear_result(self, words: str) -> None:
+        """A new evaluation runs: the last one's figures leave the view (they
+        come back if this one fails)."""
+        self.used_label.setText(words)
+        self.summary_label.setText("")
+        self.summary_label.setToolTip("")
+        self.view.hide()
+        self.report_label.setText("")
+
+    def _show_result(self, ev: Evaluation) -> None:
         self.used_label.setText(used_text(ev))
         self.summary_label.setText(summary_text(ev))
         self.summary_label.setToolTip(self.view.skipped_tip(ev) if ev.result.skipped else "")
         self.view.show_evaluation(ev)
+        self.view.show()
+        files = self.report_files
+        self.report_label.setText(f"Report: {terminal_text(files['html'])}" if files else
+                                  "No report written yet: use 'Write report to…'.")
+
+    def _evaluated(self, ev: Evaluation) -> None:
+        self.evaluation, self.report_files = ev, None
+        self._show_result(ev)
         self.report_label.setText("The report is being written…")
         self.progress.set_running(False, "Evaluated; writing the report…")
         self._to_write = (ev, *self._pending)
@@ -321,6 +334,10 @@ class EvaluationDialog(JobsMixin, QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._remove_empty_folder()
         kept = (" The result shown before is kept." if self.evaluation is not None else "")
+        if self.evaluation is not None:
+            self._show_result(self.evaluation)
+        else:
+            self.used_label.setText("Nothing evaluated.")
         stopped = isinstance(exc, Cancelled)
         self.progress.set_running(False, ("Stopped: nothing was evaluated or written."
                                           if stopped else "The evaluation did not finish.")

@@ -7,8 +7,6 @@ never read as markup."""
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,6 +27,7 @@ from allgui.gui.validate.evaluate_work import (
     interval_note,
     skipped_lines,
 )
+from allgui.gui.widgets.text import plain_tooltip
 
 FIGURE_COLUMNS = ("Figure", "Value", "95% interval", "Interval over")
 CLASS_COLUMNS = ("Class", "Images", "Sensitivity (recall)", "Specificity", "Precision", "F1")
@@ -39,8 +38,7 @@ MAX_TIP_LINES = 20
 
 def plain_tip(text: str) -> str:
     """A tooltip that shows ``text`` as it is, whatever it looks like."""
-    return ("<p style='white-space:pre-wrap'>" + html.escape(terminal_text(text))
-            + "</p>") if text else ""
+    return plain_tooltip(terminal_text(text))
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:

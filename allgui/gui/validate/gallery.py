@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -29,6 +28,7 @@ from allgui.gui import dialogs
 from allgui.gui.validate.mistakes import THUMB_SIDE, GalleryContents, GalleryItem, csv_text
 from allgui.gui.widgets import colormap
 from allgui.gui.widgets.image_view import ImageViewer, fit_heat, to_pixmap
+from allgui.gui.widgets.text import markup, plain_label, plain_tooltip, rich_label
 
 
 def item_text(item: GalleryItem) -> str:
@@ -49,9 +49,9 @@ class ImageDialog(QDialog):
         layout = QVBoxLayout(self)
         self.viewer = ImageViewer("")
         layout.addWidget(self.viewer, 1)
-        answer = QLabel(f"True class <b>{_html(item.true)}</b>; the model said "
-                        f"<b>{_html(item.predicted)}</b> with probability "
-                        f"{item.probability:.1%} (margin {item.margin:.2f}).")
+        answer = rich_label(f"True class <b>{markup(item.true)}</b>; the model said "
+                            f"<b>{markup(item.predicted)}</b> with probability "
+                            f"{item.probability:.1%} (margin {item.margin:.2f}).")
         answer.setWordWrap(True)
         layout.insertWidget(0, answer)
         from allgui.core.dataset.imaging import read_rgb
@@ -82,14 +82,14 @@ class MistakesGallery(QDialog):
         n, total = len(contents.items), contents.total
         shown = (f"{n} image{'s' if n != 1 else ''}" if n == total
                  else f"the {n} most telling of {total} images")
-        head = f"<b>{_html(title)}</b>: {shown}."
+        head = f"<b>{markup(title)}</b>: {shown}."
         if contents.model:
-            head += f" Heatmaps from the exported model {_html(contents.model)}."
-        self.header = QLabel(head)
+            head += f" Heatmaps from the exported model {markup(contents.model)}."
+        self.header = rich_label(head)
         self.header.setWordWrap(True)
         layout.addWidget(self.header)
         if contents.heat_note:
-            note = QLabel(_html(contents.heat_note))
+            note = plain_label(terminal_text(contents.heat_note))
             note.setWordWrap(True)
             layout.addWidget(note)
         row = QHBoxLayout()
@@ -116,7 +116,7 @@ class MistakesGallery(QDialog):
         self.list.itemActivated.connect(lambda it: self.open_item(self.list.row(it)))
         layout.addWidget(self.list, 1)
         if not contents.items:
-            layout.addWidget(QLabel("No test image falls here."))
+            layout.addWidget(plain_label("No test image falls here."))
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -136,7 +136,7 @@ class MistakesGallery(QDialog):
                     rgb = colormap.blend(rgb, fit_heat(pic.heat, rgb.shape[:2]), 0.6)
                 entry.setIcon(QIcon(to_pixmap(rgb)))
             tip = terminal_text(item.path) + (f"\n{pic.problem}" if pic.problem else "")
-            entry.setToolTip(tip)
+            entry.setToolTip(plain_tooltip(tip))  # a file name is never markup
             entry.setData(Qt.UserRole, item.path)
             entry.setTextAlignment(Qt.AlignHCenter | Qt.AlignTop)
             self.list.addItem(entry)
@@ -165,9 +165,3 @@ class MistakesGallery(QDialog):
             from allgui.gui.errors import show_error
 
             show_error(self, exc, "Cannot save the list")
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(terminal_text(text))

@@ -37,12 +37,15 @@ from allgui.gui.validate.mistakes import Selection
 from allgui.gui.validate.work import (
     BatchView,
     export_chosen_run,
+    load_folder,
     load_latest,
+    read_resumable,
     run_and_analyse,
     write_reports,
 )
 from allgui.gui.widgets.elided import scrolled
 from allgui.gui.widgets.progress import JobProgress
+from allgui.gui.widgets.text import markup, plain_label, plain_tooltip, rich_label
 
 NAME_WIDTH = 200  # pixels a figure's name gets at the least in the table
 BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
@@ -57,12 +60,15 @@ class ValidateTab(ProjectTab):
         self.view: BatchView | None = None
         self.exported: Path | None = None
         self.evaluation = None  # the "Evaluate on other data" window, once opened
+        self.resumable = None  # the project's batch that did not end and misses a run
+        self._running_batch = 0  # counts batches started: a late read of an old one is dropped
+        self._stoppable = True  # the running job heeds Stop (an export runs to its end)
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(self._build_form())
         # Long words (the batch, its test set, the run to export; the notes on the
         # figures) scroll in place: the table and the figures keep their room.
-        self.summary = QLabel("Run a batch after the search: the best trial by default.")
+        self.summary = rich_label("Run a batch after the search: the best trial by default.")
         top.addWidget(scrolled(self.summary), 1)
         outer.addLayout(top)
 
@@ -74,7 +80,7 @@ class ValidateTab(ProjectTab):
         rows = self.table.verticalHeader().defaultSectionSize()
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 3 * rows + 6)
         table_box.addWidget(self.table)
-        self.note = QLabel("")
+        self.note = plain_label("")
         table_box.addWidget(scrolled(self.note))
         table_box.setChildrenCollapsible(False)
         table_box.setStretchFactor(0, 3)
@@ -137,7 +143,7 @@ class ValidateTab(ProjectTab):
                 else:
                     old.deleteLater()
         if widget is None:
-            widget = QLabel("Appears once a run has finished.")
+            widget = plain_label("Appears once a run has finished.")
             widget.setAlignment(Qt.AlignCenter)
         holder.addWidget(widget)
 
@@ -174,6 +180,11 @@ class ValidateTab(ProjectTab):
         counts.addWidget(QLabel("Epochs (max)"))
         counts.addWidget(self.epochs, 1)
         form.addRow("Runs", counts)
+        for w in (self.runs, self.epochs):
+            w.valueChanged.connect(self._show_resume)
+        self.configuration.currentIndexChanged.connect(self._show_resume)
+        self.baseline.currentIndexChanged.connect(self._show_resume)
+        self.params.textChanged.connect(self._show_resume)
         row = QHBoxLayout()
         self.run_button = QPushButton("Run validation")
         self.run_button.clicked.connect(self.start)
@@ -209,25 +220,78 @@ class ValidateTab(ProjectTab):
 
     # -- project and study ---------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
-        self.view = None
-        self.exported = None
-        self.table.clear()
-        self.table.setRowCount(0)
-        self.table.setColumnCount(0)
-        self.note.clear()
-        self.summary.setText("Run a batch after the search: the best trial by default.")
+        self._clear_batch("Run a batch after the search: the best trial by default.")
         self.progress.set_running(False, "")
-        self._set_figure(self._roc_holder, None)  # nothing of the last project stays
-        self._set_figure(self._cm_holder, None)
         self.search_finished(None)
         self._restore_baseline(project)
+        self._set_resumable(None)
         if project is not None:
             self.start_job("Reading validation runs", load_latest, project,
                            on_success=lambda v: v is not None and project is self.project
                            and self._show(v),
                            on_failure=lambda exc: self.log(
                                f"No validation batch shown: {getattr(exc, 'message', exc)}"))
+            self._read_resumable()
         self.job_changed()
+
+    def _clear_batch(self, words: str) -> None:
+        """Nothing of the last batch (or project) stays in view."""
+        self.view = None
+        self.exported = None
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.note.clear()
+        self.summary.setText(words)
+        self._set_figure(self._roc_holder, None)
+        self._set_figure(self._cm_holder, None)
+
+    # -- continuing a batch that did not end ---------------------------------------------------
+    def _read_resumable(self) -> None:
+        project = self.project
+        if project is not None:
+            self.start_job("Reading validation runs", read_resumable, project,
+                           on_success=lambda b: project is self.project and self._set_resumable(b),
+                           on_failure=lambda exc: None)  # nothing to continue, as without one
+
+    def _set_resumable(self, batch) -> None:
+        self.resumable = batch
+        self._show_resume()
+
+    def _continues(self, batch) -> bool:
+        """Whether the form asks for what ``batch`` was started with (the engine
+        decides in the end, on every setting, as ``allgui validate`` does)."""
+        trial = self.configuration.currentData()
+        return (self.runs.value() == len(batch.seeds) and self.epochs.value() == batch.max_epochs
+                and (self.baseline.currentData() != "none") == (batch.baseline is not None)
+                and (not self.params.text().strip()) == (batch.tuned.trial is not None)
+                and (trial is None or trial == batch.tuned.trial))
+
+    def _show_resume(self) -> None:
+        """"Resume validation (k of n done)" when pressing the button continues
+        the stopped batch; else what it would take to continue it."""
+        from allgui.core.validation.resume import expected_runs
+
+        b = self.resumable
+        if b is None:
+            self.run_button.setText("Run validation")
+            self.run_button.setToolTip("Train and test the chosen configuration; a batch that "
+                                       "stops can be continued later")
+            return
+        done, total = sum(r.finished for r in b.runs), expected_runs(b)
+        if self._continues(b):
+            self.run_button.setText(f"Resume validation ({done} of {total} done)")
+            self.run_button.setToolTip(
+                f"Continue batch {b.batch_id} ({b.state}): its {count(done, 'finished run')} "
+                "are kept and only the others run")
+        else:
+            self.run_button.setText("Run validation (new batch)")
+            self.run_button.setToolTip(
+                f"Batch {b.batch_id} ({b.state}, {done} of {total} runs done) continues with its "
+                f"own settings: {count(len(b.seeds), 'run')} of up to "
+                f"{count(b.max_epochs, 'epoch')}"
+                + (", with a baseline" if b.baseline else ", no baseline")
+                + ". These settings start a new batch.")
 
     def search_finished(self, result) -> None:
         """Offer every complete trial of the study, best first (None: none yet)."""
@@ -261,7 +325,10 @@ class ValidateTab(ProjectTab):
     def job_changed(self) -> None:
         running = self.job is not None
         self.run_button.setEnabled(self.project is not None and not running)
-        self.stop_button.setEnabled(running)
+        can_stop = running and self._stoppable and not self.job.stopping
+        self.stop_button.setEnabled(can_stop)
+        if running:
+            self.progress.stop_button.setEnabled(can_stop)
         has_batch = self.view is not None
         self.export_button.setEnabled(has_batch and not running)
         self.report_button.setEnabled(has_batch and not running)
@@ -276,10 +343,21 @@ class ValidateTab(ProjectTab):
             self.show_error(exc, "The validation cannot start")
             return
         self.save_choices()
+        resuming = self.resumable is not None and self._continues(self.resumable)
+        self._running_batch += 1
+        # The last batch leaves the view: this one's runs come in as each finishes.
+        self._clear_batch("Continuing the stopped batch: its finished runs show first, the "
+                          "others as each finishes." if resuming else
+                          "A new batch is running: each run shows here as it finishes.")
         self._run("Validation", run_and_analyse, self.project, settings,
                   text="Preparing the data…", on_success=self._show)
 
-    def _run(self, name: str, fn, *args, text: str, on_success) -> None:
+    def stop(self) -> None:
+        if self._stoppable:  # Esc during an export: it cannot stop midway
+            super().stop()
+
+    def _run(self, name: str, fn, *args, text: str, on_success, stoppable: bool = True) -> None:
+        self._stoppable = stoppable
         self.run_job(name, fn, *args, text=text, on_event=self.on_event, on_success=on_success,
                      on_failure=self._failed, exclusive=True)
 
@@ -288,6 +366,20 @@ class ValidateTab(ProjectTab):
             f1 = event.metrics.get("f1_weighted")
             self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished"
                      + (f": weighted F1 {f1:.4f}" if isinstance(f1, float) else ""))
+            if event.folder:
+                self._show_finished_runs(event.folder)
+
+    def _show_finished_runs(self, folder: str) -> None:
+        """The running batch as it stands, in the table and figures, read off the GUI thread."""
+        token = self._running_batch
+        self.start_job("Reading validation runs", load_folder, folder,
+                       on_success=lambda v: self._show_live(v, token),
+                       on_failure=lambda exc: None)  # the next run, or the end, shows it
+
+    def _show_live(self, view: BatchView | None, token: int) -> None:
+        # only while that batch still runs: its end shows the final figures
+        if view is not None and token == self._running_batch and self.job is not None:
+            self._show(view, live=True)
 
     def _failed(self, exc: BaseException) -> None:
         self.progress.set_running(False, "Stopped." if isinstance(exc, Cancelled)
@@ -295,26 +387,42 @@ class ValidateTab(ProjectTab):
         if not isinstance(exc, Cancelled):
             self.show_error(exc, "Validation")
 
+    def job_ended(self) -> None:
+        self._running_batch += 1  # a read still on its way shows nothing now
+        if self.view is None and self.project is not None:  # ended without a result: the last
+            project = self.project
+            self.start_job("Reading validation runs", load_latest, project,
+                           on_success=lambda v: v is not None and project is self.project
+                           and self.view is None and self._show(v),
+                           on_failure=lambda exc: None)
+        self._read_resumable()
+
     # -- results ------------------------------------------------------------------------------
-    def _show(self, view: BatchView | None) -> None:
+    def _show(self, view: BatchView | None, live: bool = False) -> None:
+        """``view`` in the table, figures and header; ``live``: its batch still runs."""
         if view is None:
             self.progress.set_running(False, "No finished run.", done=False)
             return
         self.view = view
-        self.window_.session.set_batch(view)
+        if not live:  # a running batch is nobody's to export or classify with yet
+            self.window_.session.set_batch(view)
         b = view.batch
         chosen = b.chosen_run()
         synthetic = ("<br><b style='color:#b00020'>SYNTHETIC demo data: these figures say "
                      "nothing about real cells.</b>" if b.dataset.synthetic else "")
-        self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.",
-                                  done=b.state == "finished")
+        if not live:
+            self.progress.set_running(False, f"Batch {b.batch_id}: {b.state}.",
+                                      done=b.state == "finished")
+        # a trial is named with its study: the project may hold several
+        study = (f" of the study <b>{markup(b.study.name)}</b>"
+                 if b.tuned.trial is not None and b.study.name else "")
         self.summary.setText(
-            f"<b>Batch {b.batch_id}</b> ({b.state}): {b.tuned.source}, "
+            f"<b>Batch {markup(b.batch_id)}</b> ({b.state}): {markup(b.tuned.source)}{study}, "
             f"{count(len(b.runs_of('tuned')), 'finished run')} of up to "
             f"{count(b.max_epochs, 'epoch')}.<br>"
-            f"Figures from the test set: <b>{b.test_set}</b>."
-            + (f"<br>Model to export: {b.selection_note(chosen)}." if chosen else "")
-            + (f"<br>{b.message}" if b.message else "") + synthetic)
+            f"Figures from the test set: <b>{markup(b.test_set)}</b>."
+            + (f"<br>Model to export: {markup(b.selection_note(chosen))}." if chosen else "")
+            + (f"<br>{markup(b.message)}" if b.message else "") + synthetic)
         header, rows = view.header, view.rows
         self.table.clear()
         self.table.setColumnCount(len(header))
@@ -327,7 +435,7 @@ class ValidateTab(ProjectTab):
                 if c > 0:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 else:
-                    item.setToolTip(text)  # the figure's whole name, when shortened
+                    item.setToolTip(plain_tooltip(text))  # the whole name, when shortened
                 self.table.setItem(r, c, item)
         self._fit_names()
         cmp_header, cmp_rows = view.comparison
@@ -381,7 +489,7 @@ class ValidateTab(ProjectTab):
         if self.view is None or self.job is not None:
             return
         self._run("Export", export_chosen_run, self.project, self.view.batch,
-                  text="Exporting the model…", on_success=self._exported)
+                  text="Exporting the model…", on_success=self._exported, stoppable=False)
 
     def _exported(self, result) -> None:
         self.exported = Path(result.path)

@@ -51,9 +51,25 @@ def analyse_batch(batch) -> BatchView | None:
 
 
 def run_and_analyse(project: Project, settings, sink: Sink, cancel: threading.Event) -> BatchView:
+    """A batch run as ``allgui validate`` runs it: the project's stopped or
+    interrupted batch with these settings is continued, not started again."""
     from allgui.core.validation.run import run_batch
 
-    return analyse_batch(run_batch(project, settings, sink, cancel))
+    return analyse_batch(run_batch(project, settings, sink, cancel, resume=True))
+
+
+def load_folder(folder: str) -> BatchView | None:
+    """The batch in ``folder`` as it stands now (while it runs: its finished runs)."""
+    from allgui.core.validation.batch import load_batch
+
+    return analyse_batch(load_batch(folder))
+
+
+def read_resumable(project: Project):
+    """The project's batch that did not end and misses a run, or None."""
+    from allgui.core.validation.resume import resumable
+
+    return resumable(project)
 
 
 def load_latest(project: Project) -> BatchView | None:

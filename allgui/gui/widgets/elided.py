@@ -3,10 +3,7 @@ it with "…" and show it whole on hover, and a label that scrolls in place."""
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -18,14 +15,9 @@ from PySide6.QtWidgets import (
     QStylePainter,
 )
 
+from allgui.gui.widgets.text import plain_tooltip
 
-def plain_tooltip(text: str) -> str:
-    """``text`` for a tooltip, shown as it is: Qt reads a tooltip that looks
-    like markup (a file or class name with tags) as rich text, so that one is
-    given escaped."""
-    if not GuiQt.mightBeRichText(text):
-        return text
-    return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"
+__all__ = ["ElidedCombo", "ElidedLabel", "plain_tooltip", "scrolled"]
 
 
 class ElidedLabel(QLabel):

@@ -406,6 +406,15 @@ class LivePlot(QWidget):
             ax.set_autoscale_on(True)
         self._redraw(force=True)
 
+    def forget_readout(self) -> None:
+        """The toolbar's pointer readout ("x=… y=…") says nothing of data drawn since."""
+        if hasattr(self, "toolbar"):
+            self.toolbar.set_message("")
+
+    def mark_stale(self) -> None:
+        """A still part (a legend) changed: the next redraw draws everything."""
+        self._full = True
+
     def clear(self) -> None:
         self.wait_drawn()
         self._animated.clear()
