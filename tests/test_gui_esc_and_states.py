@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from support.gui import wait_jobs, wait_until
+from support.gui import wait_jobs
 
 pytestmark = pytest.mark.gui
 

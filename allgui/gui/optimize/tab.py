@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import (
+    EpochEnded,
     Event,
     JobStarted,
     Progress,
@@ -50,6 +51,9 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self.session = window.session
         self.total_trials = 0
         self.study_started = 0.0
+        self.clock = time.monotonic  # the estimate's clock (a test may give its own)
+        self._trials_began: float | None = None  # when this run's first trial started
+        self._trial_part = 0.0  # the share of the running trial's epochs done
         self.result = None
         outer = QHBoxLayout(self)
         splitter = QSplitter(Qt.Horizontal)
@@ -324,7 +328,8 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         self._trials_done, self._remaining = 0, 0
         self.plots.set_objective(settings.objective)
         self.plots.prepare(settings.trials, settings.epochs)
-        self.study_started = time.monotonic()
+        self.study_started = self.clock()
+        self._trials_began, self._trial_part = None, 0.0
         self.run_job("Search", search, project, settings, model,
                      text="Preparing the data…", on_event=self.on_event,
                      on_success=self._finished, on_failure=self._failed, exclusive=True,
@@ -339,7 +344,12 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             self._show_study_progress()  # from 0, not the last phase's 100 %
         if isinstance(event, Progress) and event.phase != "features":
             self._show_study_progress()  # the bar counts trials, not a trial's epochs
+        if (isinstance(event, EpochEnded) and event.trial is not None and event.epochs
+                and event.trial == self.book.running):
+            self._trial_part = min(1.0, event.epoch / event.epochs)
+            self._show_study_progress()
         if isinstance(event, (TrialFinished, TrialPruned, TrialFailed)):
+            self._trial_part = 0.0
             if not (isinstance(event, TrialFailed) and self.book.trials[event.number].state
                     == "stopped"):
                 self._trials_done = getattr(self, "_trials_done", 0) + 1
@@ -349,6 +359,9 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             self.plots.parallel.request_redraw()
             self._maybe_importances()
         if isinstance(event, TrialStarted):
+            if self._trials_began is None:  # the features' time is not a trial's
+                self._trials_began = self.clock()
+            self._trial_part = 0.0
             done, total = getattr(self, "_trials_done", 0), getattr(self, "_remaining", 0)
             self.progress.label.setText(f"Trial {event.number} ({done + 1} of {total} to run)"
                                         if total else f"Trial {event.number}")
@@ -374,12 +387,16 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
         total = getattr(self, "_remaining", 0)
         if not total:
             return
-        elapsed = time.monotonic() - self.study_started
-        left = elapsed / done * (total - done) if done else 0
+        # The trials' pace so far, counting the running trial's epochs done, so
+        # that the estimate falls as the last trial goes on instead of standing
+        # at a whole trial until it ends.
+        began = self._trials_began if self._trials_began is not None else self.study_started
+        progress = done + self._trial_part
+        left = (self.clock() - began) / progress * (total - progress) if progress else 0
         self.progress.bar.setRange(0, total)
         self.progress.bar.setValue(min(done, total))
         self.progress.eta.setText(f"study: about {format_duration(left)} left"
-                                  if 0 < done < total else "")
+                                  if 0 < progress < total else "")
 
     def _finished(self, result) -> None:
         if result.study_name != self.session.study:
