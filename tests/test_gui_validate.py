@@ -32,10 +32,15 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     labels = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
     assert any("weighted" in t for t in labels)
     assert "test set" in tab.summary.text()
+    # the trial named with its study (a project may hold several)
+    assert f"(best of the study) of the study <b>{window.session.study}</b>" in tab.summary.text()
     assert "Tuned against baseline" in tab.note.text()
     assert tab._roc_holder.count() == 1 and tab._cm_holder.count() == 1
 
     tab.export_model()
+    # an export runs to its end: no Stop offered that would not stop it
+    assert tab.job is not None and not tab.stop_button.isEnabled()
+    assert not tab.progress.stop_button.isEnabled()
     wait_jobs(qtbot, window, timeout=120_000)
     assert not captured.errors, captured.errors
     assert tab.exported is not None and tab.exported.parent == project.models_dir
