@@ -42,6 +42,7 @@ log = logging.getLogger("allgui.gui")
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 # The smallest the window gets: every tab's figures stay readable (the plots get
 # 230 px, the tables a few rows); a 1280x800 screen has room to spare.
+FIRST_SIZE = (1200, 820)  # the first window, where the screen has the room
 MINIMUM_SIZE = (960, 640)  # a floor: the tabs' own needs raise it (see __init__)
 
 
@@ -252,12 +253,33 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1200, 820)
+            self.resize(*FIRST_SIZE)
+        self.fit_to_screen()
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state)
         else:
             self.resizeDocks([self.log_dock], [110], Qt.Vertical)
+
+    def fit_to_screen(self) -> None:
+        """The window within the screen's free room (a laptop's 1280x800 less its
+        panels), its title bar and status bar in view: a first size, or one saved
+        on a larger screen, is shrunk to it and moved onto it."""
+        screen = self.screen()
+        if screen is None:
+            return
+        room = screen.availableGeometry()
+        frame_w = max(0, self.frameGeometry().width() - self.geometry().width())
+        frame_h = max(0, self.frameGeometry().height() - self.geometry().height())
+        width = min(self.width(), room.width() - frame_w)
+        height = min(self.height(), room.height() - frame_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, self.minimumWidth()), max(height, self.minimumHeight()))
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), room.x()), room.right() - frame.width() + 1)
+        y = min(max(frame.y(), room.y()), room.bottom() - frame.height() + 1)
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, room.x()), max(y, room.y()))
 
     # -- jobs (see JobManager) -----------------------------------------------------
     @property

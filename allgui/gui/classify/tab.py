@@ -58,6 +58,13 @@ class ClassifyTab(ProjectTab):
         self.results: list[FolderRow] = []
         self._pending: list[str] = []
         outer = QVBoxLayout(self)
+        # Two columns: the model, actions and results on the left; the selected
+        # picture on the right, the whole height of the tab (on a 1280x800
+        # screen it would otherwise get what the model's box leaves).
+        columns = QSplitter(Qt.Horizontal)
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
 
         model_box = QGroupBox("Model")
         model_layout = QVBoxLayout(model_box)
@@ -79,7 +86,7 @@ class ClassifyTab(ProjectTab):
         self.model_info.setPlaceholderText("The model's metadata: classes, input size, decision "
                                            "threshold, metrics and where it came from.")
         model_layout.addWidget(self.model_info)
-        outer.addWidget(model_box)
+        left_column.addWidget(model_box)
 
         actions = QHBoxLayout()
         self.add_images_button = QPushButton("Classify images…")
@@ -95,9 +102,9 @@ class ClassifyTab(ProjectTab):
                   self.clear_button):
             actions.addWidget(w)
         actions.addWidget(hint, 1)
-        outer.addLayout(actions)
+        hint.setWordWrap(True)
+        left_column.addLayout(actions)
 
-        splitter = QSplitter(Qt.Horizontal)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -112,18 +119,17 @@ class ClassifyTab(ProjectTab):
         self.table.horizontalHeaderItem(7).setToolTip(
             "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")
         self.table.itemSelectionChanged.connect(self._show_selected)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.table, 1)
+        left_column.addWidget(self.table, 1)
         self.truth_label = QLabel("")
         self.truth_label.setTextFormat(Qt.RichText)
-        left_layout.addWidget(scrolled(self.truth_label, lines=4))  # long: scrolls in place
-        splitter.addWidget(left)
-        splitter.addWidget(self._build_viewer())
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        outer.addWidget(splitter, 1)
+        left_column.addWidget(scrolled(self.truth_label, lines=4))  # long: scrolls in place
+        columns.addWidget(left)
+        columns.addWidget(self._build_viewer())
+        columns.setChildrenCollapsible(False)
+        columns.setStretchFactor(0, 1)  # the picture as wide as the results
+        columns.setStretchFactor(1, 1)
+        outer.addWidget(columns, 1)
+        self.full_size = None  # the picture's own window, once opened
 
         self.progress = JobProgress()
         self.progress.stop_requested.connect(self.stop)
@@ -141,6 +147,8 @@ class ClassifyTab(ProjectTab):
             opacity=int(self.settings.choice("classify/opacity", 60)))
         self.heatmap_check = self.image_label.heatmap_check
         self.opacity = self.image_label.opacity
+        self.image_label.offer_enlarge()
+        self.image_label.enlarge_requested.connect(self.open_full_size)
         layout.addWidget(self.image_label, 1)
         self.answer_label = QLabel("")
         self.answer_label.setTextFormat(Qt.RichText)
@@ -357,6 +365,17 @@ class ClassifyTab(ProjectTab):
         self.image_label.set_image(rgb, shown.heatmap_small, path=terminal_text(shown.path),
                                    patient=terminal_text(shown.patient or ""),
                                    no_heat_reason=reason)
+
+    def open_full_size(self):
+        """The selected picture at full size, in a window of its own."""
+        from allgui.gui.widgets.image_view import open_full_size
+
+        if self.full_size is not None:
+            self.full_size.close()
+        self.full_size = open_full_size(self, self.image_label)
+        if self.full_size is not None:
+            self.full_size.destroyed.connect(lambda *_: setattr(self, "full_size", None))
+        return self.full_size
 
     def choose_image_file(self) -> None:
         if self._shown is None:

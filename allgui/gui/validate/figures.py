@@ -68,6 +68,9 @@ class ConfusionView(QWidget):
         self.runs = [r for r in runs if r.metrics is not None]
         self.classes = tuple(classes)
         self.test_set = plain_text(test_set)
+        # cells a class's name wide and two lines tall, whatever the number of classes
+        k = max(2, len(self.classes))
+        self.canvas.setMinimumSize(max(200, 70 * k + 110), max(140, 44 * k + 120))
         self.run_choice.blockSignals(True)
         self.run_choice.clear()
         for r in self.runs:
@@ -94,6 +97,12 @@ class ConfusionView(QWidget):
         names = [plain_text(c) for c in self.classes]
         ax.set_xticks(range(k), names)
         ax.set_yticks(range(k), names)
+        if k > 2 or max((len(n) for n in names), default=0) > 8:
+            # slanted: neighbouring names never run into each other ("benignearly")
+            ax.tick_params(axis="x", labelrotation=35)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
+                label.set_rotation_mode("anchor")
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(f"{run.label} run {run.index}: {int(cm.trace())} of {int(cm.sum())} right",

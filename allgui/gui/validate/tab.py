@@ -64,15 +64,22 @@ class ValidateTab(ProjectTab):
         self._running_batch = 0  # counts batches started: a late read of an old one is dropped
         self._stoppable = True  # the running job heeds Stop (an export runs to its end)
         outer = QVBoxLayout(self)
+        # Two columns: the form, the header, the table and the note on the left;
+        # the figures on the right, the whole height of the tab, so that a
+        # confusion matrix of several classes can be read on a 1280x800 screen.
+        splitter = QSplitter(Qt.Horizontal)
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addWidget(self._build_form())
         # Long words (the batch, its test set, the run to export; the notes on the
         # figures) scroll in place: the table and the figures keep their room.
         self.summary = rich_label("Run a batch after the search: the best trial by default.")
         top.addWidget(scrolled(self.summary), 1)
-        outer.addLayout(top)
+        left_column.addLayout(top)
 
-        splitter = QSplitter(Qt.Horizontal)
+        # the note under the table, in a pane its splitter lets grow
         table_box = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -85,7 +92,9 @@ class ValidateTab(ProjectTab):
         table_box.setChildrenCollapsible(False)
         table_box.setStretchFactor(0, 3)
         table_box.setStretchFactor(1, 2)
-        splitter.addWidget(table_box)
+        self.note_splitter = table_box
+        left_column.addWidget(table_box, 1)
+        splitter.addWidget(left)
         self.figures = QTabWidget()
         self._roc_holder = self._figure_page("ROC curves")
         self._cm_holder = self._figure_page("Confusion matrices")

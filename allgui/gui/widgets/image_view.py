@@ -58,6 +58,7 @@ class ZoomView(QGraphicsView):
     """A picture fitted to the space until the user zooms; then kept at that zoom."""
 
     zoomed = Signal(float)
+    double_clicked = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -106,6 +107,9 @@ class ZoomView(QGraphicsView):
         self.fitted = False
         self.zoomed.emit(self.zoom)
 
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's
+        self.double_clicked.emit()
+
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120
         if steps:
@@ -118,9 +122,12 @@ class ZoomView(QGraphicsView):
 
 
 class ImageViewer(QWidget):
-    """One picture with its optional heatmap, a zoom row and a caption."""
+    """One picture with its optional heatmap, a zoom row and a caption.
+    ``enlarge_requested``: the user asked for the picture at full size (its
+    "Full size" button, or a double-click on it)."""
 
     options_changed = Signal()  # heatmap shown or opacity changed
+    enlarge_requested = Signal()
 
     def __init__(self, placeholder: str = "", heatmap: bool = True, opacity: int = 60) -> None:
         super().__init__()
@@ -152,6 +159,14 @@ class ImageViewer(QWidget):
             button.setToolTip(tip)
             button.clicked.connect(slot)
             zoom_row.addWidget(button)
+        self.enlarge_button = QToolButton()
+        self.enlarge_button.setText("Full size…")
+        self.enlarge_button.setToolTip("Open the picture in a window of its own, one screen "
+                                       "pixel per image pixel (or double-click the picture)")
+        self.enlarge_button.clicked.connect(self.enlarge_requested)
+        self.enlarge_button.setVisible(False)  # where a tab offers it (show_enlarge)
+        zoom_row.addWidget(self.enlarge_button)
+        self.view.double_clicked.connect(self.enlarge_requested)
         self.zoom_label = QLabel("")
         self.zoom_label.setMinimumWidth(48)
         self.view.zoomed.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
@@ -166,6 +181,7 @@ class ImageViewer(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(opacity)
         self.opacity.setMaximumWidth(110)
+        self.opacity.setMinimumWidth(60)  # a slider, never squeezed to a dot
         self.opacity.setToolTip("How strongly the heatmap is drawn over the image")
         self.opacity.valueChanged.connect(self._options)
         zoom_row.addWidget(self.heatmap_check)
@@ -240,6 +256,10 @@ class ImageViewer(QWidget):
     def setText(self, text: str) -> None:  # noqa: N802 - as QLabel, for a message instead
         self.clear(text)
 
+    def offer_enlarge(self) -> None:
+        """Show the "Full size…" button (the tab opens the window on ``enlarge_requested``)."""
+        self.enlarge_button.setVisible(True)
+
     def has_heatmap(self) -> bool:
         return self._heat is not None
 
@@ -278,3 +298,32 @@ class ImageViewer(QWidget):
 
 # The name the tabs used for the plain fitted picture.
 ImageView = ImageViewer
+
+
+def open_full_size(parent: QWidget, viewer: ImageViewer, title: str = ""):
+    """``viewer``'s picture in a window of its own at one screen pixel per image
+    pixel (as large as the screen allows), with the same heatmap settings;
+    None when it shows none."""
+    from PySide6.QtWidgets import QDialog
+
+    if viewer._rgb is None:
+        return None
+    dialog = QDialog(parent)
+    dialog.setAttribute(Qt.WA_DeleteOnClose)
+    dialog.setWindowTitle(title or viewer.caption.full_text() or "Image")
+    layout = QVBoxLayout(dialog)
+    big = ImageViewer("", heatmap=viewer.heatmap_check.isChecked(),
+                      opacity=viewer.opacity.value())
+    layout.addWidget(big, 1)
+    big.set_image(viewer._rgb, viewer._heat, path=viewer.caption.full_text(),
+                  patient=viewer.patient.full_text().removeprefix("Patient: "))
+    h, w = viewer._rgb.shape[:2]
+    room = parent.screen().availableGeometry() if parent.screen() is not None else None
+    want_w, want_h = w + 40, h + 140  # the picture, and the rows under it
+    if room is not None:
+        want_w, want_h = min(want_w, room.width() * 9 // 10), min(want_h, room.height() * 9 // 10)
+    dialog.resize(max(want_w, 360), max(want_h, 300))
+    dialog.show()
+    big.view.actual_size()  # full size; Fit shrinks it to the window
+    dialog.viewer = big  # type: ignore[attr-defined]
+    return dialog
