@@ -298,7 +298,21 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
             "sampler": settings.sampler_settings(),
             "pruner": settings.pruner_settings(),
         })
+    name_metric(study, settings.objective)
     return study, storage, seed_offset
+
+
+def name_metric(study, objective: str) -> None:
+    """The objective's name on the study itself, so that optuna-dashboard and
+    other Optuna tools label it ("validation accuracy", not "Objective 0")."""
+    import warnings
+
+    from allgui.core.train.objective import LABELS
+
+    if study.metric_names is None:
+        with warnings.catch_warnings():  # set_metric_names is 'experimental' in Optuna
+            warnings.simplefilter("ignore")
+            study.set_metric_names([LABELS.get(objective, objective)])
 
 
 def set_shared(study, shared: R.SharedStudy) -> None:

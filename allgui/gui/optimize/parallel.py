@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
@@ -97,10 +98,23 @@ def columns_of(trials, names: list[str]) -> list[str]:
             if all(isinstance(t.params.get(n), (int, float, str)) for t in trials)]
 
 
+def within(scales: list[Scale], ys: list[float], ranges: dict[str, tuple[float, float]]) -> bool:
+    """Whether a trial's line (``ys``, its place on each column) passes every chosen range."""
+    for s, y in zip(scales, ys, strict=True):
+        r = ranges.get(s.name)
+        if r is not None and not (r[0] - 1e-6 <= y <= r[1] + 1e-6):  # ends included
+            return False
+    return True
+
+
 def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
-                  maximize: bool, bar=None) -> dict:
+                  maximize: bool, bar=None, ranges: dict[str, tuple[float, float]] | None = None
+                  ) -> dict:
     """Draw the trials on ``ax`` and the colour bar on ``cax``; returns what
-    was drawn (the scales and the best trial) for the tests and the tab."""
+    was drawn (the scales, the best trial, the trials kept by ``ranges``) for
+    the tests and the tab. ``ranges``: per column (its name), the span of 0..1
+    the user chose by dragging on it; trials outside any are drawn faint."""
+    ranges = ranges or {}
     values = np.array([t.value for t in trials], dtype=float)
     columns = columns_of(trials, names)
     scales = [scale_of(n, [t.params.get(n) for t in trials]) for n in columns]
@@ -112,10 +126,14 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     cmap = matplotlib.colormaps[CMAP]
     best = int(np.argmax(values) if maximize else np.argmin(values))
     order = sorted(range(len(trials)), key=lambda i: values[i] if maximize else -values[i])
-    segments, colours = [], []
+    segments, colours, faint, kept = [], [], [], []
     for i in order:  # the better trials drawn later, so on top; the best last of all
         ys = [s.position(trials[i].params.get(s.name)) for s in scales[:-1]]
         ys.append(scales[-1].position(values[i]))
+        if not within(scales, ys, ranges):
+            faint.append(np.column_stack([xs, ys]))
+            continue
+        kept.append(trials[i].number)
         if i == best:
             ax.plot(xs, ys, color="black", lw=3.6, zorder=9, solid_capstyle="round")
             ax.plot(xs, ys, color=cmap(norm(values[i])), lw=2.2, zorder=10,
@@ -126,7 +144,16 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     # one collection for all the other trials: one artist to draw, not one per trial
     ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.1, alpha=0.75,
                                      zorder=2))
+    if faint:  # outside the chosen ranges: there, but out of the way
+        ax.add_collection(LineCollection(faint, colors="#9a9a9a", linewidths=0.8, alpha=0.3,
+                                         zorder=1))
     text_colour = ax.xaxis.label.get_color()
+    for x, s in zip(xs, scales, strict=True):
+        r = ranges.get(s.name)
+        if r is not None:
+            ax.add_patch(matplotlib.patches.Rectangle((x - 0.08, r[0]), 0.16, r[1] - r[0],
+                                                      fc="#dd8452", ec="#a0522d", alpha=0.35,
+                                                      zorder=3))
     # the numbers on a ground of the plot's colour, so that no line crosses them
     ground = {"boxstyle": "square,pad=0.1", "fc": ax.get_facecolor(), "ec": "none", "alpha": 0.8}
     for x, s in zip(xs, scales, strict=True):
@@ -142,7 +169,11 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     ax.set_xticklabels([column_words(s.name) for s in scales], fontsize="small")
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", frameon=False)
+    if ranges:
+        ax.set_title(f"{len(kept)} of {len(trials)} trials within the chosen ranges "
+                     "(click an axis to clear its range)", fontsize="small", loc="right")
+    if kept and trials[best].number in kept:
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", frameon=False)
     if bar is None:  # made once; later draws only move its limits (a new one costs ~50 ms)
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
         bar.ax.tick_params(labelsize=7, colors=text_colour)
@@ -150,7 +181,7 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
         bar.mappable.set_norm(norm)
         bar.update_normal(bar.mappable)
     bar.set_label(objective, fontsize="small", color=text_colour)
-    return {"scales": scales, "best": trials[best].number, "colorbar": bar}
+    return {"scales": scales, "best": trials[best].number, "colorbar": bar, "kept": kept}
 
 
 def place_colour_bar(fig, cax, right_points: float, top_points: float,

@@ -65,11 +65,24 @@ class OptimizePlots(QTabWidget):
         self.parallel_drawn: dict = {}
         self._parallel_view = None  # the limits drawn last; others are the user's zoom
         self.parallel.fit_requested.connect(lambda: setattr(self, "_parallel_view", None))
+        # the parallel view's filter: per column, the span the user dragged on it
+        self.parallel_ranges: dict[str, tuple[float, float]] = {}
+        self._brush_start: tuple[int, float] | None = None
+        self.parallel.canvas.mpl_connect("button_press_event", self._brush_pressed)
+        self.parallel.canvas.mpl_connect("button_release_event", self._brush_released)
+        self.parallel.canvas.setToolTip("Drag up or down along an axis to keep the trials "
+                                        "within that range; click the axis to clear it")
         self.setMinimumHeight(230)  # a plot stays readable when the window is small
         self.addTab(self.history, "History")
         self.addTab(self.curves, "Learning curves")
         self.addTab(self.importance, "Importance")
         self.addTab(self.parallel, "Parallel coordinates")
+        from allgui.gui.optimize.slice_contour import ParamView
+
+        self.slice = ParamView(self, two=False)
+        self.contour = ParamView(self, two=True)
+        self.addTab(self.slice, "Slice")
+        self.addTab(self.contour, "Contour")
         self._history_artists()
         self._curve_artists()
         self.history.set_updater(self._update_history)
@@ -192,6 +205,7 @@ class OptimizePlots(QTabWidget):
         for plot in (self.history, self.curves):
             plot._auto_limits.clear()
         self._parallel_view = None
+        self.parallel_ranges = {}
         self.refresh()
 
     def prepare(self, trials: int, epochs: int, now: bool = True) -> None:
@@ -219,7 +233,8 @@ class OptimizePlots(QTabWidget):
         self.curves.axes[1].set_ylabel(f"validation {name}")
 
     def refresh(self) -> None:
-        for plot in (self.history, self.curves, self.importance, self.parallel):
+        for plot in (self.history, self.curves, self.importance, self.parallel,
+                     self.slice.plot, self.contour.plot):
             plot.request_redraw()
 
     # -- the history: hover and click ---------------------------------------------
@@ -373,10 +388,46 @@ class OptimizePlots(QTabWidget):
                      f"{n} complete trial{'s' if n != 1 else ''}", fontsize="small")
 
     def _parallel_data(self) -> tuple:
-        return self.book.complete(), self.book.param_names(), self.objective_name, self.maximize
+        return (self.book.complete(), self.book.param_names(), self.objective_name, self.maximize,
+                dict(self.parallel_ranges))
+
+    # -- the parallel view's filter: a range dragged on an axis ---------------------
+    def _brush_column(self, event) -> int | None:
+        scales = self.parallel_drawn.get("scales")
+        if not scales or event.inaxes is not self.parallel.ax or event.xdata is None:
+            return None
+        column = int(round(event.xdata))
+        return column if 0 <= column < len(scales) and abs(event.xdata - column) < 0.3 else None
+
+    def _brush_pressed(self, event) -> None:
+        toolbar = getattr(self.parallel, "toolbar", None)
+        if toolbar is not None and toolbar.mode:  # zooming or panning, not filtering
+            return
+        column = self._brush_column(event)
+        self._brush_start = (column, event.ydata) if column is not None else None
+
+    def _brush_released(self, event) -> None:
+        start, self._brush_start = self._brush_start, None
+        if start is None or event.ydata is None:
+            return
+        column, y0 = start
+        y1 = min(max(event.ydata, 0.0), 1.0)
+        self.set_parallel_range(column, y0, y1)
+
+    def set_parallel_range(self, column: int, y0: float, y1: float) -> None:
+        """Keep the trials whose line crosses ``column`` between ``y0`` and ``y1``
+        (0..1 along the axis); a span too small to be a drag clears the column."""
+        name = self.parallel_drawn["scales"][column].name
+        lo, hi = sorted((min(max(y0, 0.0), 1.0), min(max(y1, 0.0), 1.0)))
+        if hi - lo < 0.02:
+            self.parallel_ranges.pop(name, None)
+        else:
+            self.parallel_ranges[name] = (lo, hi)
+        self.parallel.request_redraw()
 
     def _update_parallel(self, data: tuple | None = None) -> None:
-        trials, names, objective, maximize = data if data is not None else self._parallel_data()
+        trials, names, objective, maximize, ranges = (data if data is not None
+                                                      else self._parallel_data())
         ax = self.parallel.ax
         before = (ax.get_xlim(), ax.get_ylim())
         ax.clear()
@@ -396,7 +447,7 @@ class OptimizePlots(QTabWidget):
         place_colour_bar(self.parallel.figure, self._cax, BAR_POINTS, top, bottom)
         self.parallel_drawn = draw_parallel(self.parallel.figure, ax, self._cax, trials, names,
                                             objective, maximize,
-                                            self.parallel_drawn.get("colorbar"))
+                                            self.parallel_drawn.get("colorbar"), ranges)
         auto = (ax.get_xlim(), ax.get_ylim())
         if self._parallel_view is not None and before != self._parallel_view:
             ax.set_xlim(*before[0])  # zoomed by the user: the new lines keep that view

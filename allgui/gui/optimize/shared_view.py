@@ -40,6 +40,8 @@ class FollowedMixin:
             tab.plots.curves.request_redraw()
             tab.plots.history.request_redraw()
             tab.plots.parallel.request_redraw()
+            tab.plots.slice.plot.request_redraw()
+            tab.plots.contour.plot.request_redraw()
             tab._maybe_importances()
         r = snap.result
         running = sum(t.state == "running" for t in r.trials)

@@ -357,6 +357,8 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             self._show_searching()
             self.plots.history.request_redraw()
             self.plots.parallel.request_redraw()
+            self.plots.slice.plot.request_redraw()  # hidden plots cost nothing until shown
+            self.plots.contour.plot.request_redraw()
             self._maybe_importances()
         if isinstance(event, TrialStarted):
             if self._trials_began is None:  # the features' time is not a trial's
