@@ -134,7 +134,7 @@ def test_two_studies_are_never_mixed_in_one_view(window, qtbot, tmp_path, captur
     wait_until(lambda: set(tab.study_picker.names()) == {"search", "narrow-lr"}, 30_000)
     listed = {tab.study_picker.itemData(i): tab.study_picker.itemText(i)
               for i in range(tab.study_picker.count())}
-    assert "2 trials" in listed["search"] and "1 trials" in listed["narrow-lr"]
+    assert "2 trials done" in listed["search"] and "1 trial done" in listed["narrow-lr"]
     assert "accuracy" in listed["search"] and "last change" in listed["search"]
     tab.study_picker.setCurrentIndex(tab.study_picker.findData("search"))
     tab.study_picker.activated.emit(tab.study_picker.currentIndex())
