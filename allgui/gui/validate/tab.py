@@ -336,8 +336,8 @@ class ValidateTab(ProjectTab):
         self.run_button.setEnabled(self.project is not None and not running)
         can_stop = running and self._stoppable and not self.job.stopping
         self.stop_button.setEnabled(can_stop)
-        if running:
-            self.progress.stop_button.setEnabled(can_stop)
+        if running and not can_stop:  # an export: its Stop would not stop it
+            self.progress.stop_button.setEnabled(False)
         has_batch = self.view is not None
         self.export_button.setEnabled(has_batch and not running)
         self.report_button.setEnabled(has_batch and not running)
