@@ -125,3 +125,17 @@ def test_classify_results_start_sorted_a_to_z(window, qtbot, tiny_models, tmp_pa
     wait_jobs(qtbot, window)
     names = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
     assert len(names) == 3 and names == sorted(names)
+
+
+def test_the_command_line_says_stopped_apart_from_failed():
+    import io
+
+    from allgui.cli.optimize import SearchPrinter
+    from allgui.core.events import JobFinished, StudyFinished
+
+    out = io.StringIO()
+    printer = SearchPrinter(epochs=3, stream=out)
+    printer(StudyFinished("search", n_complete=0, n_pruned=0, n_failed=1, stopped=True,
+                          n_stopped=1))
+    printer(JobFinished("search", ok=True, stopped=True))
+    assert "0 failed, 1 stopped" in out.getvalue() and "1 failed" not in out.getvalue()

@@ -154,8 +154,7 @@ def format_table(result, top: int = 5) -> str:
     if not body:
         out.append("  (no finished trials yet)")
     out.append(
-        f"{result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed; "
-        f"this run {result.duration_s:.1f}s (features {result.features_s:.1f}s)"
+        f"{result.counts()}; this run {result.duration_s:.1f}s (features {result.features_s:.1f}s)"
         + (f"; pruning saved {result.epochs_saved_by_pruning} epochs"
            if result.settings.pruning != "none" else "")
     )
@@ -215,7 +214,9 @@ class SearchPrinter(ProgressPrinter):
                     else "ended on an error")
             best = (f"; best trial #{end.best_number} = {end.best_value:.4f}"
                     if end.best_number is not None else "")
+            stopped = (f", {end.n_stopped} stopped (run again on resume)"
+                       if end.n_stopped else "")
             self._ended(f"Search {word}: {end.n_complete} complete, {end.n_pruned} pruned, "
-                        f"{end.n_failed} failed{best}.")
+                        f"{end.n_failed - end.n_stopped} failed{stopped}{best}.")
         else:
             super().__call__(event)

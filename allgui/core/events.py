@@ -104,8 +104,9 @@ class StudyFinished(Event):
     best_value: float | None = None
     n_complete: int = 0
     n_pruned: int = 0
-    n_failed: int = 0
+    n_failed: int = 0  # stopped trials included (as Optuna counts them)
     stopped: bool = False  # True when the user pressed Stop
+    n_stopped: int = 0  # of the failed, those Stop or a crash ended (they run again)
 
 
 @dataclass(frozen=True)

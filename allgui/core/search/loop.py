@@ -133,7 +133,8 @@ def run_trials(policy: StudyPolicy, project: Project, settings: SearchSettings,
             sink(StudyFinished(JOB, best_number=best.number if best else None,
                                best_value=best.value if best else None,
                                n_complete=result.n_complete, n_pruned=result.n_pruned,
-                               n_failed=result.n_failed, stopped=stopped))
+                               n_failed=result.n_failed, stopped=stopped,
+                               n_stopped=result.n_stopped))
             handle.finish(end_message(result, stopped, error, policy.run_here),
                           "stopped" if stopped else "error" if error is not None else "ok",
                           ok=error is None or stopped)
