@@ -306,3 +306,104 @@ def test_untuned_defaults_have_one_source(tmp_path):
     config, hp = trial_configuration({"lr": 5e-3}, new_project(tmp_path), 2)
     searched = {**dataclasses.asdict(config), **dataclasses.asdict(hp)}
     assert {k: searched[k] for k in UNTUNED} == {**UNTUNED, "lr": 5e-3}
+
+
+@pytest.mark.parametrize("changed, words", [
+    (dict(multivariate=False), "multivariate TPE True -> False"),
+    (dict(startup_trials=1), "random start trials 2 -> 1"),
+    (dict(augment_probability=1.0), "augmentation probability 0.5 -> 1.0"),
+    (dict(augment_shear=0.2), "shear range 0.1 -> 0.2"),
+    (dict(precision="fp16"), "precision bf16 -> fp16"),
+    (dict(val_loss="weighted"), "validation loss unweighted -> weighted"),
+    (dict(trial_value="last_epoch"), "value of a trial kept_epoch -> last_epoch"),
+])
+def test_resume_with_another_training_setting_is_refused_by_name(tmp_path, changed, words):
+    from allgui.core.search.runner import SearchError
+
+    project = new_project(tmp_path)
+    run_search(project, tiny(trials=1, epochs=1), data=DATA)
+    with pytest.raises(SearchError, match="own study name") as info:
+        run_search(project, tiny(**{"trials": 2, "epochs": 1, **changed}), data=DATA)
+    assert words in info.value.message
+    assert len(load(project).trials) == 1  # nothing ran under the other setting
+
+
+def test_a_parameter_added_to_the_registry_refuses_to_resume(tmp_path, monkeypatch):
+    """A new hyperparameter must not silently join a running study: the
+    search space is recorded with the study and compared whole."""
+    from allgui.core.model import params as registry
+    from allgui.core.search import space as space_module
+    from allgui.core.search.runner import SearchError
+
+    project = new_project(tmp_path)
+    run_search(project, tiny(trials=1, epochs=1), data=DATA)
+    extra = registry.Hyperparameter("label_smoothing", "label smoothing", float, "optimiser",
+                                    0.0, 0.0, 0.2)
+    # The registry grows by one parameter (as its 3 files would make it), read
+    # wherever the space module took its copies.
+    params = registry.PARAMS + (extra,)
+    by_name = {p.name: p for p in params}
+    labels = {p.name: p.label for p in params}
+    for module in (registry, space_module):
+        monkeypatch.setattr(module, "PARAMS", params)
+        monkeypatch.setattr(module, "BY_NAME", by_name)
+        monkeypatch.setattr(module, "LABELS", labels)
+    monkeypatch.setattr(space_module, "PARAM_NAMES", tuple(by_name))
+    grown = tiny(trials=2, epochs=1)
+    assert grown.space.get("label_smoothing") is not None  # the registry's new parameter
+    with pytest.raises(SearchError, match="own study name") as info:
+        run_search(project, grown, data=DATA)
+    assert "parameter label smoothing (label_smoothing) added" in info.value.message
+    assert len(load(project).trials) == 1
+
+
+def test_a_changed_or_removed_parameter_range_is_named(tmp_path):
+    from allgui.core.search.runner import SearchError
+    from allgui.core.search.space import Param
+
+    project = new_project(tmp_path)
+    run_search(project, tiny(trials=1, epochs=1), data=DATA)
+    base = tiny(trials=2, epochs=1)
+    narrower = base.space.with_param(Param("lr", 1e-4, 1e-2, log=True))
+    fewer = dataclasses_replace(base.space, params=tuple(
+        p for p in base.space.params if p.name != "hidden"))
+    for space, words in ((narrower, "parameter learning rate (lr) changed"),
+                         (fewer, "parameter hidden units (hidden) removed")):
+        with pytest.raises(SearchError) as info:
+            run_search(project, dataclasses_replace(base, space=space), data=DATA)
+        assert words in info.value.message
+
+
+def dataclasses_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def test_startup_trials_that_leave_tpe_nothing_are_warned(tmp_path):
+    log = EventLog()
+    run_search(new_project(tmp_path), tiny(trials=2, epochs=1, startup_trials=2), log, data=DATA)
+    warnings = [e.text for e in log.of_type(ev.Notice) if e.level == "warning"]
+    assert any("TPE never runs" in w for w in warnings), warnings
+
+
+def test_the_augmentation_set_for_the_search_is_the_one_it_trains_with(tmp_path):
+    """The share of transformed images is the project's setting, recorded and
+    said, never a constant: the cached views are drawn with it."""
+    import json
+
+    project = new_project(tmp_path)
+    log = EventLog()
+    run_search(project, tiny(trials=1, epochs=1, augment_probability=1.0, augment_rotation=5.0),
+               log, data=DATA)
+    metas = [json.loads(p.read_text()) for p in (project.cache_dir / "features").glob("*/meta.json")]
+    assert [m["augmentation"]["probability"] for m in metas] == [1.0]
+    assert [m["augmentation"]["rotation_deg"] for m in metas] == [5.0]
+    said = [e.text for e in log.of_type(ev.Notice) if e.text.startswith("Augmentation:")]
+    assert said and "every training image transformed" in said[0] and "5 degrees" in said[0]
+    settings = load(project).trials[0].user_attrs["settings"]
+    assert settings["training"]["augmentation"]["probability"] == 1.0
+    assert settings["class_weights"] == {"all": 1.0, "hem": 1.0}
+    assert settings["weights_tag"] == "random initialisation (seed 0)"
+    made = load(project).user_attrs["allgui"]["settings"]
+    assert made["augment_probability"] == 1.0 and made["precision"] == "bf16"

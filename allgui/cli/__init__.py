@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "data",
     "demo_data",
     "new",
+    "protocol",
     "optimize",
     "worker",
     "validate",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from allgui.core.protocols import DEFAULT, NAMES
+
 
 def register(subparsers) -> None:
     from allgui.cli.data import add_split_options
@@ -19,7 +21,13 @@ def register(subparsers) -> None:
         help="images are resized once to this square size (default %(default)s, as the paper)",
     )
     add_split_options(parser, method_flag="--split")
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--protocol", choices=NAMES, default=DEFAULT,
+        help="paper: the published study's method exactly as written (image split, every "
+        "image augmented, Optuna's default TPE, no baselines); recommended: allgui's "
+        "choices, each with its reason (default %(default)s); 'allgui protocol' shows both",
+    )
+    parser.set_defaults(func=run, method=None)  # the split: the protocol's unless --split
 
 
 def _created_by(target: Path) -> Path | None:
@@ -33,6 +41,7 @@ def _created_by(target: Path) -> Path | None:
 
 
 def run(args) -> int:
+    import dataclasses
     import shutil
 
     from allgui.cli.data import split_settings
@@ -43,7 +52,10 @@ def run(args) -> int:
     from allgui.core.dataset.summary import format_summary, summarize
     from allgui.core.errors import DatasetError
     from allgui.core.project import DatasetSettings, Project, ProjectSettings
+    from allgui.core.protocols import protocol
 
+    if args.method is None:
+        args.method = protocol(args.protocol).values()["split"]["method"]
     if args.image_size < 8:
         raise DatasetError("The image size must be at least 8 pixels (the paper used 224).")
     sink = ProgressPrinter()
@@ -55,8 +67,8 @@ def run(args) -> int:
     leak_check = audit(index, split, summary.hashes, sink=sink)
     settings = ProjectSettings(
         dataset=DatasetSettings(path=stored, image_size=args.image_size),
-        split=split_settings(args),
-    )
+    ).with_protocol(args.protocol)
+    settings = dataclasses.replace(settings, split=split_settings(args))  # --split wins
     made = _created_by(Path(args.project).absolute())
     try:
         project = Project.create(args.project, settings)
@@ -68,4 +80,6 @@ def run(args) -> int:
     print()
     print(format_split(index, split, leak_check))
     print(f"\nProject created: {project.root}")
+    print(f"Protocol: {args.protocol} ({protocol(args.protocol).title}; 'allgui protocol "
+          f"{project.root}' shows its settings)")
     return 0

@@ -8,6 +8,7 @@ finished trial; running the command again continues the study.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import TextIO
 
@@ -39,6 +40,14 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, help="seed of the sampler, views and trials (0)")
     parser.add_argument("--startup-trials", type=int,
                         help="random trials before TPE models the results (10)")
+    parser.add_argument("--multivariate", action=argparse.BooleanOptionalAction, default=None,
+                        help="multivariate TPE (the recommended protocol) or Optuna's default "
+                             "independent TPE (--no-multivariate, the paper protocol)")
+    parser.add_argument("--augment-probability", type=float,
+                        help="share of training images transformed in each view, the rest only "
+                             "flipped (1.0 in the paper protocol, 0.5 in the recommended one)")
+    parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"),
+                        help="autocast precision on a GPU (a CPU computes in fp32)")
     parser.add_argument("--study", help="study name inside the project's study.db")
     parser.add_argument("--storage",
                         help="keep the study in a database shared with workers, e.g. "
@@ -79,6 +88,8 @@ def run(args) -> int:
         "trials": args.trials, "epochs": args.epochs, "mode": args.mode, "views": args.views,
         "objective": args.objective, "pruning": args.pruning, "seed": args.seed,
         "startup_trials": args.startup_trials, "study_name": args.study, "device": args.device,
+        "multivariate": args.multivariate, "augment_probability": args.augment_probability,
+        "precision": args.precision,
     }
     settings = dataclasses.replace(
         SearchSettings.from_project(project), **{k: v for k, v in changes.items() if v is not None}
@@ -96,6 +107,7 @@ def run(args) -> int:
         interrupt.restore()
 
     print(format_table(result, args.top))
+    print(result.settings.augmentation_words())
     if result.n_complete >= 2:
         study = load_study(project, settings.study_name)
         try:

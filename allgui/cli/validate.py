@@ -17,11 +17,18 @@ def register(subparsers) -> None:
         "figures are kept under PROJECT/runs/.",
     )
     parser.add_argument("project", help="the project folder")
-    parser.add_argument("--runs", type=int, default=3, help="independent runs (default 3)")
-    parser.add_argument("--epochs", type=int, default=40, help="most epochs per run (default 40)")
-    parser.add_argument("--patience", type=int, default=10,
+    parser.add_argument("--runs", type=int, default=None,
+                        help="independent runs (default: the project's, 3 in both protocols)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most epochs per run (default: the project's, 40)")
+    parser.add_argument("--patience", type=int, default=None,
                         help="stop a run after this many epochs without a better validation "
-                        "loss (default 10)")
+                        "loss (default: the project's, 10)")
+    parser.add_argument("--views", default=None,
+                        help="augmented views per image in cached mode: a number, 'fresh' (a "
+                        "new draw every epoch: as many views as epochs) or 'search' (the "
+                        "search's number); default: the project's ('fresh' in the paper "
+                        "protocol, 'search' in the recommended one)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the first run; run k uses seed + k - 1 (default 0)")
     parser.add_argument("--trial", type=int, default=None,
@@ -32,13 +39,16 @@ def register(subparsers) -> None:
                         help=f"validate a configuration you enter, e.g. '{untuned_example()}' "
                         "(these are allgui's untuned defaults, which unset values take; "
                         f"settings: {', '.join(NAMES)})")
-    parser.add_argument("--baseline", default="default",
+    parser.add_argument("--baseline", default=None,
                         help="the baseline trained on the same seeds, for a paired comparison: "
-                        "'default' (allgui's untuned defaults, the default), 'trial:N', "
-                        "name=value pairs as --params, or 'none'")
-    parser.add_argument("--no-probe", action="store_true",
+                        "'default' (allgui's untuned defaults), 'trial:N', name=value pairs "
+                        "as --params, or 'none'; default: the project's ('default' in the "
+                        "recommended protocol, 'none' in the paper protocol)")
+    parser.add_argument("--no-probe", dest="probe", action="store_false", default=None,
                         help="leave out the linear probe (logistic regression on the same "
-                        "frozen features, C chosen on validation), which runs by default")
+                        "frozen features, C chosen on validation)")
+    parser.add_argument("--probe", dest="probe", action="store_true",
+                        help="run the linear probe (the recommended protocol's default)")
     parser.add_argument("--share-views", action="store_true",
                         help="runs reuse the search's augmented views: no new backbone pass per "
                         "run (much faster on a CPU; the report says which was used)")
@@ -157,17 +167,24 @@ def run(args) -> int:
     from allgui import RESEARCH_NOTICE
     from allgui.cli._interrupt import StopOnInterrupt
     from allgui.core.project import Project
-    from allgui.core.validation.run import ValidationSettings, parse_params, run_batch
+    from allgui.core.validation.defaults import ValidationDefaults, parse_views, views_setting
+    from allgui.core.validation.run import parse_params, run_batch
 
     project = Project.open(args.project)
-    baseline, source = _baseline(project, args.baseline)
-    settings = ValidationSettings(
-        runs=args.runs, epochs=args.epochs, patience=args.patience, first_seed=args.seed,
-        trial=args.trial, params=parse_params(args.params) if args.params else None,
-        baseline=baseline, baseline_source=source or "entered by the user", mode=args.mode,
-        device=args.device, probe=not args.no_probe, independent_views=not args.share_views,
-        referral_target=args.referral_target,
-    )
+    given = {k: v for k, v in (("runs", args.runs), ("epochs", args.epochs),
+                               ("patience", args.patience), ("probe", args.probe))
+             if v is not None}
+    if args.views is not None:
+        given.update(views_setting(parse_views(args.views)))
+    if args.baseline is not None:
+        baseline, source = _baseline(project, args.baseline)
+        given.update(baseline=baseline, baseline_source=source or "entered by the user")
+    # The project's [validation] settings (its protocol's), overridden by the options given.
+    settings = ValidationDefaults.from_project(project).settings(
+        first_seed=args.seed, trial=args.trial,
+        params=parse_params(args.params) if args.params else None, mode=args.mode,
+        device=args.device, independent_views=not args.share_views,
+        referral_target=args.referral_target, **given)
     cancel = threading.Event()
     printer = _RunPrinter(quiet=args.quiet)
     # Ctrl+C once: stop at the next batch, keep the finished runs; the same command continues.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from allgui import __version__
+from allgui.core import protocols
 from allgui.core.checks import SettingError, check_fields
 from allgui.core.errors import DatasetError, ProjectError
 from allgui.core.files.atomic import atomic_write_text
@@ -95,21 +96,41 @@ class ProjectSettings:
     # plain TOML data here so this module need not know its schema.
     search: dict[str, Any] = field(default_factory=dict)
     storage: str = ""  # '' = <project>/study.db; otherwise an Optuna storage URL
+    # The named protocol the settings were made from (allgui.core.protocols), and
+    # the validation's settings (allgui.core.validation.defaults), plain like [search].
+    protocol: str = protocols.DEFAULT
+    validation: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.search, dict):
-            raise SettingError("The [search] section of project.toml must be a table.")
+        for name in ("search", "validation"):
+            if not isinstance(getattr(self, name), dict):
+                raise SettingError(f"The [{name}] section of project.toml must be a table.")
         if not isinstance(self.storage, str):
             raise SettingError(f"The setting storage must be text, not {self.storage!r}.")
+        if self.protocol not in protocols.NAMES:
+            raise SettingError(f"The setting protocol must be {' or '.join(protocols.NAMES)}, "
+                               f"not {self.protocol!r}.")
+
+    def with_protocol(self, name: str) -> ProjectSettings:
+        """These settings with every value protocol ``name`` gives (the split
+        method, the search's and the validation's), the others kept."""
+        chosen = protocols.protocol(name).values()
+        return dataclasses.replace(
+            self, protocol=name,
+            split=dataclasses.replace(self.split, **chosen.get("split", {})),
+            search={**self.search, **chosen.get("search", {})},
+            validation={**self.validation, **chosen.get("validation", {})})
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "allgui_version": __version__,
+            "protocol": self.protocol,
             "storage": self.storage or None,
             "dataset": dataclasses.asdict(self.dataset),
             "split": dataclasses.asdict(self.split),
             "model": dataclasses.asdict(self.model),
             "search": dict(self.search),
+            "validation": dict(self.validation),
         }
 
     @classmethod
@@ -133,6 +154,9 @@ class ProjectSettings:
             model=build(ModelSettings, "model"),
             search=dict(data.get("search", {}) or {}),
             storage=str(data.get("storage", "") or ""),
+            # Projects made before protocols were named followed allgui's choices.
+            protocol=str(data.get("protocol") or protocols.RECOMMENDED),
+            validation=dict(data.get("validation", {}) or {}),
         )
 
 
@@ -251,7 +275,8 @@ class Project:
             return ""
 
     def update(self, **changes: Any) -> None:
-        """Replace whole sections (``dataset=``, ``split=``, ``model=``, ``search=``) and save.
+        """Replace whole sections (``dataset=``, ``split=``, ``model=``, ``search=``,
+        ``validation=``, ``protocol=``) and save.
 
         Saved first, kept in memory after: a failed save leaves the project as it was."""
         settings = dataclasses.replace(self.settings, **changes)

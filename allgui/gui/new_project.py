@@ -1,5 +1,5 @@
 """File > New: a form for a project made on purpose (name, location, dataset
-folder, image size, backbone, weights). It refuses, before anything is
+folder, image size, backbone, weights, protocol). It refuses, before anything is
 written, a folder that is not empty and not a project, and a dataset folder
 without images (saying which files are there and why each cannot be used)."""
 
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from allgui.core import protocols
 from allgui.core.checks import SettingError
 from allgui.core.errors import AllguiError
 from allgui.core.files.text import terminal_text
@@ -33,6 +34,8 @@ BACKBONES = ("efficientnet_b2", "efficientnet_b0", "resnet18", "mobilenetv3_smal
 WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"),
            ("file", "Local file…"))  # offline: a weights file downloaded once elsewhere
 WEIGHT_FILES = "Weights (*.safetensors *.pth *.pt *.bin)"
+PROTOCOLS = (("recommended", "Recommended: allgui's choices, each with its reason"),
+             ("paper", "The study's: its method exactly as written"))
 
 
 def target_problem(folder: Path) -> str:
@@ -82,6 +85,12 @@ class NewProjectForm(QDialog):
         self.weights_file.setPlaceholderText("weights file (.safetensors or .pth)")
         self.weights_file_row = _path_row(self.weights_file, self._pick_weights)
         self.weights.currentIndexChanged.connect(self._weights_changed)
+        self.protocol = QComboBox()
+        for key, words in PROTOCOLS:
+            self.protocol.addItem(words, key)
+        self.protocol.setCurrentIndex(self.protocol.findData(protocols.DEFAULT))
+        self.protocol.setToolTip("\n".join(
+            line for name in protocols.NAMES for line in protocols.protocol(name).describe()[:1]))
         form.addRow("Name", self.name)
         form.addRow("Location", _path_row(self.location, self._pick_location))
         form.addRow("Dataset folder", _path_row(self.dataset, self._pick_dataset))
@@ -90,6 +99,7 @@ class NewProjectForm(QDialog):
         form.addRow("Weights", self.weights)
         form.addRow("", self.weights_file_row)
         form.setRowVisible(self.weights_file_row, False)
+        form.addRow("Protocol", self.protocol)
         self._form = form
         layout.addLayout(form)
         self.problem = plain_label("")
@@ -163,7 +173,8 @@ class NewProjectForm(QDialog):
             settings = ProjectSettings(
                 dataset=DatasetSettings(path=data, image_size=self.image_size.value()),
                 model=ModelSettings(backbone=self.backbone.currentText().strip(),
-                                    weights=self.chosen_weights()))
+                                    weights=self.chosen_weights()),
+            ).with_protocol(self.protocol.currentData())
         except SettingError as exc:
             raise AllguiError(exc.message) from exc
         return folder, settings

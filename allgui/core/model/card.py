@@ -50,6 +50,10 @@ class ModelCard:
     # The "uncertain" margin chosen on validation for a target accuracy on the
     # cells not flagged (validation.referral); None = not chosen.
     uncertain_margin: float | None = None
+    # How it was trained: the protocol, augmentation, precision, validation loss,
+    # class weights, the weights' exact tag (allgui.core.train.loop.recipe and
+    # the batch's record); empty in older files.
+    training: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The flat, JSON-ready form stored in checkpoints and ONNX metadata."""
@@ -70,6 +74,7 @@ class ModelCard:
             "metrics": dict(self.metrics),
             "temperature": self.temperature,
             "chosen_margin": self.uncertain_margin,
+            "training": dict(self.training),
         }
 
     @classmethod
@@ -105,6 +110,7 @@ class ModelCard:
                      if isinstance(v, (int, float)) and not isinstance(v, bool)},
             temperature=_temperature(values.get("temperature", 1.0)),
             uncertain_margin=_margin(values.get("chosen_margin")),
+            training=_table(values.get("training")),
         )
 
 
@@ -132,6 +138,14 @@ def _margin(value: Any) -> float | None:
     if not 0 <= float(value) <= 1:
         raise ValueError(f"margin {value!r} must be between 0 and 1")
     return float(value)
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"training must be a table, not {type(value).__name__}")
+    return {str(k): v for k, v in value.items()}
 
 
 def _text(value: Any) -> str:

@@ -189,6 +189,20 @@ def _last_stage_parameter_names(backbone: nn.Module, stages: int) -> list[str]:
 
 
 # -- building --------------------------------------------------------------
+def weights_tag(model: AllClassifier, seed: int | None = None) -> str:
+    """Which backbone weights ``model`` holds, exactly: timm's pretrained tag
+    (``efficientnet_b2.ra_in1k``) for ImageNet weights, the file for a local
+    one, the seed for a random initialisation."""
+    weights = model.config.weights
+    if weights == "none":
+        return "random initialisation" + (f" (seed {seed})" if seed is not None else "")
+    if weights != "imagenet":
+        return f"local file {Path(weights).name}"
+    cfg = getattr(model.backbone, "pretrained_cfg", None) or {}
+    arch, tag = cfg.get("architecture") or model.config.backbone, cfg.get("tag")
+    return f"timm {arch}.{tag}" if tag else f"timm {arch}"
+
+
 def build_model(config: ModelConfig) -> AllClassifier:
     """Build the classifier, loading backbone weights as ``config.weights`` says.
 

@@ -18,6 +18,7 @@ from allgui.core.model.params import ordered
 from allgui.core.project import Project
 from allgui.core.report import figures as F
 from allgui.core.report.beside import beside_section
+from allgui.core.report.deviations import deviations_section
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
 from allgui.core.report.evidence import (
     baselines_section,
@@ -26,6 +27,7 @@ from allgui.core.report.evidence import (
 )
 from allgui.core.report.importances import importance_blocks
 from allgui.core.report.leak import leak_section
+from allgui.core.report.methods import as_run, methods_section, search_augmentation
 from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, settings_rows
 from allgui.core.report.study_figures import phased_history_figure
 from allgui.core.validation.analysis import (
@@ -119,6 +121,7 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         f"Objective: {study.objective} ({study.direction}), measured on the validation part, "
         "never on the test set."
     ))
+    out.append(Paragraph(search_augmentation(project, study)))
     rows = [list(r) for r in settings_rows(study, project.settings.search)]
     if rows:
         out.append(table("Search space and sampler settings, as recorded with the study",
@@ -338,6 +341,8 @@ def build_document(
         blocks.append(Paragraph(f"Figures of the validation runs come from the test set: "
                                 f"{batch.test_set}."))
     blocks += _dataset_section(batch)
+    recorded = as_run(project, batch, study)
+    blocks += methods_section(recorded) + deviations_section(recorded)
     blocks += _search_section(study, project, batch)
     blocks += _validation_section(analysis)
     blocks += beside_section(study, batch)

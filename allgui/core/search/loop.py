@@ -38,21 +38,24 @@ from allgui.core.events import (
     job,
 )
 from allgui.core.files.text import count
-from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
+from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model, weights_tag
 from allgui.core.project import Project
 from allgui.core.search import study as S
 from allgui.core.search.record import plain
 from allgui.core.search.settings import SearchSettings
 from allgui.core.search.space import SearchSpace
 from allgui.core.search.storage import mask_url
+from allgui.core.train.augment import AugmentSettings
 from allgui.core.train.features import FeatureSet, build_feature_set
 from allgui.core.train.hparams import configuration
 from allgui.core.train.loop import (
     FitConfig,
     TrainingDiverged,
     TrainSettings,
+    build_seeded,
+    class_weight_record,
     fit,
-    seed_everything,
+    recipe,
 )
 from allgui.core.train.sources import TrainingData, announce_features, source_for
 
@@ -151,6 +154,15 @@ def end_message(result: S.SearchResult, stopped: bool, error: BaseException | No
             + f"trials in the study: {result.counts()}.")
 
 
+def search_train_settings(settings: SearchSettings) -> TrainSettings:
+    """How each trial trains, from the search's settings."""
+    return TrainSettings(objective=settings.objective, views=settings.views,
+                         extract_batch_size=settings.extract_batch_size,
+                         features=settings.features, precision=settings.precision,
+                         augmentation=AugmentSettings.from_search(settings),
+                         val_loss=settings.val_loss, trial_value=settings.trial_value)
+
+
 # -- one trial -------------------------------------------------------------------
 def _suggest(trial, space: SearchSpace) -> tuple[dict[str, Any], dict[str, Any]]:
     """(searched, fixed) parameter values for this trial."""
@@ -199,9 +211,9 @@ class _Backbones:
         if config.finetune_stages:
             return None, None  # fine-tuning trains its own copy of the backbone
         name = config.backbone
-        if name not in self.models:
-            seed_everything(self.settings.seed)  # random-init backbones are the same each run
-            self.models[name] = build_model(dataclasses.replace(config, hidden=8))
+        if name not in self.models:  # random-init backbones are the seed's: validation's too
+            self.models[name] = build_seeded(dataclasses.replace(config, hidden=8),
+                                             self.settings.seed)
         model = self.models[name]
         if self.settings.mode == "cached" and name not in self.features:
             started = time.perf_counter()
@@ -218,6 +230,8 @@ class _Backbones:
                 cache_dir=self.project.cache_dir, data_key=self.data.key,
                 batch_size=self.settings.extract_batch_size, cancel=self.cancel,
                 progress=progress, features=self.settings.features,
+                amp=self.settings.precision,
+                augmentation=AugmentSettings.from_search(self.settings),
             )
             announce_features(self.sink, JOB, self.features[name])
             self.features_s += time.perf_counter() - started
@@ -232,9 +246,7 @@ class Trials:
         self.project, self.settings, self.data = project, settings, data
         self.device, self.sink, self.cancel = device, sink, cancel
         self.backbones = _Backbones(project, settings, data, device, sink, cancel)
-        self.train_settings = TrainSettings(objective=settings.objective, views=settings.views,
-                                            extract_batch_size=settings.extract_batch_size,
-                                            features=settings.features)
+        self.train_settings = search_train_settings(settings)
 
     def prepare_backbone(self) -> bool:
         """Build the backbone (and, cached mode, its features) before the first
@@ -265,7 +277,18 @@ class Trials:
             "finetune_stages": config.finetune_stages, "device": str(self.device),
             "fixed": fixed, "sampler": s.sampler_settings(),
             "pruner": s.pruner_settings(), "allgui_version": __version__,
+            "backbone_seed": s.seed,  # what a randomly initialised backbone was built from
+            "training": recipe(self.train_settings, self.device),
+            "class_weights": class_weight_record(self.data.train_labels, self.data.class_names),
+            "weights_tag": self._weights_tag(config),
         }
+
+    def _weights_tag(self, config: ModelConfig) -> str:
+        model = self.backbones.models.get(config.backbone)
+        if model is None or config.finetune_stages:
+            return config.weights if config.weights != "none" else (
+                f"random initialisation (seed {self.settings.seed})")
+        return weights_tag(model, self.settings.seed)
 
     def run(self, study, trial) -> bool:
         """Run one asked trial and tell Optuna how it ended; False when stopped."""
@@ -282,11 +305,13 @@ class Trials:
             config, hp = trial_configuration(values, self.project, len(self.data.class_names))
             seed = settings.seed + number
             known = self.backbones.features.get(config.backbone)
-            S.write_settings(trial, self._settings_record(seed, config, fixed, known))
+            first = self._settings_record(seed, config, fixed, known)
+            S.write_settings(trial, first)
             sink(TrialStarted(JOB, number=number, params=dict(values)))
             base, features = self.backbones.get(config)
-            if known is None and features is not None:  # a backbone's first trial: now known
-                S.write_settings(trial, self._settings_record(seed, config, fixed, features))
+            built = self._settings_record(seed, config, fixed, features)
+            if built != first:  # a backbone's first trial: its features and weights now known
+                S.write_settings(trial, built)
 
             def on_epoch(record) -> None:
                 nonlocal epochs_run

@@ -16,6 +16,10 @@ from allgui.core.search.space import SearchSpace
 from allgui.core.train.objective import MODES, OBJECTIVES, check_mode
 
 PRUNERS = ("none", "median", "hyperband")
+# As allgui.core.train (torch-free here): precision on a GPU, validation loss, trial value.
+PRECISIONS = ("bf16", "fp16", "fp32")
+VAL_LOSSES = ("unweighted", "weighted")
+TRIAL_VALUES = ("kept_epoch", "last_epoch", "best_epoch_objective")
 FEATURE_PATHS = ("auto", "torch")  # as allgui.core.train.runtime.CHOICES (torch-free here)
 
 
@@ -40,6 +44,17 @@ class SearchSettings:
     device: str = "auto"
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     features: str = "auto"  # what computes cached features: 'auto' (onnxruntime on a CPU), 'torch'
+    # How every image of a training view is augmented (allgui.core.train.augment):
+    # the share transformed (else only flipped), and the ranges of each transform.
+    augment_probability: float = 0.5
+    augment_rotation: float = 15.0  # degrees
+    augment_shift: float = 0.1  # share of width and height
+    augment_shear: float = 0.1  # shear factor
+    augment_zoom: float = 0.1  # drawn in [1 - zoom, 1 + zoom] per axis
+    augment_flip: bool = True
+    precision: str = "bf16"  # autocast on a GPU: 'bf16', 'fp16' or 'fp32'; a CPU is fp32
+    val_loss: str = "unweighted"  # 'unweighted' or 'weighted' (the class weights of training)
+    trial_value: str = "kept_epoch"  # 'kept_epoch', 'last_epoch' or 'best_epoch_objective'
     space: SearchSpace = field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
@@ -68,6 +83,18 @@ class SearchSettings:
             problems.append("startup trials cannot be negative")
         if not self.study_name.strip():
             problems.append("the study needs a name")
+        if not 0.0 <= self.augment_probability <= 1.0:
+            problems.append("the augmentation probability must be between 0 and 1")
+        if not (0 <= self.augment_rotation <= 180 and 0 <= self.augment_shift < 1
+                and 0 <= self.augment_shear < 1 and 0 <= self.augment_zoom < 1):
+            problems.append("augmentation ranges must be rotation 0 to 180 degrees and "
+                            "shift, shear and zoom from 0 to below 1")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.val_loss not in VAL_LOSSES:
+            problems.append(f"val_loss must be one of {', '.join(VAL_LOSSES)}")
+        if self.trial_value not in TRIAL_VALUES:
+            problems.append(f"trial_value must be one of {', '.join(TRIAL_VALUES)}")
         if problems:
             raise SearchError("The search settings cannot be used: " + "; ".join(problems) + ".")
 
@@ -89,6 +116,30 @@ class SearchSettings:
     @classmethod
     def from_project(cls, project: Project) -> SearchSettings:
         return cls.from_dict(project.settings.search)
+
+    def warnings(self) -> list[str]:
+        """Settings that run but do not do what they seem to, in plain words."""
+        out = []
+        if self.startup_trials >= self.trials:
+            out.append(f"{self.startup_trials} random start trials for {self.trials} trials: "
+                       "every trial is drawn at random and TPE never runs. Lower the random "
+                       "start trials (Optuna's default is 10) or run more trials.")
+        return out
+
+    def augmentation_words(self) -> str:
+        """How training images are augmented, in one sentence for the CLI, window and report."""
+        share = ("every training image transformed" if self.augment_probability >= 1.0 else
+                 f"each training image transformed with probability "
+                 f"{self.augment_probability:g} (else only flipped)")
+        fresh = (self.mode == "online" or self.views >= self.epochs)
+        draws = ("a fresh draw every epoch" if self.mode == "online" else
+                 f"{self.views} views computed once, " + (
+                     "a fresh view every epoch" if fresh else
+                     f"so each view is used about {self.epochs / self.views:.3g} times"))
+        return (f"Augmentation: {share}; rotation up to {self.augment_rotation:g} degrees, "
+                f"shifts {self.augment_shift:.0%}, shear factor {self.augment_shear:g}, zoom "
+                f"{self.augment_zoom:.0%}" + (", horizontal flip" if self.augment_flip else "")
+                + f"; {draws}.")
 
     def sampler_settings(self, seed_offset: int = 0) -> dict[str, Any]:
         return {
@@ -152,34 +203,73 @@ def _optuna_version() -> str:
 
 
 # What a study's trials must share to be compared by one sampler: a resumed
-# search with other values would mix, say, 10- and 40-epoch trials.
-RESUME_KEYS = ("epochs", "mode", "views")
+# search with other values would mix, say, 10- and 40-epoch trials, or trials
+# of other augmentation. Each with the value studies recorded before it was a
+# setting (what allgui then did), and its words for the refusal.
+RESUME_KEYS: dict[str, tuple[Any, str]] = {
+    "epochs": (None, "epochs"),
+    "mode": (None, "mode"),
+    "views": (None, "views"),
+    "multivariate": (True, "multivariate TPE"),
+    "startup_trials": (10, "random start trials"),
+    "augment_probability": (0.5, "augmentation probability"),
+    "augment_rotation": (15.0, "rotation range"),
+    "augment_shift": (0.1, "shift range"),
+    "augment_shear": (0.1, "shear range"),
+    "augment_zoom": (0.1, "zoom range"),
+    "augment_flip": (True, "horizontal flip"),
+    "precision": ("bf16", "precision"),
+    "val_loss": ("unweighted", "validation loss"),
+    "trial_value": ("kept_epoch", "value of a trial"),
+}
 
 
 def _json_plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def space_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """How the search space ``now`` differs from ``before`` (both as recorded:
+    one table per parameter), each change in words; [] when it is the same."""
+    from allgui.core.model.params import LABELS
+
+    def name(key: str) -> str:
+        return f"{LABELS.get(key, key)} ({key})"
+
+    def words(key: str, table: dict[str, Any]) -> str:
+        from allgui.core.search.space import Param
+
+        try:
+            return Param.from_dict(key, table).describe()
+        except Exception:  # an older or hand-edited table: as recorded
+            return settings_line(table)[:-1]
+
+    old = {k: v for k, v in before.items() if isinstance(v, dict)}
+    new = {k: v for k, v in now.items() if isinstance(v, dict)}
+    out = [f"parameter {name(k)} added" for k in sorted(set(new) - set(old))]
+    out += [f"parameter {name(k)} removed" for k in sorted(set(old) - set(new))]
+    out += [f"parameter {name(k)} changed from {words(k, old[k])} to {words(k, new[k])}"
+            for k in sorted(set(old) & set(new)) if old[k] != new[k]]
+    return ["the search space: " + c for c in out]
+
+
 def check_resume(name: str, recorded: dict[str, Any], settings: SearchSettings) -> None:
     """Refuse, in plain words, to resume study ``name`` (whose recorded search
-    settings are ``recorded``) with ``settings`` that differ in epochs, mode,
-    views (cached mode) or the search space."""
+    settings are ``recorded``) with ``settings`` that differ in any setting of
+    :data:`RESUME_KEYS` (views in cached mode only) or in the search space,
+    compared whole: a parameter added, removed or changed."""
     if not isinstance(recorded, dict) or not recorded:
         return  # a study from before settings were recorded: nothing to compare
     now = _json_plain(settings.to_dict())
     before = _json_plain(recorded)
     changed = []
-    for key in RESUME_KEYS:
+    for key, (legacy, words) in RESUME_KEYS.items():
         if key == "views" and now.get("mode") != "cached":
             continue  # online trials draw fresh augmentations; views do not apply
-        if key in before and before[key] != now.get(key):
-            changed.append(f"{key} {before[key]} -> {now.get(key)}")
-    space_keys = set(settings.space.to_dict())
-    space_before = {k: before.get(k) for k in space_keys if k in before}
-    space_now = {k: now.get(k) for k in space_keys if k in before}
-    if space_before != space_now or not space_keys.issuperset(
-            k for k, v in before.items() if isinstance(v, dict)):
-        changed.append("the search space")
+        was = before.get(key, legacy)
+        if was is not None and was != now.get(key):
+            changed.append(f"{words} {was} -> {now.get(key)}")
+    changed += space_changes(before, now)
     if changed:
         raise SearchError(
             f"The study '{name}' was run with other settings ({'; '.join(changed)}); its "

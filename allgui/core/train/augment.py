@@ -14,9 +14,10 @@ Shear: Keras reads ``shear_range`` as degrees, which at 0.1 would do
 nothing; allgui reads it as the shear factor (0.1 = 10 %, about 5.7
 degrees), the intent of "shear 10 %".
 
-One departure, measured: each image of a view is transformed with
-probability ``AugmentSettings.probability`` (0.5) and otherwise used as it
-is (flipped or not, which is exact). With the backbone frozen, the head is
+One departure, measured, in allgui's recommended protocol: each image of a
+view is transformed with probability ``AugmentSettings.probability`` (0.5
+there; 1.0 in the study's protocol, see :mod:`allgui.core.protocols`) and
+otherwise used as it is (flipped or not, which is exact). With the backbone frozen, the head is
 scored on the features of plain images, and every resampled image is away
 from them: bilinear resampling softens the image (a 0.5 degree rotation
 moves the pooled features by about 19 % of their norm on real smears) and a
@@ -53,8 +54,21 @@ class AugmentSettings:
     # (see the module docstring). 1.0 transforms every image, as Keras does.
     probability: float = 0.5
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"augmentation probability {self.probability} is not in [0, 1]")
 
-PAPER_AUGMENTATION = AugmentSettings()
+    @classmethod
+    def from_search(cls, search) -> AugmentSettings:
+        """The augmentation a search's settings (or any object with the same
+        ``augment_*`` attributes) name."""
+        return cls(rotation_deg=float(search.augment_rotation), shift=float(search.augment_shift),
+                   shear=float(search.augment_shear), zoom=float(search.augment_zoom),
+                   hflip=bool(search.augment_flip), probability=float(search.augment_probability))
+
+
+# allgui's recommended augmentation (half the draws exact); the study's is probability 1.0.
+DEFAULT_AUGMENTATION = AugmentSettings()
 
 
 def view_generator(seed: int, view: int) -> torch.Generator:
@@ -65,7 +79,7 @@ def view_generator(seed: int, view: int) -> torch.Generator:
 
 
 def random_affine_matrices(
-    n: int, generator: torch.Generator, settings: AugmentSettings = PAPER_AUGMENTATION
+    n: int, generator: torch.Generator, settings: AugmentSettings = DEFAULT_AUGMENTATION
 ) -> torch.Tensor:
     """``n`` independent output->input affine matrices (n, 2, 3) in
     ``affine_grid``'s normalised coordinates ([-1, 1] across the image)."""

@@ -52,9 +52,23 @@ def backbone_batch(device: torch.device, requested: int = 0) -> int:
     return 256 if device.type == "cuda" else 16
 
 
-def autocast(device: torch.device, amp: bool = True) -> torch.autocast:
-    """bf16 autocast on CUDA when ``amp``; a no-op elsewhere."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and amp)
+PRECISIONS = ("bf16", "fp16", "fp32")  # on a GPU; a CPU always computes in fp32
+
+
+def precision_used(device: torch.device, amp: bool | str = True) -> str:
+    """What ``amp`` means on ``device``: 'bf16' or 'fp16' autocast on CUDA,
+    'fp32' elsewhere or when off. ``amp`` is a precision name, or True for
+    bf16 (the flag it was before precision became a setting)."""
+    if device.type != "cuda" or amp is False or amp == "fp32":
+        return "fp32"
+    return "fp16" if amp == "fp16" else "bf16"
+
+
+def autocast(device: torch.device, amp: bool | str = True) -> torch.autocast:
+    """bf16 (or fp16) autocast on CUDA; a no-op elsewhere (see :func:`precision_used`)."""
+    used = precision_used(device, amp)
+    return torch.autocast("cuda", dtype=torch.float16 if used == "fp16" else torch.bfloat16,
+                          enabled=used != "fp32")
 
 
 @contextlib.contextmanager

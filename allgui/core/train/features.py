@@ -34,13 +34,13 @@ from allgui.core.errors import Cancelled
 from allgui.core.files.atomic import atomic_open, atomic_write_text
 from allgui.core.model.classifier import AllClassifier
 from allgui.core.train.augment import (
-    PAPER_AUGMENTATION,
+    DEFAULT_AUGMENTATION,
     AugmentSettings,
     model_input,
     random_affine_matrices,
     view_generator,
 )
-from allgui.core.train.device import backbone_batch
+from allgui.core.train.device import backbone_batch, precision_used
 from allgui.core.train.runtime import Runtime, TorchBackbone, choose_runtime
 
 CHECK_IMAGES = 4  # images on which an exported backbone must give torch's features
@@ -113,7 +113,7 @@ def extract(
     *,
     matrices: torch.Tensor | None = None,
     batch_size: int = 0,
-    amp: bool = True,
+    amp: bool | str = True,
     cancel: threading.Event | None = None,
     on_batch: Callable[[int], None] | None = None,
     runtime: Runtime | None = None,
@@ -139,7 +139,7 @@ def extract(
 
 
 def feature_runtime(model: AllClassifier, images: np.ndarray, device: torch.device, *,
-                    choice: str = "auto", amp: bool = True,
+                    choice: str = "auto", amp: bool | str = True,
                     cache_dir: str | Path | None = None, weights: str = "") -> Runtime:
     """The runner for ``model``'s backbone on ``device`` (see
     :mod:`allgui.core.train.runtime`), checked on the first few ``images``."""
@@ -159,9 +159,9 @@ def build_feature_set(
     device: torch.device,
     cache_dir: str | Path | None = None,
     data_key: str = "",
-    augmentation: AugmentSettings = PAPER_AUGMENTATION,
+    augmentation: AugmentSettings = DEFAULT_AUGMENTATION,
     batch_size: int = 0,  # 0: backbone_batch's choice for the device
-    amp: bool = True,
+    amp: bool | str = True,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
     features: str = "auto",  # the path: 'auto' (onnxruntime on a CPU) or 'torch'
@@ -236,7 +236,7 @@ def _meta(model, views, seed, augmentation, n_train, n_val) -> dict:
 
 def _key(model, weights, train_images, val_images, views, seed, data_key, augmentation, device,
          amp, path) -> str:
-    precision = "bf16" if (device.type == "cuda" and amp) else "fp32"
+    precision = precision_used(device, amp)
     fields = {
         "layout": LAYOUT_VERSION,
         "backbone": model.config.backbone,
@@ -261,7 +261,7 @@ def plain_features(
     *,
     cache_dir: str | Path | None = None,
     features: str = "auto",
-    amp: bool = True,
+    amp: bool | str = True,
     batch_size: int = 0,
     cancel: threading.Event | None = None,
 ) -> tuple[np.ndarray, str]:
@@ -272,7 +272,7 @@ def plain_features(
     weights = weights_fingerprint(model)
     runtime = feature_runtime(model, images, device, choice=features, amp=amp,
                               cache_dir=cache_dir, weights=weights)
-    precision = "bf16" if (device.type == "cuda" and amp) else "fp32"
+    precision = precision_used(device, amp)
     h = hashlib.sha256(json.dumps({
         "layout": LAYOUT_VERSION, "backbone": model.config.backbone, "weights": weights,
         "images": array_fingerprint(images), "precision": precision,

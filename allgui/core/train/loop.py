@@ -2,12 +2,14 @@
 
 - AdamW (betas 0.9/0.999, eps 1e-8) on the trainable parameters;
 - class-weighted cross-entropy, weights n_total / (n_classes * n_c) from
-  the training split (validation loss unweighted, as Keras' ``class_weight``);
+  the training split; the validation loss unweighted (as Keras'
+  ``class_weight``) or weighted the same way (``TrainSettings.val_loss``);
 - ReduceLROnPlateau on validation loss (patience 5, factor 0.1);
 - early stopping on validation loss (patience 10); the weights kept are
   those of the epoch with the lowest validation loss, and the configuration's
-  value is the objective at that epoch;
-- bf16 autocast and channels_last on CUDA; the CPU otherwise;
+  value is the objective at that epoch (or as ``TrainSettings.trial_value`` says);
+- bf16 (or fp16, with loss scaling when the backbone trains) autocast and
+  channels_last on CUDA; fp32 on the CPU;
 - seeded: the seed fixes head initialisation, dropout and batch order;
   augmentation draws come from ``views_seed`` (see :mod:`allgui.core.train.augment`).
 
@@ -41,6 +43,16 @@ from allgui.core.train.augment import model_input
 from allgui.core.train.device import autocast, head_threads, resolve_device
 from allgui.core.train.hparams import HyperParams  # noqa: F401 - imported from here too
 from allgui.core.train.objective import OBJECTIVES, objective_value
+from allgui.core.train.recipe import (  # noqa: F401 - imported from here too
+    ADAMW_BETAS,
+    ADAMW_EPS,
+    TRIAL_VALUES,
+    VAL_LOSSES,
+    TrainSettings,
+    class_weight_record,
+    class_weights,
+    recipe,
+)
 from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepared: imported from here too
     Feed,
     Source,
@@ -53,20 +65,6 @@ from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepa
 
 class TrainingDiverged(AllguiError):
     """The loss became NaN or infinite (learning rate too high, or bad data)."""
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How a configuration is trained (the paper's values by default)."""
-
-    objective: str = "accuracy"  # one of allgui.core.train.objective.OBJECTIVES
-    lr_patience: int = 5
-    lr_factor: float = 0.1
-    early_stopping_patience: int = 10
-    views: int = 10  # K, cached mode
-    extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
-    amp: bool = True  # bf16 autocast, CUDA only
-    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
 
 
 @dataclass(frozen=True)
@@ -109,19 +107,28 @@ class TrainResult:
 
     @property
     def value(self) -> float:
-        """The objective at the kept (best) epoch."""
+        """The configuration's value: the objective at the kept (best) epoch,
+        unless ``settings.trial_value`` names another rule."""
+        rule = self.settings.trial_value
+        if rule == "last_epoch":
+            return self.history[-1].objective
+        if rule == "best_epoch_objective":
+            values = [h.objective for h in self.history if math.isfinite(h.objective)]
+            return max(values) if values else math.nan
         return self.best.objective
-
-
-def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """n_total / (n_classes * n_c), from the training labels."""
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes)
-    return len(labels) / (n_classes * np.maximum(counts, 1)).astype(np.float64)
 
 
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
+
+
+def build_seeded(config: ModelConfig, seed: int) -> AllClassifier:
+    """``config``'s model built after seeding with ``seed``: a randomly
+    initialised backbone is then the seed's, so a search (seeded with its own
+    seed) and the validation of its trials build the same backbone."""
+    seed_everything(seed)
+    return build_model(config)
 
 
 def _batch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -298,10 +305,16 @@ class _State:
         weights = torch.tensor(class_weights(data.train_labels, self.n_classes),
                                dtype=torch.float32, device=device)
         self.train_loss = nn.CrossEntropyLoss(weight=weights)
-        self.val_loss = nn.CrossEntropyLoss(reduction="sum")
+        # Summed, then divided by the images: with weights, Keras' weighted mean.
+        weighted = config.settings.val_loss == "weighted"
+        self.val_loss = nn.CrossEntropyLoss(weight=weights if weighted else None,
+                                            reduction="sum")
+        # fp16 gradients of a backbone that trains need loss scaling; a head alone trains in fp32.
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=cuda and not model.frozen and config.settings.precision == "fp16")
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            params, lr=self.hp.lr, betas=(0.9, 0.999), eps=1e-8,
+            params, lr=self.hp.lr, betas=ADAMW_BETAS, eps=ADAMW_EPS,
             weight_decay=self.hp.weight_decay, **({"fused": True} if cuda else {}),
         )
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -332,8 +345,9 @@ class _State:
             logits = logits_of(part)
             loss = self.train_loss(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             losses.append(loss.detach())
             sizes.append(len(y))
             preds.append(logits.detach().argmax(1))

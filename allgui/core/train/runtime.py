@@ -33,6 +33,7 @@ from torch import nn
 
 from allgui.core.files.atomic import atomic_write_bytes
 from allgui.core.model.classifier import AllClassifier
+from allgui.core.train.device import autocast, precision_used
 
 CHOICES = ("auto", "torch")
 OPSET = 17
@@ -98,12 +99,13 @@ class _Pooled(nn.Module):
 
 
 class TorchBackbone:
-    """Eager torch: bf16 autocast and channels_last on CUDA, fp32 on a CPU."""
+    """Eager torch: bf16 (or fp16) autocast and channels_last on CUDA, fp32 on a CPU."""
 
-    def __init__(self, model: AllClassifier, device: torch.device, amp: bool = True) -> None:
+    def __init__(self, model: AllClassifier, device: torch.device,
+                 amp: bool | str = True) -> None:
         self.model, self.device = model, device
         self.cuda = device.type == "cuda"
-        self.amp = amp and self.cuda
+        self.amp = amp
         if self.cuda:
             model.backbone.to(memory_format=torch.channels_last)
 
@@ -111,8 +113,7 @@ class TorchBackbone:
         """Pooled features (N, C) float32, on the device."""
         if self.cuda:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
-                                                     enabled=self.amp):
+        with torch.inference_mode(), autocast(self.device, self.amp):
             return self.model.pool(self.model.forward_features(x)).float()
 
 
@@ -138,9 +139,9 @@ class Runtime:
     path: FeaturePath
 
 
-def torch_description(device: torch.device, amp: bool = True) -> str:
+def torch_description(device: torch.device, amp: bool | str = True) -> str:
     if device.type == "cuda":
-        return "torch (CUDA, bf16, channels_last)" if amp else "torch (CUDA, fp32, channels_last)"
+        return f"torch (CUDA, {precision_used(device, amp)}, channels_last)"
     return f"torch (CPU, {_threads(torch.get_num_threads())})"
 
 
@@ -200,7 +201,7 @@ def choose_runtime(
     *,
     weights: str,
     choice: str = "auto",
-    amp: bool = True,
+    amp: bool | str = True,
     cache_dir: str | Path | None = None,
     tolerance: FeatureTolerance = FeatureTolerance(),  # noqa: B008 - frozen
     model_file: Path | None = None,

@@ -158,6 +158,7 @@ class CachedViews:
                 seed=fit.resolved_views_seed, device=device, cache_dir=self.cache_dir,
                 data_key=self.data.key, batch_size=settings.extract_batch_size,
                 amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
+                augmentation=settings.augmentation,
             )
             announce_features(sink, fit.job, features)
         return _CachedFeed(model, device, features)
@@ -233,7 +234,8 @@ class _OnlineFeed:
             return model(x)
 
     def train_pass(self, epoch: int, order: np.ndarray) -> Logits:
-        matrices = random_affine_matrices(len(order), view_generator(self.views_seed, epoch))
+        matrices = random_affine_matrices(len(order), view_generator(self.views_seed, epoch),
+                                          self.settings.augmentation)
 
         def logits(part: slice) -> torch.Tensor:
             idx = order[part]

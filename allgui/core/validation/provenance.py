@@ -35,6 +35,10 @@ class ModelRecord:
     # Chance that an image of a view was transformed (else only flipped); batches
     # written before it was recorded transformed every image, as the paper did.
     augment_probability: float = 1.0
+    # How the runs trained (allgui.core.train.loop.recipe): optimiser, scheduler,
+    # augmentation, precision, validation loss; class weights by class; the weights'
+    # exact tag; the protocol the project followed. Empty in older batches.
+    training: Mapping[str, Any] = field(default_factory=dict)
 
     def views_note(self) -> str:
         """What the runs' augmentation was and cost, in words for the report."""
@@ -51,6 +55,12 @@ class ModelRecord:
         if self.mode != "cached":
             return ("Each run augmented the images and ran the backbone every epoch "
                     "(online mode).")
+        epochs = int(self.training.get("epochs") or 0)
+        if epochs > self.views and not self.shared_views:
+            return (f"Each run drew its own {self.views} augmented views and trained up to "
+                    f"{epochs} epochs, so each view was used about {epochs / self.views:.3g} "
+                    "times (not a fresh draw every epoch); the spread over runs includes "
+                    "the augmentation draws.")
         if self.shared_views:
             return (f"The runs shared the search's {self.views} augmented views: no new "
                     "backbone pass (fast), but every run saw the same augmentation draws, so "
@@ -63,7 +73,8 @@ class ModelRecord:
         return {"backbone": self.backbone, "weights": self.weights,
                 "image_size": self.image_size, "mode": self.mode, "views": self.views,
                 "finetune_stages": self.finetune_stages, "shared_views": self.shared_views,
-                "augment_probability": self.augment_probability}
+                "augment_probability": self.augment_probability,
+                "training": dict(self.training)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
@@ -71,7 +82,8 @@ class ModelRecord:
                    int(data.get("image_size", 0)), str(data.get("mode", "")),
                    int(data.get("views", 0)), int(data.get("finetune_stages", 0)),
                    bool(data.get("shared_views", False)),
-                   float(data.get("augment_probability", 1.0)))
+                   float(data.get("augment_probability", 1.0)),
+                   dict(data.get("training") or {}))
 
 
 @dataclass(frozen=True)
@@ -170,17 +182,20 @@ class StudySummary:
     direction: str = ""  # 'maximize' or 'minimize'
     objective: str = ""  # in words, e.g. 'validation accuracy'
     data_key: str = ""  # the data the search trained on (split and image size)
+    seed: int | None = None  # the search's seed: a randomly initialised backbone is its
 
     def to_dict(self) -> dict[str, Any]:
         if self == StudySummary():
             return {}
         return {"name": self.name, "direction": self.direction, "objective": self.objective,
-                "data_key": self.data_key}
+                "data_key": self.data_key, "seed": self.seed}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySummary:
+        seed = data.get("seed")
         return cls(str(data.get("name", "")), str(data.get("direction", "")),
-                   str(data.get("objective", "")), str(data.get("data_key") or ""))
+                   str(data.get("objective", "")), str(data.get("data_key") or ""),
+                   seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
 
 
 def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
@@ -199,4 +214,5 @@ def run_card(batch: Batch, conf: Configuration, run: int, seed: int,
                  if isinstance(v, (int, float)) and not isinstance(v, bool)},
         temperature=temperature,
         uncertain_margin=uncertain_margin,
+        training=dict(batch.model.training),
     )

@@ -14,6 +14,7 @@ on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class ValidationSettings:
     baseline_source: str = "entered by the user"
     mode: str = ""  # 'cached' or 'online'; '' = the project's search setting, else 'cached'
     views: int = 0  # K augmented views in cached mode; 0 = the project's setting, else 10
+    fresh_views: bool = False  # one view per epoch (K = epochs): a fresh draw every epoch
     device: str | None = None  # None = the GPU when there is one
     # Each run draws its own augmentation (its seed); False shares the search's
     # draws (its seed) across runs, so cached mode reuses the search's features.
@@ -124,9 +126,12 @@ def choose_configuration(project: Project, settings: ValidationSettings
     info = StudySummary()
     record = S.study_record(study) if study is not None else None
     if record is not None:
+        made_settings = record.made("settings") or {}
+        seed = made_settings.get("seed") if isinstance(made_settings, dict) else None
         info = StudySummary(name=record.name, direction=record.direction,
                             objective=record.objective_label(),
-                            data_key=str(record.made("data_key", "") or ""))
+                            data_key=str(record.made("data_key", "") or ""),
+                            seed=seed if isinstance(seed, int) else None)
     if settings.params:
         return Configuration(dict(settings.params), "entered by the user"), info
     if study is None:
@@ -225,9 +230,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     runs share. Backbones are built here, before anything is written, so missing
     weights fail the batch cleanly."""
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.model.classifier import build_model
     from allgui.core.train.device import resolve_device
-    from allgui.core.train.loop import TrainSettings
+    from allgui.core.train.loop import build_seeded
     from allgui.core.train.sources import training_data_from_prepared
 
     if prepared is None:
@@ -242,16 +246,40 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     tuned_cfg, tuned_hp = _model_and_hparams(project, tuned.params, len(classes))
     if tuned_cfg.finetune_stages:
         mode = "online"
-    views = settings.views or int(search.get("views") or 10)
+    views = (settings.epochs if settings.fresh_views
+             else settings.views or int(search.get("views") or 10))
     device = resolve_device(settings.device)
     seeds = tuple(settings.first_seed + k for k in range(settings.runs))
     base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
                          if baseline else (None, None))
+    # The search's seed built its (randomly initialised) backbone: the same one here.
+    backbone_seed = study_info.seed if study_info.seed is not None else int(
+        search.get("seed") or 0)
     shared: dict[str, Any] = {}
     for cfg in filter(None, (tuned_cfg, base_cfg)):
         if not cfg.finetune_stages and cfg.backbone not in shared:
-            shared[cfg.backbone] = build_model(cfg)
-    from allgui.core.train.augment import PAPER_AUGMENTATION  # torch: imported when a batch runs
+            shared[cfg.backbone] = build_seeded(cfg, backbone_seed)
+    from allgui.core.model.classifier import weights_tag
+    from allgui.core.search.loop import search_train_settings
+    from allgui.core.search.settings import SearchSettings
+    from allgui.core.train.loop import class_weight_record, recipe
+
+    train_settings = dataclasses.replace(
+        search_train_settings(SearchSettings.from_project(project)),
+        early_stopping_patience=settings.patience, views=views, features=settings.features)
+    data = training_data_from_prepared(prepared)
+    tuned_model = shared.get(tuned_cfg.backbone)
+    training = {
+        **recipe(train_settings, device), "epochs": settings.epochs,
+        "views": views if mode == "cached" else None, "fresh_views": mode == "online" or views >= settings.epochs,
+        "class_weights": class_weight_record(data.train_labels, classes),
+        "weights_tag": (weights_tag(tuned_model, backbone_seed) if tuned_model is not None
+                        else tuned_cfg.weights),
+        "normalisation": ({"mean": list(tuned_model.mean), "std": list(tuned_model.std)}
+                          if tuned_model is not None else {}),
+        "protocol": project.settings.protocol, "baseline": baseline is not None,
+        "probe": settings.probe and not tuned_cfg.finetune_stages,
+    }
 
     runs_dir = project.runs_dir
     batch_id = new_batch_id(runs_dir)
@@ -265,7 +293,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
         model=ModelRecord(tuned_cfg.backbone, tuned_cfg.weights, prepared.image_size, mode,
                           views, tuned_cfg.finetune_stages, not settings.independent_views,
-                          PAPER_AUGMENTATION.probability),
+                          train_settings.augmentation.probability, training),
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
@@ -277,9 +305,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         runs=planned_runs(seeds, (tuned_cfg, tuned_hp, batch.tuned),
                           (base_cfg, base_hp, batch.baseline) if batch.baseline else None),
         runs_per_label=settings.runs, epochs=settings.epochs, mode=mode,
-        train_settings=TrainSettings(early_stopping_patience=settings.patience, views=views,
-                                     features=settings.features),
-        device=device, cache_dir=project.cache_dir, data=training_data_from_prepared(prepared),
+        train_settings=train_settings,
+        device=device, cache_dir=project.cache_dir, data=data,
         test=TestSet.from_prepared(prepared, test_set), classes=classes, positive=positive,
         image_size=prepared.image_size, study_name=study_info.name,
         shared_views_seed=None if settings.independent_views else int(search.get("seed", 0)),

@@ -9,10 +9,12 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from allgui.core.errors import AllguiError
 from allgui.core.project import ModelSettings, Project
+from allgui.core.search.settings import SearchSettings
 from allgui.gui import dialogs
 from allgui.gui.optimize.space_editor import SpaceEditor
 from allgui.gui.optimize.studies import StudyPicker
@@ -111,6 +114,15 @@ class SearchForm(QScrollArea):
                                        "mode); epoch e uses view e mod K")
         self.startup_trials = _spin(0, 1000, 10,
                                     "Random trials before TPE starts modelling the results")
+        self.multivariate = QCheckBox("Multivariate TPE")
+        self.multivariate.setToolTip("Model the parameters together (allgui's recommended "
+                                     "protocol); off: Optuna's default independent TPE, as "
+                                     "the study ran it")
+        self.augmentation = QLabel("")  # how images are augmented, from the project's settings
+        self.augmentation.setWordWrap(True)
+        # Everything [search] holds that the form does not show (augmentation, precision,
+        # validation loss, ...): kept as loaded, so a search from the window never resets it.
+        self._loaded = SearchSettings()
         self.objective = _combo(OBJECTIVES)
         self.pruning = _combo(PRUNING)
         self.seed = _spin(0, 2**31 - 1, 0)
@@ -133,7 +145,9 @@ class SearchForm(QScrollArea):
         form.addRow("Pruning", self.pruning)
         form.addRow("Seed", self.seed)
         form.addRow("Random start trials", self.startup_trials)
+        form.addRow("", self.multivariate)
         form.addRow("Device", self.device)
+        form.addRow(self.augmentation)
         return box
 
     def _build_backbone(self) -> QGroupBox:
@@ -183,10 +197,10 @@ class SearchForm(QScrollArea):
 
     # -- settings <-> form ------------------------------------------------------------
     def search_settings(self):
-        """The form as SearchSettings; raises AllguiError in plain words."""
-        from allgui.core.search.settings import SearchSettings
-
-        return SearchSettings(
+        """The form over the settings it was filled with (those it does not
+        show kept as they were) as SearchSettings; raises AllguiError in plain words."""
+        return dataclasses.replace(
+            self._loaded,
             study_name=self.study_name.text().strip(),
             trials=self.trials.value(),
             epochs=self.epochs.value(),
@@ -197,6 +211,7 @@ class SearchForm(QScrollArea):
             pruning=self.pruning.currentData(),
             seed=self.seed.value(),
             device=self.device.currentData(),
+            multivariate=self.multivariate.isChecked(),
             space=self.space_editor.space(),
         )
 
@@ -211,14 +226,15 @@ class SearchForm(QScrollArea):
                                    weights=weights)
 
     def fill(self, project: Project, log: Callable[[str], None]) -> None:
-        from allgui.core.search.settings import SearchSettings
-
         try:
             s = SearchSettings.from_project(project)
         except AllguiError as exc:
             log(f"The project's search settings cannot be read ({exc.message}); "
                 "showing the defaults.")
             s = SearchSettings()
+        self._loaded = s
+        self.multivariate.setChecked(s.multivariate)
+        self.augmentation.setText(s.augmentation_words())
         self.study_name.setText(s.study_name)
         self.trials.setValue(s.trials)
         self.epochs.setValue(s.epochs)
