@@ -296,3 +296,42 @@ def test_space_form_and_plots_say_the_registrys_labels(qtbot):
     plots._update_parallel()
     ticks = [t.get_text() for t in plots.parallel.ax.get_xticklabels()]
     assert ticks == ["learning\nrate", "hidden\nunits", "objective"]  # two lines: narrow columns
+
+
+def test_the_form_keeps_the_settings_it_does_not_show(window, qtbot, tmp_path, captured,
+                                                      make_demo_project):
+    """``[search] multivariate = false`` and the augmentation survive opening the
+    project in the window and starting a search from it."""
+    from allgui.core.project import Project
+
+    project = make_demo_project(tmp_path / "demo")
+    project.update(search={"multivariate": False, "augment_probability": 1.0,
+                           "val_loss": "weighted", "precision": "fp16"})
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    tab = window.optimize_tab
+    assert "every training image transformed" in tab.form.augmentation.text()
+    assert not tab.form.multivariate.isChecked()
+    tiny_search_form(tab, trials=1, epochs=1)
+    tab.start()
+    wait_jobs(qtbot, window, timeout=120_000)
+    assert not captured.errors, captured.errors
+    search = Project.open(project.root).settings.search
+    assert (search["multivariate"], search["augment_probability"], search["val_loss"],
+            search["precision"]) == (False, 1.0, "weighted", "fp16")
+    assert tab.result is not None and tab.result.settings.multivariate is False
+
+
+def test_file_new_offers_the_two_protocols(qtbot, tmp_path):
+    from allgui.gui.new_project import NewProjectForm
+
+    form = NewProjectForm(None, tmp_path)
+    qtbot.addWidget(form)
+    assert form.protocol.currentData() == "recommended"
+    _, settings = form.values()
+    assert settings.protocol == "recommended" and settings.split.method == "patient"
+    form.protocol.setCurrentIndex(form.protocol.findData("paper"))
+    _, settings = form.values()
+    assert settings.protocol == "paper" and settings.split.method == "image"
+    assert settings.search["augment_probability"] == 1.0
+    assert settings.validation["baseline"] == "none"
