@@ -83,3 +83,21 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     window.open_project(project.root)
     wait_jobs(qtbot, window)
     assert tab.view is not None and tab.export_button.isEnabled()
+
+
+def test_the_validate_tab_runs_the_projects_protocol(window, qtbot, tmp_path, make_demo_project):
+    """What the tab does not show (views, probe, patience) and the baseline it
+    starts with are the project's [validation] settings, as its protocol set them."""
+    project = make_demo_project(tmp_path / "demo")
+    project.update(**{k: v for k, v in vars(project.settings.with_protocol("paper")).items()
+                      if k in ("protocol", "validation")})
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    tab = window.validate_tab
+    assert tab.baseline.currentData() == "none"
+    settings = tab.validation_settings()
+    assert settings.fresh_views and not settings.probe and settings.baseline is None
+    window.project.update(validation={**window.project.settings.validation, "probe": True,
+                                      "patience": 4})
+    settings = tab.validation_settings()
+    assert settings.probe and settings.patience == 4

@@ -156,8 +156,8 @@ UNMATCHED: tuple[tuple[str, str, str], ...] = (
      "allgui is built on PyTorch and timm; layer defaults (padding, batch-norm epsilon) and "
      "random streams differ, so the same settings cannot give the same numbers."),
     ("ImageNet weights", "Keras' EfficientNetB2 ImageNet weights",
-     "Keras' weights file is not one timm loads; timm's weights for the same architecture "
-     "were trained or ported separately, so the frozen features differ."),
+     "allgui loads backbone weights through timm, and the study's Keras weights file is not "
+     "among them, so the frozen features cannot be shown to equal the study's."),
 )
 
 

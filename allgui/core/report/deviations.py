@@ -71,10 +71,14 @@ def deviation_rows(run: AsRun) -> list[tuple[str, str, str, str]]:
     if used is not None and run.get("search.precision") == "fp16" and used != "fp16":
         rows.append(("Precision as computed", "mixed precision (fp16) on a GPU", str(used),
                      CANNOT + "no GPU ran these runs, and a CPU computes in fp32."))
+    tag = str(run.training.get("weights_tag") or NOT_RECORDED)
     for item, study, why in protocols.UNMATCHED:
-        this = "PyTorch and timm" if item == "Framework" else str(
-            run.training.get("weights_tag") or NOT_RECORDED)
-        rows.append((item, study, this, CANNOT + why))
+        this = "PyTorch and timm" if item == "Framework" else tag
+        if item != "Framework" and tag.startswith(("random", "local file")):
+            why = "set for this project (model.weights): not ImageNet weights at all"
+        else:
+            why = CANNOT + why
+        rows.append((item, study, this, why))
     return rows
 
 

@@ -218,7 +218,9 @@ class ValidateTab(ProjectTab):
 
     def _restore_baseline(self, project: Project | None) -> None:
         key = f"validate/baseline/{project.root}" if project is not None else ""
-        kind = self.settings.choice(key, "none") if key else "none"
+        # Not chosen here yet: the project's protocol says (allgui's defaults, or none).
+        wanted = str(project.settings.validation.get("baseline", "none")) if project else "none"
+        kind = self.settings.choice(key, wanted) if key else "none"
         for w, set_value in ((self.baseline, lambda: self.baseline.setCurrentIndex(
                 max(0, self.baseline.findData(kind)))), (self.baseline_params, lambda: (
                 self.baseline_params.setText(str(self.settings.choice(key + "/params", "") or "")
@@ -312,7 +314,8 @@ class ValidateTab(ProjectTab):
             self.configuration.addItem(f"Trial {t.number} ({t.value:.4f})", t.number)
 
     def validation_settings(self):
-        from allgui.core.validation.run import DEFAULT_BASELINE, ValidationSettings, parse_params
+        from allgui.core.validation.defaults import ValidationDefaults
+        from allgui.core.validation.run import DEFAULT_BASELINE, parse_params
 
         params = parse_params(self.params.text()) if self.params.text().strip() else None
         baseline, source = None, "entered by the user"
@@ -324,7 +327,11 @@ class ValidateTab(ProjectTab):
             if not baseline:
                 raise AllguiError("Enter the baseline's settings (for example lr=0.001, "
                                   "hidden=512), or choose another baseline.")
-        return ValidationSettings(
+        # What the form does not show (patience, views, the probe) is the project's
+        # [validation] setting, as its protocol set it.
+        defaults = (ValidationDefaults.from_project(self.project) if self.project is not None
+                    else ValidationDefaults())
+        return defaults.settings(
             runs=self.runs.value(), epochs=self.epochs.value(),
             trial=self.configuration.currentData(), params=params,
             baseline=baseline, baseline_source=source,
