@@ -59,10 +59,14 @@ def test_event_sequence_and_study_on_disk(tmp_path):
     result = run_search(project, tiny(), log, data=DATA)
     kinds = [type(e).__name__ for e in log.events if not isinstance(e, ev.Progress)]
     per_trial = ["TrialStarted", "EpochEnded", "EpochEnded", "TrialFinished"]
-    # One notice says which path computed the features, before the first trial.
-    assert kinds == (["JobStarted", "Notice"] + per_trial * 3
+    # One notice says how the images are augmented, one which path computed the
+    # features, before the first trial.
+    assert kinds == (["JobStarted", "Notice", "Notice"] + per_trial * 3
                      + ["StudyFinished", "JobFinished"])
-    assert log.of_type(ev.Notice)[0].text.startswith("features: onnxruntime (CPU, ")
+    notices = [n.text for n in log.of_type(ev.Notice)]
+    assert notices[0].startswith("Augmentation: each training image transformed with "
+                                 "probability 0.5")
+    assert notices[1].startswith("features: onnxruntime (CPU, ")
     # Feature progress comes once, before the first epoch, and reaches its total.
     progress = log.of_type(ev.Progress)
     assert progress and progress[-1].done == progress[-1].total == 2 * 24 + 12

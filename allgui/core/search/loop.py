@@ -28,6 +28,7 @@ import torch
 from allgui import __version__
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import (
+    Notice,
     Progress,
     Sink,
     StudyFinished,
@@ -105,6 +106,9 @@ def run_trials(policy: StudyPolicy, project: Project, settings: SearchSettings,
     description, left = policy.start()
     trials = Trials(project, settings, data, device, sink, cancel)
     with job(sink, JOB, description, total=left) as handle:
+        for text in settings.warnings():
+            sink(Notice(JOB, level="warning", text=text))
+        sink(Notice(JOB, level="info", text=settings.augmentation_words()))
         stopped = False
         error: BaseException | None = None
         try:

@@ -96,9 +96,6 @@ def run_search(
         check_class_counts(data)  # before any training, in plain words
         study, storage, _ = open_study(project, settings, data.key, tuple(data.class_names))
         project.update(search=plain(settings.to_dict()))  # once the study accepts them
-        for text in settings.warnings():
-            sink(Notice(JOB, level="warning", text=text))
-        sink(Notice(JOB, level="info", text=settings.augmentation_words()))
         recovered = S.recover_interrupted(study, storage)
         if recovered:
             sink(Notice(JOB, level="info", text=f"{count(recovered, 'trial')} interrupted earlier "

@@ -123,6 +123,9 @@ class SearchForm(QScrollArea):
         # Everything [search] holds that the form does not show (augmentation, precision,
         # validation loss, ...): kept as loaded, so a search from the window never resets it.
         self._loaded = SearchSettings()
+        for changed in (self.epochs.valueChanged, self.views.valueChanged,
+                        self.mode.currentIndexChanged):
+            changed.connect(self._show_augmentation)
         self.objective = _combo(OBJECTIVES)
         self.pruning = _combo(PRUNING)
         self.seed = _spin(0, 2**31 - 1, 0)
@@ -215,6 +218,15 @@ class SearchForm(QScrollArea):
             space=self.space_editor.space(),
         )
 
+    def _show_augmentation(self) -> None:
+        """Say how images will be augmented, views and epochs as the form has them."""
+        try:
+            s = dataclasses.replace(self._loaded, epochs=self.epochs.value(),
+                                    views=self.views.value(), mode=self.mode.currentData())
+        except AllguiError:
+            return  # a value the search will refuse in words of its own
+        self.augmentation.setText(s.augmentation_words())
+
     def model_settings(self, model: ModelSettings) -> ModelSettings:
         """``model`` with the form's backbone and weights."""
         weights = self.weights.currentData()
@@ -234,7 +246,6 @@ class SearchForm(QScrollArea):
             s = SearchSettings()
         self._loaded = s
         self.multivariate.setChecked(s.multivariate)
-        self.augmentation.setText(s.augmentation_words())
         self.study_name.setText(s.study_name)
         self.trials.setValue(s.trials)
         self.epochs.setValue(s.epochs)
@@ -246,6 +257,7 @@ class SearchForm(QScrollArea):
         self.seed.setValue(s.seed)
         _select(self.device, s.device)
         self.space_editor.set_space(s.space)
+        self._show_augmentation()
         model = project.settings.model
         self._filling = True  # the project's own choice, not an edit to save
         try:
