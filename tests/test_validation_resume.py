@@ -132,3 +132,27 @@ def test_a_recorded_process_is_gone_only_when_it_certainly_ended():
         child.kill()
         child.wait()
     assert process_gone(live)
+
+
+def test_an_unfinished_batch_with_other_training_settings_is_named_and_kept_apart(demo):
+    """Another augmentation or validation loss is another protocol: its runs never
+    join the unfinished batch, and the new batch says which setting differs."""
+    project, prepared = demo
+
+    def sink(event):  # Ctrl+C while run 2 trains
+        if isinstance(event, EpochEnded) and event.run == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(project, TWO, sink=sink, prepared=prepared, resume=True)
+    stopped = latest_batch(project)
+    assert stopped.model.training["augmentation"]["probability"] == 0.5
+    project.update(search={**project.settings.search, "augment_probability": 1.0,
+                           "val_loss": "weighted"})
+    log = EventLog()
+    batch = run_batch(project, TWO, sink=log, prepared=prepared, resume=True)
+    assert batch.batch_id != stopped.batch_id and batch.status == "finished"
+    assert batch.model.training["augmentation"]["probability"] == 1.0
+    said = [e.text for e in log.of_type(Notice) if "did not finish" in e.text]
+    assert said and "augment probability 0.5 -> 1.0" in said[0]
+    assert "val loss unweighted -> weighted" in said[0]

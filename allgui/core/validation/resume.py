@@ -25,13 +25,32 @@ from allgui.core.validation.process import this_process
 CONTINUABLE = ("interrupted", "stopped", "failed")
 
 
+PROTOCOL_WORDS = ("the configuration", "the trial", "the baseline", "the seeds", "the epochs",
+                  "the patience", "the model", "the dataset", "the split", "the test set",
+                  "the classes", "the positive class")
+
+
 def _protocol(batch: Batch) -> tuple:
-    """What must match for two batches' runs to belong together."""
+    """What must match for two batches' runs to belong together (named in PROTOCOL_WORDS)."""
     base = batch.baseline
     return (batch.tuned.params, batch.tuned.trial,
             base.params if base else None, batch.seeds, batch.max_epochs, batch.patience,
             batch.model, batch.dataset_fingerprint, batch.split, batch.test_set,
             batch.classes, batch.positive_class)
+
+
+def differences(old: Batch, new: Batch) -> list[str]:
+    """What differs between two batches' settings, in words; training settings
+    (augmentation, precision, validation loss, views) by name."""
+    out = [w for w, a, b in zip(PROTOCOL_WORDS, _protocol(old), _protocol(new), strict=True)
+           if a != b and w != "the model"]
+    if old.model != new.model:
+        was, now = old.model.to_dict(), new.model.to_dict()
+        was.update(was.pop("training", {}) or {})
+        now.update(now.pop("training", {}) or {})
+        out += [f"{k.replace('_', ' ')} {was.get(k)} -> {now.get(k)}"
+                for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+    return out
 
 
 def continuable(project: Project, planned: Batch) -> Batch | None:
@@ -72,6 +91,13 @@ def prepare(project: Project, plan: BatchPlan, batch: Batch, sink: Sink,
     new one. The record carries this process either way."""
     old = continuable(project, batch) if resume else None
     if old is None:
+        unfinished = [b for b in list_batches(project) if b.state in CONTINUABLE] if resume else []
+        changed = differences(unfinished[-1], batch) if unfinished else []
+        if changed:  # say why the newest unfinished batch is not continued
+            sink(Notice(JOB, level="info", text=(
+                f"Batch {unfinished[-1].batch_id} did not finish but was run with other "
+                f"settings ({'; '.join(changed)}), so a new batch starts; its runs are kept "
+                "apart.")))
         return plan, dataclasses.replace(batch, process=this_process())
     kept = tuple(r for r in old.runs if r.finished)
     done = {(r.label, r.index) for r in kept}
