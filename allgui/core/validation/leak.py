@@ -224,7 +224,8 @@ def arm_project(project: Project, split: str) -> Project:
 def _arm(project: Project, split: str, search, settings: LeakSettings, sink: Sink,
          cancel: threading.Event) -> SplitOutcome:
     from allgui.core.search.runner import run_search
-    from allgui.core.validation.run import ValidationSettings, run_batch
+    from allgui.core.validation.defaults import ValidationDefaults
+    from allgui.core.validation.run import run_batch
 
     arm = arm_project(project, split)
     stopped = (f"Stopped during the {split} split; finished trials and runs are kept: run "
@@ -237,8 +238,9 @@ def _arm(project: Project, split: str, search, settings: LeakSettings, sink: Sin
                           "run the measurement again to continue it.")
     batch = _finished_batch(arm, result.best.number, settings)
     if batch is None:
-        batch = run_batch(arm, ValidationSettings(
-            runs=settings.runs, epochs=settings.run_epochs, probe=False,
+        # The arm's protocol (its views and patience), without baselines: one run per seed.
+        batch = run_batch(arm, ValidationDefaults.from_project(arm).settings(
+            runs=settings.runs, epochs=settings.run_epochs, probe=False, baseline=None,
             device=settings.device), sink, cancel, resume=True)
         if cancel.is_set():
             raise Cancelled(stopped)

@@ -114,11 +114,10 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
     import torch
 
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.model.classifier import build_model
-    from allgui.core.search.loop import _suggest, trial_configuration
+    from allgui.core.search.loop import _suggest, search_train_settings, trial_configuration
     from allgui.core.train.device import resolve_device
     from allgui.core.train.features import build_feature_set, extract
-    from allgui.core.train.loop import FitConfig, TrainSettings, fit, training_data_from_prepared
+    from allgui.core.train.loop import FitConfig, build_seeded, fit, training_data_from_prepared
     from allgui.core.train.sources import CachedViews
     from allgui.core.validation.metrics import compute_metrics
 
@@ -133,14 +132,15 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
     cfg, _ = trial_configuration({}, project, n)
     if cfg.finetune_stages:
         raise AllguiError("The sampler comparison needs a frozen backbone (cached features).")
-    base = build_model(cfg)
+    base = build_seeded(cfg, settings.seed)  # the backbone the project's search builds
+    train = search_train_settings(settings)  # its augmentation, precision, loss, value
     features = build_feature_set(base, data.train_images, data.val_images, views=settings.views,
                                  seed=settings.seed, device=dev, cache_dir=project.cache_dir,
-                                 data_key=data.key, cancel=cancel)
+                                 data_key=data.key, cancel=cancel, amp=train.precision,
+                                 augmentation=train.augmentation)
     test = prepared.test
     test_feats = extract(base, test.images, dev, cancel=cancel) if len(test) else None
     source = CachedViews(data, features=features)
-    train = TrainSettings(objective=settings.objective, views=settings.views)
     made: list[StudyCurve] = []
     unavailable: dict[str, str] = {}
     runnable = []
