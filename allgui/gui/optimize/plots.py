@@ -1,7 +1,8 @@
-"""The Optimize tab's four live plots, drawn from a :class:`TrialBook`:
+"""The Optimize tab's live plots, drawn from a :class:`TrialBook`:
 the history (hover a point for its trial, click it to select the trial),
 learning curves of several trials at once, the importances with their
-evaluator named, and parallel coordinates (:mod:`.parallel`)."""
+evaluator named, parallel coordinates (:mod:`.parallel_view`), and the slice
+and contour views (:mod:`.slice_contour`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
 
 from allgui.core.model.params import format_value, label, ordered
-from allgui.gui.optimize.parallel import BAR_POINTS, draw_parallel, place_colour_bar
+from allgui.gui.optimize.parallel_view import ParallelView
 from allgui.gui.optimize.trials_model import TrialBook
 from allgui.gui.widgets.plots import LivePlot
 
@@ -40,7 +41,7 @@ def trial_words(rec, objective: str) -> str:
     return "\n".join(lines)
 
 
-class OptimizePlots(QTabWidget):
+class OptimizePlots(ParallelView, QTabWidget):
     """History (+ best so far), learning curves, parameter importances, and
     a parallel-coordinate view."""
 
@@ -60,18 +61,7 @@ class OptimizePlots(QTabWidget):
         self.curves = LivePlot(self, nrows=1, ncols=2)
         self.importance = LivePlot(self, keep_zoom=False)
         self.parallel = LivePlot(self, keep_zoom=False)
-        self._cax = self.parallel.figure.add_axes([0.92, 0.2, 0.02, 0.6])
-        self._cax.set_visible(False)
-        self.parallel_drawn: dict = {}
-        self._parallel_view = None  # the limits drawn last; others are the user's zoom
-        self.parallel.fit_requested.connect(lambda: setattr(self, "_parallel_view", None))
-        # the parallel view's filter: per column, the span the user dragged on it
-        self.parallel_ranges: dict[str, tuple[float, float]] = {}
-        self._brush_start: tuple[int, float] | None = None
-        self.parallel.canvas.mpl_connect("button_press_event", self._brush_pressed)
-        self.parallel.canvas.mpl_connect("button_release_event", self._brush_released)
-        self.parallel.canvas.setToolTip("Drag up or down along an axis to keep the trials "
-                                        "within that range; click the axis to clear it")
+        self._setup_parallel()
         self.setMinimumHeight(230)  # a plot stays readable when the window is small
         self.addTab(self.history, "History")
         self.addTab(self.curves, "Learning curves")
@@ -386,75 +376,3 @@ class OptimizePlots(QTabWidget):
         ax.set_xlabel("share of the objective's variation")
         ax.set_title(f"Importance by {method or 'the evaluator'}\n"  # two lines: a long name fits
                      f"{n} complete trial{'s' if n != 1 else ''}", fontsize="small")
-
-    def _parallel_data(self) -> tuple:
-        return (self.book.complete(), self.book.param_names(), self.objective_name, self.maximize,
-                dict(self.parallel_ranges))
-
-    # -- the parallel view's filter: a range dragged on an axis ---------------------
-    def _brush_column(self, event) -> int | None:
-        scales = self.parallel_drawn.get("scales")
-        if not scales or event.inaxes is not self.parallel.ax or event.xdata is None:
-            return None
-        column = int(round(event.xdata))
-        return column if 0 <= column < len(scales) and abs(event.xdata - column) < 0.3 else None
-
-    def _brush_pressed(self, event) -> None:
-        toolbar = getattr(self.parallel, "toolbar", None)
-        if toolbar is not None and toolbar.mode:  # zooming or panning, not filtering
-            return
-        column = self._brush_column(event)
-        self._brush_start = (column, event.ydata) if column is not None else None
-
-    def _brush_released(self, event) -> None:
-        start, self._brush_start = self._brush_start, None
-        if start is None or event.ydata is None:
-            return
-        column, y0 = start
-        y1 = min(max(event.ydata, 0.0), 1.0)
-        self.set_parallel_range(column, y0, y1)
-
-    def set_parallel_range(self, column: int, y0: float, y1: float) -> None:
-        """Keep the trials whose line crosses ``column`` between ``y0`` and ``y1``
-        (0..1 along the axis); a span too small to be a drag clears the column."""
-        name = self.parallel_drawn["scales"][column].name
-        lo, hi = sorted((min(max(y0, 0.0), 1.0), min(max(y1, 0.0), 1.0)))
-        if hi - lo < 0.02:
-            self.parallel_ranges.pop(name, None)
-        else:
-            self.parallel_ranges[name] = (lo, hi)
-        self.parallel.request_redraw()
-
-    def _update_parallel(self, data: tuple | None = None) -> None:
-        trials, names, objective, maximize, ranges = (data if data is not None
-                                                      else self._parallel_data())
-        ax = self.parallel.ax
-        before = (ax.get_xlim(), ax.get_ylim())
-        ax.clear()
-        self.parallel.apply_palette()
-        if len(trials) < 2:
-            self._cax.set_visible(False)
-            self.parallel_drawn = {"colorbar": self.parallel_drawn.get("colorbar")}
-            self._parallel_view = None
-            ax.text(0.5, 0.5, "The parallel-coordinate view appears after two complete trials.",
-                    ha="center", va="center", transform=ax.transAxes, fontsize="small")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            return
-        top, bottom = 30, 40  # the columns' names on two lines (see column_words)
-        self.parallel.set_margins(left=44, bottom=bottom, right=BAR_POINTS + 8, top=top)
-        self._cax.set_visible(True)
-        place_colour_bar(self.parallel.figure, self._cax, BAR_POINTS, top, bottom)
-        self.parallel_drawn = draw_parallel(self.parallel.figure, ax, self._cax, trials, names,
-                                            objective, maximize,
-                                            self.parallel_drawn.get("colorbar"), ranges)
-        auto = (ax.get_xlim(), ax.get_ylim())
-        if self._parallel_view is not None and before != self._parallel_view:
-            ax.set_xlim(*before[0])  # zoomed by the user: the new lines keep that view
-            ax.set_ylim(*before[1])
-        self._parallel_view = auto
-
-    def parallel_zoomed(self) -> bool:
-        ax = self.parallel.ax
-        return self._parallel_view is not None and (ax.get_xlim(), ax.get_ylim()) != \
-            self._parallel_view

@@ -8,19 +8,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -32,27 +22,26 @@ from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.gui.tab import ProjectTab
 from allgui.gui.validate.evaluate import evaluate_button
+from allgui.gui.validate.figure_pages import figure_page, set_figure
 from allgui.gui.validate.figures import ConfusionView, roc_canvas
+from allgui.gui.validate.form import ValidationForm
 from allgui.gui.validate.mistakes import Selection
+from allgui.gui.validate.resume import ResumeOffer
+from allgui.gui.validate.run_table import fill_table, run_table
 from allgui.gui.validate.work import (
     BatchView,
     export_chosen_run,
     load_folder,
     load_latest,
-    read_resumable,
     run_and_analyse,
     write_reports,
 )
 from allgui.gui.widgets.elided import scrolled
 from allgui.gui.widgets.progress import JobProgress
-from allgui.gui.widgets.text import markup, plain_label, plain_tooltip, rich_label
-
-NAME_WIDTH = 200  # pixels a figure's name gets at the least in the table
-BASELINES = (("none", "No baseline"), ("default", "allgui's untuned defaults"),
-             ("entered", "Entered below"))
+from allgui.gui.widgets.text import markup, plain_label, rich_label
 
 
-class ValidateTab(ProjectTab):
+class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
     title = "&Validate"
 
     def __init__(self, window) -> None:
@@ -81,11 +70,7 @@ class ValidateTab(ProjectTab):
 
         # the note under the table, in a pane its splitter lets grow
         table_box = QSplitter(Qt.Vertical)
-        self.table = QTableWidget(0, 0)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        rows = self.table.verticalHeader().defaultSectionSize()
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 3 * rows + 6)
+        self.table = run_table()
         table_box.addWidget(self.table)
         self.note = plain_label("")
         table_box.addWidget(scrolled(self.note))
@@ -96,8 +81,8 @@ class ValidateTab(ProjectTab):
         left_column.addWidget(table_box, 1)
         splitter.addWidget(left)
         self.figures = QTabWidget()
-        self._roc_holder = self._figure_page("ROC curves")
-        self._cm_holder = self._figure_page("Confusion matrices")
+        self._roc_holder = figure_page(self.figures, "ROC curves")
+        self._cm_holder = figure_page(self.figures, "Confusion matrices")
         self.confusion = ConfusionView()
         self.confusion.keep = True  # reused batch after batch: never deleted on a change
         self.confusion.cell_clicked.connect(
@@ -132,103 +117,6 @@ class ValidateTab(ProjectTab):
         outer.addLayout(bottom)
         self.job_changed()
 
-    def _figure_page(self, title: str) -> QVBoxLayout:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self._set_figure(layout, None)
-        self.figures.addTab(page, title)
-        return layout
-
-    @staticmethod
-    def _set_figure(holder: QVBoxLayout, widget: QWidget | None) -> None:
-        """Put ``widget`` (None: the placeholder) in ``holder``, instead of what was there."""
-        while holder.count():
-            old = holder.takeAt(0).widget()
-            if old is not None and old is not widget:
-                if getattr(old, "keep", False):  # the confusion view lives as long as the tab
-                    old.hide()
-                    old.setParent(None)
-                else:
-                    old.deleteLater()
-        if widget is None:
-            widget = plain_label("Appears once a run has finished.")
-            widget.setAlignment(Qt.AlignCenter)
-        holder.addWidget(widget)
-
-    def _build_form(self) -> QWidget:
-        box = QGroupBox("Validation batch")
-        form = QFormLayout(box)
-        self.configuration = QComboBox()
-        self.configuration.setEditable(False)
-        self.configuration.addItem("Best trial of the study", None)
-        self.params = QLineEdit()
-        self.params.setPlaceholderText("or enter one: lr=0.001, hidden=512, …")
-        self.baseline = QComboBox()
-        for key, words in BASELINES:
-            self.baseline.addItem(words, key)
-        self.baseline_params = QLineEdit()
-        self.baseline_params.setPlaceholderText("baseline: lr=0.001, hidden=512, …")
-        self.baseline.currentIndexChanged.connect(self.save_choices)
-        self.baseline_params.editingFinished.connect(self.save_choices)
-        self.runs = QSpinBox()
-        self.runs.setRange(1, 50)
-        self.runs.setValue(int(self.settings.choice("validate/runs", 3)))
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
-        self.epochs.setValue(int(self.settings.choice("validate/epochs", 40)))
-        form.addRow("Configuration", self.configuration)
-        form.addRow("", self.params)
-        form.addRow("Baseline", self.baseline)
-        form.addRow("", self.baseline_params)
-        self._form = form
-        self.baseline.currentIndexChanged.connect(self._show_baseline_params)
-        self._show_baseline_params()
-        counts = QHBoxLayout()
-        counts.addWidget(self.runs, 1)
-        counts.addWidget(QLabel("Epochs (max)"))
-        counts.addWidget(self.epochs, 1)
-        form.addRow("Runs", counts)
-        for w in (self.runs, self.epochs):
-            w.valueChanged.connect(self._show_resume)
-        self.configuration.currentIndexChanged.connect(self._show_resume)
-        self.baseline.currentIndexChanged.connect(self._show_resume)
-        self.params.textChanged.connect(self._show_resume)
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run validation")
-        self.run_button.clicked.connect(self.start)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop)
-        row.addWidget(self.run_button)
-        row.addWidget(self.stop_button)
-        form.addRow(row)
-        return box
-
-    def _show_baseline_params(self) -> None:
-        # the baseline's own settings only for a baseline entered by hand
-        self._form.setRowVisible(self.baseline_params, self.baseline.currentData() == "entered")
-
-    def save_choices(self) -> None:
-        self.settings.set_choice("validate/runs", self.runs.value())
-        self.settings.set_choice("validate/epochs", self.epochs.value())
-        if self.project is not None:  # the baseline is the project's choice
-            key = f"validate/baseline/{self.project.root}"
-            self.settings.set_choice(key, self.baseline.currentData())
-            self.settings.set_choice(key + "/params", self.baseline_params.text())
-
-    def _restore_baseline(self, project: Project | None) -> None:
-        key = f"validate/baseline/{project.root}" if project is not None else ""
-        # Not chosen here yet: the project's protocol says (allgui's defaults, or none).
-        wanted = str(project.settings.validation.get("baseline", "none")) if project else "none"
-        kind = self.settings.choice(key, wanted) if key else "none"
-        for w, set_value in ((self.baseline, lambda: self.baseline.setCurrentIndex(
-                max(0, self.baseline.findData(kind)))), (self.baseline_params, lambda: (
-                self.baseline_params.setText(str(self.settings.choice(key + "/params", "") or "")
-                                             if key else "")))):
-            was = w.blockSignals(True)  # restoring is not an edit to save
-            set_value()
-            w.blockSignals(was)
-
     # -- project and study ---------------------------------------------------------------
     def project_changed(self, project: Project | None) -> None:
         self._clear_batch("Run a batch after the search: the best trial by default.")
@@ -254,55 +142,8 @@ class ValidateTab(ProjectTab):
         self.table.setColumnCount(0)
         self.note.clear()
         self.summary.setText(words)
-        self._set_figure(self._roc_holder, None)
-        self._set_figure(self._cm_holder, None)
-
-    # -- continuing a batch that did not end ---------------------------------------------------
-    def _read_resumable(self) -> None:
-        project = self.project
-        if project is not None:
-            self.start_job("Reading validation runs", read_resumable, project,
-                           on_success=lambda b: project is self.project and self._set_resumable(b),
-                           on_failure=lambda exc: None)  # nothing to continue, as without one
-
-    def _set_resumable(self, batch) -> None:
-        self.resumable = batch
-        self._show_resume()
-
-    def _continues(self, batch) -> bool:
-        """Whether the form asks for what ``batch`` was started with (the engine
-        decides in the end, on every setting, as ``allgui validate`` does)."""
-        trial = self.configuration.currentData()
-        return (self.runs.value() == len(batch.seeds) and self.epochs.value() == batch.max_epochs
-                and (self.baseline.currentData() != "none") == (batch.baseline is not None)
-                and (not self.params.text().strip()) == (batch.tuned.trial is not None)
-                and (trial is None or trial == batch.tuned.trial))
-
-    def _show_resume(self) -> None:
-        """"Resume validation (k of n done)" when pressing the button continues
-        the stopped batch; else what it would take to continue it."""
-        from allgui.core.validation.resume import expected_runs
-
-        b = self.resumable
-        if b is None:
-            self.run_button.setText("Run validation")
-            self.run_button.setToolTip("Train and test the chosen configuration; a batch that "
-                                       "stops can be continued later")
-            return
-        done, total = sum(r.finished for r in b.runs), expected_runs(b)
-        if self._continues(b):
-            self.run_button.setText(f"Resume validation ({done} of {total} done)")
-            self.run_button.setToolTip(
-                f"Continue batch {b.batch_id} ({b.state}): its {count(done, 'finished run')} "
-                "are kept and only the others run")
-        else:
-            self.run_button.setText("Run validation (new batch)")
-            self.run_button.setToolTip(
-                f"Batch {b.batch_id} ({b.state}, {done} of {total} runs done) continues with its "
-                f"own settings: {count(len(b.seeds), 'run')} of up to "
-                f"{count(b.max_epochs, 'epoch')}"
-                + (", with a baseline" if b.baseline else ", no baseline")
-                + ". These settings start a new batch.")
+        set_figure(self._roc_holder, None)
+        set_figure(self._cm_holder, None)
 
     def search_finished(self, result) -> None:
         """Offer every complete trial of the study, best first (None: none yet)."""
@@ -312,30 +153,6 @@ class ValidateTab(ProjectTab):
                                    else "Best trial of the study", None)
         for t in (result.top(20) if result is not None else ()):
             self.configuration.addItem(f"Trial {t.number} ({t.value:.4f})", t.number)
-
-    def validation_settings(self):
-        from allgui.core.validation.defaults import ValidationDefaults
-        from allgui.core.validation.run import DEFAULT_BASELINE, parse_params
-
-        params = parse_params(self.params.text()) if self.params.text().strip() else None
-        baseline, source = None, "entered by the user"
-        kind = self.baseline.currentData()
-        if kind == "default":
-            baseline, source = dict(DEFAULT_BASELINE), "allgui's untuned defaults"
-        elif kind == "entered":
-            baseline = parse_params(self.baseline_params.text())
-            if not baseline:
-                raise AllguiError("Enter the baseline's settings (for example lr=0.001, "
-                                  "hidden=512), or choose another baseline.")
-        # What the form does not show (patience, views, the probe) is the project's
-        # [validation] setting, as its protocol set it.
-        defaults = (ValidationDefaults.from_project(self.project) if self.project is not None
-                    else ValidationDefaults())
-        return defaults.settings(
-            runs=self.runs.value(), epochs=self.epochs.value(),
-            trial=self.configuration.currentData(), params=params,
-            baseline=baseline, baseline_source=source,
-        )
 
     # -- running ----------------------------------------------------------------------------
     def job_changed(self) -> None:
@@ -439,21 +256,7 @@ class ValidateTab(ProjectTab):
             f"Figures from the test set: <b>{markup(b.test_set)}</b>."
             + (f"<br>Model to export: {markup(b.selection_note(chosen))}." if chosen else "")
             + (f"<br>{markup(b.message)}" if b.message else "") + synthetic)
-        header, rows = view.header, view.rows
-        self.table.clear()
-        self.table.setColumnCount(len(header))
-        self.table.setRowCount(len(rows))
-        # "Run 1" over "(seed 0)": the runs' columns as narrow as their numbers
-        self.table.setHorizontalHeaderLabels([h.replace(" (seed", "\n(seed") for h in header])
-        for r, cells in enumerate(rows):
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c > 0:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                else:
-                    item.setToolTip(plain_tooltip(text))  # the whole name, when shortened
-                self.table.setItem(r, c, item)
-        self._fit_names()
+        fill_table(self.table, view.header, view.rows)
         cmp_header, cmp_rows = view.comparison
         note = view.note
         if cmp_rows:
@@ -467,16 +270,6 @@ class ValidateTab(ProjectTab):
         self._draw_figures(view)
         self.job_changed()
 
-    def _fit_names(self) -> None:
-        """The figures' names at most a third of the table wide (shortened with
-        "…", whole on hover), so that the numbers beside them are in view."""
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        widest = max(NAME_WIDTH, self.table.viewport().width() // 3)
-        if header.sectionSize(0) > widest:
-            header.setSectionResizeMode(0, QHeaderView.Interactive)
-            header.resizeSection(0, widest)
-
     def _draw_figures(self, view: BatchView) -> None:
         from allgui.core.validation.batch import BASELINE, TUNED
 
@@ -489,7 +282,7 @@ class ValidateTab(ProjectTab):
             self.confusion.set_runs(runs, b.classes, b.test_set)
             widgets.append((self._cm_holder, self.confusion))
         for holder, widget in widgets:
-            self._set_figure(holder, widget)
+            set_figure(holder, widget)
             widget.show()
 
     # -- the mistakes gallery ---------------------------------------------------------------
