@@ -136,8 +136,7 @@ def test_live_plot_keeps_the_users_zoom(qtbot):
     for _ in range(20):  # many requests, one redraw
         plot.request_redraw()
     before = plot.draw_count
-    wait_until(lambda: plot.draw_count == before + 1, 2000)
-    qtbot.wait(400)
+    wait_until(lambda: plot.draw_count > before and not plot.redraw_pending(), 2000)
     assert plot.draw_count == before + 1
 
 
@@ -244,8 +243,9 @@ def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path, make_demo
     tab.plots.setCurrentWidget(tab.plots.curves)
     tab.trials.setValue(2)
     tab.epochs.setValue(2)
-    wait_until(lambda: tab.plots.curves._background is not None, 5000)
-    qtbot.wait(400)  # the form's throttled redraw
+    # the form's throttled redraw, drawn and nothing more asked for
+    wait_until(lambda: tab.plots.curves._background is not None
+               and not tab.plots.curves.redraw_pending(), 5000)
     full_before = tab.plots.curves.draw_count - tab.plots.curves.blit_count
     tab.plots.prepare(tab.trials.value(), tab.epochs.value())  # what Start does first
     assert tab.plots.curves.draw_count - tab.plots.curves.blit_count == full_before

@@ -112,12 +112,13 @@ def test_a_classification_whose_model_fails_mid_run_ends_once(tmp_path, cnmc_sam
 
 
 def test_a_report_that_cannot_be_written_ends_once(tmp_path):
+    from allgui.core.files.outputs import OutputError
     from allgui.core.project import Project, ProjectSettings
     from allgui.core.report.build import write_report
 
     project = Project.create(tmp_path / "project", ProjectSettings())
     (tmp_path / "taken").write_text("a file where the report's folder goes")
     log = EventLog()
-    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the file system says
+    with pytest.raises(OutputError, match="is a file, not a folder"):
         write_report(project, pdf=False, out_dir=tmp_path / "taken", resamples=10, sink=log)
     _ended_once(log)

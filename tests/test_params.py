@@ -12,18 +12,17 @@ import pytest
 
 from allgui.core.errors import AllguiError
 from allgui.core.model import params
-from allgui.core.search.space import LABELS, PAPER_SPACE, PARAM_NAMES, SearchSpace
+from allgui.core.search.space import PAPER_SPACE, SearchSpace
 from allgui.core.train.hparams import configuration
 
 
 def test_the_space_is_the_registrys():
-    assert PARAM_NAMES == params.NAMES
-    assert dict(LABELS) == {p.name: p.label for p in params.PARAMS}
     ranged = [p for p in params.PARAMS if p.choices or p.low is not None]
     assert [p.name for p in PAPER_SPACE.params] == [p.name for p in ranged]
     for p in ranged:
         s = PAPER_SPACE.get(p.name)
         assert (s.low, s.high, s.log, s.choices) == (p.low, p.high, p.log, p.choices)
+        assert s.describe().startswith(p.label + " ")  # the space speaks the registry's words
     # The registry's checks are the space's: a bad value is refused in its words.
     with pytest.raises(AllguiError, match="dropout 2: 1.2 must be at least 0 and below 1"):
         SearchSpace.from_dict({"dropout2": {"search": False, "fixed": 1.2}})
@@ -32,15 +31,12 @@ def test_the_space_is_the_registrys():
 def test_untuned_defaults_are_the_models_and_optimisers_defaults():
     from allgui.core.model.classifier import ModelConfig
     from allgui.core.train.loop import HyperParams
-    from allgui.core.validation.run import DEFAULT_BASELINE
-
     model, hp = dataclasses.asdict(ModelConfig()), dataclasses.asdict(HyperParams())
     for p in params.PARAMS:
         if p.default is None:
             continue
         where = model if p.goes_to == "model" else hp
-        assert where[p.name] == p.default == params.UNTUNED[p.name]
-    assert DEFAULT_BASELINE == dict(params.UNTUNED)
+        assert where[p.name] == p.default
     assert params.untuned_defaults() is not params.untuned_defaults()  # a fresh copy
 
 
@@ -75,12 +71,9 @@ def test_validation_parser_checks_each_value_by_the_registry(text, words):
         params.parse_params(text)
 
 
-def test_the_reports_order_is_the_registrys():
-    from allgui.core.report import build
-
+def test_parameters_are_ordered_as_the_registry_lists_them():
     assert params.ordered({"weights": 1, "hidden": 1, "lr": 1, "backbone": 1}) == [
         "lr", "hidden", "backbone", "weights"]
-    assert build.ordered is params.ordered and build.param_label is params.label
 
 
 def test_cli_columns_and_help_come_from_the_registry():

@@ -74,19 +74,48 @@ def test_unfrozen_dataclass_is_found():
     assert _unfrozen_dataclasses(source) == ["A", "B"]
 
 
-def test_architecture_names_every_module():
-    """ARCHITECTURE.md's layout is the map: every module of the package is named
-    in it (``name.py``, or ``name`` in a list of a folder's parts), and every folder."""
+def layout_paths(layout: str) -> set[str]:
+    """The module paths (relative to allgui/) that ARCHITECTURE.md's layout
+    names: a folder line (``name/``) opens a folder for the lines indented
+    under it; a ``name.py`` belongs to the folder its line sits in, or to the
+    folder that opens the line (``export/   onnx.py, from_run.py``)."""
     import re
 
+    stack: list[tuple[int, str]] = []  # (indentation, folder path) of the open folders
+    paths = set()
+    for line in layout.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        first = line.split()[0]
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1] if stack else ""
+        if first.endswith("/"):
+            folder = parent + first
+            stack.append((indent, folder))
+            parent = folder
+        for name in re.findall(r"\b[A-Za-z_]\w*\.py\b", line):
+            paths.add(parent + name)
+    return {p.removeprefix("allgui/") for p in paths
+            if p.startswith("allgui/") and not p.rsplit("/", 1)[-1].startswith("__")}
+
+
+def test_layout_paths_follow_the_folders():
+    layout = ("allgui/   the package\n  core/   the engine\n    a.py   x, see b.py\n"
+              "             wrapped, c.py\n    sub/   d.py, e.py\n      f.py\n  g.py\n"
+              "tests/   conftest.py\n")
+    assert layout_paths(layout) == {"core/a.py", "core/b.py", "core/c.py", "core/sub/d.py",
+                                    "core/sub/e.py", "core/sub/f.py", "g.py"}
+
+
+def test_architecture_names_every_module_by_its_path():
+    """ARCHITECTURE.md's layout is the map: every module of the package is named
+    in it at its own path (a module of the same name elsewhere does not count)."""
     text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
     layout = text.split("## Layout", 1)[1].split("```")[1]
-    words = set(re.findall(r"[A-Za-z_][\w]*", layout))
-    missing = sorted(
-        p.relative_to(PACKAGE).as_posix()
-        for p in PACKAGE.rglob("*.py")
-        if p.stem not in ("__init__", "__main__") and p.stem not in words
-    )
-    assert missing == [], f"not in ARCHITECTURE.md's layout: {missing}"
-    folders = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")} - {"."}
-    assert sorted(f for f in folders if f"{f.rsplit('/', 1)[-1]}/" not in layout) == []
+    named = layout_paths(layout)
+    modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+               if p.stem not in ("__init__", "__main__")}
+    assert sorted(modules - named) == [], "not in ARCHITECTURE.md's layout"
+    assert sorted(named - modules) == [], "in ARCHITECTURE.md's layout, but no such module"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import optuna
@@ -125,19 +124,21 @@ def test_resume_after_a_crash(tmp_path):
     assert any(isinstance(e, ev.Notice) and "interrupted" in e.text for e in log.events)
 
 
-def test_stop_during_a_trial_returns_within_a_second(tmp_path):
+def test_stop_during_a_trial_ends_it_at_the_next_batch(tmp_path):
     project = new_project(tmp_path)
     cancel = threading.Event()
     epoch_seen = threading.Event()
-    stopped_at: list[float] = []
+    after_stop: list[int] = []  # epochs that ended once Stop was pressed
 
     def sink(event):
-        if isinstance(event, ev.EpochEnded) and event.trial == 0 and event.epoch == 2:
-            epoch_seen.set()
+        if isinstance(event, ev.EpochEnded) and event.trial == 0:
+            if cancel.is_set():
+                after_stop.append(event.epoch)
+            if event.epoch == 2:
+                epoch_seen.set()
 
     def press_stop():
         epoch_seen.wait(60)
-        stopped_at.append(time.perf_counter())
         cancel.set()
 
     presser = threading.Thread(target=press_stop)
@@ -145,10 +146,10 @@ def test_stop_during_a_trial_returns_within_a_second(tmp_path):
     # 400 epochs: the trial would run for minutes if Stop did not end it.
     result = run_search(project, tiny(trials=3, epochs=400, mode="online"), sink, cancel,
                         data=DATA)
-    returned = time.perf_counter()
     presser.join()
     assert result.stopped
-    assert returned - stopped_at[0] < 1.0
+    # Stop is seen between batches: at most the epoch under way when it came ends.
+    assert len(after_stop) <= 1
     trials = load(project).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
     assert trials[0].user_attrs["result"]["fail_reason"] == "stopped by the user"

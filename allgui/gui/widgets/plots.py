@@ -159,6 +159,10 @@ class LivePlot(QWidget):
         if not self._timer.isActive():
             self._timer.start()
 
+    def redraw_pending(self) -> bool:
+        """Whether a redraw is asked for (the throttle's timer runs) or under way."""
+        return self._timer.isActive() or self._rendering or self._again
+
     def redraw(self) -> None:
         """Redraw now: the changing lines at once, a full draw on the worker thread."""
         self._timer.stop()
