@@ -9,20 +9,13 @@ from PySide6.QtCore import Qt
 
 from allgui.core.events import EpochEnded, StudyFinished
 
-from support.gui import tiny_search_form, wait_jobs, wait_until
+from support.gui import open_demo, tiny_search_form, wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui
 
 
-def open_demo(window, qtbot, tmp_path, make_demo_project):
-    project = make_demo_project(tmp_path / "demo")
-    window.open_project(project.root)
-    wait_jobs(qtbot, window)
-    return project
-
-
 def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, captured, make_demo_project):
-    open_demo(window, qtbot, tmp_path, make_demo_project)
+    open_demo(window, qtbot, tmp_path / "demo", make_demo_project)
     tab = window.optimize_tab
     tiny_search_form(tab, trials=3, epochs=2)
     events = []
@@ -59,7 +52,7 @@ def test_search_runs_live_and_fills_table_and_plots(window, qtbot, tmp_path, cap
 def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_path, captured, make_demo_project):
     """A study made with one backbone refuses another; the project keeps the
     backbone its study was made with (as the CLI does)."""
-    project = open_demo(window, qtbot, tmp_path, make_demo_project)
+    project = open_demo(window, qtbot, tmp_path / "demo", make_demo_project)
     tab = window.optimize_tab
     tiny_search_form(tab, trials=1, epochs=1)
     tab.start()
@@ -78,7 +71,7 @@ def test_refused_search_keeps_the_projects_model_settings(window, qtbot, tmp_pat
 
 
 def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot, tmp_path, make_demo_project):
-    project = open_demo(window, qtbot, tmp_path, make_demo_project)
+    project = open_demo(window, qtbot, tmp_path / "demo", make_demo_project)
     tab = window.optimize_tab
     tiny_search_form(tab, trials=50, epochs=30)
     epochs = []
@@ -100,7 +93,7 @@ def test_stop_during_a_search_answers_quickly_and_keeps_the_study(window, qtbot,
 
 
 def test_space_form_is_checked_as_typed(window, qtbot, tmp_path, make_demo_project):
-    open_demo(window, qtbot, tmp_path, make_demo_project)
+    open_demo(window, qtbot, tmp_path / "demo", make_demo_project)
     tab = window.optimize_tab
     editor = tab.space_editor
     assert tab.start_button.isEnabled()
@@ -237,7 +230,7 @@ def test_toolbar_icons_are_rendered_once_and_again_for_a_dark_palette(qtbot, mon
 
 
 def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path, make_demo_project):
-    open_demo(window, qtbot, tmp_path, make_demo_project)
+    open_demo(window, qtbot, tmp_path / "demo", make_demo_project)
     tab = window.optimize_tab
     window.tabs.setCurrentWidget(tab)
     tab.plots.setCurrentWidget(tab.plots.curves)
@@ -253,7 +246,7 @@ def test_pressing_start_finds_the_plots_drawn(window, qtbot, tmp_path, make_demo
 
 
 def test_importances_wait_for_their_tab_during_a_search(window, qtbot, tmp_path, captured, make_demo_project):
-    open_demo(window, qtbot, tmp_path, make_demo_project)
+    open_demo(window, qtbot, tmp_path / "demo", make_demo_project)
     tab = window.optimize_tab
     window.tabs.setCurrentWidget(tab)
     tab.plots.setCurrentWidget(tab.plots.curves)

@@ -19,17 +19,9 @@ from PySide6.QtWidgets import (
 from allgui.core.events import EpochEnded, JobStarted, TrialStarted
 from allgui.core.project import Project
 
-from support.gui import tiny_search_form, wait_jobs, wait_until
+from support.gui import open_demo, tiny_search_form, wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui
-
-
-def open_demo(window, qtbot, root, make_demo_project):
-    project = make_demo_project(root)
-    window.open_project(project.root)
-    wait_until(lambda: window.dataset_tab.view is not None, 60_000)
-    wait_jobs(qtbot, window)
-    return project
 
 
 def choose(combo, key) -> None:

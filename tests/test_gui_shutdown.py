@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from allgui.core.errors import Cancelled
-
 from support.gui import wait_until
+from support.processes import until_stopped
 
 pytestmark = pytest.mark.gui
 
@@ -38,12 +37,6 @@ def test_closing_during_a_search_exits_cleanly(tmp_path):
     assert "errors shown: []" in out.stdout
 
 
-def _endless(sink, cancel):
-    while not cancel.is_set():
-        time.sleep(0.01)
-    raise Cancelled()
-
-
 def test_shutdown_stops_and_joins_every_job_and_refuses_new_ones(window, qtbot):
     from allgui.gui.jobs import JobManager
 
@@ -51,10 +44,10 @@ def test_shutdown_stops_and_joins_every_job_and_refuses_new_ones(window, qtbot):
     started_after = []
 
     def after(_result):  # a job's callback that would start another as the window goes
-        started_after.append(manager.start("Too late", _endless))
+        started_after.append(manager.start("Too late", until_stopped))
 
-    jobs = [manager.start("one", _endless), manager.start("two", _endless, on_success=after),
-            manager.start("quiet", _endless, background=True),
+    jobs = [manager.start("one", until_stopped), manager.start("two", until_stopped, on_success=after),
+            manager.start("quiet", until_stopped, background=True),
             manager.start("slow to stop", lambda: time.sleep(0.5), on_success=after)]
     assert all(j is not None and j.is_running() for j in jobs)
     assert manager.busy() and len(manager.all_jobs) == 4 and len(manager.jobs) == 3
@@ -62,7 +55,7 @@ def test_shutdown_stops_and_joins_every_job_and_refuses_new_ones(window, qtbot):
     assert started_after == [None]  # refused: nothing new starts once shutdown began
     assert all(j.cancel.is_set() and not j._thread.isRunning() for j in jobs)
     assert manager.all_jobs == [] and not manager.busy()
-    assert manager.start("after", _endless) is None
+    assert manager.start("after", until_stopped) is None
 
 
 def test_shutdown_says_when_a_job_cannot_stop_in_time(window, qtbot):

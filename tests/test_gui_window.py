@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from PySide6.QtCore import QThread
@@ -16,6 +15,7 @@ from allgui.core.events import Notice, Progress
 from allgui.core.project import Project, ProjectSettings
 
 from support.gui import wait_until
+from support.processes import until_stopped
 
 pytestmark = pytest.mark.gui
 
@@ -100,14 +100,8 @@ def test_job_failure_is_a_dialog_and_cancel_is_quiet(window, qtbot, captured):
     assert len(captured.errors) == n
 
 
-def _endless(sink, cancel):
-    while not cancel.is_set():
-        time.sleep(0.01)
-    raise Cancelled()
-
-
 def test_close_during_a_job_asks_then_stops_and_waits(window, qtbot, captured):
-    job = window.start_job("long", _endless)
+    job = window.start_job("long", until_stopped)
     captured.answer = False
     assert not window.close()  # the user said no: nothing stops
     assert window.isVisible() and job.is_running() and not job.cancel.is_set()

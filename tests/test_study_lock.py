@@ -17,16 +17,12 @@ from allgui.core.errors import ProjectError
 from allgui.core.search import liveness
 from allgui.core.search import lock as sl
 
-
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+from support.processes import dead_pid
 
 
 def test_liveness_of_this_and_a_finished_process():
     assert liveness.process_alive(os.getpid())
-    assert not liveness.process_alive(_dead_pid())
+    assert not liveness.process_alive(dead_pid())
     assert not liveness.process_alive(0) and not liveness.process_alive(-1)
 
 
@@ -51,7 +47,7 @@ def test_a_live_process_is_named_by_its_id_and_creation_time():
     assert liveness.same_process(os.getpid(), started)
     assert not liveness.same_process(os.getpid(), started - 60)
     assert liveness.same_process(os.getpid(), None)  # no time recorded: by its ID
-    assert not liveness.same_process(_dead_pid(), started)
+    assert not liveness.same_process(dead_pid(), started)
 
 
 def test_live_holder_refused_dead_holder_replaced(tmp_path):
@@ -81,7 +77,7 @@ def test_other_computer_is_refused(tmp_path):
 
 def test_racing_processes_on_a_stale_lock_exactly_one_wins(tmp_path):
     lock = tmp_path / ".search.lock"
-    lock.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname()}))
+    lock.write_text(json.dumps({"pid": dead_pid(), "host": socket.gethostname()}))
     # Each process waits for "go" on its stdin, tries the lock and says how it
     # went; the winner holds the lock until every other one has answered.
     script = textwrap.dedent(f"""

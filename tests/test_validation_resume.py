@@ -19,6 +19,8 @@ from allgui.core.validation.batch import BATCH_FILE, TUNED, latest_batch, list_b
 from allgui.core.validation.process import process_gone, this_process
 from allgui.core.validation.run import ValidationSettings, run_batch
 
+from support.processes import dead_pid
+
 torch.set_num_threads(1)
 TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
 TWO = ValidationSettings(runs=2, epochs=1, params=TINY)
@@ -32,9 +34,7 @@ def demo(tmp_path, make_tiny_project):
 
 def _dead_process() -> dict:
     """The record of a process that ran here and has ended."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return {**this_process(), "pid": child.pid, "started": None}
+    return {**this_process(), "pid": dead_pid(), "started": None}
 
 
 def _as_if_killed(batch_dir) -> None:

@@ -59,6 +59,16 @@ def wait_jobs(qtbot, window, timeout: int = 60_000) -> None:
     wait_until(lambda: not window.jobs, timeout)
 
 
+def open_demo(window, qtbot, root, make_demo_project) -> Project:
+    """A demo project made at ``root`` and opened in ``window``, its dataset shown
+    and every job it started finished."""
+    project = make_demo_project(root)
+    window.open_project(project.root)
+    wait_until(lambda: window.dataset_tab.view is not None, 60_000)
+    wait_jobs(qtbot, window)
+    return project
+
+
 def drop_paths(widget, paths) -> QDropEvent:
     """Deliver a drop of local ``paths`` to ``widget`` as a file manager would."""
     mime = QMimeData()
