@@ -29,7 +29,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+# Beside the checkout by default; ALLGUI_SHARED_FIXTURES names them elsewhere
+# (a second worktree of the same clone).
+SHARED_FIXTURES = Path(os.environ.get("ALLGUI_SHARED_FIXTURES")
+                       or REPO.parent / "shared" / "fixtures")
 
 # A test asking for one of these fixtures needs what its marker says, so it must
 # carry that marker: the inner loop then never starts Qt or a database server.
