@@ -40,7 +40,8 @@ class DropRouting:
             if (folder / "project.toml").is_file():
                 w.open_project(folder)
                 return
-            if w.tabs.currentWidget() is w.dataset_tab and w.tabs.isTabEnabled(0):
+            if w.tabs.currentWidget() is w.dataset_tab \
+                    and w.tabs.isTabEnabled(w.tabs.indexOf(w.dataset_tab)):
                 w.dataset_tab.open_dataset(str(folder))
                 return
         w.tabs.setCurrentWidget(w.classify_tab)

@@ -168,11 +168,12 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.session.study_changed.connect(lambda _name: self.validate_tab.search_finished(None))
         if not has_training_engine():
             # The classify-only build: say why the other tabs are off.
-            for i in range(3):
-                self.tabs.setTabEnabled(i, False)
-                self.tabs.setTabToolTip(
-                    i, "This build of allgui only classifies images (torch is not installed)."
-                )
+            for tab in self.all_tabs():
+                if tab.needs_training_engine:
+                    i = self.tabs.indexOf(tab)
+                    self.tabs.setTabEnabled(i, False)
+                    self.tabs.setTabToolTip(
+                        i, "This build of allgui only classifies images (torch is not installed).")
             self.tabs.setCurrentWidget(self.classify_tab)
         self._show_project_label()
 
@@ -234,7 +235,7 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         view_menu = bar.addMenu("&View")
         for i, tab in enumerate(self.all_tabs()):
             view_menu.addAction(
-                self._action(tab.title, lambda _=False, i=i: self.tabs.setCurrentIndex(i),
+                self._action(tab.title, lambda _=False, t=tab: self.tabs.setCurrentWidget(t),
                              f"Ctrl+{i + 1}")
             )
         view_menu.addSeparator()

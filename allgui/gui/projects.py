@@ -48,8 +48,8 @@ class ProjectActions:
             w.settings.add_recent_project(project.root)
             log.info("Opened project %s", project.root)
         w.session.open(project)  # everything of the last project goes
-        for i, tab in enumerate(w.all_tabs()):
-            if w.tabs.isTabEnabled(i):  # the classify-only build: the others stay off
+        for tab in w.all_tabs():
+            if w.tabs.isTabEnabled(w.tabs.indexOf(tab)):  # classify-only: the others stay off
                 tab.project_changed(project)
         w.project_opened.emit(project)
 

@@ -20,6 +20,8 @@ class ProjectTab(JobsMixin, QWidget):
     and run their work with :meth:`run_job` / :meth:`start_job` (see JobsMixin)."""
 
     title = ""
+    # Off in the classify-only build, which has no torch to train with.
+    needs_training_engine = True
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)

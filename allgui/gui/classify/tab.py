@@ -51,6 +51,7 @@ COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "P
 
 class ClassifyTab(ProjectTab):
     title = "C&lassify"
+    needs_training_engine = False
 
     def __init__(self, window) -> None:
         super().__init__(window)

@@ -125,7 +125,8 @@ class EvaluationView(QTabWidget):
         self.skipped.setReadOnly(True)
         self.skipped.setPlaceholderText("Every labelled file was used.")
         self.skipped_note = self._label()
-        self.addTab(self._page(self.skipped, self.skipped_note), "Left out")
+        self._skipped_page = self._page(self.skipped, self.skipped_note)
+        self.addTab(self._skipped_page, "Left out")
 
     @staticmethod
     def _label() -> QLabel:
@@ -162,7 +163,7 @@ class EvaluationView(QTabWidget):
         self.skipped.setPlainText("\n".join(lines))
         self.skipped_note.setText(f"{count(len(lines), 'file')} left out, each with the reason."
                                   if lines else "No file was left out.")
-        self.setTabText(4, f"Left out ({len(lines)})")
+        self.setTabText(self.indexOf(self._skipped_page), f"Left out ({len(lines)})")
 
     def _show_calibration(self, ev: Evaluation) -> None:
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
