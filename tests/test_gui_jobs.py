@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import pytest
 
-from support.gui import tiny_search_form, wait_jobs
+from allgui.gui.jobs import stateless
+
+from support.gui import tiny_search_form, wait_jobs, wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -45,3 +50,33 @@ def test_classifying_does_not_block_training(window, qtbot):
     assert not window.refuse_second_job("starting the search")
     job.stop()
     wait_jobs(qtbot, window)
+
+
+def test_a_job_is_given_its_state_explicitly_never_by_parameter_name(window, captured):
+    # A function that calls its flag "stop" would never see Stop; it is refused
+    # at once, by the job's fixed call, instead of running unstoppable.
+    ran = []
+
+    def work(sink, stop=None):
+        ran.append(True)
+        (stop or threading.Event()).wait(5)
+
+    window.start_job("Unstoppable", work)
+    wait_until(lambda: not window.jobs, 10_000)
+    assert ran == []
+    assert captured.errors and "cancel" in " ".join(captured.errors[-1])
+    # A function that takes no state says so where it starts.
+    results = []
+    window.start_job("Plain", stateless(lambda a, b: a + b), 2, 3, on_success=results.append)
+    wait_until(lambda: not window.jobs, 10_000)
+    assert results == [5]
+
+
+def test_a_warning_raised_in_a_job_reaches_the_log_panel(window):
+    def work(sink, cancel):
+        warnings.warn("the model was exported by an older allgui", UserWarning, stacklevel=1)
+
+    window.start_job("Loading the model", work)
+    wait_until(lambda: not window.jobs, 10_000)
+    assert "the model was exported by an older allgui (UserWarning)" in \
+        window.log_view.toPlainText()

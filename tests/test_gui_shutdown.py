@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from allgui.gui.jobs import stateless
+
 from support.gui import wait_until
 from support.processes import until_stopped
 
@@ -48,7 +50,7 @@ def test_shutdown_stops_and_joins_every_job_and_refuses_new_ones(window, qtbot):
 
     jobs = [manager.start("one", until_stopped), manager.start("two", until_stopped, on_success=after),
             manager.start("quiet", until_stopped, background=True),
-            manager.start("slow to stop", lambda: time.sleep(0.5), on_success=after)]
+            manager.start("slow to stop", stateless(lambda: time.sleep(0.5)), on_success=after)]
     assert all(j is not None and j.is_running() for j in jobs)
     assert manager.busy() and len(manager.all_jobs) == 4 and len(manager.jobs) == 3
     assert manager.shutdown(timeout_ms=10_000)

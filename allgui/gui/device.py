@@ -95,7 +95,7 @@ def describe_devices() -> str:
     return f"Training: {training_device()}   ·   Classify (onnxruntime): {classify_providers()}"
 
 
-def probe(cancel: threading.Event) -> str:
+def probe(sink, cancel: threading.Event) -> str:
     """The device line, once the engine is warmed up: the window's first job."""
     try:
         text = describe_devices()

@@ -1,11 +1,15 @@
 """Every background job of the window, in one place.
 
-A job is a plain engine function run on its own QThread. The function names
-``sink`` and ``cancel`` among its parameters when it wants them: the job then
-passes a sink whose events reach the GUI thread queued (:mod:`event_bridge`)
-and a ``threading.Event`` that Stop sets (the engine checks it between
-batches and answers within a second). Its result, or its exception, comes
-back on the GUI thread.
+A job is a plain engine function run on its own QThread, given its state
+explicitly (as Orange's concurrent mixin gives its tasks theirs): it is called
+``fn(*args, sink=sink, cancel=cancel)``, where ``sink`` takes its events (they
+reach the GUI thread queued, :mod:`event_bridge`) and ``cancel`` is the
+``threading.Event`` that Stop sets (the engine checks it between batches and
+answers within a second). A function that takes neither is started as
+``stateless(fn)``: said where it starts, so that no job loses its Stop to a
+parameter's name. A Python warning raised on a job's thread reaches the log
+panel as the job's warning (as superqt's ``warned`` signal). Its result, or
+its exception, comes back on the GUI thread.
 
 :class:`JobManager` holds the window's jobs: it starts them, keeps "one
 training or data job at a time", stops them, and at shutdown stops and joins
@@ -18,16 +22,17 @@ and ``start_job`` for a job on the side.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
 
 from allgui.core.errors import Cancelled
+from allgui.core.events import Notice
 from allgui.gui.event_bridge import EventBridge
 
 log = logging.getLogger("allgui.gui")
@@ -35,15 +40,28 @@ JobFunction = Callable[..., Any]
 Callback = Callable[[Any], None] | None
 
 
-def _call(fn: JobFunction, args: tuple, sink: EventBridge, cancel: threading.Event) -> Any:
-    """``fn(*args)``, with ``sink`` and ``cancel`` by keyword where ``fn`` names them."""
-    names: Collection[str]
-    try:
-        names = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # a builtin without a signature: positional only
-        names = ()
-    extra = {k: v for k, v in (("sink", sink), ("cancel", cancel)) if k in names}
-    return fn(*args, **extra)
+def stateless(fn: Callable[..., Any]) -> JobFunction:
+    """``fn`` as a job function that takes no sink or cancel flag: it reports
+    nothing and cannot be stopped (reading a small file, building a model)."""
+    def run(*args: Any, sink: Any, cancel: threading.Event) -> Any:
+        return fn(*args)
+
+    run.__name__ = getattr(fn, "__name__", "job")
+    return run
+
+
+_running = threading.local()  # the job whose function runs on this thread
+_plain_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python's warnings: the running job's Notice on its thread, as before elsewhere."""
+    job = getattr(_running, "job", None)
+    if job is None:
+        _plain_showwarning(message, category, filename, lineno, file, line)
+        return
+    name, sink = job
+    sink(Notice(name, level="warning", text=f"{message} ({category.__name__})"))
 
 
 class _Worker(QObject):
@@ -52,20 +70,24 @@ class _Worker(QObject):
     succeeded = Signal(object)
     failed = Signal(object)
 
-    def __init__(self, fn: JobFunction, args: tuple, sink: EventBridge,
+    def __init__(self, name: str, fn: JobFunction, args: tuple, sink: EventBridge,
                  cancel: threading.Event) -> None:
         super().__init__()
-        self._fn, self._args, self._sink, self._cancel = fn, args, sink, cancel
+        self._name, self._fn, self._args, self._sink, self._cancel = name, fn, args, sink, cancel
 
     @Slot()
     def run(self) -> None:
+        if warnings.showwarning is not _show_warning:  # once (a test's own may replace it)
+            warnings.showwarning = _show_warning
+        _running.job = (self._name, self._sink)
         try:
-            result = _call(self._fn, self._args, self._sink, self._cancel)
+            result = self._fn(*self._args, sink=self._sink, cancel=self._cancel)
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost
             self.failed.emit(exc)
         else:
             self.succeeded.emit(result)
         finally:
+            _running.job = None
             self.thread().quit()
 
 
@@ -97,7 +119,7 @@ class Job(QObject):
         self._bridge.event.connect(self.event)
         self._thread = QThread()
         self._thread.setObjectName(f"allgui-{name}")
-        self._worker = _Worker(fn, args, self._bridge, self.cancel)
+        self._worker = _Worker(name, fn, args, self._bridge, self.cancel)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.succeeded.connect(self.succeeded)
@@ -193,7 +215,7 @@ class JobManager(QObject):
               on_success: Callback = None, on_failure: Callback = None,
               on_done: Callable[[], None] | None = None, exclusive: bool = False,
               background: bool = False) -> Job | None:
-        """Run ``fn(*args)`` on a worker thread; None once shutdown has begun.
+        """Run ``fn(*args, sink=, cancel=)`` on a worker thread; None once shutdown has begun.
 
         Without ``on_failure`` a failure is a dialog and a stop a log line.
         ``exclusive`` jobs are not refused here: their tab asks

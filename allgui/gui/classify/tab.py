@@ -37,6 +37,7 @@ from allgui.core.project import Project
 from allgui.gui import dialogs
 from allgui.gui.classify.truth import summary_html, truth_of
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
+from allgui.gui.jobs import stateless
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.elided import scrolled
 from allgui.gui.widgets.image_view import ImageViewer
@@ -182,7 +183,7 @@ class ClassifyTab(ProjectTab):
         """Open the model on a worker thread (a big model takes a moment)."""
         from allgui.core.infer import Classifier
 
-        self.run_job("Loading the model", Classifier, path, text=f"Loading {Path(path).name}…",
+        self.run_job("Loading the model", stateless(Classifier), path, text=f"Loading {Path(path).name}…",
                      on_success=self._model_loaded, on_failure=self._model_failed,
                      if_busy="Wait for the classification to end (or stop it) first.")
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 from allgui.core.errors import AllguiError
 from allgui.core.project import Project
 from allgui.core.search.storage import is_database_url, mask_url
-from allgui.gui.jobs import Job, JobManager
+from allgui.gui.jobs import Job, JobManager, stateless
 
 POLL_MS = 3000
 RECENT_S = 600  # workers shown: those seen in the last ten minutes
@@ -66,7 +66,7 @@ class StudyFollower(QObject):
         if self._reading is not None or self.project is None:
             return
         self._reading = self.jobs.start(
-            "Following the study", read_snapshot, self.project, self.study_name,
+            "Following the study", stateless(read_snapshot), self.project, self.study_name,
             on_success=self._done, on_failure=self._failed, on_done=self._read_ended,
             background=True)
 

@@ -23,6 +23,7 @@ from allgui.core.events import (
     TrialStarted,
 )
 from allgui.core.project import Project
+from allgui.gui.jobs import stateless
 from allgui.gui.optimize.follow import StudyFollower, ask_storage
 from allgui.gui.optimize.form import ActionBar, SearchForm
 from allgui.gui.optimize.importances import ImportancesMixin
@@ -210,7 +211,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
 
     def read_studies(self) -> None:
         project = self.project
-        self.start_job("Listing the studies", read_studies, project,
+        self.start_job("Listing the studies", stateless(read_studies), project,
                        on_success=lambda infos: project is self.project and
                        self.study_picker.fill(infos, self.session.study),
                        on_failure=lambda exc: self.log(
@@ -253,7 +254,7 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             settings = SearchSettings()
         settings = dataclasses.replace(settings, study_name=self.session.study)
         self.start_job(
-            "Reading the study", read_study, project, settings,
+            "Reading the study", stateless(read_study), project, settings,
             on_success=self._study_loaded,
             on_failure=lambda exc: self.log(f"No study shown: {getattr(exc, 'message', exc)}"),
         )

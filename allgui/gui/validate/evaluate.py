@@ -33,7 +33,7 @@ from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.files.text import terminal_text
 from allgui.core.plain_errors import plain_message
 from allgui.gui import dialogs, errors
-from allgui.gui.jobs import JobManager, JobsMixin
+from allgui.gui.jobs import JobManager, JobsMixin, stateless
 from allgui.gui.validate.evaluate_view import EvaluationView
 from allgui.gui.validate.evaluate_work import (
     Evaluation,
@@ -363,7 +363,7 @@ class EvaluationDialog(JobsMixin, QDialog):
             self._write(ev, folder, replace)
 
     def _write(self, ev: Evaluation, folder: str, replace: bool) -> None:
-        self.run_job("Writing the evaluation report", write_report_in_window, ev, folder,
+        self.run_job("Writing the evaluation report", stateless(write_report_in_window), ev, folder,
                      replace, text="Writing the report…", on_success=self._written,
                      on_failure=self._write_failed)
 

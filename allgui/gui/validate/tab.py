@@ -20,6 +20,7 @@ from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import RunFinished
 from allgui.core.files.text import count
 from allgui.core.project import Project
+from allgui.gui.jobs import stateless
 from allgui.gui.tab import ProjectTab
 from allgui.gui.validate.evaluate import evaluate_button
 from allgui.gui.validate.figure_pages import figure_page, set_figure
@@ -125,7 +126,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         self._restore_baseline(project)
         self._set_resumable(None)
         if project is not None:
-            self.start_job("Reading validation runs", load_latest, project,
+            self.start_job("Reading validation runs", stateless(load_latest), project,
                            on_success=lambda v: v is not None and project is self.project
                            and self._show(v),
                            on_failure=lambda exc: self.log(
