@@ -32,6 +32,8 @@ def project(tmp_path, capsys):
     (["--finetune-stages", "99"], "model.finetune_stages must be between 0 and 16, not 99"),
     (["--backbone", "test_efficientnet", "--finetune-stages", "9", "--mode", "online"],
      "'test_efficientnet' has 6 stages, so finetune_stages must be between 0 and 6, not 9"),
+    # A transformer: no heatmap, no export. Refused before the search, not at export.
+    (["--backbone", "test_vit", "--weights", "none"], "'test_vit' gives no spatial feature map"),
 ])
 def test_a_model_that_cannot_work_is_never_saved(project, capsys, extra, words):
     toml = (project / "project.toml").read_bytes()
@@ -40,6 +42,24 @@ def test_a_model_that_cannot_work_is_never_saved(project, capsys, extra, words):
     assert words in err and "unexpected" not in err
     assert (project / "project.toml").read_bytes() == toml
     assert not (project / "study.db").exists()
+
+
+def test_a_project_that_names_a_transformer_is_refused_before_any_training(project, capsys):
+    from allgui.core.project import Project
+
+    Project.open(project).update(model=ModelSettings("test_vit", "none"))  # by hand, say
+    assert main(["optimize", str(project), "--trials", "1", "--device", "cpu"]) == 2
+    assert "'test_vit' gives no spatial feature map" in capsys.readouterr().err
+    assert not (project / "study.db").exists()
+
+
+def test_the_window_lists_the_registrys_backbones_and_each_can_serve_the_whole_path():
+    from allgui.core.model.backbones import CHOICES, capabilities
+
+    assert CHOICES[0] == "efficientnet_b2"  # the paper's
+    for name in CHOICES:
+        caps = capabilities(name)
+        assert caps.spatial_map and caps.stages, name
 
 
 def test_after_a_refused_backbone_a_plain_optimize_still_works(project, capsys):

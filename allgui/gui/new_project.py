@@ -24,13 +24,12 @@ from allgui.core import protocols
 from allgui.core.checks import SettingError
 from allgui.core.errors import AllguiError
 from allgui.core.files.text import terminal_text
+from allgui.core.model.backbones import CHOICES
 from allgui.core.project import CONFIG_NAME, DatasetSettings, ModelSettings, ProjectSettings
 from allgui.gui import dialogs
 from allgui.gui.dataset.explain import folder_problem
 from allgui.gui.widgets.text import plain_label
 
-BACKBONES = ("efficientnet_b2", "efficientnet_b0", "resnet18", "mobilenetv3_small_050",
-             "convnext_tiny")
 WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"),
            ("file", "Local file…"))  # offline: a weights file downloaded once elsewhere
 WEIGHT_FILES = "Weights (*.safetensors *.pth *.pt *.bin)"
@@ -77,7 +76,7 @@ class NewProjectForm(QDialog):
         self.image_size.setValue(DatasetSettings().image_size)
         self.backbone = QComboBox()
         self.backbone.setEditable(True)
-        self.backbone.addItems(BACKBONES)
+        self.backbone.addItems(CHOICES)
         self.weights = QComboBox()
         for key, words in WEIGHTS:
             self.weights.addItem(words, key)

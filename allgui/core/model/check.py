@@ -9,6 +9,7 @@ import difflib
 from pathlib import Path
 
 from allgui.core.checks import SettingError
+from allgui.core.model.backbones import CHOICES, capabilities
 from allgui.core.project import ModelSettings
 
 
@@ -27,8 +28,15 @@ def check_model_settings(model: ModelSettings) -> None:
     if weights.lower() not in ("imagenet", "none") and not Path(weights).expanduser().is_file():
         raise SettingError(f"The weights file {weights} does not exist; give the path of a "
                            "weights file, 'imagenet' or 'none'.")
+    caps = capabilities(name)
+    if not caps.spatial_map:
+        raise SettingError(
+            f"The backbone {name!r} gives no spatial feature map (its features are "
+            f"{'x'.join(map(str, caps.feature_shape[1:]))}, not channels x height x width: a "
+            "transformer, say), so allgui could neither draw heatmaps nor export it. Choose a "
+            f"convolutional backbone, such as {', '.join(CHOICES[:3])}.")
     if model.finetune_stages:
-        stages = stage_count(name)
+        stages = caps.stages
         if stages is None:
             raise SettingError(f"The backbone {name!r} does not say where its stages are, so "
                                "it cannot be partly fine-tuned; use finetune_stages = 0.")
@@ -36,20 +44,3 @@ def check_model_settings(model: ModelSettings) -> None:
             raise SettingError(f"The backbone {name!r} has {stages} stages, so finetune_stages "
                                f"must be between 0 and {stages}, not {model.finetune_stages}.")
 
-
-def stage_count(backbone: str) -> int | None:
-    """The coarse parameter groups (stem, then one per stage) that fine-tuning
-    counts in, or None when the backbone does not define them. Built on the
-    meta device: no memory for weights, no download."""
-    from typing import Any, cast
-
-    import timm
-    import torch
-    from timm.models import group_parameters
-
-    with torch.device("meta"):
-        net = timm.create_model(backbone, pretrained=False, num_classes=0)
-    try:
-        return len(group_parameters(net, cast(Any, net).group_matcher(coarse=True)))
-    except (AttributeError, NotImplementedError):
-        return None

@@ -114,8 +114,10 @@ def search_with_model(project: Project, settings: SearchSettings,
     cannot serve (an unknown backbone, a missing weights file, more stages
     than the backbone has) are refused before they are saved."""
     before = project.settings.model
+    # Before any training, and before they are saved: a backbone that cannot
+    # serve the whole path (a transformer's tokens, no heatmap, no export).
+    check_model_settings(model or before)
     if model is not None and model != before:
-        check_model_settings(model)  # an unknown backbone is never saved
         project.update(model=model)
     try:
         return run_search(project, settings, sink, cancel)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from allgui.core.errors import AllguiError
+from allgui.core.model.backbones import CHOICES as BACKBONES
 from allgui.core.project import ModelSettings, Project
 from allgui.core.search.settings import SearchSettings
 from allgui.gui import dialogs
@@ -158,8 +159,7 @@ class SearchForm(QScrollArea):
         form = QFormLayout(box)
         self.backbone = QComboBox()
         self.backbone.setEditable(True)
-        self.backbone.addItems(["efficientnet_b2", "efficientnet_b0", "resnet18",
-                                "mobilenetv3_small_050", "convnext_tiny"])
+        self.backbone.addItems(BACKBONES)
         self.backbone.setToolTip("Any timm model name")
         self.backbone.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.backbone.setMinimumContentsLength(12)
