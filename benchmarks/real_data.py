@@ -115,7 +115,7 @@ def run_task(task: str, args, work: Path, split_seed: int = 0) -> dict:
             "total_s": time.perf_counter() - started, "batch": batch}
 
 
-FIGURES = ("balanced_accuracy", "f1_weighted", "auc_roc")
+FIGURES = ("balanced_accuracy", "weighted_f1", "auc_roc")
 
 
 def _means(result: dict, key: str) -> list[float]:

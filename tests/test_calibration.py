@@ -47,7 +47,7 @@ def test_a_calibrated_model_is_left_nearly_alone():
 
 def test_temperature_round_trips_through_the_onnx_file(tmp_path, cnmc_samples):
     from allgui.core.infer.classifier import Classifier
-    from allgui.core.infer.model_file import read_model_info
+    from allgui.core.infer.providers import read_model_info
     from tests.support.onnx_models import export_tiny
 
     _, plain = export_tiny(tmp_path / "plain.onnx")

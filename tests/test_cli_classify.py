@@ -25,7 +25,7 @@ from support.onnx_models import CLASSES, handmade_model, tiny_model
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    tiny_models.export(path, metrics={"f1_weighted": 0.8}, test_set="held-out patients")
+    tiny_models.export(path, metrics={"weighted_f1": 0.8}, test_set="held-out patients")
     return path
 
 
@@ -35,7 +35,7 @@ def test_classify_one_image(model_path, cnmc_samples, capsys, tiny_models):
     out = capsys.readouterr().out
     assert RESEARCH_NOTICE in out
     assert "runs on: CPUExecutionProvider" in out
-    assert "f1_weighted 0.800 on held-out patients" in out
+    assert "weighted_f1 0.800 on held-out patients" in out
     row = next(line for line in out.splitlines() if line.startswith(str(image)))
     assert row.split()[1] in tiny_models.classes
     assert "1 classified" in out
@@ -176,9 +176,9 @@ def test_export_chosen_run_of_a_validation(tmp_path, cnmc_samples, capsys, tiny_
     info = read_model_info(project.models_dir / "20260101-000000-run-2.onnx")
     assert (info.run, info.trial, info.study) == (2, 7, "demo-study")
     assert info.test_set == "held-out patients (6 images)"
-    assert info.metrics["f1_weighted"] < 1.0  # its own test figure, not the best one
+    assert info.metrics["weighted_f1"] < 1.0  # its own test figure, not the best one
     assert "lowest validation loss" in info.selection and "no part" in info.selection
-    assert info.batch_metrics["f1_weighted"]["runs"] == 2
+    assert info.batch_metrics["weighted_f1"]["runs"] == 2
     printed = capsys.readouterr().out
     assert "checked on 4 images" in printed and "chosen by the lowest validation loss" in printed
 

@@ -34,7 +34,7 @@ def test_evaluate_writes_figures_intervals_and_report(tmp_path, labelled, capsys
     assert "Balanced accuracy" in text and "ECE" in text
     record = json.loads((out / "evaluation.json").read_text())
     assert record["images"] == 6 and record["temperature"] == pytest.approx(1.7)
-    assert set(record["figures"]) >= {"accuracy", "balanced_accuracy", "f1_weighted"}
+    assert set(record["figures"]) >= {"accuracy", "balanced_accuracy", "weighted_f1"}
     assert record["calibration"]["ece"] >= 0
     assert record["interval_unit"] == "patient"  # C-NMC names carry patients
     assert "External validation" in (out / "evaluation.html").read_text()
@@ -59,7 +59,7 @@ def test_every_figure_gets_an_interval_per_class_too():
     proba = np.stack([1 - proba, proba], axis=1)
     intervals, unit = bootstrap_intervals(labels, proba, ("a", "b"), "b", (), resamples=100)
     assert unit == "image"
-    for key in ("accuracy", "balanced_accuracy", "f1_weighted", "f1_macro", "auc_roc",
+    for key in ("accuracy", "balanced_accuracy", "weighted_f1", "f1_macro", "auc_roc",
                 "recall[a]", "specificity[b]", "precision[b]", "f1[a]"):
         low, high = intervals[key]
         assert 0 <= low <= high <= 1, key

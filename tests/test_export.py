@@ -24,7 +24,7 @@ def exported(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("export") / "tiny.onnx"
     model, result = tiny_models.export(
         path,
-        metrics={"f1_weighted": 0.81, "balanced_accuracy": 0.79},
+        metrics={"weighted_f1": 0.81, "balanced_accuracy": 0.79},
         test_set="C-NMC preliminary test set (1,867 images)",
         study="demo-study",
         trial=7,
@@ -74,7 +74,7 @@ def test_metadata_read_back(exported, tiny_models):
     assert info.input_size == tiny_models.size and info.heatmap_size == (3, 3)
     assert info.mean == pytest.approx(model.mean) and info.std == pytest.approx(model.std)
     assert info.decision_threshold == 0.4 and info.uncertain_margin == 0.3
-    assert info.metrics == {"f1_weighted": 0.81, "balanced_accuracy": 0.79}
+    assert info.metrics == {"weighted_f1": 0.81, "balanced_accuracy": 0.79}
     assert info.test_set.startswith("C-NMC preliminary")
     assert (info.study, info.trial, info.run) == ("demo-study", 7, 2)
     assert info.allgui_version == __version__
@@ -83,7 +83,7 @@ def test_metadata_read_back(exported, tiny_models):
     created = dt.datetime.fromisoformat(info.created)
     assert abs((dt.datetime.now(dt.timezone.utc) - created).total_seconds()) < 3600
     text = "\n".join(info.summary_lines())
-    assert RESEARCH_NOTICE in text and "f1_weighted 0.810" in text and "trial 7" in text
+    assert RESEARCH_NOTICE in text and "weighted_f1 0.810" in text and "trial 7" in text
 
 
 def test_gradcam_matches_torch_autograd(exported, cnmc_samples, tiny_models):
@@ -149,7 +149,7 @@ def test_export_from_checkpoint_takes_its_metadata(tmp_path, cnmc_samples, tiny_
         ckpt,
         model,
         model.config,
-        {"positive_class": "all", "metrics": {"f1_weighted": 0.5, "note": "text is dropped"},
+        {"positive_class": "all", "metrics": {"weighted_f1": 0.5, "note": "text is dropped"},
          "test_set": "held-out patients", "trial": 4},
         class_names=tiny_models.classes,
         image_size=64,
@@ -159,7 +159,7 @@ def test_export_from_checkpoint_takes_its_metadata(tmp_path, cnmc_samples, tiny_
     info = result.info
     assert result.images_checked == 4
     assert info.classes == tiny_models.classes and info.positive_class == "all" and info.input_size == 64
-    assert info.metrics == {"f1_weighted": 0.5}
+    assert info.metrics == {"weighted_f1": 0.5}
     assert (info.test_set, info.trial, info.source) == ("held-out patients", 4, str(ckpt))
 
 

@@ -52,7 +52,7 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     info = read_model_info(tab.exported)
     assert info.run == chosen.index and "no part" in info.selection
     assert set(info.metrics) == set(chosen.metrics.headline())  # every figure, not four
-    assert info.batch_metrics["f1_weighted"]["runs"] == 2
+    assert info.batch_metrics["weighted_f1"]["runs"] == 2
     assert "Model to export" in tab.summary.text()
     wait_until(lambda: window.classify_tab.classifier is not None, 30_000)
     wait_jobs(qtbot, window)

@@ -99,10 +99,7 @@ def test_window_modules_and_search_settings_load_without_torch():
 # Cycles that exist today, each closed by a lazy import inside a function; the
 # import that should go is named first. Remove an entry when its cycle is gone
 # (the test fails until the list says so).
-KNOWN_CYCLES = {
-    # read_model_info() opens a session: it belongs beside open_session.
-    frozenset({"allgui.core.infer.model_file", "allgui.core.infer.providers"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _import_cycles(graph: grimp.ImportGraph) -> set[frozenset[str]]:

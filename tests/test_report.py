@@ -195,8 +195,8 @@ def test_project_report_is_complete(validated_project, tmp_path):
     assert "Recall (sensitivity), class 'all'" in labels and "Specificity, class 'hem'" in labels
     f1 = next(r for r in metrics[1:] if r[0].startswith("F1, weighted"))
     runs = batch.runs_of("tuned")
-    assert f1[1] == f"{runs[0].metrics.f1_weighted:.4f}"
-    assert float(f1[3]) == pytest.approx(np.mean([r.metrics.f1_weighted for r in runs]), abs=1e-4)
+    assert f1[1] == f"{runs[0].metrics.weighted_f1:.4f}"
+    assert float(f1[3]) == pytest.approx(np.mean([r.metrics.weighted_f1 for r in runs]), abs=1e-4)
     find("Test-set figures of the baseline")
     find("Tuned against baseline, paired by seed")
     find("McNemar")

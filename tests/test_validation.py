@@ -80,7 +80,7 @@ def test_batch_with_baseline_keeps_runs_files_and_events(demo):
         assert card.synthetic and card.provenance.split_method == batch.split.method
         assert card.provenance.project == str(project.root) and card.classes == batch.classes
         saved = json.loads((run.checkpoint.parent / "metrics.json").read_text())
-        assert saved["metrics"]["f1_weighted"] == pytest.approx(run.metrics.f1_weighted)
+        assert saved["metrics"]["weighted_f1"] == pytest.approx(run.metrics.weighted_f1)
         preds = read_predictions(run.predictions_path, batch.classes)
         assert len(preds.paths) == len(prepared.test) == run.metrics.images
     # what is on disk is what was returned
@@ -98,7 +98,7 @@ def test_batch_with_baseline_keeps_runs_files_and_events(demo):
     assert isinstance(log.events[-1], JobFinished) and log.events[-1].ok
     # statistics over seeds, paired with the baseline
     analysis = analyse(batch, resamples=100)
-    row = analysis.row("f1_weighted")
+    row = analysis.row("weighted_f1")
     assert row.tuned_summary.n == 2 and row.paired is not None and row.paired.n == 2
     assert len(analysis.mcnemar) == 2 and len(analysis.auc_intervals) == 4
 

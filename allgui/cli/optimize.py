@@ -13,6 +13,7 @@ import sys
 from typing import TextIO
 
 from allgui.cli.progress_printer import ProgressPrinter
+from allgui.core.model.measures import OBJECTIVES, name_of
 
 
 def register(subparsers) -> None:
@@ -32,8 +33,7 @@ def register(subparsers) -> None:
                         help="'imagenet', 'none', or a local weights file (saved in the project)")
     parser.add_argument("--finetune-stages", type=int,
                         help="train the backbone's last N stages too (online mode only)")
-    parser.add_argument("--objective",
-                        choices=("accuracy", "balanced_accuracy", "weighted_f1", "auc"),
+    parser.add_argument("--objective", type=name_of, choices=OBJECTIVES,
                         help="what the search maximises on validation (accuracy, as the paper)")
     parser.add_argument("--pruning", choices=("none", "median", "hyperband"),
                         help="stop unpromising trials early (none)")

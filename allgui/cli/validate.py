@@ -101,7 +101,7 @@ class _RunPrinter(ProgressPrinter):
             m = event.metrics
             self.end_bar()
             self.say(f"{event.label} run {event.run} (seed {event.seed}) finished: weighted F1 "
-                     f"{m.get('f1_weighted', float('nan')):.4f}, balanced accuracy "
+                     f"{m.get('weighted_f1', float('nan')):.4f}, balanced accuracy "
                      f"{m.get('balanced_accuracy', float('nan')):.4f}, AUC "
                      f"{m.get('auc_roc', float('nan')):.4f} on the test set")
         else:

@@ -51,8 +51,8 @@ from allgui.core.infer.model_file import (
     OUTPUT_PROBABILITIES,
     ModelInfo,
     encode_metadata,
-    read_model_info,
 )
+from allgui.core.infer.providers import read_model_info
 from allgui.core.model.card import ModelCard
 from allgui.core.model.classifier import AllClassifier
 

@@ -12,8 +12,13 @@ from allgui.core.infer.folder import (
     classify_files,
     classify_folder,
 )
-from allgui.core.infer.model_file import ModelInfo, read_model_info
-from allgui.core.infer.providers import ModelSession, available_providers, open_session
+from allgui.core.infer.model_file import ModelInfo
+from allgui.core.infer.providers import (
+    ModelSession,
+    available_providers,
+    open_session,
+    read_model_info,
+)
 
 __all__ = [
     "Classifier",

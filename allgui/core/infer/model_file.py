@@ -13,7 +13,6 @@ classified.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from allgui.core.errors import ModelFileError
 from allgui.core.model.card import ModelCard
+from allgui.core.model.measures import CARD, shown_in
 
 # Version of the metadata layout below; a newer file than this code knows is refused.
 MODEL_FORMAT = 1
@@ -33,7 +33,7 @@ OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_CAM = "cam"
 
 # The metrics a summary line shows first (all of them stay in the file).
-HEADLINE_METRICS = ("f1_weighted", "balanced_accuracy", "auc_roc", "accuracy")
+HEADLINE_METRICS = shown_in(CARD)
 
 # Keys that must be present; the others have defaults.
 REQUIRED_KEYS = ("classes", "input_size", "mean", "std")
@@ -268,17 +268,6 @@ def check_graph(info: ModelInfo, inputs: list, outputs: list) -> None:
             f"{name} gives {n_classes} probabilities but its metadata names "
             f"{len(info.classes)} classes.",
         )
-
-
-def read_model_info(path: str | os.PathLike) -> ModelInfo:
-    """Open ``path`` just far enough to read and check its metadata.
-
-    Raises ModelFileError for a missing file, a file that is not ONNX, an ONNX
-    model without allgui's metadata, or one whose graph disagrees with it.
-    """
-    from allgui.core.infer.providers import open_session
-
-    return open_session(path, device="cpu").info
 
 
 def metadata_of(session: Any, path: str) -> dict[str, str]:

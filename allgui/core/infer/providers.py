@@ -129,3 +129,13 @@ def open_session(
             note = f"the GPU could not be used ({exc}); running on the CPU"
             session = _create(path, [CPU], threads, quiet=False)
     return ModelSession(session, info, tuple(session.get_providers()), note)
+
+
+def read_model_info(path: str | os.PathLike) -> ModelInfo:
+    """Open ``path`` just far enough to read and check its metadata (beside
+    :func:`open_session`, which does it).
+
+    Raises ModelFileError for a missing file, a file that is not ONNX, an ONNX
+    model without allgui's metadata, or one whose graph disagrees with it.
+    """
+    return open_session(path, device="cpu").info

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from allgui.core.model.measures import name_of
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -106,7 +108,7 @@ class ModelCard:
                 seed=_number(values.get("seed")),
                 test_set=_text(values.get("test_set")),
             ),
-            metrics={str(k): float(v) for k, v in metrics.items()
+            metrics={name_of(str(k)): float(v) for k, v in metrics.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool)},
             temperature=_temperature(values.get("temperature", 1.0)),
             uncertain_margin=_margin(values.get("chosen_margin")),

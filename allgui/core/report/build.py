@@ -38,7 +38,6 @@ from allgui.core.validation.analysis import (
     metrics_rows,
 )
 from allgui.core.validation.batch import BASELINE, TUNED, Batch, latest_batch, read_predictions
-from allgui.core.validation.metrics import roc_points
 from allgui.core.validation.record import environment_record, now_utc
 from allgui.core.validation.stats import format_interval, format_value
 
@@ -264,19 +263,18 @@ def _pictures(analysis: BatchAnalysis) -> list[Block]:
     b = analysis.batch
     out: list[Block] = []
     runs = b.runs_of(TUNED) + b.runs_of(BASELINE)
-    if len(b.classes) == 2:
-        pos = b.classes.index(b.positive_class)
-        curves = []
-        for r in b.runs_of(TUNED):
-            if r.metrics is not None and r.predictions_path.is_file():
-                p = read_predictions(r.predictions_path, b.classes)
-                fpr, tpr = roc_points(p.labels, p.probabilities, pos)
-                curves.append(F.RocCurve(f"run {r.index} (seed {r.seed})", fpr, tpr,
-                                         r.metrics.auc_roc))
-        if curves:
-            out.append(Picture(
-                f"ROC curves of the tuned runs on the test set ({b.test_set}), with their mean.",
-                F.roc_figure(curves, b.positive_class, b.test_set)))
+    tuned = []
+    for r in b.runs_of(TUNED):
+        if r.metrics is not None and r.predictions_path.is_file():
+            p = read_predictions(r.predictions_path, b.classes)
+            tuned.append((f"run {r.index} (seed {r.seed})", p.labels, p.probabilities,
+                          r.metrics.auc_roc))
+    curves = F.roc_curves(tuned, b.classes, b.positive_class)
+    if curves:
+        out.append(Picture(
+            f"ROC curves of the tuned runs on the test set ({b.test_set})"
+            + (", with their mean." if len(b.classes) == 2 else ", each class against the rest."),
+            F.roc_figure(curves, b.positive_class, b.test_set, b.classes)))
     out.append(Picture(
         f"Confusion matrices on the test set ({b.test_set}); rows are the true class.",
         F.confusion_figure([(f"{r.label} run {r.index} (seed {r.seed})", r.metrics.confusion)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from allgui.core.model.measures import EVIDENCE, shown_in
 from allgui.core.report.document import Block, Paragraph, Picture, table
 from allgui.core.report.figures import COLOURS, _figure, plain_text
 from allgui.core.validation.analysis import BatchAnalysis, comparison_rows
@@ -17,7 +18,7 @@ from allgui.core.validation.batch import BASELINE, PROBE, TUNED, RunRecord
 from allgui.core.validation.calibration import Calibration
 from allgui.core.validation.stats import format_value
 
-HEADLINE = ("balanced_accuracy", "f1_weighted", "auc_roc")
+HEADLINE = shown_in(EVIDENCE)
 
 
 def baselines_section(analysis: BatchAnalysis) -> list[Block]:

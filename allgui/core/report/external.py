@@ -29,7 +29,7 @@ from allgui.core.validation.external import ExternalResult, figure_rows
 from allgui.core.validation.stats import format_interval, format_value
 
 NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
-         "f1_weighted": "F1, weighted by class support", "auc_roc": "AUC-ROC"}
+         "weighted_f1": "F1, weighted by class support", "auc_roc": "AUC-ROC"}
 REPORT_FILES = ("evaluation.html", "evaluation.json", "predictions.csv")
 
 

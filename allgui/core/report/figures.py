@@ -53,21 +53,55 @@ class RocCurve:
     auc: float
 
 
-def roc_figure(curves: Sequence[RocCurve], positive_class: str, test_set: str) -> Figure:
-    """Every run's ROC curve, their vertical mean (false-positive rates on a
-    common grid) and a band of one standard deviation."""
-    fig = _figure(5.2, 4.6)
-    ax = fig.add_subplot()
+def roc_curves(runs: Sequence[tuple[str, ArrayLike, ArrayLike, float]], classes: Sequence[str],
+               positive_class: str) -> list[RocCurve]:
+    """The ROC curves of ``runs`` (label, true class ids, probabilities, AUC):
+    with two classes one per run, of the positive class; with more, one per
+    class against the rest, the runs' predictions pooled. The window and the
+    report draw these same curves."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    if len(classes) == 2:
+        pos = list(classes).index(positive_class)
+        out = []
+        for label, labels, proba, auc in runs:
+            y = (np.asarray(labels).ravel() == pos).astype(int)
+            fpr, tpr, _ = roc_curve(y, np.asarray(proba)[:, pos])
+            out.append(RocCurve(label, fpr, tpr, float(auc)))
+        return out
+    if not runs:
+        return []
+    labels = np.concatenate([np.asarray(r[1]).ravel() for r in runs])
+    proba = np.concatenate([np.asarray(r[2]) for r in runs])
+    out = []
+    for k, name in enumerate(classes):
+        y = (labels == k).astype(int)
+        if 0 < y.sum() < len(y):  # a class absent (or alone) has no curve
+            fpr, tpr, _ = roc_curve(y, proba[:, k])
+            out.append(RocCurve(f"{name} vs rest", fpr, tpr, float(roc_auc_score(y, proba[:, k]))))
+    return out
+
+
+def roc_title(curves: Sequence[RocCurve], positive_class: str, classes: Sequence[str]) -> str:
+    if len(classes) > 2:
+        return "ROC, each class against the rest (runs pooled)"
+    return f"ROC, '{plain_text(positive_class)}' as positive"
+
+
+def draw_roc(ax, curves: Sequence[RocCurve], title: str, named: bool = True,
+             mean_band: bool = False) -> None:
+    """The curves on ``ax``, the chance line, and (``mean_band``, runs of one
+    class) their vertical mean and a band of one standard deviation."""
     grid = np.linspace(0.0, 1.0, 201)
     interpolated = []
     for i, c in enumerate(curves):
         fpr, tpr = np.asarray(c.fpr, float), np.asarray(c.tpr, float)
-        ax.plot(fpr, tpr, color=COLOURS[i % len(COLOURS)], lw=1.0, alpha=0.8,
-                label=f"{plain_text(c.label)} (AUC {c.auc:.3f})")
+        ax.plot(fpr, tpr, color=COLOURS[i % len(COLOURS)], lw=1.2, alpha=0.85,
+                label=f"{plain_text(c.label)}: AUC {c.auc:.3f}" if named else None)
         row = np.interp(grid, fpr, tpr)
         row[0] = 0.0
         interpolated.append(row)
-    if len(interpolated) > 1:
+    if mean_band and len(interpolated) > 1:
         stack = np.vstack(interpolated)
         mean, sd = stack.mean(axis=0), stack.std(axis=0, ddof=1)
         mean[-1] = 1.0
@@ -76,42 +110,61 @@ def roc_figure(curves: Sequence[RocCurve], positive_class: str, test_set: str) -
         ax.fill_between(grid, np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1),
                         color="grey", alpha=0.25, label="mean \u00b1 1 sd")
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="chance")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")
     ax.set_xlabel("False-positive rate (1 - specificity)")
     ax.set_ylabel("True-positive rate (sensitivity)")
-    ax.set_title(f"ROC, '{plain_text(positive_class)}' as positive\n{plain_text(test_set)}",
-                 fontsize=9)
+    ax.set_title(title, fontsize=9)
+
+
+def roc_figure(curves: Sequence[RocCurve], positive_class: str, test_set: str,
+               classes: Sequence[str] = ("", "")) -> Figure:
+    """The report's ROC picture: :func:`draw_roc`, with the runs' mean and band."""
+    fig = _figure(5.2, 4.6)
+    ax = fig.add_subplot()
+    draw_roc(ax, curves, f"{roc_title(curves, positive_class, classes)}\n{plain_text(test_set)}",
+             mean_band=len(classes) == 2)
     ax.legend(loc="lower right", fontsize=7)
     return fig
+
+
+def draw_confusion(ax, matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str,
+                   fontsize: float = 8) -> None:
+    """A confusion matrix on ``ax``: counts, and the share of each true class."""
+    cm = np.asarray(matrix, dtype=float)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    k = len(classes)
+    names = [plain_text(c) for c in classes]
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for r in range(k):
+        for c in range(k):
+            ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
+                    fontsize=fontsize, color="white" if share[r, c] > 0.6 else "black")
+    ax.set_xticks(range(k), names, fontsize=fontsize)
+    ax.set_yticks(range(k), names, fontsize=fontsize)
+    if k > 2 or max((len(n) for n in names), default=0) > 8:
+        # slanted: neighbouring names never run into each other ("benignearly")
+        ax.tick_params(axis="x", labelrotation=35)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+            tick.set_rotation_mode("anchor")
+    ax.set_xlabel("predicted class", fontsize=fontsize)
+    ax.set_ylabel("true class", fontsize=fontsize)
+    ax.set_title(plain_text(title), fontsize=fontsize + 1)
 
 
 def confusion_figure(
     matrices: Sequence[tuple[str, Sequence[Sequence[int]]]], classes: Sequence[str], test_set: str
 ) -> Figure:
-    """One confusion matrix per run: counts, and the share of each true class."""
+    """One confusion matrix per run (:func:`draw_confusion`)."""
     n = max(1, len(matrices))
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
     fig = _figure(2.6 * cols + 0.4, 2.5 * rows + 0.5)
     fig.suptitle(f"Confusion matrices ({plain_text(test_set)})", fontsize=9)
-    names = [plain_text(c) for c in classes]
-    k = len(classes)
     for i, (label, matrix) in enumerate(matrices):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        cm = np.asarray(matrix, dtype=float)
-        share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-        for r in range(k):
-            for c in range(k):
-                ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
-                        fontsize=8, color="white" if share[r, c] > 0.6 else "black")
-        ax.set_xticks(range(k), names, fontsize=8)
-        ax.set_yticks(range(k), names, fontsize=8)
-        ax.set_xlabel("predicted", fontsize=8)
-        ax.set_ylabel("true", fontsize=8)
-        ax.set_title(plain_text(label), fontsize=9)
+        draw_confusion(fig.add_subplot(rows, cols, i + 1), matrix, classes, label)
     return fig
 
 

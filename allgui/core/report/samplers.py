@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from allgui.core.files.text import count
+from allgui.core.model.measures import SAMPLERS, canonical, shown_in
 from allgui.core.report.document import Block, Heading, Paragraph, Picture, table
 from allgui.core.report.figures import COLOURS, _figure
 from allgui.core.validation.samplers import NAMES, SamplerComparison
@@ -61,8 +62,8 @@ def rows(c: SamplerComparison) -> list[list[str]]:
         finals = [s.best_so_far[-1] for s in runs]
         cells = [NAMES[name], str(len(runs)),
                  f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1) if len(finals) > 1 else 0:.4f}"]
-        for key in ("balanced_accuracy", "f1_weighted"):
-            vals = [s.test[key] for s in runs if key in s.test]
+        for key in shown_in(SAMPLERS):
+            vals = [canonical(s.test)[key] for s in runs if key in canonical(s.test)]
             cells.append(format_value(float(np.mean(vals))) if vals else "-")
         out.append(cells)
     return out

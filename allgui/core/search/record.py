@@ -246,7 +246,8 @@ class StudyRecord:
 
     def objective_label(self) -> str:
         """'validation accuracy' and the like, from what the search recorded."""
+        from allgui.core.model.measures import name_of
         from allgui.core.train.objective import LABELS
 
-        name = self.objective
+        name = name_of(self.objective)
         return str(self.extra.get("objective_label") or LABELS.get(name, name or "objective"))

@@ -11,9 +11,10 @@ from typing import Any
 
 from allgui.core.checks import SettingError, check_device, check_fields, check_text
 from allgui.core.errors import AllguiError
+from allgui.core.model.measures import OBJECTIVES, name_of
 from allgui.core.project import Project
 from allgui.core.search.space import SearchSpace
-from allgui.core.train.objective import MODES, OBJECTIVES, check_mode
+from allgui.core.train.objective import MODES, check_mode
 
 PRUNERS = ("none", "median", "hyperband")
 # As allgui.core.train (torch-free here): precision on a GPU, validation loss, trial value.
@@ -58,6 +59,9 @@ class SearchSettings:
     space: SearchSpace = field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
+        # An objective recorded under an earlier name ("auc") is read by today's.
+        if isinstance(self.objective, str):
+            object.__setattr__(self, "objective", name_of(self.objective))
         try:
             check_fields(self, "search")
             check_device(self.device, "search.device")

@@ -15,6 +15,7 @@ from typing import Any
 
 from allgui import __version__
 from allgui.core.errors import ProjectError
+from allgui.core.model.measures import name_of
 from allgui.core.project import Project
 from allgui.core.search import record as R
 from allgui.core.search.record import StudyRecord, TrialRecord, plain
@@ -271,7 +272,7 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
     # A study whose first start failed (hub unreachable, say) holds no trial:
     # nothing would be mixed, so it takes the new settings instead of refusing.
     if made and seed_offset:  # seed_offset: the trials the study already holds
-        if made.get("objective") != settings.objective:
+        if name_of(str(made.get("objective"))) != settings.objective:
             raise SearchError(
                 f"The study '{name}' searched for {made.get('objective')}; to search for "
                 f"{settings.objective}, " + _NEW_STUDY

@@ -39,10 +39,11 @@ from torch import nn
 from allgui.core.errors import AllguiError
 from allgui.core.events import EpochEnded, Sink, null_sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
+from allgui.core.model.measures import OBJECTIVES, name_of
 from allgui.core.train.augment import model_input
 from allgui.core.train.device import autocast, head_threads, resolve_device
 from allgui.core.train.hparams import HyperParams  # noqa: F401 - imported from here too
-from allgui.core.train.objective import OBJECTIVES, objective_value
+from allgui.core.train.objective import objective_value
 from allgui.core.train.recipe import (  # noqa: F401 - imported from here too
     ADAMW_BETAS,
     ADAMW_EPS,
@@ -167,7 +168,7 @@ class FitConfig:
 def _check(config: FitConfig, source: Source) -> None:
     """Say what cannot work before anything is built or emitted."""
     settings, hp, model_config = config.settings, config.hparams, config.model_config
-    if settings.objective not in OBJECTIVES:
+    if name_of(settings.objective) not in OBJECTIVES:
         raise AllguiError(
             f"Unknown objective '{settings.objective}'; choose one of {', '.join(OBJECTIVES)}."
         )

@@ -1,27 +1,16 @@
-"""What a search maximises, measured on the validation part each epoch.
-
-- ``accuracy``: the paper's choice;
-- ``balanced_accuracy``: the mean recall over classes (not fooled by a
-  majority class);
-- ``weighted_f1``: F1 averaged with each class weighted by its share of the
-  images, the C-NMC 2019 challenge metric;
-- ``auc``: area under the ROC curve (two classes: of class 1's probability;
-  more classes: macro one-vs-rest); NaN when validation has a single class.
+"""What a search maximises, measured on the validation part each epoch: one
+of the measures registry's objectives (:mod:`allgui.core.model.measures`,
+which says what each is), computed here on validation probabilities.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MODES = ("cached", "online")  # cached backbone features, or images through the backbone
-OBJECTIVES = ("accuracy", "balanced_accuracy", "weighted_f1", "auc")
+from allgui.core.model.measures import BY_NAME, OBJECTIVES, name_of
 
-LABELS = {
-    "accuracy": "validation accuracy",
-    "balanced_accuracy": "validation balanced accuracy",
-    "weighted_f1": "validation weighted F1",
-    "auc": "validation AUC",
-}
+MODES = ("cached", "online")  # cached backbone features, or images through the backbone
+LABELS = {name: BY_NAME[name].objective for name in OBJECTIVES}
 
 
 def check_mode(mode: str, finetune_stages: int, error: type[Exception] | None = None) -> None:
@@ -44,6 +33,7 @@ def objective_value(name: str, labels: np.ndarray, proba: np.ndarray, n_classes:
         roc_auc_score,
     )
 
+    name = name_of(name)
     labels = np.asarray(labels, dtype=np.int64)
     preds = np.asarray(proba).argmax(1)
     if len(labels) == 0:
@@ -54,7 +44,7 @@ def objective_value(name: str, labels: np.ndarray, proba: np.ndarray, n_classes:
         return float(balanced_accuracy_score(labels, preds))
     if name == "weighted_f1":
         return float(f1_score(labels, preds, average="weighted", zero_division=0))
-    if name == "auc":
+    if name == "auc_roc":
         if len(np.unique(labels)) < 2:
             return float("nan")
         if n_classes == 2:

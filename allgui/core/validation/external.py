@@ -23,11 +23,12 @@ import numpy as np
 
 from allgui.core.errors import Cancelled, DatasetError, ImageReadError
 from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.model.measures import EXTERNAL, shown_in
 from allgui.core.validation.calibration import Reliability, reliability
 from allgui.core.validation.metrics import RunMetrics, compute_metrics
 
 JOB = "evaluate"
-FIGURES = ("accuracy", "balanced_accuracy", "f1_weighted", "auc_roc")  # the headline four
+FIGURES = shown_in(EXTERNAL)  # the headline four
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from allgui.core.errors import AllguiError, DatasetError
+from allgui.core.model.measures import label, read
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class RunMetrics:
     f1_macro: float
     precision_weighted: float
     recall_weighted: float
-    f1_weighted: float
+    weighted_f1: float
     f1_micro: float  # equals accuracy here; kept only to show why Table 3 looked as it did
     auc_roc: float
     confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
@@ -87,7 +88,7 @@ class RunMetrics:
         rows: list[tuple[str, str, float]] = [
             ("accuracy", "Accuracy (all images)", self.accuracy),
             ("balanced_accuracy", "Balanced accuracy (macro recall)", self.balanced_accuracy),
-            ("f1_weighted", "F1, weighted by class support (C-NMC metric)", self.f1_weighted),
+            ("weighted_f1", label("weighted_f1"), self.weighted_f1),
             ("f1_macro", "F1, macro (unweighted class mean)", self.f1_macro),
             ("precision_weighted", "Precision, weighted", self.precision_weighted),
             ("recall_weighted", "Recall, weighted", self.recall_weighted),
@@ -129,7 +130,7 @@ class RunMetrics:
             "f1_macro": self.f1_macro,
             "precision_weighted": self.precision_weighted,
             "recall_weighted": self.recall_weighted,
-            "f1_weighted": self.f1_weighted,
+            "weighted_f1": self.weighted_f1,
             "f1_micro": self.f1_micro,
             "auc_roc": self.auc_roc,
             "confusion": [list(r) for r in self.confusion],
@@ -151,7 +152,7 @@ class RunMetrics:
             f1_macro=float(data["f1_macro"]),
             precision_weighted=float(data["precision_weighted"]),
             recall_weighted=float(data["recall_weighted"]),
-            f1_weighted=float(data["f1_weighted"]),
+            weighted_f1=float(read(data, "weighted_f1")),
             f1_micro=float(data["f1_micro"]),
             auc_roc=float(data["auc_roc"]),
             confusion=tuple(tuple(int(v) for v in r) for r in data["confusion"]),
@@ -286,7 +287,7 @@ def compute_metrics(
         f1_macro=f_macro,
         precision_weighted=p_w,
         recall_weighted=r_w,
-        f1_weighted=f_w,
+        weighted_f1=f_w,
         f1_micro=float(f1_score(y, pred, labels=ids, average="micro", zero_division=0)),
         auc_roc=float(auc),
         confusion=tuple(tuple(int(v) for v in row) for row in cm),

@@ -20,6 +20,7 @@ import numpy as np
 
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.model import measures
 from allgui.core.project import Project
 from allgui.core.search.settings import SearchSettings
 
@@ -181,8 +182,8 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
                 proba = torch.softmax(logits.float(), 1).numpy()
                 head = compute_metrics(test.labels, proba, prepared.classes,
                                        prepared.positive_class).headline()
-                figures = {k: float(head[k]) for k in ("balanced_accuracy", "f1_weighted",
-                                                       "auc_roc") if head.get(k) is not None}
+                figures = {k: float(head[k]) for k in measures.shown_in(measures.SAMPLERS)
+                           if head.get(k) is not None}
             made.append(StudyCurve(name, k + 1, tuple(values), figures, tuple(tried)))
     return SamplerComparison(tuple(made), trials, settings.objective, unavailable,
                              time.perf_counter() - started,

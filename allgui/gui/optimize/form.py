@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 from allgui.core.errors import AllguiError
 from allgui.core.model.backbones import CHOICES as BACKBONES
+from allgui.core.model.measures import BY_NAME
+from allgui.core.model.measures import OBJECTIVES as MEASURE_OBJECTIVES
 from allgui.core.project import ModelSettings, Project
 from allgui.core.search.settings import SearchSettings
 from allgui.gui import dialogs
@@ -32,12 +34,9 @@ from allgui.gui.optimize.space_editor import SpaceEditor
 from allgui.gui.optimize.studies import StudyPicker
 from allgui.gui.widgets.elided import ElidedCombo, ElidedLabel
 
-OBJECTIVES = (
-    ("accuracy", "Accuracy (the paper)"),
-    ("balanced_accuracy", "Balanced accuracy"),
-    ("weighted_f1", "Weighted F1 (C-NMC challenge)"),
-    ("auc", "AUC"),
-)
+# The measures registry's objectives, in its words.
+OBJECTIVES = tuple((name, BY_NAME[name].short[:1].upper() + BY_NAME[name].short[1:])
+                   for name in MEASURE_OBJECTIVES)
 MODES = (("cached", "Cached features (fast; frozen backbone)"),
          ("online", "Online (backbone every epoch)"))
 PRUNING = (("none", "None"), ("median", "Median"), ("hyperband", "Hyperband"))

@@ -26,6 +26,6 @@ def evidence_text(batch) -> str:
         m = probe[0].metrics.headline()
         lines.append(f"Linear probe (C = {batch.probe.params.get('C')}): balanced accuracy "
                      f"{m.get('balanced_accuracy', float('nan')):.3f}, weighted F1 "
-                     f"{m.get('f1_weighted', float('nan')):.3f} on the same test set.")
+                     f"{m.get('weighted_f1', float('nan')):.3f} on the same test set.")
     lines.append(batch.model.views_note())
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from allgui.core.report.figures import plain_text
+from allgui.core.report.figures import draw_confusion, draw_roc, plain_text, roc_title
 from allgui.gui.validate.mistakes import KINDS
 
 
@@ -85,28 +85,11 @@ class ConfusionView(QWidget):
             self.canvas.draw_idle()
             return
         cm = np.asarray(run.metrics.confusion, dtype=float)
-        share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
         k = len(self.classes)
-        self.ax = ax = self.figure.add_subplot(1, 1, 1)
-        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-        size = 9 if k <= 3 else 8 if k <= 6 else 7
-        for r in range(k):
-            for c in range(k):
-                ax.text(c, r, f"{int(cm[r, c])}\n{share[r, c]:.0%}", ha="center", va="center",
-                        fontsize=size, color="white" if share[r, c] > 0.6 else "black")
-        names = [plain_text(c) for c in self.classes]
-        ax.set_xticks(range(k), names)
-        ax.set_yticks(range(k), names)
-        if k > 2 or max((len(n) for n in names), default=0) > 8:
-            # slanted: neighbouring names never run into each other ("benignearly")
-            ax.tick_params(axis="x", labelrotation=35)
-            for label in ax.get_xticklabels():
-                label.set_horizontalalignment("right")
-                label.set_rotation_mode("anchor")
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title(f"{run.label} run {run.index}: {int(cm.trace())} of {int(cm.sum())} right",
-                     fontsize=10)
+        self.ax = self.figure.add_subplot(1, 1, 1)
+        draw_confusion(self.ax, run.metrics.confusion, self.classes,
+                       f"{run.label} run {run.index}: {int(cm.trace())} of {int(cm.sum())} right",
+                       fontsize=9 if k <= 3 else 8 if k <= 6 else 7)
         self.figure.set_layout_engine("constrained")
         self.canvas.draw_idle()
 
@@ -129,26 +112,18 @@ class ConfusionView(QWidget):
 LEGEND_RUNS = 6  # runs named in the ROC's legend; more are summed up in its title
 
 
-def roc_canvas(curves, positive: str, test_set: str) -> FigureCanvasQTAgg:
-    """ROC curves of the runs, the legend outside the plotting area (short
-    words, so that it fits beside a plot a quarter of the window wide)."""
+def roc_canvas(curves, positive: str, test_set: str, classes=("", "")) -> FigureCanvasQTAgg:
+    """The report's ROC curves (:func:`draw_roc`), the legend outside the
+    plotting area (short words, so that it fits beside a plot a quarter of the
+    window wide)."""
     fig = Figure(figsize=(4.0, 3.4))
     ax = fig.add_subplot(1, 1, 1)
     named = len(curves) <= LEGEND_RUNS
-    for curve in curves:
-        ax.plot(curve.fpr, curve.tpr, lw=1.4,
-                label=f"{plain_text(curve.label)}: AUC {curve.auc:.3f}" if named else None)
-    ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey", label="chance")
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_aspect("equal")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    title = f"ROC, positive class {plain_text(positive)}"
+    title = roc_title(curves, positive, classes)
     if not named:
         aucs = [c.auc for c in curves]
-        title += f"\n{len(curves)} runs, AUC {min(aucs):.3f} to {max(aucs):.3f}"
-    ax.set_title(title, fontsize=10, wrap=True)
+        title += f"\n{len(curves)} curves, AUC {min(aucs):.3f} to {max(aucs):.3f}"
+    draw_roc(ax, curves, title, named=named)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     fig.set_layout_engine("constrained")
     canvas = FigureCanvasQTAgg(fig)

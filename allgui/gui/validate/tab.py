@@ -197,7 +197,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
 
     def on_event(self, event) -> None:
         if isinstance(event, RunFinished):
-            f1 = event.metrics.get("f1_weighted")
+            f1 = event.metrics.get("weighted_f1")
             self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished"
                      + (f": weighted F1 {f1:.4f}" if isinstance(f1, float) else ""))
             if event.folder:
@@ -277,7 +277,8 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         b = view.batch
         widgets = []
         if view.roc:
-            widgets.append((self._roc_holder, roc_canvas(view.roc, b.positive_class, b.test_set)))
+            widgets.append((self._roc_holder, roc_canvas(view.roc, b.positive_class, b.test_set,
+                                                          b.classes)))
         runs = [r for r in b.runs_of(TUNED) + b.runs_of(BASELINE) if r.metrics]
         if runs:
             self.confusion.set_runs(runs, b.classes, b.test_set)

@@ -25,7 +25,7 @@ class BatchView:
 
 
 def analyse_batch(batch) -> BatchView | None:
-    from allgui.core.report.figures import RocCurve
+    from allgui.core.report.figures import roc_curves
     from allgui.core.validation.analysis import (
         analyse,
         comparison_rows,
@@ -33,20 +33,17 @@ def analyse_batch(batch) -> BatchView | None:
         metrics_rows,
     )
     from allgui.core.validation.batch import TUNED, read_predictions
-    from allgui.core.validation.metrics import roc_points
 
     if batch is None or not batch.runs_of(TUNED):
         return None
     analysis = analyse(batch, resamples=500)
     header, rows = metrics_rows(analysis)
-    roc = []
-    if len(batch.classes) == 2:
-        pos = batch.classes.index(batch.positive_class)
-        for r in batch.runs_of(TUNED):
-            if r.predictions_path.is_file():
-                p = read_predictions(r.predictions_path, batch.classes)
-                fpr, tpr = roc_points(p.labels, p.probabilities, pos)
-                roc.append(RocCurve(f"run {r.index}", fpr, tpr, r.metrics.auc_roc))
+    runs = []
+    for r in batch.runs_of(TUNED):
+        if r.metrics is not None and r.predictions_path.is_file():
+            p = read_predictions(r.predictions_path, batch.classes)
+            runs.append((f"run {r.index}", p.labels, p.probabilities, r.metrics.auc_roc))
+    roc = roc_curves(runs, batch.classes, batch.positive_class)
     return BatchView(batch, header, rows, metrics_note(analysis), comparison_rows(analysis), roc)
 
 
