@@ -5,6 +5,7 @@ whether pressing it continues that batch or starts a new one."""
 from __future__ import annotations
 
 from allgui.core.files.text import count
+from allgui.gui.jobs import stateless
 from allgui.gui.validate.work import read_resumable
 
 
@@ -17,7 +18,7 @@ class ResumeOffer:
     def _read_resumable(self) -> None:
         project = self.project
         if project is not None:
-            self.start_job("Reading validation runs", read_resumable, project,
+            self.start_job("Reading validation runs", stateless(read_resumable), project,
                            on_success=lambda b: project is self.project and self._set_resumable(b),
                            on_failure=lambda exc: None)  # nothing to continue, as without one
 

@@ -206,7 +206,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
     def _show_finished_runs(self, folder: str) -> None:
         """The running batch as it stands, in the table and figures, read off the GUI thread."""
         token = self._running_batch
-        self.start_job("Reading validation runs", load_folder, folder,
+        self.start_job("Reading validation runs", stateless(load_folder), folder,
                        on_success=lambda v: self._show_live(v, token),
                        on_failure=lambda exc: None)  # the next run, or the end, shows it
 
@@ -225,7 +225,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         self._running_batch += 1  # a read still on its way shows nothing now
         if self.view is None and self.project is not None:  # ended without a result: the last
             project = self.project
-            self.start_job("Reading validation runs", load_latest, project,
+            self.start_job("Reading validation runs", stateless(load_latest), project,
                            on_success=lambda v: v is not None and project is self.project
                            and self.view is None and self._show(v),
                            on_failure=lambda exc: None)
