@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from allgui.core.events import EventLog, Notice
+from allgui.core.machine import physical_cores
 from allgui.core.model.classifier import ModelConfig, build_model
 from allgui.core.project import ModelSettings, Project, ProjectSettings
 from allgui.core.train import runtime as R
@@ -193,4 +194,4 @@ def test_one_thread_while_a_head_trains_then_the_count_before():
 def test_physical_cores_is_a_usable_count():
     import os
 
-    assert 1 <= R.physical_cores() <= (os.cpu_count() or 1)
+    assert 1 <= physical_cores() <= (os.cpu_count() or 1)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from allgui.core.files.atomic import atomic_write_bytes
+from allgui.core.machine import ort_quiet_options, physical_cores
 from allgui.core.model.classifier import AllClassifier
 from allgui.core.train.device import autocast, precision_used
 
@@ -62,29 +62,6 @@ class FeaturePath:
     description: str
     max_diff: float | None = None  # onnxruntime vs torch on the check images
     notice: str = ""
-
-
-def physical_cores() -> int:
-    """Physical CPU cores this process may use (hyper-threads share a core's
-    arithmetic units, so a compute-bound pool gains nothing from them)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count() or 1
-    cores: set[tuple[str, str]] = set()
-    try:
-        physical, core = "0", None
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "physical id":
-                physical = value
-            elif key == "core id":
-                core = value
-                cores.add((physical, core))
-    except OSError:
-        pass
-    return max(1, min(usable, len(cores) or usable))
 
 
 class _Pooled(nn.Module):
@@ -172,9 +149,7 @@ def export_backbone(model: AllClassifier, size: int) -> bytes:
 def _session(model_bytes: bytes, threads: int) -> Any:
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options = ort_quiet_options(ort.SessionOptions(), threads)  # no spinning beside torch
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(model_bytes, sess_options=options,
