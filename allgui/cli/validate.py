@@ -57,6 +57,12 @@ def register(subparsers) -> None:
     sharing.add_argument("--independent-views", action="store_true",
                          help="each run draws its own augmentation from its seed (a new backbone "
                          "pass per run; the cost is printed when the batch starts)")
+    parser.add_argument("--engine", choices=("auto", "onnxruntime", "openvino", "torch"),
+                        default="auto", help="what computes cached features on a CPU (default "
+                        "auto: OpenVINO where installed, else onnxruntime)")
+    parser.add_argument("--feature-precision", choices=("fp32", "bf16", "int8"), default="",
+                        help="of the CPU features (default: the search's); checked against fp32 "
+                        "on the project's images before use")
     parser.add_argument("--referral-target", type=float, default=0.99,
                         help="accuracy wanted on the cells not flagged uncertain; the margin is "
                         "chosen on validation for it (default 0.99)")
@@ -191,7 +197,8 @@ def run(args) -> int:
         first_seed=args.seed, trial=args.trial,
         params=parse_params(args.params) if args.params else None, mode=args.mode,
         device=args.device,
-        referral_target=args.referral_target, **given)
+        referral_target=args.referral_target, features=args.engine,
+        feature_precision=args.feature_precision, **given)
     cancel = threading.Event()
     printer = _RunPrinter(quiet=args.quiet)
     # Ctrl+C once: stop at the next batch, keep the finished runs; the same command continues.

@@ -164,6 +164,7 @@ def search_train_settings(settings: SearchSettings) -> TrainSettings:
     return TrainSettings(objective=settings.objective, views=settings.views,
                          extract_batch_size=settings.extract_batch_size,
                          features=settings.features, precision=settings.precision,
+                         feature_precision=settings.feature_precision,
                          augmentation=AugmentSettings.from_search(settings),
                          val_loss=settings.val_loss, trial_value=settings.trial_value)
 
@@ -242,6 +243,7 @@ class _Backbones:
                 progress=progress, features=self.settings.features,
                 amp=self.settings.precision,
                 augmentation=AugmentSettings.from_search(self.settings),
+                precision=self.settings.feature_precision, train_labels=self.data.train_labels,
             )
             announce_features(self.sink, JOB, self.features[name])
             self.features_s += time.perf_counter() - started

@@ -48,6 +48,8 @@ from allgui.core.train.augment import (
     view_generator,
 )
 from allgui.core.train.device import backbone_batch, precision_used
+from allgui.core.train.fidelity import sample_rows
+from allgui.core.train.openvino_engine import CALIBRATION_IMAGES
 from allgui.core.train.runtime import Runtime, TorchBackbone, choose_runtime
 
 CHECK_IMAGES = 4  # images on which an exported backbone must give torch's features
@@ -147,13 +149,26 @@ def extract(
 
 def feature_runtime(model: AllClassifier, images: np.ndarray, device: torch.device, *,
                     choice: str = "auto", amp: bool | str = True,
-                    cache_dir: str | Path | None = None, weights: str = "") -> Runtime:
+                    cache_dir: str | Path | None = None, weights: str = "",
+                    precision: str = "fp32", labels: np.ndarray | None = None) -> Runtime:
     """The runner for ``model``'s backbone on ``device`` (see
-    :mod:`allgui.core.train.runtime`), checked on the first few ``images``."""
+    :mod:`allgui.core.train.runtime`), checked on the first few ``images``; a
+    reduced ``precision`` calibrated on and checked against fp32 on samples of
+    ``images`` (the project's training images; ``labels`` theirs)."""
     model.eval()
-    sample = model_input(images[:CHECK_IMAGES], model.mean, model.std, "cpu")
-    return choose_runtime(model, device, sample, weights=weights or weights_fingerprint(model),
-                          choice=choice, amp=amp, cache_dir=cache_dir)
+    sample = calibration = None
+    sample_labels = None
+    if precision != "fp32" and device.type == "cpu" and len(images):
+        rows = sample_rows(len(images))
+        sample = model_input(images[rows], model.mean, model.std, "cpu")
+        sample_labels = np.asarray(labels)[rows] if labels is not None else None
+        others = np.setdiff1d(np.arange(len(images)), rows)
+        picked = others[sample_rows(len(others), CALIBRATION_IMAGES)] if len(others) else rows
+        calibration = model_input(images[picked], model.mean, model.std, "cpu")
+    check = model_input(images[:CHECK_IMAGES], model.mean, model.std, "cpu")
+    return choose_runtime(model, device, check, weights=weights or weights_fingerprint(model),
+                          choice=choice, amp=amp, cache_dir=cache_dir, precision=precision,
+                          sample=sample, labels=sample_labels, calibration=calibration)
 
 
 def build_feature_set(
@@ -171,7 +186,9 @@ def build_feature_set(
     amp: bool | str = True,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
-    features: str = "auto",  # the path: 'auto' (onnxruntime on a CPU) or 'torch'
+    features: str = "auto",  # the engine: 'auto', 'onnxruntime', 'openvino' or 'torch'
+    precision: str = "fp32",  # on a CPU engine: 'fp32', 'bf16' or 'int8' (checked first)
+    train_labels: np.ndarray | None = None,  # for the precision's fidelity check
 ) -> FeatureSet:
     """K augmented training views and the plain validation view, from the
     cache when there, computed (and stored) otherwise. ``progress(done,
@@ -180,7 +197,8 @@ def build_feature_set(
         raise ValueError("views must be at least 1")
     weights = weights_fingerprint(model)
     runtime = feature_runtime(model, train_images, device, choice=features, amp=amp,
-                              cache_dir=cache_dir, weights=weights)
+                              cache_dir=cache_dir, weights=weights, precision=precision,
+                              labels=train_labels)
     key = _key(model, weights, train_images, val_images, seed, data_key, augmentation,
                device, amp, runtime.path.name)
     folder = Path(cache_dir) / "features" / key if cache_dir is not None else None
@@ -190,6 +208,9 @@ def build_feature_set(
         meta = _meta(model, max(views, _views_held(folder)), seed, augmentation,
                      len(train_images), len(val_images))
         meta["path"] = runtime.path.description
+        meta["engine"], meta["precision"] = runtime.path.name, runtime.path.precision
+        if runtime.path.fidelity is not None:
+            meta["fidelity"] = runtime.path.fidelity.to_dict()
         atomic_write_text(folder / "meta.json", json.dumps(meta, indent=1))
 
     def compute(images: np.ndarray, matrices: torch.Tensor | None) -> np.ndarray:
@@ -309,6 +330,7 @@ def plain_features(
     batch_size: int = 0,
     cancel: threading.Event | None = None,
     on_batch: Callable[[int], None] | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, str]:
     """Features (N, C) of unaugmented ``images`` (a test set, a validation
     part) through the same path as the training features, and that path's
@@ -316,8 +338,10 @@ def plain_features(
     backbone). ``on_batch(n)`` counts images, cached ones included."""
     model.to(device)
     weights = weights_fingerprint(model)
+    # A reduced precision was checked (and int8 calibrated) on the training images
+    # when their features were made; the kept model and its record are reused here.
     runtime = feature_runtime(model, images, device, choice=features, amp=amp,
-                              cache_dir=cache_dir, weights=weights)
+                              cache_dir=cache_dir, weights=weights, precision=precision)
     path = _plain_path(cache_dir, model, weights, images, device, amp, runtime)
     arr = _stored(path, (len(images), model.num_features), on_batch or (lambda n: None),
                   lambda: extract(model, images, device, batch_size=batch_size, amp=amp,

@@ -164,6 +164,7 @@ class CachedViews:
                 data_key=self.data.key, batch_size=settings.extract_batch_size,
                 amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
                 augmentation=settings.augmentation,
+                precision=settings.feature_precision, train_labels=self.data.train_labels,
             )
             announce_features(sink, fit.job, features)
         return _CachedFeed(model, device, features)

@@ -53,7 +53,7 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
         features, _ = plain_features(result.model, images, plan.device,
                                      cache_dir=plan.cache_dir, features=settings.features,
                                      amp=settings.amp, batch_size=settings.extract_batch_size,
-                                     cancel=cancel)
+                                     cancel=cancel, precision=settings.feature_precision)
         return head_proba(result.model, features)
 
     proba = outputs(test.images)

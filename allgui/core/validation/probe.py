@@ -188,7 +188,7 @@ def run_probe(plan, base, batch_path: Path, sink, cancel) -> tuple[Configuration
         arr, _ = plain_features(base, images, plan.device, cache_dir=plan.cache_dir,
                                 features=settings.features, amp=settings.amp,
                                 batch_size=settings.extract_batch_size, cancel=cancel,
-                                on_batch=counted)
+                                on_batch=counted, precision=settings.feature_precision)
         feats.append(arr)
 
     def fitted(d: int, t: int) -> None:

@@ -79,7 +79,8 @@ class ValidationSettings:
     # search's augmentation draws (its seed), so cached mode reuses the search's
     # features; True: each run draws its own (its seed), at a cost said when it starts.
     independent_views: bool = not SHARE_VIEWS
-    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
+    features: str = "auto"  # cached features: 'auto', 'onnxruntime', 'openvino' or 'torch'
+    feature_precision: str = ""  # a CPU engine's: 'fp32', 'bf16', 'int8'; '' = the search's
 
     # A linear probe on the same frozen features beside the runs (frozen backbones only).
     probe: bool = True
@@ -250,6 +251,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         mode = "online"
     views = (settings.epochs if settings.fresh_views
              else settings.views or int(search.get("views") or DEFAULT_VIEWS))
+    feature_precision = settings.feature_precision or str(
+        search.get("feature_precision") or "fp32")
     device = resolve_device(settings.device)
     seeds = tuple(settings.first_seed + k for k in range(settings.runs))
     base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
@@ -268,7 +271,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
 
     train_settings = dataclasses.replace(
         search_train_settings(SearchSettings.from_project(project)),
-        early_stopping_patience=settings.patience, views=views, features=settings.features)
+        early_stopping_patience=settings.patience, views=views, features=settings.features,
+        feature_precision=feature_precision)
     data = training_data_from_prepared(prepared)
     tuned_model = shared.get(tuned_cfg.backbone)
     training = {
@@ -299,7 +303,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
-                                 project),
+                                 project, feature_precision),
         study=study_info,
         dataset=dataset_record(prepared),
     )
@@ -321,7 +325,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
 
 
 def _environment(device: str, mode: str, cfg, shared: dict, prepared,
-                 settings: ValidationSettings, project: Project) -> dict[str, str]:
+                 settings: ValidationSettings, project: Project,
+                 precision: str) -> dict[str, str]:
     """The machine and software, and (cached mode) what computes the features:
     chosen here once, so every run reuses the checked onnxruntime session."""
     record = environment_record(device)
@@ -331,7 +336,8 @@ def _environment(device: str, mode: str, cfg, shared: dict, prepared,
 
         runtime = feature_runtime(shared[cfg.backbone], prepared.train.images,
                                   resolve_device(device), choice=settings.features,
-                                  cache_dir=project.cache_dir)
+                                  cache_dir=project.cache_dir, precision=precision,
+                                  labels=prepared.train.labels)
         record["features"] = runtime.path.description
     return record
 
