@@ -28,7 +28,8 @@ def test_the_feature_session_does_not_spin_beside_torch(tmp_path):
     model = build_model(CONFIG).eval()
     images = np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), dtype=np.uint8)
     x = model_input(images, model.mean, model.std, "cpu")
-    runtime = R.choose_runtime(model, torch.device("cpu"), x, weights="w", cache_dir=tmp_path)
+    runtime = R.choose_runtime(model, torch.device("cpu"), x, weights="w", cache_dir=tmp_path,
+                               choice="onnxruntime")
     assert runtime.path.name == "onnxruntime"
     _quiet(runtime.run.session)
 
