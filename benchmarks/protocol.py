@@ -251,8 +251,7 @@ def full_size_head(project, sizes, n_train, n_val, n_all, device) -> float:
 
     config, hp, _ = best_configuration(project, n_classes=2)
     model = build_model(config)
-    scale = CNMC / n_all
-    rows, val_rows = round(n_train * scale), round(n_val * scale)
+    rows, val_rows = CNMC_TRAIN, CNMC_VAL  # C-NMC's own split, not this set's proportions
     rng = np.random.default_rng(0)
     views = tuple(rng.random((rows, model.num_features), dtype=np.float32)
                   for _ in range(sizes["views"]))
