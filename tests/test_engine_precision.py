@@ -109,10 +109,10 @@ def test_a_faithful_int8_is_used_recorded_and_keyed_apart(tmp_path):
                              device=CPU, cache_dir=tmp_path, features="openvino")
     meta = json.loads((tmp_path / "features" / fp32.key / "meta.json").read_text())
     assert meta["engine"] == "openvino" and meta["precision"] == "fp32"
-    from allgui.core.train.augment import PAPER_AUGMENTATION
+    from allgui.core.train.augment import DEFAULT_AUGMENTATION
     from allgui.core.train.features import _key  # the key covers the engine and precision
 
-    args = (model, "w", data.train_images, data.val_images, 0, "", PAPER_AUGMENTATION, CPU, True)
+    args = (model, "w", data.train_images, data.val_images, 0, "", DEFAULT_AUGMENTATION, CPU, True)
     assert _key(*args, "openvino-int8") != _key(*args, "openvino") != _key(*args, "onnxruntime")
 
 
