@@ -6,13 +6,18 @@
 
 Phases (data generation is not counted): the image cache built from nothing,
 the 20-trial x 10-epoch cached search (K = 10 views; its features timed
-apart), 3 x 40-epoch validation runs (each with its own views, and the test
-set), and the ONNX export of the chosen run. Before them it measures the
-backbone's feature rate side by side on the same images: eager torch
-(channels_last, batch 16), a bare onnxruntime session, and allgui's own
-feature pass (augmentation included, the path ``allgui optimize`` takes).
-Target on a CPU: allgui's pass at least 1.5x eager torch. Weights are random
-(``none``): the timing is the same as with ImageNet weights.
+apart), 3 x 40-epoch validation runs (sharing the search's views, the
+default, with the linear probe on cached plain features; ``--fresh-views``
+gives each run its own), and the ONNX export of the chosen run. Before them it
+measures the backbone's feature rate side by side on the same images, in
+turns: eager torch (channels_last, batch 16), a bare onnxruntime session, and
+allgui's own feature pass (augmentation included, the path ``allgui
+optimize`` takes, on the engine it chooses). Weights are random (``none``):
+the timing is the same as with ImageNet weights.
+
+The extrapolation counts C-NMC as it is used: 10,661 training images split
+80/20 into 8,529 for training and 2,132 for validation, and the 1,867-image
+preliminary test set; it prints the backbone passes the protocol makes.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CNMC = 10_661  # C-NMC 2019's training images
+CNMC_TRAIN, CNMC_VAL = 8_529, 2_132  # their 80/20 split into training and validation
+CNMC_TEST = 1_867  # the preliminary test set, labelled
 FULL = dict(images=CNMC, size=224, backbone="efficientnet_b2", trials=20, epochs=10, views=10,
             runs=3, run_epochs=40)
 REDUCED = dict(FULL, images=120, trials=2)
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reduced", action="store_true", help="a size for a CPU, extrapolated")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", help="keep the project in this folder")
+    parser.add_argument("--fresh-views", action="store_true",
+                        help="validation runs draw their own views (the old default)")
     for key, value in FULL.items():  # any size changed by hand is a reduction too
         parser.add_argument(f"--{key.replace('_', '-')}", type=type(value))
     args = parser.parse_args(argv)
@@ -145,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             + "; full-size times below are extrapolated from the measured rates")
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="allgui-protocol-"))
     try:
-        return run(base, sizes, device, args.reduced)
+        return run(base, sizes, device, args.reduced, args.fresh_views)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def run(base: Path, sizes: dict, device, reduced: bool) -> int:
+def run(base: Path, sizes: dict, device, reduced: bool, fresh_views: bool = False) -> int:
     from allgui.core.dataset.prepared import prepare_project_data
     from allgui.core.export.from_run import export_run
     from allgui.core.model.classifier import ModelConfig, build_model
@@ -199,7 +208,9 @@ def run(base: Path, sizes: dict, device, reduced: bool) -> int:
 
     t = time.perf_counter()
     batch = run_batch(project, ValidationSettings(runs=sizes["runs"], epochs=sizes["run_epochs"],
-                                                  device=str(device)), clock, prepared=prepared)
+                                                  device=str(device),
+                                                  independent_views=fresh_views),
+                      clock, prepared=prepared)
     times["validation"] = time.perf_counter() - t
     epochs_run = sum(r.epochs_run for r in batch.runs if r.finished)
     print(f"  validation: {times['validation']:.1f} s ({len(batch.runs)} runs, "
@@ -222,7 +233,7 @@ def run(base: Path, sizes: dict, device, reduced: bool) -> int:
               f"{pass_rate / eager:.2f}x (target >= 1.5x)")
     if reduced:
         head_s = full_size_head(project, sizes, n_train, n_val, n_all, device)
-        extrapolate(times, sizes, n_all, n_train, n_val, n_test, head_s, result.features_s)
+        extrapolate(times, sizes, n_train, n_val, head_s, result.features_s, fresh_views)
     return 0
 
 
@@ -240,8 +251,7 @@ def full_size_head(project, sizes, n_train, n_val, n_all, device) -> float:
 
     config, hp, _ = best_configuration(project, n_classes=2)
     model = build_model(config)
-    scale = CNMC / n_all
-    rows, val_rows = round(n_train * scale), round(n_val * scale)
+    rows, val_rows = CNMC_TRAIN, CNMC_VAL  # C-NMC's own split, not this set's proportions
     rng = np.random.default_rng(0)
     views = tuple(rng.random((rows, model.num_features), dtype=np.float32)
                   for _ in range(sizes["views"]))
@@ -261,30 +271,41 @@ def full_size_head(project, sizes, n_train, n_val, n_all, device) -> float:
     return seconds
 
 
-def extrapolate(times, sizes, n_all, n_train, n_val, n_test, head_s, search_features_s):
-    """The full protocol's time from this run's rates: feature images by the
+def extrapolate(times, sizes, n_train, n_val, head_s, search_features_s, fresh_views):
+    """The full protocol's time from this run's rates: backbone passes by the
     search's measured feature rate, heads by a full-size head fit (validation
     runs counted at all 40 epochs, an upper bound), the cache by its images/s,
-    the export as measured."""
-    scale = CNMC / n_all
+    the export as measured. C-NMC's own sizes, not this set's proportions."""
+    from allgui.core.train.views import views_read
+
     feats_search = sizes["views"] * n_train + n_val
     rate = feats_search / max(search_features_s, 1e-9)
-    full_train, full_val, full_test = n_train * scale, n_val * scale, n_test * scale
-    full_feats = FULL["views"] * full_train + full_val
+    views = views_read(FULL["views"], FULL["epochs"])
+    passes = {"search": views * CNMC_TRAIN + CNMC_VAL}
+    if fresh_views:  # each run its own views (its validation part is the search's)
+        passes["validation runs"] = FULL["runs"] * views_read(FULL["views"], FULL["run_epochs"]) \
+            * CNMC_TRAIN
+    passes["probe (plain training part, once per split)"] = CNMC_TRAIN
+    passes["test set"] = CNMC_TEST
+    scale = (CNMC + CNMC_TEST) / max(1, n_train + n_val)  # the cache: every image once
     est = {
         "cache build": times["cache build"] * scale,
-        "search: features": full_feats / rate,
+        "search: features": passes["search"] / rate,
         "search: trials": head_s * FULL["trials"],
-        "validation: features": (FULL["runs"] * full_feats + full_test) / rate,
+        "validation: features": (sum(passes.values()) - passes["search"]) / rate,
         "validation: heads": head_s * FULL["run_epochs"] / FULL["epochs"] * FULL["runs"],
         "export": times["export"],
     }
     print()
-    print(f"EXTRAPOLATED to C-NMC size ({CNMC} images; train {full_train:.0f}, "
-          f"feature rate {rate:.1f} images/s as measured in the search):")
+    print(f"EXTRAPOLATED to C-NMC size (training {CNMC_TRAIN:,}, validation {CNMC_VAL:,}, "
+          f"test {CNMC_TEST:,}; feature rate {rate:.1f} images/s as measured in the search):")
     for name, s in est.items():
         print(f"{name:>22}: {s:9.0f} s")
     print(f"{'total':>22}: {sum(est.values()):9.0f} s ({sum(est.values()) / 60:.1f} min)")
+    features = est["search: features"] + est["validation: features"]
+    print(f"feature work: {features:.0f} s ({features / 3600:.2f} h); backbone passes: "
+          + ", ".join(f"{k} {v:,}" for k, v in passes.items())
+          + f"; total {sum(passes.values()):,}")
 
 
 if __name__ == "__main__":

@@ -46,12 +46,12 @@ def test_batch_pairs_tuned_untuned_and_probe(tmp_path, make_tiny_project):
         assert words in text
 
 
-def test_probe_chooses_c_on_validation():
+def test_probe_chooses_c_by_cross_validation():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 20))
     y = (x[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(int)
     probe = fit_probe(x[:120], y[:120], x[120:], y[120:])
-    assert probe.val_balanced_accuracy > 0.8
+    assert probe.cv_balanced_accuracy > 0.8
     assert probe.predict_proba(x[:3]).shape == (3, 2)
 
 

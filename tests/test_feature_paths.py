@@ -1,4 +1,4 @@
-"""Cached features through onnxruntime or torch: the same numbers, the path
+"""Cached features through onnxruntime, OpenVINO or torch: the same numbers, the path
 recorded, a mismatching export refused; the faster augmentation gives the
 reference's numbers; searches and validations end the same either way."""
 
@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from allgui.core.events import EventLog, Notice
+from allgui.core.machine import physical_cores
 from allgui.core.model.classifier import ModelConfig, build_model
 from allgui.core.project import ModelSettings, Project, ProjectSettings
+from allgui.core.train import openvino_engine as ov_engine
 from allgui.core.train import runtime as R
 from allgui.core.train.augment import (
     affine_grid,
@@ -42,15 +44,22 @@ def _close(a, b, rel=1e-4):
     return float(np.abs(a - b).max()) <= rel * scale
 
 
+CPU_ENGINES = ("onnxruntime (CPU, ", "OpenVINO (CPU, ")  # 'auto': OpenVINO where installed
+ENGINES = [pytest.param("onnxruntime", "onnxruntime (CPU, ", id="onnxruntime"),
+           pytest.param("openvino", "OpenVINO (CPU, ", id="openvino", marks=pytest.mark.skipif(
+               not ov_engine.installed(), reason="OpenVINO is not installed (the extra)"))]
+
+
+@pytest.mark.parametrize("engine,prefix", ENGINES)
 @pytest.mark.parametrize("config", [CONFIG, SMALL], ids=["test_efficientnet", "mobilenetv3"])
-def test_onnxruntime_features_match_torch_and_name_their_path(tmp_path, config):
+def test_engine_features_match_torch_and_name_their_path(tmp_path, config, engine, prefix):
     R.forget_sessions()
     data = make_data(24, 8, size=64 if config is SMALL else 32)
     model = build_model(config)
     kw = dict(views=2, seed=3, device=CPU, cache_dir=tmp_path)
-    fast = build_feature_set(model, data.train_images, data.val_images, **kw)
+    fast = build_feature_set(model, data.train_images, data.val_images, features=engine, **kw)
     slow = build_feature_set(model, data.train_images, data.val_images, features="torch", **kw)
-    assert fast.path.startswith("onnxruntime (CPU, ") and not fast.notice
+    assert fast.path.startswith(prefix) and fast.path.endswith("fp32)") and not fast.notice
     assert slow.path.startswith("torch (CPU, ")
     assert fast.key != slow.key  # each path its own cache entry
     for a, b in zip(fast.train_views, slow.train_views, strict=True):
@@ -62,10 +71,11 @@ def test_onnxruntime_features_match_torch_and_name_their_path(tmp_path, config):
     assert len(files) == 1  # exported once, kept in the cache
     stamp = files[0].stat().st_mtime_ns
     R.forget_sessions()
-    again = build_feature_set(model, data.train_images, data.val_images, **kw)
+    again = build_feature_set(model, data.train_images, data.val_images, features=engine, **kw)
     assert files[0].stat().st_mtime_ns == stamp  # read back, not exported again
     assert again.key == fast.key and again.path == fast.path
-    test, path = plain_features(model, data.val_images, CPU, cache_dir=tmp_path)
+    test, path = plain_features(model, data.val_images, CPU, cache_dir=tmp_path,
+                                features=engine)
     assert path == fast.path and _close(test, slow.val)
 
 
@@ -131,7 +141,7 @@ def test_searches_end_the_same_and_record_the_path(tmp_path):
         values[path] = [t.value for t in study.trials]
         paths[path] = {t.user_attrs["settings"]["features"] for t in study.trials}
     assert values["auto"] == pytest.approx(values["torch"], abs=1e-6)
-    assert len(paths["auto"]) == 1 and next(iter(paths["auto"])).startswith("onnxruntime")
+    assert len(paths["auto"]) == 1 and next(iter(paths["auto"])).startswith(CPU_ENGINES)
     assert len(paths["torch"]) == 1 and next(iter(paths["torch"])).startswith("torch")
 
 
@@ -149,7 +159,7 @@ def test_validations_end_the_same_and_record_the_path(tmp_path, make_tiny_projec
         batches[path] = run_batch(project, ValidationSettings(runs=2, epochs=2, params=tiny,
                                                               features=path), prepared=prepared)
     fast, slow = batches["auto"], batches["torch"]
-    assert fast.environment["features"].startswith("onnxruntime (CPU, ")
+    assert fast.environment["features"].startswith(CPU_ENGINES)
     assert slow.environment["features"].startswith("torch (CPU, ")
     for a, b in zip(fast.runs, slow.runs, strict=True):
         assert a.finished and b.finished
@@ -193,4 +203,4 @@ def test_one_thread_while_a_head_trains_then_the_count_before():
 def test_physical_cores_is_a_usable_count():
     import os
 
-    assert 1 <= R.physical_cores() <= (os.cpu_count() or 1)
+    assert 1 <= physical_cores() <= (os.cpu_count() or 1)

@@ -28,6 +28,14 @@ def register(subparsers) -> None:
                         help="cached: backbone features computed once for all trials (fast; "
                              "frozen backbone); online: the backbone runs every epoch")
     parser.add_argument("--views", type=int, help="augmented views per image, cached mode (10)")
+    parser.add_argument("--engine", choices=("auto", "onnxruntime", "openvino", "torch"),
+                        help="what computes cached features on a CPU: 'auto' (OpenVINO where "
+                        "installed, else onnxruntime; saved in the project)")
+    parser.add_argument("--feature-precision", choices=("fp32", "bf16", "int8"),
+                        help="of the CPU features: fp32 (default), bf16 (CPUs with native bf16) "
+                        "or int8 (OpenVINO, calibrated on the project's images); a reduced "
+                        "precision is used only when its features match fp32's on the project's "
+                        "images, else fp32 with a sentence saying why")
     parser.add_argument("--backbone", help="timm backbone name (saved in the project)")
     parser.add_argument("--weights",
                         help="'imagenet', 'none', or a local weights file (saved in the project)")
@@ -90,6 +98,7 @@ def run(args) -> int:
         "startup_trials": args.startup_trials, "study_name": args.study, "device": args.device,
         "multivariate": args.multivariate, "augment_probability": args.augment_probability,
         "precision": args.precision,
+        "features": args.engine, "feature_precision": args.feature_precision,
     }
     settings = dataclasses.replace(
         SearchSettings.from_project(project), **{k: v for k, v in changes.items() if v is not None}

@@ -46,12 +46,23 @@ def register(subparsers) -> None:
                         "recommended protocol, 'none' in the paper protocol)")
     parser.add_argument("--no-probe", dest="probe", action="store_false", default=None,
                         help="leave out the linear probe (logistic regression on the same "
-                        "frozen features, C chosen on validation)")
+                        "cached features, C chosen by cross-validation on training + "
+                        "validation)")
     parser.add_argument("--probe", dest="probe", action="store_true",
                         help="run the linear probe (the recommended protocol's default)")
-    parser.add_argument("--share-views", action="store_true",
-                        help="runs reuse the search's augmented views: no new backbone pass per "
-                        "run (much faster on a CPU; the report says which was used)")
+    sharing = parser.add_mutually_exclusive_group()
+    sharing.add_argument("--share-views", action="store_true",
+                         help="runs reuse the search's augmentation draws: no new backbone pass "
+                         "per run (the default; the report says which was used)")
+    sharing.add_argument("--independent-views", action="store_true",
+                         help="each run draws its own augmentation from its seed (a new backbone "
+                         "pass per run; the cost is printed when the batch starts)")
+    parser.add_argument("--engine", choices=("auto", "onnxruntime", "openvino", "torch"),
+                        default="auto", help="what computes cached features on a CPU (default "
+                        "auto: OpenVINO where installed, else onnxruntime)")
+    parser.add_argument("--feature-precision", choices=("fp32", "bf16", "int8"), default="",
+                        help="of the CPU features (default: the search's); checked against fp32 "
+                        "on the project's images before use")
     parser.add_argument("--referral-target", type=float, default=0.99,
                         help="accuracy wanted on the cells not flagged uncertain; the margin is "
                         "chosen on validation for it (default 0.99)")
@@ -176,6 +187,8 @@ def run(args) -> int:
              if v is not None}
     if args.views is not None:
         given.update(views_setting(parse_views(args.views)))
+    if args.independent_views or args.share_views:  # else the protocol's (shared by default)
+        given["independent_views"] = bool(args.independent_views)
     if args.baseline is not None:
         baseline, source = _baseline(project, args.baseline)
         given.update(baseline=baseline, baseline_source=source or "entered by the user")
@@ -183,8 +196,9 @@ def run(args) -> int:
     settings = ValidationDefaults.from_project(project).settings(
         first_seed=args.seed, trial=args.trial,
         params=parse_params(args.params) if args.params else None, mode=args.mode,
-        device=args.device, independent_views=not args.share_views,
-        referral_target=args.referral_target, **given)
+        device=args.device,
+        referral_target=args.referral_target, features=args.engine,
+        feature_precision=args.feature_precision, **given)
     cancel = threading.Event()
     printer = _RunPrinter(quiet=args.quiet)
     # Ctrl+C once: stop at the next batch, keep the finished runs; the same command continues.

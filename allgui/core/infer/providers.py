@@ -28,6 +28,7 @@ from allgui.core.infer.model_file import (
     info_from_metadata,
     metadata_of,
 )
+from allgui.core.machine import ort_quiet_options, physical_cores
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -53,10 +54,10 @@ def available_providers() -> tuple[str, ...]:
 
 
 def _options(threads: int | None, quiet: bool) -> ort.SessionOptions:
-    opts = ort.SessionOptions()
+    # Threads as the physical cores unless told, and no spinning pool: the window's
+    # own thread, a second model or torch may want the cores between runs.
+    opts = ort_quiet_options(ort.SessionOptions(), int(threads or physical_cores()))
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = int(threads)
     if quiet:
         opts.log_severity_level = 3  # a failed CUDA attempt is reported by us, in words
     return opts

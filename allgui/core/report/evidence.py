@@ -49,9 +49,8 @@ def baselines_section(analysis: BatchAnalysis) -> list[Block]:
     out: list[Block] = [table(
         f"Tuned model against the baselines, means over seeds ({b.test_set})",
         ["Figure"] + [names[x] for x in labels], rows,
-        note=f"The probe: {b.probe.source} (C = {b.probe.params.get('C')}). It trains on the "
-        "same training part and is scored on the same test images; it is deterministic, so "
-        "the same probe pairs with every seed.")]
+        note=f"The probe: {b.probe.source} (C = {b.probe.params.get('C')}). It is scored on "
+        "the same test images; it is deterministic, so the same probe pairs with every seed.")]
     header, crow = comparison_rows(analysis, PROBE)
     if crow:
         out.append(table(f"Tuned against the linear probe, paired by seed ({b.test_set})",

@@ -59,6 +59,7 @@ from allgui.core.train.loop import (
     recipe,
 )
 from allgui.core.train.sources import TrainingData, announce_features, source_for
+from allgui.core.train.views import unused_views_note, views_read
 
 JOB = "search"
 DONE, WAIT = "done", "wait"  # what a policy's claim() returns when it hands out no trial
@@ -163,6 +164,7 @@ def search_train_settings(settings: SearchSettings) -> TrainSettings:
     return TrainSettings(objective=settings.objective, views=settings.views,
                          extract_batch_size=settings.extract_batch_size,
                          features=settings.features, precision=settings.precision,
+                         feature_precision=settings.feature_precision,
                          augmentation=AugmentSettings.from_search(settings),
                          val_loss=settings.val_loss, trial_value=settings.trial_value)
 
@@ -223,19 +225,25 @@ class _Backbones:
             started = time.perf_counter()
             model.to(self.device)
 
+            views = views_read(self.settings.views, self.settings.epochs)
+            note = unused_views_note(self.settings.views, self.settings.epochs)
+            if note:
+                self.sink(Notice(job=JOB, level="info", text=note))
+
             def progress(done: int, total: int) -> None:
                 self.sink(Progress(job=JOB, phase="features", done=done, total=total,
                                    message=f"Backbone features ({name}, "
-                                           f"{self.settings.views} views), once for all trials"))
+                                           f"{views} views), once for all trials"))
 
             self.features[name] = build_feature_set(
                 model, self.data.train_images, self.data.val_images,
-                views=self.settings.views, seed=self.settings.seed, device=self.device,
+                views=views, seed=self.settings.seed, device=self.device,
                 cache_dir=self.project.cache_dir, data_key=self.data.key,
                 batch_size=self.settings.extract_batch_size, cancel=self.cancel,
                 progress=progress, features=self.settings.features,
                 amp=self.settings.precision,
                 augmentation=AugmentSettings.from_search(self.settings),
+                precision=self.settings.feature_precision, train_labels=self.data.train_labels,
             )
             announce_features(self.sink, JOB, self.features[name])
             self.features_s += time.perf_counter() - started

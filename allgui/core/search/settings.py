@@ -21,7 +21,10 @@ PRUNERS = ("none", "median", "hyperband")
 PRECISIONS = ("bf16", "fp16", "fp32")
 VAL_LOSSES = ("unweighted", "weighted")
 TRIAL_VALUES = ("kept_epoch", "last_epoch", "best_epoch_objective")
-FEATURE_PATHS = ("auto", "torch")  # as allgui.core.train.runtime.CHOICES (torch-free here)
+# As allgui.core.train.runtime.CHOICES and PRECISIONS (torch-free here): the CPU feature
+# engines and their precisions.
+FEATURE_PATHS = ("auto", "torch", "onnxruntime", "openvino")
+FEATURE_PRECISIONS = ("fp32", "bf16", "int8")
 
 
 class SearchError(AllguiError):
@@ -44,7 +47,11 @@ class SearchSettings:
     multivariate: bool = True
     device: str = "auto"
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
-    features: str = "auto"  # what computes cached features: 'auto' (onnxruntime on a CPU), 'torch'
+    # What computes cached features: 'auto' (OpenVINO where installed, else onnxruntime,
+    # on a CPU), 'onnxruntime', 'openvino' or 'torch'; and at what precision on a CPU:
+    # 'fp32', 'bf16' (a CPU with native bf16) or 'int8' (NNCF), checked against fp32 first.
+    features: str = "auto"
+    feature_precision: str = "fp32"
     # How every image of a training view is augmented (allgui.core.train.augment):
     # the share transformed (else only flipped), and the ranges of each transform.
     augment_probability: float = 0.5
@@ -75,6 +82,8 @@ class SearchSettings:
             problems.append("the feature batch size cannot be negative")
         if self.features not in FEATURE_PATHS:
             problems.append(f"features must be one of {', '.join(FEATURE_PATHS)}")
+        if self.feature_precision not in FEATURE_PRECISIONS:
+            problems.append(f"feature_precision must be one of {', '.join(FEATURE_PRECISIONS)}")
         if self.trials < 1 or self.epochs < 1 or self.views < 1:
             problems.append("trials, epochs and views must each be at least 1")
         if self.mode not in MODES:

@@ -34,7 +34,8 @@ class TrainSettings:
     views: int = 10  # K, cached mode
     extract_batch_size: int = 0  # images per frozen-backbone pass; 0 = by device
     precision: str = "bf16"  # autocast on CUDA: 'bf16', 'fp16' or 'fp32'; a CPU is fp32
-    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
+    features: str = "auto"  # cached features: 'auto', 'onnxruntime', 'openvino' or 'torch'
+    feature_precision: str = "fp32"  # a CPU engine's: 'fp32', 'bf16' or 'int8' (checked first)
     augmentation: AugmentSettings = field(default_factory=AugmentSettings)
     val_loss: str = "unweighted"  # or 'weighted': the training loss's class weights
     trial_value: str = "kept_epoch"  # see TRIAL_VALUES

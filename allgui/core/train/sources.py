@@ -33,6 +33,7 @@ from allgui.core.train.augment import model_input, random_affine_matrices, view_
 from allgui.core.train.device import autocast, backbone_batch
 from allgui.core.train.features import FeatureSet, build_feature_set
 from allgui.core.train.objective import MODES, check_mode
+from allgui.core.train.views import unused_views_note, views_read
 
 if TYPE_CHECKING:
     from allgui.core.train.loop import FitConfig
@@ -153,12 +154,17 @@ class CachedViews:
                               message="Computing backbone features once for all epochs"))
 
             settings = fit.settings
+            note = unused_views_note(settings.views, fit.epochs)
+            if note:
+                sink(Notice(fit.job, level="info", text=note))
             features = build_feature_set(
-                model, self.data.train_images, self.data.val_images, views=settings.views,
+                model, self.data.train_images, self.data.val_images,
+                views=views_read(settings.views, fit.epochs),
                 seed=fit.resolved_views_seed, device=device, cache_dir=self.cache_dir,
                 data_key=self.data.key, batch_size=settings.extract_batch_size,
                 amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
                 augmentation=settings.augmentation,
+                precision=settings.feature_precision, train_labels=self.data.train_labels,
             )
             announce_features(sink, fit.job, features)
         return _CachedFeed(model, device, features)

@@ -72,11 +72,13 @@ class ValidationDefaults:
 
 def views_setting(views: int | str) -> dict[str, Any]:
     """``views`` ('fresh', 'search' or a number) as ValidationSettings' fields."""
+    # 'fresh' (the paper's protocol) draws anew every epoch and every run; otherwise the
+    # runs share the search's draws (allgui.core.train.views.SHARE_VIEWS): no new pass.
     if views == "fresh":
-        return {"views": 0, "fresh_views": True}
+        return {"views": 0, "fresh_views": True, "independent_views": True}
     if views == "search":
-        return {"views": 0, "fresh_views": False}
-    return {"views": int(views), "fresh_views": False}
+        return {"views": 0, "fresh_views": False, "independent_views": False}
+    return {"views": int(views), "fresh_views": False, "independent_views": False}
 
 
 def parse_views(text: str) -> int | str:

@@ -42,16 +42,21 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
         source_for(plan.mode, plan.data, cache_dir=plan.cache_dir),
         device=plan.device, base_model=base, sink=sink, cancel=cancel,
     )
-    if plan.mode == "cached" and result.model.frozen:
-        # The test set through the training features' path, computed once per backbone.
+    cached = plan.mode == "cached" and result.model.frozen
+
+    def outputs(images: np.ndarray) -> np.ndarray:
+        """The head's outputs; in cached mode on the plain features the store keeps
+        (the training features' path), so no run passes these images again."""
+        if not cached:
+            return predict_proba(result.model, images, device=plan.device, cancel=cancel)
         settings = plan.train_settings
-        features, _ = plain_features(result.model, test.images, plan.device,
+        features, _ = plain_features(result.model, images, plan.device,
                                      cache_dir=plan.cache_dir, features=settings.features,
                                      amp=settings.amp, batch_size=settings.extract_batch_size,
-                                     cancel=cancel)
-        proba = head_proba(result.model, features)
-    else:
-        proba = predict_proba(result.model, test.images, device=plan.device, cancel=cancel)
+                                     cancel=cancel, precision=settings.feature_precision)
+        return head_proba(result.model, features)
+
+    proba = outputs(test.images)
     if not np.all(np.isfinite(proba)):
         raise TrainingDiverged("The trained model gives invalid outputs (not numbers) "
                                "on the test images: training diverged.")
@@ -59,8 +64,7 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
                               patients=test.patients)
     # Temperature scaling on the validation part; predictions.csv keeps the raw
     # outputs, the model file carries T and the classifier applies it.
-    val_proba = predict_proba(result.model, plan.data.val_images, device=plan.device,
-                              cancel=cancel)
+    val_proba = outputs(plan.data.val_images)
     calibration = calibrate(plan.data.val_labels, val_proba, test.labels, proba)
     referral = choose_referral(plan.data.val_labels, scaled(val_proba, calibration.temperature),
                                test.labels, scaled(proba, calibration.temperature),

@@ -1,11 +1,18 @@
 """The linear probe: the baseline a reviewer tries first.
 
 Multinomial logistic regression (scikit-learn, lbfgs) on the frozen
-backbone's plain (not augmented) pooled features, standardised on the
-training part, classes weighted as the tuned head weights them; its
-inverse regularisation C is chosen on the validation part (balanced
-accuracy, ties to the lower validation log loss). It trains on the same
-training part as the tuned runs and is scored on the same test images.
+backbone's plain (not augmented) pooled features, standardised, classes
+weighted as the tuned head weights them. Its inverse regularisation C is
+chosen by stratified k-fold cross-validation on the training and validation
+parts together (the lowest out-of-fold log loss), then the
+probe is refitted on both: a small validation part alone, where most values
+of C tie, chooses badly. It is scored on the same test images as the runs;
+its calibration is fitted on the validation images' out-of-fold outputs
+(never on outputs of a model that trained on them).
+
+The features are the cached ones the runs read (the same path: onnxruntime
+or OpenVINO on a CPU), with progress; the fit is kept in the project's cache
+too, so a new batch on an unchanged split refits nothing.
 
 Deterministic: the seed changes nothing, so one probe is fitted and its
 record repeated for each seed of the batch, which pairs it with every run.
@@ -13,13 +20,17 @@ record repeated for each seed of the batch, which pairs it with every run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from allgui.core.events import Progress
 from allgui.core.validation.batch import (
     PROBE,
     Configuration,
@@ -27,19 +38,24 @@ from allgui.core.validation.batch import (
     RunRecord,
     write_predictions,
 )
+from allgui.core.validation.plan import JOB
 
 C_GRID = tuple(float(10.0 ** k) for k in range(-4, 3))
+FOLDS = 5
 PROBE_SOURCE = ("linear probe: logistic regression on the frozen backbone's plain features, "
-                "C chosen on validation")
+                "C chosen by cross-validation on training + validation, refitted on both")
+LAYOUT = 1  # of the kept fit
 
 
 @dataclass(frozen=True, eq=False)
 class ProbeFit:
     C: float
-    val_balanced_accuracy: float
+    cv_balanced_accuracy: float  # of the chosen C, over the folds
+    folds: int  # 0: too few images of a class to cross-validate; C chosen on validation
     mean: np.ndarray
     scale: np.ndarray
     model: object  # sklearn LogisticRegression
+    val_proba: np.ndarray  # out-of-fold outputs on the validation rows (for calibration)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
@@ -51,60 +67,193 @@ def _balanced_accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(recalls)) if recalls else float("nan")
 
 
-def fit_probe(train: np.ndarray, y_train: np.ndarray, val: np.ndarray, y_val: np.ndarray,
-              grid: tuple[float, ...] = C_GRID) -> ProbeFit:
-    """The probe with C chosen on ``val``; see the module docstring."""
+def _log_loss(labels: np.ndarray, proba: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(labels)), labels], 1e-12, 1))))
+
+
+def _standardised(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = train.mean(axis=0)
+    scale = train.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    return mean, scale
+
+
+def _path(grid: tuple[float, ...], xt: np.ndarray, yt: np.ndarray, xs: list[np.ndarray],
+          step: Callable[[], None]) -> list[tuple[object, list[np.ndarray]]]:
+    """One model per C (ascending, each started from the last: lbfgs then
+    needs few steps), and its probabilities on each of ``xs``."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    train = np.asarray(train, dtype=np.float64)
-    mean = train.mean(axis=0)
-    scale = train.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    xt, xv = (train - mean) / scale, (np.asarray(val, dtype=np.float64) - mean) / scale
-    best: tuple[float, float, float, object] | None = None
-    for c in grid:
-        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    out: list[tuple[object, list[np.ndarray]]] = []
+    model = None
+    for c in sorted(grid):
+        if model is None:
+            model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced",
+                                       warm_start=True)
+        else:
+            model.set_params(C=c)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(xt, y_train)
-        proba = model.predict_proba(xv)
-        score = _balanced_accuracy(np.asarray(y_val), proba.argmax(1))
-        loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y_val)), y_val], 1e-12, 1))))
-        if best is None or (score, -loss) > (best[1], -best[2]):
-            best = (c, score, loss, model)
-    assert best is not None
-    return ProbeFit(best[0], best[1], mean, scale, best[3])
+            model.fit(xt, yt)
+        out.append((_frozen_copy(model), [model.predict_proba(x) for x in xs]))
+        step()
+    return out
+
+
+def _frozen_copy(model):
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def fit_probe(train: np.ndarray, y_train: np.ndarray, val: np.ndarray, y_val: np.ndarray,
+              grid: tuple[float, ...] = C_GRID, folds: int = FOLDS,
+              progress: Callable[[int, int], None] | None = None) -> ProbeFit:
+    """The probe; see the module docstring. ``progress(done, total)`` counts fits."""
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.concatenate([np.asarray(train, np.float64), np.asarray(val, np.float64)])
+    y = np.concatenate([np.asarray(y_train), np.asarray(y_val)]).astype(int)
+    n_train = len(train)
+    counts = np.bincount(y)
+    k = min(folds, int(counts[counts > 0].min())) if len(y) else 0
+    total = len(grid) * k + 1 if k >= 2 else len(grid)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    if progress is not None:
+        progress(0, total)
+    if k < 2:  # a class with one image: no folds possible; choose on validation as before
+        mean, scale = _standardised(x[:n_train])
+        xt, xv = (x[:n_train] - mean) / scale, (x[n_train:] - mean) / scale
+        fits = _path(grid, xt, y[:n_train], [xv], step)
+        scores = [(_balanced_accuracy(y[n_train:], p[0].argmax(1)), -_log_loss(y[n_train:], p[0]))
+                  for _, p in fits]
+        best = max(range(len(fits)), key=lambda i: (scores[i], -i))
+        return ProbeFit(sorted(grid)[best], scores[best][0], 0, mean, scale, fits[best][0],
+                        fits[best][1][0])
+    oof = np.zeros((len(grid), len(y), int(y.max()) + 1))
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
+    for fit_rows, held in splitter.split(x, y):
+        mean, scale = _standardised(x[fit_rows])
+        fits = _path(grid, (x[fit_rows] - mean) / scale, y[fit_rows],
+                     [(x[held] - mean) / scale], step)
+        for i, (model, (proba,)) in enumerate(fits):
+            cols = np.asarray(model.classes_, dtype=np.int64)  # type: ignore[attr-defined]
+            oof[i][np.ix_(held, cols)] = proba
+    # The out-of-fold log loss decides: a proper score, which seldom ties where
+    # balanced accuracy on a few hundred images ties for most C. Ties go to the
+    # smaller C (stronger regularisation): the grid is ascending.
+    losses = [_log_loss(y, p) for p in oof]
+    best = min(range(len(grid)), key=lambda i: (round(losses[i], 12), i))
+    c = sorted(grid)[best]
+    scores = [(_balanced_accuracy(y, p.argmax(1)), -losses[i]) for i, p in enumerate(oof)]
+    mean, scale = _standardised(x)
+    (model, _), = _path((c,), (x - mean) / scale, y, [], step)
+    return ProbeFit(c, scores[best][0], k, mean, scale, model, oof[best][n_train:])
 
 
 def run_probe(plan, base, batch_path: Path, sink, cancel) -> tuple[Configuration, list[RunRecord]]:
-    """The probe of a batch: features of the three parts from the shared frozen
-    backbone ``base``, one fit, its test figures, one record per seed."""
+    """The probe of a batch: cached plain features of the three parts from the
+    shared frozen backbone ``base``, one fit (kept), its test figures, one
+    record per seed."""
     from allgui.core.files.atomic import atomic_write_text
-    from allgui.core.train.features import extract
+    from allgui.core.train.features import array_fingerprint, plain_features
     from allgui.core.validation.calibration import calibrate
     from allgui.core.validation.metrics import compute_metrics
 
     started = time.perf_counter()
-    data, test = plan.data, plan.test
-    feats = [extract(base, images, plan.device, cancel=cancel)
-             for images in (data.train_images, data.val_images, test.images)]
-    probe = fit_probe(feats[0], data.train_labels, feats[1], data.val_labels)
-    proba = probe.predict_proba(feats[2])
+    data, test, settings = plan.data, plan.test, plan.train_settings
+    parts = (data.train_images, data.val_images, test.images)
+    total, done = sum(len(p) for p in parts), 0
+
+    def counted(n: int) -> None:
+        nonlocal done
+        done += n
+        sink(Progress(JOB, phase="probe features", done=done, total=total,
+                      message="Linear probe: plain features (cached after the first batch)"))
+
+    sink(Progress(JOB, phase="probe features", done=0, total=total,
+                  message="Linear probe: plain features (cached after the first batch)"))
+    feats = []
+    for images in parts:
+        arr, _ = plain_features(base, images, plan.device, cache_dir=plan.cache_dir,
+                                features=settings.features, amp=settings.amp,
+                                batch_size=settings.extract_batch_size, cancel=cancel,
+                                on_batch=counted, precision=settings.feature_precision)
+        feats.append(arr)
+
+    def fitted(d: int, t: int) -> None:
+        sink(Progress(JOB, phase="probe fits", done=d, total=t,
+                      message=f"Linear probe: choosing C by {FOLDS}-fold cross-validation"))
+
+    key = _fit_key(feats, data.train_labels, data.val_labels, array_fingerprint)
+    kept = _load_fit(plan.cache_dir, key)
+    if kept is None:
+        probe = fit_probe(feats[0], data.train_labels, feats[1], data.val_labels,
+                          progress=fitted)
+        kept = {"C": probe.C, "cv_balanced_accuracy": probe.cv_balanced_accuracy,
+                "folds": probe.folds, "test_proba": probe.predict_proba(feats[2]),
+                "val_proba": probe.val_proba}
+        _save_fit(plan.cache_dir, key, kept)
+    proba = np.asarray(kept["test_proba"], dtype=np.float64)
     metrics = compute_metrics(test.labels, proba, plan.classes, plan.positive,
                               patients=test.patients)
-    calibration = calibrate(data.val_labels, probe.predict_proba(feats[1]), test.labels, proba)
+    calibration = calibrate(data.val_labels, np.asarray(kept["val_proba"]), test.labels, proba)
     folder = batch_path / "probe"
     folder.mkdir(parents=True, exist_ok=True)
     write_predictions(folder / "predictions.csv", Predictions(
         test.paths, test.patients, test.labels, proba, plan.classes))
-    conf = Configuration({"C": probe.C, "val_balanced_accuracy": probe.val_balanced_accuracy},
-                         PROBE_SOURCE)
+    conf = Configuration({"C": float(kept["C"]),
+                          "cv_balanced_accuracy": float(kept["cv_balanced_accuracy"]),
+                          "folds": int(kept["folds"])}, PROBE_SOURCE)
     seconds = time.perf_counter() - started
     records = [RunRecord(PROBE, k, seed, "finished", str(folder), 0, 0, seconds, "", metrics,
                          {}, calibration.to_dict())
                for k, seed in enumerate(sorted({r.seed for r in plan.runs}), 1)]
     atomic_write_text(folder / "metrics.json", json.dumps(records[0].to_dict(), indent=1))
     return conf, records
+
+
+def _fit_key(feats, y_train, y_val, fingerprint) -> str:
+    h = hashlib.sha256(json.dumps({
+        "layout": LAYOUT, "grid": C_GRID, "folds": FOLDS,
+        "features": fingerprint(*feats),
+        "labels": fingerprint(np.asarray(y_train, np.int64), np.asarray(y_val, np.int64)),
+    }).encode())
+    return h.hexdigest()[:20]
+
+
+def _fit_path(cache_dir, key: str) -> Path | None:
+    return Path(cache_dir) / "probe" / f"{key}.npz" if cache_dir is not None else None
+
+
+def _load_fit(cache_dir, key: str) -> dict | None:
+    path = _fit_path(cache_dir, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return {name: z[name] for name in z.files}
+    except (OSError, ValueError, KeyError):
+        return None  # damaged: fit again
+
+
+def _save_fit(cache_dir, key: str, kept: dict) -> None:
+    from allgui.core.files.atomic import atomic_open
+
+    path = _fit_path(cache_dir, key)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as fh:
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in kept.items()}
+        np.savez(fh, **arrays)

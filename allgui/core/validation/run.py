@@ -28,6 +28,7 @@ from allgui.core.model.params import parse_params as parse_params  # its old hom
 from allgui.core.model.params import untuned_defaults, with_untuned
 from allgui.core.project import Project
 from allgui.core.search.record import StudyRecord, TrialRecord
+from allgui.core.train.views import DEFAULT_VIEWS, SHARE_VIEWS, fresh_views_cost, views_read
 from allgui.core.validation import resume as resume_batch
 from allgui.core.validation.batch import (
     Batch,
@@ -74,10 +75,12 @@ class ValidationSettings:
     views: int = 0  # K augmented views in cached mode; 0 = the project's setting, else 10
     fresh_views: bool = False  # one view per epoch (K = epochs): a fresh draw every epoch
     device: str | None = None  # None = the GPU when there is one
-    # Each run draws its own augmentation (its seed); False shares the search's
-    # draws (its seed) across runs, so cached mode reuses the search's features.
-    independent_views: bool = True
-    features: str = "auto"  # cached features: 'auto' (onnxruntime on a CPU) or 'torch'
+    # False (the default, allgui.core.train.views.SHARE_VIEWS): the runs share the
+    # search's augmentation draws (its seed), so cached mode reuses the search's
+    # features; True: each run draws its own (its seed), at a cost said when it starts.
+    independent_views: bool = not SHARE_VIEWS
+    features: str = "auto"  # cached features: 'auto', 'onnxruntime', 'openvino' or 'torch'
+    feature_precision: str = ""  # a CPU engine's: 'fp32', 'bf16', 'int8'; '' = the search's
 
     # A linear probe on the same frozen features beside the runs (frozen backbones only).
     probe: bool = True
@@ -247,7 +250,9 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     if tuned_cfg.finetune_stages:
         mode = "online"
     views = (settings.epochs if settings.fresh_views
-             else settings.views or int(search.get("views") or 10))
+             else settings.views or int(search.get("views") or DEFAULT_VIEWS))
+    feature_precision = settings.feature_precision or str(
+        search.get("feature_precision") or "fp32")
     device = resolve_device(settings.device)
     seeds = tuple(settings.first_seed + k for k in range(settings.runs))
     base_cfg, base_hp = (_model_and_hparams(project, baseline.params, len(classes))
@@ -266,7 +271,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
 
     train_settings = dataclasses.replace(
         search_train_settings(SearchSettings.from_project(project)),
-        early_stopping_patience=settings.patience, views=views, features=settings.features)
+        early_stopping_patience=settings.patience, views=views, features=settings.features,
+        feature_precision=feature_precision)
     data = training_data_from_prepared(prepared)
     tuned_model = shared.get(tuned_cfg.backbone)
     training = {
@@ -297,7 +303,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
         environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
-                                 project),
+                                 project, feature_precision),
         study=study_info,
         dataset=dataset_record(prepared),
     )
@@ -312,11 +318,15 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         shared_views_seed=None if settings.independent_views else int(search.get("seed", 0)),
         project_root=str(project.root), referral_target=settings.referral_target,
     )
+    if mode == "cached" and settings.independent_views and not tuned_cfg.finetune_stages:
+        sink(Notice(JOB, level="info", text=fresh_views_cost(
+            len(plan.runs), views_read(views, settings.epochs), len(prepared.train.images))))
     return plan, batch, shared
 
 
 def _environment(device: str, mode: str, cfg, shared: dict, prepared,
-                 settings: ValidationSettings, project: Project) -> dict[str, str]:
+                 settings: ValidationSettings, project: Project,
+                 precision: str) -> dict[str, str]:
     """The machine and software, and (cached mode) what computes the features:
     chosen here once, so every run reuses the checked onnxruntime session."""
     record = environment_record(device)
@@ -326,7 +336,8 @@ def _environment(device: str, mode: str, cfg, shared: dict, prepared,
 
         runtime = feature_runtime(shared[cfg.backbone], prepared.train.images,
                                   resolve_device(device), choice=settings.features,
-                                  cache_dir=project.cache_dir)
+                                  cache_dir=project.cache_dir, precision=precision,
+                                  labels=prepared.train.labels)
         record["features"] = runtime.path.description
     return record
 

@@ -30,6 +30,14 @@ def check_settings(settings: Any) -> None:
     if s.mode not in ("", "cached", "online"):
         raise SettingError(f"The mode must be 'cached' or 'online', not {s.mode!r}.")
     check_device(s.device, "device")
+    from allgui.core.search.settings import FEATURE_PATHS, FEATURE_PRECISIONS
+
+    if s.features not in FEATURE_PATHS:
+        raise SettingError(f"The feature engine must be one of {', '.join(FEATURE_PATHS)}, "
+                           f"not {s.features!r}.")
+    if s.feature_precision not in ("", *FEATURE_PRECISIONS):
+        raise SettingError(f"The feature precision must be one of "
+                           f"{', '.join(FEATURE_PRECISIONS)}, not {s.feature_precision!r}.")
     for what, values in (("configuration", s.params), ("baseline", s.baseline)):
         for name, value in (values or {}).items():
             if name in MODEL_ONLY:  # a trial's own model, checked when it is built
