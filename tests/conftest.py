@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Nothing downloads at test time: timm and Hugging Face stay offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# What allgui remembers per user (trusted study locations) stays out of the real home.
+os.environ["ALLGUI_HOME"] = tempfile.mkdtemp(prefix="allgui-home-")
 
 REPO = Path(__file__).resolve().parents[1]
 # Beside the checkout by default; ALLGUI_SHARED_FIXTURES names them elsewhere

@@ -77,7 +77,8 @@ def test_the_report_never_goes_over_an_input_or_into_the_images(tmp_path):
     (data / "ALL").mkdir(parents=True)
     model = tmp_path / "m.onnx"
     model.write_bytes(b"x")
-    assert default_report_folder(model, data) == tmp_path / "centre" / "evaluation-m"
+    # beside the model, never in the labelled data (issue 28, item 4)
+    assert default_report_folder(model, data) == tmp_path / "evaluation-m"
     manifest = tmp_path / "lists" / "predictions.csv"  # a manifest named as the report's CSV
     manifest.parent.mkdir()
     manifest.write_text("path,label\n")

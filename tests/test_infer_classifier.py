@@ -64,8 +64,9 @@ def test_uncertainty_threshold_can_be_overridden(model_path, cnmc_samples):
 
 def test_decision_threshold_from_the_model(tmp_path, cnmc_samples, tiny_models):
     files = sorted(cnmc_samples.rglob("*.bmp"))
-    always = Classifier(tiny_models.export(tmp_path / "low.onnx", decision_threshold=0.0)[1].path)
-    never = Classifier(tiny_models.export(tmp_path / "high.onnx", decision_threshold=1.01)[1].path)
+    always = Classifier(tiny_models.export(tmp_path / "low.onnx", decision_threshold=1e-9)[1].path)
+    never = Classifier(tiny_models.export(tmp_path / "high.onnx",
+                                          decision_threshold=1 - 1e-9)[1].path)
     assert {p.label for p in always.classify_many(files, heatmap=False)} == {"all"}
     assert {p.label for p in never.classify_many(files, heatmap=False)} == {"hem"}
     # the heatmap follows the class that was given, not the most probable one

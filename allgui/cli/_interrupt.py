@@ -1,6 +1,8 @@
 """The one Ctrl+C rule of every long command: the first Ctrl+C asks the job
 to stop cleanly (it checks ``cancel`` between batches and keeps its finished
-work); a second one quits at once."""
+work); a second one quits at once. ``kill`` (SIGTERM) and a closed terminal
+or SSH session (SIGHUP) are asked the same way: a batch system or a dropped
+connection stops the job as Ctrl+C does, its finished work kept."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
+
+# Every signal that asks a command to end: stopped at the next batch, alike.
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _to_stderr(text: str) -> None:
@@ -26,7 +32,7 @@ class StopOnInterrupt:
 
     def __init__(self, cancel: threading.Event, message: str,
                  say: Callable[[str], None] = _to_stderr,
-                 signals: Iterable[signal.Signals] = (signal.SIGINT,)) -> None:
+                 signals: Iterable[signal.Signals] = STOP_SIGNALS) -> None:
         self.cancel, self.message, self.say = cancel, message, say
         self.signals = tuple(signals)
         self._previous: dict[signal.Signals, object] = {}
@@ -35,7 +41,10 @@ class StopOnInterrupt:
         if self.cancel.is_set():
             raise KeyboardInterrupt
         self.cancel.set()
-        self.say(self.message)
+        try:
+            self.say(self.message)
+        except (OSError, ValueError):  # the terminal is gone (SIGHUP): stop all the same
+            pass
 
     def install(self) -> StopOnInterrupt:
         try:

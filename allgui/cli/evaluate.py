@@ -7,6 +7,7 @@ Needs only onnxruntime for the model (no torch). Prints each figure with its
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 
@@ -22,8 +23,10 @@ def register(subparsers) -> None:
     parser.add_argument("model", help="the model file (.onnx) made by 'allgui export'")
     parser.add_argument("data", metavar="LABELLED_FOLDER",
                         help="class folders, or a manifest CSV (path,label[,patient])")
-    parser.add_argument("--out", default=None, help="folder for the report (default: "
-                        "evaluation-<model name> beside the data)")
+    parser.add_argument("--out", default=None, help="folder for the report (default: a new "
+                        "folder evaluation-<model name> beside the model)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an earlier report in the --out folder")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--resamples", type=int, default=1000,
                         help="bootstrap resamples for the intervals (default 1000)")
@@ -32,6 +35,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
+    from allgui.core.files.fresh import fresh_folder
     from allgui.core.files.text import terminal_text
     from allgui.core.report.external import (
         NAMES,
@@ -42,11 +46,24 @@ def run(args) -> int:
     from allgui.core.validation.external import FIGURES, evaluate_model
     from allgui.core.validation.stats import format_interval, format_value
 
-    out = Path(args.out) if args.out else default_report_folder(args.model, args.data)
-    # checked before any work; a report this command wrote before is rewritten
-    check_report_folder(out, args.model, args.data, replace=True)
-    result = evaluate_model(args.model, args.data, device=args.device,
-                            resamples=max(args.resamples, 50), sink=ProgressPrinter())
+    # checked before any work: an earlier report (or anyone's files of the same names) is
+    # replaced only with --force; without --out, a new folder of its own beside the model
+    if args.out:
+        out = check_report_folder(Path(args.out), args.model, args.data, replace=args.force)
+        made = False
+    else:
+        default = default_report_folder(args.model, args.data)
+        out = fresh_folder(default.parent, default.name, "the evaluation")
+        made = True
+        check_report_folder(out, args.model, args.data)
+    try:
+        result = evaluate_model(args.model, args.data, device=args.device,
+                                resamples=max(args.resamples, 50), sink=ProgressPrinter())
+    except BaseException:
+        if made:  # nothing written: the new folder goes again
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     files = write_external_report(result, out)
     head = result.metrics.headline()
     print(f"{len(result.paths)} images, classes {', '.join(result.classes)}"
@@ -58,6 +75,7 @@ def run(args) -> int:
     if result.calibration is not None:
         print(f"  ECE {result.calibration.ece:.4f} (temperature {result.temperature:.3f})")
     print(f"  intervals: bootstrap over {result.interval_unit}s")
+    print(f"  decision: {terminal_text(result.rule.describe(result.classes))} (stored in the model)")
     for path in files.values():
         print(terminal_text(str(path)))
     return 0

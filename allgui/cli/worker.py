@@ -33,7 +33,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import signal
     import threading
     from pathlib import Path
 
@@ -47,9 +46,14 @@ def run(args) -> int:
     from allgui.core.search.storage import mask_url
 
     storage, study = args.storage, args.study
+    if storage:  # given on this machine: a project's file may name it from now on
+        from allgui.core.files.trusted import trust
+
+        trust(storage)
     if args.project and (Path(args.project) / "project.toml").is_file():
         project = Project.open(args.project)
-        storage = storage or project.settings.storage
+        # the project file's storage only when this machine's user gave it (storage_url checks)
+        storage = storage or (project.storage_url if project.settings.storage else "")
         study = study or SearchSettings.from_project(project).study_name
     if not storage or not study:
         raise ProjectError("Say which study to join: --storage URL --study NAME "
@@ -61,7 +65,7 @@ def run(args) -> int:
     # First Ctrl+C (or SIGTERM): stop cleanly, the running trial runs again elsewhere.
     with StopOnInterrupt(cancel, "Stopping at the next batch; the running trial will run "
                          "again on another worker (press Ctrl+C again to quit at once).",
-                         printer.say, (signal.SIGINT, signal.SIGTERM)):
+                         printer.say):
         result = join_study(storage, study, args.data, args.project, printer, cancel)
     me = worker_name()
     mine = [t for t in result.trials if t.worker == me]

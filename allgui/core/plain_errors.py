@@ -35,7 +35,35 @@ def short_details(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+# What database drivers say when the server went away (PostgreSQL stopped,
+# network down); Optuna wraps it as "invalid data in the commit".
+_CONNECTION_LOST = ("server closed the connection", "terminating connection",
+                    "connection refused", "could not connect", "connection to server",
+                    "connection already closed", "connection is closed",
+                    "lost connection", "server has gone away", "ssl syscall error")
+
+
+def database_connection_lost(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) says the database connection was lost."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).lower()
+        if type(current).__name__ in ("OperationalError", "InterfaceError") and any(
+                k in text for k in _CONNECTION_LOST):
+            return True
+        if any(k in text for k in _CONNECTION_LOST[:5]):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _words(error: BaseException) -> str:
+    if database_connection_lost(error):
+        return ("The connection to the study's database was lost (the database server "
+                "stopped or cannot be reached). Every finished trial is kept in the "
+                "database; run the same command again once the server is back.")
     text = str(error).lower()
     code = getattr(error, "errno", None)
     name = getattr(error, "filename", None)

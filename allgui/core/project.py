@@ -12,6 +12,7 @@ models and reports, so that it can be zipped, moved, reopened and resumed.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from allgui.core.checks import SettingError, check_fields
 from allgui.core.errors import DatasetError, ProjectError
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.files.tomlio import TomlWriteError, dumps, loads
+from allgui.core.files.trusted import trust, trusted
 
 CONFIG_NAME = "project.toml"
 
@@ -182,7 +184,8 @@ class Project:
         """The study's storage URL; a relative SQLite path is taken from the
         project folder (not from wherever a command happens to run). Opened
         through :func:`allgui.core.search.storage.open_storage`, which names
-        the installed database driver."""
+        the installed database driver. A ProjectError when project.toml names
+        a study outside the project that this machine's user never gave."""
         sqlite = self.sqlite_path
         if sqlite is not None:
             return f"sqlite:///{sqlite}"
@@ -190,15 +193,27 @@ class Project:
 
     @property
     def sqlite_path(self) -> Path | None:
-        """The SQLite file that holds the study, or None for a database server."""
+        """The SQLite file that holds the study, or None for a database server
+        (checked as :attr:`storage_url` says)."""
         url = self.settings.storage
         if not url:
             return self.study_path
         head, sep, rest = url.partition(":///")
-        if not sep or head.split("+", 1)[0].lower() != "sqlite":
-            return None
-        path = Path(rest.split("?", 1)[0])
-        return path if path.is_absolute() else self.root / path
+        path: Path | None = None
+        if sep and head.split("+", 1)[0].lower() == "sqlite":
+            path = Path(rest.split("?", 1)[0])
+            path = path if path.is_absolute() else self.root / path
+            if _within(self.root, path):
+                return path
+        if not trusted(url):
+            raise ProjectError(
+                f"{self.config_path} keeps the study outside the project "
+                f"({_shown_url(url)}), a place this computer's user never chose; allgui "
+                "does not open it, so a project folder from elsewhere cannot change files "
+                "or databases here. If you want that study, give it yourself: allgui optimize "
+                "PROJECT --storage URL (or the storage field in the window); 'project' keeps "
+                "the study in the project's own study.db.")
+        return path
 
     @property
     def cache_dir(self) -> Path:
@@ -228,6 +243,8 @@ class Project:
             raise ProjectError(f"Cannot create the project folder {root}.", str(exc)) from exc
         project = cls(root, settings)
         project.save()
+        if settings.storage:  # chosen by whoever makes the project here
+            trust(settings.storage)
         return project
 
     @classmethod
@@ -282,3 +299,16 @@ class Project:
         settings = dataclasses.replace(self.settings, **changes)
         self._write(settings)
         self.settings = settings
+        if changes.get("storage"):  # a storage given here, by this machine's user
+            trust(settings.storage)
+
+
+def _within(root: Path, path: Path) -> bool:
+    base, target = root.resolve(), path.resolve()
+    return target == base or base in target.parents
+
+
+def _shown_url(url: str) -> str:
+    from allgui.core.files.text import terminal_text
+
+    return terminal_text(re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", url))

@@ -34,6 +34,7 @@ from allgui.core.dataset.folders import (  # noqa: F401  (header_problem, SYNTHE
     walk_images,
 )
 from allgui.core.dataset.imaging import is_image_name
+from allgui.core.dataset.labels import ClassNames, class_key, label_problem
 from allgui.core.dataset.manifest import (
     disagreement_note,
     find_manifest,
@@ -139,8 +140,12 @@ def _scan_cnmc(
             for class_dir in children(folder, skipped):
                 if not class_dir.is_dir() or class_dir.name.startswith("."):
                     continue
-                label = class_dir.name.lower()
-                train_files += [(p, label, fold) for p in walk_images(class_dir, skipped)]
+                if (problem := label_problem(class_dir.name)) is not None:
+                    skipped.append(BadFile(str(class_dir), f"{problem}; its images were left out"))
+                    continue
+                label = class_key(class_dir.name)
+                train_files += [(p, label, fold)
+                                for p in walk_images(class_dir, skipped, root=picked)]
 
     test_files: list[Path] = []
     labels: dict[str, tuple[str, str]] = {}
@@ -152,12 +157,12 @@ def _scan_cnmc(
             notes += repeats
         else:
             notes.append("validation_data has no labels CSV: its images are treated as unlabelled.")
-        test_files = sorted(walk_images(validation, skipped))
+        test_files = sorted(walk_images(validation, skipped, root=picked))
 
     unlabelled_files: list[Path] = []
     testing = None if only_training else child_dir(root, "testing_data")
     if testing is not None:
-        unlabelled_files = sorted(walk_images(testing, skipped))
+        unlabelled_files = sorted(walk_images(testing, skipped, root=picked))
 
     total = len(train_files) + len(test_files) + len(unlabelled_files)
     if total == 0:
@@ -249,8 +254,15 @@ def _scan_class_folders(
         for c in children(folder)
         if c.is_dir() and not c.name.startswith(".") and c.name.lower() not in IGNORED_DIRS
     ]
-    skipped: list[BadFile] = []  # unreadable subfolders
-    files = [(p, c.name) for c in class_dirs for p in walk_images(c, skipped)]
+    skipped: list[BadFile] = []  # unreadable subfolders, refused class names, links
+    names = ClassNames()
+    files: list[tuple[Path, str]] = []
+    for c in class_dirs:
+        if (problem := label_problem(c.name)) is not None:
+            skipped.append(BadFile(str(c), f"{problem}; its images were left out"))
+            continue
+        label = names.add(c.name)
+        files += [(p, label) for p in walk_images(c, skipped, root=folder)]
     loose = [c for c in children(folder) if c.is_file() and is_image_name(c)]
     if not files:
         if loose:
@@ -266,14 +278,11 @@ def _scan_class_folders(
     notes: list[str] = []
     if loose:
         notes.append(f"{len(loose)} images directly in the folder have no class and were left out.")
-    lowered = {c.name.lower() for c in class_dirs}
-    if len(lowered) < len(class_dirs):
-        notes.append("Some class folders differ only in upper/lower case; they were merged.")
+    notes += names.merge_note("class folders")
     check = Checker(sink, cancel, len(files))
     records = []
-    for path, class_name in sorted(files):
+    for path, label in sorted(files):
         if check.ok(path):
-            label = class_name.lower()
             records.append(ImageRecord(str(path), label, patient_from_name(path.name), subset="train"))
     if not records:
         raise DatasetError(f"None of the images under {folder} can be read.")

@@ -46,26 +46,58 @@ def child_dir(folder: Path, name: str) -> Path | None:
     return None
 
 
-def walk_images(folder: Path, skipped: list[BadFile] | None = None) -> Iterable[Path]:
+def walk_images(folder: Path, skipped: list[BadFile] | None = None,
+                root: Path | None = None) -> Iterable[Path]:
     """Image-named files under ``folder``, sorted, skipping hidden and system
     files. A folder that cannot be read is added to ``skipped`` with the
-    reason and left out (a DatasetError when there is no ``skipped``)."""
-    stack = [folder]
+    reason and left out (a DatasetError when there is no ``skipped``).
+
+    Links are followed at most once and never out of ``root`` (the dataset
+    folder the user picked; ``folder`` by default): a link that leads outside
+    it, back up the tree (``all/loop -> ..``, which would list every class
+    again under this one), or from inside a linked folder is left out, and
+    added to ``skipped`` with the reason."""
+    base = os.path.realpath(root if root is not None else folder)
+    stack: list[tuple[Path, bool]] = [(folder, False)]  # (folder, reached through a link)
     seen: set[str] = set()
     while stack:
-        current = stack.pop()
+        current, linked = stack.pop()
         real = os.path.realpath(current)
         if real in seen:
-            continue  # a link back up the tree: each folder once
+            continue  # one folder reached twice: each folder once
         seen.add(real)
         for child in reversed(children(current, skipped)):
             if child.name.startswith(".") or child.name.lower() in IGNORED_DIRS:
                 continue
+            through = linked
+            if child.is_symlink():
+                why = _link_problem(child, real, base, linked)
+                if why is not None:
+                    if skipped is not None:
+                        skipped.append(BadFile(str(child), why))
+                    continue
+                through = True
             if child.is_dir():
-                stack.append(child)
+                stack.append((child, through))
             elif is_image_name(child):
                 yield child
     # (sorted order per folder; callers sort the full list)
+
+
+def _link_problem(link: Path, parent_real: str, base: str, linked: bool) -> str | None:
+    """Why the link ``link`` (in the folder whose real path is ``parent_real``)
+    is not followed; None when it is."""
+    target = os.path.realpath(link)
+    if linked:
+        return "a link inside a linked folder (links are followed once); left out"
+    if target != base and not target.startswith(base + os.sep):
+        return ("a link that leads outside the dataset folder; left out (copy the images "
+                "into the dataset instead)")
+    if os.path.isdir(target) and (parent_real == target
+                                  or parent_real.startswith(target.rstrip(os.sep) + os.sep)):
+        return ("a link back up the tree (a loop), which would list the same images again; "
+                "left out")
+    return None
 
 
 def header_problem(path: Path) -> str | None:

@@ -70,21 +70,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        lo = float(arr.min()) if arr.size else 0.0
-        hi = float(arr.max()) if arr.size else 0.0
-        # The range the pixels were stored in: 8-bit values in a wider type,
-        # 16-bit, 0..1 floats; beyond those (32-bit integers, other floats)
-        # the image's own range, so nothing is clipped to white.
-        scale = 65535.0 if hi > 255 else 255.0
-        if mode == "F" and hi <= 1.0:
-            scale = 1.0
-        if lo < 0 or hi > 65535:
-            lo, scale = min(lo, 0.0), max(hi - min(lo, 0.0), 1e-12)
-        else:
-            lo = 0.0
-        arr8 = np.clip((arr - lo) / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr8, "L").convert("RGB")
+        return _wide_to_rgb(img)
     if mode == "P" or mode == "PA":
         img = img.convert("RGBA")
         mode = "RGBA"
@@ -93,6 +79,49 @@ def to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+
+
+# Pixels converted at a time from a 16-bit or float image: memory stays bounded
+# by the image's pixels (as for an 8-bit one), not by a float copy of it all.
+_STRIP_PIXELS = 1 << 18
+
+
+def _strips(img: Image.Image):
+    """The image's values, a strip of rows at a time, as finite float32."""
+    w, h = img.size
+    rows = max(1, _STRIP_PIXELS // max(w, 1))
+    for top in range(0, h, rows):
+        strip = np.asarray(img.crop((0, top, w, min(top + rows, h)))).astype(np.float32)
+        yield top, np.nan_to_num(strip, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _wide_to_rgb(img: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float image scaled to 8-bit, strip by strip."""
+    lo, hi = np.inf, -np.inf
+    for _, strip in _strips(img):
+        if strip.size:
+            lo, hi = min(lo, float(strip.min())), max(hi, float(strip.max()))
+    if not np.isfinite(lo):
+        lo = hi = 0.0
+    # The range the pixels were stored in: 8-bit values in a wider type,
+    # 16-bit, 0..1 floats; beyond those (32-bit integers, other floats)
+    # the image's own range, so nothing is clipped to white.
+    scale = 65535.0 if hi > 255 else 255.0
+    if img.mode == "F" and hi <= 1.0:
+        scale = 1.0
+    if lo < 0 or hi > 65535:
+        lo, scale = min(lo, 0.0), max(hi - min(lo, 0.0), 1e-12)
+    else:
+        lo = 0.0
+    w, h = img.size
+    out = np.empty((h, w), dtype=np.uint8)
+    for top, strip in _strips(img):
+        strip -= lo
+        strip *= 255.0 / scale
+        strip += 0.5
+        np.clip(strip, 0, 255, out=strip)
+        out[top:top + len(strip)] = strip.astype(np.uint8)
+    return Image.frombuffer("L", (w, h), out, "raw", "L", 0, 1).convert("RGB")
 
 
 def read_rgb(

@@ -21,6 +21,7 @@ from allgui.core.dataset.folders import (
     children,
     is_synthetic,
 )
+from allgui.core.dataset.labels import ClassNames, label_problem
 from allgui.core.dataset.patients import canonical_patient, parse_cnmc_name
 from allgui.core.dataset.records import BadFile, DatasetIndex, ImageRecord
 from allgui.core.errors import DatasetError
@@ -166,14 +167,21 @@ def scan_manifest(
     rows = read_rows(csv_path, "manifest")
     base = csv_path.parent
     table = LabelTable(csv_path, "manifest")
+    names = ClassNames()
     listed: list[tuple[Path, dict[str, str]]] = []
+    refused: list[BadFile] = []
     for line, row in rows:
         raw = row.get("path", "")
         if not raw:
             continue
         path = Path(raw.replace("\\", "/")).expanduser()
         path = (path if path.is_absolute() else base / path).resolve()
-        if table.add(str(path), row.get("label", ""), line, raw):
+        label = row.get("label", "")
+        if label and (problem := label_problem(label)) is not None:
+            refused.append(BadFile(str(path), f"{problem} (line {line} of {csv_path.name})"))
+            continue
+        row = {**row, "label": names.add(label) if label else ""}  # one class per identity
+        if table.add(str(path), row["label"], line, raw):
             listed.append((path, row))
     check = Checker(sink, cancel, len(rows))
     records: list[ImageRecord] = []
@@ -201,7 +209,8 @@ def scan_manifest(
         records.append(
             ImageRecord(str(path), label, patient, subset=subset if label else "unlabelled")
         )
-    notes = table.repeat_note() + disagreement_note(disagree, f"the manifest {csv_path.name}")
+    notes = (table.repeat_note() + names.merge_note(f"labels in {csv_path.name}")
+             + disagreement_note(disagree, f"the manifest {csv_path.name}"))
     for text in notes:
         if warn is not None:
             warn(text)
@@ -213,7 +222,7 @@ def scan_manifest(
         layout="manifest",
         classes=classes,
         records=tuple(sorted(records, key=lambda r: r.path)),
-        bad_files=tuple(bad_missing + check.bad),
+        bad_files=tuple(refused + bad_missing + check.bad),
         positive_class=CNMC_POSITIVE if CNMC_POSITIVE in classes else None,
         synthetic=is_synthetic(base, root or base),
         notes=tuple(notes),

@@ -85,6 +85,8 @@ class DatasetSummary:
     notes: tuple[str, ...]
     inspected: bool  # whether file contents were read (sizes, formats, identical)
     images_without_patient: int = 0  # labelled images whose patient is unknown
+    # identical images under different labels: (label, path) pairs per group
+    contradictions: tuple[tuple[tuple[str, str], ...], ...] = ()
     hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -115,6 +117,8 @@ class DatasetSummary:
             "notes": list(self.notes),
             "inspected": self.inspected,
             "images_without_patient": self.images_without_patient,
+            "contradicting_labels": [[{"label": lab, "path": p} for lab, p in g]
+                                     for g in self.contradictions],
         }
 
 
@@ -174,6 +178,10 @@ def _summary(index: DatasetIndex, facts: dict[str, FileFacts], inspect: bool) ->
         formats[f"{fact.format} ({fact.mode})"] += 1
         groups[fact.content_hash].append(r.path)
     identical = tuple(tuple(g) for g in groups.values() if len(g) > 1)
+    label_of = {r.path: r.label for r in records}
+    contradictions = tuple(
+        tuple((label_of[p], p) for p in g) for g in identical
+        if len({label_of[p] for p in g if label_of[p]}) > 1)
     summary = DatasetSummary(
         root=index.root,
         layout=index.layout,
@@ -198,6 +206,7 @@ def _summary(index: DatasetIndex, facts: dict[str, FileFacts], inspect: bool) ->
         notes=index.notes,
         inspected=inspect,
         images_without_patient=sum(1 for r in records if r.label and not r.patient),
+        contradictions=contradictions,
         hashes={p: f.content_hash for p, f in facts.items() if f.content_hash},
     )
     return summary
@@ -257,6 +266,13 @@ def format_summary(s: DatasetSummary, max_listed: int = 10) -> str:
                 lines.append("  " + "  ==  ".join(g[:3]))
         else:
             lines.append("Identical images: none")
+        if s.contradictions:
+            n = sum(len(g) for g in s.contradictions)
+            lines.append(f"CONTRADICTING LABELS: {len(s.contradictions)} images ({n} files) are "
+                         "the same bytes under different labels; at most one label is right. "
+                         "Check them, e.g.:")
+            for pairs in s.contradictions[:3]:
+                lines.append("  " + "  ==  ".join(f"{p} ({lab})" for lab, p in pairs[:3]))
     if s.bad_files:
         lines.append(f"\nFiles that cannot be used: {len(s.bad_files)}")
         for b in s.bad_files[:max_listed]:

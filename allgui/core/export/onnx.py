@@ -86,10 +86,10 @@ class ExportMetadata:
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     temperature: float | None = None  # calibration; None = the checkpoint's card (else 1)
 
-    def __post_init__(self) -> None:  # never a NaN or a negative margin stored in a model
-        check_threshold(self.decision_threshold, strict=False)
+    def __post_init__(self) -> None:  # never a rule stored that reading the model refuses
+        check_threshold(self.decision_threshold)
         if self.uncertain_margin is not None:
-            check_margin(self.uncertain_margin, below_one=False)
+            check_margin(self.uncertain_margin)
         if self.temperature is not None and not 0 < self.temperature < float("inf"):
             raise AllguiError(f"The temperature must be a positive number, not {self.temperature}.")
 

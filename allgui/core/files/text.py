@@ -63,16 +63,19 @@ def terminal_text(value: Any) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """A text cell a spreadsheet shows as text: control characters escaped
-    as :func:`terminal_text` does, and a leading ``'`` where the text would
-    start a formula (or itself starts with ``'``, so :func:`csv_value`
-    gives the text back). Numbers and None are returned as they are."""
+    """A text cell a spreadsheet shows as text: control characters, bidi
+    marks and undecodable bytes escaped as :func:`terminal_text` does, and a
+    leading ``'`` where the text would start a formula (or itself starts with
+    ``'``). :func:`csv_value` gives the very text back: a backslash that would
+    read as an escape is doubled, and a C1 control is written ``\\u0085``
+    (``\\x85`` is an undecodable byte). Numbers and None are returned as
+    they are."""
     if value is None or isinstance(value, (int, float)):
         return value
     text = as_text(value)
     if text[:1] in _FORMULA_START or text.startswith(_TEXT_MARK):
         text = _TEXT_MARK + text
-    return terminal_text(text)
+    return _UNSAFE.sub(_escape_cell, _LOOKS_ESCAPED.sub(r"\\\\", text))
 
 
 def csv_row(values: Any) -> list[Any]:
@@ -80,9 +83,35 @@ def csv_row(values: Any) -> list[Any]:
 
 
 def csv_value(cell: Any) -> Any:
-    """The text :func:`csv_cell` was given (escaped characters stay escaped);
-    anything but a str (a missing cell's None) as it is."""
-    return cell[1:] if isinstance(cell, str) and cell.startswith(_TEXT_MARK) else cell
+    """The text :func:`csv_cell` was given, escapes undone (names written are
+    names read back); anything but a str (a missing cell's None) as it is."""
+    if not isinstance(cell, str):
+        return cell
+    text = cell[1:] if cell.startswith(_TEXT_MARK) else cell
+    return _ESCAPE_IN_CELL.sub(_unescape, text)
+
+
+# A backslash that starts what csv_value reads as an escape (doubled on writing).
+_LOOKS_ESCAPED = re.compile(r"\\(?=\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[tnr]|" + _UNSAFE.pattern + ")")
+_ESCAPE_IN_CELL = re.compile(r"\\(\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[tnr])")
+_UNNAMED = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+
+
+def _escape_cell(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0x80 <= code <= 0x9F:  # C1 control: kept apart from an undecodable byte's \xNN
+        return f"\\u{code:04x}"
+    return _escape(match)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    body = match.group(1)
+    if body in _UNNAMED:
+        return _UNNAMED[body]
+    code = int(body[1:], 16)
+    if body[0] == "x" and code >= 0x80:
+        return chr(0xDC00 + code)  # a byte that was not UTF-8 (surrogateescape)
+    return chr(code)
 
 
 class TerminalStream:

@@ -21,13 +21,12 @@ import numpy as np
 from PIL import Image
 
 from allgui.core.dataset.imaging import read_rgb, resize_area, to_rgb, upright_rgb
-from allgui.core.errors import AllguiError, ImageReadError, ModelFileError
+from allgui.core.errors import AllguiError, ImageReadError
 from allgui.core.infer.limits import (
     RUN_SECONDS,
     BoundedRunner,
     check_margin,
     check_probabilities,
-    check_threshold,
 )
 from allgui.core.infer.model_file import (
     INPUT_NAME,
@@ -175,13 +174,6 @@ class Classifier:
         opened = open_session(path, device=device, threads=threads)
         self.info: ModelInfo = opened.info
         name = Path(self.info.path).name
-        try:  # a model whose own settings would give silently wrong answers
-            check_threshold(self.info.decision_threshold, f"The decision threshold in {name}",
-                            strict=False)
-            check_margin(self.info.uncertain_margin, f"The uncertainty margin in {name}",
-                         below_one=False)
-        except AllguiError as exc:
-            raise ModelFileError(exc.message + " The file is damaged or was altered.") from exc
         self._session = opened.session
         self._runner = BoundedRunner(opened.session, name, run_seconds)
         self.providers: tuple[str, ...] = opened.providers
@@ -189,6 +181,8 @@ class Classifier:
         self.uncertain_margin = (
             self.info.uncertain_margin if uncertain_margin is None else uncertain_margin
         )
+        # the model's rule (checked when its file was read), with the margin applied
+        self.rule = replace(self.info.rule, margin=self.uncertain_margin)
 
     @property
     def applied_info(self) -> ModelInfo:
@@ -256,8 +250,9 @@ class Classifier:
         pixels = np.stack([p.pixels for p in prepared])
         probs, cams = self.run(pixels, heatmap=heatmap)
         out = []
+        answers = self.rule.predict(probs)
         for i, item in enumerate(prepared):
-            index = self.decide(probs[i])
+            index = int(answers[i])
             ordered = np.sort(probs[i])[::-1]
             margin = float(ordered[0] - ordered[1])
             heat = None
@@ -277,12 +272,9 @@ class Classifier:
         return out
 
     def decide(self, probs: np.ndarray) -> int:
-        """The predicted class: for a binary model with a positive class, positive
-        when its probability reaches the decision threshold; else the most probable."""
-        pos = self.info.positive_index
-        if pos is not None and len(self.classes) == 2:
-            return pos if probs[pos] >= self.info.decision_threshold else 1 - pos
-        return int(np.argmax(probs))
+        """The predicted class, by the model's one decision rule
+        (:class:`~allgui.core.model.decision.DecisionRule`)."""
+        return int(self.rule.predict(probs)[0])
 
     def __repr__(self) -> str:
         return f"Classifier({Path(self.info.path).name!r}, providers={self.providers})"

@@ -20,6 +20,7 @@ from typing import Any
 
 from allgui.core.errors import ModelFileError
 from allgui.core.model.card import ModelCard
+from allgui.core.model.decision import DecisionRule, DecisionRuleError
 from allgui.core.model.measures import CARD, shown_in
 
 # Version of the metadata layout below; a newer file than this code knows is refused.
@@ -95,6 +96,13 @@ class ModelInfo:
     @property
     def positive_index(self) -> int | None:
         return self.classes.index(self.positive_class) if self.positive_class else None
+
+    @property
+    def rule(self) -> DecisionRule:
+        """The model's decision rule (threshold, margin, temperature), checked."""
+        binary = self.positive_class is not None and len(self.classes) == 2
+        return DecisionRule(self.positive_index if binary else None, self.decision_threshold,
+                            self.uncertain_margin, self.card.temperature)
 
     def summary_lines(self) -> list[str]:
         """A short description for people, as the CLI and the window show it."""
@@ -217,6 +225,14 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
             f"The metadata inside {name} names '{positive}' as positive, "
             f"which is not one of its classes ({', '.join(classes)})."
         )
+    try:  # the decision rule is checked when read, before any image is classified
+        info.rule  # noqa: B018
+        if info.uncertain_margin >= 1:
+            raise DecisionRuleError(f"the uncertainty margin must be below 1, not "
+                                    f"{info.uncertain_margin:g}")
+    except DecisionRuleError as exc:
+        raise ModelFileError(f"The metadata inside {name} is damaged or was altered: {exc}; "
+                             "allgui does not use this model.") from exc
     return info
 
 

@@ -30,6 +30,7 @@ from allgui.core.report.leak import leak_section
 from allgui.core.report.methods import as_run, methods_section, search_augmentation
 from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, settings_rows
 from allgui.core.report.study_figures import phased_history_figure
+from allgui.core.search.study import not_finite_note
 from allgui.core.validation.analysis import (
     BatchAnalysis,
     analyse,
@@ -119,6 +120,7 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
         f"{study.n_complete} trials finished, {study.n_pruned} pruned, {study.n_failed} failed. "
         f"Objective: {study.objective} ({study.direction}), measured on the validation part, "
         "never on the test set."
+        + (" " + not_finite_note(study.not_finite) if study.not_finite else "")
     ))
     out.append(Paragraph(search_augmentation(project, study)))
     rows = [list(r) for r in settings_rows(study, project.settings.search)]

@@ -33,10 +33,24 @@ NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
 REPORT_FILES = ("evaluation.html", "evaluation.json", "predictions.csv")
 
 
-def default_report_folder(model: str | Path, data: str | Path) -> Path:
-    """``evaluation-<model name>`` beside the labelled folder (or the manifest's folder)."""
-    data = Path(data)
-    return (data if data.is_dir() else data.parent).parent / f"evaluation-{Path(model).stem}"
+def default_report_folder(model: str | Path, data: str | Path | None = None) -> Path:
+    """``evaluation-<model name>`` beside the model: never inside the labelled
+    data (``evaluate MODEL .`` included), whatever folder it is run from. The
+    command line claims a fresh one (``-2``, ``-3``...) with
+    :func:`allgui.core.files.fresh.fresh_folder`."""
+    model = Path(model).resolve()
+    return model.parent / f"evaluation-{model.stem}"
+
+
+def _in_a_batch(folder: Path) -> Path | None:
+    """The validation batch folder ``folder`` is (or lies in), if any."""
+    from allgui.core.validation.batch import BATCH_FILE
+
+    real = Path(os.path.realpath(folder))
+    for candidate in (real, *real.parents):
+        if (candidate / BATCH_FILE).is_file():
+            return candidate
+    return None
 
 
 def earlier_report(folder: str | Path) -> tuple[Path, ...]:
@@ -58,6 +72,10 @@ def check_report_folder(folder: str | Path, model: str | Path, data: str | Path,
         if inside.startswith(os.path.realpath(data_path) + os.sep):
             raise OutputError(f"{shown} is inside the labelled folder; choose a folder for "
                               "the report outside it, so the images stay as they are.")
+    if (batch := _in_a_batch(out)) is not None:  # its predictions are a run's own
+        raise OutputError(f"{shown} is part of the validation batch {terminal_text(batch.name)}; "
+                          "an evaluation never writes over a run's files. Choose another "
+                          "folder.")
     inputs = Inputs([model, data])
     for name in REPORT_FILES:
         check_output(out / name, inputs=inputs, force=True, what="the report")
@@ -65,7 +83,7 @@ def check_report_folder(folder: str | Path, model: str | Path, data: str | Path,
     if old and not replace:
         raise OutputError(f"{shown} already holds an earlier report ("
                           + ", ".join(p.name for p in old) + "); choose another folder, or "
-                          "agree to replace it.")
+                          "agree to replace it (--force on the command line).")
     return check_folder_writable(out, "the report")
 
 
@@ -107,7 +125,9 @@ def external_document(result: ExternalResult) -> Document:
                   + (f" from {n_pat} patients" if n_pat else " (patients unknown)")
                   + (f"; {count(len(result.skipped), 'file')} could not be read and "
                      f"{'was' if len(result.skipped) == 1 else 'were'} left out"
-                     if result.skipped else "") + "."),
+                     if result.skipped else "") + ". Each answer is the model's own "
+                  f"decision rule, as allgui classify gives it: "
+                  f"{result.rule.describe(result.classes)}."),
         table("Figures on the external images", ["Figure", "Value", "95% interval"],
               [[r.label, format_value(r.value), format_interval(r.low, r.high)]
                for r in rows if r.of_class is None],
@@ -146,5 +166,6 @@ def write_external_report(result: ExternalResult, out_dir: str | Path) -> dict[s
              "json": out / "evaluation.json", "csv": out / "predictions.csv"}
     atomic_write_text(files["json"], json.dumps(result.to_dict(), indent=1))
     write_predictions(files["csv"], Predictions(result.paths, result.patients, result.labels,
-                                                result.probabilities, result.classes))
+                                                result.probabilities, result.classes,
+                                                result.rule))
     return files

@@ -13,14 +13,17 @@ from allgui.core.report.figures import figure_png
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.4; }
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.4;
+       overflow-wrap: anywhere; }
 h1 { font-size: 1.6em; border-bottom: 2px solid #0072B2; padding-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 1.8em; color: #0b4f7c; }
 h3 { font-size: 1.05em; margin-top: 1.2em; }
 .notice { border: 2px solid #D55E00; background: #fff4ec; padding: .6em 1em; font-weight: 600; }
 table { border-collapse: collapse; margin: .2em 0 .2em; font-size: .88em; }
 .caption { font-weight: 600; margin: 1.2em 0 .2em; }
-th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; word-break: break-word; }
+table { max-width: 100%; }
 th { background: #eef3f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { font-size: .82em; color: #555; margin: 0 0 1em; }

@@ -17,17 +17,36 @@ from allgui.core.validation.samplers import NAMES, SamplerComparison
 from allgui.core.validation.stats import format_value
 
 FILE = "samplers.json"
+FOLDER = "sampler-comparisons"  # one folder per comparison, named by its UTC time
 
 
 def comparison_path(project) -> Path:
-    return Path(project.reports_dir) / FILE
+    """The newest comparison's file (an older project's reports/samplers.json
+    when there is none)."""
+    folders = Path(project.reports_dir) / FOLDER
+    try:
+        made = sorted((f for f in folders.iterdir() if (f / FILE).is_file()),
+                      key=lambda f: (f.name.split("-")[:2], _number(f.name)))
+    except OSError:
+        made = []
+    return made[-1] / FILE if made else Path(project.reports_dir) / FILE
+
+
+def _number(name: str) -> int:
+    parts = name.split("-")
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
 
 
 def save_comparison(project, comparison: SamplerComparison) -> Path:
-    from allgui.core.files.atomic import atomic_write_text
+    """A comparison in a folder of its own: an earlier one is never replaced."""
+    import datetime as dt
 
-    path = comparison_path(project)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from allgui.core.files.atomic import atomic_write_text
+    from allgui.core.files.fresh import fresh_folder
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = fresh_folder(Path(project.reports_dir) / FOLDER, stamp, "the sampler comparison")
+    path = folder / FILE
     atomic_write_text(path, json.dumps(comparison.to_dict(), indent=1))
     return path
 

@@ -40,6 +40,7 @@ class StudyFacts:
     estimate: Any = None  # the ImportanceEstimate the figures come from (search.importance)
     startup_trials: int | None = None  # the sampler's random trials, as the study recorded them
     startup_numbers: frozenset[int] = frozenset()  # the trials TPE drew at random (startup)
+    not_finite: tuple[int, ...] = ()  # complete trials whose value is inf or NaN: never best
 
     @property
     def maximize(self) -> bool:
@@ -89,6 +90,7 @@ def read_study(project: Project, importances: bool = True, progress=None,
         settings=record.to_attrs(),
         startup_trials=_startup_trials(record),
         startup_numbers=startup_numbers(records, _startup_trials(record)),
+        not_finite=S.not_finite(records),
     )
     if importances:
         estimate, notes = _importances(study, len(complete), progress, cancel)

@@ -153,6 +153,10 @@ def end_message(result: S.SearchResult, stopped: bool, error: BaseException | No
                 run_here: int | None = None) -> str:
     """How a search ended, in words; storage URLs in an error's text are masked."""
     if error is not None and not stopped:
+        from allgui.core.plain_errors import database_connection_lost, plain_message
+
+        if database_connection_lost(error):
+            return plain_message(error)[0]
         return f"The search ended on an error: {mask_url(str(error))}"
     here = f"{count(run_here, 'trial')} run here; " if run_here is not None else ""
     return (("Stopped; " if stopped else "Finished; ") + here

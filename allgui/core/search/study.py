@@ -9,6 +9,7 @@ Search, validation, the report and the window all read it here, as
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -156,6 +157,42 @@ def finished(records) -> list[TrialRecord]:
             and math.isfinite(r.value)]
 
 
+def check_made_by_allgui(study) -> None:
+    """A SearchError when ``study`` holds trials but was not made by allgui (a
+    plain Optuna study with its own parameters): allgui neither adds trials to
+    it nor trains what its trials name."""
+    record = study_record(study)
+    records = trials(study)
+    if not records or record.allgui is not None:
+        return
+    from allgui.core.model.params import NAMES
+
+    theirs = sorted({k for r in records for k in r.params} - set(NAMES))
+    named = (" (its trials search " + ", ".join(theirs[:6]) + (" ..." if len(theirs) > 6 else "")
+             + ", which allgui does not know)") if theirs else ""
+    raise SearchError(
+        f"The study '{record.name}' was not made by allgui{named}; allgui leaves it as it "
+        "is and adds nothing to it. " + _NEW_STUDY[:1].upper() + _NEW_STUDY[1:-1]
+        + ", or keep that study in another file.")
+
+
+def not_finite(records) -> tuple[int, ...]:
+    """The numbers of complete trials whose value is infinite or not a number
+    (another tool's, or a damaged study): never counted as the best."""
+    import math
+
+    return tuple(r.number for r in records if r.state == "complete" and r.value is not None
+                 and not math.isfinite(r.value))
+
+
+def not_finite_note(numbers: tuple[int, ...]) -> str:
+    if not numbers:
+        return ""
+    listed = ", ".join(str(n) for n in numbers[:10]) + (" ..." if len(numbers) > 10 else "")
+    return (f"{len(numbers)} complete trial(s) hold a value that is not a finite number "
+            f"(trial {listed}); they are never counted as the best.")
+
+
 def best_trial(records, maximize: bool = True) -> TrialRecord | None:
     done = finished(records)
     return (max if maximize else min)(done, key=lambda r: r.value or 0.0) if done else None
@@ -180,6 +217,8 @@ def summaries(records) -> tuple[TrialSummary, ...]:
     for r in records:
         attrs = r.result
         reason = r.fail_reason
+        if r.state == "complete" and r.value is not None and not math.isfinite(r.value):
+            reason = "its value is not a finite number; never counted as the best"
         if r.number in retried and not reason:
             reason = f"its worker stopped answering; run again as trial {retried[r.number]}"
         out.append(TrialSummary(
@@ -200,7 +239,8 @@ def search_result(project: Project, settings: SearchSettings, study, stopped: bo
                   features_s: float = 0.0) -> SearchResult:
     records = trials(study)
     rows = summaries(records)
-    done = [t for t in rows if t.state == "complete" and t.value is not None]
+    done = [t for t in rows if t.state == "complete" and t.value is not None
+            and math.isfinite(t.value)]  # an infinite value is never "best"
     best = max(done, key=lambda t: t.value or 0.0) if done else None
     saved = sum(max(settings.epochs - t.epochs_run, 0) for t in rows if t.state == "pruned")
     return SearchResult(
@@ -262,6 +302,8 @@ def open_study(project: Project, settings: SearchSettings, data_key: str = "",
     name = settings.study_name
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     seed_offset = existing[name].n_trials if name in existing else 0
+    if seed_offset:  # read (nothing written) before the study is opened for the search
+        check_made_by_allgui(optuna.load_study(study_name=name, storage=storage))
     study = optuna.create_study(
         storage=storage, study_name=name, direction="maximize", load_if_exists=True,
         sampler=make_sampler(settings, seed_offset), pruner=make_pruner(settings),

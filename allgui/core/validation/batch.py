@@ -28,7 +28,10 @@ import numpy as np
 
 from allgui.core.errors import ProjectError
 from allgui.core.files.atomic import atomic_write_text
+from allgui.core.files.fresh import fresh_folder
 from allgui.core.files.text import csv_row, csv_value
+from allgui.core.files.untrusted import inside, plain_name
+from allgui.core.model.decision import ARGMAX, DecisionRule
 from allgui.core.project import Project
 from allgui.core.validation.metrics import RunMetrics
 from allgui.core.validation.process import process_gone
@@ -80,6 +83,12 @@ class RunRecord:
         return self.status == "finished" and self.metrics is not None
 
     @property
+    def kept(self) -> bool:
+        """Finished, and its files still there: a continued batch runs again a
+        run whose folder (or checkpoint, or predictions) was deleted."""
+        return self.finished and self.checkpoint.is_file() and self.predictions_path.is_file()
+
+    @property
     def checkpoint(self) -> Path:
         return Path(self.folder) / "checkpoint.pt"
 
@@ -105,12 +114,20 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], batch_dir: Path) -> RunRecord:
+        # batch.json is read as untrusted: a run's folder is one name inside the batch
+        label = data["label"]
+        if label not in _FOLDER_PREFIX:
+            raise ValueError(f"unknown run label {label!r}")
+        folder = ""
+        if data.get("folder"):
+            name = plain_name(data["folder"], "A run's folder in batch.json")
+            folder = str(inside(batch_dir, name, "A run's folder in batch.json"))
         return cls(
-            label=data["label"],
+            label=label,
             index=int(data["index"]),
             seed=int(data["seed"]),
-            status=data["status"],
-            folder=str(batch_dir / data["folder"]) if data.get("folder") else "",
+            status=str(data["status"]),
+            folder=folder,
             epochs_run=int(data.get("epochs_run", 0)),
             best_epoch=int(data.get("best_epoch", 0)),
             duration_s=float(data.get("duration_s", 0.0)),
@@ -244,8 +261,11 @@ class Batch:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], folder: Path) -> Batch:
+        # The folder is the batch's identity (a renamed folder keeps its batch);
+        # a batch_id in the file that is not a plain name ('../..') is refused.
+        plain_name(data["batch_id"], "The batch_id in batch.json")
         return cls(
-            batch_id=data["batch_id"],
+            batch_id=folder.name,
             folder=str(folder),
             created=data["created"],
             status=data["status"],
@@ -280,20 +300,23 @@ def _or_inf(value: float | None) -> float:
     return float("inf") if value is None else value
 
 
-def new_batch_id(runs_dir: Path) -> str:
-    """A fresh folder name under ``runs_dir``: the UTC time, numbered when taken."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    batch_id, n = stamp, 1
-    while (runs_dir / batch_id).exists():
-        n += 1
-        batch_id = f"{stamp}-{n}"
-    return batch_id
+def new_batch_id() -> str:
+    """The name a new batch asks for: the UTC time. Only :class:`BatchWriter`
+    claims it (numbered when taken), so two batches never share a folder."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
 class BatchWriter:
-    """A running batch as last saved: each run is on disk before the next starts."""
+    """A running batch as last saved: each run is on disk before the next starts.
 
-    def __init__(self, batch: Batch) -> None:
+    A new batch (``runs_dir`` given) gets a folder of its own, made
+    exclusively under ``runs_dir``: two validations started in the same
+    second never write into one folder. A continued batch keeps its folder."""
+
+    def __init__(self, batch: Batch, runs_dir: Path | None = None) -> None:
+        if runs_dir is not None:
+            folder = fresh_folder(runs_dir, batch.batch_id, "the validation batch")
+            batch = replace(batch, batch_id=folder.name, folder=str(folder.resolve()))
         self.batch = batch
         batch.path.mkdir(parents=True, exist_ok=True)
         batch.save()
@@ -316,6 +339,9 @@ def load_batch(folder: str | Path) -> Batch:
         return Batch.from_dict(data, folder.resolve())
     except FileNotFoundError as exc:
         raise ProjectError(f"{folder} holds no validation batch.") from exc
+    except ProjectError as exc:  # a crafted name or path
+        raise ProjectError(f"The validation record {path} cannot be used. {exc.message}",
+                           exc.details) from exc
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProjectError(f"The validation record {path} cannot be read.", str(exc)) from exc
 
@@ -359,10 +385,11 @@ class Predictions:
     labels: np.ndarray  # true class ids
     probabilities: np.ndarray  # images x classes
     classes: tuple[str, ...]
+    rule: DecisionRule = ARGMAX  # how probabilities became answers (a model's threshold)
 
     @property
     def predicted(self) -> np.ndarray:
-        return self.probabilities.argmax(axis=1)
+        return self.rule.predict(self.probabilities)
 
     @property
     def correct(self) -> np.ndarray:

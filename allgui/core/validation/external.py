@@ -23,6 +23,7 @@ import numpy as np
 
 from allgui.core.errors import Cancelled, DatasetError, ImageReadError
 from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.model.decision import ARGMAX, DecisionRule
 from allgui.core.model.measures import EXTERNAL, shown_in
 from allgui.core.validation.calibration import Reliability, reliability
 from allgui.core.validation.metrics import RunMetrics, compute_metrics
@@ -61,6 +62,7 @@ class ExternalResult:
     calibration: Reliability | None = None
     temperature: float = 1.0
     skipped: tuple[tuple[str, str], ...] = ()  # (file, why)
+    rule: DecisionRule = ARGMAX  # the model's decision rule, applied to every figure
 
     def to_dict(self) -> dict[str, Any]:
         head = self.metrics.headline()
@@ -72,6 +74,8 @@ class ExternalResult:
                             "ci_high": self.intervals.get(k, (None, None))[1]}
                         for k in FIGURES if k in head},
             "interval_unit": self.interval_unit, "temperature": self.temperature,
+            "decision": self.rule.describe(self.classes),
+            "decision_threshold": self.rule.threshold,
             "calibration": self.calibration.to_dict() if self.calibration else None,
             "intervals": {k: list(v) for k, v in self.intervals.items()},
             "metrics": self.metrics.to_dict(),
@@ -91,6 +95,19 @@ def _map_labels(found: tuple[str, ...], model: tuple[str, ...]) -> dict[str, int
     return {c: lower[c.lower()] for c in found}
 
 
+def _check_every_class(found: set[int], classes: tuple[str, ...], data) -> None:
+    """Figures of a model need images of each of its classes: said before any image runs."""
+    missing = [c for i, c in enumerate(classes) if i not in found]
+    if missing:
+        have = [c for i, c in enumerate(classes) if i in found]
+        raise DatasetError(
+            f"The labelled images under {data} are all of class "
+            + ", ".join(f"'{c}'" for c in have)
+            + "; the model tells apart " + ", ".join(f"'{c}'" for c in classes)
+            + ". Sensitivity, specificity and AUC need images of every class: add images of "
+            + ", ".join(f"'{c}'" for c in missing) + " (a folder, or manifest rows, per class).")
+
+
 def figure_rows(result: ExternalResult) -> tuple[FigureRow, ...]:
     """Every figure of ``result`` with its interval, in the order tables show them."""
     rows = []
@@ -102,14 +119,16 @@ def figure_rows(result: ExternalResult) -> tuple[FigureRow, ...]:
     return tuple(rows)
 
 
-def _figures(labels: np.ndarray, proba: np.ndarray, classes, positive) -> dict[str, float]:
-    head = compute_metrics(labels, proba, classes, positive).headline()
+def _figures(labels: np.ndarray, proba: np.ndarray, classes, positive,
+             rule: DecisionRule = ARGMAX) -> dict[str, float]:
+    head = compute_metrics(labels, proba, classes, positive, rule=rule).headline()
     return {k: v for k, v in head.items() if v is not None and math.isfinite(v)}
 
 
 def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive,
                         patients: tuple[str, ...], resamples: int = 1000, seed: int = 0,
-                        sink: Sink = null_sink, cancel: threading.Event | None = None
+                        sink: Sink = null_sink, cancel: threading.Event | None = None,
+                        rule: DecisionRule = ARGMAX,
                         ) -> tuple[dict[str, tuple[float | None, float | None]], str]:
     """95% percentile intervals of every headline figure (per class too; the
     per-patient mean has none), resampling whole patients when every image
@@ -136,7 +155,7 @@ def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive
         if len(np.unique(labels[idx])) < len(strata):
             continue  # a resample without some class says nothing about it
         try:
-            for k, v in _figures(labels[idx], proba[idx], classes, positive).items():
+            for k, v in _figures(labels[idx], proba[idx], classes, positive, rule).items():
                 samples.setdefault(k, []).append(v)
         except (DatasetError, ValueError):
             continue
@@ -161,6 +180,7 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
         raise DatasetError(f"No labelled images were found under {data}: give class folders "
                            "or a manifest (path,label).")
     mapping = _map_labels(tuple(sorted({r.label for r in records})), classifier.classes)
+    _check_every_class(set(mapping.values()), classifier.classes, data)
     kept, probs, skipped = [], [], list((b.path, b.reason) for b in index.bad_files)
     batch: list = []
 
@@ -191,13 +211,15 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
     proba = np.asarray(probs, dtype=np.float64)
     classes, positive = classifier.classes, classifier.info.positive_class
     patients = tuple(r.patient or "" for r in kept)
+    rule = classifier.rule  # the threshold classify applies, applied to every figure here
     metrics = compute_metrics(labels, proba, classes, positive,
-                              patients=patients if any(patients) else None)
+                              patients=patients if any(patients) else None, rule=rule)
     intervals, unit = bootstrap_intervals(labels, proba, classes, positive, patients,
-                                          resamples=resamples, sink=sink, cancel=cancel)
+                                          resamples=resamples, sink=sink, cancel=cancel,
+                                          rule=rule)
     return ExternalResult(
         model=str(model), data=str(data), classes=tuple(classes), positive_class=positive,
         paths=tuple(r.path for r in kept), patients=patients, labels=labels,
         probabilities=proba, metrics=metrics, intervals=intervals, interval_unit=unit,
         calibration=reliability(labels, proba), temperature=classifier.info.card.temperature,
-        skipped=tuple(skipped))
+        skipped=tuple(skipped), rule=rule)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from allgui.core.errors import AllguiError, DatasetError
+from allgui.core.model.decision import ARGMAX, DecisionRule
 from allgui.core.model.measures import label, read
 
 
@@ -167,9 +168,11 @@ def compute_metrics(
     classes: Sequence[str],
     positive_class: str | None = None,
     patients: Sequence[str | None] | None = None,
+    rule: DecisionRule = ARGMAX,
 ) -> RunMetrics:
     """Figures for predictions ``probabilities`` (images x classes) against
-    true class ids ``labels``; the predicted class is the most probable one.
+    true class ids ``labels``; the predicted class is the one ``rule`` gives
+    (an exported model's threshold; the most probable class by default).
 
     Every class must occur in the test labels: without it recall, AUC and the
     weighted averages are undefined, and the result would mislead.
@@ -213,7 +216,7 @@ def compute_metrics(
         )
     positive = positive_class if positive_class in classes else classes[-1 if k == 2 else 0]
     ids = list(range(k))
-    pred = proba.argmax(axis=1)
+    pred = rule.predict(proba)
 
     prec, rec, f1, support = precision_recall_fscore_support(
         y, pred, labels=ids, average=None, zero_division=0

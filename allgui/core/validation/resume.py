@@ -61,7 +61,7 @@ def continuable(project: Project, planned: Batch) -> Batch | None:
     for old in reversed(list_batches(project)):
         if old.state not in CONTINUABLE or _protocol(old) != want:
             continue
-        if sum(r.finished for r in old.runs) < expected:
+        if sum(r.kept for r in old.runs) < expected:
             return old
     return None
 
@@ -79,16 +79,17 @@ def resumable(project: Project) -> Batch | None:
     if not batches:
         return None
     last = batches[-1]
-    if last.state in CONTINUABLE and sum(r.finished for r in last.runs) < expected_runs(last):
+    if last.state in CONTINUABLE and sum(r.kept for r in last.runs) < expected_runs(last):
         return last
     return None
 
 
 def prepare(project: Project, plan: BatchPlan, batch: Batch, sink: Sink,
-            resume: bool) -> tuple[BatchPlan, Batch]:
-    """The plan and record to run: with ``resume``, the matching unfinished
-    batch (its finished runs kept, only the others planned) in place of the
-    new one. The record carries this process either way."""
+            resume: bool) -> tuple[BatchPlan, Batch, bool]:
+    """The plan and record to run, and whether it continues a batch: with
+    ``resume``, the matching unfinished batch (its finished runs kept, only
+    the others planned) in place of the new one. The record carries this
+    process either way."""
     old = continuable(project, batch) if resume else None
     if old is None:
         unfinished = [b for b in list_batches(project) if b.state in CONTINUABLE] if resume else []
@@ -98,8 +99,8 @@ def prepare(project: Project, plan: BatchPlan, batch: Batch, sink: Sink,
                 f"Batch {unfinished[-1].batch_id} did not finish but was run with other "
                 f"settings ({'; '.join(changed)}), so a new batch starts; its runs are kept "
                 "apart.")))
-        return plan, dataclasses.replace(batch, process=this_process())
-    kept = tuple(r for r in old.runs if r.finished)
+        return plan, dataclasses.replace(batch, process=this_process()), False
+    kept = tuple(r for r in old.runs if r.kept)
     done = {(r.label, r.index) for r in kept}
     todo = tuple(run for run in plan.runs if (run.label, run.k) not in done)
     sink(Notice(JOB, level="info", text=(
@@ -107,4 +108,4 @@ def prepare(project: Project, plan: BatchPlan, batch: Batch, sink: Sink,
         f"finished; {len(todo)} to run.")))
     resumed = dataclasses.replace(old, status="running", runs=kept, message="", finished_at="",
                                   process=this_process())
-    return dataclasses.replace(plan, runs=todo), resumed
+    return dataclasses.replace(plan, runs=todo), resumed, True

@@ -140,6 +140,7 @@ def choose_configuration(project: Project, settings: ValidationSettings
     if study is None:
         raise ProjectError("This project has no study yet: run a search first "
                            "(the Optimize tab's Start search, or allgui optimize), or enter a configuration to validate.")
+    S.check_made_by_allgui(study)  # a plain Optuna study names no model allgui can train
     done = S.finished(S.trials(study))
     if not done:
         raise ProjectError("The study has no finished trials yet: let the search finish at "
@@ -147,8 +148,11 @@ def choose_configuration(project: Project, settings: ValidationSettings
     if settings.trial is None:
         best = S.best_trial(done, maximize=record is None or record.direction == "maximize")
         assert best is not None
+        odd = S.not_finite(S.trials(study))  # said, never skipped silently
         return Configuration(_trial_params(best, record),
-                             f"trial {best.number} (best of the study)", best.number), info
+                             f"trial {best.number} (best of the study"
+                             + (f"; {S.not_finite_note(odd)[:-1]}" if odd else "") + ")",
+                             best.number), info
     match = [t for t in done if t.number == settings.trial]
     if not match:
         raise ProjectError(f"Trial {settings.trial} is not a finished trial of the study; "
@@ -205,8 +209,8 @@ def run_batch(
         j.finish("Stopped before any run.")  # what a Stop says until the runs start
         plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
                                           cancel, prepared)
-        plan, batch = resume_batch.prepare(project, plan, batch, sink, resume)
-        written = BatchWriter(batch)
+        plan, batch, resumed = resume_batch.prepare(project, plan, batch, sink, resume)
+        written = BatchWriter(batch, runs_dir=None if resumed else project.runs_dir)
         try:
             stopped, failures = False, list[str]()
             # a continued batch keeps the probe it ran before
@@ -288,7 +292,7 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     }
 
     runs_dir = project.runs_dir
-    batch_id = new_batch_id(runs_dir)
+    batch_id = new_batch_id()  # claimed (numbered when taken) by BatchWriter
     batch = Batch(
         batch_id=batch_id, folder=str((runs_dir / batch_id).resolve()), created=now_utc(),
         status="running",

@@ -124,6 +124,13 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
 
     # Errors only: Optuna's warnings (the GP sampler's missing 'greenlet', an
     # experimental sampler) are for developers, not a line a user can act on.
+    samplers = tuple(samplers)
+    unknown = [s for s in samplers if s not in SAMPLERS]
+    if not samplers or unknown:
+        raise AllguiError(
+            ("Name at least one sampler to compare" if not samplers else
+             "allgui does not know the sampler " + ", ".join(f"'{s}'" for s in unknown))
+            + "; choose from " + ", ".join(SAMPLERS) + " (for example tpe,random).")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     started = time.perf_counter()
     dev = resolve_device(device)

@@ -244,7 +244,12 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
     def load_study(self) -> None:
         """Show the project's study as it stands (to follow or resume it)."""
         project = self.project
-        if project is None or project.sqlite_path is not None and not project.sqlite_path.exists():
+        try:
+            if project is None or (project.sqlite_path is not None
+                                   and not project.sqlite_path.exists()):
+                return
+        except AllguiError as exc:  # a storage the project's file names and no one chose here
+            self.show_error(exc, "The project's study cannot be opened")
             return
         from allgui.core.search.settings import SearchSettings
 

@@ -44,14 +44,22 @@ def params_text(params: dict, sep: str = ", ") -> str:
 
 
 class _Item(QTableWidgetItem):
-    """A cell shown as text and sorted by its value (empty cells last)."""
+    """A cell shown as text and sorted by its value (empty cells last).
+
+    The sort key lives on the Python object, never in Qt's item data: a
+    blank cell's key is None, and PySide6 (6.12 on Python 3.11) drops a
+    reference to None each time such data is read, until the window aborts
+    (``none_dealloc``) after a few sorts of a study of thousands of trials.
+    Only the trial number (an int) goes into the item data, to find a row."""
 
     def __init__(self, text: str, key=None) -> None:
         super().__init__(text)
-        self.setData(SORT_KEY, key)
+        self.key = key
+        if isinstance(key, int) and not isinstance(key, bool):
+            self.setData(SORT_KEY, key)
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.data(SORT_KEY), other.data(SORT_KEY)
+        a, b = self.key, getattr(other, "key", None)
         if a is None or b is None:  # blanks (a running trial's value) last either way
             table = self.tableWidget()
             down = table is not None and \
@@ -79,6 +87,7 @@ class TrialsTable(QTableWidget):
         header.setSectionResizeMode(4, QHeaderView.Stretch)
         self.setMinimumHeight(80)
         self.records: dict[int, TrialRecord] = {}
+        self._firsts: dict[int, QTableWidgetItem] = {}
         self.detail = QLabel(NO_SELECTION)
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -98,6 +107,7 @@ class TrialsTable(QTableWidget):
         """No trial (another study): nor any trial's settings below."""
         self.setRowCount(0)
         self.records.clear()
+        self._firsts.clear()
         self.detail.setText(NO_SELECTION)
         self._show_columns()
 
@@ -133,17 +143,15 @@ class TrialsTable(QTableWidget):
             if rec.state in STATE_COLOURS:  # stopped: grey, not a failure's red
                 item.setForeground(STATE_COLOURS[rec.state])
             self.setItem(row, col, item)
+        self._firsts[rec.number] = cells[0]
         self.setSortingEnabled(sorting)
         self._show_columns()
         if self.selected_trial() == rec.number:
             self._show_detail()
 
     def find_row(self, number: int) -> int | None:
-        for row in range(self.rowCount()):
-            item = self.item(row, 0)
-            if item is not None and item.data(SORT_KEY) == number:
-                return row
-        return None
+        item = self._firsts.get(number)  # each trial's first cell: no scan of every row
+        return item.row() if item is not None else None
 
     def selected_trial(self) -> int | None:
         rows = self.selectionModel().selectedRows()
