@@ -118,13 +118,15 @@ class RunRecord:
         label = data["label"]
         if label not in _FOLDER_PREFIX:
             raise ValueError(f"unknown run label {label!r}")
-        folder = ""
-        if data.get("folder"):
-            name = plain_name(data["folder"], "A run's folder in batch.json")
-            folder = str(inside(batch_dir, name, "A run's folder in batch.json"))
+        index = int(data["index"])
+        # no folder recorded (a run that failed before making one): its usual name,
+        # so its files are never looked for wherever the command happens to run
+        name = data.get("folder") or f"{_FOLDER_PREFIX[label]}-{index}"
+        name = plain_name(name, "A run's folder in batch.json")
+        folder = str(inside(batch_dir, name, "A run's folder in batch.json"))
         return cls(
             label=label,
-            index=int(data["index"]),
+            index=index,
             seed=int(data["seed"]),
             status=str(data["status"]),
             folder=folder,
@@ -344,6 +346,21 @@ def load_batch(folder: str | Path) -> Batch:
                            exc.details) from exc
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProjectError(f"The validation record {path} cannot be read.", str(exc)) from exc
+
+
+def unusable_batches(project: Project) -> list[str]:
+    """Why each batch folder of the project that :func:`list_batches` leaves out
+    cannot be used (a damaged or crafted batch.json), so a command can say so."""
+    if not project.runs_dir.is_dir():
+        return []
+    out = []
+    for folder in sorted(project.runs_dir.iterdir()):
+        if (folder / BATCH_FILE).is_file():
+            try:
+                load_batch(folder)
+            except ProjectError as exc:
+                out.append(exc.message)
+    return out
 
 
 def list_batches(project: Project) -> list[Batch]:
