@@ -53,3 +53,30 @@ def test_storage_is_set_in_the_form_and_never_shows_a_password(window, qtbot, tm
     wait_jobs(qtbot, window)
     assert not any("s3cret" in m + d for m, d in captured.errors)
     assert "s3cret" not in caplog.text
+
+
+def test_a_project_naming_a_foreign_database_opens_without_touching_it(window, qtbot, tmp_path,
+                                                                       captured,
+                                                                       make_demo_project):
+    """Issue 25, case 5: a project folder from elsewhere whose project.toml keeps
+    the study in a database outside it; the window opens the project and adds
+    nothing to that database."""
+    import sqlite3
+
+    from allgui.core.files.tomlio import dumps, loads
+
+    foreign = tmp_path / "someone.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("create table patients (id integer)")
+    project = make_demo_project(tmp_path / "sent")
+    data = loads(project.config_path.read_text())
+    data["storage"] = f"sqlite:///{foreign}"
+    project.config_path.write_text(dumps(data))
+    window.open_project(project.root)
+    wait_jobs(qtbot, window)
+    window.optimize_tab.load_study()
+    wait_jobs(qtbot, window)
+    with sqlite3.connect(foreign) as conn:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    assert tables == {"patients"}
+    assert any("outside the project" in m for m, _ in captured.errors)

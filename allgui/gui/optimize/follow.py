@@ -52,7 +52,11 @@ class StudyFollower(QObject):
     def follow(self, project: Project | None, study_name: str) -> None:
         """Follow ``project``'s study when it lives on a database; else stop."""
         self.project, self.study_name = project, study_name
-        if project is not None and is_database_url(project.storage_url) and study_name:
+        try:
+            url = project.storage_url if project is not None else ""
+        except AllguiError:  # a storage no one chose here: the Optimize tab says so
+            url = ""
+        if project is not None and is_database_url(url) and study_name:
             self.timer.start()
             self.poll()
         else:
