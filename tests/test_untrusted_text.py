@@ -41,11 +41,9 @@ def test_csv_cells_never_start_a_formula():
     assert csv_value(csv_cell("=cmd")) == "=cmd"
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"))))
+@given(st.text())
 def test_csv_cells_round_trip(text):
-    if any(ch in text for ch in "\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d"
-           "\u202e\u2066\u2067\u2068\u2069"):
-        return
+    # every text, controls, bidi marks, backslashes and undecodable bytes included
     assert csv_value(csv_cell(text)) == text
     assert csv_cell(text)[:1] not in set("=+-@")
 
