@@ -168,6 +168,8 @@ def check_made_by_allgui(study) -> None:
     from allgui.core.model.params import NAMES
 
     theirs = sorted({k for r in records for k in r.params} - set(NAMES))
+    if not theirs and not any(r.state in ("complete", "pruned") for r in records):
+        return  # only trials queued for allgui (enqueued values): nothing of another tool
     named = (" (its trials search " + ", ".join(theirs[:6]) + (" ..." if len(theirs) > 6 else "")
              + ", which allgui does not know)") if theirs else ""
     raise SearchError(
