@@ -46,3 +46,30 @@ def test_common_failures_in_words(error, words):
     message, details = plain_message(error)
     assert words in message
     assert type(error).__name__ in details
+
+
+def test_a_lost_database_connection_is_said_as_such():
+    """Issue 25, case 15: Optuna wraps a stopped PostgreSQL server's error as
+    "invalid data in the commit"; allgui says the connection was lost."""
+    import sqlalchemy
+    from optuna.exceptions import StorageInternalError
+
+    from allgui.core.search.loop import end_message
+
+    engine = sqlalchemy.create_engine("postgresql+psycopg2://alice@127.0.0.1:1/allgui",
+                                      connect_args={"connect_timeout": 5})
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError) as refused:
+            engine.connect()
+    finally:
+        engine.dispose()
+    try:  # what optuna's RDB storage raises on a failed commit
+        raise StorageInternalError(
+            "An exception is raised during the commit. This typically happens due to invalid "
+            "data in the commit, e.g. exceeding max length. ") from refused.value
+    except StorageInternalError as exc:
+        wrapped = exc
+    message, _ = plain_message(wrapped)
+    assert "connection to the study's database was lost" in message
+    assert "invalid data" not in message and "kept" in message
+    assert "connection to the study's database was lost" in end_message(None, False, wrapped)

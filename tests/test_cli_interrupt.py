@@ -45,3 +45,27 @@ def test_off_the_main_thread_nothing_is_taken():
     t.start()
     t.join()
     assert seen == [before]
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_kill_and_a_closed_terminal_stop_as_ctrl_c_does(name):
+    """Issue 25, case 15: every long command's handler (installed with its
+    defaults, as optimize, validate, classify and worker do) takes SIGTERM and
+    SIGHUP as the first Ctrl+C: stop at the next batch, work kept."""
+    import subprocess
+    import sys
+
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} here")
+    code = (
+        "import signal, threading\n"
+        "from allgui.cli._interrupt import StopOnInterrupt\n"
+        "cancel = threading.Event()\n"
+        "with StopOnInterrupt(cancel, 'Stopping at the next batch.'):\n"
+        f"    signal.raise_signal(signal.{name})\n"
+        "    print('asked to stop' if cancel.is_set() else 'not asked')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "asked to stop"
+    assert "Stopping at the next batch." in done.stderr
