@@ -13,6 +13,9 @@ from allgui import __version__
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication, created once, with the app's names and high-DPI policy."""
+    from allgui.gui.binding_guard import guard_none
+
+    guard_none()  # before the window makes its first thousands of Qt calls
     app = QApplication.instance()
     if app is not None:
         return app

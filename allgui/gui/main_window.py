@@ -29,6 +29,7 @@ from allgui import RESEARCH_NOTICE
 from allgui.core.project import Project
 from allgui.gui import dialogs, errors
 from allgui.gui.about import AboutDialog
+from allgui.gui.binding_guard import guard_none
 from allgui.gui.device import has_training_engine, probe
 from allgui.gui.drop import DropRouting
 from allgui.gui.jobs import Job, JobFunction, JobManager
@@ -56,6 +57,7 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
     job_finished = Signal(object)
 
     def __init__(self, settings: AppSettings | None = None, probe_device: bool = True) -> None:
+        guard_none()  # PySide6 6.12 on Python 3.11 (binding_guard): also for a window made alone
         super().__init__()
         self.settings = settings or AppSettings()
         self.session = Session(self)

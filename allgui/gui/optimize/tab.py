@@ -275,7 +275,8 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
             rec.state, rec.value, rec.params = state, t.value, dict(t.params)
             rec.duration_s, rec.reason = t.duration_s, t.reason
             rec.worker = t.worker
-            self._show_trial(t.number)
+        # all rows at once: one sort for the study, not one per trial
+        self.trials_table.show_trials([self.book.trials[t.number] for t in result.trials])
         self.plots.set_objective(result.objective)
         self.plots.refresh()
         self.study_label.setText(f"Study '{result.study_name}': {study_words(result)}; "

@@ -118,9 +118,23 @@ class TrialsTable(QTableWidget):
 
     def show_trial(self, rec: TrialRecord) -> None:
         """Add or update the row of trial ``rec.number``."""
-        self.records[rec.number] = rec
+        self.show_trials((rec,))
+
+    def show_trials(self, recs) -> None:
+        """Add or update the rows of ``recs`` at once: the table is sorted (and
+        its columns chosen) once for all of them, not once per trial, so a
+        study of thousands of trials opens in seconds."""
         sorting = self.isSortingEnabled()
         self.setSortingEnabled(False)
+        for rec in recs:
+            self._put(rec)
+        self.setSortingEnabled(sorting)
+        self._show_columns()
+        if self.selected_trial() in {rec.number for rec in recs}:
+            self._show_detail()
+
+    def _put(self, rec: TrialRecord) -> None:
+        self.records[rec.number] = rec
         row = self.find_row(rec.number)
         if row is None:
             row = self.rowCount()
@@ -144,10 +158,6 @@ class TrialsTable(QTableWidget):
                 item.setForeground(STATE_COLOURS[rec.state])
             self.setItem(row, col, item)
         self._firsts[rec.number] = cells[0]
-        self.setSortingEnabled(sorting)
-        self._show_columns()
-        if self.selected_trial() == rec.number:
-            self._show_detail()
 
     def find_row(self, number: int) -> int | None:
         item = self._firsts.get(number)  # each trial's first cell: no scan of every row
