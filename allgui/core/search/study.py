@@ -158,9 +158,9 @@ def finished(records) -> list[TrialRecord]:
 
 
 def check_made_by_allgui(study) -> None:
-    """A SearchError when ``study`` holds trials but was not made by allgui (a
-    plain Optuna study with its own parameters): allgui neither adds trials to
-    it nor trains what its trials name."""
+    """A SearchError when ``study`` was not made by allgui and its trials search
+    parameters allgui does not know (a plain Optuna study): allgui neither adds
+    trials to it nor trains what its trials name."""
     record = study_record(study)
     records = trials(study)
     if not records or record.allgui is not None:
@@ -168,10 +168,10 @@ def check_made_by_allgui(study) -> None:
     from allgui.core.model.params import NAMES
 
     theirs = sorted({k for r in records for k in r.params} - set(NAMES))
-    if not theirs and not any(r.state in ("complete", "pruned") for r in records):
-        return  # only trials queued for allgui (enqueued values): nothing of another tool
+    if not theirs:
+        return  # allgui's own parameters (values queued for it, an older allgui's study)
     named = (" (its trials search " + ", ".join(theirs[:6]) + (" ..." if len(theirs) > 6 else "")
-             + ", which allgui does not know)") if theirs else ""
+             + ", which allgui does not know)")
     raise SearchError(
         f"The study '{record.name}' was not made by allgui{named}; allgui leaves it as it "
         "is and adds nothing to it. " + _NEW_STUDY[:1].upper() + _NEW_STUDY[1:-1]
