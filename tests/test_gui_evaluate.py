@@ -21,10 +21,19 @@ RESAMPLES = 100
 
 
 @pytest.fixture(scope="module")
-def tiny_onnx(tmp_path_factory, tiny_models):
+def exported_once(tmp_path_factory, tiny_models):
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
     tiny_models.export(path, temperature=1.3)
     return path
+
+
+@pytest.fixture()
+def tiny_onnx(exported_once, tmp_path):
+    """The model in a folder of this test's own: its report goes beside it."""
+    import shutil
+
+    (tmp_path / "models").mkdir()
+    return Path(shutil.copy(exported_once, tmp_path / "models" / "tiny.onnx"))
 
 
 @pytest.fixture()
@@ -84,7 +93,7 @@ def test_the_window_shows_exactly_the_engines_figures_and_writes_the_report(
     (labelled / "HEM" / "<i>broken.bmp").write_bytes(b"not an image")
     dialog = open_dialog(window)
     choose(dialog, monkeypatch, tiny_onnx, labelled)
-    assert str(labelled.parent / "evaluation-tiny") in dialog.folder_label.text()  # the CLI's
+    assert str(tiny_onnx.parent / "evaluation-tiny") in dialog.folder_label.text()  # the CLI's
     evaluate(dialog)
     assert captured.errors == []
 
@@ -112,7 +121,7 @@ def test_the_window_shows_exactly_the_engines_figures_and_writes_the_report(
     assert "&lt;i&gt;broken.bmp" in dialog.summary_label.toolTip()
     assert "<i>broken.bmp" in dialog.view.skipped.toPlainText()
 
-    out = labelled.parent / "evaluation-tiny"
+    out = tiny_onnx.parent / "evaluation-tiny"
     record = json.loads((out / "evaluation.json").read_text())
     assert record["figures"]["accuracy"]["value"] == pytest.approx(expected.metrics.accuracy)
     assert record["intervals"]["recall[all]"] == pytest.approx([recall.low, recall.high])
@@ -130,7 +139,7 @@ def test_an_earlier_report_is_replaced_only_when_the_user_agrees(
     dialog = open_dialog(window)
     choose(dialog, monkeypatch, tiny_onnx, labelled)
     evaluate(dialog)
-    out = labelled.parent / "evaluation-tiny"
+    out = tiny_onnx.parent / "evaluation-tiny"
     first = (out / "evaluation.html").read_text()
     (out / "evaluation.html").write_text(first + "<!-- read by a colleague -->")
     asked = []
@@ -145,7 +154,7 @@ def test_an_earlier_report_is_replaced_only_when_the_user_agrees(
     evaluate(dialog)
     assert len(asked) == 1 and "earlier report" in asked[0]
     assert (out / "evaluation.html").read_text().endswith("<!-- read by a colleague -->")
-    second = labelled.parent / "evaluation-tiny-2"
+    second = tiny_onnx.parent / "evaluation-tiny-2"
     assert (second / "evaluation.html").is_file()
     assert dialog.report_files["html"] == second / "evaluation.html"
 
@@ -173,7 +182,7 @@ def test_no_class_the_model_knows_is_a_plain_message_and_keeps_the_result(
     evaluate(dialog)
     shown = cells(dialog.view.figures)
     used = dialog.used_label.text()
-    report = (labelled.parent / "evaluation-tiny" / "evaluation.html").read_text()
+    report = (tiny_onnx.parent / "evaluation-tiny" / "evaluation.html").read_text()
 
     other = labelled.parent / "renamed"
     labelled.rename(other)
@@ -190,7 +199,7 @@ def test_no_class_the_model_knows_is_a_plain_message_and_keeps_the_result(
     assert "The result shown before is kept." in message and "Traceback" not in message
     assert boxes[-1][1] == Qt.PlainText  # the folder's name is not read as markup
     assert cells(dialog.view.figures) == shown and dialog.used_label.text() == used
-    assert (other.parent / "evaluation-tiny" / "evaluation.html").read_text() == report
+    assert (tiny_onnx.parent / "evaluation-tiny" / "evaluation.html").read_text() == report
 
     # a file that is not a model
     bad = other.parent / "notes.onnx"
@@ -232,7 +241,7 @@ def test_stop_cancels_and_writes_nothing(window, captured, monkeypatch, tiny_onn
     assert len(calls) == 2  # stopped at the next batch: no third one
     assert "Stopped" in dialog.progress.label.text()
     assert captured.errors == [] and dialog.evaluation is None
-    assert not (labelled.parent / "evaluation-tiny").exists()
+    assert not (tiny_onnx.parent / "evaluation-tiny").exists()
     assert dialog.evaluate_button.isEnabled()
 
 

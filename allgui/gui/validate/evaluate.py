@@ -202,7 +202,7 @@ class EvaluationDialog(JobsMixin, QDialog):
     def _show_folder(self) -> None:
         folder = self.report_folder()
         if folder is None:
-            self.folder_label.setText("beside the labelled images, once they are chosen")
+            self.folder_label.setText("beside the model, once it is chosen")
         else:
             self.folder_label.setText(terminal_text(folder) + (
                 "" if self.folder_path else "  (default, as 'allgui evaluate' writes it)"))
