@@ -301,7 +301,7 @@ def test_the_projects_exported_model_is_the_default(window, qtbot, captured, tmp
     dialog = open_dialog(window)
     assert dialog.model_path == str(project.models_dir / "exported.onnx")
     assert "the project's exported model" in dialog.model_label.text()
-    assert "beside the labelled images" in dialog.folder_label.text()
+    assert "evaluation-exported" in dialog.folder_label.text()  # beside the model
     dialog.evaluate_button.click()  # no images chosen yet: said plainly, nothing runs
     assert dialog.job is None
     assert captured.errors[-1][0] == "The labelled images must be chosen first."

@@ -195,8 +195,8 @@ class EvaluationDialog(JobsMixin, QDialog):
 
         if self.folder_path:
             return Path(self.folder_path)
-        if self.model_path and self.data_path:
-            return default_report_folder(self.model_path, self.data_path)
+        if self.model_path:  # beside the model, whatever the labelled images
+            return default_report_folder(self.model_path)
         return None
 
     def _show_folder(self) -> None:
