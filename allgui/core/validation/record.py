@@ -41,3 +41,21 @@ def environment_record(device: str | None = None) -> dict[str, str]:
     record["device"] = device_description(device)
     record["date"] = now_utc()
     return record
+
+
+def run_environment(device: str, mode: str, cfg, shared: dict, prepared,
+                 settings, project,
+                 precision: str) -> dict[str, str]:
+    """The machine and software, and (cached mode) what computes the features:
+    chosen here once, so every run reuses the checked onnxruntime session."""
+    record = environment_record(device)
+    if mode == "cached" and cfg.backbone in shared:
+        from allgui.core.train.device import resolve_device
+        from allgui.core.train.features import feature_runtime
+
+        runtime = feature_runtime(shared[cfg.backbone], prepared.train.images,
+                                  resolve_device(device), choice=settings.features,
+                                  cache_dir=project.cache_dir, precision=precision,
+                                  labels=prepared.train.labels)
+        record["features"] = runtime.path.description
+    return record

@@ -49,7 +49,7 @@ from allgui.core.validation.plan import (
     planned_runs,
 )
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
-from allgui.core.validation.record import environment_record, now_utc
+from allgui.core.validation.record import now_utc, run_environment
 from allgui.core.validation.settings_check import check_settings
 
 KNOWN = registry.NAMES  # the settings a run takes
@@ -306,8 +306,8 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
                           train_settings.augmentation.probability, training),
         dataset_fingerprint=prepared.index.fingerprint(),
         split=SplitRecord.from_dict(prepared.split.to_dict()),
-        environment=_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
-                                 project, feature_precision),
+        environment=run_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
+                                     project, feature_precision),
         study=study_info,
         dataset=dataset_record(prepared),
     )
@@ -326,24 +326,6 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
         sink(Notice(JOB, level="info", text=fresh_views_cost(
             len(plan.runs), views_read(views, settings.epochs), len(prepared.train.images))))
     return plan, batch, shared
-
-
-def _environment(device: str, mode: str, cfg, shared: dict, prepared,
-                 settings: ValidationSettings, project: Project,
-                 precision: str) -> dict[str, str]:
-    """The machine and software, and (cached mode) what computes the features:
-    chosen here once, so every run reuses the checked onnxruntime session."""
-    record = environment_record(device)
-    if mode == "cached" and cfg.backbone in shared:
-        from allgui.core.train.device import resolve_device
-        from allgui.core.train.features import feature_runtime
-
-        runtime = feature_runtime(shared[cfg.backbone], prepared.train.images,
-                                  resolve_device(device), choice=settings.features,
-                                  cache_dir=project.cache_dir, precision=precision,
-                                  labels=prepared.train.labels)
-        record["features"] = runtime.path.description
-    return record
 
 
 def _probe(plan: BatchPlan, written: BatchWriter, shared: dict, sink: Sink,
