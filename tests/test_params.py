@@ -84,7 +84,8 @@ def test_cli_columns_and_help_come_from_the_registry():
                                        value=0.9, val_accuracy=0.9, best_epoch=2,
                                        epochs_run=3, duration_s=1.0)],
         objective="accuracy", study_name="s", n_complete=1, n_pruned=0, n_failed=0,
-        duration_s=1.0, features_s=0.0, settings=SimpleNamespace(pruning="none"), trials=[])
+        duration_s=1.0, features_s=0.0, settings=SimpleNamespace(pruning="none"), trials=[],
+        counts=lambda: "1 complete")
     header = optimize.format_table(result).splitlines()[1].split("  ")
     header = [h.strip() for h in header if h.strip()]
     ranged = [p.label for p in params.PARAMS if p.choices or p.low is not None]

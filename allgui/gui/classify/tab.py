@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -90,7 +91,7 @@ class ClassifyTab(ProjectTab):
         model_layout.addWidget(self.model_info)
         left_column.addWidget(model_box)
 
-        actions = QHBoxLayout()
+        actions = QGridLayout()  # two by two: the picture's column keeps the width
         self.add_images_button = QPushButton("Classify images…")
         self.add_images_button.clicked.connect(self.choose_images)
         self.add_folder_button = QPushButton("Classify a folder…")
@@ -100,10 +101,11 @@ class ClassifyTab(ProjectTab):
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.clear)
         hint = QLabel("…or drop images or folders anywhere on the window.")
-        for w in (self.add_images_button, self.add_folder_button, self.save_button,
-                  self.clear_button):
-            actions.addWidget(w)
-        actions.addWidget(hint, 1)
+        for i, w in enumerate((self.add_images_button, self.add_folder_button,
+                               self.save_button, self.clear_button)):
+            actions.addWidget(w, i // 2, i % 2)
+        actions.addWidget(hint, 0, 2, 2, 1)
+        actions.setColumnStretch(2, 1)
         hint.setWordWrap(True)
         left_column.addLayout(actions)
 
