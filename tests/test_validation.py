@@ -99,7 +99,8 @@ def test_batch_with_baseline_keeps_runs_files_and_events(demo):
     # statistics over seeds, paired with the baseline
     analysis = analyse(batch, resamples=100)
     row = analysis.row("weighted_f1")
-    assert row.tuned_summary.n == 2 and row.paired is not None and row.paired.n == 2
+    assert row.tuned_summary.n == 2 and row.difference is not None
+    assert row.difference.method.startswith("paired bootstrap")
     assert len(analysis.mcnemar) == 2 and len(analysis.auc_intervals) == 4
 
 

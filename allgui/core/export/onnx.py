@@ -85,6 +85,7 @@ class ExportMetadata:
     # each figure over the batch's runs: {key: {"mean", "ci_low", "ci_high", "runs"}}
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     temperature: float | None = None  # calibration; None = the checkpoint's card (else 1)
+    interval_note: str = ""  # how batch_metrics' test_low/test_high were made
 
     def __post_init__(self) -> None:  # never a rule stored that reading the model refuses
         check_threshold(self.decision_threshold)
@@ -346,6 +347,7 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
         "source": meta.source or source,
         "selection": meta.selection,
         "batch_metrics": {k: dict(v) for k, v in meta.batch_metrics.items()},
+        "interval_note": meta.interval_note,
         "allgui_version": __version__,
         "created": created,
         "exporter": f"{EXPORTER}, torch {torch.__version__}, opset {OPSET}",
