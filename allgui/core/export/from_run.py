@@ -143,7 +143,34 @@ def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",
         selection=chosen_by or batch.selection_note(run),
         batch_metrics=batch_metrics(batch, run.label, run),
         interval_note=interval_note(batch, run),
+        **training_images(batch),
     )
+
+
+FEATURE_SAMPLE = 400  # training images whose features make the reference (per model)
+REFERENCE_SAMPLE = 200  # held-out images whose distances make the yardstick
+
+
+def training_images(batch: Batch) -> dict[str, Any]:
+    """The batch's training images for the model file: every content hash,
+    and a fixed sample of paths for the feature reference (nothing for a
+    batch from before they were recorded)."""
+    import numpy as np
+
+    from allgui.core.validation.seen import read_seen
+
+    seen = read_seen(batch.path)
+    if seen is None:
+        return {}
+    rng = np.random.default_rng(0)
+
+    def sample(rows, n):
+        pick = sorted(rng.permutation(len(rows))[:n].tolist())
+        return [rows[i] for i in pick]
+
+    return {"training_hashes": seen.hashes,
+            "feature_images": tuple((p, c) for p, c, _ in sample(seen.train, FEATURE_SAMPLE)),
+            "reference_images": tuple(p for p, _, _ in sample(seen.val, REFERENCE_SAMPLE))}
 
 
 def run_samples(batch: Batch, run: RunRecord, count: int = SAMPLE_IMAGES

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from allgui.core.errors import ModelFileError
+from allgui.core.infer.training_data import METADATA_KEY as TRAINING_KEY
+from allgui.core.infer.training_data import TrainingFingerprint
 from allgui.core.model.card import ModelCard
 from allgui.core.model.decision import DecisionRule, DecisionRuleError
 from allgui.core.model.measures import CARD, shown_in
@@ -32,6 +34,7 @@ INPUT_NAME = "image"
 OUTPUT_LOGITS = "logits"
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_CAM = "cam"
+OUTPUT_FEATURES = "features"  # pooled backbone features (models exported since issue 28)
 
 # The metrics a summary line shows first (all of them stay in the file).
 HEADLINE_METRICS = shown_in(CARD)
@@ -60,6 +63,8 @@ class ModelInfo:
     selection: str = ""  # how the run was chosen among its batch's runs
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # over runs
     interval_note: str = ""  # how the test intervals in batch_metrics were made
+    # the training images' content hashes and feature reference (None: older files)
+    training: TrainingFingerprint | None = None
 
     # The card's items under the names the classifier has always read.
     @property
@@ -235,8 +240,9 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
             batch_metrics={str(k): {str(a): float(b) for a, b in v.items() if b is not None}
                            for k, v in (values.get("batch_metrics") or {}).items()},
             interval_note=str(values.get("interval_note") or ""),
+            training=TrainingFingerprint.from_dict(values.get(TRAINING_KEY)),
         )
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise ModelFileError(f"The metadata inside {name} is damaged.", str(exc)) from exc
     if len(classes) < 2 or len(set(classes)) != len(classes):
         raise ModelFileError(f"The metadata inside {name} lists invalid classes: {classes}.")

@@ -151,7 +151,7 @@ def cross_validated_loss(proba: np.ndarray, labels: np.ndarray, folds: int = CV_
         t = fit_temperature(proba[~held], labels[~held])
         raw += _nll(proba[held], labels[held], 1.0) * held.sum()
         scaled_loss += _nll(proba[held], labels[held], t) * held.sum()
-    return raw / labels.size, scaled_loss / labels.size
+    return float(raw / labels.size), float(scaled_loss / labels.size)
 
 
 @dataclass(frozen=True)
@@ -229,8 +229,9 @@ def calibrate(val_labels: np.ndarray, val_proba: np.ndarray, test_labels: np.nda
     cv: tuple[float, float] | None = None
     kept = False
     if val_labels.size >= 2 * CV_FOLDS and len(np.unique(val_labels)) > 1:
-        cv = cross_validated_loss(val_proba, val_labels)
-        kept = cv[1] < cv[0]
+        raw, with_t = cross_validated_loss(val_proba, val_labels)
+        cv = (float(raw), float(with_t))
+        kept = bool(with_t < raw)
     t = fitted if kept else 1.0
     after = scaled(test_proba, t) if kept else np.asarray(test_proba, dtype=np.float64)
     return Calibration(t, reliability(test_labels, test_proba), reliability(test_labels, after),
