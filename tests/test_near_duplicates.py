@@ -127,3 +127,17 @@ def test_a_class_from_another_source_is_named(tmp_path):
     assert "separates it" in warnings[0]
     same = source_warnings(("all", "hem"), np.array(labels[:24]), stats[:24], sizes[:24])
     assert same == ()
+
+
+def test_the_dataset_summary_finds_them_for_every_split_it_shows(tmp_path):
+    """The Dataset tab, 'allgui new' and 'allgui data' split from the summary:
+    it reads every image once and groups near-duplicates there too."""
+    from allgui.core.dataset.discover import discover
+    from allgui.core.dataset.summary import summarize
+
+    index, _, pairs = _dataset(tmp_path)
+    summary = summarize(discover(tmp_path), workers=1)
+    assert summary.near is not None
+    for a, b in pairs:
+        assert summary.near[a] == summary.near[b]
+    assert summarize(discover(tmp_path), inspect=False).near is None
