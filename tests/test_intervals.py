@@ -231,7 +231,7 @@ def test_model_card_carries_the_test_image_interval(tmp_path):
                      uncertain_margin=0.2, heatmap_size=(1, 1), batch_metrics=metrics,
                      interval_note=interval_note(batch, runs[0]))
     text = "\n".join(info.summary_lines())
-    assert "over the test images" in text and "Wilson" in text
+    assert "95% intervals over the 38 test images" in text and "Wilson" in text
     assert f"accuracy {acc['test_low']:.3f}-{acc['test_high']:.3f}" in text
     assert "training variation only" in text
     for value in metrics.values():
@@ -244,3 +244,16 @@ def test_a_many_class_card_names_no_positive_class():
                      decision_threshold=0.5, uncertain_margin=0.2, heatmap_size=(1, 1))
     assert "positive" not in "\n".join(info.summary_lines())
     assert not math.isnan(wilson(1, 2)[0])
+
+
+def test_a_figure_right_on_every_resample_still_gets_an_interval(tmp_path):
+    """Every 'pro' cell called right on 40 test images: the bootstrap sees
+    1.000 in every resample; the interval says how far below 1 it could be."""
+    classes = ("a", "b", "c", "pro")
+    labels = [i % 4 for i in range(160)]
+    sets = [set(range(160)) - {0, 5, 9}, set(range(160)) - {1, 6}, set(range(160)) - {2}]
+    batch = _batch(tmp_path, _runs(tmp_path, TUNED, sets, labels, classes), classes=classes)
+    row = analyse(batch, resamples=300).row("recall[pro]")
+    test = row.test[TUNED]
+    assert test.high == 1.0 and test.low == pytest.approx(clopper_pearson(40, 40)[0])
+    assert "exact" in test.method

@@ -113,10 +113,9 @@ def interval_note(batch: Batch, run: RunRecord) -> str:
     except ProjectError:
         return ""
     if unit_of(p.patients, len(p.paths)) == "patient":
-        return (f"95% over the {len(p.paths)} test images, bootstrap resampling whole "
-                "patients")
-    return (f"95% over the {len(p.paths)} test images: Wilson for shares of images, DeLong "
-            "for a two-class AUC, a bootstrap within each class otherwise")
+        return (f"the {len(p.paths)} test images, a bootstrap resampling whole patients")
+    return (f"the {len(p.paths)} test images; Wilson for shares of images, DeLong for a "
+            "two-class AUC, a bootstrap within each class otherwise")
 
 
 def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",

@@ -166,8 +166,8 @@ class ModelInfo:
         lines = []
         tested = [(k, v) for k, v in over if v.get("test_low") is not None]
         if tested:
-            lines.append(f"  95% intervals over the test images ({self.interval_note or 'this run'}"
-                         "): " + ", ".join(f"{k} {v['test_low']:.3f}-{v['test_high']:.3f}"
+            lines.append(f"  95% intervals over {self.interval_note or 'its test images'}"
+                         ": " + ", ".join(f"{k} {v['test_low']:.3f}-{v['test_high']:.3f}"
                                            for k, v in tested))
         n = int(over[0][1].get("runs", 0))
         lines.append(f"  over the batch's {n} runs (same test images; training variation only): "

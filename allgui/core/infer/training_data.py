@@ -5,9 +5,12 @@ it learnt from.
 - ``hashes``: the content hash of every training and validation image
   (:func:`allgui.core.dataset.hashing.file_hash`);
 - :class:`FeatureReference`: where the training images lie in the model's
-  pooled feature space (the graph's ``features`` output): per-feature mean
-  and spread, each class's centre, and the distances of held-out validation
-  images to the nearest centre (their percentiles are the yardstick).
+  pooled feature space (the graph's ``features`` output): their mean, their
+  main directions of variation (whitened principal components, so each
+  counts as much as it varies in training and features that barely vary
+  cannot dominate), each class's centre, and the distances of held-out
+  validation images to the nearest centre (their percentiles are the
+  yardstick).
 
 Numpy only (the classifier never imports torch).
 """
@@ -23,6 +26,7 @@ import numpy as np
 
 METADATA_KEY = "training_data"
 PERCENTILES = (50, 95, 99, 100)
+COMPONENTS = 32  # principal components kept (fewer with fewer training images)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,40 +34,42 @@ class FeatureReference:
     """The training images in feature space, and how far held-out images lie."""
 
     mean: np.ndarray  # (C,)
-    scale: np.ndarray  # (C,), never 0
-    centroids: np.ndarray  # (K, C), in standardised units
+    projection: np.ndarray  # (k, C): whitened principal directions
+    centroids: np.ndarray  # (K, k): each class's centre, projected
     reference: Mapping[int, float]  # percentile -> distance of held-out images
     reference_images: int  # held-out images the percentiles come from
     train_images: int  # training images the centres come from
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Each image's distance to the nearest class centre: the root mean
-        square over features of the standardised difference."""
-        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        square over the whitened components."""
+        z = (np.asarray(features, dtype=np.float64) - self.mean) @ self.projection.T
         d = np.sqrt(((z[:, None, :] - self.centroids[None, :, :]) ** 2).mean(axis=2))
         return d.min(axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         def r(a: np.ndarray) -> list:
-            return np.round(a.astype(np.float64), 6).tolist()
+            return [float(f"{v:.6g}") for v in a.astype(np.float64).ravel()]
 
-        return {"mean": r(self.mean), "scale": r(self.scale), "centroids": r(self.centroids),
+        return {"mean": r(self.mean), "projection": r(self.projection),
+                "components": int(self.projection.shape[0]), "centroids": r(self.centroids),
                 "reference": {str(k): v for k, v in self.reference.items()},
                 "reference_images": self.reference_images, "train_images": self.train_images}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeatureReference:
         mean = np.asarray(d["mean"], dtype=np.float64)
-        scale = np.asarray(d["scale"], dtype=np.float64)
-        centroids = np.asarray(d["centroids"], dtype=np.float64)
-        if (mean.ndim != 1 or scale.shape != mean.shape or centroids.ndim != 2
-                or centroids.shape[1] != mean.size or not np.all(scale > 0)
-                or not np.all(np.isfinite(centroids))):
-            raise ValueError("feature reference of the wrong shape")
-        reference = {int(k): float(v) for k, v in d["reference"].items()}
-        if not all(math.isfinite(v) and v >= 0 for v in reference.values()):
+        k = int(d["components"])
+        projection = np.asarray(d["projection"], dtype=np.float64).reshape(k, mean.size)
+        centroids = np.asarray(d["centroids"], dtype=np.float64).reshape(-1, k)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(projection))
+                and np.all(np.isfinite(centroids)) and len(centroids)):
+            raise ValueError("feature reference values must be finite numbers")
+        reference = {int(p): float(v) for p, v in d["reference"].items()}
+        if not all(math.isfinite(v) and v >= 0 for v in reference.values()) or \
+                not {99, 100} <= set(reference):
             raise ValueError("feature reference distances must be finite")
-        return cls(mean, scale, centroids, reference, int(d["reference_images"]),
+        return cls(mean, projection, centroids, reference, int(d["reference_images"]),
                    int(d["train_images"]))
 
 
@@ -74,14 +80,17 @@ def feature_reference(train: np.ndarray, labels: np.ndarray, held_out: np.ndarra
     train = np.asarray(train, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     mean = train.mean(axis=0)
-    scale = train.std(axis=0)
-    scale = np.where(scale > 1e-6 * max(1.0, float(scale.max(initial=0.0))), scale, 1.0)
-    z = (train - mean) / scale
+    _, s, vt = np.linalg.svd(train - mean, full_matrices=False)
+    sd = s / math.sqrt(max(1, train.shape[0] - 1))
+    keep = sd > 1e-6 * max(float(sd.max(initial=0.0)), 1e-12)
+    k = max(1, min(COMPONENTS, int(keep.sum())))
+    projection = vt[:k] / sd[:k, None]
+    z = (train - mean) @ projection.T
     centroids = np.stack([z[labels == c].mean(axis=0) for c in np.unique(labels)])
-    ref = FeatureReference(mean, scale, centroids, {}, 0, int(train.shape[0]))
+    ref = FeatureReference(mean, projection, centroids, {}, 0, int(train.shape[0]))
     held = np.asarray(held_out, dtype=np.float64) if len(held_out) else train
     d = ref.distances(held)
-    return FeatureReference(mean, scale, centroids,
+    return FeatureReference(mean, projection, centroids,
                             {p: float(np.percentile(d, p)) for p in PERCENTILES},
                             int(held.shape[0]), int(train.shape[0]))
 

@@ -71,7 +71,7 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
                                plan.referral_target)
     if referral.supported is False:
         sink(Notice(JOB, level="warning", text=f"{run.label} run {run.k}: referral "
-                    + referral.backing() + "."))
+                    + referral.backing(flag="") + "."))
     folder.mkdir(parents=True, exist_ok=True)
     write_predictions(folder / "predictions.csv", Predictions(
         test.paths, test.patients, test.labels, proba, plan.classes))

@@ -239,14 +239,45 @@ def bootstrap_figures(labels: np.ndarray, probas: Sequence[np.ndarray], classes:
     a = (1 - confidence) / 2
     method = f"bootstrap by {unit}"
     out: dict[str, Bounded] = {}
+    sizes = _denominators(labels, probas, classes, codes)
     for key, vals in samples.items():
         if len(vals) < 20:
             continue
         low, high = np.quantile(vals, [a, 1 - a])
         note = f"{len(vals)} of {resamples} resamples held every class" \
             if len(vals) < resamples else ""
+        if high - low < 1e-12 and (low >= 1 - 1e-12 or high <= 1e-12):
+            # every resample at the bound: the bootstrap cannot see past it; the
+            # exact bound for all of n right (or wrong) says how far it could be
+            n = sizes.get(key, sizes["smallest"])
+            k = n if low >= 1 - 1e-12 else 0
+            lo, hi = clopper_pearson(k, n, confidence)
+            out[key] = Bounded(lo, hi, f"exact bound ({n} {unit}s)",
+                               f"every resample gave {k // n}")
+            continue
         out[key] = Bounded(float(low), float(high), method, note)
     return out, unit
+
+
+def _denominators(labels: np.ndarray, probas: Sequence[np.ndarray], classes: Sequence[str],
+                  codes: np.ndarray | None) -> dict[str, int]:
+    """How many images (or patients) stand behind each share: all of them for
+    accuracy, a class's for its recall, the rest for its specificity, those
+    called that class for its precision; 'smallest' (the smallest class) for
+    figures that are not one share."""
+    if codes is not None:  # patients are the unit: count them, not their cells
+        n = int(codes.max()) + 1
+        per_class = [len(np.unique(codes[labels == c])) for c in range(len(classes))]
+        return {"accuracy": n, "smallest": max(1, min(per_class))}
+    n = int(labels.size)
+    support = np.bincount(labels, minlength=len(classes))
+    called = np.bincount(probas[0].argmax(axis=1), minlength=len(classes))
+    out = {"accuracy": n, "smallest": max(1, int(support.min()))}
+    for i, name in enumerate(classes):
+        out[f"recall[{name}]"] = max(1, int(support[i]))
+        out[f"specificity[{name}]"] = max(1, n - int(support[i]))
+        out[f"precision[{name}]"] = max(1, int(called[i]))
+    return out
 
 
 def paired_bootstrap(labels: np.ndarray, probas_a: Sequence[np.ndarray],

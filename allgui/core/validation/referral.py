@@ -90,14 +90,15 @@ class Referral:
                    int(d.get("val_right", 0)),
                    None if d.get("val_lower") is None else float(d["val_lower"]))
 
-    def backing(self) -> str:
-        """How many validation images stand behind the margin, and whether they can."""
+    def backing(self, flag: str = "WARNING: ") -> str:
+        """How many validation images stand behind the margin, and whether they can
+        (``flag`` opens the warning; '' where the line is already a warning)."""
         if self.supported is None:
             return ""
         text = (f"chosen on {self.val_images} validation images ({self.val_kept} kept, "
                 f"{self.val_right} right; 95% lower bound {self.val_lower:.3f})")
         if not self.supported:
-            text += (f". WARNING: too few validation images to support {self.target:.0%}: "
+            text += (f". {flag}too few validation images to support {self.target:.0%}: "
                      f"about {images_needed(self.target)} kept images, all right, would be "
                      "needed; expect lower accuracy on new cells")
         return text
