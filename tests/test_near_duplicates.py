@@ -141,3 +141,14 @@ def test_the_dataset_summary_finds_them_for_every_split_it_shows(tmp_path):
     for a, b in pairs:
         assert summary.near[a] == summary.near[b]
     assert summarize(discover(tmp_path), inspect=False).near is None
+
+
+def test_images_that_all_look_alike_are_not_one_huge_group():
+    """Blank or tiny images all match each other; grouping them would merge
+    whole patients, so a 'group' far beyond a few re-saves is left alone."""
+    rng = np.random.default_rng(2)
+    ramp = np.linspace(40, 220, 32)[None, :, None] * np.ones((32, 1, 3))
+    alike = [(ramp + rng.normal(0, 1, ramp.shape)).astype(np.uint8) for _ in range(40)]
+    prints = fingerprints_of(np.stack(alike))
+    assert near_groups([f"b{i}" for i in range(3)], prints[:3])  # a few: a real group
+    assert near_groups([f"b{i}" for i in range(40)], prints) == {}

@@ -29,6 +29,10 @@ MIN_CORRELATION = 0.98  # of the 16 x 16 colour thumbnails: the same field
 MIN_COARSE = 0.9  # of the 8 x 8 thumbnails: worth comparing closely
 BRUTE_FORCE = 20_000  # up to this many images every pair is looked at
 THUMB = 16  # the fine thumbnail, in colour
+# A "group" this large is not one field saved again but images that all look
+# alike (blank or tiny images): grouping them would merge whole patients, so
+# such groups are left as they are.
+MAX_GROUP = 12
 BUCKET_LIMIT = 500  # a hash block shared by more images than this is a blank, not a match
 
 
@@ -110,8 +114,8 @@ def near_groups(paths: Sequence[str], prints: Sequence[Fingerprint],
     roots: dict[int, list[int]] = defaultdict(list)
     for i in range(len(paths)):
         roots[find(i)].append(i)
-    return {paths[i]: paths[root] for root, group in roots.items() if len(group) > 1
-            for i in group}
+    return {paths[i]: paths[root] for root, group in roots.items()
+            if 1 < len(group) <= MAX_GROUP for i in group}
 
 
 def pairs_across(a: Sequence[str], b: Sequence[str], near: Mapping[str, str]
