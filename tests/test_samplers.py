@@ -63,7 +63,7 @@ def _comparison(best_at: dict[str, list[int]], startup: int, trials: int = 20):
             values[at] = 0.9
             studies.append(StudyCurve(sampler, k + 1, tuple(values),
                                       {"balanced_accuracy": 0.8 + 0.02 * k,
-                                       "f1_weighted": 0.7 + 0.03 * k}))
+                                       "weighted_f1": 0.7 + 0.03 * k}))
     return SamplerComparison(tuple(studies), trials, "balanced accuracy", {}, 1.0, "", startup)
 
 

@@ -149,7 +149,7 @@ def figures(labels: np.ndarray, proba: np.ndarray, classes: Sequence[str], posit
     out = {
         "accuracy": float(tp.sum() / total),
         "balanced_accuracy": float(rec[support > 0].mean()),
-        "f1_weighted": float((f1 * w).sum()),
+        "weighted_f1": float((f1 * w).sum()),
         "f1_macro": float(f1.mean()),
         "precision_weighted": float((prec * w).sum()),
         "recall_weighted": float((rec * w).sum()),

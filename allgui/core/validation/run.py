@@ -50,7 +50,7 @@ from allgui.core.validation.plan import (
 )
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
 from allgui.core.validation.record import now_utc, run_environment
-from allgui.core.validation.seen import seen_from_prepared, write_seen
+from allgui.core.validation.seen import prepare_project_data, seen_from_prepared, write_seen
 from allgui.core.validation.settings_check import check_settings
 
 KNOWN = registry.NAMES  # the settings a run takes
@@ -208,16 +208,12 @@ def run_batch(
     total = settings.runs * (2 if baseline else 1)
     with job(sink, JOB, f"Validating {tuned.source}: {total} runs", total) as j:
         j.finish("Stopped before any run.")  # what a Stop says until the runs start
-        if prepared is None:
-            from allgui.core.dataset.prepared import prepare_project_data
-
-            prepared = prepare_project_data(project, sink, cancel)
+        prepared = prepared or prepare_project_data(project, sink, cancel)
         plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
                                           cancel, prepared)
         plan, batch, resumed = resume_batch.prepare(project, plan, batch, sink, resume)
         written = BatchWriter(batch, runs_dir=None if resumed else project.runs_dir)
-        # what the models see, so an exported model knows its training images
-        write_seen(batch.path, seen_from_prepared(prepared))
+        write_seen(batch.path, seen_from_prepared(prepared))  # for the exported model
         try:
             stopped, failures = False, list[str]()
             # a continued batch keeps the probe it ran before

@@ -13,7 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from allgui.core.dataset.prepared import prepare_project_data
 from allgui.core.files.atomic import atomic_write_text
+
+__all__ = ["SeenImages", "prepare_project_data", "read_seen", "seen_from_prepared", "write_seen"]
 
 SEEN_FILE = "training.json"
 FORMAT = "allgui-training-images"
