@@ -31,8 +31,8 @@ def test_batch_pairs_tuned_untuned_and_probe(tmp_path, make_tiny_project):
     assert load_batch(batch.path) == batch
     analysis = analyse(batch, resamples=50)
     row = analysis.row("balanced_accuracy")
-    assert row.probe_summary is not None and row.probe_paired is not None
-    assert row.probe_paired.n == 2
+    assert row.probe_summary is not None and row.probe_difference is not None
+    assert row.probe_difference.method.startswith("paired bootstrap")
     assert comparison_rows(analysis, PROBE)[1]
     for run in batch.runs_of(TUNED):
         cal = run.calibration

@@ -28,7 +28,8 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     assert not captured.errors, captured.errors
     assert tab.view is not None and tab.table.rowCount() > 3
     headers = [tab.table.horizontalHeaderItem(c).text() for c in range(tab.table.columnCount())]
-    assert {"Mean", "SD", "CV", "95% CI (t)"} <= set(headers)
+    assert {"Mean", "SD", "CV", "95% over seeds (t)"} <= set(headers)
+    assert any(h.startswith("95% over test") for h in headers)
     labels = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
     assert any("weighted" in t for t in labels)
     assert "test set" in tab.summary.text()

@@ -189,7 +189,8 @@ def test_project_report_is_complete(validated_project, tmp_path):
 
     metrics = find("Test-set figures of the tuned configuration")
     assert batch.test_set in [c for c in captions if c.startswith("Test-set figures")][0]
-    assert metrics[0][-4:] == ["Mean", "SD", "CV", "95% CI (t)"]
+    assert metrics[0][-5:-1] == ["Mean", "SD", "CV", "95% over seeds (t)"]
+    assert metrics[0][-1].startswith("95% over test")
     labels = [r[0] for r in metrics[1:]]
     assert "F1, weighted by class support (C-NMC metric)" in labels
     assert "Recall (sensitivity), class 'all'" in labels and "Specificity, class 'hem'" in labels
@@ -198,9 +199,9 @@ def test_project_report_is_complete(validated_project, tmp_path):
     assert f1[1] == f"{runs[0].metrics.weighted_f1:.4f}"
     assert float(f1[3]) == pytest.approx(np.mean([r.metrics.weighted_f1 for r in runs]), abs=1e-4)
     find("Test-set figures of the baseline")
-    find("Tuned against baseline, paired by seed")
+    find("Tuned against baseline on the same test images")
     find("McNemar")
-    find("AUC-ROC with 95% bootstrap intervals")
+    find("AUC-ROC of each run with its 95% interval over the test images")
     best = find("Best trials")
     assert best[1][1] == str(study.best_trial.number)
     importances = find("Parameter importances: fANOVA, mean \u00b1 SD over 5 seeds")

@@ -99,8 +99,19 @@ def test_batch_with_baseline_keeps_runs_files_and_events(demo):
     # statistics over seeds, paired with the baseline
     analysis = analyse(batch, resamples=100)
     row = analysis.row("weighted_f1")
-    assert row.tuned_summary.n == 2 and row.paired is not None and row.paired.n == 2
+    assert row.tuned_summary.n == 2 and row.difference is not None
+    assert row.difference.method.startswith("paired bootstrap")
     assert len(analysis.mcnemar) == 2 and len(analysis.auc_intervals) == 4
+    # what the models saw is recorded, by content, for the exported model (issue 26 item 9)
+    from allgui.core.export.from_run import training_images
+    from allgui.core.validation.seen import read_seen
+
+    seen = read_seen(batch.path)
+    assert seen is not None and len(seen.train) == len(prepared.train)
+    assert len(seen.val) == len(prepared.val) and all(h for _, _, h in seen.train + seen.val)
+    record = training_images(batch)
+    assert set(record["training_hashes"]) == {h for _, _, h in seen.train + seen.val}
+    assert {p for p, _ in record["feature_images"]} <= {p for p, _, _ in seen.train}
 
 
 def test_best_trial_is_chosen_and_stop_keeps_finished_runs(demo):

@@ -92,10 +92,11 @@ def _default_split(index, summary, sink) -> tuple[str, dict]:
     from allgui.core.project import SplitSettings
 
     try:
-        split = make_split(index, SplitSettings(), summary.hashes or None)
+        split = make_split(index, SplitSettings(), summary.hashes or None, summary.near)
     except DatasetError as exc:
         return f"  Cannot split this dataset: {exc.message}", {"error": exc.message}
-    leak_check = audit(index, split, summary.hashes, check_content=summary.inspected, sink=sink)
+    leak_check = audit(index, split, summary.hashes, check_content=summary.inspected, sink=sink,
+                       near=summary.near)
     data = split.to_dict() | {"counts": split_counts(index, split), "audit": leak_check.to_dict()}
     return format_split(index, split, leak_check), data
 

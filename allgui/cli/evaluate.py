@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--resamples", type=int, default=1000,
                         help="bootstrap resamples for the intervals (default 1000)")
+    parser.add_argument("--include-seen", action="store_true",
+                        help="keep images the model was trained or validated on (same content) "
+                        "in the figures; by default they are counted and left out")
     parser.set_defaults(func=run)
 
 
@@ -37,6 +40,7 @@ def run(args) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.files.fresh import fresh_folder
     from allgui.core.files.text import terminal_text
+    from allgui.core.report.document import table, table_text
     from allgui.core.report.external import (
         NAMES,
         check_report_folder,
@@ -44,6 +48,7 @@ def run(args) -> int:
         write_external_report,
     )
     from allgui.core.validation.external import FIGURES, evaluate_model
+    from allgui.core.validation.external_checks import check_lines, side_by_side
     from allgui.core.validation.stats import format_interval, format_value
 
     # checked before any work: an earlier report (or anyone's files of the same names) is
@@ -58,7 +63,8 @@ def run(args) -> int:
         check_report_folder(out, args.model, args.data)
     try:
         result = evaluate_model(args.model, args.data, device=args.device,
-                                resamples=max(args.resamples, 50), sink=ProgressPrinter())
+                                resamples=max(args.resamples, 50), sink=ProgressPrinter(),
+                                include_seen=args.include_seen)
     except BaseException:
         if made:  # nothing written: the new folder goes again
             with contextlib.suppress(OSError):
@@ -76,6 +82,14 @@ def run(args) -> int:
         print(f"  ECE {result.calibration.ece:.4f} (temperature {result.temperature:.3f})")
     print(f"  intervals: bootstrap over {result.interval_unit}s")
     print(f"  decision: {terminal_text(result.rule.describe(result.classes))} (stored in the model)")
+    header, rows = side_by_side(FIGURES, head, result.intervals, result.checks, NAMES)
+    text = table_text(table("Beside the model's own test set" + (
+        f" ({result.checks.internal_set})" if result.checks.internal_set else "")
+        + " and what no skill scores", header, rows))
+    for line in text.splitlines():
+        print(terminal_text(line))
+    for line in check_lines(result.checks, len(result.paths)):
+        print(terminal_text(line))
     for path in files.values():
         print(terminal_text(str(path)))
     return 0

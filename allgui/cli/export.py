@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.export.from_run import export_plan, plan_inputs
     from allgui.core.files.outputs import check_output
+    from allgui.core.files.text import terminal_text
     from allgui.core.infer.limits import check_margin, check_threshold
     from allgui.core.project import Project
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  allowed: {result.tolerance.describe()}")
     print(f"  exporter: {result.exporter}, opset {result.opset}")
     for line in result.info.summary_lines():
-        print(line)
+        print(terminal_text(line))  # the card's words come from files
     return 0
 
 

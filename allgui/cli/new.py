@@ -63,8 +63,8 @@ def run(args) -> int:
     stored = storable_path(data_path)  # checked before anything is made
     index = discover(data_path, sink)
     summary = summarize(index, sink)
-    split = make_split(index, split_settings(args), summary.hashes or None)
-    leak_check = audit(index, split, summary.hashes, sink=sink)
+    split = make_split(index, split_settings(args), summary.hashes or None, summary.near)
+    leak_check = audit(index, split, summary.hashes, sink=sink, near=summary.near)
     settings = ProjectSettings(
         dataset=DatasetSettings(path=stored, image_size=args.image_size),
     ).with_protocol(args.protocol)

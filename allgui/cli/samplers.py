@@ -15,7 +15,8 @@ def register(subparsers) -> None:
         "the report.",
     )
     parser.add_argument("project", help="the project folder")
-    parser.add_argument("--studies", type=int, default=3, help="studies per sampler (default 3)")
+    parser.add_argument("--studies", type=int, default=None,
+                        help="studies per sampler (default 5: fewer cannot tell samplers apart)")
     parser.add_argument("--trials", type=int, default=None,
                         help="trials per study (default: the project's search trials)")
     parser.add_argument("--samplers", default="tpe,random,gp,cmaes")
@@ -28,25 +29,28 @@ def run(args) -> int:
     from allgui.core.errors import AllguiError
     from allgui.core.files.text import count
     from allgui.core.project import Project
-    from allgui.core.report.samplers import rows, save_comparison
+    from allgui.core.report.document import table, table_text
+    from allgui.core.report.samplers import HEADER, rows, save_comparison, start_note
     from allgui.core.search.settings import SearchSettings
-    from allgui.core.validation.samplers import compare_samplers
+    from allgui.core.validation.samplers import DEFAULT_STUDIES, compare_samplers
 
     project = Project.open(args.project)
     settings = SearchSettings.from_project(project)
     trials = settings.trials if args.trials is None else args.trials
-    if args.studies < 1 or trials < 2:
+    studies = DEFAULT_STUDIES if args.studies is None else args.studies
+    if studies < 1 or trials < 2:
         raise AllguiError("Give at least one study of at least two trials.")
     result = compare_samplers(project, settings,
                               tuple(s.strip() for s in args.samplers.split(",") if s.strip()),
-                              args.studies, trials, device=args.device,
+                              studies, trials, device=args.device,
                               sink=ProgressPrinter())
-    print(f"{'sampler':<20}{'studies':>8}  {'best validation':<20}{'test bal.acc':>14}"
-          f"{'test F1w':>10}")
-    for r in rows(result):
-        print(f"{r[0]:<20}{r[1]:>8}  {r[2]:<20}{r[3]:>14}{r[4]:>10}")
+    print(table_text(table("Samplers", HEADER, rows(result))))
     print(f"{count(trials, 'trial')} per study; the first {result.startup} drawn at random, "
-          "alike for every sampler, then each sampler models the results.")
+          "alike for every sampler, then each sampler models the results. Test figures: mean "
+          "± SD over the studies (range in brackets).")
+    note = start_note(result)
+    if note:
+        print(f"WARNING: {note}")
     for name, why in result.unavailable.items():
         print(f"  {name}: {why}")
     print(save_comparison(project, result))

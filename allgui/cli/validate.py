@@ -119,17 +119,20 @@ class _RunPrinter(ProgressPrinter):
             super().__call__(event)
 
 
-def print_batch(batch, resamples: int = 2000) -> None:
+def print_batch(batch) -> None:
+    from allgui.core.files.text import terminal_text
     from allgui.core.report.document import table, table_text
     from allgui.core.validation.analysis import (
         analyse,
+        comparison_note,
         comparison_rows,
         metrics_note,
         metrics_rows,
     )
     from allgui.core.validation.batch import BASELINE, TUNED
+    from allgui.core.validation.stats import format_interval
 
-    analysis = analyse(batch, resamples=resamples)
+    analysis = analyse(batch)
     print(f"\nValidation batch {batch.batch_id} ({batch.state}): {batch.tuned.source}")
     print(f"Test set: {batch.test_set}\n")
     header, rows = metrics_rows(analysis, TUNED)
@@ -143,8 +146,8 @@ def print_batch(batch, resamples: int = 2000) -> None:
         header, rows = comparison_rows(analysis)
         if rows:
             print()
-            print(table_text(table("Tuned - baseline, paired by seed (paired t-test)",
-                                   header, rows)))
+            print(table_text(table("Tuned - baseline on the same test images (paired "
+                                   "bootstrap)", header, rows, comparison_note(analysis))))
     from allgui.core.report.document import Table
     from allgui.core.report.evidence import baselines_section
 
@@ -152,20 +155,20 @@ def print_batch(batch, resamples: int = 2000) -> None:
         if isinstance(block, Table):
             print()
             print(table_text(block))
-    for run in batch.runs_of(TUNED):
-        cal = run.calibration or {}
-        if cal:
-            print(f"run {run.index}: temperature {cal['temperature']:.3f}, ECE "
-                  f"{cal['before']['ece']:.4f} -> {cal['after']['ece']:.4f}"
-                  + (f"; uncertain below margin {cal['referral']['margin']:.2f}"
-                     if cal.get("referral") else ""))
+    from allgui.core.report.evidence import calibration_lines
+
+    for line in calibration_lines(batch):
+        print(terminal_text(line))
     print(batch.model.views_note())
     if analysis.auc_intervals:
         print()
         for r in analysis.auc_intervals:
             iv = r.interval
-            print(f"{r.run} (seed {r.seed}): AUC {iv.estimate:.4f}, {iv.confidence:.0%} "
-                  f"bootstrap interval [{iv.low:.4f}, {iv.high:.4f}] {iv.note}".rstrip())
+            which = f", '{r.of_class}' against the rest" if r.of_class else ""
+            print(terminal_text(
+                f"{r.run} (seed {r.seed}){which}: AUC {iv.estimate:.4f}, {iv.confidence:.0%} "
+                f"interval over test images {format_interval(iv.low, iv.high)} ({iv.method}"
+                f"{'; ' + iv.note if iv.note else ''})"))
     chosen = batch.chosen_run()
     if chosen is not None:
         print(f"\nRun for export: {batch.selection_note(chosen)}.\n  {chosen.checkpoint}")

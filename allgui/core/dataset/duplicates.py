@@ -57,15 +57,20 @@ class _Groups:
 
 
 def _group_keys(records, pool: list[int], by_patient: bool,
-                hashes: Mapping[str, str]) -> dict[int, str]:
+                hashes: Mapping[str, str], near: Mapping[str, str] | None = None
+                ) -> dict[int, str]:
     """Each pool record's group: its patient (when ``by_patient``) joined with
-    every identical image, transitively; named by its first record's patient
-    (or ``#index``), so a dataset without copies splits as it always did."""
+    every identical image and every near-duplicate (``near``: path -> its
+    group), transitively; named by its first record's patient (or
+    ``#index``), so a dataset without copies splits as it always did."""
     groups = _Groups()
     first: dict[str, int] = {}
+    near = near or {}
     for i in pool:
         groups.find(i)
         keys = [f"h:{hashes[records[i].path]}"] if records[i].path in hashes else []
+        if records[i].path in near:
+            keys.append(f"n:{near[records[i].path]}")
         if by_patient and records[i].patient:
             keys.append(f"p:{records[i].patient}")
         for key in keys:

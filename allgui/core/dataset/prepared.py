@@ -4,7 +4,8 @@ audited, decoded and resized (through the cache), as arrays per part."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class PreparedData:
     val: DataPart
     test: DataPart
     bad_files: tuple[BadFile, ...]  # found while decoding; left out of every part
+    hashes: Mapping[str, str] = field(default_factory=dict)  # path -> content hash
 
     @property
     def positive_class(self) -> str | None:
@@ -53,6 +55,46 @@ class PreparedData:
         if name not in PARTS:
             raise ValueError(f"unknown part {name!r}")
         return getattr(self, name)
+
+
+CHUNK = 256
+
+
+def _look_alike(index: DatasetIndex, wanted: list[int], cache: ImageCache, build, sink: Sink,
+                cancel: threading.Event | None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Near-duplicate groups (path -> group) and the classes that differ by
+    acquisition, from the prepared images (read back from the cache in chunks)."""
+    from allgui.core.dataset.near_duplicates import fingerprints_of, near_groups
+    from allgui.core.dataset.sources import colour_stats, original_size, source_warnings
+
+    records = [index.records[i] for i in wanted if index.records[i].path in build.hashes]
+    paths = [r.path for r in records]
+    prints, stats = [], []
+    for start in range(0, len(paths), CHUNK):
+        images = cache.load(paths[start:start + CHUNK], build, cancel)
+        prints += fingerprints_of(images)
+        stats.append(colour_stats(images))
+    near = near_groups(paths, prints, cancel)
+    if near:
+        groups = len(set(near.values()))
+        sink(Notice(JOB, level="info", text=f"{len(near)} images form {groups} groups of "
+                    "near-duplicates (the same field saved more than once); each group is "
+                    "kept in one part of the split."))
+    labels = np.array([index.label_id(r.label) for r in records], dtype=np.int64)
+    # original sizes from the headers of up to 200 images per class (enough to tell sources)
+    rng = np.random.default_rng(0)
+    sizes: list[tuple[int, int] | None] = [None] * len(records)
+    for c in range(len(index.classes)):
+        members = np.flatnonzero(labels == c)
+        for i in rng.permutation(members)[:200]:
+            sizes[int(i)] = original_size(records[int(i)].path)
+    sampled = [i for i, s in enumerate(sizes) if s is not None] if records else []
+    warnings = source_warnings(index.classes, labels,
+                               np.concatenate(stats) if stats else np.zeros((0, 4)),
+                               sizes) if sampled else ()
+    for text in warnings:
+        sink(Notice(JOB, level="warning", text=text))
+    return near, warnings
 
 
 def prepare_project_data(
@@ -72,7 +114,8 @@ def prepare_project_data(
               if r.label in known and r.subset in ("train", "test")]
     cache = ImageCache(project.cache_dir, settings.dataset.image_size)
     build = cache.build([index.records[i].path for i in wanted], sink, cancel)
-    split = make_split(index, settings.split, build.hashes)
+    near, sources = _look_alike(index, wanted, cache, build, sink, cancel)
+    split = make_split(index, settings.split, build.hashes, near)
     for text in split.warnings:
         sink(Notice(JOB, level="warning", text=text))
     if build.bad_files:
@@ -83,7 +126,8 @@ def prepare_project_data(
                 text=f"{len(build.bad_files)} images cannot be decoded and were left out.",
             )
         )
-    leak_check = audit(index, split, build.hashes, check_content=True)
+    leak_check = audit(index, split, build.hashes, check_content=True, near=near,
+                       notes=sources)
 
     def part(name: str) -> DataPart:
         # Each part is read straight from the cache: no second copy of the images.
@@ -111,4 +155,5 @@ def prepare_project_data(
         val=val,
         test=test,
         bad_files=build.bad_files,
+        hashes=dict(build.hashes),
     )

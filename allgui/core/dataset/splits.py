@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from allgui.core.dataset.duplicates import _copies_follow_first_fold, _group_keys, content_hashes
+from allgui.core.dataset.near_duplicates import pairs_across
 from allgui.core.dataset.patients import patient_sort_key
 from allgui.core.dataset.records import DatasetIndex
 from allgui.core.errors import DatasetError
@@ -100,13 +101,16 @@ def _check_settings(settings: SplitSettings) -> None:
 
 
 def make_split(index: DatasetIndex, settings: SplitSettings,
-               hashes: Mapping[str, str] | None = None) -> Split:
+               hashes: Mapping[str, str] | None = None,
+               near: Mapping[str, str] | None = None) -> Split:
     """Split ``index`` as ``settings`` say. Raises DatasetError in plain words
     when the data cannot be split that way.
 
     ``hashes`` (path -> content hash, as the image cache or a summary gives
     them) say which images are identical; without them the files are hashed
-    here (one read of each)."""
+    here (one read of each). ``near`` (path -> near-duplicate group, from
+    :mod:`~allgui.core.dataset.near_duplicates`) keeps near-duplicates in one
+    part too."""
     _check_settings(settings)
     records = index.records
     known = set(index.classes)
@@ -161,12 +165,12 @@ def make_split(index: DatasetIndex, settings: SplitSettings,
                 "the folds give validation only."
             )
     elif settings.method == "image":
-        groups = _group_keys(records, pool, False, content)
+        groups = _group_keys(records, pool, False, content, near)
         train, val, test = _grouped(records, pool, groups, settings.val_fraction, test_fraction, rng)
         if has_patients:
             warnings.append(LEAKY_WARNING)
     else:
-        groups = _group_keys(records, pool, True, content)
+        groups = _group_keys(records, pool, True, content, near)
         if not has_patients:
             warnings.append(
                 "No patient IDs are known for these images, so they are split one by one; "
@@ -258,10 +262,11 @@ class PartOverlap:
     patients: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     identical: tuple[tuple[str, str], ...] = ()  # (file in a, file in b) with the same content
+    similar: tuple[tuple[str, str], ...] = ()  # (file in a, file in b): near-duplicates
 
     @property
     def clean(self) -> bool:
-        return not (self.patients or self.files or self.identical)
+        return not (self.patients or self.files or self.identical or self.similar)
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,8 @@ class LeakageAudit:
     sizes: tuple[tuple[str, int], ...]
     patients_known: bool
     content_checked: bool
+    near_checked: bool = False  # near-duplicates looked for
+    notes: tuple[str, ...] = ()  # classes that differ by acquisition (dataset.sources)
 
     @property
     def leaky(self) -> bool:
@@ -296,11 +303,16 @@ class LeakageAudit:
                 bits.append(count(len(o.files), "file"))
             if o.identical:
                 bits.append(count(len(o.identical), "identical image"))
+            if o.similar:
+                bits.append(count(len(o.similar), "near-duplicate image"))
             lines.append(f"  {o.a} / {o.b}: " + "; ".join(bits))
         if not self.patients_known:
             lines.append("  Patient IDs are unknown, so patient leakage cannot be checked.")
         if not self.content_checked:
             lines.append("  Image contents were not compared.")
+        elif not self.near_checked:
+            lines.append("  Near-duplicates (the same field saved twice) were not looked for.")
+        lines += [f"  WARNING: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,6 +321,8 @@ class LeakageAudit:
             "leaky": self.leaky,
             "patients_known": self.patients_known,
             "content_checked": self.content_checked,
+            "near_checked": self.near_checked,
+            "notes": list(self.notes),
             "sizes": dict(self.sizes),
             "overlaps": [
                 {
@@ -316,6 +330,7 @@ class LeakageAudit:
                     "patients": list(o.patients),
                     "files": list(o.files),
                     "identical": [list(p) for p in o.identical],
+                    "similar": [list(p) for p in o.similar],
                 }
                 for o in self.overlaps
             ],
@@ -331,11 +346,15 @@ def audit(
     check_content: bool = True,
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
+    near: Mapping[str, str] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> LeakageAudit:
     """Look for anything shared between any two parts of ``split``.
 
     ``hashes`` (path -> content hash, as from a summary) saves re-reading
     files; without it, and with ``check_content``, the files are hashed here.
+    ``near`` (path -> near-duplicate group) finds near-duplicates across
+    parts; ``notes`` are carried into the verdict (source warnings).
     """
     records = index.records
     parts = {p: split.part(p) for p in PARTS if split.part(p)}
@@ -374,6 +393,10 @@ def audit(
                     patients=tuple(sorted(pa & pb, key=patient_sort_key)),
                     files=tuple(sorted(fa & fb)),
                     identical=tuple(identical),
+                    similar=tuple(pr for pr in pairs_across([r.path for r in ra],
+                                                           [r.path for r in rb], near or {})
+                                  if content.get(pr[0]) is None
+                                  or content.get(pr[0]) != content.get(pr[1])),
                 )
             )
     return LeakageAudit(
@@ -382,60 +405,21 @@ def audit(
         sizes=tuple((p, len(ids)) for p, ids in parts.items()),
         patients_known=any(records[i].patient for ids in parts.values() for i in ids),
         content_checked=content_checked,
+        near_checked=near is not None,
+        notes=tuple(notes),
     )
 
 
-# -- describing a split -----------------------------------------------------------
+# -- describing a split (dataset.split_text; named here for the modules that import them) --
 
 
 def split_counts(index: DatasetIndex, split: Split) -> dict[str, dict[str, Any]]:
-    """Per part: images per class, total images, and patients (per class and in all)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in PARTS:
-        ids = split.part(name)
-        per_class: Counter = Counter(index.records[i].label for i in ids)
-        patients: dict[str, set] = defaultdict(set)
-        for i in ids:
-            r = index.records[i]
-            if r.patient:
-                patients[r.label].add(r.patient)
-        out[name] = {
-            "images": len(ids),
-            "per_class": {c: per_class.get(c, 0) for c in index.classes},
-            "patients": len(set().union(*patients.values())) if patients else 0,
-            "patients_per_class": {c: len(patients.get(c, ())) for c in index.classes},
-        }
-    return out
+    from allgui.core.dataset.split_text import split_counts as counts
+
+    return counts(index, split)
 
 
 def format_split(index: DatasetIndex, split: Split, leak_check: LeakageAudit | None = None) -> str:
-    """The split as plain text: sizes per class and patients per part, warnings, audit."""
-    source = {
-        "official": "the dataset's own test set",
-        "held-out": "held out from the training images",
-        "none": "no test part",
-    }[split.test_source]
-    lines = [f"Split: {split.method} (seed {split.seed}); test: {source}"]
-    if split.fold_names:
-        k = split.seed % len(split.fold_names)
-        lines.append(
-            f"Folds as cross-validation groups: {', '.join(split.fold_names)}; "
-            f"validation = {split.fold_names[k]}"
-        )
-    counts = split_counts(index, split)
-    width = max([8] + [len(c) + 2 for c in index.classes])
-    lines.append(
-        f"  {'part':<7}" + "".join(f"{c:>{width}}" for c in index.classes)
-        + f"{'total':>9}{'patients':>10}"
-    )
-    for name in PARTS:
-        row = counts[name]
-        cells = "".join(f"{row['per_class'][c]:>{width},}" for c in index.classes)
-        pats = ", ".join(f"{row['patients_per_class'][c]} {c}" for c in index.classes)
-        patients = f"{row['patients']:>10}" + (f"  ({pats})" if row["patients"] else "")
-        lines.append(f"  {name:<7}{cells}{row['images']:>9,}{patients}")
-    for w in split.warnings:
-        lines.append(f"WARNING: {w}")
-    if leak_check is not None:
-        lines.append("Leakage audit: " + leak_check.verdict())
-    return "\n".join(lines)
+    from allgui.core.dataset.split_text import format_split as text
+
+    return text(index, split, leak_check)

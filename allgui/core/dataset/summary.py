@@ -11,10 +11,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from allgui.core.dataset.hashing import read_hashed
 from allgui.core.dataset.imaging import read_rgb
+from allgui.core.dataset.near_duplicates import Fingerprint, fingerprint, near_groups
 from allgui.core.dataset.parallel import map_items
 from allgui.core.dataset.records import BadFile, DatasetIndex
 from allgui.core.errors import ImageReadError
@@ -40,6 +42,8 @@ class FileFacts:
     height: int = 0
     mode: str = ""
     problem: str = ""  # why it cannot be used; '' when fine
+    # for near-duplicates (dataset.near_duplicates); None when the file was not decoded
+    looks: Fingerprint | None = field(default=None, compare=False, repr=False)
 
 
 def inspect_file(path: str, decode: bool = True) -> FileFacts:
@@ -56,9 +60,10 @@ def inspect_file(path: str, decode: bool = True) -> FileFacts:
         return FileFacts(path, digest, problem=f"cannot read the image ({exc})")
     if decode:
         try:
-            read_rgb(path, data=data)
+            rgb = read_rgb(path, data=data)
         except ImageReadError as exc:
             return FileFacts(path, digest, fmt, w, h, mode, problem=exc.reason)
+        return FileFacts(path, digest, fmt, w, h, mode, looks=fingerprint(np.asarray(rgb)))
     return FileFacts(path, digest, fmt, w, h, mode)
 
 
@@ -88,6 +93,8 @@ class DatasetSummary:
     # identical images under different labels: (label, path) pairs per group
     contradictions: tuple[tuple[tuple[str, str], ...], ...] = ()
     hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # path -> near-duplicate group; None when images were not decoded (not looked for)
+    near: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_patients(self) -> int:
@@ -208,8 +215,18 @@ def _summary(index: DatasetIndex, facts: dict[str, FileFacts], inspect: bool) ->
         images_without_patient=sum(1 for r in records if r.label and not r.patient),
         contradictions=contradictions,
         hashes={p: f.content_hash for p, f in facts.items() if f.content_hash},
+        near=_near(records, facts),
     )
     return summary
+
+
+def _near(records, facts: dict[str, FileFacts]) -> dict[str, str] | None:
+    """Near-duplicate groups of the labelled images, when every one was decoded."""
+    labelled = [r.path for r in records if r.label and r.path in facts]
+    prints = [facts[p].looks for p in labelled]
+    if not labelled or any(p is None for p in prints):
+        return None
+    return near_groups(labelled, [p for p in prints if p is not None])
 
 
 def _pkey(item: tuple[str, Any]) -> tuple[str, int, str]:

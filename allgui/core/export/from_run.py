@@ -56,14 +56,20 @@ def choose_run(batch: Batch, index: int | None = None) -> RunRecord:
     return runs[index]
 
 
-def batch_metrics(batch: Batch, label: str = TUNED) -> dict[str, dict[str, float]]:
-    """Each headline figure over the batch's finished runs: mean, 95% t-interval, runs."""
+def batch_metrics(batch: Batch, label: str = TUNED, run: RunRecord | None = None
+                  ) -> dict[str, dict[str, float]]:
+    """Each headline figure over the batch's finished runs: mean, runs, the
+    spread over seeds (``ci_low``/``ci_high``: bounded, left out with fewer
+    than three runs) and, for ``run``, its own interval over the test images
+    (``test_low``/``test_high``: what a reader of the model should quote)."""
+    from allgui.core.validation.intervals import seed_interval
     from allgui.core.validation.stats import summarize
 
     runs = [r for r in batch.runs_of(label) if r.metrics is not None]
     out: dict[str, dict[str, float]] = {}
     if not runs:
         return out
+    tests = run_test_intervals(batch, run) if run is not None else {}
     headlines = [r.metrics.headline() for r in runs if r.metrics is not None]
     for key in headlines[0]:
         values = [h.get(key) for h in headlines]
@@ -71,10 +77,45 @@ def batch_metrics(batch: Batch, label: str = TUNED) -> dict[str, dict[str, float
         if s.mean is None or not math.isfinite(s.mean):
             continue
         entry = {"mean": float(s.mean), "runs": float(s.n)}
-        if s.ci_low is not None and s.ci_high is not None:
-            entry.update(ci_low=float(s.ci_low), ci_high=float(s.ci_high))
+        seeds = seed_interval(values)
+        if seeds.low is not None and seeds.high is not None:
+            entry.update(ci_low=float(seeds.low), ci_high=float(seeds.high))
+        test = tests.get(key)
+        if test is not None and test.low is not None and test.high is not None:
+            entry.update(test_low=float(test.low), test_high=float(test.high))
         out[key] = entry
     return out
+
+
+def run_test_intervals(batch: Batch, run: RunRecord) -> dict:
+    """The run's interval for each figure over its test images (empty when its
+    predictions cannot be read)."""
+    from allgui.core.validation.intervals import run_intervals
+
+    if not run.predictions_path.is_file():
+        return {}
+    try:
+        p = read_predictions(run.predictions_path, batch.classes)
+    except ProjectError:
+        return {}
+    return run_intervals(p.labels, p.probabilities, batch.classes,
+                         batch.positive_class or batch.classes[-1], p.patients)
+
+
+def interval_note(batch: Batch, run: RunRecord) -> str:
+    """How the run's test intervals were made, in words for the model card."""
+    from allgui.core.validation.intervals import unit_of
+
+    if not run.predictions_path.is_file():
+        return ""
+    try:
+        p = read_predictions(run.predictions_path, batch.classes)
+    except ProjectError:
+        return ""
+    if unit_of(p.patients, len(p.paths)) == "patient":
+        return (f"the {len(p.paths)} test images, a bootstrap resampling whole patients")
+    return (f"the {len(p.paths)} test images; Wilson for shares of images, DeLong for a "
+            "two-class AUC, a bootstrap within each class otherwise")
 
 
 def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",
@@ -99,8 +140,36 @@ def run_metadata(batch: Batch, run: RunRecord, chosen_by: str = "",
         run=run.index,
         source=str(run.checkpoint),
         selection=chosen_by or batch.selection_note(run),
-        batch_metrics=batch_metrics(batch, run.label),
+        batch_metrics=batch_metrics(batch, run.label, run),
+        interval_note=interval_note(batch, run),
+        **training_images(batch),
     )
+
+
+FEATURE_SAMPLE = 400  # training images whose features make the reference (per model)
+REFERENCE_SAMPLE = 200  # held-out images whose distances make the yardstick
+
+
+def training_images(batch: Batch) -> dict[str, Any]:
+    """The batch's training images for the model file: every content hash,
+    and a fixed sample of paths for the feature reference (nothing for a
+    batch from before they were recorded)."""
+    import numpy as np
+
+    from allgui.core.validation.seen import read_seen
+
+    seen = read_seen(batch.path)
+    if seen is None:
+        return {}
+    rng = np.random.default_rng(0)
+
+    def sample(rows, n):
+        pick = sorted(rng.permutation(len(rows))[:n].tolist())
+        return [rows[i] for i in pick]
+
+    return {"training_hashes": seen.hashes,
+            "feature_images": tuple((p, c) for p, c, _ in sample(seen.train, FEATURE_SAMPLE)),
+            "reference_images": tuple(p for p, _, _ in sample(seen.val, REFERENCE_SAMPLE))}
 
 
 def run_samples(batch: Batch, run: RunRecord, count: int = SAMPLE_IMAGES

@@ -4,7 +4,7 @@ to use it, and proving that the file gives the trained model's answers.
 The graph takes 8-bit RGB images as (batch, size, size, 3), exactly what
 :func:`allgui.core.dataset.imaging.prepare_image` returns, and does the float
 conversion and the backbone's normalisation itself, so preprocessing cannot
-drift between training and classification. It returns three outputs:
+drift between training and classification. It returns four outputs:
 
 - ``logits`` and ``probabilities`` (batch, classes);
 - ``cam`` (batch, classes, h, w): Grad-CAM for every class, in closed form.
@@ -12,7 +12,10 @@ drift between training and classification. It returns three outputs:
   logit c with respect to the pooled features is W1^T (relu_mask * W2[c]);
   each position of the feature map A (h x w) gets 1/(h*w) of it, so the
   Grad-CAM weights are alpha_c = W1^T (mask * W2[c]) / (h*w) and
-  CAM_c = relu(sum_k alpha_ck A_k). No autograd is needed at classify time.
+  CAM_c = relu(sum_k alpha_ck A_k). No autograd is needed at classify time;
+- ``features`` (batch, K): the pooled feature map, which ``evaluate``
+  compares with the training images' (recorded in the metadata) to say when
+  new images are unlike anything the model learnt from.
 
 Before anything is written the file passes ``onnx.checker.check_model`` and
 onnxruntime's outputs on a set of images are compared with torch's (logits,
@@ -42,17 +45,20 @@ from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.dataset.imaging import prepare_image, resize_area
 from allgui.core.errors import AllguiError
 from allgui.core.events import Progress, Sink, job, null_sink
+from allgui.core.export.training_record import training_fingerprint
 from allgui.core.files.atomic import atomic_write_bytes
 from allgui.core.infer.limits import check_margin, check_threshold
 from allgui.core.infer.model_file import (
     INPUT_NAME,
     OUTPUT_CAM,
+    OUTPUT_FEATURES,
     OUTPUT_LOGITS,
     OUTPUT_PROBABILITIES,
     ModelInfo,
     encode_metadata,
 )
 from allgui.core.infer.providers import read_model_info
+from allgui.core.infer.training_data import METADATA_KEY as TRAINING_KEY
 from allgui.core.model.card import ModelCard
 from allgui.core.model.classifier import AllClassifier
 
@@ -85,6 +91,12 @@ class ExportMetadata:
     # each figure over the batch's runs: {key: {"mean", "ci_low", "ci_high", "runs"}}
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     temperature: float | None = None  # calibration; None = the checkpoint's card (else 1)
+    interval_note: str = ""  # how batch_metrics' test_low/test_high were made
+    # the images the model saw: content hashes (train and validation), and
+    # samples whose features make the out-of-distribution yardstick
+    training_hashes: tuple[str, ...] = ()
+    feature_images: tuple[tuple[str, int], ...] = ()  # (training image, class id)
+    reference_images: tuple[str, ...] = ()  # held-out (validation) images
 
     def __post_init__(self) -> None:  # never a rule stored that reading the model refuses
         check_threshold(self.decision_threshold)
@@ -169,7 +181,7 @@ class ExportGraph(nn.Module):
         alpha = grads / float(h * w)
         cam = torch.matmul(alpha, fmap.flatten(2))  # N, classes, h*w
         cam = torch.relu(cam).reshape(-1, self.n_classes, h, w)
-        return logits, probabilities, cam
+        return logits, probabilities, cam, pooled
 
 
 def torch_reference(
@@ -306,7 +318,7 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
     sink(Progress(JOB, "export", 0, 3, "converting to ONNX"))
     buffer = io.BytesIO()
     dummy = torch.zeros(2, size, size, 3, dtype=torch.uint8)
-    outputs = [OUTPUT_LOGITS, OUTPUT_PROBABILITIES, OUTPUT_CAM]
+    outputs = [OUTPUT_LOGITS, OUTPUT_PROBABILITIES, OUTPUT_CAM, OUTPUT_FEATURES]
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             # the legacy exporter announces its deprecation; it is chosen on purpose
@@ -328,6 +340,8 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
             f"{type(exc).__name__}: {exc}",
         ) from exc
     proto = onnx.load_from_string(buffer.getvalue())
+    training = training_fingerprint(buffer.getvalue(), size, meta.training_hashes,
+                                    meta.feature_images, meta.reference_images, sink)
 
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     values = {
@@ -346,6 +360,8 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
         "source": meta.source or source,
         "selection": meta.selection,
         "batch_metrics": {k: dict(v) for k, v in meta.batch_metrics.items()},
+        "interval_note": meta.interval_note,
+        TRAINING_KEY: training.to_dict() if training is not None else None,
         "allgui_version": __version__,
         "created": created,
         "exporter": f"{EXPORTER}, torch {torch.__version__}, opset {OPSET}",
@@ -367,8 +383,9 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
     sink(Progress(JOB, "export", 1, 3, "checking onnxruntime against torch"))
     images = check_images(sample_images, size)
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    o_logits, o_probs, o_cam = session.run(outputs, {INPUT_NAME: images})
-    single = session.run(outputs, {INPUT_NAME: images[:1]})  # the batch axis is dynamic
+    checked = outputs[:3]
+    o_logits, o_probs, o_cam = session.run(checked, {INPUT_NAME: images})
+    single = session.run(checked, {INPUT_NAME: images[:1]})  # the batch axis is dynamic
     t_logits, t_probs, t_cam, t_scale = torch_reference(model, images)
     diff_logits = np.abs(o_logits - t_logits)
     logits_ok = bool(

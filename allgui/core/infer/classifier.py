@@ -31,6 +31,7 @@ from allgui.core.infer.limits import (
 from allgui.core.infer.model_file import (
     INPUT_NAME,
     OUTPUT_CAM,
+    OUTPUT_FEATURES,
     OUTPUT_LOGITS,
     OUTPUT_PROBABILITIES,
     ModelInfo,
@@ -222,19 +223,31 @@ class Classifier:
             out += self.classify_prepared(batch, heatmap=heatmap)
         return out
 
-    def run(self, pixels: np.ndarray, *, heatmap: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    @property
+    def has_features(self) -> bool:
+        """Does the model give its pooled features (models exported since issue 28)?"""
+        return any(o.name == OUTPUT_FEATURES for o in self._session.get_outputs())
+
+    def run(self, pixels: np.ndarray, *, heatmap: bool = True,
+            features: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The model: N x S x S x 3 uint8 -> (probabilities N x C, cam N x C x h x w).
 
         The probabilities are calibrated: softmax(logits / T) with the
         temperature T the model file carries (fitted on validation; 1 = as the
         graph gives them). Raises ModelFileError when the run takes too long or
         its probabilities are not probabilities (NaN, outside 0..1, rows not
-        summing to 1)."""
+        summing to 1). A list given as ``features`` receives the pooled
+        features (N x C) from the same run, when the model has them."""
         t = self.info.card.temperature
         wanted = [OUTPUT_PROBABILITIES, OUTPUT_CAM] if heatmap else [OUTPUT_PROBABILITIES]
         if t != 1.0:
             wanted.append(OUTPUT_LOGITS)
+        with_features = features is not None and self.has_features
+        if with_features:
+            wanted.append(OUTPUT_FEATURES)
         results = self._runner.run(wanted, {INPUT_NAME: np.ascontiguousarray(pixels)})
+        if with_features and features is not None:
+            features.append(np.asarray(results.pop(), dtype=np.float64))
         name = Path(self.info.path).name
         probs = check_probabilities(results[0], len(pixels), len(self.classes), name)
         if t != 1.0:
@@ -243,12 +256,13 @@ class Classifier:
         return probs, (results[1] if heatmap else None)
 
     def classify_prepared(
-        self, prepared: Sequence[PreparedImage], *, heatmap: bool = True
+        self, prepared: Sequence[PreparedImage], *, heatmap: bool = True,
+        features: list[np.ndarray] | None = None,
     ) -> list[Prediction]:
         if not prepared:
             return []
         pixels = np.stack([p.pixels for p in prepared])
-        probs, cams = self.run(pixels, heatmap=heatmap)
+        probs, cams = self.run(pixels, heatmap=heatmap, features=features)
         out = []
         answers = self.rule.predict(probs)
         for i, item in enumerate(prepared):

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from allgui.core.errors import ModelFileError
+from allgui.core.infer.training_data import METADATA_KEY as TRAINING_KEY
+from allgui.core.infer.training_data import TrainingFingerprint
 from allgui.core.model.card import ModelCard
 from allgui.core.model.decision import DecisionRule, DecisionRuleError
 from allgui.core.model.measures import CARD, shown_in
@@ -32,6 +34,7 @@ INPUT_NAME = "image"
 OUTPUT_LOGITS = "logits"
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_CAM = "cam"
+OUTPUT_FEATURES = "features"  # pooled backbone features (models exported since issue 28)
 
 # The metrics a summary line shows first (all of them stay in the file).
 HEADLINE_METRICS = shown_in(CARD)
@@ -59,6 +62,9 @@ class ModelInfo:
     source: str = ""  # the checkpoint it was exported from
     selection: str = ""  # how the run was chosen among its batch's runs
     batch_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # over runs
+    interval_note: str = ""  # how the test intervals in batch_metrics were made
+    # the training images' content hashes and feature reference (None: older files)
+    training: TrainingFingerprint | None = None
 
     # The card's items under the names the classifier has always read.
     @property
@@ -109,7 +115,8 @@ class ModelInfo:
         lines = [
             f"Model: {Path(self.path).name}",
             f"  classes: {', '.join(self.classes)}"
-            + (f" (positive: {self.positive_class})" if self.positive_class else ""),
+            + (f" (positive: {self.positive_class})"
+               if self.positive_class and len(self.classes) == 2 else ""),
             f"  input: {self.input_size} x {self.input_size} px RGB"
             + (f", backbone {self.backbone}" if self.backbone else ""),
         ]
@@ -131,12 +138,7 @@ class ModelInfo:
             keys = [k for k in HEADLINE_METRICS if k in self.metrics] or list(self.metrics)[:4]
             shown = ", ".join(f"{k} {self.metrics[k]:.3f}" for k in keys)
             lines.append(f"  metrics: {shown}" + (f" on {self.test_set}" if self.test_set else ""))
-        over = [(k, self.batch_metrics[k]) for k in HEADLINE_METRICS if k in self.batch_metrics]
-        if over:
-            n = int(over[0][1].get("runs", 0))
-            lines.append(f"  over the batch's {n} runs: " + ", ".join(
-                f"{k} {v['mean']:.3f} (95% CI {v['ci_low']:.3f}-{v['ci_high']:.3f})"
-                if v.get("ci_low") is not None else f"{k} {v['mean']:.3f}" for k, v in over))
+        lines += self._interval_lines()
         if self.selection:
             lines.append(f"  chosen: {self.selection}")
         origin = []
@@ -152,6 +154,28 @@ class ModelInfo:
         lines.append(f"  exported: {made}")
         if self.research_notice:
             lines.append(f"  NOTE: {self.research_notice}")
+        return lines
+
+
+    def _interval_lines(self) -> list[str]:
+        """This model's interval over its test images (the one to quote), then
+        the batch's mean and spread over seeds, each named for what it resamples."""
+        over = [(k, self.batch_metrics[k]) for k in HEADLINE_METRICS if k in self.batch_metrics]
+        if not over:
+            return []
+        lines = []
+        tested = [(k, v) for k, v in over if v.get("test_low") is not None]
+        if tested:
+            lines.append(f"  95% intervals over {self.interval_note or 'its test images'}"
+                         ": " + ", ".join(f"{k} {v['test_low']:.3f}-{v['test_high']:.3f}"
+                                           for k, v in tested))
+        n = int(over[0][1].get("runs", 0))
+        lines.append(f"  over the batch's {n} runs (same test images; training variation only): "
+                     + ", ".join(
+                         f"{k} mean {v['mean']:.3f}, seeds {v['ci_low']:.3f}-{v['ci_high']:.3f}"
+                         if v.get("ci_low") is not None and n >= 3 else
+                         f"{k} mean {v['mean']:.3f}" for k, v in over)
+                     + ("" if n >= 3 else " (too few runs to say how much they vary)"))
         return lines
 
 
@@ -215,8 +239,10 @@ def info_from_metadata(path: str, meta: Mapping[str, str]) -> ModelInfo:
             selection=str(values.get("selection") or ""),
             batch_metrics={str(k): {str(a): float(b) for a, b in v.items() if b is not None}
                            for k, v in (values.get("batch_metrics") or {}).items()},
+            interval_note=str(values.get("interval_note") or ""),
+            training=TrainingFingerprint.from_dict(values.get(TRAINING_KEY)),
         )
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise ModelFileError(f"The metadata inside {name} is damaged.", str(exc)) from exc
     if len(classes) < 2 or len(set(classes)) != len(classes):
         raise ModelFileError(f"The metadata inside {name} lists invalid classes: {classes}.")

@@ -32,8 +32,10 @@ from allgui.core.report.study_facts import StudyFacts, plain_value, read_study, 
 from allgui.core.report.study_figures import phased_history_figure
 from allgui.core.search.study import not_finite_note
 from allgui.core.validation.analysis import (
+    RESAMPLES,
     BatchAnalysis,
     analyse,
+    comparison_note,
     comparison_rows,
     metrics_note,
     metrics_rows,
@@ -192,12 +194,8 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
         header, rows = comparison_rows(analysis)
         if rows:
             out.append(table(
-                f"Tuned against baseline, paired by seed: paired t-test ({b.test_set})",
-                header, rows,
-                note="Difference = tuned - baseline, over runs with the same seed; 'n/a' where "
-                "every pair differs by the same amount (no spread) or fewer than two pairs "
-                f"finished. {_paired_n_note(analysis)}",
-            ))
+                f"Tuned against baseline on the same test images: paired bootstrap "
+                f"({b.test_set})", header, rows, note=comparison_note(analysis)))
     if analysis.mcnemar or analysis.probe_mcnemar:
         out.append(table(
             f"McNemar's test, tuned against baseline or probe on the same test images "
@@ -209,16 +207,14 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
              for c in analysis.mcnemar + analysis.probe_mcnemar],
         ))
     if analysis.auc_intervals:
-        iv0 = analysis.auc_intervals[0].interval
         out.append(table(
-            f"AUC-ROC with {iv0.confidence:.0%} bootstrap intervals over test images "
-            f"({b.test_set})",
-            ["Run", "Seed", "AUC", "Interval", "Note"],
-            [[r.run, r.seed, format_value(r.interval.estimate),
-              format_interval(r.interval.low, r.interval.high), r.interval.note]
-             for r in analysis.auc_intervals],
-            note=f"{iv0.method}, {iv0.resamples} resamples: the interval covers the sampling "
-            "of test images, not the variation between training runs (see the SD above).",
+            f"AUC-ROC of each run with its 95% interval over the test images ({b.test_set})",
+            ["Run", "Seed", "Class against the rest", "AUC", "Interval", "Method", "Note"],
+            [[r.run, r.seed, r.of_class or b.positive_class or "", format_value(
+                r.interval.estimate), format_interval(r.interval.low, r.interval.high),
+              r.interval.method, r.interval.note] for r in analysis.auc_intervals],
+            note="The interval covers the sampling of test images, not the variation between "
+            "training runs (see the spread over seeds above).",
         ))
     out += baselines_section(analysis)
     out += calibration_section(analysis)
@@ -239,14 +235,6 @@ def _validation_section(analysis: BatchAnalysis | None) -> list[Block]:
     ))
     out += _pictures(analysis)
     return out
-
-
-def _paired_n_note(analysis: BatchAnalysis) -> str:
-    n = max((r.paired.n for r in analysis.rows if r.paired), default=0)
-    if n < 5:
-        return (f"Only {n} pairs: the test has little power, so a large p-value is no "
-                "evidence that the two configurations are equal.")
-    return ""
 
 
 def _patient_rows(runs) -> list[list[str]]:
@@ -333,7 +321,7 @@ def build_document(
     project: Project,
     batch: Batch | None = None,
     study: StudyFacts | None = None,
-    resamples: int = 2000,
+    resamples: int = RESAMPLES,
 ) -> Document:
     analysis = analyse(batch, resamples=resamples) if batch and batch.runs_of(TUNED) else None
     blocks: list[Block] = []
@@ -363,7 +351,7 @@ def write_report(
     pdf: bool = True,
     batch: Batch | None = None,
     out_dir: str | Path | None = None,
-    resamples: int = 2000,
+    resamples: int = RESAMPLES,
     sink: Sink = null_sink,
     cancel: threading.Event | None = None,
     force: bool = False,

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from allgui.core.model.measures import EVIDENCE, shown_in
 from allgui.core.report.document import Block, Paragraph, Picture, table
 from allgui.core.report.figures import COLOURS, _figure, plain_text
-from allgui.core.validation.analysis import BatchAnalysis, comparison_rows
+from allgui.core.validation.analysis import BatchAnalysis, comparison_note, comparison_rows
 from allgui.core.validation.batch import BASELINE, PROBE, TUNED, RunRecord
 from allgui.core.validation.calibration import Calibration
 from allgui.core.validation.stats import format_value
@@ -53,8 +53,8 @@ def baselines_section(analysis: BatchAnalysis) -> list[Block]:
         "the same test images; it is deterministic, so the same probe pairs with every seed.")]
     header, crow = comparison_rows(analysis, PROBE)
     if crow:
-        out.append(table(f"Tuned against the linear probe, paired by seed ({b.test_set})",
-                         header, crow, note="Difference = tuned - probe over the seeds."))
+        out.append(table(f"Tuned against the linear probe on the same test images "
+                         f"({b.test_set})", header, crow, note=comparison_note(analysis)))
     return out
 
 
@@ -65,28 +65,56 @@ def _calibration(run: RunRecord) -> Calibration | None:
         return None
 
 
+def calibration_lines(batch) -> list[str]:
+    """Per tuned run: whether its temperature was kept and why, and its
+    referral margin with what backs it (the window and the command line)."""
+    from allgui.core.validation.referral import Referral
+
+    lines = []
+    for run in batch.runs_of(TUNED):
+        cal = _calibration(run)
+        if cal is None:
+            continue
+        line = f"Run {run.index}: {cal.line()}"
+        raw = (run.calibration or {}).get("referral")
+        if raw:
+            line += "; " + Referral.from_dict(raw).line()
+        lines.append(line + ".")
+    return lines
+
+
 def calibration_section(analysis: BatchAnalysis) -> list[Block]:
     b = analysis.batch
     runs = [(r, c) for r in b.runs_of(TUNED) + b.runs_of(BASELINE) + b.runs_of(PROBE)[:1]
             if (c := _calibration(r)) is not None]
     if not runs:
         return []
+    kept = sum(c.kept for _, c in runs)
     out: list[Block] = [
         Paragraph("Calibration: a temperature T, fitted on the validation part (never the "
-                  "test set), divides the model's logits; the predicted class does not change, "
-                  "the probabilities then mean what they say. The exported model carries T and "
-                  "the classifier applies it. Expected calibration error (ECE, 15 equal-width "
-                  "bins of the top probability) on the test set:"),
+                  "test set), divides the model's logits; the predicted class does not change. "
+                  "T is kept only when it lowers the log loss of validation images it was not "
+                  "fitted on (5-fold cross-validation over the validation part); otherwise the "
+                  "model's own probabilities are used, since a temperature fitted on a few "
+                  "dozen images often makes calibration worse. The exported model carries the "
+                  f"T applied. Kept in {kept} of {len(runs)} runs. Expected calibration error "
+                  "(ECE, 15 equal-width bins of the top probability) on the test set:"),
         table("Calibration per run (test set)",
-              ["Run", "Seed", "Temperature", "ECE before", "ECE after"],
-              [[f"{r.label} {r.index}", r.seed, format_value(c.temperature, 3),
+              ["Run", "Seed", "Fitted T", "Applied", "Held-out log loss without / with",
+               "ECE before", "ECE after"],
+              [[f"{r.label} {r.index}", r.seed,
+                format_value(c.fitted if c.fitted is not None else c.temperature, 3),
+                ("yes" if c.kept else "no (left off)") if c.cv_loss is not None or not c.kept
+                else "yes (not checked)",
+                " / ".join(format_value(x) for x in c.cv_loss) if c.cv_loss else "-",
                 format_value(c.before.ece), format_value(c.after.ece)] for r, c in runs]),
     ]
     tuned = [(f"run {r.index}", c) for r, c in runs if r.label == TUNED]
     if tuned:
         out.append(Picture("Reliability diagrams of the tuned runs on the test set, before and "
-                           "after temperature scaling: a calibrated model lies on the diagonal.",
-                           reliability_figure(tuned)))
+                           "after the temperature (where it was kept): a calibrated model lies "
+                           "on the diagonal. Bins hold about equal numbers of images; each "
+                           "point is labelled with its count.", reliability_figure(tuned)))
     return out
 
 
@@ -97,12 +125,20 @@ def reliability_figure(runs: Sequence[tuple[str, Calibration]]) -> Figure:
         ax.plot([0, 1], [0, 1], color="#888888", lw=1, ls="--")
         for k, (name, cal) in enumerate(runs):
             rel = cal.before if when == "before" else cal.after
-            pts = [(c, a) for c, a in zip(rel.confidence, rel.accuracy, strict=True)
+            ece = rel.ece
+            # equal-mass bins where recorded (older records: the equal-width ones)
+            drawn = (cal.before_adaptive if when == "before" else cal.after_adaptive) or rel
+            pts = [(c, a, n) for c, a, n in zip(drawn.confidence, drawn.accuracy, drawn.counts,
+                                                strict=True)
                    if c is not None and a is not None]
             if pts:
-                xs, ys = zip(*pts, strict=True)
-                ax.plot(xs, ys, marker="o", ms=3, color=COLOURS[k % len(COLOURS)],
-                        label=plain_text(f"{name} (ECE {rel.ece:.3f})"))
+                xs, ys, ns = zip(*pts, strict=True)
+                colour = COLOURS[k % len(COLOURS)]
+                ax.plot(xs, ys, marker="o", ms=3, color=colour,
+                        label=plain_text(f"{name} (ECE {ece:.3f})"))
+                for x, y, n in pts:
+                    ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(2, -8),
+                                fontsize=5, color=colour)
         ax.set_title(f"{when} calibration")
         ax.set_xlabel("confidence (top probability)")
         ax.set_xlim(0, 1)
@@ -114,7 +150,7 @@ def reliability_figure(runs: Sequence[tuple[str, Calibration]]) -> Figure:
 
 def referral_section(analysis: BatchAnalysis) -> list[Block]:
     """The margin chosen on validation per tuned run, and the coverage-accuracy curve."""
-    from allgui.core.validation.referral import Referral
+    from allgui.core.validation.referral import Referral, images_needed
 
     runs = []
     for r in analysis.batch.runs_of(TUNED):
@@ -126,12 +162,21 @@ def referral_section(analysis: BatchAnalysis) -> list[Block]:
     target = runs[0][1].target
     return [
         table(f"Referral of uncertain cells: the margin chosen on validation for {target:.0%} "
-              "accuracy on the cells not flagged", ["Run", "Seed", "Margin", "Validation kept",
-                                                    "Test kept", "Test accuracy on kept"],
-              [[r.index, r.seed, format_value(x.margin, 2), f"{x.val_coverage:.0%}",
+              "accuracy on the cells not flagged",
+              ["Run", "Seed", "Margin", "Validation images", "Validation kept",
+               "Kept right (95% lower bound)", "Supports the target", "Test kept",
+               "Test accuracy on kept"],
+              [[r.index, r.seed, format_value(x.margin, 2), x.val_images or "-",
+                f"{x.val_coverage:.0%}",
+                f"{x.val_right} of {x.val_kept} ({format_value(x.val_lower, 3)})"
+                if x.val_lower is not None else "-",
+                "-" if x.supported is None else "yes" if x.supported else "NO: too few images",
                 f"{x.test_coverage:.0%}", format_value(x.test_accuracy)] for r, x in runs],
               note="The margin is the top probability minus the second, after calibration; "
-              "cells below it are flagged for a person. The model file stores it."),
+              "cells below it are flagged for a person. The model file stores it. A margin "
+              "supports its target only when the Wilson lower bound of the kept validation "
+              f"images' accuracy reaches it: for {target:.0%} that takes about "
+              f"{images_needed(target)} kept images, all right."),
         Picture("Coverage against accuracy on the test set: each point a margin; the share "
                 "of cells kept (not flagged) and the accuracy on them.",
                 coverage_figure([(f"run {r.index}", x) for r, x in runs])),

@@ -112,6 +112,22 @@ def with_interval(row) -> str:
     return format_value(row.value) + ("" if interval == "n/a" else f" {interval}")
 
 
+def checks_blocks(result: ExternalResult) -> list[Block]:
+    """The figures beside the model's own test set and what no skill scores,
+    then what the checks found (seen images, distance, warnings)."""
+    from allgui.core.validation.external import FIGURES
+    from allgui.core.validation.external_checks import check_lines, side_by_side
+
+    header, rows = side_by_side(FIGURES, result.metrics.headline(), result.intervals,
+                                result.checks, NAMES)
+    own = result.checks.internal_set
+    return [table("Beside the model's own test set" + (f" ({own})" if own else "")
+                  + " and what no skill scores", header, rows,
+                  note="No skill: always answering the most common class here (accuracy), "
+                  "or guessing (balanced accuracy 1/classes, AUC 0.5)."),
+            *(Paragraph(line) for line in check_lines(result.checks, len(result.paths)))]
+
+
 def external_document(result: ExternalResult) -> Document:
     rows = figure_rows(result)
     by_key = {r.key: r for r in rows}
@@ -132,6 +148,7 @@ def external_document(result: ExternalResult) -> Document:
               [[r.label, format_value(r.value), format_interval(r.low, r.high)]
                for r in rows if r.of_class is None],
               note=f"Percentile bootstrap, {unit}; n/a where no interval can be given."),
+        *checks_blocks(result),
         table("Per class", ["Class", "Images", "Sensitivity (recall)", "Specificity",
                             "Precision", "F1"],
               [[c.name, c.support] + [with_interval(by_key.get(f"{k}[{c.name}]"))

@@ -14,7 +14,6 @@ from allgui.core.model.measures import SAMPLERS, canonical, shown_in
 from allgui.core.report.document import Block, Heading, Paragraph, Picture, table
 from allgui.core.report.figures import COLOURS, _figure
 from allgui.core.validation.samplers import NAMES, SamplerComparison
-from allgui.core.validation.stats import format_value
 
 FILE = "samplers.json"
 FOLDER = "sampler-comparisons"  # one folder per comparison, named by its UTC time
@@ -74,7 +73,24 @@ def curves_figure(c: SamplerComparison) -> Figure:
     return fig
 
 
+HEADER = ["Sampler", "Studies", "Best validation (mean ± SD)", "Test balanced accuracy",
+          "Test weighted F1", "Best trial in the shared start"]
+
+
+def spread(values: list[float]) -> str:
+    """'mean ± SD (min-max)' over studies; one study: its value and 'no spread'."""
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.4f} (one study: no spread)"
+    return (f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f} "
+            f"({min(values):.4f}-{max(values):.4f})")
+
+
 def rows(c: SamplerComparison) -> list[list[str]]:
+    """One row per sampler: the final best validation value and each test
+    figure over the studies with their spread, and how often the best trial
+    came from the random start every sampler shares."""
     out = []
     for name in c.samplers():
         runs = [s for s in c.studies if s.sampler == name]
@@ -82,10 +98,24 @@ def rows(c: SamplerComparison) -> list[list[str]]:
         cells = [NAMES[name], str(len(runs)),
                  f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1) if len(finals) > 1 else 0:.4f}"]
         for key in shown_in(SAMPLERS):
-            vals = [canonical(s.test)[key] for s in runs if key in canonical(s.test)]
-            cells.append(format_value(float(np.mean(vals))) if vals else "-")
+            cells.append(spread([canonical(s.test)[key] for s in runs
+                                 if key in canonical(s.test)]))
+        start, n = c.best_in_start(name)
+        cells.append(f"{start} of {n}" if c.startup else "-")
         out.append(cells)
     return out
+
+
+def start_note(c: SamplerComparison) -> str:
+    """A warning when the shared random start decided most studies."""
+    if not c.startup or not c.studies:
+        return ""
+    start = sum(c.best_in_start(s)[0] for s in c.samplers())
+    if start * 2 > len(c.studies):
+        return (f"In {start} of {len(c.studies)} studies the best trial was one of the "
+                f"{c.startup} random trials every sampler shares, so these studies cannot tell "
+                "the samplers apart; run more trials per study.")
+    return ""
 
 
 def sampler_section(c: SamplerComparison) -> list[Block]:
@@ -101,8 +131,9 @@ def sampler_section(c: SamplerComparison) -> list[Block]:
         Picture("Best validation objective so far, mean over studies with their range.",
                 curves_figure(c)),
         table("Samplers: final best validation value and test figures of the best trials",
-              ["Sampler", "Studies", "Best validation (mean ± SD)", "Test balanced accuracy",
-               "Test weighted F1"], rows(c)),
+              HEADER, rows(c), note="Test figures: mean ± SD over the studies (range in "
+              "brackets), each study's best trial scored on the same test images. "
+              + start_note(c)),
     ]
     for name, why in c.unavailable.items():
         out.append(Paragraph(f"{NAMES.get(name, name)} did not run: {why}"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from allgui.core.events import Sink
+from allgui.core.events import Notice, Sink
 from allgui.core.validation.batch import Batch, Predictions, RunRecord, write_predictions
 from allgui.core.validation.plan import JOB, BatchPlan, PlannedRun
 from allgui.core.validation.provenance import run_card
@@ -69,6 +69,9 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
     referral = choose_referral(plan.data.val_labels, scaled(val_proba, calibration.temperature),
                                test.labels, scaled(proba, calibration.temperature),
                                plan.referral_target)
+    if referral.supported is False:
+        sink(Notice(JOB, level="warning", text=f"{run.label} run {run.k}: referral "
+                    + referral.backing(flag="") + "."))
     folder.mkdir(parents=True, exist_ok=True)
     write_predictions(folder / "predictions.csv", Predictions(
         test.paths, test.patients, test.labels, proba, plan.classes))

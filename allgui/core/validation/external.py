@@ -26,6 +26,13 @@ from allgui.core.events import Progress, Sink, null_sink
 from allgui.core.model.decision import ARGMAX, DecisionRule
 from allgui.core.model.measures import EXTERNAL, shown_in
 from allgui.core.validation.calibration import Reliability, reliability
+from allgui.core.validation.external_checks import (
+    Checks,
+    baselines,
+    distance_check,
+    internal_figures,
+    skill_warnings,
+)
 from allgui.core.validation.metrics import RunMetrics, compute_metrics
 
 JOB = "evaluate"
@@ -63,6 +70,7 @@ class ExternalResult:
     temperature: float = 1.0
     skipped: tuple[tuple[str, str], ...] = ()  # (file, why)
     rule: DecisionRule = ARGMAX  # the model's decision rule, applied to every figure
+    checks: Checks = field(default_factory=Checks)  # seen images, distance, baselines
 
     def to_dict(self) -> dict[str, Any]:
         head = self.metrics.headline()
@@ -80,6 +88,7 @@ class ExternalResult:
             "intervals": {k: list(v) for k, v in self.intervals.items()},
             "metrics": self.metrics.to_dict(),
             "skipped": [list(s) for s in self.skipped],
+            "checks": self.checks.to_dict(),
         }
 
 
@@ -168,9 +177,13 @@ def bootstrap_intervals(labels: np.ndarray, proba: np.ndarray, classes, positive
 
 def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
                    resamples: int = 1000, sink: Sink = null_sink,
-                   cancel: threading.Event | None = None) -> ExternalResult:
-    """Score ``model`` (an allgui ONNX file) on the labelled images under ``data``."""
+                   cancel: threading.Event | None = None,
+                   include_seen: bool = False) -> ExternalResult:
+    """Score ``model`` (an allgui ONNX file) on the labelled images under
+    ``data``. Images with the content of one the model was trained or
+    validated on are left out of the figures unless ``include_seen``."""
     from allgui.core.dataset.discover import discover
+    from allgui.core.dataset.hashing import file_hash
     from allgui.core.infer.classifier import Classifier
 
     classifier = Classifier(model, device=device)
@@ -183,12 +196,17 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
     _check_every_class(set(mapping.values()), classifier.classes, data)
     kept, probs, skipped = [], [], list((b.path, b.reason) for b in index.bad_files)
     batch: list = []
+    training = classifier.info.training
+    reference = training.features if training is not None else None
+    features: list[np.ndarray] | None = [] if reference is not None else None
+    seen = 0
 
     def flush() -> None:
         if batch:
             for rec, pred in zip([b[0] for b in batch],
                                  classifier.classify_prepared([b[1] for b in batch],
-                                                              heatmap=False), strict=True):
+                                                              heatmap=False, features=features),
+                                 strict=True):
                 kept.append(rec)
                 probs.append([pred.probabilities[c] for c in classifier.classes])
             batch.clear()
@@ -197,7 +215,13 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
         if cancel is not None and cancel.is_set():
             raise Cancelled("Evaluation stopped by the user.")
         try:
+            if training is not None and training.hashes and file_hash(rec.path) in training.hashes:
+                seen += 1
+                if not include_seen:
+                    continue
             batch.append((rec, classifier.prepare(rec.path)))
+        except OSError as exc:
+            skipped.append((rec.path, f"cannot be read: {exc.strerror or exc}"))
         except ImageReadError as exc:
             skipped.append((rec.path, exc.message))
         if len(batch) >= 16:
@@ -205,6 +229,11 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
         if n % 64 == 0 or n == len(records):
             sink(Progress(JOB, phase="classifying", done=n, total=len(records)))
     flush()
+    if not kept and seen and not include_seen:
+        raise DatasetError(f"Every readable image here ({seen}) has the same content as an "
+                           "image the model was trained or validated on, so scoring it would "
+                           "say nothing about new data. Give images the model never saw (or "
+                           "keep them with --include-seen, knowing the figures overstate it).")
     if not kept:
         raise DatasetError("None of the labelled images could be read.")
     labels = np.array([mapping[r.label] for r in kept], dtype=np.int64)
@@ -217,9 +246,17 @@ def evaluate_model(model: str | Path, data: str | Path, *, device: str = "auto",
     intervals, unit = bootstrap_intervals(labels, proba, classes, positive, patients,
                                           resamples=resamples, sink=sink, cancel=cancel,
                                           rule=rule)
+    base = baselines(labels, tuple(classes))
+    distance = (distance_check(np.concatenate(features), reference)
+                if reference is not None and features else None)
+    warnings = ([distance.warning] if distance is not None and distance.warning else []) + \
+        skill_warnings(metrics.headline(), intervals, base)
+    checks = Checks(seen, not include_seen, training is not None and bool(training.hashes),
+                    distance, base, internal_figures(classifier.info), classifier.info.test_set,
+                    tuple(warnings))
     return ExternalResult(
         model=str(model), data=str(data), classes=tuple(classes), positive_class=positive,
         paths=tuple(r.path for r in kept), patients=patients, labels=labels,
         probabilities=proba, metrics=metrics, intervals=intervals, interval_unit=unit,
         calibration=reliability(labels, proba), temperature=classifier.info.card.temperature,
-        skipped=tuple(skipped), rule=rule)
+        skipped=tuple(skipped), rule=rule, checks=checks)

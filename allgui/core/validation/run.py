@@ -50,6 +50,7 @@ from allgui.core.validation.plan import (
 )
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
 from allgui.core.validation.record import now_utc, run_environment
+from allgui.core.validation.seen import prepare_project_data, seen_from_prepared, write_seen
 from allgui.core.validation.settings_check import check_settings
 
 KNOWN = registry.NAMES  # the settings a run takes
@@ -207,10 +208,12 @@ def run_batch(
     total = settings.runs * (2 if baseline else 1)
     with job(sink, JOB, f"Validating {tuned.source}: {total} runs", total) as j:
         j.finish("Stopped before any run.")  # what a Stop says until the runs start
+        prepared = prepared or prepare_project_data(project, sink, cancel)
         plan, batch, shared = _plan_batch(project, settings, tuned, baseline, study_info, sink,
                                           cancel, prepared)
         plan, batch, resumed = resume_batch.prepare(project, plan, batch, sink, resume)
         written = BatchWriter(batch, runs_dir=None if resumed else project.runs_dir)
+        write_seen(batch.path, seen_from_prepared(prepared))  # for the exported model
         try:
             stopped, failures = False, list[str]()
             # a continued batch keeps the probe it ran before
@@ -236,13 +239,10 @@ def _plan_batch(project: Project, settings: ValidationSettings, tuned: Configura
     """The batch's plan, its record before any run, and the frozen backbones the
     runs share. Backbones are built here, before anything is written, so missing
     weights fail the batch cleanly."""
-    from allgui.core.dataset.prepared import prepare_project_data
     from allgui.core.train.device import resolve_device
     from allgui.core.train.loop import build_seeded
     from allgui.core.train.sources import training_data_from_prepared
 
-    if prepared is None:
-        prepared = prepare_project_data(project, sink, cancel)
     check_test_set(prepared)
     check_search_split(prepared, tuned, study_info)
     classes = tuple(prepared.classes)

@@ -37,6 +37,10 @@ class StudyCurve:
     test: dict[str, float] = field(default_factory=dict)  # the best trial's test figures
     params: tuple[dict[str, Any], ...] = ()  # each trial's searched values, in order
 
+    def best_trial(self) -> int:
+        """The 0-based trial with the highest objective (the first of ties)."""
+        return int(np.argmax(np.nan_to_num(self.values, nan=-np.inf))) if self.values else -1
+
     @property
     def best_so_far(self) -> tuple[float, ...]:
         return tuple(float(v) for v in np.maximum.accumulate(np.nan_to_num(self.values, nan=-1)))
@@ -51,6 +55,11 @@ class SamplerComparison:
     seconds: float
     features_note: str = ""
     startup: int = 0  # random trials before each sampler models the results (0: not recorded)
+
+    def best_in_start(self, sampler: str) -> tuple[int, int]:
+        """(studies whose best trial lies in the shared random start, studies)."""
+        runs = [c for c in self.studies if c.sampler == sampler]
+        return sum(0 <= c.best_trial() < self.startup for c in runs), len(runs)
 
     def samplers(self) -> list[str]:
         return [s for s in SAMPLERS if any(c.sampler == s for c in self.studies)]
@@ -78,12 +87,17 @@ class SamplerComparison:
                    int(d.get("startup", 0)))
 
 
+STARTUP_SHARE = 5  # at most one trial in this many is a shared random start
+DEFAULT_STUDIES = 5  # studies per sampler: fewer cannot tell samplers apart
+
+
 def comparison_startup(startup_trials: int, trials: int) -> int:
     """Random trials before each sampler models the results: the search's own
-    number, but at most half the trials. With as many startup trials as
-    trials, every sampler only draws at random (the same draws, seeded alike),
-    and the comparison would compare random search with itself."""
-    return max(1, min(startup_trials, trials // 2))
+    number, but at most a fifth of the trials. The start is drawn alike for
+    every sampler (a paired design); when it is long, the best trial of most
+    studies lies in it (10 of 20 held the best trial in 10 of 12 studies) and
+    every sampler ends where random search does."""
+    return max(1, min(startup_trials, trials // STARTUP_SHARE))
 
 
 def make_sampler(name: str, seed: int, startup: int):
@@ -108,7 +122,7 @@ def make_sampler(name: str, seed: int, startup: int):
 
 
 def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLERS,
-                     studies: int = 3, trials: int = 10, *, device: str = "auto",
+                     studies: int = DEFAULT_STUDIES, trials: int = 10, *, device: str = "auto",
                      sink: Sink = null_sink, cancel: threading.Event | None = None,
                      prepared=None) -> SamplerComparison:
     import optuna

@@ -57,14 +57,20 @@ class DatasetView:
     thumbnails: dict[str, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
 
 
-def split_and_audit(index, settings: SplitSettings, hashes, sink: Sink, cancel) -> SplitView:
+def split_and_audit(index, settings: SplitSettings, hashes, sink: Sink, cancel,
+                    near=None) -> SplitView:
     from allgui.core.dataset.splits import audit, make_split
 
     try:
-        split = make_split(index, settings, hashes or None)
+        split = make_split(index, settings, hashes or None, near)
     except DatasetError as exc:
         return SplitView(None, None, exc.message)
-    return SplitView(split, audit(index, split, hashes, sink=sink, cancel=cancel))
+    return SplitView(split, audit(index, split, hashes, sink=sink, cancel=cancel, near=near))
+
+
+def split_near(index, settings: SplitSettings, hashes, near, sink: Sink, cancel) -> SplitView:
+    """:func:`split_and_audit` with the summary's near-duplicate groups (a job's arguments)."""
+    return split_and_audit(index, settings, hashes, sink, cancel, near)
 
 
 def thumbnails(index, per_class: int = THUMBS_PER_CLASS) -> dict[str, list[tuple[str, np.ndarray]]]:
@@ -91,7 +97,7 @@ def scan_dataset(path: str, split: SplitSettings, sink: Sink, cancel: threading.
 
     index = discover(path, sink, cancel)
     summary = summarize(index, sink, cancel)
-    view = split_and_audit(index, split, summary.hashes, sink, cancel)
+    view = split_and_audit(index, split, summary.hashes, sink, cancel, summary.near)
     return DatasetView(index, summary, format_summary(summary), view, thumbnails(index))
 
 
@@ -301,8 +307,9 @@ class DatasetTab(ProjectTab):
         if self.project is not None:
             self.window_.session.apply_split(settings)
         self._split_edited()
-        self.run_job("Splitting", split_and_audit, self.view.index, settings,
-                     self.view.summary.hashes, text="Splitting and auditing…",
+        self.run_job("Splitting", split_near, self.view.index, settings,
+                     self.view.summary.hashes, self.view.summary.near,
+                     text="Splitting and auditing…",
                      on_success=self._show_split, exclusive=True, what="changing the split")
 
     def job_changed(self) -> None:

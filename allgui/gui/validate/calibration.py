@@ -5,22 +5,10 @@ from __future__ import annotations
 
 
 def evidence_text(batch) -> str:
-    from allgui.core.validation.batch import PROBE, TUNED
+    from allgui.core.report.evidence import calibration_lines
+    from allgui.core.validation.batch import PROBE
 
-    lines = []
-    for run in batch.runs_of(TUNED):
-        cal = run.calibration or {}
-        if not cal:
-            continue
-        line = (f"Run {run.index}: calibrated with temperature {cal['temperature']:.2f}; "
-                f"ECE on the test set {cal['before']['ece']:.3f} before, "
-                f"{cal['after']['ece']:.3f} after")
-        ref = cal.get("referral")
-        if ref:
-            line += (f"; cells flagged uncertain below margin {ref['margin']:.2f} "
-                     f"(for {ref['target']:.0%} on the rest: {ref['test_coverage']:.0%} of test "
-                     "cells kept)")
-        lines.append(line + ".")
+    lines = calibration_lines(batch)
     probe = batch.runs_of(PROBE)
     if probe and probe[0].metrics is not None:
         m = probe[0].metrics.headline()

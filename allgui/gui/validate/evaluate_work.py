@@ -102,6 +102,12 @@ def summary_text(ev: Evaluation) -> str:
     if skipped:
         text += (f" {count(skipped, 'file')} could not be used and "
                  f"{'was' if skipped == 1 else 'were'} left out (see 'Left out').")
+    # images the model already saw, images unlike its training data, no skill
+    from allgui.core.validation.external_checks import check_lines
+
+    lines = check_lines(r.checks, len(r.paths))
+    text += "\n" + "\n".join(line.replace(" Keep them with --include-seen.", "")
+                              for line in lines)
     return text
 
 

@@ -261,9 +261,12 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         cmp_header, cmp_rows = view.comparison
         note = view.note
         if cmp_rows:
-            best = "; ".join(f"{row[0]}: difference {row[3]} (p = {row[7]})"
+            best = "; ".join(f"{row[0]}: difference {row[3]} {row[4]} (p {row[5]})"
+                             if row[5].startswith("<") else
+                             f"{row[0]}: difference {row[3]} {row[4]} (p = {row[5]})"
                              for row in cmp_rows[:3])
-            note += f"\nTuned against baseline (paired t over the same seeds): {best}."
+            note += ("\nTuned against baseline on the same test images (paired bootstrap): "
+                     f"{best}.")
         from allgui.gui.validate.calibration import evidence_text
 
         note += "\n" + evidence_text(b)

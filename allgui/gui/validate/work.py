@@ -36,7 +36,7 @@ def analyse_batch(batch) -> BatchView | None:
 
     if batch is None or not batch.runs_of(TUNED):
         return None
-    analysis = analyse(batch, resamples=500)
+    analysis = analyse(batch)
     header, rows = metrics_rows(analysis)
     runs = []
     for r in batch.runs_of(TUNED):
