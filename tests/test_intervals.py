@@ -257,3 +257,33 @@ def test_a_figure_right_on_every_resample_still_gets_an_interval(tmp_path):
     test = row.test[TUNED]
     assert test.high == 1.0 and test.low == pytest.approx(clopper_pearson(40, 40)[0])
     assert "exact" in test.method
+
+
+def _patients_data(per_class: int, images: int = 6, seed: int = 0, hem: int | None = None):
+    """Two classes, each patient of one class (as in C-NMC), noisy scores."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], [per_class * images, (hem or per_class) * images])
+    patients = [f"p{i // images}" for i in range(labels.size)]
+    p1 = np.clip(labels * 0.3 + rng.uniform(0, 0.7, labels.size), 0, 1)  # overlapping
+    return labels, np.stack([1 - p1, p1], axis=1), patients
+
+
+def test_a_bootstrap_over_too_few_patients_says_so_instead_of_an_interval():
+    from allgui.core.validation.intervals import bootstrap_figures
+
+    labels, proba, patients = _patients_data(per_class=2)
+    out, unit = bootstrap_figures(labels, [proba], ["all", "hem"], "all", patients, 200)
+    assert unit == "patient"
+    assert out["accuracy"].low is None and "too few test patients" in out["accuracy"].note
+
+
+def test_patients_are_drawn_within_their_class_so_every_resample_counts():
+    from allgui.core.validation.intervals import bootstrap_figures
+
+    # 5 hem patients among 25: drawn from all patients at once, about 4 in 1,000
+    # resamples would hold no hem patient and be thrown away
+    labels, proba, patients = _patients_data(per_class=20, hem=5)
+    out, _ = bootstrap_figures(labels, [proba], ["all", "hem"], "all", patients, 1000)
+    b = out["balanced_accuracy"]
+    assert b.low is not None and b.low < b.high
+    assert b.note == ""  # no resample lacked a class: none was thrown away

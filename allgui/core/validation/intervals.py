@@ -197,10 +197,16 @@ def _resamples(labels: np.ndarray, codes: np.ndarray | None, k: int, resamples: 
     rng = np.random.default_rng(seed)
     if codes is not None:
         members = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
+        # Where every patient is of one class (as in C-NMC), patients are drawn
+        # within their class, as images are, so each resample holds every class.
+        single = all(np.unique(labels[m]).size == 1 for m in members)
+        by_class = [np.asarray([j for j, m in enumerate(members) if labels[m[0]] == c])
+                    for c in range(k)] if single else [np.arange(len(members))]
     strata = [np.flatnonzero(labels == c) for c in range(k)]
     for _ in range(resamples):
         if codes is not None:
-            draws = rng.integers(0, len(members), len(members))
+            draws = np.concatenate([g[rng.integers(0, g.size, g.size)] for g in by_class
+                                    if g.size])
             idx = np.concatenate([members[j] for j in draws])
             if np.unique(labels[idx]).size < k:
                 continue
@@ -208,6 +214,16 @@ def _resamples(labels: np.ndarray, codes: np.ndarray | None, k: int, resamples: 
             yield idx, groups
         else:
             yield np.concatenate([s[rng.integers(0, s.size, s.size)] for s in strata]), None
+
+
+MIN_PATIENTS = 5  # per class, for a bootstrap by patient to say anything
+
+
+def _fewest_patients(labels: np.ndarray, codes: np.ndarray | None, k: int) -> int | None:
+    """The fewest patients holding images of any one class (None: no patients)."""
+    if codes is None:
+        return None
+    return min(np.unique(codes[labels == c]).size for c in range(k))
 
 
 def _mean_figures(labels, probas, classes, positive, idx, groups) -> dict[str, float]:
@@ -232,6 +248,14 @@ def bootstrap_figures(labels: np.ndarray, probas: Sequence[np.ndarray], classes:
     _check(labels, probas)
     codes = _patient_codes(patients, labels.size)
     unit = "patient" if codes is not None else "image"
+    fewest = _fewest_patients(labels, codes, len(classes))
+    if fewest is not None and fewest < MIN_PATIENTS:
+        # A percentile bootstrap over one or two patients of a class only
+        # reshuffles them: no interval beats saying so.
+        keys = figures(labels, probas[0], classes, positive, codes)
+        note = (f"too few test patients to say ({fewest} of a class; "
+                f"{MIN_PATIENTS} or more needed)")
+        return {key: Bounded(None, None, f"bootstrap by {unit}", note) for key in keys}, unit
     samples: dict[str, list[float]] = {}
     for idx, groups in _resamples(labels, codes, len(classes), resamples, seed):
         for key, v in _mean_figures(labels, probas, classes, positive, idx, groups).items():
