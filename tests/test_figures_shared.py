@@ -53,3 +53,26 @@ def test_the_window_and_the_report_draw_the_same_pictures(qtbot):
     drawn = [t.get_text() for t in view.figure.axes[0].texts]
     printed = [t.get_text() for t in F.confusion_figure([("r", matrix)], CLASSES, "t").axes[0].texts]
     assert drawn == printed and drawn[0] == "2\n67%"
+
+
+@pytest.mark.gui
+def test_the_windows_roc_takes_the_width_of_a_narrow_pane(qtbot):
+    # The Validate tab gives the ROC a pane about 320 px wide: with the legend
+    # beside it the plot was about 110 px and its axis words ran into the ticks.
+    from allgui.gui.validate.figures import roc_canvas
+
+    curves = F.roc_curves([(f"run {i}", LABELS, PROBA, 0.9) for i in (1, 2)], CLASSES, "ALL")
+    canvas = roc_canvas(curves, "ALL", "test set", CLASSES)
+    qtbot.addWidget(canvas)
+    canvas.resize(320, 470)
+    canvas.show()
+    canvas.draw()
+    ax = canvas.figure.axes[0]
+    renderer = canvas.get_renderer()
+    plot = ax.get_window_extent(renderer)
+    assert plot.width >= 0.6 * canvas.figure.bbox.width
+    low, high = ax.get_ylim()
+    ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()
+             if t.get_text() and low <= t.get_position()[1] <= high]  # those drawn
+    ylabel = ax.yaxis.label.get_window_extent(renderer)
+    assert all(ylabel.x1 <= t.x0 + 1 for t in ticks)  # the axis words clear the tick labels

@@ -113,9 +113,8 @@ LEGEND_RUNS = 6  # runs named in the ROC's legend; more are summed up in its tit
 
 
 def roc_canvas(curves, positive: str, test_set: str, classes=("", "")) -> FigureCanvasQTAgg:
-    """The report's ROC curves (:func:`draw_roc`), the legend outside the
-    plotting area (short words, so that it fits beside a plot a quarter of the
-    window wide)."""
+    """The report's ROC curves (:func:`draw_roc`), the legend inside the plot
+    and short axis words, so that the plot takes the pane's width."""
     fig = Figure(figsize=(4.0, 3.4))
     ax = fig.add_subplot(1, 1, 1)
     named = len(curves) <= LEGEND_RUNS
@@ -124,7 +123,12 @@ def roc_canvas(curves, positive: str, test_set: str, classes=("", "")) -> Figure
         aucs = [c.auc for c in curves]
         title += f"\n{len(curves)} curves, AUC {min(aucs):.3f} to {max(aucs):.3f}"
     draw_roc(ax, curves, title, named=named)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    # The pane is narrow: a legend beside the plot left it a third of the width.
+    # Inside, at the lower right, it covers only what a useful curve leaves empty.
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.85)
+    ax.set_xlabel("False-positive rate", fontsize=8)
+    ax.set_ylabel("True-positive rate", fontsize=8)
+    ax.tick_params(labelsize=8)
     fig.set_layout_engine("constrained")
     canvas = FigureCanvasQTAgg(fig)
     canvas.setMinimumSize(200, 140)
