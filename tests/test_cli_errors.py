@@ -51,6 +51,7 @@ def test_common_failures_in_words(error, words):
 def test_a_lost_database_connection_is_said_as_such():
     """Issue 25, case 15: Optuna wraps a stopped PostgreSQL server's error as
     "invalid data in the commit"; allgui says the connection was lost."""
+    pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install -e '.[postgres]')")
     import sqlalchemy
     from optuna.exceptions import StorageInternalError
 

@@ -13,7 +13,7 @@ from support.gui import wait_jobs
 pytestmark = pytest.mark.gui
 
 
-def _wait_for_stop(cancel) -> str:
+def _wait_for_stop(sink, cancel) -> str:
     """A job that runs until it is told to stop (as the engine's do)."""
     if not cancel.wait(60):
         return "never stopped"
