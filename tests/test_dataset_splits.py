@@ -8,7 +8,8 @@ import random
 import pytest
 
 from allgui.core.dataset.records import DatasetIndex, ImageRecord
-from allgui.core.dataset.splits import audit, format_split, make_split
+from allgui.core.dataset.split_text import format_split
+from allgui.core.dataset.splits import audit, make_split
 from allgui.core.errors import DatasetError
 from allgui.core.project import SplitSettings
 

@@ -54,7 +54,7 @@ def test_dropped_images_and_folder_are_classified_and_saved(
     shown = [tab.table.item(r, 2).text() for r in range(tab.table.rowCount())
              if tab.table.item(r, 2).text()]
     assert shown and all(len(t.split(".")[1]) == 4 for t in shown)
-    from allgui.gui.classify.tab import _number
+    from allgui.gui.classify.tab import _NumberItem as _number
 
     assert _number(0.777).text() == "0.7770"  # not "0.777" beside "0.6778"
     tab.table.sortItems(2)

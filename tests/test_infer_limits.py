@@ -173,7 +173,7 @@ def test_good_probabilities_pass(tmp_path):
 
 def test_a_stored_nan_threshold_is_refused(tmp_path):
     path = handmade_model(tmp_path / "nan.onnx", decision_threshold=float("nan"))
-    with pytest.raises(ModelFileError, match="decision threshold in nan.onnx"):
+    with pytest.raises(ModelFileError, match="nan.onnx is damaged or was altered: the decision threshold must be"):
         Classifier(path, device="cpu")
 
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 # Every signal that asks a command to end: stopped at the next batch, alike.
-STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+if sys.platform != "win32":  # Windows has no SIGHUP
+    STOP_SIGNALS += (signal.SIGHUP,)
 
 
 def _to_stderr(text: str) -> None:

@@ -87,7 +87,8 @@ def run_scan(args) -> int:
 
 def _default_split(index, summary, sink) -> tuple[str, dict]:
     """The split a new project would get, and its audit; or why there is none."""
-    from allgui.core.dataset.splits import audit, format_split, make_split, split_counts
+    from allgui.core.dataset.split_text import format_split, split_counts
+    from allgui.core.dataset.splits import audit, make_split
     from allgui.core.errors import DatasetError
     from allgui.core.project import SplitSettings
 
@@ -104,13 +105,8 @@ def _default_split(index, summary, sink) -> tuple[str, dict]:
 def run_split(args) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.dataset.discover import discover
-    from allgui.core.dataset.splits import (
-        audit,
-        content_hashes,
-        format_split,
-        make_split,
-        split_counts,
-    )
+    from allgui.core.dataset.split_text import format_split, split_counts
+    from allgui.core.dataset.splits import audit, content_hashes, make_split
 
     sink = ProgressPrinter(quiet=args.json)
     index = discover(args.path, sink)

@@ -48,7 +48,8 @@ def run(args) -> int:
     from allgui.cli.progress_printer import ProgressPrinter
     from allgui.core.dataset.discover import discover
     from allgui.core.dataset.folders import storable_path
-    from allgui.core.dataset.splits import audit, format_split, make_split
+    from allgui.core.dataset.split_text import format_split
+    from allgui.core.dataset.splits import audit, make_split
     from allgui.core.dataset.summary import format_summary, summarize
     from allgui.core.errors import DatasetError
     from allgui.core.project import DatasetSettings, Project, ProjectSettings

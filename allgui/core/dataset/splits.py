@@ -408,18 +408,3 @@ def audit(
         near_checked=near is not None,
         notes=tuple(notes),
     )
-
-
-# -- describing a split (dataset.split_text; named here for the modules that import them) --
-
-
-def split_counts(index: DatasetIndex, split: Split) -> dict[str, dict[str, Any]]:
-    from allgui.core.dataset.split_text import split_counts as counts
-
-    return counts(index, split)
-
-
-def format_split(index: DatasetIndex, split: Split, leak_check: LeakageAudit | None = None) -> str:
-    from allgui.core.dataset.split_text import format_split as text
-
-    return text(index, split, leak_check)

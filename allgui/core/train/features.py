@@ -50,7 +50,12 @@ from allgui.core.train.augment import (
 from allgui.core.train.device import backbone_batch, precision_used
 from allgui.core.train.fidelity import sample_rows
 from allgui.core.train.openvino_engine import CALIBRATION_IMAGES
-from allgui.core.train.runtime import Runtime, TorchBackbone, choose_runtime
+from allgui.core.train.runtime import (  # array_fingerprint: named here for older imports
+    Runtime,
+    TorchBackbone,
+    array_fingerprint,
+    choose_runtime,
+)
 
 CHECK_IMAGES = 4  # images on which an exported backbone must give torch's features
 
@@ -93,16 +98,6 @@ def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     A copy even on the CPU: the arrays may be read-only memory maps of the cache."""
     t = torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
     return t if device.type == "cpu" else t.to(device)
-
-
-def array_fingerprint(*arrays: np.ndarray) -> str:
-    """A short hash of arrays' shapes, dtypes and bytes."""
-    h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(a.data.cast("B"))  # no copy: the images may be gigabytes
-    return h.hexdigest()
 
 
 def weights_fingerprint(model: AllClassifier) -> str:

@@ -54,6 +54,16 @@ INPUT, OUTPUT = "images", "features"
 LAYOUT = 1  # of the exported backbone file; part of its name
 
 
+def array_fingerprint(*arrays: np.ndarray) -> str:
+    """A short hash of arrays' shapes, dtypes and bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(a.data.cast("B"))  # no copy: the images may be gigabytes
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class FeatureTolerance:
     """|onnxruntime - torch| <= abs + rel * max|torch|, over the check images."""
@@ -298,7 +308,6 @@ def _reduced(fp32: Runtime, data: bytes, precision: str, threads: int, path: Pat
     except Exception as exc:  # NNCF or OpenVINO failed: fp32 does the work
         return _noted(fp32, f"Features in fp32: OpenVINO could not make the {precision} model "
                             f"({type(exc).__name__}: {str(exc)[:200]}).")
-    from allgui.core.train.features import array_fingerprint
 
     images = array_fingerprint(sample.numpy(), np.asarray(labels if labels is not None else []))
     kept = ov_engine.read_fidelity(record_file)

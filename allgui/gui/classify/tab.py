@@ -293,8 +293,8 @@ class ClassifyTab(ProjectTab):
             if pred is not None:
                 cells += [
                     QTableWidgetItem(terminal_text(pred.label)),
-                    _number(pred.probability),
-                    _number(pred.margin),
+                    _NumberItem(pred.probability),
+                    _NumberItem(pred.margin),
                     QTableWidgetItem("uncertain" if pred.uncertain else ""),
                 ]
             else:
@@ -439,10 +439,6 @@ class _NumberItem(QTableWidgetItem):
         if isinstance(other, _NumberItem):
             return self.value < other.value
         return self.text() < other.text()  # a row without a number (a file not read)
-
-
-def _number(value: float) -> QTableWidgetItem:
-    return _NumberItem(value)
 
 
 def _html(text: str) -> str:
