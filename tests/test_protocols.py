@@ -200,3 +200,13 @@ def test_validation_loss_weighting_and_trial_value_are_settings():
     assert last.value == last.history[-1].objective
     best = run(trial_value="best_epoch_objective")
     assert best.value == max(h.objective for h in best.history)
+
+
+def test_methods_name_the_views_computed_not_those_set_beyond_the_epochs():
+    # A 3-epoch search with 10 views set computes 3 (the cap in train/views.py);
+    # the methods once said "10 views computed once".
+    from allgui.core.report.methods import _views_text
+    text = _views_text("cached", 10, 3)
+    assert text.startswith("3 augmented views computed once") and "capped" in text
+    assert _views_text("cached", 3, 10).startswith("3 augmented views computed once and cycled")
+    assert _views_text("cached", 10, 10).startswith("10 augmented views computed once, one")

@@ -123,6 +123,10 @@ def _views_text(mode: Any, views: Any, epochs: Any) -> str:
     if views is None:
         return NOT_RECORDED
     if fresh(str(mode), views, epochs):
+        # A job computes only the views its epochs read (train/views.py).
+        if isinstance(epochs, int) and views > epochs:
+            return (f"{epochs} augmented views computed once ({views} set, capped at the "
+                    f"{epochs} epochs that read them), one per epoch: a fresh draw every epoch")
         return f"{views} augmented views computed once, one per epoch: a fresh draw every epoch"
     reuse = f"{epochs / views:.3g}" if isinstance(epochs, int) and views else "?"
     return (f"{views} augmented views computed once and cycled over {epochs} epochs: each "
