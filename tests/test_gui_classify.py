@@ -54,7 +54,7 @@ def test_dropped_images_and_folder_are_classified_and_saved(
     shown = [tab.table.item(r, 2).text() for r in range(tab.table.rowCount())
              if tab.table.item(r, 2).text()]
     assert shown and all(len(t.split(".")[1]) == 4 for t in shown)
-    from allgui.gui.classify.tab import _NumberItem as _number
+    from allgui.gui.classify.results import NumberItem as _number
 
     assert _number(0.777).text() == "0.7770"  # not "0.777" beside "0.6778"
     tab.table.sortItems(2)
@@ -248,3 +248,28 @@ def test_folders_named_by_class_are_the_truth(window, qtbot, tiny_onnx, cnmc_sam
     tab.save_image(str(out))
     with Image.open(out) as img:
         assert img.format == "PNG" and img.size == tab.image_label.composed().shape[1::-1]
+
+
+def test_the_model_description_is_whole_on_hover_and_can_be_given_room(window, qtbot, tiny_onnx):
+    """The description was cut at 84 pixels, mid-line (issue 26, walkthrough at
+    1280x800): it is whole on hover, and the splitter above the results lets
+    it show every line."""
+    from PySide6.QtGui import QTextDocument
+
+    tab = window.classify_tab
+    window.tabs.setCurrentWidget(tab)
+    window.resize(1280, 760)
+    qtbot.waitExposed(window)
+    load(window, qtbot, tiny_onnx)
+    info = tab.model_info
+    text = info.toPlainText()
+    assert len(text.splitlines()) > 4
+    tip = QTextDocument()
+    tip.setHtml(info.toolTip())
+    assert tip.toPlainText().strip() == text.strip()  # every line, the file's words as words
+    # given the column by its splitter, the description shows without a scroll bar
+    splitter = tab.model_splitter
+    splitter.setSizes([splitter.height() - 120, 120])
+    qtbot.wait(50)
+    assert info.height() > 84
+    assert not info.verticalScrollBar().isVisible()

@@ -79,3 +79,64 @@ def test_a_range_dragged_on_an_axis_filters_the_parallel_view(plots):
         MouseEvent(kind, canvas, x_px, y_px, button=1)._process()
     plots.parallel.redraw_now()
     assert sorted(plots.parallel_drawn["kept"]) == [0, 1, 2, 3]
+
+
+@pytest.mark.gui
+def test_the_parameter_boxes_show_their_whole_names(plots, qtbot):
+    """The slice and contour views' boxes were sized when first shown, empty,
+    and then cut their parameters' names ("learning" for "learning rate")."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionComboBox
+
+    from allgui.core.model.params import label
+
+    for view in (plots.slice, plots.contour):
+        plots.setCurrentWidget(view)
+        qtbot.wait(20)  # shown first, with its boxes still empty, as in the window
+        view.plot.redraw_now()
+        qtbot.wait(20)  # the layout's pass
+        boxes = (view.x, view.y) if view.two else (view.x,)
+        for box in boxes:
+            option = QStyleOptionComboBox()
+            box.initStyleOption(option)
+            field = box.style().subControlRect(QStyle.CC_ComboBox, option,
+                                               QStyle.SC_ComboBoxEditField, box)
+            widest = max(box.fontMetrics().horizontalAdvance(label(n)) for n in ("lr", "hidden"))
+            assert box.count() == 2 and field.width() >= widest, (field.width(), widest)
+
+
+@pytest.mark.gui
+def test_trials_of_one_value_are_still_drawn_and_none_is_called_best(qtbot):
+    """Every trial the same value: importances cannot be computed (their tab
+    says why), but the slice and parallel views draw the trials in the search
+    space's order, and no trial is marked best among equals."""
+    from allgui.core.events import TrialFinished, TrialStarted
+    from allgui.gui.optimize.plots import OptimizePlots
+    from allgui.gui.optimize.trials_model import TrialBook
+
+    book = TrialBook()
+    for n, (params, _value) in enumerate(PARAMS):
+        book.apply(TrialStarted("search", number=n, params=params))
+        book.apply(TrialFinished("search", number=n, value=0.5, params=params))
+    view = OptimizePlots(book)
+    view.set_objective("accuracy")
+    view.importance_note = "Every finished trial has the same value, so parameter importances " \
+                           "cannot tell the parameters apart."
+    qtbot.addWidget(view)
+    view.resize(800, 500)
+    view.show()
+    qtbot.waitExposed(view)
+
+    view.setCurrentWidget(view.slice)
+    view.slice.plot.redraw_now()
+    ax = view.slice.plot.ax
+    assert view.slice.drawn == len(PARAMS)
+    assert "same value" in ax.get_title() and ax.get_legend() is None
+    assert not any("importance" in t.get_text() for t in ax.texts)
+
+    view.setCurrentWidget(view.parallel)
+    view.parallel.redraw_now()
+    drawn = view.parallel_drawn
+    assert sorted(drawn["kept"]) == list(range(len(PARAMS))) and drawn["best"] is None
+    assert [s.name for s in drawn["scales"][:-1]] == ["lr", "hidden"]  # the search space's order
+    assert "same accuracy" in view.parallel.ax.get_title(loc="right")
+    assert view.parallel.ax.get_legend() is None

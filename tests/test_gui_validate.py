@@ -27,7 +27,8 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     wait_jobs(qtbot, window, timeout=180_000)
     assert not captured.errors, captured.errors
     assert tab.view is not None and tab.table.rowCount() > 3
-    headers = [tab.table.horizontalHeaderItem(c).text() for c in range(tab.table.columnCount())]
+    # the headers whole on hover (shown on two short lines)
+    headers = [tab.table.horizontalHeaderItem(c).toolTip() for c in range(tab.table.columnCount())]
     assert {"Mean", "SD", "CV", "95% over seeds (t)"} <= set(headers)
     assert any(h.startswith("95% over test") for h in headers)
     labels = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]

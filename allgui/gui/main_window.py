@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from allgui import RESEARCH_NOTICE
 from allgui.core.project import Project
-from allgui.gui import dialogs, errors
+from allgui.gui import dialogs, errors, screen_fit
 from allgui.gui.about import AboutDialog
 from allgui.gui.binding_guard import guard_none
 from allgui.gui.device import has_training_engine, probe
@@ -79,6 +79,7 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setMinimumSize(*MINIMUM_SIZE)
+        self._fitted_framed = False
         self._build_central()
         self._build_log()
         self._build_status()
@@ -101,11 +102,10 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         (within the screen's room)."""
         need = self.minimumSizeHint()
         width, height = max(MINIMUM_SIZE[0], need.width()), max(MINIMUM_SIZE[1], need.height())
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
-        if screen is not None:  # but never below MINIMUM_SIZE
-            frame = self.frameGeometry().height() - self.geometry().height()
-            width = max(MINIMUM_SIZE[0], min(width, screen.width()))
-            height = max(MINIMUM_SIZE[1], min(height, screen.height() - frame))
+        room = screen_fit.room_for(self)
+        if room is not None:  # but never below MINIMUM_SIZE
+            width = max(MINIMUM_SIZE[0], min(width, room.width()))
+            height = max(MINIMUM_SIZE[1], min(height, room.height()))
         if (width, height) != (self.minimumWidth(), self.minimumHeight()):
             self.setMinimumSize(width, height)
 
@@ -266,23 +266,20 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
 
     def fit_to_screen(self) -> None:
         """The window within the screen's free room (a laptop's 1280x800 less its
-        panels), its title bar and status bar in view: a first size, or one saved
-        on a larger screen, is shrunk to it and moved onto it."""
-        screen = self.screen()
-        if screen is None:
-            return
-        room = screen.availableGeometry()
-        frame_w = max(0, self.frameGeometry().width() - self.geometry().width())
-        frame_h = max(0, self.frameGeometry().height() - self.geometry().height())
-        width = min(self.width(), room.width() - frame_w)
-        height = min(self.height(), room.height() - frame_h)
-        if (width, height) != (self.width(), self.height()):
-            self.resize(max(width, self.minimumWidth()), max(height, self.minimumHeight()))
-        frame = self.frameGeometry()
-        x = min(max(frame.x(), room.x()), room.right() - frame.width() + 1)
-        y = min(max(frame.y(), room.y()), room.bottom() - frame.height() + 1)
-        if (x, y) != (frame.x(), frame.y()):
-            self.move(max(x, room.x()), max(y, room.y()))
+        panels and the window manager's frame), its title bar and status bar in
+        view: a first size, or one saved on a larger screen, is shrunk to it."""
+        screen_fit.fit_to_screen(self)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted_framed:  # the real frame is known once the window manager framed it
+            self._fitted_framed = True
+            QTimer.singleShot(300, self, self._fit_framed)
+
+    def _fit_framed(self) -> None:
+        if not self.isMaximized() and not self.isFullScreen():
+            self.hold_minimum()
+            self.fit_to_screen()
 
     # -- jobs (see JobManager) -----------------------------------------------------
     @property

@@ -11,47 +11,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from allgui.core.dataset.imaging import read_rgb
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.files.text import count, terminal_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
-from allgui.gui.classify.truth import summary_html, truth_of
+from allgui.gui.classify.model_text import ModelText
+from allgui.gui.classify.results import html_text as _html
+from allgui.gui.classify.results import result_cells, results_table
+from allgui.gui.classify.selected import SelectedImage
+from allgui.gui.classify.truth import summary_html
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
 from allgui.gui.jobs import stateless
 from allgui.gui.tab import ProjectTab
 from allgui.gui.widgets.elided import scrolled
-from allgui.gui.widgets.image_view import ImageViewer
 from allgui.gui.widgets.progress import JobProgress
-from allgui.gui.widgets.text import plain_tooltip
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
     from allgui.core.infer.folder import FolderRow
 
-COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem", "Truth")
 
-
-class ClassifyTab(ProjectTab):
+class ClassifyTab(SelectedImage, ProjectTab):
     title = "C&lassify"
     needs_training_engine = False
 
@@ -65,8 +58,13 @@ class ClassifyTab(ProjectTab):
         # picture on the right, the whole height of the tab (on a 1280x800
         # screen it would otherwise get what the model's box leaves).
         columns = QSplitter(Qt.Horizontal)
-        left = QWidget()
-        left_column = QVBoxLayout(left)
+        # the model's box above the results, in a splitter: its description can be
+        # given the whole column (it is long: metrics, provenance, the notice)
+        left = QSplitter(Qt.Vertical)
+        left.setChildrenCollapsible(False)
+        self.model_splitter = left
+        results = QWidget()
+        left_column = QVBoxLayout(results)
         left_column.setContentsMargins(0, 0, 0, 0)
 
         model_box = QGroupBox("Model")
@@ -82,14 +80,14 @@ class ClassifyTab(ProjectTab):
         # hold the model's text at full height and squeeze the image below
         row.addWidget(scrolled(self.model_label, lines=2, grow=False), 1)
         model_layout.addLayout(row)
-        self.model_info = QPlainTextEdit()
-        self.model_info.setReadOnly(True)
-        self.model_info.setMaximumHeight(84)
-        self.model_info.setMinimumHeight(3 * self.model_info.fontMetrics().lineSpacing() + 10)
+        self.model_info = ModelText()
         self.model_info.setPlaceholderText("The model's metadata: classes, input size, decision "
                                            "threshold, metrics and where it came from.")
-        model_layout.addWidget(self.model_info)
-        left_column.addWidget(model_box)
+        model_layout.addWidget(self.model_info, 1)
+        left.addWidget(model_box)
+        left.addWidget(results)
+        left.setStretchFactor(0, 0)
+        left.setStretchFactor(1, 1)
 
         actions = QGridLayout()  # two by two: the picture's column keeps the width
         self.add_images_button = QPushButton("Classify images…")
@@ -109,19 +107,7 @@ class ClassifyTab(ProjectTab):
         hint.setWordWrap(True)
         left_column.addLayout(actions)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.AscendingOrder)  # file names A to Z until a header is clicked
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
-        header.setStretchLastSection(True)
-        self.table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long name stay visible
-        self.table.horizontalHeaderItem(7).setToolTip(
-            "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")
+        self.table = results_table()
         self.table.itemSelectionChanged.connect(self._show_selected)
         left_column.addWidget(self.table, 1)
         self.truth_label = QLabel("")
@@ -133,36 +119,11 @@ class ClassifyTab(ProjectTab):
         columns.setStretchFactor(0, 1)  # the picture as wide as the results
         columns.setStretchFactor(1, 1)
         outer.addWidget(columns, 1)
-        self.full_size = None  # the picture's own window, once opened
 
         self.progress = JobProgress()
         self.progress.stop_requested.connect(self.stop)
         outer.addWidget(self.progress)
-        self._shown: FolderRow | None = None
         self._update_buttons()
-
-    def _build_viewer(self) -> QWidget:
-        box = QGroupBox("Selected image")
-        layout = QVBoxLayout(box)
-        layout.setSpacing(4)
-        self.image_label = ImageViewer(
-            "Select a result to see the image and its heatmap.",
-            heatmap=bool(self.settings.choice("classify/heatmap", True)),
-            opacity=int(self.settings.choice("classify/opacity", 60)))
-        self.heatmap_check = self.image_label.heatmap_check
-        self.opacity = self.image_label.opacity
-        self.image_label.offer_enlarge()
-        self.image_label.enlarge_requested.connect(self.open_full_size)
-        layout.addWidget(self.image_label, 1)
-        self.answer_label = QLabel("")
-        self.answer_label.setTextFormat(Qt.RichText)
-        layout.addWidget(scrolled(self.answer_label, lines=3, grow=False))  # the picture grows
-        self.save_image_button = QPushButton("Save image as shown…")
-        self.save_image_button.setToolTip("Save the picture as drawn here, with the heatmap "
-                                          "when it is shown, as a PNG file")
-        self.save_image_button.clicked.connect(self.choose_image_file)
-        layout.addWidget(self.save_image_button)
-        return box
 
     def save_choices(self) -> None:
         self.settings.set_choice("classify/heatmap", self.heatmap_check.isChecked())
@@ -200,7 +161,7 @@ class ClassifyTab(ProjectTab):
         self.model_label.setText(f"<b>{name}</b> on {providers}{_html(note)}{synthetic}")
         self.window_.session.set_model(classifier)
         # the metadata is the file maker's text: shown escaped, never as markup or controls
-        self.model_info.setPlainText("\n".join(map(terminal_text, classifier.info.summary_lines())))
+        self.model_info.show_text("\n".join(map(terminal_text, classifier.info.summary_lines())))
         self.progress.set_running(False, "Model loaded.")
         self.log(f"Loaded model {classifier.info.path} ({providers})")
 
@@ -285,33 +246,8 @@ class ClassifyTab(ProjectTab):
             self.results.append(result)
             row = self.table.rowCount()
             self.table.insertRow(row)
-            pred = result.prediction
-            name = QTableWidgetItem(terminal_text(Path(result.path).name))
-            name.setToolTip(plain_tooltip(terminal_text(result.path)))
-            name.setData(Qt.UserRole, len(self.results) - 1)
-            cells = [name]
-            if pred is not None:
-                cells += [
-                    QTableWidgetItem(terminal_text(pred.label)),
-                    _NumberItem(pred.probability),
-                    _NumberItem(pred.margin),
-                    QTableWidgetItem("uncertain" if pred.uncertain else ""),
-                ]
-            else:
-                cells += [QTableWidgetItem("") for _ in range(4)]
-            cells.append(QTableWidgetItem(terminal_text(result.patient or "")))
-            cells.append(QTableWidgetItem(terminal_text(result.error)))
-            truth = truth_of(result.path, self.classifier.classes if self.classifier else ())
-            truth_item = QTableWidgetItem(terminal_text(truth))
-            if truth and pred is not None and pred.label != truth:
-                truth_item.setToolTip("The model's answer differs from the folder's name")
-                truth_item.setText(terminal_text(truth) + " ✗")
-            cells.append(truth_item)
-            for col, item in enumerate(cells):
-                if pred is not None and pred.uncertain:
-                    item.setForeground(Qt.darkYellow)
-                if result.error:
-                    item.setForeground(Qt.red)
+            classes = self.classifier.classes if self.classifier else ()
+            for col, item in enumerate(result_cells(result, len(self.results) - 1, classes)):
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
         self.truth_label.setText(summary_html(
@@ -335,77 +271,6 @@ class ClassifyTab(ProjectTab):
         self.answer_label.clear()
         self._update_buttons()
 
-    # -- the selected image ---------------------------------------------------------------
-    def _show_selected(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return
-        item = self.table.item(rows[0].row(), 0)
-        self._shown = self.results[item.data(Qt.UserRole)]
-        pred = self._shown.prediction
-        if pred is None:
-            self.answer_label.setText(f"<b>Could not be read</b>: {_html(self._shown.error)}")
-        else:
-            flag = ("  <span style='color:#b36b00'><b>UNCERTAIN</b>: the two classes are close; "
-                    "do not rely on this answer.</span>" if pred.uncertain else "")
-            probs = ", ".join(f"{_html(c)} {p:.1%}" for c, p in pred.probabilities.items())
-            self.answer_label.setText(
-                f"<b>{_html(pred.label)}</b> with probability {pred.probability:.1%} "
-                f"(margin {pred.margin:.2f}){flag}<br>{probs}"
-            )
-        self._redraw_image()
-
-    def _redraw_image(self) -> None:
-        shown = self._shown
-        if shown is None:
-            return
-        try:
-            rgb = np.asarray(read_rgb(shown.path))
-        except AllguiError as exc:
-            self.image_label.setText(exc.message)
-            return
-        reason = ("No heatmap: this image could not be classified." if shown.prediction is None
-                  else "No heatmap: the model gave none for this image.")
-        self.image_label.set_image(rgb, shown.heatmap_small, path=terminal_text(shown.path),
-                                   patient=terminal_text(shown.patient or ""),
-                                   no_heat_reason=reason)
-
-    def open_full_size(self):
-        """The selected picture at full size, in a window of its own."""
-        from allgui.gui.widgets.image_view import open_full_size
-
-        if self.full_size is not None:
-            self.full_size.close()
-        self.full_size = open_full_size(self, self.image_label)
-        if self.full_size is not None:
-            self.full_size.destroyed.connect(lambda *_: setattr(self, "full_size", None))
-        return self.full_size
-
-    def choose_image_file(self) -> None:
-        if self._shown is None:
-            return
-        start = (self.project.reports_dir if self.project else Path.home()) / (
-            Path(self._shown.path).stem + "-heatmap.png")
-        path = dialogs.choose_save_file(self, "Save the image", str(start), "PNG images (*.png)")
-        if path:
-            self.save_image(path)
-
-    def save_image(self, path: str) -> None:
-        """The picture as shown (with its heatmap when on) as a PNG."""
-        from allgui.core.files.atomic import atomic_write_bytes
-        from allgui.core.infer.heatmap import png_bytes
-
-        pixels = self.image_label.composed()
-        if pixels is None:
-            return
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, png_bytes(pixels))
-        except OSError as exc:
-            self.show_error(exc, "Cannot save the image")
-            return
-        self.log(f"Saved the image to {path}")
-
     # -- saving -------------------------------------------------------------------------------
     def choose_csv(self) -> None:
         start = str((self.project.reports_dir if self.project else Path.home()) / "classified.csv")
@@ -425,24 +290,3 @@ class ClassifyTab(ProjectTab):
             self.show_error(exc, "Cannot save the results")
             return
         self.log(f"Saved {count(len(rows), 'result')} to {path}")
-
-
-class _NumberItem(QTableWidgetItem):
-    """A number shown with four decimals in every row ("0.7770", not "0.777")
-    and sorted by its value, not its text."""
-
-    def __init__(self, value: float) -> None:
-        super().__init__(f"{float(value):.4f}")
-        self.value = float(value)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        if isinstance(other, _NumberItem):
-            return self.value < other.value
-        return self.text() < other.text()  # a row without a number (a file not read)
-
-
-def _html(text: str) -> str:
-    """Untrusted text (a file or class name) for a rich-text label."""
-    import html
-
-    return html.escape(terminal_text(text))

@@ -124,7 +124,9 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     if norm.vmin == norm.vmax:
         norm = Normalize(vmin=norm.vmin - 0.5, vmax=norm.vmax + 0.5)
     cmap = matplotlib.colormaps[CMAP]
-    best = int(np.argmax(values) if maximize else np.argmin(values))
+    # every trial the same value: none is best, and none is drawn as if it were
+    tied = bool(np.ptp(values) == 0)
+    best = -1 if tied else int(np.argmax(values) if maximize else np.argmin(values))
     order = sorted(range(len(trials)), key=lambda i: values[i] if maximize else -values[i])
     segments, colours, faint, kept = [], [], [], []
     for i in order:  # the better trials drawn later, so on top; the best last of all
@@ -172,7 +174,10 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
     if ranges:
         ax.set_title(f"{len(kept)} of {len(trials)} trials within the chosen ranges "
                      "(click an axis to clear its range)", fontsize="small", loc="right")
-    if kept and trials[best].number in kept:
+    elif tied:
+        ax.set_title(f"All {len(trials)} trials have the same {objective} ({values[0]:.4f}): "
+                     "none is best", fontsize="small", loc="right")
+    if not tied and kept and trials[best].number in kept:
         ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", frameon=False)
     if bar is None:  # made once; later draws only move its limits (a new one costs ~50 ms)
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
@@ -181,7 +186,8 @@ def draw_parallel(fig, ax, cax, trials, names: list[str], objective: str,
         bar.mappable.set_norm(norm)
         bar.update_normal(bar.mappable)
     bar.set_label(objective, fontsize="small", color=text_colour)
-    return {"scales": scales, "best": trials[best].number, "colorbar": bar, "kept": kept}
+    return {"scales": scales, "best": None if tied else trials[best].number, "colorbar": bar,
+            "kept": kept}
 
 
 def place_colour_bar(fig, cax, right_points: float, top_points: float,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from allgui.gui.optimize.follow import describe_workers
+from allgui.core.errors import AllguiError
+from allgui.gui.optimize.follow import ask_storage, describe_workers
 
 
 def study_words(r) -> str:
@@ -17,6 +18,30 @@ def study_words(r) -> str:
 
 class FollowedMixin:
     """Mixed into the Optimize tab (``book``, ``plots``, ``job``, ``session``...)."""
+
+    def _show_storage(self) -> None:
+        from allgui.core.search.storage import mask_url
+
+        project = self.project
+        self.storage_label.setText(
+            "" if project is None else mask_url(project.settings.storage)
+            or "this project's study.db")
+        self.storage_button.setEnabled(project is not None and self.job is None)
+
+    def _change_storage(self) -> None:
+        if self.project is None or self.job is not None:
+            return
+        try:
+            url = ask_storage(self, self.project)
+        except AllguiError as exc:
+            self.show_error(exc, "The study storage cannot be used")
+            return
+        if url is None:
+            return
+        self.project.update(storage=url)
+        self.project_changed(self.project)
+        self.log(f"Study storage: {self.storage_label.text()}")
+
 
     def _followed(self, snap) -> None:
         """Every worker's trials as the shared study holds them."""

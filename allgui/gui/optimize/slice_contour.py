@@ -21,6 +21,7 @@ from allgui.gui.optimize.parallel import columns_of
 from allgui.gui.widgets.plots import LivePlot
 
 CMAP = "viridis"
+MIN_CHARS = 14  # characters a parameter's box shows at the least, before its names come
 
 
 def _values(trials, name: str) -> tuple[np.ndarray, list[str]]:
@@ -60,11 +61,17 @@ def draw_slice(ax, trials, name: str, objective: str, maximize: bool) -> int:
     ys = np.array([t.value for t in trials], dtype=float)
     order = np.array([t.number for t in trials], dtype=float)
     ax.scatter(xs, ys, c=order, cmap=CMAP, s=28, edgecolors="black", linewidths=0.4, zorder=3)
+    _axis(ax, "x", name, categories)
+    ax.set_ylabel(objective)
+    finite = ys[np.isfinite(ys)]
+    if finite.size and np.ptp(finite) == 0:  # every trial the same value: none is best
+        ax.set_title(f"{objective} against {label(name)}: all {len(trials)} complete trials "
+                     f"have the same value ({finite[0]:.4f}; colour: trial number)",
+                     fontsize="small")
+        return len(trials)
     best = int(np.nanargmax(ys) if maximize else np.nanargmin(ys))
     ax.scatter([xs[best]], [ys[best]], s=140, facecolors="none", edgecolors="#d62728",
                linewidths=1.8, zorder=4, label=f"best: trial {trials[best].number}")
-    _axis(ax, "x", name, categories)
-    ax.set_ylabel(objective)
     ax.set_title(f"{objective} against {label(name)}: {len(trials)} complete trials "
                  "(colour: trial number)", fontsize="small")
     ax.legend(loc="best", fontsize="small", frameon=False)
@@ -121,6 +128,10 @@ class ParamView(QWidget):
         row = QHBoxLayout()
         self.x = QComboBox()
         self.y = QComboBox()
+        for box in (self.x, self.y):
+            # as wide as the longest parameter's name ("weight decay", "label smoothing")
+            box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+            box.setMinimumContentsLength(MIN_CHARS)
         row.addWidget(QLabel("Parameter" if not two else "Across"))
         row.addWidget(self.x)
         if two:

@@ -11,22 +11,12 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from allgui.core.errors import AllguiError, Cancelled
-from allgui.core.events import (
-    EpochEnded,
-    Event,
-    JobStarted,
-    Progress,
-    StudyFinished,
-    TrialFailed,
-    TrialFinished,
-    TrialPruned,
-    TrialStarted,
-)
 from allgui.core.project import Project
 from allgui.gui.jobs import stateless
-from allgui.gui.optimize.follow import StudyFollower, ask_storage
+from allgui.gui.optimize.follow import StudyFollower
 from allgui.gui.optimize.form import ActionBar, SearchForm
 from allgui.gui.optimize.importances import ImportancesMixin
+from allgui.gui.optimize.live import LiveSearch
 from allgui.gui.optimize.plots import OptimizePlots
 from allgui.gui.optimize.shared_view import FollowedMixin, study_words
 from allgui.gui.optimize.studies import read_studies
@@ -43,7 +33,7 @@ FORM_FIELDS = ("study_picker", "study_name", "trials", "epochs", "mode", "views"
                "weights", "weights_file", "space_editor")
 
 
-class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
+class OptimizeTab(LiveSearch, FollowedMixin, ImportancesMixin, ProjectTab):
     title = "&Optimize"
 
     def __init__(self, window) -> None:
@@ -217,30 +207,6 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
                        on_failure=lambda exc: self.log(
                            f"Studies not listed: {getattr(exc, 'message', exc)}"))
 
-    # -- a study shared with workers -------------------------------------------------
-    def _show_storage(self) -> None:
-        from allgui.core.search.storage import mask_url
-
-        project = self.project
-        self.storage_label.setText(
-            "" if project is None else mask_url(project.settings.storage)
-            or "this project's study.db")
-        self.storage_button.setEnabled(project is not None and self.job is None)
-
-    def _change_storage(self) -> None:
-        if self.project is None or self.job is not None:
-            return
-        try:
-            url = ask_storage(self, self.project)
-        except AllguiError as exc:
-            self.show_error(exc, "The study storage cannot be used")
-            return
-        if url is None:
-            return
-        self.project.update(storage=url)
-        self.project_changed(self.project)
-        self.log(f"Study storage: {self.storage_label.text()}")
-
     def load_study(self) -> None:
         """Show the project's study as it stands (to follow or resume it)."""
         project = self.project
@@ -342,70 +308,6 @@ class OptimizeTab(FollowedMixin, ImportancesMixin, ProjectTab):
                      on_success=self._finished, on_failure=self._failed, exclusive=True,
                      what="starting the search")
         self.follower.follow(project, settings.study_name)  # other workers' trials too
-
-    def on_event(self, event: Event) -> None:
-        number = self.book.apply(event)
-        if isinstance(event, JobStarted) and event.total is not None:
-            self._remaining = event.total
-            self._trials_done = 0
-            self._show_study_progress()  # from 0, not the last phase's 100 %
-        if isinstance(event, Progress) and event.phase != "features":
-            self._show_study_progress()  # the bar counts trials, not a trial's epochs
-        if (isinstance(event, EpochEnded) and event.trial is not None and event.epochs
-                and event.trial == self.book.running):
-            self._trial_part = min(1.0, event.epoch / event.epochs)
-            self._show_study_progress()
-        if isinstance(event, (TrialFinished, TrialPruned, TrialFailed)):
-            self._trial_part = 0.0
-            if not (isinstance(event, TrialFailed) and self.book.trials[event.number].state
-                    == "stopped"):
-                self._trials_done = getattr(self, "_trials_done", 0) + 1
-            self._show_study_progress()
-            self._show_searching()
-            self.plots.history.request_redraw()
-            self.plots.parallel.request_redraw()
-            self.plots.slice.plot.request_redraw()  # hidden plots cost nothing until shown
-            self.plots.contour.plot.request_redraw()
-            self._maybe_importances()
-        if isinstance(event, TrialStarted):
-            if self._trials_began is None:  # the features' time is not a trial's
-                self._trials_began = self.clock()
-            self._trial_part = 0.0
-            done, total = getattr(self, "_trials_done", 0), getattr(self, "_remaining", 0)
-            self.progress.label.setText(f"Trial {event.number} ({done + 1} of {total} to run)"
-                                        if total else f"Trial {event.number}")
-            self.plots.curve_trial = None
-            self._show_study_progress()  # the features' 100 % is not the study's
-        if isinstance(event, StudyFinished):
-            self.plots.refresh()
-        if number is not None:
-            self._show_trial(number)
-            self.plots.curves.request_redraw()
-
-    def _show_searching(self) -> None:
-        """The study line while the search runs: what is done so far."""
-        done = self.book.complete()
-        self.study_picker.show_searching(self.session.study, len(done))
-        best = max(done, key=lambda t: t.value if self.plots.maximize else -t.value, default=None)
-        self.study_label.setText(
-            f"Study '{self.session.study}': searching; {len(done)} complete so far"
-            + (f", best {best.value:.4f} (trial {best.number})" if best else ""))
-
-    def _show_study_progress(self) -> None:
-        done = getattr(self, "_trials_done", 0)
-        total = getattr(self, "_remaining", 0)
-        if not total:
-            return
-        # The trials' pace so far, counting the running trial's epochs done, so
-        # that the estimate falls as the last trial goes on instead of standing
-        # at a whole trial until it ends.
-        began = self._trials_began if self._trials_began is not None else self.study_started
-        progress = done + self._trial_part
-        left = (self.clock() - began) / progress * (total - progress) if progress else 0
-        self.progress.bar.setRange(0, total)
-        self.progress.bar.setValue(min(done, total))
-        self.progress.eta.setText(f"study: about {format_duration(left)} left"
-                                  if 0 < progress < total else "")
 
     def _finished(self, result) -> None:
         if result.study_name != self.session.study:

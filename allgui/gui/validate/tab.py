@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from allgui.core.errors import AllguiError, Cancelled
-from allgui.core.events import RunFinished
+from allgui.core.events import EpochEnded, Progress, RunFinished
 from allgui.core.files.text import count
 from allgui.core.project import Project
 from allgui.gui.jobs import stateless
@@ -53,6 +53,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         self.resumable = None  # the project's batch that did not end and misses a run
         self._running_batch = 0  # counts batches started: a late read of an old one is dropped
         self._stoppable = True  # the running job heeds Stop (an export runs to its end)
+        self._run_words, self._runs = "", (0, 0)  # the run under way; runs done of all
         outer = QVBoxLayout(self)
         # Two columns: the form, the header, the table and the note on the left;
         # the figures on the right, the whole height of the tab, so that a
@@ -196,12 +197,29 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
                      on_failure=self._failed, exclusive=True)
 
     def on_event(self, event) -> None:
+        self._follow_phase(event)
         if isinstance(event, RunFinished):
             f1 = event.metrics.get("weighted_f1")
             self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished"
                      + (f": weighted F1 {f1:.4f}" if isinstance(f1, float) else ""))
             if event.folder:
                 self._show_finished_runs(event.folder)
+
+    def _follow_phase(self, event) -> None:
+        """The progress line through a run's phases: its features (the engine's
+        Progress), then its epochs, then the runs finished, words and bar from
+        one event each, so the words never stay on a phase that has ended."""
+        if isinstance(event, Progress) and event.phase == "runs":
+            self._run_words, self._runs = event.message, (event.done, event.total or 0)
+        elif isinstance(event, EpochEnded) and event.run is not None and event.epochs:
+            run = self._run_words or f"Run {event.run}"
+            self.progress.show(f"{run}: training, epoch {event.epoch} of {event.epochs}",
+                               f"run {event.run} epochs", event.epoch, event.epochs)
+        elif isinstance(event, RunFinished):
+            done, total = self._runs
+            self._runs = (done + 1, total)
+            self.progress.show(f"{done + 1} of {count(total, 'run')} finished" if total
+                               else f"Run {event.run} finished", "runs", done + 1, total)
 
     def _show_finished_runs(self, folder: str) -> None:
         """The running batch as it stands, in the table and figures, read off the GUI thread."""

@@ -16,16 +16,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import shiboken6
 from matplotlib.backends.backend_agg import RendererAgg
-from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
-from PySide6.QtCore import QEvent, QSize, QTimer, Signal
-from PySide6.QtGui import QIcon, QPalette
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
+from allgui.gui.widgets.plot_limits import AutoLimits
+from allgui.gui.widgets.plot_toolbar import PlotToolbar
 from allgui.gui.widgets.render import Canvas, figure_renderer, on_gui_thread
 
 REDRAW_INTERVAL_MS = 250
@@ -36,35 +36,7 @@ def _palette_colours(widget: QWidget) -> tuple[str, str]:
     return pal.color(QPalette.Base).name(), pal.color(QPalette.Text).name()
 
 
-class _Toolbar(NavigationToolbar2QT):
-    """Matplotlib's toolbar with its icons rendered once, not at every paint.
-
-    Recent matplotlib gives each button an icon engine that reads and renders
-    the SVG file whenever the button is painted, which the live plots made
-    several times a second. The icons are rendered again only when the
-    palette switches between light and dark.
-    """
-
-    ICON_SCALE = 0.8  # of the style's toolbar icon size: room for the plot
-
-    def _icon(self, name):
-        live = super()._icon(name)
-        icon = QIcon()
-        # Only the sizes this toolbar paints: its icon size, before and after
-        # scaling, on this screen and at one device pixel per pixel.
-        logical = {self.iconSize().width(), round(self.iconSize().width() * self.ICON_SCALE)}
-        ratios = {1.0, self.devicePixelRatioF()}
-        for size in sorted({round(n * r) for n in logical for r in ratios}):
-            icon.addPixmap(live.pixmap(QSize(size, size)))
-        return icon
-
-    def refresh_icons(self) -> None:
-        for _text, _tip, image, callback in self.toolitems:
-            if callback in self._actions:
-                self._actions[callback].setIcon(self._icon(image + ".png"))
-
-
-class LivePlot(QWidget):
+class LivePlot(AutoLimits, QWidget):
     """A figure with a toolbar (zoom, pan, save) and a "Fit" button."""
 
     shown = Signal()  # the plot became visible (its tab was chosen)
@@ -98,8 +70,8 @@ class LivePlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if toolbar:
-            self.toolbar = _Toolbar(self.canvas, self)
-            self.toolbar.setIconSize(self.toolbar.iconSize() * _Toolbar.ICON_SCALE)
+            self.toolbar = PlotToolbar(self.canvas, self)
+            self.toolbar.setIconSize(self.toolbar.iconSize() * PlotToolbar.ICON_SCALE)
             fit = QPushButton("Fit")
             fit.setToolTip("Forget the zoom and show all the data")
             fit.clicked.connect(self.fit)
@@ -262,50 +234,6 @@ class LivePlot(QWidget):
         self.canvas.update()
         return True
 
-    @staticmethod
-    def _shows_all(ax) -> bool:
-        """Whether the data lie inside the current limits."""
-        box = ax.dataLim
-        if not (np.isfinite(box.x0) and np.isfinite(box.x1)):
-            return True
-        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
-        return x0 <= box.x0 and box.x1 <= x1 and y0 <= box.y0 and box.y1 <= y1
-
-    @staticmethod
-    def _follow(ax, before: tuple | None) -> None:
-        """Fit the limits to the data with room to grow, never shrinking what
-        was shown (``before``), so that the next points, and the next trial's,
-        usually fit without a full redraw. "Fit" starts afresh."""
-        ax.set_autoscale_on(True)  # set_xlim below turns it off again
-        ax.autoscale_view()
-        x0, x1 = ax.get_xlim()
-        y0, y1 = ax.get_ylim()
-        x1 += 0.25 * ((x1 - x0) or 1.0)
-        pad = 0.08 * ((y1 - y0) or 1.0)
-        y0, y1 = y0 - pad, y1 + pad
-        if before is not None:
-            (bx0, bx1), (by0, by1) = before
-            x0, x1, y0, y1 = min(x0, bx0), max(x1, bx1), min(y0, by0), max(y1, by1)
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-
-    def set_view(self, index: int, xlim=None, ylim=None) -> None:
-        """Limits the tab knows in advance (say, epochs 1..N), kept as automatic."""
-        ax = self.axes[index]
-        want = (tuple(xlim) if xlim is not None else ax.get_xlim(),
-                tuple(ylim) if ylim is not None else ax.get_ylim())
-        if self._auto_limits.get(index) == want == (ax.get_xlim(), ax.get_ylim()):
-            return  # as they are: nothing to wait for, nothing to draw
-        self.wait_drawn()
-        if xlim is not None:
-            ax.set_xlim(*xlim)
-        if ylim is not None:
-            ax.set_ylim(*ylim)
-        limits = (ax.get_xlim(), ax.get_ylim())
-        if self._auto_limits.get(index) != limits:
-            self._full = True  # new ticks: the cached background is stale
-        self._auto_limits[index] = limits
-
     def _redraw(self, force: bool = False) -> None:
         if force:
             self.wait_drawn()
@@ -396,11 +324,6 @@ class LivePlot(QWidget):
         if self._again:
             self._again = False
             self._redraw()
-
-    def user_zoomed(self, index: int = 0) -> bool:
-        ax = self.axes[index]
-        auto = self._auto_limits.get(index)
-        return auto is not None and auto != (ax.get_xlim(), ax.get_ylim())
 
     def fit(self) -> None:
         self.wait_drawn()

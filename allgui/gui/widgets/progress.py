@@ -86,16 +86,21 @@ class JobProgress(QWidget):
             self.label.setText(text)
             self.eta.setText("")
 
+    def show(self, words: str, phase: str, done: int, total: int | None) -> None:
+        """One step of the work: its words and the bar from the same event, so
+        that the words never name a phase the bar has left (Stop's "Stopping…"
+        stays until the job ends)."""
+        if total:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+        else:
+            self.bar.setRange(0, 0)
+        if self.stop_button.isEnabled():
+            self.label.setText(words or phase or "Working…")
+        self.eta.setText(self._clock.estimate(phase, done, total))
+
     def on_event(self, event) -> None:
         if isinstance(event, JobStarted) and event.description:
             self.label.setText(event.description)
         elif isinstance(event, Progress):
-            if event.total:
-                self.bar.setRange(0, event.total)
-                self.bar.setValue(min(event.done, event.total))
-            else:
-                self.bar.setRange(0, 0)
-            words = event.message or event.phase
-            if words and self.stop_button.isEnabled():
-                self.label.setText(words)
-            self.eta.setText(self._clock.estimate(event.phase, event.done, event.total))
+            self.show(event.message or event.phase, event.phase, event.done, event.total)

@@ -1,0 +1,91 @@
+"""The Classify tab's table of answers: one row per image (class,
+probability, margin, uncertain flag, patient, problem, the folder's class),
+sorted by file name until a header is clicked, numbers sorted by value."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from allgui.core.files.text import terminal_text
+from allgui.gui.classify.truth import truth_of
+from allgui.gui.widgets.text import plain_tooltip
+
+if TYPE_CHECKING:  # onnxruntime loads only when a model is used
+    from allgui.core.infer.folder import FolderRow
+
+COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "Problem", "Truth")
+
+
+def results_table() -> QTableWidget:
+    """The empty table: whole rows selected one at a time, read only."""
+    table = QTableWidget(0, len(COLUMNS))
+    table.setHorizontalHeaderLabels(COLUMNS)
+    table.setSelectionBehavior(QAbstractItemView.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setSortingEnabled(True)
+    table.sortByColumn(0, Qt.AscendingOrder)  # file names A to Z until a header is clicked
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
+    header.setStretchLastSection(True)
+    table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long name stay visible
+    table.horizontalHeaderItem(7).setToolTip(
+        "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")
+    return table
+
+
+def result_cells(result: FolderRow, index: int, classes) -> list[QTableWidgetItem]:
+    """One row of the table; the name's cell keeps ``index`` (the result's
+    place in the tab's list), whatever the sorting does to the rows."""
+    pred = result.prediction
+    name = QTableWidgetItem(terminal_text(Path(result.path).name))
+    name.setToolTip(plain_tooltip(terminal_text(result.path)))
+    name.setData(Qt.UserRole, index)
+    cells = [name]
+    if pred is not None:
+        cells += [
+            QTableWidgetItem(terminal_text(pred.label)),
+            NumberItem(pred.probability),
+            NumberItem(pred.margin),
+            QTableWidgetItem("uncertain" if pred.uncertain else ""),
+        ]
+    else:
+        cells += [QTableWidgetItem("") for _ in range(4)]
+    cells.append(QTableWidgetItem(terminal_text(result.patient or "")))
+    cells.append(QTableWidgetItem(terminal_text(result.error)))
+    truth = truth_of(result.path, classes)
+    truth_item = QTableWidgetItem(terminal_text(truth))
+    if truth and pred is not None and pred.label != truth:
+        truth_item.setToolTip("The model's answer differs from the folder's name")
+        truth_item.setText(terminal_text(truth) + " ✗")
+    cells.append(truth_item)
+    for item in cells:
+        if pred is not None and pred.uncertain:
+            item.setForeground(Qt.darkYellow)
+        if result.error:
+            item.setForeground(Qt.red)
+    return cells
+
+
+class NumberItem(QTableWidgetItem):
+    """A number shown with four decimals in every row ("0.7770", not "0.777")
+    and sorted by its value, not its text."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"{float(value):.4f}")
+        self.value = float(value)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        if isinstance(other, NumberItem):
+            return self.value < other.value
+        return self.text() < other.text()  # a row without a number (a file not read)
+
+
+def html_text(text: str) -> str:
+    """Untrusted text (a file or class name) for a rich-text label."""
+    return html.escape(terminal_text(text))
