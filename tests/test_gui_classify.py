@@ -267,6 +267,9 @@ def test_the_model_description_is_whole_on_hover_and_can_be_given_room(window, q
     tip = QTextDocument()
     tip.setHtml(info.toolTip())
     assert tip.toPlainText().strip() == text.strip()  # every line, the file's words as words
+    # lines shown whole, never the top half of one
+    top = int(info.document().documentMargin())
+    assert (info.viewport().height() - top) % info.fontMetrics().lineSpacing() == 0
     # given the column by its splitter, the description shows without a scroll bar
     splitter = tab.model_splitter
     splitter.setSizes([splitter.height() - 120, 120])

@@ -54,6 +54,11 @@ def test_slice_and_contour_views_draw_the_trials(plots):
     assert {plots.contour.x.currentData(), plots.contour.y.currentData()} == {"lr", "hidden"}
     assert plots.contour.drawn == len(PARAMS)
     assert "too few" not in plots.contour.plot.ax.get_title()  # four trials fill an area
+    # every trial's point whole: none on the edge of the axes, half cut off
+    ax = plots.contour.plot.ax
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for x, y in ax.collections[-1].get_offsets():
+        assert x0 < x < x1 and y0 < y < y1, ((x, y), (x0, x1), (y0, y1))
 
 
 @pytest.mark.gui

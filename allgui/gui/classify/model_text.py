@@ -31,6 +31,14 @@ class ModelText(QPlainTextEdit):
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(super().sizeHint().width(), self._lines_height(FIRST_LINES))
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # whole lines only: the part of a line that would be cut is left empty
+        super().resizeEvent(event)
+        top = int(self.document().documentMargin())
+        spare = (self.contentsRect().height() - top) % self.fontMetrics().lineSpacing()
+        if self.viewportMargins().bottom() != spare:
+            self.setViewportMargins(0, 0, 0, spare)
+
     def show_text(self, text: str) -> None:
         """``text`` (already made safe for a terminal) shown, and whole on hover,
         wrapped there too: a tooltip of the file's own words is never markup."""

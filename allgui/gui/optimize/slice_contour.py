@@ -103,6 +103,11 @@ def draw_contour(ax, trials, x: str, y: str, objective: str) -> int:
             filled = None
     points = ax.scatter(px, py, c=zs, cmap=CMAP, s=26, edgecolors="black", linewidths=0.5,
                         zorder=3)
+    # the filled area ends at the outermost trials: room around it, so their points are whole
+    for values, set_limits in ((px, ax.set_xlim), (py, ax.set_ylim)):
+        if values.size:
+            pad = 0.06 * (float(np.ptp(values)) or 1.0)
+            set_limits(float(values.min()) - pad, float(values.max()) + pad)
     if logx:
         ax.set_xlabel(f"{label(x)} (log10)")
     else:

@@ -213,7 +213,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
             self._run_words, self._runs = event.message, (event.done, event.total or 0)
         elif isinstance(event, EpochEnded) and event.run is not None and event.epochs:
             run = self._run_words or f"Run {event.run}"
-            self.progress.show(f"{run}: training, epoch {event.epoch} of {event.epochs}",
+            self.progress.show(f"{run}: epoch {event.epoch} of {event.epochs}",
                                f"run {event.run} epochs", event.epoch, event.epochs)
         elif isinstance(event, RunFinished):
             done, total = self._runs
