@@ -139,3 +139,26 @@ def test_the_command_line_says_stopped_apart_from_failed():
                           n_stopped=1))
     printer(JobFinished("search", ok=True, stopped=True))
     assert "0 failed, 1 stopped" in out.getvalue() and "1 failed" not in out.getvalue()
+
+
+def test_an_opened_study_shows_its_trials_on_the_bar(window, qtbot, tmp_path, make_demo_project):
+    """A finished study, opened, showed an empty bar ("0%") beside "6 complete"."""
+    from allgui.core.search.settings import SearchSettings
+    from allgui.core.search.study import SearchResult, TrialSummary
+
+    window.open_project(make_demo_project(tmp_path / "demo").root)
+    wait_jobs(qtbot, window)
+    tab = window.optimize_tab
+    tab.trials.setValue(4)
+    trials = tuple(TrialSummary(number=n, state="complete", value=0.5 + n / 10, params={})
+                   for n in range(3))
+    result = SearchResult(study_name=window.session.study, storage_url="", objective="accuracy",
+                          settings=SearchSettings(), trials=trials, best=trials[-1],
+                          n_complete=3, n_pruned=0, n_failed=0, stopped=False, recovered=0,
+                          epochs_saved_by_pruning=0, duration_s=3.0, features_s=0.0, n_counted=3)
+    tab._study_loaded(result)
+    wait_jobs(qtbot, window)
+    bar = tab.progress.bar
+    assert (bar.value(), bar.maximum()) == (3, 4)
+    assert "3 of 4 trials done" in tab.progress.label.text()
+    assert tab.start_button.text() == "Resume search (3 of 4 done)"

@@ -248,6 +248,10 @@ class OptimizeTab(LiveSearch, FollowedMixin, ImportancesMixin, ProjectTab):
         self.study_label.setText(f"Study '{result.study_name}': {study_words(result)}; "
                                  f"trials took {format_duration(result.study_s)} in all")
         self._show_resume(result)
+        if result.trials:  # what the study holds, not an empty bar beside finished trials
+            asked = max(self.trials.value(), result.n_counted)
+            self.progress.set_ended(f"{result.n_counted} of {asked} trials done.",
+                                    result.n_counted, asked)
         self._maybe_importances(force=True)
         self.window_.search_finished(result)  # the Validate tab offers its trials
 

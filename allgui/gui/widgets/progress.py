@@ -99,6 +99,13 @@ class JobProgress(QWidget):
             self.label.setText(words or phase or "Working…")
         self.eta.setText(self._clock.estimate(phase, done, total))
 
+    def set_ended(self, text: str, done: int, total: int) -> None:
+        """No job: ``done`` of ``total`` of the work shown (a study opened part
+        way), never an empty bar beside finished work."""
+        self.set_running(False, text)
+        self.bar.setRange(0, max(total, done, 1))
+        self.bar.setValue(done)
+
     def on_event(self, event) -> None:
         if isinstance(event, JobStarted) and event.description:
             self.label.setText(event.description)
