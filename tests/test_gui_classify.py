@@ -276,3 +276,29 @@ def test_the_model_description_is_whole_on_hover_and_can_be_given_room(window, q
     qtbot.wait(50)
     assert info.height() > 84
     assert not info.verticalScrollBar().isVisible()
+
+
+def test_every_column_of_the_answers_is_in_view_at_a_laptops_width(
+        window, qtbot, tiny_onnx, cnmc_samples):
+    """At 1280 px the Problem and Truth columns were off to the right, behind
+    a scroll bar; a column no answer fills is hidden while it is empty."""
+    tab = window.classify_tab
+    window.tabs.setCurrentWidget(tab)
+    window.resize(1280, 760)
+    qtbot.waitExposed(window)
+    load(window, qtbot, tiny_onnx)
+    tab.classify_paths([str(cnmc_samples / "all")])  # a class folder: the Truth column is filled
+    wait_jobs(qtbot, window)
+    qtbot.wait(50)
+    table = tab.table
+    header = table.horizontalHeader()
+    shown = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    last = shown[-1]
+    assert header.sectionViewportPosition(last) + header.sectionSize(last) <= \
+        table.viewport().width()
+    assert not table.horizontalScrollBar().isVisible()
+    truth = [table.horizontalHeaderItem(c).text() for c in shown].index("Truth")
+    assert table.item(0, shown[truth]).text()  # the filled column stays
+    problems = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())
+                if table.isColumnHidden(c)]
+    assert "Problem" in problems  # no image failed: nothing to show there

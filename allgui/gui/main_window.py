@@ -79,7 +79,6 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setMinimumSize(*MINIMUM_SIZE)
-        self._fitted_framed = False
         self._build_central()
         self._build_log()
         self._build_status()
@@ -269,17 +268,6 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         panels and the window manager's frame), its title bar and status bar in
         view: a first size, or one saved on a larger screen, is shrunk to it."""
         screen_fit.fit_to_screen(self)
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._fitted_framed:  # the real frame is known once the window manager framed it
-            self._fitted_framed = True
-            QTimer.singleShot(300, self, self._fit_framed)
-
-    def _fit_framed(self) -> None:
-        if not self.isMaximized() and not self.isFullScreen():
-            self.hold_minimum()
-            self.fit_to_screen()
 
     # -- jobs (see JobManager) -----------------------------------------------------
     @property

@@ -4,9 +4,9 @@ bar and the status bar are both in view on a 1280x800 or 1366x768 laptop.
 
 Before the window is first shown the window manager has not framed it yet
 (its frame geometry is its geometry), so the frame is estimated then from
-the style: a title bar two text lines tall and a border on every side,
-as generous as common window managers draw them. Once shown, the real frame
-is used and the window fitted again."""
+the style: a title bar two text lines tall and a border on every side, as
+generous as common window managers draw them. Once framed, the real frame
+is used (a size restored later, say)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from allgui.core.files.text import terminal_text
 from allgui.gui.classify.truth import truth_of
+from allgui.gui.widgets.fit_table import FittedTable, fit_columns
 from allgui.gui.widgets.text import plain_tooltip
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is used
@@ -22,21 +23,37 @@ COLUMNS = ("Image", "Class", "Probability", "Margin", "Uncertain", "Patient", "P
 
 
 def results_table() -> QTableWidget:
-    """The empty table: whole rows selected one at a time, read only."""
-    table = QTableWidget(0, len(COLUMNS))
+    """The empty table: whole rows selected one at a time, read only, its
+    columns fitted to its width (see :func:`fit_results`)."""
+    table = FittedTable(0, len(COLUMNS))
+    table.least = NAME_LEAST
     table.setHorizontalHeaderLabels(COLUMNS)
     table.setSelectionBehavior(QAbstractItemView.SelectRows)
     table.setSelectionMode(QAbstractItemView.SingleSelection)
     table.setEditTriggers(QAbstractItemView.NoEditTriggers)
     table.setSortingEnabled(True)
     table.sortByColumn(0, Qt.AscendingOrder)  # file names A to Z until a header is clicked
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeToContents)  # an empty column stays narrow
-    header.setStretchLastSection(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
     table.setTextElideMode(Qt.ElideMiddle)  # both ends of a long name stay visible
+    table.setWordWrap(False)
     table.horizontalHeaderItem(7).setToolTip(
         "The class named by the image's folder (an 'all' or 'hem' folder), when it has one")
     return table
+
+
+NAME_LEAST = 80  # pixels an image's name keeps at the least ("UID_…hem.bmp", whole on hover)
+OPTIONAL = (COLUMNS.index("Patient"), COLUMNS.index("Problem"), COLUMNS.index("Truth"))
+
+
+def fit_results(table: QTableWidget) -> None:
+    """Every column in view at a laptop's width: a column no row fills (no
+    patient in the file names, no image that failed, no class folders) is
+    hidden while it is empty; the images' names take what the others leave."""
+    for c in OPTIONAL:
+        empty = all(table.item(r, c) is None or not table.item(r, c).text()
+                    for r in range(table.rowCount()))
+        table.setColumnHidden(c, empty and table.rowCount() > 0)
+    fit_columns(table)
 
 
 def result_cells(result: FolderRow, index: int, classes) -> list[QTableWidgetItem]:

@@ -30,8 +30,8 @@ from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
 from allgui.gui.classify.model_text import ModelText
+from allgui.gui.classify.results import fit_results, result_cells, results_table
 from allgui.gui.classify.results import html_text as _html
-from allgui.gui.classify.results import result_cells, results_table
 from allgui.gui.classify.selected import SelectedImage
 from allgui.gui.classify.truth import summary_html
 from allgui.gui.classify.work import ClassifyOutcome, classify_in_window, expand_paths, latest_model
@@ -250,6 +250,7 @@ class ClassifyTab(SelectedImage, ProjectTab):
             for col, item in enumerate(result_cells(result, len(self.results) - 1, classes)):
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
+        fit_results(self.table)
         self.truth_label.setText(summary_html(
             self.results, self.classifier.classes if self.classifier else ()))
         self._update_buttons()
@@ -265,6 +266,7 @@ class ClassifyTab(SelectedImage, ProjectTab):
     def clear(self) -> None:
         self.results.clear()
         self.table.setRowCount(0)
+        fit_results(self.table)
         self.truth_label.clear()
         self._shown = None
         self.image_label.clear()
