@@ -39,8 +39,9 @@ print(json.dumps({"room": [room.x(), room.y(), room.width(), room.height()],
 """
 
 
-@pytest.mark.parametrize("size", [(1280, 800), (1366, 768), (1920, 1080)])
-def test_the_first_window_leaves_room_for_a_title_bar(tmp_path, size):
+def _child(tmp_path: Path, size: tuple[int, int]) -> dict:
+    """What a first window reports on an offscreen screen of ``size``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     screens = tmp_path / "screens.json"
     screens.write_text(json.dumps({"screens": [{
         "name": "laptop", "x": 0, "y": 0, "width": size[0], "height": size[1],
@@ -49,7 +50,12 @@ def test_the_first_window_leaves_room_for_a_title_bar(tmp_path, size):
            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "settings.ini")],
                          env=env, capture_output=True, text=True, timeout=120, check=True)
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1366, 768), (1920, 1080)])
+def test_the_first_window_leaves_room_for_a_title_bar(tmp_path, size):
+    seen = _child(tmp_path, size)
     rx, ry, rw, rh = seen["room"]
     x, y, w, h = seen["window"]
     title = seen["line"]  # a title bar is at least one line of text tall
@@ -59,3 +65,13 @@ def test_the_first_window_leaves_room_for_a_title_bar(tmp_path, size):
     assert y + title + h <= ry + rh, seen
     if seen["status_bottom"] is not None:
         assert seen["status_bottom"] < h
+
+
+def test_the_first_window_uses_most_of_a_large_screen(tmp_path):
+    # At 1920x1080 the first window was a fixed 1200x820 (the Classify image
+    # about 250 px tall); it now takes most of the room, as at 2560x1440.
+    for size in [(1920, 1080), (2560, 1440)]:
+        seen = _child(tmp_path / f"{size[0]}", size)
+        _, _, rw, rh = seen["room"]
+        _, _, w, h = seen["window"]
+        assert w >= 0.8 * rw and h >= 0.75 * rh, seen

@@ -43,7 +43,7 @@ log = logging.getLogger("allgui.gui")
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 # The smallest the window gets: every tab's figures stay readable (the plots get
 # 230 px, the tables a few rows); a 1280x800 screen has room to spare.
-FIRST_SIZE = (1200, 820)  # the first window, where the screen has the room
+FIRST_SIZE = (1200, 820)  # the least first window, where the screen has the room
 MINIMUM_SIZE = (960, 640)  # a floor: the tabs' own needs raise it (see __init__)
 
 
@@ -255,7 +255,7 @@ class MainWindow(DropRouting, ProjectActions, QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(*FIRST_SIZE)
+            self.resize(screen_fit.first_size(self, FIRST_SIZE))
         self.fit_to_screen()
         state = self.settings.window_state()
         if state is not None:

@@ -37,6 +37,21 @@ def room_for(window: QWidget) -> QSize | None:
     return QSize(room.width() - frame.width(), room.height() - frame.height())
 
 
+def first_size(window: QWidget, least: tuple[int, int]) -> QSize:
+    """The first window's size: ``least`` on a laptop's screen, most of a larger
+    one (a 1920x1080 screen left three quarters of its room unused with a fixed
+    1200x820, the Classify image a fraction of its height); fit_to_screen then
+    shrinks it to a smaller screen's room."""
+    inside = room_for(window)
+    if inside is None:
+        return QSize(*least)
+    return QSize(max(least[0], int(inside.width() * FIRST_SHARE)),
+                 max(least[1], int(inside.height() * FIRST_SHARE)))
+
+
+FIRST_SHARE = 0.85  # of the room, leaving the desktop visible around the window
+
+
 def fit_to_screen(window: QWidget) -> None:
     """Shrink the window to the room (never below its minimum) and move it,
     frame included, onto the screen's free area."""
