@@ -5,6 +5,7 @@ sorted by file name until a header is clicked, numbers sorted by value."""
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,7 @@ def result_cells(result: FolderRow, index: int, classes) -> list[QTableWidgetIte
     """One row of the table; the name's cell keeps ``index`` (the result's
     place in the tab's list), whatever the sorting does to the rows."""
     pred = result.prediction
-    name = QTableWidgetItem(terminal_text(Path(result.path).name))
+    name = NameItem(terminal_text(Path(result.path).name))
     name.setToolTip(plain_tooltip(terminal_text(result.path)))
     name.setData(Qt.UserRole, index)
     cells = [name]
@@ -87,6 +88,20 @@ def result_cells(result: FolderRow, index: int, classes) -> list[QTableWidgetIte
         if result.error:
             item.setForeground(Qt.red)
     return cells
+
+
+class NameItem(QTableWidgetItem):
+    """A file name sorted as a file manager sorts: numbers within names by
+    value ("2.bmp" before "10.bmp"), letters without regard to case."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        return natural_key(self.text()) < natural_key(other.text())
+
+
+def natural_key(text: str) -> list[tuple[int, int | str]]:
+    """``text`` cut into runs of digits (compared as numbers) and the rest."""
+    return [(0, int(part)) if part.isdigit() else (1, part.casefold())
+            for part in re.split(r"(\d+)", text) if part]
 
 
 class NumberItem(QTableWidgetItem):
