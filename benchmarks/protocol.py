@@ -7,8 +7,9 @@
 Phases (data generation is not counted): the image cache built from nothing,
 the 20-trial x 10-epoch cached search (K = 10 views; its features timed
 apart), 3 x 40-epoch validation runs (sharing the search's views, the
-default, with the linear probe on cached plain features; ``--fresh-views``
-gives each run its own), and the ONNX export of the chosen run. Before them it
+default, with the linear probe reading the runs' cached features: their first
+view, the plain validation and test features; ``--fresh-views`` gives each
+run its own), and the ONNX export of the chosen run. Before them it
 measures the backbone's feature rate side by side on the same images, in
 turns: eager torch (channels_last, batch 16), a bare onnxruntime session, and
 allgui's own feature pass (augmentation included, the path ``allgui
@@ -17,7 +18,9 @@ the timing is the same as with ImageNet weights.
 
 The extrapolation counts C-NMC as it is used: 10,661 training images split
 80/20 into 8,529 for training and 2,132 for validation, and the 1,867-image
-preliminary test set; it prints the backbone passes the protocol makes.
+preliminary test set; it prints the backbone passes the protocol makes, the
+old way (each run its own views, the probe extracting plain training
+features) and now.
 """
 
 from __future__ import annotations
@@ -233,7 +236,8 @@ def run(base: Path, sizes: dict, device, reduced: bool, fresh_views: bool = Fals
               f"{pass_rate / eager:.2f}x (target >= 1.5x)")
     if reduced:
         head_s = full_size_head(project, sizes, n_train, n_val, n_all, device)
-        extrapolate(times, sizes, n_train, n_val, head_s, result.features_s, fresh_views)
+        extrapolate(times, sizes, n_train, n_val, n_all, head_s, result.features_s,
+                    fresh_views)
     return 0
 
 
@@ -271,41 +275,64 @@ def full_size_head(project, sizes, n_train, n_val, n_all, device) -> float:
     return seconds
 
 
-def extrapolate(times, sizes, n_train, n_val, head_s, search_features_s, fresh_views):
+def protocol_passes(fresh_views: bool, probe_plain: bool) -> dict[str, int]:
+    """Backbone passes of the study's protocol at C-NMC size: the search's views
+    (those its epochs read) and validation features, then what validation adds:
+    each run's own views when they are not shared, the probe's plain training
+    features when it does not read the runs', and the test set (once: the
+    plain-feature store serves the probe and every run)."""
+    from allgui.core.train.views import views_read
+
+    passes = {"search": views_read(FULL["views"], FULL["epochs"]) * CNMC_TRAIN + CNMC_VAL}
+    if fresh_views:  # each run its own views (its validation part is the search's)
+        passes["validation runs' own views"] = (
+            FULL["runs"] * views_read(FULL["views"], FULL["run_epochs"]) * CNMC_TRAIN)
+    if probe_plain:
+        passes["probe's plain training features"] = CNMC_TRAIN
+    passes["test set"] = CNMC_TEST
+    return passes
+
+
+def extrapolate(times, sizes, n_train, n_val, n_all, head_s, search_features_s, fresh_views):
     """The full protocol's time from this run's rates: backbone passes by the
     search's measured feature rate, heads by a full-size head fit (validation
     runs counted at all 40 epochs, an upper bound), the cache by its images/s,
-    the export as measured. C-NMC's own sizes, not this set's proportions."""
+    the export as measured. C-NMC's own sizes, not this set's proportions.
+    Printed for the old way (each run its own views, the probe extracting plain
+    training features) and the way this run went."""
     from allgui.core.train.views import views_read
 
-    feats_search = sizes["views"] * n_train + n_val
+    # what the search computed: the views its epochs read, and the validation part
+    feats_search = views_read(sizes["views"], sizes["epochs"]) * n_train + n_val
     rate = feats_search / max(search_features_s, 1e-9)
-    views = views_read(FULL["views"], FULL["epochs"])
-    passes = {"search": views * CNMC_TRAIN + CNMC_VAL}
-    if fresh_views:  # each run its own views (its validation part is the search's)
-        passes["validation runs"] = FULL["runs"] * views_read(FULL["views"], FULL["run_epochs"]) \
-            * CNMC_TRAIN
-    passes["probe (plain training part, once per split)"] = CNMC_TRAIN
-    passes["test set"] = CNMC_TEST
-    scale = (CNMC + CNMC_TEST) / max(1, n_train + n_val)  # the cache: every image once
-    est = {
-        "cache build": times["cache build"] * scale,
-        "search: features": passes["search"] / rate,
-        "search: trials": head_s * FULL["trials"],
-        "validation: features": (sum(passes.values()) - passes["search"]) / rate,
-        "validation: heads": head_s * FULL["run_epochs"] / FULL["epochs"] * FULL["runs"],
-        "export": times["export"],
-    }
+    scale = (CNMC + CNMC_TEST) / max(1, n_all)  # the cache: every image once, test included
     print()
     print(f"EXTRAPOLATED to C-NMC size (training {CNMC_TRAIN:,}, validation {CNMC_VAL:,}, "
-          f"test {CNMC_TEST:,}; feature rate {rate:.1f} images/s as measured in the search):")
-    for name, s in est.items():
-        print(f"{name:>22}: {s:9.0f} s")
-    print(f"{'total':>22}: {sum(est.values()):9.0f} s ({sum(est.values()) / 60:.1f} min)")
-    features = est["search: features"] + est["validation: features"]
-    print(f"feature work: {features:.0f} s ({features / 3600:.2f} h); backbone passes: "
-          + ", ".join(f"{k} {v:,}" for k, v in passes.items())
-          + f"; total {sum(passes.values()):,}")
+          f"test {CNMC_TEST:,}; feature rate {rate:.1f} images/s as measured in the search "
+          f"({feats_search:,} images in {search_features_s:.1f} s, the engine's one-off export "
+          "included)):")
+    ways = {"before (each run its own views, the probe extracting plain training features)":
+            protocol_passes(fresh_views=True, probe_plain=True),
+            "now (" + ("each run its own views, as asked" if fresh_views
+                       else "runs share the search's views") + ", the probe reading the runs' "
+            "cached features)": protocol_passes(fresh_views=fresh_views, probe_plain=False)}
+    for name, passes in ways.items():
+        est = {
+            "cache build": times["cache build"] * scale,
+            "search: features": passes["search"] / rate,
+            "search: trials": head_s * FULL["trials"],
+            "validation: features": (sum(passes.values()) - passes["search"]) / rate,
+            "validation: heads": head_s * FULL["run_epochs"] / FULL["epochs"] * FULL["runs"],
+            "export": times["export"],
+        }
+        features = est["search: features"] + est["validation: features"]
+        print(f"  {name}:")
+        for what, s in est.items():
+            print(f"{what:>24}: {s:9.0f} s")
+        print(f"{'total':>24}: {sum(est.values()):9.0f} s ({sum(est.values()) / 60:.1f} min)")
+        print(f"    feature work: {features:.0f} s ({features / 3600:.2f} h); backbone passes: "
+              + ", ".join(f"{k} {v:,}" for k, v in passes.items())
+              + f"; total {sum(passes.values()):,}")
 
 
 if __name__ == "__main__":

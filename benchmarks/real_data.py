@@ -141,8 +141,8 @@ def across_splits(task: str, results: list[dict]) -> str:
 
 
 def table(task: str, result: dict) -> str:
-    from allgui.core.validation.batch import BASELINE, PROBE, TUNED
     from allgui.core.validation.calibration import Calibration
+    from allgui.core.validation.run_record import BASELINE, PROBE, TUNED
 
     a, b = result["analysis"], result["batch"]
     labels = (TUNED, BASELINE, PROBE)

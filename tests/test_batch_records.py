@@ -16,9 +16,10 @@ from allgui.cli import main
 from allgui.core.dataset.prepared import prepare_project_data
 from allgui.core.errors import ProjectError
 from allgui.core.events import EpochEnded
-from allgui.core.validation import run as run_module
-from allgui.core.validation.batch import BATCH_FILE, TUNED, latest_batch, list_batches, load_batch
+from allgui.core.validation import plan as plan_module
+from allgui.core.validation.batch import BATCH_FILE, latest_batch, list_batches, load_batch
 from allgui.core.validation.run import ValidationSettings, run_batch
+from allgui.core.validation.run_record import TUNED
 
 torch.set_num_threads(1)
 TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
@@ -58,7 +59,7 @@ def test_two_batches_started_in_the_same_second_get_a_folder_each(tmp_path, make
     project = make_tiny_project(tmp_path)
     prepared = prepare_project_data(project)
     # Both commands ask for the same name, as two `allgui validate` started in one second do.
-    monkeypatch.setattr(run_module, "new_batch_id", lambda *args: "20260101-120000")
+    monkeypatch.setattr(plan_module, "new_batch_id", lambda *args: "20260101-120000")
     first = run_batch(project, ONE, prepared=prepared)
     second = run_batch(project, ValidationSettings(runs=1, epochs=1, params=TINY, probe=False,
                                                    first_seed=7), prepared=prepared)

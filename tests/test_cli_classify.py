@@ -15,9 +15,10 @@ from allgui.core.events import Progress
 from allgui.core.infer import read_model_info
 from allgui.core.model.checkpoint import save_checkpoint
 from allgui.core.project import Project, ProjectSettings
-from allgui.core.validation.batch import Batch, Configuration, RunRecord
+from allgui.core.validation.batch import Batch
 from allgui.core.validation.metrics import compute_metrics
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
+from allgui.core.validation.run_record import Configuration, RunRecord
 
 from support.onnx_models import CLASSES, handmade_model, tiny_model
 

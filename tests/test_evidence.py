@@ -13,9 +13,10 @@ from allgui.core.model.params import untuned_defaults
 from allgui.core.report.build import build_document
 from allgui.core.validation import ValidationSettings, analyse, run_batch
 from allgui.core.validation.analysis import comparison_rows
-from allgui.core.validation.batch import BASELINE, PROBE, TUNED, load_batch
+from allgui.core.validation.batch import load_batch
 from allgui.core.validation.probe import fit_probe
 from allgui.core.validation.referral import choose_referral, coverage_accuracy
+from allgui.core.validation.run_record import BASELINE, PROBE, TUNED
 
 TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
 

@@ -1,8 +1,9 @@
 """No backbone pass made twice: a job computes only the views its epochs read,
 validation runs share the search's views unless fresh ones are asked for (and
-then the cost is said), the linear probe reads the cached plain features with
-progress and is not refitted for an unchanged split, and its C is chosen by
-cross-validation on training + validation."""
+then the cost is said), the linear probe reads the features the runs read
+(no backbone pass of its own) with progress and is not refitted for an
+unchanged split, and its C is chosen by cross-validation on training +
+validation."""
 
 from __future__ import annotations
 
@@ -101,6 +102,81 @@ def test_validation_shares_the_search_views_and_the_probe_reads_the_cache(
     n_train = len(prepared.train.images)
     assert costs and f"{2 * 2 * n_train:,} backbone passes" in costs[0]
     assert len(_views(_cache_files(project))) > len(_views(after_first))  # seed 1's own views
+
+
+class _Passes:
+    """Counts images through the frozen backbone: every feature pass (cached,
+    plain or a probe's) goes through features.extract, which still runs."""
+
+    def __init__(self, monkeypatch) -> None:
+        from allgui.core.train import features
+
+        self.images = 0
+        real = features.extract
+
+        def counted(model, images, *args, **kwargs):
+            self.images += len(images)
+            return real(model, images, *args, **kwargs)
+
+        monkeypatch.setattr(features, "extract", counted)
+
+
+def test_the_probe_makes_no_backbone_pass_of_its_own(tmp_path, make_tiny_project, monkeypatch):
+    """The probe extracted plain features of the training images, which no run
+    reads: a pass per training image in every first batch. It now trains on the
+    runs' first view, so a validation after the search passes only the test set
+    (once, shared by the probe and the runs); plain features stay the user's
+    choice, recorded, with the cost said."""
+    from allgui.core.dataset.prepared import prepare_project_data
+    from allgui.core.search.runner import SearchSettings, run_search
+    from allgui.core.validation import ValidationSettings, run_batch
+    from allgui.core.validation.batch import load_batch
+
+    R.forget_sessions()
+    project = make_tiny_project(tmp_path / "v")
+    prepared = prepare_project_data(project)
+    n_train, n_test = len(prepared.train.images), len(prepared.test.images)
+    run_search(project, SearchSettings(trials=1, epochs=2, views=2, startup_trials=1,
+                                       device="cpu"))
+    passes = _Passes(monkeypatch)
+    log = EventLog()
+    batch = run_batch(project, ValidationSettings(runs=1, epochs=2, params=TINY),
+                      sink=log, prepared=prepared)
+    assert batch.probe is not None and batch.runs_of("probe")
+    assert passes.images == n_test  # the test set once; no training image again
+    recorded = load_batch(batch.path).probe
+    assert recorded.params["features"] == "view" and recorded.params["views"] == 1
+    assert "first training view the runs read" in recorded.source
+    probe = [e for e in log.of_type(Progress) if e.phase == "probe features"]
+    assert probe[-1].done == probe[-1].total
+
+    passes.images = 0
+    plain_log = EventLog()
+    plain = run_batch(project, ValidationSettings(runs=1, epochs=2, params=TINY,
+                                                  probe_features="plain"),
+                      sink=plain_log, prepared=prepared)
+    assert passes.images == n_train  # the plain training features, for the probe alone
+    assert plain.probe.params["features"] == "plain" and "plain" in plain.probe.source
+    costs = [e.text for e in plain_log.of_type(Notice) if "no run reads" in e.text]
+    assert costs and f"{n_train:,} backbone passes" in costs[0]
+
+
+def test_the_probe_on_every_view_keeps_an_image_s_views_in_one_fold():
+    """Views of one image on both sides of a fold would score the probe on images
+    it trained on: labels with no signal at all then looked learnable. The folds
+    keep an image's views together, so chance stays chance."""
+    from allgui.core.validation.probe import fit_probe
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 60)), np.arange(40) % 2  # labels unrelated to x
+    xv, yv = rng.normal(size=(20, 60)), np.arange(20) % 2
+    views = np.concatenate([x + rng.normal(scale=0.01, size=x.shape) for _ in range(3)])
+    images = np.tile(np.arange(len(x)), 3)
+    leaky = fit_probe(views, np.tile(y, 3), xv, yv)  # every row its own image
+    grouped = fit_probe(views, np.tile(y, 3), xv, yv, train_images=images)
+    assert leaky.cv_balanced_accuracy > 0.7  # what the folds claimed without groups
+    assert grouped.cv_balanced_accuracy < 0.65 and grouped.folds == 5
+    assert grouped.val_proba.shape == (len(yv), 2)
 
 
 def _probe_data(seed: int, d: int = 100, n_train: int = 24, n_val: int = 36):

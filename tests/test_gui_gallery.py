@@ -21,8 +21,9 @@ ROWS = [(0, 0.9), (0, 0.8), (1, 0.1), (0, 0.3), (0, 0.45), (1, 0.7), (1, 0.2)]
 
 @pytest.fixture
 def run(tmp_path):
-    from allgui.core.validation.batch import Predictions, RunRecord, write_predictions
     from allgui.core.validation.metrics import compute_metrics
+    from allgui.core.validation.predictions import Predictions, write_predictions
+    from allgui.core.validation.run_record import RunRecord
 
     paths = []
     for i in range(len(ROWS)):
@@ -51,7 +52,7 @@ def click_cell(qtbot, view, row: int, col: int) -> None:
 
 
 def gallery_for(run, selection, tmp_path, model=None):
-    from allgui.core.validation.batch import read_predictions
+    from allgui.core.validation.predictions import read_predictions
     from allgui.gui.validate.gallery import MistakesGallery
     from allgui.gui.validate.mistakes import items_of, load_pictures, select
 
@@ -99,7 +100,7 @@ def test_clicking_a_cell_shows_exactly_its_images(qtbot, run, tmp_path):
 
 
 def test_named_selections(run):
-    from allgui.core.validation.batch import read_predictions
+    from allgui.core.validation.predictions import read_predictions
     from allgui.gui.validate.mistakes import Selection, items_of, select
 
     items = items_of(read_predictions(run.predictions_path, CLASSES), "all")

@@ -39,8 +39,8 @@ def test_the_classify_picture_gets_the_height_and_opens_full_size(window, qtbot)
 
 
 def test_a_four_class_confusion_matrix_is_readable(qtbot):
-    from allgui.core.validation.batch import RunRecord
     from allgui.core.validation.metrics import compute_metrics
+    from allgui.core.validation.run_record import RunRecord
     from allgui.gui.validate.figures import ConfusionView
 
     classes = ("benign", "early", "pre", "pro")

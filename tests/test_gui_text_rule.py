@@ -45,7 +45,7 @@ def test_every_text_a_validation_leaves_reads_as_meant(window, qtbot, tmp_path, 
     wait_jobs(qtbot, window, timeout=180_000)
     assert not captured.errors, captured.errors
     assert tab.view is not None
-    from allgui.core.validation.batch import read_predictions
+    from allgui.core.validation.predictions import read_predictions
 
     batch = tab.view.batch
     run = batch.runs_of("tuned")[0]

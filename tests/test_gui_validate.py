@@ -60,7 +60,7 @@ def test_validate_export_report_then_classify(window, qtbot, tmp_path, captured,
     wait_jobs(qtbot, window)
 
     # The chosen run's cell of correct 'all' answers, with heatmaps from its exported model.
-    from allgui.core.validation.batch import read_predictions
+    from allgui.core.validation.predictions import read_predictions
     from allgui.gui.validate.mistakes import Selection
 
     classes = tab.view.batch.classes

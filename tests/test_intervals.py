@@ -14,15 +14,7 @@ from allgui.core.export.from_run import batch_metrics, interval_note
 from allgui.core.infer.model_file import ModelInfo
 from allgui.core.model.card import ModelCard
 from allgui.core.validation.analysis import analyse, comparison_rows, metrics_rows
-from allgui.core.validation.batch import (
-    PROBE,
-    TUNED,
-    Batch,
-    Configuration,
-    Predictions,
-    RunRecord,
-    write_predictions,
-)
+from allgui.core.validation.batch import Batch
 from allgui.core.validation.intervals import (
     bootstrap_figures,
     clopper_pearson,
@@ -33,7 +25,9 @@ from allgui.core.validation.intervals import (
     wilson,
 )
 from allgui.core.validation.metrics import compute_metrics
+from allgui.core.validation.predictions import Predictions, write_predictions
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
+from allgui.core.validation.run_record import PROBE, TUNED, Configuration, RunRecord
 
 
 def _runs(tmp_path, label, correct_sets, labels, classes, patients=None):

@@ -14,7 +14,7 @@ from PIL import Image
 from allgui.cli import main
 from allgui.core.dataset.discover import discover
 from allgui.core.dataset.summary import format_summary, summarize
-from allgui.core.validation.batch import Predictions, read_predictions, write_predictions
+from allgui.core.validation.predictions import Predictions, read_predictions, write_predictions
 
 
 def _images(folder, n, shade, prefix="img"):

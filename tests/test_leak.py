@@ -21,7 +21,8 @@ from allgui.core.project import (
     ProjectSettings,
     SplitSettings,
 )
-from allgui.core.validation.batch import latest_batch, read_predictions
+from allgui.core.validation.batch import latest_batch
+from allgui.core.validation.predictions import read_predictions
 
 torch.set_num_threads(1)
 TINY = ["--trials", "3", "--epochs", "2", "--views", "2", "--startup-trials", "2",

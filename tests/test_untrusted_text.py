@@ -133,7 +133,11 @@ def test_a_single_file_with_an_odd_name(tmp_path, capsys, single):
 
 def test_predictions_csv_holds_no_formulas_and_reads_back(tmp_path):
     """Every CSV allgui writes: the validation's predictions too, read back intact."""
-    from allgui.core.validation.batch import Predictions, read_predictions, write_predictions
+    from allgui.core.validation.predictions import (
+        Predictions,
+        read_predictions,
+        write_predictions,
+    )
 
     classes = ("=all", "@hem")
     preds = Predictions(paths=("-1.bmp", "/data/=x.bmp"), patients=("+7", "8"),

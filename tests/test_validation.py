@@ -27,7 +27,7 @@ from allgui.core.validation import (
     parse_params,
     run_batch,
 )
-from allgui.core.validation.batch import read_predictions
+from allgui.core.validation.predictions import read_predictions
 
 torch.set_num_threads(1)
 TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}

@@ -15,9 +15,10 @@ import torch
 from allgui.core.dataset.prepared import prepare_project_data
 from allgui.core.events import EpochEnded, EventLog, Notice, RunFinished
 from allgui.core.files import atomic
-from allgui.core.validation.batch import BATCH_FILE, TUNED, latest_batch, list_batches, load_batch
+from allgui.core.validation.batch import BATCH_FILE, latest_batch, list_batches, load_batch
 from allgui.core.validation.process import process_gone, this_process
 from allgui.core.validation.run import ValidationSettings, run_batch
+from allgui.core.validation.run_record import TUNED
 
 from support.processes import dead_pid
 

@@ -71,14 +71,14 @@ def choose(project, args):
     """The :class:`~allgui.core.export.from_run.ExportPlan` the arguments ask for."""
     from allgui.core.errors import ProjectError
     from allgui.core.export.from_run import plan_checkpoint_export, plan_run_export
-    from allgui.core.validation.batch import latest_batch, load_batch, unusable_batches
+    from allgui.core.validation.batch import load_batch, newest, read_batches
 
     base = dict(decision_threshold=args.threshold, uncertain_margin=args.margin)
     if args.checkpoint:
         return plan_checkpoint_export(args.checkpoint, **base)
-    batch = load_batch(project.runs_dir / args.batch) if args.batch else latest_batch(project)
+    batches, unusable = ([], []) if args.batch else read_batches(project)  # one walk
+    batch = load_batch(project.runs_dir / args.batch) if args.batch else newest(batches)
     if batch is None:
-        unusable = unusable_batches(project)
         raise ProjectError(
             "This project has no finished validation run to export yet. "
             "Run a validation first, or give a checkpoint with --checkpoint."

@@ -50,6 +50,11 @@ def register(subparsers) -> None:
                         "validation)")
     parser.add_argument("--probe", dest="probe", action="store_true",
                         help="run the linear probe (the recommended protocol's default)")
+    parser.add_argument("--probe-features", choices=("view", "views", "plain"), default=None,
+                        help="what the linear probe trains on: 'view' (the runs' first "
+                        "training view: no backbone pass of its own; the default), 'views' "
+                        "(every view the runs read) or 'plain' (plain training images: one "
+                        "backbone pass per training image, for the probe alone)")
     sharing = parser.add_mutually_exclusive_group()
     sharing.add_argument("--share-views", action="store_true",
                          help="runs reuse the search's augmentation draws: no new backbone pass "
@@ -129,7 +134,7 @@ def print_batch(batch) -> None:
         metrics_note,
         metrics_rows,
     )
-    from allgui.core.validation.batch import BASELINE, TUNED
+    from allgui.core.validation.run_record import BASELINE, TUNED
     from allgui.core.validation.stats import format_interval
 
     analysis = analyse(batch)
@@ -186,7 +191,8 @@ def run(args) -> int:
 
     project = Project.open(args.project)
     given = {k: v for k, v in (("runs", args.runs), ("epochs", args.epochs),
-                               ("patience", args.patience), ("probe", args.probe))
+                               ("patience", args.patience), ("probe", args.probe),
+                               ("probe_features", args.probe_features))
              if v is not None}
     if args.views is not None:
         given.update(views_setting(parse_views(args.views)))

@@ -22,7 +22,9 @@ from allgui.core.errors import ProjectError
 from allgui.core.events import Sink, null_sink
 from allgui.core.files.outputs import check_folder_writable, check_output
 from allgui.core.project import Project
-from allgui.core.validation.batch import BATCH_FILE, TUNED, Batch, RunRecord, read_predictions
+from allgui.core.validation.batch import BATCH_FILE, Batch
+from allgui.core.validation.predictions import read_predictions
+from allgui.core.validation.run_record import TUNED, RunRecord
 
 SAMPLE_IMAGES = 4
 

@@ -15,8 +15,9 @@ from allgui.core.report.document import Block, Heading, Paragraph, table
 from allgui.core.report.published import STUDY, PublishedStudy
 from allgui.core.report.study_facts import StudyFacts
 from allgui.core.search.record import StudyRecord
-from allgui.core.validation.batch import TUNED, Batch
+from allgui.core.validation.batch import Batch
 from allgui.core.validation.recorded import RunFigures, run_figures, wilson
+from allgui.core.validation.run_record import TUNED
 from allgui.core.validation.stats import Summary, format_interval, format_value, summarize
 
 NOT_REPORTED = "not reported"

@@ -40,8 +40,10 @@ from allgui.core.validation.analysis import (
     metrics_note,
     metrics_rows,
 )
-from allgui.core.validation.batch import BASELINE, TUNED, Batch, latest_batch, read_predictions
+from allgui.core.validation.batch import Batch, latest_batch
+from allgui.core.validation.predictions import read_predictions
 from allgui.core.validation.record import environment_record, now_utc
+from allgui.core.validation.run_record import BASELINE, TUNED
 from allgui.core.validation.stats import format_interval, format_value
 
 JOB = "report"

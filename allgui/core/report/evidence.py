@@ -14,8 +14,8 @@ from allgui.core.model.measures import EVIDENCE, shown_in
 from allgui.core.report.document import Block, Paragraph, Picture, table
 from allgui.core.report.figures import COLOURS, _figure, plain_text
 from allgui.core.validation.analysis import BatchAnalysis, comparison_note, comparison_rows
-from allgui.core.validation.batch import BASELINE, PROBE, TUNED, RunRecord
 from allgui.core.validation.calibration import Calibration
+from allgui.core.validation.run_record import BASELINE, PROBE, TUNED, RunRecord
 from allgui.core.validation.stats import format_value
 
 HEADLINE = shown_in(EVIDENCE)

@@ -23,9 +23,9 @@ from allgui.core.files.outputs import (
 from allgui.core.files.text import count, terminal_text
 from allgui.core.report.document import Block, Document, Heading, Paragraph, Picture, table
 from allgui.core.report.figures import _figure
-from allgui.core.validation.batch import Predictions, write_predictions
 from allgui.core.validation.calibration import Reliability
 from allgui.core.validation.external import ExternalResult, figure_rows
+from allgui.core.validation.predictions import Predictions, write_predictions
 from allgui.core.validation.stats import format_interval, format_value
 
 NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",

@@ -157,17 +157,28 @@ class CachedViews:
             note = unused_views_note(settings.views, fit.epochs)
             if note:
                 sink(Notice(fit.job, level="info", text=note))
-            features = build_feature_set(
-                model, self.data.train_images, self.data.val_images,
-                views=views_read(settings.views, fit.epochs),
-                seed=fit.resolved_views_seed, device=device, cache_dir=self.cache_dir,
-                data_key=self.data.key, batch_size=settings.extract_batch_size,
-                amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
-                augmentation=settings.augmentation,
-                precision=settings.feature_precision, train_labels=self.data.train_labels,
-            )
+            features = cached_feature_set(
+                model, self.data, device, settings, views=views_read(settings.views, fit.epochs),
+                seed=fit.resolved_views_seed, cache_dir=self.cache_dir, cancel=cancel,
+                progress=progress)
             announce_features(sink, fit.job, features)
         return _CachedFeed(model, device, features)
+
+
+def cached_feature_set(model: AllClassifier, data: TrainingData, device: torch.device,
+                       settings, *, views: int, seed: int, cache_dir: str | Path | None,
+                       cancel: threading.Event | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> FeatureSet:
+    """The features a cached fit of ``settings`` (a TrainSettings) reads: its
+    ``views`` training views drawn from ``seed`` and the plain validation
+    features. Whoever asks (a fit, the linear probe) gets the same cache entry."""
+    return build_feature_set(
+        model, data.train_images, data.val_images, views=views, seed=seed, device=device,
+        cache_dir=cache_dir, data_key=data.key, batch_size=settings.extract_batch_size,
+        amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
+        augmentation=settings.augmentation, precision=settings.feature_precision,
+        train_labels=data.train_labels,
+    )
 
 
 def announce_features(sink: Sink, job: str, features: FeatureSet) -> None:

@@ -11,17 +11,9 @@ Public API::
 """
 
 from allgui.core.validation.analysis import BatchAnalysis, analyse
-from allgui.core.validation.batch import (
-    BASELINE,
-    TUNED,
-    Batch,
-    Configuration,
-    RunRecord,
-    latest_batch,
-    list_batches,
-    load_batch,
-)
+from allgui.core.validation.batch import Batch, latest_batch, list_batches, load_batch
 from allgui.core.validation.run import ValidationSettings, parse_params, run_batch
+from allgui.core.validation.run_record import BASELINE, TUNED, Configuration, RunRecord
 
 __all__ = [
     "BASELINE",

@@ -15,15 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from allgui.core.files.text import count
-from allgui.core.validation.batch import (
-    BASELINE,
-    PROBE,
-    TUNED,
-    Batch,
-    Predictions,
-    RunRecord,
-    read_predictions,
-)
+from allgui.core.validation.batch import Batch
 from allgui.core.validation.intervals import (
     Bounded,
     Difference,
@@ -33,6 +25,8 @@ from allgui.core.validation.intervals import (
     paired_bootstrap,
     seed_interval,
 )
+from allgui.core.validation.predictions import Predictions, read_predictions
+from allgui.core.validation.run_record import BASELINE, PROBE, TUNED, RunRecord
 from allgui.core.validation.stats import (
     Interval,
     McNemarTest,

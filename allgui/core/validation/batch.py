@@ -14,26 +14,22 @@ is stopped or crashes keeps every run that finished.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
 import json
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from allgui.core.errors import ProjectError
 from allgui.core.files.atomic import atomic_write_text
 from allgui.core.files.fresh import fresh_folder
-from allgui.core.files.text import csv_row, csv_value
-from allgui.core.files.untrusted import inside, plain_name
-from allgui.core.model.decision import ARGMAX, DecisionRule
+from allgui.core.files.untrusted import plain_name
 from allgui.core.project import Project
-from allgui.core.validation.metrics import RunMetrics
+from allgui.core.validation.predictions import (  # their old home, kept for older imports
+    Predictions as Predictions,
+)
+from allgui.core.validation.predictions import read_predictions as read_predictions
+from allgui.core.validation.predictions import write_predictions as write_predictions
 from allgui.core.validation.process import process_gone
 from allgui.core.validation.provenance import (
     DatasetRecord,
@@ -42,118 +38,10 @@ from allgui.core.validation.provenance import (
     StudySummary,
 )
 from allgui.core.validation.record import now_utc
+from allgui.core.validation.run_record import BASELINE as BASELINE
+from allgui.core.validation.run_record import PROBE, TUNED, Configuration, RunRecord
 
 BATCH_FILE = "batch.json"
-TUNED, BASELINE, PROBE = "tuned", "baseline", "probe"
-_FOLDER_PREFIX = {TUNED: "run", BASELINE: "baseline", PROBE: "probe"}
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One training run of a batch (``label`` 'tuned', 'baseline' or 'probe', ``index`` from 1)."""
-
-    label: str
-    index: int
-    seed: int
-    status: str  # 'finished' or 'failed'
-    folder: str = ""  # absolute path of the run's folder
-    epochs_run: int = 0
-    best_epoch: int = 0  # 1-based epoch whose weights were kept
-    duration_s: float = 0.0
-    reason: str = ""  # why it failed
-    metrics: RunMetrics | None = None
-    curves: dict[str, list[float]] = field(default_factory=dict)  # per-epoch figures
-    # temperature and reliability before/after on the test set (validation.calibration)
-    calibration: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kept_val_loss(self) -> float | None:
-        """The validation loss at the epoch whose weights were kept."""
-        losses = self.curves.get("val_loss") or []
-        if not 1 <= self.best_epoch <= len(losses) or not math.isfinite(losses[self.best_epoch - 1]):
-            return None
-        return float(losses[self.best_epoch - 1])
-
-    @property
-    def name(self) -> str:
-        return f"{_FOLDER_PREFIX.get(self.label, self.label)}-{self.index}"
-
-    @property
-    def finished(self) -> bool:
-        return self.status == "finished" and self.metrics is not None
-
-    @property
-    def kept(self) -> bool:
-        """Finished, and its files still there: a continued batch runs again a
-        run whose folder (or checkpoint, or predictions) was deleted."""
-        return self.finished and self.checkpoint.is_file() and self.predictions_path.is_file()
-
-    @property
-    def checkpoint(self) -> Path:
-        return Path(self.folder) / "checkpoint.pt"
-
-    @property
-    def predictions_path(self) -> Path:
-        return Path(self.folder) / "predictions.csv"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "index": self.index,
-            "seed": self.seed,
-            "status": self.status,
-            "folder": Path(self.folder).name,
-            "epochs_run": self.epochs_run,
-            "best_epoch": self.best_epoch,
-            "duration_s": self.duration_s,
-            "reason": self.reason,
-            "metrics": self.metrics.to_dict() if self.metrics else None,
-            "curves": self.curves,
-            "calibration": self.calibration,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], batch_dir: Path) -> RunRecord:
-        # batch.json is read as untrusted: a run's folder is one name inside the batch
-        label = data["label"]
-        if label not in _FOLDER_PREFIX:
-            raise ValueError(f"unknown run label {label!r}")
-        index = int(data["index"])
-        # no folder recorded (a run that failed before making one): its usual name,
-        # so its files are never looked for wherever the command happens to run
-        name = data.get("folder") or f"{_FOLDER_PREFIX[label]}-{index}"
-        name = plain_name(name, "A run's folder in batch.json")
-        folder = str(inside(batch_dir, name, "A run's folder in batch.json"))
-        return cls(
-            label=label,
-            index=index,
-            seed=int(data["seed"]),
-            status=str(data["status"]),
-            folder=folder,
-            epochs_run=int(data.get("epochs_run", 0)),
-            best_epoch=int(data.get("best_epoch", 0)),
-            duration_s=float(data.get("duration_s", 0.0)),
-            reason=data.get("reason", ""),
-            metrics=RunMetrics.from_dict(data["metrics"]) if data.get("metrics") else None,
-            curves={k: [float(x) for x in v] for k, v in (data.get("curves") or {}).items()},
-            calibration=dict(data.get("calibration") or {}),
-        )
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """The hyperparameters a run trains with, and where they came from."""
-
-    params: dict[str, Any]  # lr, weight_decay, dropout1, dropout2, hidden, batch_size, ...
-    source: str  # 'trial 7 (best of the study)', 'trial 3', 'entered by the user', ...
-    trial: int | None = None  # the study's trial number, when from a trial
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"params": dict(self.params), "source": self.source, "trial": self.trial}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Configuration:
-        return cls(dict(data["params"]), data["source"], data.get("trial"))
 
 
 @dataclass(frozen=True)
@@ -348,33 +236,25 @@ def load_batch(folder: str | Path) -> Batch:
         raise ProjectError(f"The validation record {path} cannot be read.", str(exc)) from exc
 
 
-def unusable_batches(project: Project) -> list[str]:
-    """Why each batch folder of the project that :func:`list_batches` leaves out
-    cannot be used (a damaged or crafted batch.json), so a command can say so."""
+def read_batches(project: Project) -> tuple[list[Batch], list[str]]:
+    """Every batch folder of the project read once: the readable batches, oldest
+    first (by creation, then name), and why each of the others cannot be used
+    (a damaged or crafted batch.json), so a command can say so."""
     if not project.runs_dir.is_dir():
-        return []
-    out = []
+        return [], []
+    batches, unusable = [], []
     for folder in sorted(project.runs_dir.iterdir()):
         if (folder / BATCH_FILE).is_file():
             try:
-                load_batch(folder)
+                batches.append(load_batch(folder))
             except ProjectError as exc:
-                out.append(exc.message)
-    return out
+                unusable.append(exc.message)
+    return sorted(batches, key=lambda b: (b.created, b.batch_id)), unusable
 
 
 def list_batches(project: Project) -> list[Batch]:
     """Every readable batch of the project, oldest first (damaged ones skipped)."""
-    if not project.runs_dir.is_dir():
-        return []
-    out = []
-    for folder in sorted(project.runs_dir.iterdir()):
-        if (folder / BATCH_FILE).is_file():
-            try:
-                out.append(load_batch(folder))
-            except ProjectError:
-                continue
-    return sorted(out, key=lambda b: (b.created, b.batch_id))
+    return read_batches(project)[0]
 
 
 def latest_batch(project: Project, with_finished_runs: bool = True) -> Batch | None:
@@ -384,63 +264,12 @@ def latest_batch(project: Project, with_finished_runs: bool = True) -> Batch | N
     Its :meth:`Batch.chosen_run` gives the checkpoint to export (chosen on
     validation, never on the test set): ``latest_batch(p).chosen_run().checkpoint``.
     """
-    for batch in reversed(list_batches(project)):
+    return newest(list_batches(project), with_finished_runs)
+
+
+def newest(batches: list[Batch], with_finished_runs: bool = True) -> Batch | None:
+    """The last of ``batches`` (oldest first), as :func:`latest_batch` chooses."""
+    for batch in reversed(batches):
         if not with_finished_runs or batch.runs_of(TUNED):
             return batch
     return None
-
-
-# -- predictions ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """One model's output on every test image, in the test set's order."""
-
-    paths: tuple[str, ...]
-    patients: tuple[str, ...]
-    labels: np.ndarray  # true class ids
-    probabilities: np.ndarray  # images x classes
-    classes: tuple[str, ...]
-    rule: DecisionRule = ARGMAX  # how probabilities became answers (a model's threshold)
-
-    @property
-    def predicted(self) -> np.ndarray:
-        return self.rule.predict(self.probabilities)
-
-    @property
-    def correct(self) -> np.ndarray:
-        return self.predicted == self.labels
-
-
-def write_predictions(path: Path, preds: Predictions) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    # cells escaped (no spreadsheet formulas from file or class names); read back by csv_value
-    w.writerow(csv_row(["path", "patient", "true", "predicted"]
-                       + [f"p_{c}" for c in preds.classes]))
-    for i, p in enumerate(preds.paths):
-        w.writerow(csv_row(
-            [p, preds.patients[i], preds.classes[int(preds.labels[i])],
-             preds.classes[int(preds.predicted[i])]]
-            + [f"{v:.6f}" for v in preds.probabilities[i]]
-        ))
-    atomic_write_text(path, buf.getvalue())
-
-
-def read_predictions(path: Path, classes: Sequence[str]) -> Predictions:
-    classes = tuple(classes)
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [{csv_value(k): csv_value(v) for k, v in r.items()} for r in csv.DictReader(fh)]
-        labels = np.asarray([classes.index(r["true"]) for r in rows], dtype=np.int64)
-        proba = np.asarray([[float(r[f"p_{c}"]) for c in classes] for r in rows], dtype=float)
-    except (OSError, KeyError, ValueError) as exc:
-        raise ProjectError(f"The predictions file {path} cannot be read.", str(exc)) from exc
-    return Predictions(
-        paths=tuple(r["path"] for r in rows),
-        patients=tuple(r["patient"] for r in rows),
-        labels=labels,
-        probabilities=proba.reshape(len(rows), len(classes)),
-        classes=classes,
-    )

@@ -9,6 +9,7 @@ project's protocol (:mod:`allgui.core.protocols`) set them.
     views = "fresh"      # 'fresh' (one draw per epoch), 'search' (the search's views) or a number
     baseline = "none"    # 'default' (allgui's untuned defaults) or 'none'
     probe = false
+    probe_features = "view"  # 'view' (the runs' first view), 'views' (all they read) or 'plain'
 """
 
 from __future__ import annotations
@@ -32,9 +33,15 @@ class ValidationDefaults:
     views: int | str = "search"
     baseline: str = "default"
     probe: bool = True
+    probe_features: str = "view"
 
     def __post_init__(self) -> None:
         check_fields(self, "validation")
+        from allgui.core.validation.settings_check import PROBE_FEATURES
+
+        if self.probe_features not in PROBE_FEATURES:
+            raise SettingError(f"The setting validation.probe_features must be one of "
+                               f"{', '.join(PROBE_FEATURES)}, not {self.probe_features!r}.")
         if isinstance(self.views, str) and self.views not in VIEWS_WORDS:
             raise SettingError(f"The setting validation.views must be a number of views, "
                                f"'fresh' or 'search', not {self.views!r}.")
@@ -61,7 +68,8 @@ class ValidationDefaults:
 
         values: dict[str, Any] = {
             "runs": self.runs, "epochs": self.epochs, "patience": self.patience,
-            "probe": self.probe, **views_setting(self.views),
+            "probe": self.probe, "probe_features": self.probe_features,
+            **views_setting(self.views),
         }
         if self.baseline == "default":
             values.update(baseline=dict(DEFAULT_BASELINE),

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from allgui.core.events import Notice, Sink
-from allgui.core.validation.batch import Batch, Predictions, RunRecord, write_predictions
+from allgui.core.validation.batch import Batch
 from allgui.core.validation.plan import JOB, BatchPlan, PlannedRun
+from allgui.core.validation.predictions import Predictions, write_predictions
 from allgui.core.validation.provenance import run_card
+from allgui.core.validation.run_record import RunRecord
 
 
 def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, batch: Batch,

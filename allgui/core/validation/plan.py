@@ -1,12 +1,15 @@
 """What a validation batch will run: its runs in order, the test set, and
 what every run shares (mode, device, data), as frozen values.
 
-Built by :func:`~allgui.core.validation.run.run_batch` once the configuration
-is chosen and the test set checked; the runs then only read it.
+Built by :func:`plan_batch` for :func:`~allgui.core.validation.run.run_batch`
+once the configuration is chosen and the test set checked, with the batch's
+first record; the runs then only read it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +18,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from allgui.core.errors import DatasetError
-from allgui.core.validation.batch import BASELINE, TUNED, Configuration
-from allgui.core.validation.provenance import DatasetRecord, PartCount, StudySummary
+from allgui.core.events import Notice, Sink
+from allgui.core.project import Project
+from allgui.core.train.views import DEFAULT_VIEWS, fresh_views_cost, views_read
+from allgui.core.validation.batch import Batch, new_batch_id
+from allgui.core.validation.configuration import model_and_hparams, recorded_params
+from allgui.core.validation.provenance import (
+    DatasetRecord,
+    ModelRecord,
+    PartCount,
+    SplitRecord,
+    StudySummary,
+)
+from allgui.core.validation.record import now_utc, run_environment
+from allgui.core.validation.run_record import BASELINE, TUNED, Configuration
 
 if TYPE_CHECKING:
     import torch
@@ -24,6 +39,7 @@ if TYPE_CHECKING:
     from allgui.core.model.classifier import ModelConfig
     from allgui.core.train.loop import HyperParams, TrainSettings
     from allgui.core.train.sources import TrainingData
+    from allgui.core.validation.run import ValidationSettings
 
 JOB = "validate"  # the job named in a batch's events
 
@@ -88,6 +104,7 @@ class BatchPlan:
     shared_views_seed: int | None = None  # None: each run draws views from its own seed
     project_root: str = ""  # recorded in each run's model card
     referral_target: float = 0.99  # accuracy wanted on the cells not flagged uncertain
+    probe_features: str = "view"  # what the probe trains on (settings_check.PROBE_FEATURES)
 
     def views_seed(self, run: PlannedRun) -> int:
         return run.seed if self.shared_views_seed is None else self.shared_views_seed
@@ -185,3 +202,102 @@ def dataset_record(prepared) -> DatasetRecord:
         audit=prepared.audit.to_dict(),
         bad_files=len(prepared.index.bad_files) + len(prepared.bad_files),
     )
+
+
+# -- planning a batch ---------------------------------------------------------------
+
+
+def plan_batch(project: Project, settings: ValidationSettings, tuned: Configuration,
+                baseline: Configuration | None, study_info: StudySummary, sink: Sink,
+                cancel: threading.Event | None, prepared) -> tuple[BatchPlan, Batch, dict]:
+    """The batch's plan, its record before any run, and the frozen backbones the
+    runs share. Backbones are built here, before anything is written, so missing
+    weights fail the batch cleanly."""
+    from allgui.core.train.device import resolve_device
+    from allgui.core.train.loop import build_seeded
+    from allgui.core.train.sources import training_data_from_prepared
+
+    check_test_set(prepared)
+    check_search_split(prepared, tuned, study_info)
+    classes = tuple(prepared.classes)
+    positive = prepared.positive_class if prepared.positive_class in classes else classes[-1]
+    test_source, test_set = describe_test_set(prepared)
+    search = project.settings.search
+    mode = settings.mode or str(search.get("mode") or "cached")
+    tuned_cfg, tuned_hp = model_and_hparams(project, tuned.params, len(classes))
+    if tuned_cfg.finetune_stages:
+        mode = "online"
+    views = (settings.epochs if settings.fresh_views
+             else settings.views or int(search.get("views") or DEFAULT_VIEWS))
+    feature_precision = settings.feature_precision or str(
+        search.get("feature_precision") or "fp32")
+    device = resolve_device(settings.device)
+    seeds = tuple(settings.first_seed + k for k in range(settings.runs))
+    base_cfg, base_hp = (model_and_hparams(project, baseline.params, len(classes))
+                         if baseline else (None, None))
+    # The search's seed built its (randomly initialised) backbone: the same one here.
+    backbone_seed = study_info.seed if study_info.seed is not None else int(
+        search.get("seed") or 0)
+    shared: dict[str, Any] = {}
+    for cfg in filter(None, (tuned_cfg, base_cfg)):
+        if not cfg.finetune_stages and cfg.backbone not in shared:
+            shared[cfg.backbone] = build_seeded(cfg, backbone_seed)
+    from allgui.core.model.classifier import weights_tag
+    from allgui.core.search.loop import search_train_settings
+    from allgui.core.search.settings import SearchSettings
+    from allgui.core.train.loop import class_weight_record, recipe
+
+    train_settings = dataclasses.replace(
+        search_train_settings(SearchSettings.from_project(project)),
+        early_stopping_patience=settings.patience, views=views, features=settings.features,
+        feature_precision=feature_precision)
+    data = training_data_from_prepared(prepared)
+    tuned_model = shared.get(tuned_cfg.backbone)
+    training = {
+        **recipe(train_settings, device), "epochs": settings.epochs,
+        "views": views if mode == "cached" else None, "fresh_views": mode == "online" or views >= settings.epochs,
+        "class_weights": class_weight_record(data.train_labels, classes),
+        "weights_tag": (weights_tag(tuned_model, backbone_seed) if tuned_model is not None
+                        else tuned_cfg.weights),
+        "normalisation": ({"mean": list(tuned_model.mean), "std": list(tuned_model.std)}
+                          if tuned_model is not None else {}),
+        "protocol": project.settings.protocol, "baseline": baseline is not None,
+        "probe": settings.probe and not tuned_cfg.finetune_stages,
+    }
+
+    runs_dir = project.runs_dir
+    batch_id = new_batch_id()  # claimed (numbered when taken) by BatchWriter
+    batch = Batch(
+        batch_id=batch_id, folder=str((runs_dir / batch_id).resolve()), created=now_utc(),
+        status="running",
+        tuned=Configuration(recorded_params(tuned.params, tuned_cfg), tuned.source, tuned.trial),
+        baseline=(Configuration(recorded_params(baseline.params, base_cfg), baseline.source)
+                  if baseline else None),
+        seeds=seeds, max_epochs=settings.epochs, patience=settings.patience,
+        test_source=test_source, test_set=test_set, classes=classes, positive_class=positive,
+        model=ModelRecord(tuned_cfg.backbone, tuned_cfg.weights, prepared.image_size, mode,
+                          views, tuned_cfg.finetune_stages, not settings.independent_views,
+                          train_settings.augmentation.probability, training),
+        dataset_fingerprint=prepared.index.fingerprint(),
+        split=SplitRecord.from_dict(prepared.split.to_dict()),
+        environment=run_environment(str(device), mode, tuned_cfg, shared, prepared, settings,
+                                     project, feature_precision),
+        study=study_info,
+        dataset=dataset_record(prepared),
+    )
+    plan = BatchPlan(
+        runs=planned_runs(seeds, (tuned_cfg, tuned_hp, batch.tuned),
+                          (base_cfg, base_hp, batch.baseline) if batch.baseline else None),
+        runs_per_label=settings.runs, epochs=settings.epochs, mode=mode,
+        train_settings=train_settings,
+        device=device, cache_dir=project.cache_dir, data=data,
+        test=TestSet.from_prepared(prepared, test_set), classes=classes, positive=positive,
+        image_size=prepared.image_size, study_name=study_info.name,
+        shared_views_seed=None if settings.independent_views else int(search.get("seed", 0)),
+        project_root=str(project.root), referral_target=settings.referral_target,
+        probe_features=settings.probe_features,
+    )
+    if mode == "cached" and settings.independent_views and not tuned_cfg.finetune_stages:
+        sink(Notice(JOB, level="info", text=fresh_views_cost(
+            len(plan.runs), views_read(views, settings.epochs), len(prepared.train.images))))
+    return plan, batch, shared

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from allgui.core.model.card import ModelCard, Provenance
 
 if TYPE_CHECKING:
-    from allgui.core.validation.batch import Batch, Configuration
+    from allgui.core.validation.batch import Batch
+    from allgui.core.validation.run_record import Configuration
 
 
 @dataclass(frozen=True)

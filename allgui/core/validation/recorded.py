@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allgui.core.validation.batch import TUNED, Batch, read_predictions
+from allgui.core.validation.batch import Batch
+from allgui.core.validation.predictions import read_predictions
+from allgui.core.validation.run_record import TUNED
 from allgui.core.validation.stats import Summary, summarize
 
 

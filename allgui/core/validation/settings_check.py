@@ -10,6 +10,9 @@ from allgui.core.model import params as registry
 
 MODEL_ONLY = ("weights", "finetune_stages")  # what a trial records beyond the registry
 SEED_LIMIT = 2**32 - 1  # numpy and torch take seeds 0 .. 2**32 - 1
+# What the linear probe trains on (allgui.core.validation.probe): the runs' first view,
+# every view they read, or plain training features (a backbone pass of its own).
+PROBE_FEATURES = ("view", "views", "plain")
 
 
 def check_settings(settings: Any) -> None:
@@ -38,6 +41,9 @@ def check_settings(settings: Any) -> None:
     if s.feature_precision not in ("", *FEATURE_PRECISIONS):
         raise SettingError(f"The feature precision must be one of "
                            f"{', '.join(FEATURE_PRECISIONS)}, not {s.feature_precision!r}.")
+    if s.probe_features not in PROBE_FEATURES:
+        raise SettingError(f"The linear probe's features must be one of "
+                           f"{', '.join(PROBE_FEATURES)}, not {s.probe_features!r}.")
     for what, values in (("configuration", s.params), ("baseline", s.baseline)):
         for name, value in (values or {}).items():
             if name in MODEL_ONLY:  # a trial's own model, checked when it is built
