@@ -59,10 +59,11 @@ def dataset(root: Path, images: int) -> Path:
                              images_per_patient=per_patient, unlabelled_images=0)
 
 
-def feature_rates(model, images) -> dict[str, float]:
+def feature_rates(model, images) -> tuple[dict[str, float], dict[str, float]]:
     """Images/s of each feature path on the same images, measured in turns (one
     batch of 16 per path per round), so that a load that comes and goes on a
-    shared machine falls on every path alike."""
+    shared machine falls on every path alike; and images per CPU-second of this
+    process (all its threads), which other work on the machine hardly moves."""
     import numpy as np
     import torch
 
@@ -94,15 +95,18 @@ def feature_rates(model, images) -> dict[str, float]:
             model, images[s], cpu, matrices=matrices[s], runtime=runtime),
     }
     spent = dict.fromkeys(paths, 0.0)
+    cpu_spent = dict.fromkeys(paths, 0.0)
     for fn in paths.values():
         fn(slice(0, 16))  # warm-up
     for start in range(0, len(images), 16):
         for name, fn in paths.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn(slice(start, start + 16))
             spent[name] += time.perf_counter() - t0
+            cpu_spent[name] += time.process_time() - c0
     backbone.to(memory_format=torch.contiguous_format)
-    return {name: len(images) / s for name, s in spent.items()}
+    return ({name: len(images) / s for name, s in spent.items()},
+            {name: len(images) / s for name, s in cpu_spent.items()})
 
 
 class Clock:
@@ -190,12 +194,14 @@ def run(base: Path, sizes: dict, device, reduced: bool, fresh_views: bool = Fals
     print(f"  cache build: {n_all} images in {times['cache build']:.1f} s "
           f"(train {n_train}, validation {n_val}, test {n_test})")
 
-    rates = {}
+    rates: dict[str, float] = {}
+    cpu_rates: dict[str, float] = {}
     if device.type == "cpu":
         model = build_model(ModelConfig(backbone=sizes["backbone"], weights="none"))
-        rates = feature_rates(model, prepared.train.images)
+        rates, cpu_rates = feature_rates(model, prepared.train.images)
         for name, r in rates.items():
-            print(f"  features: {r:7.1f} images/s  {name}")
+            print(f"  features: {r:7.1f} images/s ({cpu_rates[name]:5.1f} per CPU-second)  "
+                  f"{name}")
         del model
 
     data = training_data_from_prepared(prepared)
@@ -236,8 +242,14 @@ def run(base: Path, sizes: dict, device, reduced: bool, fresh_views: bool = Fals
               f"{pass_rate / eager:.2f}x (target >= 1.5x)")
     if reduced:
         head_s = full_size_head(project, sizes, n_train, n_val, n_all, device)
+        idle = None
+        if cpu_rates:  # the pass's CPU-time rate on every physical core: this CPU, idle
+            from allgui.core.train.runtime import physical_cores
+
+            idle = next(r for n, r in cpu_rates.items() if n.startswith("allgui")) \
+                * physical_cores()
         extrapolate(times, sizes, n_train, n_val, n_all, head_s, result.features_s,
-                    fresh_views)
+                    fresh_views, idle)
     return 0
 
 
@@ -293,13 +305,16 @@ def protocol_passes(fresh_views: bool, probe_plain: bool) -> dict[str, int]:
     return passes
 
 
-def extrapolate(times, sizes, n_train, n_val, n_all, head_s, search_features_s, fresh_views):
+def extrapolate(times, sizes, n_train, n_val, n_all, head_s, search_features_s, fresh_views,
+                idle_rate: float | None = None):
     """The full protocol's time from this run's rates: backbone passes by the
     search's measured feature rate, heads by a full-size head fit (validation
     runs counted at all 40 epochs, an upper bound), the cache by its images/s,
     the export as measured. C-NMC's own sizes, not this set's proportions.
     Printed for the old way (each run its own views, the probe extracting plain
-    training features) and the way this run went."""
+    training features) and the way this run went; with ``idle_rate`` (allgui's
+    pass in images per CPU-second times the physical cores) the feature work
+    on this CPU without other work too."""
     from allgui.core.train.views import views_read
 
     # what the search computed: the views its epochs read, and the validation part
@@ -330,9 +345,14 @@ def extrapolate(times, sizes, n_train, n_val, n_all, head_s, search_features_s, 
         for what, s in est.items():
             print(f"{what:>24}: {s:9.0f} s")
         print(f"{'total':>24}: {sum(est.values()):9.0f} s ({sum(est.values()) / 60:.1f} min)")
-        print(f"    feature work: {features:.0f} s ({features / 3600:.2f} h); backbone passes: "
+        print(f"    feature work: {features:.0f} s ({features / 3600:.2f} h) at the search's "
+              f"rate under this load; backbone passes: "
               + ", ".join(f"{k} {v:,}" for k, v in passes.items())
               + f"; total {sum(passes.values()):,}")
+        if idle_rate:
+            idle = sum(passes.values()) / idle_rate
+            print(f"    feature work on this CPU idle ({idle_rate:.1f} images/s: allgui's pass "
+                  f"per CPU-second x physical cores): {idle:.0f} s ({idle / 3600:.2f} h)")
 
 
 if __name__ == "__main__":
