@@ -13,7 +13,6 @@ from allgui import RESEARCH_NOTICE
 from allgui.core.errors import Cancelled
 from allgui.core.events import Progress, Sink, job, null_sink
 from allgui.core.files.text import count
-from allgui.core.model.measures import short as measure_words
 from allgui.core.model.params import label as param_label
 from allgui.core.model.params import ordered
 from allgui.core.project import Project
@@ -118,11 +117,10 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
     if study is None:
         out.append(Paragraph("This project has no study yet."))
         return out
-    objective = measure_words(study.objective)
     out.append(Paragraph(
         f"Optuna study '{study.name}' in {project.storage_url.split('://')[0]} storage: "
         f"{study.n_complete} trials finished, {study.n_pruned} pruned, {study.n_failed} failed. "
-        f"Objective: {objective} ({study.direction}), measured on the validation part, "
+        f"Objective: {study.objective} ({study.direction}), measured on the validation part, "
         "never on the test set."
         + (" " + not_finite_note(study.not_finite) if study.not_finite else "")
     ))
@@ -135,8 +133,8 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
     if top:
         names = ordered(top[0].params)
         out.append(table(
-            f"Best trials (as the paper's Table 2), by {objective}",
-            ["Rank", "Trial", objective] + [param_label(n) for n in names]
+            f"Best trials (as the paper's Table 2), by {study.objective}",
+            ["Rank", "Trial", study.objective] + [param_label(n) for n in names]
             + ["Best epoch", "Epochs run"],
             [[i + 1, t.number, format_value(t.value)] + [plain_value(t.params.get(n)) for n in names]
              + [t.best_epoch or "?", t.epochs if t.epochs is not None else "?"]
@@ -145,10 +143,10 @@ def _search_section(study: StudyFacts | None, project: Project, batch: Batch | N
             "validation loss: the weights a run keeps); the test set is never used here.",
         ))
     out.append(Picture(
-        f"Optimisation history: each finished trial's {objective} by trial number and the "
+        f"Optimisation history: each finished trial's {study.objective} by trial number and the "
         "best so far; startup (random) trials as squares, TPE trials as dots, the dashed line "
         "where TPE took over, the best trial starred.",
-        phased_history_figure([(t.number, t.value) for t in study.trials], objective,
+        phased_history_figure([(t.number, t.value) for t in study.trials], study.objective,
                               study.maximize, study.startup_numbers),
     ))
     out += importance_blocks(study)
