@@ -114,12 +114,11 @@ class _RunPrinter(ProgressPrinter):
                          f"{event.train_loss:.4f}, validation loss {event.val_loss:.4f}, "
                          f"validation accuracy {event.val_accuracy:.4f}")
         elif isinstance(event, RunFinished):
-            m = event.metrics
+            from allgui.core.model.measures import run_line
+
             self.end_bar()
-            self.say(f"{event.label} run {event.run} (seed {event.seed}) finished: weighted F1 "
-                     f"{m.get('weighted_f1', float('nan')):.4f}, balanced accuracy "
-                     f"{m.get('balanced_accuracy', float('nan')):.4f}, AUC "
-                     f"{m.get('auc_roc', float('nan')):.4f} on the test set")
+            self.say(f"{event.label} run {event.run} (seed {event.seed}) finished: "
+                     f"{run_line(event.metrics)} on the test set")
         else:
             super().__call__(event)
 

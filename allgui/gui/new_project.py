@@ -1,7 +1,8 @@
 """File > New: a form for a project made on purpose (name, location, dataset
 folder, image size, backbone, weights, protocol). It refuses, before anything is
-written, a folder that is not empty and not a project, and a dataset folder
-without images (saying which files are there and why each cannot be used)."""
+written, a folder that is not empty and not a project, a dataset folder
+without images (saying which files are there and why each cannot be used), and
+a backbone the engine would refuse before training (the same check)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from allgui.core.model.backbones import CHOICES
 from allgui.core.project import CONFIG_NAME, DatasetSettings, ModelSettings, ProjectSettings
 from allgui.gui import dialogs
 from allgui.gui.dataset.explain import folder_problem
+from allgui.gui.device import has_training_engine
 from allgui.gui.widgets.text import plain_label
 
 WEIGHTS = (("imagenet", "ImageNet (download once)"), ("none", "None (random)"),
@@ -46,6 +48,21 @@ def target_problem(folder: Path) -> str:
     if folder.is_dir() and any(folder.iterdir()):
         return (f"{folder} is not empty and is not an allgui project. Choose another name or "
                 "location: allgui makes its project in a folder of its own.")
+    return ""
+
+
+def model_problem(model: ModelSettings) -> str:
+    """'' when every search would take ``model``; else the sentence the engine
+    refuses it with (a name timm does not know, a transformer without a
+    spatial feature map, ...). The classify-only build has nothing to check with."""
+    if not has_training_engine():
+        return ""
+    from allgui.core.model.check import check_model_settings
+
+    try:
+        check_model_settings(model)
+    except SettingError as exc:
+        return exc.message
     return ""
 
 
@@ -77,6 +94,9 @@ class NewProjectForm(QDialog):
         self.backbone = QComboBox()
         self.backbone.setEditable(True)
         self.backbone.addItems(CHOICES)
+        # checked when picked or typed, as every search checks it before training
+        self.backbone.activated.connect(self._check_backbone)
+        self.backbone.lineEdit().editingFinished.connect(self._check_backbone)
         self.weights = QComboBox()
         for key, words in WEIGHTS:
             self.weights.addItem(words, key)
@@ -111,6 +131,14 @@ class NewProjectForm(QDialog):
         self.buttons.accepted.connect(self.try_accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+
+    def _check_backbone(self, *_args) -> None:
+        name = self.backbone.currentText().strip()
+        try:
+            problem = model_problem(ModelSettings(backbone=name, weights="none")) if name else ""
+        except SettingError as exc:
+            problem = exc.message
+        self.problem.setText(problem)
 
     def _pick_location(self) -> None:
         path = dialogs.choose_directory(self, "Where to make the project", self.location.text())
@@ -176,6 +204,9 @@ class NewProjectForm(QDialog):
             ).with_protocol(self.protocol.currentData())
         except SettingError as exc:
             raise AllguiError(exc.message) from exc
+        problem = model_problem(settings.model)
+        if problem:
+            raise AllguiError(problem)
         return folder, settings
 
     def try_accept(self) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allgui.core import protocols
+from allgui.core.model.measures import short as measure_words
 from allgui.core.project import Project
 from allgui.core.report.document import Block, Heading, Paragraph, table
 from allgui.core.report.study_facts import StudyFacts
@@ -199,7 +200,7 @@ def methods_rows(run: AsRun) -> list[list[str]]:
                  + (f"; the runs computed in {used}" if used else "")])
     rows.append(["Sampler", _sampler_text(run.sampler, s)])
     rows.append(["Search budget", f"{s.get('trials', '?')} trials x {s.get('epochs', '?')} "
-                 f"epochs, objective {s.get('objective', '?')} on the validation part, pruning "
+                 f"epochs, objective {measure_words(s.get('objective', '?'))} on the validation part, pruning "
                  f"{s.get('pruning', '?')}"])
     rows.append(["Value of a trial", _trial_value_text(s.get("trial_value"))])
     if b is not None:

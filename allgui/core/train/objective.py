@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allgui.core.model.measures import BY_NAME, OBJECTIVES, name_of
+from allgui.core.model.measures import BY_NAME, OBJECTIVES, name_of, value
 
 MODES = ("cached", "online")  # cached backbone features, or images through the backbone
 LABELS = {name: BY_NAME[name].objective for name in OBJECTIVES}
@@ -25,30 +25,12 @@ def check_mode(mode: str, finetune_stages: int, error: type[Exception] | None = 
 
 
 def objective_value(name: str, labels: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
-    """The objective ``name`` of class probabilities ``proba`` (N, C) against ``labels``."""
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        f1_score,
-        roc_auc_score,
-    )
-
-    name = name_of(name)
+    """The objective ``name`` of class probabilities ``proba`` (N, C) against
+    ``labels``, the most probable class predicted (the registry computes it)."""
+    if name_of(name) not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
     labels = np.asarray(labels, dtype=np.int64)
-    preds = np.asarray(proba).argmax(1)
     if len(labels) == 0:
         return float("nan")
-    if name == "accuracy":
-        return float(accuracy_score(labels, preds))
-    if name == "balanced_accuracy":
-        return float(balanced_accuracy_score(labels, preds))
-    if name == "weighted_f1":
-        return float(f1_score(labels, preds, average="weighted", zero_division=0))
-    if name == "auc_roc":
-        if len(np.unique(labels)) < 2:
-            return float("nan")
-        if n_classes == 2:
-            return float(roc_auc_score(labels, proba[:, 1]))
-        return float(roc_auc_score(labels, proba, multi_class="ovr", average="macro",
-                                   labels=list(range(n_classes))))
-    raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    proba = np.asarray(proba)
+    return value(name, labels, proba.argmax(1), proba, positive=1 if n_classes == 2 else 0)

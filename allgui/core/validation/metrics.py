@@ -12,6 +12,7 @@ scikit-learn, so the figures agree with what a reviewer would compute.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from allgui.core.errors import AllguiError, DatasetError
+from allgui.core.model import measures as registry
 from allgui.core.model.decision import ARGMAX, DecisionRule
 from allgui.core.model.measures import label, read
 
@@ -75,6 +77,9 @@ class RunMetrics:
     confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
     patients: tuple[PatientFigures, ...] = ()
     patient_accuracy: float | None = None
+    # The measures registry's figures this class has no field for, (name, value),
+    # in the registry's order: a measure added there is computed and shown too.
+    more: tuple[tuple[str, float], ...] = ()
 
     def of_class(self, name: str) -> ClassFigures:
         for c in self.per_class:
@@ -95,6 +100,7 @@ class RunMetrics:
             ("recall_weighted", "Recall, weighted", self.recall_weighted),
             ("auc_roc", self._auc_label(), self.auc_roc),
         ]
+        rows += [(name, label(name), value) for name, value in self.more]
         for c in self.per_class:
             rows += [
                 (f"precision[{c.name}]", f"Precision, class '{c.name}'", c.precision),
@@ -137,6 +143,7 @@ class RunMetrics:
             "confusion": [list(r) for r in self.confusion],
             "patients": [vars(p).copy() for p in self.patients],
             "patient_accuracy": self.patient_accuracy,
+            "more": dict(self.more),
         }
 
     @classmethod
@@ -159,6 +166,7 @@ class RunMetrics:
             confusion=tuple(tuple(int(v) for v in r) for r in data["confusion"]),
             patients=tuple(PatientFigures(**p) for p in data.get("patients", ())),
             patient_accuracy=data.get("patient_accuracy"),
+            more=tuple((registry.name_of(k), float(v)) for k, v in data.get("more", {}).items()),
         )
 
 
@@ -177,14 +185,7 @@ def compute_metrics(
     Every class must occur in the test labels: without it recall, AUC and the
     weighted averages are undefined, and the result would mislead.
     """
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        confusion_matrix,
-        f1_score,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
     classes = tuple(classes)
     y = np.asarray(labels, dtype=np.int64).ravel()
@@ -248,13 +249,11 @@ def compute_metrics(
         return float(p), float(r), float(f)
 
     p_macro, r_macro, f_macro = avg("macro")
-    p_w, r_w, f_w = avg("weighted")
-    if k == 2:
-        auc = roc_auc_score((y == classes.index(positive)).astype(int),
-                            proba[:, classes.index(positive)])
-    else:
-        auc = roc_auc_score(y, _rows_sum_to_one(proba), multi_class="ovr", average="macro",
-                            labels=ids)
+    p_w, r_w, _ = avg("weighted")
+    # Every registered measure, computed where the registry says (the search's objective too)
+    figure = {m.name: m.compute(registry.Predictions(y, np.asarray(pred, dtype=np.int64), proba,
+                                                     classes.index(positive)))
+              for m in registry.MEASURES}
 
     patient_rows: tuple[PatientFigures, ...] = ()
     patient_acc: float | None = None
@@ -282,20 +281,21 @@ def compute_metrics(
         classes=classes,
         positive_class=positive,
         images=int(len(y)),
-        accuracy=float(accuracy_score(y, pred)),
-        balanced_accuracy=float(balanced_accuracy_score(y, pred)),
+        accuracy=figure["accuracy"],
+        balanced_accuracy=figure["balanced_accuracy"],
         per_class=tuple(per_class),
         precision_macro=p_macro,
         recall_macro=r_macro,
         f1_macro=f_macro,
         precision_weighted=p_w,
         recall_weighted=r_w,
-        weighted_f1=f_w,
+        weighted_f1=figure["weighted_f1"],
         f1_micro=float(f1_score(y, pred, labels=ids, average="micro", zero_division=0)),
-        auc_roc=float(auc),
+        auc_roc=figure["auc_roc"],
         confusion=tuple(tuple(int(v) for v in row) for row in cm),
         patients=patient_rows,
         patient_accuracy=patient_acc,
+        more=tuple((name, v) for name, v in figure.items() if name not in _FIELDS),
     )
 
 
@@ -310,9 +310,4 @@ def roc_points(
     return fpr, tpr
 
 
-def _rows_sum_to_one(proba: np.ndarray) -> np.ndarray:
-    # sklearn's multi-class AUC insists on rows summing to one; softmax outputs
-    # do up to rounding.
-    s = proba.sum(axis=1, keepdims=True)
-    s[s == 0] = 1.0
-    return proba / s
+_FIELDS = {f.name for f in dataclasses.fields(RunMetrics)}

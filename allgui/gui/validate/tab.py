@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from allgui.core.errors import AllguiError, Cancelled
 from allgui.core.events import EpochEnded, Progress, RunFinished
 from allgui.core.files.text import count
+from allgui.core.model.measures import run_line
 from allgui.core.project import Project
 from allgui.gui.jobs import stateless
 from allgui.gui.tab import ProjectTab
@@ -199,9 +200,8 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
     def on_event(self, event) -> None:
         self._follow_phase(event)
         if isinstance(event, RunFinished):
-            f1 = event.metrics.get("weighted_f1")
-            self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished"
-                     + (f": weighted F1 {f1:.4f}" if isinstance(f1, float) else ""))
+            self.log(f"Validation run {event.run} ({event.label}, seed {event.seed}) finished: "
+                     f"{run_line(event.metrics)} on the test set")
             if event.folder:
                 self._show_finished_runs(event.folder)
 
