@@ -302,3 +302,27 @@ def test_every_column_of_the_answers_is_in_view_at_a_laptops_width(
     problems = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())
                 if table.isColumnHidden(c)]
     assert "Problem" in problems  # no image failed: nothing to show there
+
+
+def test_engine_choice_reloads_the_model_on_openvino(window, qtbot, tiny_onnx, cnmc_samples):
+    """Choosing OpenVINO reopens the model with it, says so beside the model and
+    keeps the choice; the answers are onnxruntime's."""
+    from allgui.core.infer.openvino_session import PROVIDER, installed
+
+    if not installed():
+        pytest.skip("OpenVINO is not installed (the openvino extra)")
+    tab = window.classify_tab
+    load(window, qtbot, tiny_onnx)
+    image = sorted((cnmc_samples / "all").glob("*.bmp"))[0]
+    before = tab.classifier.classify(image, heatmap=False)
+    tab.engine_choice.setCurrentIndex(tab.engine_choice.findData("openvino"))
+    wait_jobs(qtbot, window)
+    assert tab.classifier.engine == "openvino"
+    assert PROVIDER in tab.model_label.text()
+    assert window.settings.choice("classify/engine") == "openvino"
+    after = tab.classifier.classify(image, heatmap=False)
+    assert after.label == before.label
+    assert abs(after.probability - before.probability) <= 1e-4
+    tab.engine_choice.setCurrentIndex(tab.engine_choice.findData("onnxruntime"))
+    wait_jobs(qtbot, window)
+    assert tab.classifier.engine == "onnxruntime"

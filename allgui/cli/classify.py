@@ -29,6 +29,10 @@ def register(subparsers) -> None:
                         help="save a heatmap PNG per image (image and overlay side by side)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where to run: the GPU when it works (auto, the default), or the CPU")
+    parser.add_argument("--engine", choices=("onnxruntime", "openvino"), default="onnxruntime",
+                        help="what runs the model on the CPU: onnxruntime (the default) or "
+                        "OpenVINO (pip install allgui[openvino]; used when its probabilities "
+                        "agree with onnxruntime's within 1e-4, in fp32)")
     parser.add_argument("--margin", type=float, default=None, metavar="M",
                         help="flag a result as uncertain when its top two probabilities are "
                         "closer than M (default: the value stored in the model)")
@@ -55,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.margin is not None:
         check_margin(args.margin, "--margin")
 
-    clf = Classifier(args.model, device=args.device, uncertain_margin=args.margin)
+    clf = Classifier(args.model, device=args.device, uncertain_margin=args.margin,
+                     engine=args.engine)
     for line in clf.applied_info.summary_lines():  # the margin applied, given or stored
         print(terminal_text(line))
     print(f"  runs on: {', '.join(clf.providers)}" + (f" ({clf.device_note})" if clf.device_note else ""))

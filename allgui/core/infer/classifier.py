@@ -157,6 +157,8 @@ class Classifier:
     """A loaded model that classifies images.
 
     ``device``: 'auto', 'cpu' or 'gpu' (see :mod:`allgui.core.infer.providers`).
+    ``engine``: what runs it on the CPU, 'onnxruntime' or 'openvino' (when
+    installed and its answers agree; :attr:`engine` says what runs it).
     ``uncertain_margin`` overrides the threshold stored in the model.
     ``run_seconds`` bounds one batch's run (a model that does not end is stopped).
     """
@@ -169,16 +171,18 @@ class Classifier:
         threads: int | None = None,
         uncertain_margin: float | None = None,
         run_seconds: float = RUN_SECONDS,
+        engine: str = "onnxruntime",
     ) -> None:
         if uncertain_margin is not None:
             uncertain_margin = check_margin(uncertain_margin, below_one=False)
-        opened = open_session(path, device=device, threads=threads)
+        opened = open_session(path, device=device, threads=threads, engine=engine)
         self.info: ModelInfo = opened.info
         name = Path(self.info.path).name
         self._session = opened.session
         self._runner = BoundedRunner(opened.session, name, run_seconds)
         self.providers: tuple[str, ...] = opened.providers
         self.device_note: str = opened.note
+        self.engine: str = opened.engine  # 'onnxruntime' or 'openvino': what runs it
         self.uncertain_margin = (
             self.info.uncertain_margin if uncertain_margin is None else uncertain_margin
         )

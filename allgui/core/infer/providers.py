@@ -1,5 +1,7 @@
 """Choosing where a model runs: the GPU when onnxruntime's CUDA provider
-really works on this machine, the CPU otherwise.
+really works on this machine, the CPU otherwise; on the CPU, OpenVINO when
+it is installed and chosen (:mod:`allgui.core.infer.openvino_session`),
+onnxruntime otherwise.
 
 onnxruntime lists CUDAExecutionProvider whenever the GPU build is installed,
 even where the CUDA libraries or the driver are missing, and then silently
@@ -23,11 +25,19 @@ from allgui.core.files.text import terminal_text
 from allgui.core.infer.limits import BoundedRunner, check_model_file
 from allgui.core.infer.model_file import (
     INPUT_NAME,
+    OUTPUT_PROBABILITIES,
     ModelInfo,
     check_graph,
     info_from_metadata,
     metadata_of,
 )
+from allgui.core.infer.openvino_session import (
+    AGREEMENT,
+    ENGINES,
+    disagreement,
+    open_openvino,
+)
+from allgui.core.infer.openvino_session import installed as openvino_installed
 from allgui.core.machine import ort_quiet_options, physical_cores
 
 CUDA = "CUDAExecutionProvider"
@@ -42,7 +52,8 @@ class ModelSession:
     session: Any  # onnxruntime.InferenceSession
     info: ModelInfo
     providers: tuple[str, ...]  # in use, in onnxruntime's order of preference
-    note: str = ""  # why the GPU is not used, when it was asked for or available
+    note: str = ""  # why the GPU (or the engine chosen) is not used
+    engine: str = "onnxruntime"  # what runs it: 'onnxruntime' or 'openvino'
 
     @property
     def on_gpu(self) -> bool:
@@ -94,17 +105,22 @@ def _probe(session: Any, info: ModelInfo) -> None:
 
 
 def open_session(
-    path: str | os.PathLike, device: str = "auto", threads: int | None = None
+    path: str | os.PathLike, device: str = "auto", threads: int | None = None,
+    engine: str = "onnxruntime",
 ) -> ModelSession:
     """Open and check an allgui ONNX model.
 
     ``device``: 'auto' (GPU when it works, else CPU), 'cpu', or 'gpu' (as
     'auto', but the note says so when the GPU could not be used).
-    Raises ModelFileError when the file is missing, not ONNX, or not a usable
-    allgui model.
+    ``engine``: what runs it on the CPU, 'onnxruntime' or 'openvino' (when
+    installed and its answers agree with onnxruntime's; else onnxruntime,
+    with a note). Raises ModelFileError when the file is missing, not ONNX,
+    or not a usable allgui model.
     """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
     path = str(path)
     locations = check_model_file(path)  # before opening: no FIFO, no 3 GB read, no ../ data
 
@@ -129,7 +145,44 @@ def open_session(
         except Exception as exc:
             note = f"the GPU could not be used ({exc}); running on the CPU"
             session = _create(path, [CPU], threads, quiet=False)
+    if engine == "openvino":
+        if session.get_providers()[0] == CUDA:
+            note = "on the GPU with onnxruntime (OpenVINO is for the CPU)"
+        else:
+            chosen, why = _openvino(path, session, info, threads)
+            if chosen is not None:
+                return ModelSession(chosen, info, tuple(chosen.get_providers()), note, "openvino")
+            note = "; ".join(filter(None, (note, why)))
     return ModelSession(session, info, tuple(session.get_providers()), note)
+
+
+def _openvino(path: str, checked: Any, info: ModelInfo, threads: int | None
+              ) -> tuple[Any, str]:
+    """OpenVINO's session for ``path`` when it gives onnxruntime's answers,
+    else None and why not (in words)."""
+    if not openvino_installed():
+        return None, "OpenVINO is not installed (pip install allgui[openvino]); onnxruntime runs it"
+    try:
+        chosen = open_openvino(path, checked, int(threads or physical_cores()))
+        diff = disagreement(chosen, checked, {INPUT_NAME: _probe_images(info.input_size)},
+                            OUTPUT_PROBABILITIES)
+    except Exception as exc:  # OpenVINO could not read or run it: onnxruntime does
+        return None, (f"OpenVINO could not run this model ({type(exc).__name__}: "
+                      f"{terminal_text(str(exc)[:200])}); onnxruntime runs it")
+    if not diff <= AGREEMENT:
+        return None, (f"OpenVINO's probabilities differ from onnxruntime's by {diff:.1e} "
+                      f"(allowed {AGREEMENT:g}); onnxruntime runs it")
+    return chosen, ""
+
+
+def _probe_images(size: int) -> np.ndarray:
+    """Two fixed images for the engines' agreement: noise, and a dark disc on grey."""
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    cell = np.full((size, size, 3), 200, dtype=np.uint8)
+    cell[((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 3) ** 2] = (90, 40, 120)
+    return np.stack([noise, cell])
 
 
 def read_model_info(path: str | os.PathLike) -> ModelInfo:

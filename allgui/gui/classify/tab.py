@@ -8,6 +8,7 @@ torch, so it works in the classify-only build.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from allgui.core.files.text import count, terminal_text
 from allgui.core.plain_errors import plain_message
 from allgui.core.project import Project
 from allgui.gui import dialogs
+from allgui.gui.classify.engine_choice import ENGINE_KEY, EngineChoice
 from allgui.gui.classify.model_text import ModelText
 from allgui.gui.classify.results import fit_results, result_cells, results_table
 from allgui.gui.classify.results import html_text as _html
@@ -76,6 +78,9 @@ class ClassifyTab(SelectedImage, ProjectTab):
         self.model_label = QLabel("No model loaded. The project's latest exported model loads "
                                   "by itself; or load one.")
         row.addWidget(self.load_button, 0, Qt.AlignTop)
+        self.engine_choice = EngineChoice(self.settings)  # reloads the model when changed
+        self.engine_choice.currentIndexChanged.connect(self._engine_changed)
+        row.addWidget(self.engine_choice, 0, Qt.AlignTop)
         # two lines kept for it (a long file name scrolls): as a wrapped label, it would
         # hold the model's text at full height and squeeze the image below
         row.addWidget(scrolled(self.model_label, lines=2, grow=False), 1)
@@ -146,7 +151,8 @@ class ClassifyTab(SelectedImage, ProjectTab):
         """Open the model on a worker thread (a big model takes a moment)."""
         from allgui.core.infer import Classifier
 
-        self.run_job("Loading the model", stateless(Classifier), path, text=f"Loading {Path(path).name}…",
+        opener = functools.partial(Classifier, engine=self.engine_choice.engine())
+        self.run_job("Loading the model", stateless(opener), path, text=f"Loading {Path(path).name}…",
                      on_success=self._model_loaded, on_failure=self._model_failed,
                      if_busy="Wait for the classification to end (or stop it) first.")
 
@@ -164,6 +170,11 @@ class ClassifyTab(SelectedImage, ProjectTab):
         self.model_info.show_text("\n".join(map(terminal_text, classifier.info.summary_lines())))
         self.progress.set_running(False, "Model loaded.")
         self.log(f"Loaded model {classifier.info.path} ({providers})")
+
+    def _engine_changed(self) -> None:
+        self.settings.set_choice(ENGINE_KEY, self.engine_choice.engine())
+        if self.classifier is not None and self.job is None:
+            self.load_model(self.classifier.info.path)
 
     def _model_failed(self, exc: BaseException) -> None:
         self._pending = []
@@ -230,7 +241,7 @@ class ClassifyTab(SelectedImage, ProjectTab):
     def _update_buttons(self, running: bool = False) -> None:
         self.save_button.setEnabled(bool(self.results) and not running)
         for w in (self.load_button, self.add_images_button, self.add_folder_button,
-                  self.clear_button):
+                  self.clear_button, self.engine_choice):
             w.setEnabled(not running)
 
     def _add_results(self, outcome: ClassifyOutcome) -> None:
