@@ -16,7 +16,15 @@ class sub-folders) through each precision against torch fp32: cosine (mean,
 worst) and a logistic regression trained on torch fp32 features of half the
 images, scored on the other half's features from each engine (the accuracy a
 head trained in fp32 keeps), beside onnxruntime's plain static int8 (QDQ,
-MinMax), which allgui never uses.
+MinMax), which allgui never uses. Random-weight features are no fidelity test
+(nothing in them is meant to be kept), so B2 is timed only; the fidelity
+column comes from the real lite0 weights on real images, the fidelity check's
+own measures (cosine, a quick probe's agreement) and its verdict.
+
+``--kernels``: the network alone, one thread, OpenVINO's own time per kind of
+layer in fp32 and int8: where int8 gains or loses on this CPU (without VNNI
+an int8 multiply-add is two instructions, vpmaddubsw then vpmaddwd).
+``--old-int8`` adds int8 as it was made before (NNCF on the unfused graph).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+STREAM = 4  # batches per call of the paths that overlap augmentation with the engine
 LITE0 = Path("/work/shared/fixtures/weights/tf_efficientnet_lite0.safetensors")
 REALDATA = Path("/work/shared/fixtures/realdata/aria_all")
 
@@ -72,7 +81,8 @@ def _images(size: int, n: int, folder: Path | None):
     return images, np.array([classes.index(p.parent.name) for p in files])
 
 
-def engines(model, images, calibration, threads: int, qdq: bool) -> dict:
+def engines(model, images, calibration, threads: int, qdq: bool,
+            old_int8: bool = False) -> dict:
     """name -> a function of a uint8 batch giving features (N, C), or a refusal."""
     import onnxruntime as ort
     import torch
@@ -115,7 +125,7 @@ def engines(model, images, calibration, threads: int, qdq: bool) -> dict:
         "eager torch fp32, channels_last": eager,
         "onnxruntime fp32 (bare session)": lambda b: quiet.run(None, {"images": inputs(b).numpy()})[0],
     }
-    matrices = random_affine_matrices(len(images), view_generator(0, 0))
+    matrices = random_affine_matrices(max(len(images), 16 * STREAM), view_generator(0, 0))
 
     def allgui_pass(runner):
         def run(batch):
@@ -141,11 +151,20 @@ def engines(model, images, calibration, threads: int, qdq: bool) -> dict:
         if ov.int8_installed():
             t = time.perf_counter()
             cal = model_input(calibration, model.mean, model.std, "cpu").numpy()
-            ov8 = ov.compile_model(ov.quantized(data, cal, None), threads, "int8")
+            int8_model = ov.quantized(data, cal, None)
+            out["_int8"] = (data, int8_model)  # for kernels()
+            ov8 = ov.compile_model(int8_model, threads, "int8")
             print(f"  (NNCF int8 calibration on {len(cal)} images: "
                   f"{time.perf_counter() - t:.0f} s, once per weights)", flush=True)
             out["OpenVINO int8, NNCF (bare)"] = lambda b: ov8(inputs(b)).numpy()
             out["allgui's pass, OpenVINO int8 (NNCF)"] = allgui_pass(ov8)
+            out["allgui's pass, OpenVINO int8, next batch augmented meanwhile"] = overlapped(
+                model, matrices, ov8)
+            if old_int8:
+                ov8old = ov.compile_model(_old_int8(data, cal), threads, "int8")
+                out["OpenVINO int8 as made before (unfused graph, bare)"] = (
+                    lambda b: ov8old(inputs(b)).numpy())
+                out["allgui's pass, OpenVINO int8 as made before"] = allgui_pass(ov8old)
         else:
             out["OpenVINO int8"] = "refused: NNCF is not installed"
     else:
@@ -157,10 +176,57 @@ def engines(model, images, calibration, threads: int, qdq: bool) -> dict:
     return out
 
 
+def _old_int8(data: bytes, calibration):
+    """int8 as allgui made it before: NNCF on the graph as read from ONNX."""
+    import nncf
+    import numpy as np
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        OverflowFix,
+    )
+
+    from allgui.core.train import openvino_engine as ov
+
+    items = [np.ascontiguousarray(calibration[i:i + 1]) for i in range(len(calibration))]
+    fix = OverflowFix.FIRST_LAYER if ov.int8_dot_products() else OverflowFix.ENABLE
+    return nncf.quantize(ov.read_onnx(data), nncf.Dataset(items), subset_size=len(items),
+                         fast_bias_correction=True,
+                         advanced_parameters=AdvancedQuantizationParameters(overflow_fix=fix))
+
+
+def overlapped(model, matrices, runner):
+    """allgui's pass with the next batch augmented on a second thread while the
+    engine runs the current one: each call is a stream of STREAM batches (the
+    same images, each batch its own views), so there is a next batch to make."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from allgui.core.train.augment import model_input
+
+    pool = ThreadPoolExecutor(1)
+
+    def run(batch):
+        def make(i):
+            return model_input(batch, model.mean, model.std, "cpu",
+                               matrices[(i * len(batch)) % len(matrices):][:len(batch)])
+        pending = pool.submit(make, 0)
+        out = None
+        for i in range(STREAM):
+            x = pending.result()
+            if i + 1 < STREAM:
+                pending = pool.submit(make, i + 1)
+            out = runner(x)
+        return out
+    run.images_per_call = STREAM  # type: ignore[attr-defined]
+    return run
+
+
 def _qdq(data: bytes, calibration, ort_session, inputs):
     import tempfile
 
+    import onnxruntime
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    onnxruntime.set_default_logger_severity(3)  # its notes on unused initialisers
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -194,33 +260,82 @@ def speed(paths: dict, images, batch: int, rounds: int) -> dict:
             f(chunk)
             wall[name] += time.perf_counter() - w
             cpu[name] += time.process_time() - c
-            done[name] += len(chunk)
+            done[name] += len(chunk) * getattr(f, "images_per_call", 1)
     return {k: (done[k] / wall[k], done[k] / max(cpu[k], 1e-9)) for k in runnable}
 
 
-def fidelity(paths: dict, images, labels) -> dict:
-    """name -> (cosine mean, worst, accuracy of an fp32-trained probe on its features)."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
+def _engine_of(name: str) -> str:
+    """Which engine and precision a row's path runs (its fidelity's key)."""
+    if name.startswith("eager torch"):
+        return "torch fp32"
+    for words, tag in (("QDQ", "onnxruntime QDQ int8"), ("as made before", "OpenVINO int8 before"),
+                       ("OpenVINO int8", "OpenVINO int8"), ("OpenVINO bf16", "OpenVINO bf16"),
+                       ("OpenVINO fp32", "OpenVINO fp32"), ("onnxruntime", "onnxruntime fp32")):
+        if words in name:
+            return tag
+    return name
 
-    from allgui.core.train.fidelity import cosines
+
+def fidelity(paths: dict, images, labels) -> dict:
+    """engine -> the fidelity check's measures against eager torch fp32 (cosine
+    mean and worst, a quick probe's agreement) and its verdict."""
+    import numpy as np
+
+    from allgui.core.train.fidelity import FidelityThreshold, measure
 
     plain = {k: f for k, f in paths.items()
              if callable(f) and "pass" not in k and not k.startswith("_")}
     reference = np.concatenate([plain["eager torch fp32, channels_last"](images[i:i + 16])
                                 for i in range(0, len(images), 16)])
-    order = np.random.default_rng(0).permutation(len(images))
-    fit, held = order[: len(order) // 2], order[len(order) // 2:]
-    mean, scale = reference[fit].mean(0), reference[fit].std(0) + 1e-6
-    probe = LogisticRegression(C=1.0, max_iter=3000).fit((reference[fit] - mean) / scale,
-                                                         labels[fit])
     out = {}
     for name, f in plain.items():
         feats = np.concatenate([f(images[i:i + 16]) for i in range(0, len(images), 16)])
-        cos = cosines(reference, feats)
-        acc = float(np.mean(probe.predict((feats[held] - mean) / scale) == labels[held]))
-        out[name] = (float(np.nanmean(cos)), float(np.nanmin(cos)), acc)
+        result = measure(reference, feats, labels)
+        out[_engine_of(name)] = (result, result.passes(FidelityThreshold()))
     return out
+
+
+def kernels(model, images, int8, threads: int = 1) -> None:
+    """OpenVINO's own time per kind of layer, fp32 against int8 (``int8``: the
+    exported backbone and its int8 model), one thread."""
+    import collections
+
+    import numpy as np
+    import openvino
+
+    from allgui.core.train import openvino_engine as ov
+    from allgui.core.train.augment import model_input
+
+    data, int8_model = int8
+    x = np.ascontiguousarray(model_input(images[:16], model.mean, model.std, "cpu").numpy())
+    core = openvino.Core()
+    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads,
+              "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False, "PERF_COUNT": True}
+    requests = {"fp32": core.compile_model(ov.read_onnx(data), "CPU", config),
+                "int8": core.compile_model(int8_model, "CPU", config)}
+    requests = {k: c.create_infer_request() for k, c in requests.items()}
+    times: dict = {k: collections.Counter() for k in requests}
+    cpu = dict.fromkeys(requests, 0.0)
+    for r in requests.values():
+        r.infer({0: x})
+    for _ in range(3):
+        for k, r in requests.items():
+            c = time.process_time()
+            r.infer({0: x})
+            cpu[k] += time.process_time() - c
+            for p in r.profiling_info:
+                if p.status == p.Status.EXECUTED:
+                    kind = {"GroupConvolution": "depthwise convolution",
+                            "Convolution": "convolution"}.get(p.node_type, "everything else")
+                    times[k][kind] += p.real_time.total_seconds() / 3
+    print(f"\nthe network alone, {threads} thread, OpenVINO's time per batch of {len(x)} "
+          f"(int8 kernels: {'VNNI/AMX' if ov.int8_dot_products() else 'no VNNI'}):")
+    print(f"{'layers':<24} {'fp32 ms':>9} {'int8 ms':>9} {'int8 speed-up':>14}")
+    for kind in ("convolution", "depthwise convolution", "everything else"):
+        a, b = times["fp32"][kind] * 1e3, times["int8"][kind] * 1e3
+        print(f"{kind:<24} {a:9.0f} {b:9.0f} {a / max(b, 1e-9):13.2f}x")
+    print(f"{'images per CPU-second':<24} {48 / cpu['fp32']:9.1f} {48 / cpu['int8']:9.1f} "
+          f"{cpu['fp32'] / cpu['int8']:13.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,42 +355,68 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fidelity-weights", default=str(LITE0) if LITE0.is_file() else "")
     p.add_argument("--images", default=str(REALDATA) if REALDATA.is_dir() else "")
     p.add_argument("--fidelity-images", type=int, default=256)
+    p.add_argument("--fidelity-calibration", type=int, default=128,
+                   help="real images NNCF calibrates the real backbone on (allgui's 128)")
     p.add_argument("--no-qdq", action="store_true", help="leave out onnxruntime's plain int8")
+    p.add_argument("--old-int8", action="store_true", help="add int8 as it was made before")
+    p.add_argument("--kernels", action="store_true", help="fp32 against int8 per kind of layer")
     p.add_argument("--fidelity-only", action="store_true", help="no speed table")
+    p.add_argument("--speed-only", action="store_true", help="no fidelity column")
     args = p.parse_args(argv)
     threads = physical_cores()
     torch.set_num_threads(threads)
     print(f"machine: {machine()}")
-    print(f"speed: {args.backbone} ({args.weights} weights), {args.size} px, batch {args.batch}, "
-          f"{args.rounds} interleaved rounds, {threads} threads per engine", flush=True)
     folder = Path(args.images) if args.images else None
-    if args.fidelity_only:
-        args.rounds = 0
-    images, _ = _images(args.size, max(args.batch * 2, args.calibration + args.batch), folder)
-    model = build_model(ModelConfig(backbone=args.backbone, weights=args.weights)).eval()
-    paths = {} if args.fidelity_only else engines(
-        model, images[args.batch:], images[args.batch:][:args.calibration], threads, qdq=False)
-    rates = speed(paths, images[:args.batch * 2], args.batch, args.rounds) if paths else {}
-    base = next((v for k, v in rates.items() if k.startswith("allgui's pass as it was")), (1, 1))
-    print(f"\n{'path':<72} {'img/s':>7} {'x':>6} {'img/CPU-s':>10} {'x':>6}")
-    for name, (w, c) in rates.items():
-        print(f"{name:<72} {w:7.1f} {w / base[0]:5.2f}x {c:10.1f} {c / base[1]:5.2f}x")
-    for name, f in paths.items():
-        if isinstance(f, str):
-            print(f"{name:<72} {f}")
-    if args.fidelity_weights and folder is not None:
-        print(f"\nfidelity: {args.fidelity_backbone} ({Path(args.fidelity_weights).name}), "
-              f"{args.fidelity_images} real images of {folder.name}, against eager torch fp32",
-              flush=True)
-        real, labels = _images(args.size, args.fidelity_images + args.calibration, folder)
+    fid: dict = {}
+    if args.fidelity_weights and folder is not None and not args.speed_only:
+        print(f"fidelity: {args.fidelity_backbone} (real weights, "
+              f"{Path(args.fidelity_weights).name}) on {args.fidelity_images} real images of "
+              f"{folder.name} against eager torch fp32, int8 calibrated on "
+              f"{args.fidelity_calibration} others", flush=True)
+        real, labels = _images(args.size, args.fidelity_images + args.fidelity_calibration,
+                               folder)
         real_model = build_model(ModelConfig(backbone=args.fidelity_backbone,
                                              weights=args.fidelity_weights)).eval()
         fpaths = engines(real_model, real[:args.fidelity_images],
-                         real[args.fidelity_images:], threads, qdq=not args.no_qdq)
-        for name, (cm, cw, acc) in fidelity(fpaths, real[:args.fidelity_images],
-                                            labels[:args.fidelity_images]).items():
-            print(f"{name:<60} cosine {cm:.4f} (worst {cw:.4f})  fp32 probe accuracy {acc:.3f}")
+                         real[args.fidelity_images:], threads, qdq=not args.no_qdq,
+                         old_int8=args.old_int8)
+        fid = fidelity(fpaths, real[:args.fidelity_images], labels[:args.fidelity_images])
+        del fpaths
+    print(f"speed: {args.backbone} ({args.weights} weights: timed only, random-weight features "
+          f"are no fidelity test), {args.size} px, batch {args.batch}, {args.rounds} interleaved "
+          f"rounds, {threads} threads per engine", flush=True)
+    images, _ = _images(args.size, max(args.batch * 2, args.calibration + args.batch), None)
+    model = build_model(ModelConfig(backbone=args.backbone, weights=args.weights)).eval()
+    paths = {} if args.fidelity_only else engines(
+        model, images[args.batch:], images[args.batch:][:args.calibration], threads, qdq=False,
+        old_int8=args.old_int8)
+    rates = speed(paths, images[:args.batch * 2], args.batch, args.rounds) if paths else {}
+    base = next((v for k, v in rates.items() if k.startswith("allgui's pass as it was")), (1, 1))
+    print(f"\n{'path':<66} {'img/s':>6} {'x':>6} {'img/CPU-s':>9} {'x':>6}  fidelity "
+          f"({args.fidelity_backbone}, real: cosine mean/worst, probe agreement)")
+    for name, (w, c) in rates.items():
+        print(f"{name:<66} {w:6.1f} {w / base[0]:5.2f}x {c:9.1f} {c / base[1]:5.2f}x  "
+              f"{_fidelity_words(fid, name)}")
+    for name, f in paths.items():
+        if isinstance(f, str):
+            print(f"{name:<66} {f}")
+    extra = {k: v for k, v in fid.items() if not any(_engine_of(n) == k for n in rates)}
+    for tag in extra:
+        print(f"{tag + ' (fidelity only)':<66} {'':>30}  {_fidelity_words(fid, tag)}")
+    if args.kernels and "_int8" in paths:
+        kernels(model, images, paths["_int8"])
     return 0
+
+
+def _fidelity_words(fid: dict, name: str) -> str:
+    tag = _engine_of(name)
+    if tag == "torch fp32":
+        return "the reference" if fid else ""
+    if tag not in fid:
+        return ""
+    result, passed = fid[tag]
+    return (f"{result.cosine_mean:.4f} / {result.cosine_min:.4f}, {result.agreement:.2f}: "
+            f"{'passes' if passed else 'REFUSED'}")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def test_a_corrupted_int8_model_is_refused_and_fp32_computes(tmp_path):
               train_labels=data.train_labels)
     fp32 = build_feature_set(model, data.train_images, data.val_images, **kw)
     onnx = R.backbone_file(tmp_path, model, 64, weights_fingerprint(model))
-    bad = onnx.with_name(onnx.stem + "-int8.xml")
+    bad = onnx.with_name(f"{onnx.stem}-int8-{ov_engine.int8_recipe()}.xml")
     calibration = np.random.default_rng(0).normal(size=(8, 3, 64, 64)).astype(np.float32)
     ov_engine.quantized(R.export_backbone(other, 64), calibration, bad)
     R.forget_sessions()
@@ -75,7 +75,8 @@ def test_a_corrupted_int8_model_is_refused_and_fp32_computes(tmp_path):
     assert refused.key == fp32.key and refused.path == fp32.path
     for a, b in zip(refused.train_views, fp32.train_views, strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
-    record = json.loads(onnx.with_name(onnx.stem + "-int8.fidelity.json").read_text())
+    record = json.loads(onnx.with_name(f"{onnx.stem}-int8-{ov_engine.int8_recipe()}.fidelity.json")
+                        .read_text())
     assert record["fidelity"]["cosine_mean"] < FidelityThreshold().cosine_mean
 
 
@@ -99,6 +100,7 @@ def test_a_faithful_int8_is_used_recorded_and_keyed_apart(tmp_path):
                                sample=sample, labels=data.train_labels[rows],
                                calibration=sample, threshold=lenient)
     assert runtime.path.name == "openvino-int8" and runtime.path.precision == "int8"
+    assert runtime.path.key_name == f"openvino-int8:{ov_engine.int8_recipe()}"  # the cache's key
     assert runtime.path.fidelity is not None and "fidelity against fp32" in runtime.path.description
     strict = R.choose_runtime(model, CPU, check, weights=weights_fingerprint(model),
                               choice="openvino", cache_dir=tmp_path, precision="int8",

@@ -195,7 +195,7 @@ def build_feature_set(
                               cache_dir=cache_dir, weights=weights, precision=precision,
                               labels=train_labels)
     key = _key(model, weights, train_images, val_images, seed, data_key, augmentation,
-               device, amp, runtime.path.name)
+               device, amp, runtime.path.key_name)
     folder = Path(cache_dir) / "features" / key if cache_dir is not None else None
     step = _Counter(views * len(train_images) + len(val_images), progress)
     if folder is not None:
@@ -309,7 +309,7 @@ def _plain_path(cache_dir: str | Path | None, model: AllClassifier, weights: str
     h = hashlib.sha256(json.dumps({
         "layout": LAYOUT_VERSION, "backbone": model.config.backbone, "weights": weights,
         "images": array_fingerprint(images), "precision": _precision(device, amp),
-        "path": runtime.path.name,
+        "path": runtime.path.key_name,
     }, sort_keys=True).encode())
     return Path(cache_dir) / "features" / "plain" / f"{model.config.backbone}-{h.hexdigest()[:16]}.npy"
 

@@ -5,7 +5,9 @@ features drifted far from fp32's on real smear images).
 
 The backbone is the ONNX export :mod:`allgui.core.train.runtime` keeps; an
 int8 model is kept beside it (``.xml``/``.bin``) with the fidelity it showed
-(``.json``), so it is calibrated and checked once per weights and image size.
+(``.json``), so it is calibrated and checked once per weights, image size and
+recipe (:func:`int8_recipe`: NNCF on OpenVINO's fused graph; on a CPU without
+int8 dot products, depthwise convolutions in fp32 and the full bias correction).
 Every compiled model has its precision stated (OpenVINO would otherwise pick
 bf16 on its own on a CPU with AMX), threads as the physical cores and no
 pinning (the cores are shared with torch and with other work).
@@ -97,6 +99,37 @@ def compile_model(model: Any, threads: int, precision: str) -> OvBackbone:
     return OvBackbone(compiled, threads, precision)
 
 
+# What decides an int8 model besides the weights, the size and the calibration
+# images: part of its file's name and of the features' cache key, so a model
+# calibrated by an older recipe is made again, never reused.
+INT8_RECIPE = "nncf-fused-2"
+
+
+def int8_recipe() -> str:
+    """The recipe's name on this CPU (depthwise convolutions differ by CPU)."""
+    return INT8_RECIPE + ("" if int8_dot_products() else "-dwfp32-bc")
+
+
+def prepared(onnx_bytes: bytes) -> Any:
+    """The ONNX backbone as OpenVINO's model with its fusions made (x * sigmoid(x)
+    into one Swish, batch norms and biases into the convolutions).
+
+    NNCF must quantize this graph, not the one :func:`read_onnx` gives: there
+    every SiLU is a Sigmoid and a Multiply, NNCF puts a FakeQuantize on both of
+    the Multiply's inputs, and OpenVINO can then fuse neither the activation into
+    its int8 convolution nor the Swish: EfficientNet-B2's 69 activations ran as
+    separate f32 passes (1.75 s of a 4.8 s batch of 16 on an AVX2 CPU), and int8
+    was 0.74x fp32. Fused first, B2's int8 ran as fast as fp32 there, and
+    lite0's features (real weights, 256 real smear images) came to a cosine of
+    0.990 with fp32's instead of 0.969.
+    """
+    import io
+
+    import openvino as ov
+
+    return ov.convert_model(io.BytesIO(onnx_bytes))
+
+
 def quantized(onnx_bytes: bytes, calibration: np.ndarray, where: Path | None) -> Any:
     """The int8 model, calibrated by NNCF on ``calibration`` (normalised model
     inputs, N x 3 x S x S); read from ``where`` (an .xml) when kept there."""
@@ -113,12 +146,21 @@ def quantized(onnx_bytes: bytes, calibration: np.ndarray, where: Path | None) ->
     items = [np.ascontiguousarray(calibration[i:i + 1], dtype=np.float32)
              for i in range(len(calibration))]
     # Without VNNI or AMX, int8 products are summed in 16 bits and saturate unless
-    # the weights keep a bit in reserve: on an AVX2 CPU this took lite0's features
-    # from a cosine of 0.918 with fp32's to 0.970 (real smear images).
-    fix = OverflowFix.FIRST_LAYER if int8_dot_products() else OverflowFix.ENABLE
-    model = nncf.quantize(read_onnx(onnx_bytes), nncf.Dataset(items), subset_size=len(items),
-                          fast_bias_correction=True,
-                          advanced_parameters=AdvancedQuantizationParameters(overflow_fix=fix))
+    # the weights keep a bit in reserve: on an AVX2 CPU lite0's features fell to a
+    # cosine of 0.59 with fp32's without it (real smear images).
+    vnni = int8_dot_products()
+    fix = OverflowFix.FIRST_LAYER if vnni else OverflowFix.ENABLE
+    # There too, depthwise convolutions stay in fp32 (in int8 they were slower than
+    # fp32's on an AVX2 CPU, B2: 517 against 432 ms a batch) and the biases get
+    # NNCF's full correction for what the 7-bit weights lose: lite0's cosine with
+    # fp32 went 0.990 -> 0.993 (depthwise fp32) -> 0.997, worst 0.993 (full
+    # correction; 256 real smear images), its calibration 2-3x longer, once per
+    # weights and image size.
+    ignored = {} if vnni else {"ignored_scope": nncf.IgnoredScope(types=["GroupConvolution"])}
+    model = nncf.quantize(prepared(onnx_bytes), nncf.Dataset(items), subset_size=len(items),
+                          fast_bias_correction=vnni,
+                          advanced_parameters=AdvancedQuantizationParameters(overflow_fix=fix),
+                          **ignored)
     if where is not None:
         where.parent.mkdir(parents=True, exist_ok=True)
         tmp = where.with_name(where.stem + ".partial.xml")

@@ -87,6 +87,12 @@ class FeaturePath:
     notice: str = ""
     precision: str = "fp32"
     fidelity: Fidelity | None = None  # against fp32, for a reduced precision
+    recipe: str = ""  # how a reduced-precision model was made (int8: NNCF's settings)
+
+    @property
+    def key_name(self) -> str:
+        """What the feature cache's key says of the path: the name, and the recipe."""
+        return f"{self.name}:{self.recipe}" if self.recipe else self.name
 
 
 class _Pooled(nn.Module):
@@ -296,8 +302,10 @@ def _reduced(fp32: Runtime, data: bytes, precision: str, threads: int, path: Pat
         return _noted(fp32, f"Features in fp32: {precision} is checked on the project's "
                             "images, and none were given.")
     stem = path.with_suffix("") if path is not None else None
-    int8_file = stem.with_name(stem.name + "-int8.xml") if stem is not None else None
-    record_file = (stem.with_name(f"{stem.name}-{precision}.fidelity.json")
+    recipe = ov_engine.int8_recipe() if precision == "int8" else ""
+    made = f"{precision}-{recipe}" if recipe else precision  # an older recipe's files are not read
+    int8_file = stem.with_name(f"{stem.name}-{made}.xml") if stem is not None else None
+    record_file = (stem.with_name(f"{stem.name}-{made}.fidelity.json")
                    if stem is not None else None)
     try:
         if precision == "int8":
@@ -328,7 +336,7 @@ def _reduced(fp32: Runtime, data: bytes, precision: str, threads: int, path: Pat
     return Runtime(runner, FeaturePath(
         f"openvino-{precision}",
         f"OpenVINO (CPU, {_threads(threads)}, {how}; fidelity against fp32: {fidelity.words()})",
-        max_diff=fp32.path.max_diff, precision=precision, fidelity=fidelity))
+        max_diff=fp32.path.max_diff, precision=precision, fidelity=fidelity, recipe=recipe))
 
 
 def _noted(runtime: Runtime, sentence: str) -> Runtime:
