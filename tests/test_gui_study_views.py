@@ -16,7 +16,7 @@ PARAMS = [  # four trials over two parameters, as a study holds them
 
 def test_the_study_carries_its_metric_name(tmp_path, make_tiny_project):
     from allgui.core.search.settings import SearchSettings
-    from allgui.core.search.study import open_study
+    from allgui.core.search.study_write import open_study
 
     project = make_tiny_project(tmp_path)
     study, _storage, _offset = open_study(project, SearchSettings(study_name="s",

@@ -18,6 +18,7 @@ from test_search import DATA, new_project, tiny
 from allgui.core import events as ev
 from allgui.core.errors import Cancelled
 from allgui.core.search import study as S
+from allgui.core.search import study_write as W
 from allgui.core.search.record import SharedStudy, StudyRecord, TrialRecord
 from allgui.core.search.runner import run_search
 
@@ -115,11 +116,11 @@ def test_the_local_and_the_shared_policy_run_the_one_loop(tmp_path):
     runs = {}
     for kind in ("local", "shared"):
         project = new_project(tmp_path, kind)
-        study, _, _ = S.open_study(project, settings, DATA.key, DATA.class_names)
+        study, _, _ = W.open_study(project, settings, DATA.key, DATA.class_names)
         log = ev.EventLog()
         if kind == "shared":
             shared = SharedStudy("", 32, {}, {}, settings.to_dict(), budget=2, heartbeat_s=1)
-            S.set_shared(study, shared)
+            W.set_shared(study, shared)
             policy: StudyPolicy = SharedPolicy(project, settings, shared, log, "Search")
         else:
             policy = LocalPolicy(study, settings, 0)

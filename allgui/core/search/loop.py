@@ -42,6 +42,7 @@ from allgui.core.files.text import count
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model, weights_tag
 from allgui.core.project import Project
 from allgui.core.search import study as S
+from allgui.core.search import study_write as W
 from allgui.core.search.record import plain
 from allgui.core.search.settings import SearchSettings
 from allgui.core.search.space import SearchSpace
@@ -322,12 +323,12 @@ class Trials:
             seed = settings.seed + number
             known = self.backbones.features.get(config.backbone)
             first = self._settings_record(seed, config, fixed, known)
-            S.write_settings(trial, first)
+            W.write_settings(trial, first)
             sink(TrialStarted(JOB, number=number, params=dict(values)))
             base, features = self.backbones.get(config)
             built = self._settings_record(seed, config, fixed, features)
             if built != first:  # a backbone's first trial: its features and weights now known
-                S.write_settings(trial, built)
+                W.write_settings(trial, built)
 
             def on_epoch(record) -> None:
                 nonlocal epochs_run
@@ -350,12 +351,12 @@ class Trials:
                 on_epoch=on_epoch,
             )
             best = result.best
-            S.write_outcome(trial, history, epochs_run=len(result.history),
+            W.write_outcome(trial, history, epochs_run=len(result.history),
                             best_epoch=result.best_epoch, duration_s=result.duration_s,
                             val_accuracy=best.val_accuracy,
                             val_balanced_accuracy=best.val_balanced_accuracy,
                             val_loss=best.val_loss, stopped_early=result.stopped_early)
-            S.write_curve(study, trial, history)
+            W.write_curve(study, trial, history)
             if not math.isfinite(result.value):
                 raise TrainingDiverged(
                     f"The objective ({settings.objective}) could not be computed.")
@@ -364,25 +365,25 @@ class Trials:
                                duration_s=result.duration_s, epochs_run=len(result.history)))
             return True
         except optuna.TrialPruned:
-            S.write_outcome(trial, history, epochs_run=epochs_run,
+            W.write_outcome(trial, history, epochs_run=epochs_run,
                             epochs_saved=settings.epochs - epochs_run)
-            S.write_curve(study, trial, history)
+            W.write_curve(study, trial, history)
             study.tell(trial, state=TrialState.PRUNED)
             sink(TrialPruned(JOB, number=number, epoch=epochs_run,
                              reason=f"{settings.pruning} pruner: below others at epoch "
                                     f"{epochs_run}", params=dict(searched)))
             return True
         except Cancelled:
-            S.fail(study, trial, "stopped by the user", history, epochs_run, interrupted=True)
+            W.fail(study, trial, "stopped by the user", history, epochs_run, interrupted=True)
             if searched:
-                S.requeue(study, searched, number)
+                W.requeue(study, searched, number)
             sink(TrialFailed(JOB, number=number, reason="stopped by the user",
                              params=dict(searched)))
             return False
         except KeyboardInterrupt:
-            S.fail(study, trial, "interrupted (Ctrl+C)", history, epochs_run, interrupted=True)
+            W.fail(study, trial, "interrupted (Ctrl+C)", history, epochs_run, interrupted=True)
             if searched:
-                S.requeue(study, searched, number)
+                W.requeue(study, searched, number)
             raise
         except Exception as exc:
             if _is_oom(exc):
@@ -393,7 +394,7 @@ class Trials:
                 reason = exc.message
             else:
                 reason = f"unexpected error: {type(exc).__name__}: {exc}"
-            S.fail(study, trial, reason, history, epochs_run, interrupted=False)
+            W.fail(study, trial, reason, history, epochs_run, interrupted=False)
             sink(TrialFailed(JOB, number=number, reason=reason, params=dict(searched)))
             if isinstance(exc, AllguiError) or _is_oom(exc):
                 return True

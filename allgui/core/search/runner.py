@@ -27,6 +27,7 @@ from allgui.core.model.check import check_model_settings
 from allgui.core.model.classifier import ModelConfig
 from allgui.core.project import ModelSettings, Project
 from allgui.core.search import study as S
+from allgui.core.search import study_write as W
 from allgui.core.search.lock import study_lock
 from allgui.core.search.loop import JOB, StudyPolicy, run_trials, trial_configuration
 from allgui.core.search.record import plain
@@ -38,8 +39,8 @@ from allgui.core.search.study import (
     TrialSummary,
     load_search_result,
     load_study,
-    open_study,
 )
+from allgui.core.search.study_write import open_study
 from allgui.core.train.loop import HyperParams, TrainingData, check_class_counts, resolve_device
 
 __all__ = [  # the names front ends and scripts import from here
@@ -96,7 +97,7 @@ def run_search(
         check_class_counts(data)  # before any training, in plain words
         study, storage, _ = open_study(project, settings, data.key, tuple(data.class_names))
         project.update(search=plain(settings.to_dict()))  # once the study accepts them
-        recovered = S.recover_interrupted(study, storage)
+        recovered = W.recover_interrupted(study, storage)
         if recovered:
             sink(Notice(JOB, level="info", text=f"{count(recovered, 'trial')} interrupted earlier "
                                                  "(allgui closed or crashed) will run again."))

@@ -48,6 +48,7 @@ from allgui.core.project import (
     SplitSettings,
 )
 from allgui.core.search import study as S
+from allgui.core.search import study_write as W
 from allgui.core.search.lock import study_lock
 from allgui.core.search.loop import DONE, JOB, WAIT, StudyPolicy, run_trials
 from allgui.core.search.record import (  # noqa: F401 - WORKER, SHARED: the names workers read
@@ -136,7 +137,7 @@ class SharedPolicy(StudyPolicy):
             trial = self.study.ask()
             # Beat at once: Optuna never calls a trial without a beat stale.
             self.storage.record_heartbeat(self.trial_id_of(trial))
-            S.write_worker(trial, self.name)
+            W.write_worker(trial, self.name)
             return trial
 
     def trial_id_of(self, trial) -> int:
@@ -216,7 +217,7 @@ def _publish(project, settings, sink, cancel, data, heartbeat_s):
         fingerprint = prepared.index.fingerprint()
         data = training_data_from_prepared(prepared)
     check_class_counts(data)
-    study, _, _ = S.open_study(project, settings, data.key, tuple(data.class_names))
+    study, _, _ = W.open_study(project, settings, data.key, tuple(data.class_names))
     before = S.study_record(study).shared or {}
     ps = project.settings
     shared = SharedStudy(
@@ -226,7 +227,7 @@ def _publish(project, settings, sink, cancel, data, heartbeat_s):
         budget=settings.trials,
         heartbeat_s=int(heartbeat_s or before.get("heartbeat_s") or HEARTBEAT_S),
     )
-    S.set_shared(study, shared)
+    W.set_shared(study, shared)
     project.update(search=plain(settings.to_dict()))
     return shared, data
 
@@ -281,7 +282,7 @@ def join_study(storage_url: str, study_name: str, data_path: str | Path | None =
                      study_name)
     data = training_data_from_prepared(prepare_project_data(project, sink, cancel))
     check_class_counts(data)
-    S.open_study(project, settings, data.key, tuple(data.class_names))  # same split and model
+    W.open_study(project, settings, data.key, tuple(data.class_names))  # same split and model
     return _work(project, settings, data, shared, sink, cancel, started, "Worker")
 
 

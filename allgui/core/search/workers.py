@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from allgui.core.events import Notice, Sink
-from allgui.core.search import study as S
+from allgui.core.search import study_write as W
 from allgui.core.search.loop import JOB
 from allgui.core.search.record import StudyRecord, TrialRecord
 from allgui.core.search.storage import scheme
@@ -139,7 +139,7 @@ class Presence:
             value = {"state": self.state, "trial": self.trial, "done": self.done,
                      "seen": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             with contextlib.suppress(Exception):  # a missed sign of life is harmless
-                S.say_worker(self.storage, self.study_id, self.name, value)
+                W.say_worker(self.storage, self.study_id, self.name, value)
 
 
 @contextlib.contextmanager
