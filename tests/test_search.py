@@ -304,7 +304,7 @@ def test_untuned_defaults_have_one_source(tmp_path):
 
     from allgui.core.model.classifier import ModelConfig
     from allgui.core.model.params import UNTUNED
-    from allgui.core.search.loop import trial_configuration
+    from allgui.core.search.trial import trial_configuration
     from allgui.core.train.loop import HyperParams
     from allgui.core.validation.run import DEFAULT_BASELINE
 

@@ -29,7 +29,7 @@ from allgui.core.project import ModelSettings, Project
 from allgui.core.search import study as S
 from allgui.core.search import study_write as W
 from allgui.core.search.lock import study_lock
-from allgui.core.search.loop import JOB, StudyPolicy, run_trials, trial_configuration
+from allgui.core.search.loop import JOB, StudyPolicy, run_trials
 from allgui.core.search.record import plain
 from allgui.core.search.settings import MODES, PRUNERS, SearchError, SearchSettings, check_resume
 from allgui.core.search.shared import run_shared_search
@@ -41,6 +41,7 @@ from allgui.core.search.study import (
     load_study,
 )
 from allgui.core.search.study_write import open_study
+from allgui.core.search.trial import trial_configuration
 from allgui.core.train.loop import HyperParams, TrainingData, check_class_counts, resolve_device
 
 __all__ = [  # the names front ends and scripts import from here

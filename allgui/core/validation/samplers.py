@@ -129,7 +129,7 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
     import torch
 
     from allgui.core.dataset.prepared import prepare_project_data
-    from allgui.core.search.loop import _suggest, search_train_settings, trial_configuration
+    from allgui.core.search.trial import search_train_settings, suggest, trial_configuration
     from allgui.core.train.device import resolve_device
     from allgui.core.train.features import build_feature_set, extract
     from allgui.core.train.loop import FitConfig, build_seeded, fit, training_data_from_prepared
@@ -183,7 +183,7 @@ def compare_samplers(project: Project, settings: SearchSettings, samplers=SAMPLE
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Sampler comparison stopped by the user.")
                 trial = study.ask()
-                searched, fixed = _suggest(trial, settings.space)
+                searched, fixed = suggest(trial, settings.space)
                 tcfg, hp = trial_configuration({**fixed, **searched}, project, n)
                 result = fit(FitConfig(tcfg, hp, epochs=settings.epochs, seed=settings.seed + t,
                                        views_seed=settings.seed, settings=train, job=JOB),
