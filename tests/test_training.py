@@ -26,8 +26,8 @@ from allgui.core.train.loop import (
     TrainSettings,
     class_weights,
     fit,
-    predict_proba,
 )
+from allgui.core.train.predict import predict_proba
 from allgui.core.train.sources import CachedViews, OnlineImages, TrainingData
 
 from support.training_data import make_data

@@ -34,38 +34,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 
 from allgui.core.errors import AllguiError
 from allgui.core.events import EpochEnded, Sink, null_sink
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.model.measures import OBJECTIVES, name_of
-from allgui.core.train.augment import model_input
-from allgui.core.train.device import autocast, head_threads, resolve_device
+from allgui.core.train.device import head_threads, resolve_device
+from allgui.core.train.epochs import (  # noqa: F401 - TrainingDiverged: imported from here too
+    FitState,
+    TrainingDiverged,
+    reset_head,
+)
 from allgui.core.train.hparams import HyperParams  # noqa: F401 - imported from here too
 from allgui.core.train.objective import objective_value
 from allgui.core.train.recipe import (  # noqa: F401 - imported from here too
-    ADAMW_BETAS,
-    ADAMW_EPS,
-    TRIAL_VALUES,
-    VAL_LOSSES,
     TrainSettings,
     class_weight_record,
     class_weights,
     recipe,
 )
-from allgui.core.train.sources import (  # noqa: F401 - training_data_from_prepared: imported from here too
-    Feed,
+from allgui.core.train.sources import (  # noqa: F401 - imported from here too
     Source,
     TrainingData,
     check_class_counts,
-    stop_if_cancelled,
     training_data_from_prepared,
 )
-
-
-class TrainingDiverged(AllguiError):
-    """The loss became NaN or infinite (learning rate too high, or bad data)."""
 
 
 @dataclass(frozen=True)
@@ -130,20 +123,6 @@ def build_seeded(config: ModelConfig, seed: int) -> AllClassifier:
     seed) and the validation of its trials build the same backbone."""
     seed_everything(seed)
     return build_model(config)
-
-
-def _batch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The shuffled order of epoch ``epoch``: the same in both modes."""
-    g = torch.Generator(device="cpu")
-    g.manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=g).numpy()
-
-
-def _reset_head(model: AllClassifier, seed: int) -> None:
-    torch.manual_seed(seed)
-    for m in model.head.modules():
-        if isinstance(m, nn.Linear):
-            m.reset_parameters()
 
 
 @dataclass(frozen=True)
@@ -222,10 +201,10 @@ def fit(
     started = time.perf_counter()
     model = _model_for(config, base_model, dev)
     feed = source.bind(model, dev, config, sink, cancel)
-    _reset_head(model, config.seed)
+    reset_head(model, config.seed)
     torch.manual_seed(config.seed)  # dropout draws start from the seed in both modes
     epochs, data, objective = config.epochs, source.data, config.settings.objective
-    state = _State(model, feed, data, config, dev, cancel)
+    state = FitState(model, feed, data, config, dev, cancel)
     history: list[EpochRecord] = []
     best_loss, best_epoch, best_state = math.inf, 0, None
     stopped_early = False
@@ -276,135 +255,3 @@ def fit(
         stopped_early=stopped_early, duration_s=time.perf_counter() - started,
         class_names=tuple(data.class_names), settings=config.settings,
     )
-
-
-@dataclass(frozen=True)
-class _PassResult:
-    loss: float
-    accuracy: float
-    balanced_accuracy: float
-    proba: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # validation only
-
-
-def _accuracies(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple[float, float]:
-    labels = np.asarray(labels)
-    acc = float((preds == labels).mean()) if len(labels) else float("nan")
-    recalls = [float((preds[labels == c] == c).mean()) for c in range(n_classes)
-               if (labels == c).any()]
-    return acc, (float(np.mean(recalls)) if recalls else float("nan"))
-
-
-class _State:
-    """What one fit keeps across epochs: the optimiser, the scheduler, the losses."""
-
-    def __init__(self, model: AllClassifier, feed: Feed, data: TrainingData, config: FitConfig,
-                 device: torch.device, cancel: threading.Event | None):
-        self.model, self.feed, self.data, self.hp = model, feed, data, config.hparams
-        self.device, self.seed, self.cancel = device, config.seed, cancel
-        self.n_classes = len(data.class_names)
-        cuda = device.type == "cuda"
-        weights = torch.tensor(class_weights(data.train_labels, self.n_classes),
-                               dtype=torch.float32, device=device)
-        self.train_loss = nn.CrossEntropyLoss(weight=weights)
-        # Summed, then divided by the images: with weights, Keras' weighted mean.
-        weighted = config.settings.val_loss == "weighted"
-        self.val_loss = nn.CrossEntropyLoss(weight=weights if weighted else None,
-                                            reduction="sum")
-        # fp16 gradients of a backbone that trains need loss scaling; a head alone trains in fp32.
-        self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=cuda and not model.frozen and config.settings.precision == "fp16")
-        params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            params, lr=self.hp.lr, betas=ADAMW_BETAS, eps=ADAMW_EPS,
-            weight_decay=self.hp.weight_decay, **({"fused": True} if cuda else {}),
-        )
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=config.settings.lr_factor,
-            patience=config.settings.lr_patience,
-        )
-        self.train_labels = np.asarray(data.train_labels, dtype=np.int64)
-        self.val_labels = torch.as_tensor(np.asarray(data.val_labels, dtype=np.int64),
-                                          device=device)
-
-    def trainable_state(self) -> dict[str, torch.Tensor]:
-        if self.model.frozen:
-            return {f"head.{k}": v.detach().clone() for k, v in self.model.head.state_dict().items()}
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def train_epoch(self, epoch: int) -> _PassResult:
-        n, bs = len(self.data.train_labels), self.hp.batch_size
-        self.model.train()
-        order = _batch_order(n, self.seed, epoch)
-        labels = self.train_labels[order]
-        y_all = torch.from_numpy(labels).to(self.device)
-        logits_of = self.feed.train_pass(epoch, order)
-        losses, sizes, preds = [], [], []
-        for start in range(0, n, bs):
-            stop_if_cancelled(self.cancel)
-            part = slice(start, start + bs)
-            y = y_all[part]
-            logits = logits_of(part)
-            loss = self.train_loss(logits.float(), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            losses.append(loss.detach())
-            sizes.append(len(y))
-            preds.append(logits.detach().argmax(1))
-        weights = torch.tensor(sizes, dtype=torch.float32, device=self.device)
-        mean_loss = float((torch.stack(losses) * weights).sum()) / n
-        if not math.isfinite(mean_loss):
-            raise TrainingDiverged(
-                f"The training loss became {mean_loss} in epoch {epoch + 1}: training diverged "
-                f"(learning rate {self.hp.lr:.3g} may be too high).",
-            )
-        acc, bal = _accuracies(labels, torch.cat(preds).cpu().numpy(), self.n_classes)
-        return _PassResult(mean_loss, acc, bal)
-
-    def validate(self) -> _PassResult:
-        self.model.eval()
-        with torch.no_grad():
-            logits = self.feed.val_logits()
-        loss = float(self.val_loss(logits, self.val_labels)) / len(self.data.val_labels)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"The validation loss became {loss}: training diverged.")
-        proba = torch.softmax(logits, 1).cpu().numpy().astype(np.float64)
-        acc, bal = _accuracies(self.data.val_labels, proba.argmax(1), self.n_classes)
-        return _PassResult(loss, acc, bal, proba)
-
-
-def head_proba(model: AllClassifier, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Class probabilities (N, n_classes) from pooled backbone features (N, C),
-    the head in fp32 on the CPU (the features came through the cached path)."""
-    model.to("cpu").eval()
-    out = [np.zeros((0, model.config.n_classes), dtype=np.float32)]
-    with torch.inference_mode():
-        for start in range(0, len(features), batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(features[start:start + batch_size],
-                                                      dtype=np.float32))
-            out.append(torch.softmax(model.forward_head(x).float(), 1).numpy())
-    return np.concatenate(out)
-
-
-def predict_proba(
-    model: AllClassifier,
-    images: np.ndarray,
-    device: str | torch.device | None = None,
-    batch_size: int = 64,
-    cancel: threading.Event | None = None,
-) -> np.ndarray:
-    """Class probabilities (N, n_classes) for uint8 (N, H, W, 3) images."""
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            stop_if_cancelled(cancel)
-            x = model_input(images[start:start + batch_size], model.mean, model.std, dev)
-            with autocast(dev):
-                out.append(torch.softmax(model(x).float(), 1).cpu().numpy())
-    if not out:
-        return np.zeros((0, model.config.n_classes), dtype=np.float32)
-    return np.concatenate(out)
-

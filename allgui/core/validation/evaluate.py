@@ -30,7 +30,8 @@ def train_and_evaluate(plan: BatchPlan, run: PlannedRun, base, folder: Path, bat
     from allgui.core.files.atomic import atomic_write_text
     from allgui.core.model.checkpoint import save_checkpoint
     from allgui.core.train.features import plain_features
-    from allgui.core.train.loop import FitConfig, TrainingDiverged, fit, head_proba, predict_proba
+    from allgui.core.train.loop import FitConfig, TrainingDiverged, fit
+    from allgui.core.train.predict import head_proba, predict_proba
     from allgui.core.train.sources import source_for
     from allgui.core.validation.calibration import calibrate, scaled
     from allgui.core.validation.metrics import compute_metrics
