@@ -15,15 +15,13 @@ from allgui.core.infer.model_file import ModelInfo
 from allgui.core.model.card import ModelCard
 from allgui.core.validation.analysis import analyse, comparison_rows, metrics_rows
 from allgui.core.validation.batch import Batch
-from allgui.core.validation.intervals import (
+from allgui.core.validation.bootstrap import (
     bootstrap_figures,
-    clopper_pearson,
-    delong,
     figures,
     paired_bootstrap,
     run_intervals,
-    wilson,
 )
+from allgui.core.validation.intervals import clopper_pearson, delong, wilson
 from allgui.core.validation.metrics import compute_metrics
 from allgui.core.validation.predictions import Predictions, write_predictions
 from allgui.core.validation.provenance import ModelRecord, SplitRecord, StudySummary
@@ -263,7 +261,7 @@ def _patients_data(per_class: int, images: int = 6, seed: int = 0, hem: int | No
 
 
 def test_a_bootstrap_over_too_few_patients_says_so_instead_of_an_interval():
-    from allgui.core.validation.intervals import bootstrap_figures
+    from allgui.core.validation.bootstrap import bootstrap_figures
 
     labels, proba, patients = _patients_data(per_class=2)
     out, unit = bootstrap_figures(labels, [proba], ["all", "hem"], "all", patients, 200)
@@ -272,7 +270,7 @@ def test_a_bootstrap_over_too_few_patients_says_so_instead_of_an_interval():
 
 
 def test_patients_are_drawn_within_their_class_so_every_resample_counts():
-    from allgui.core.validation.intervals import bootstrap_figures
+    from allgui.core.validation.bootstrap import bootstrap_figures
 
     # 5 hem patients among 25: drawn from all patients at once, about 4 in 1,000
     # resamples would hold no hem patient and be thrown away

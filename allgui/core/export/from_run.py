@@ -92,7 +92,7 @@ def batch_metrics(batch: Batch, label: str = TUNED, run: RunRecord | None = None
 def run_test_intervals(batch: Batch, run: RunRecord) -> dict:
     """The run's interval for each figure over its test images (empty when its
     predictions cannot be read)."""
-    from allgui.core.validation.intervals import run_intervals
+    from allgui.core.validation.bootstrap import run_intervals
 
     if not run.predictions_path.is_file():
         return {}
@@ -106,7 +106,7 @@ def run_test_intervals(batch: Batch, run: RunRecord) -> dict:
 
 def interval_note(batch: Batch, run: RunRecord) -> str:
     """How the run's test intervals were made, in words for the model card."""
-    from allgui.core.validation.intervals import unit_of
+    from allgui.core.validation.bootstrap import unit_of
 
     if not run.predictions_path.is_file():
         return ""

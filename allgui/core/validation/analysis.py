@@ -16,15 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from allgui.core.files.text import count
 from allgui.core.validation.batch import Batch
-from allgui.core.validation.intervals import (
-    Bounded,
-    Difference,
-    bootstrap_figures,
-    delong,
-    format_bounded,
-    paired_bootstrap,
-    seed_interval,
-)
+from allgui.core.validation.bootstrap import Difference, bootstrap_figures, paired_bootstrap
+from allgui.core.validation.intervals import Bounded, delong, format_bounded, seed_interval
 from allgui.core.validation.predictions import Predictions, read_predictions
 from allgui.core.validation.run_record import BASELINE, PROBE, TUNED, RunRecord
 from allgui.core.validation.stats import (

@@ -43,9 +43,9 @@ def coverage_accuracy(labels: np.ndarray, proba: np.ndarray,
 
 def images_needed(target: float, confidence: float = 0.95) -> int:
     """Kept images, every one right, whose Wilson lower bound reaches ``target``."""
-    from allgui.core.validation.intervals import _z
+    from allgui.core.validation.intervals import z_value
 
-    z2 = _z(confidence) ** 2
+    z2 = z_value(confidence) ** 2
     return int(np.ceil(z2 * target / (1 - target))) if target < 1 else 0
 
 
