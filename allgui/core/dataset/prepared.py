@@ -11,8 +11,9 @@ import numpy as np
 
 from allgui.core.dataset.cache import ImageCache
 from allgui.core.dataset.discover import discover
+from allgui.core.dataset.leakage import LeakageAudit, audit
 from allgui.core.dataset.records import BadFile, DatasetIndex
-from allgui.core.dataset.splits import PARTS, LeakageAudit, Split, audit, make_split
+from allgui.core.dataset.splits import PARTS, Split, make_split
 from allgui.core.errors import DatasetError
 from allgui.core.events import Notice, Sink, null_sink
 from allgui.core.project import Project

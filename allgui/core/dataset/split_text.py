@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from allgui.core.dataset.leakage import LeakageAudit
 from allgui.core.dataset.records import DatasetIndex
-from allgui.core.dataset.splits import PARTS, LeakageAudit, Split
+from allgui.core.dataset.splits import PARTS, Split
 
 
 def split_counts(index: DatasetIndex, split: Split) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ carries.
 
 The dataset's summary and leakage audit stay in the plain form their own
 modules write (:meth:`allgui.core.dataset.summary.DatasetSummary.to_dict`,
-:meth:`allgui.core.dataset.splits.LeakageAudit.to_dict`).
+:meth:`allgui.core.dataset.leakage.LeakageAudit.to_dict`).
 """
 
 from __future__ import annotations
