@@ -15,11 +15,12 @@ import torch
 from allgui.cli import main
 from allgui.core.dataset.prepared import prepare_project_data
 from allgui.core.errors import ProjectError
-from allgui.core.events import EpochEnded
 from allgui.core.validation import plan as plan_module
-from allgui.core.validation.batch import BATCH_FILE, latest_batch, list_batches, load_batch
+from allgui.core.validation.batch import BATCH_FILE, list_batches, load_batch
 from allgui.core.validation.run import ValidationSettings, run_batch
 from allgui.core.validation.run_record import TUNED
+
+from support.batches import interrupted_in_run
 
 torch.set_num_threads(1)
 TINY = {"lr": 3e-3, "hidden": 16, "batch_size": 16}
@@ -133,14 +134,7 @@ def test_a_continued_batch_runs_again_a_run_whose_folder_was_deleted(tmp_path,
     project = make_tiny_project(tmp_path)
     prepared = prepare_project_data(project)
     two = ValidationSettings(runs=2, epochs=1, params=TINY, probe=False)
-
-    def stop_in_run_2(event):
-        if isinstance(event, EpochEnded) and event.run == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_batch(project, two, sink=stop_in_run_2, prepared=prepared, resume=True)
-    stopped = latest_batch(project)
+    stopped = interrupted_in_run(project, two, prepared, run=2)
     (kept,) = stopped.runs_of(TUNED)
     shutil.rmtree(kept.checkpoint.parent)  # the user deleted run 1's folder
     batch = run_batch(project, two, prepared=prepared, resume=True)

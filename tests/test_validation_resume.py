@@ -15,11 +15,12 @@ import torch
 from allgui.core.dataset.prepared import prepare_project_data
 from allgui.core.events import EpochEnded, EventLog, Notice, RunFinished
 from allgui.core.files import atomic
-from allgui.core.validation.batch import BATCH_FILE, latest_batch, list_batches, load_batch
+from allgui.core.validation.batch import BATCH_FILE, list_batches, load_batch
 from allgui.core.validation.process import process_gone, this_process
 from allgui.core.validation.run import ValidationSettings, run_batch
 from allgui.core.validation.run_record import TUNED
 
+from support.batches import interrupted_in_run
 from support.processes import dead_pid
 
 torch.set_num_threads(1)
@@ -48,14 +49,7 @@ def _as_if_killed(batch_dir) -> None:
 
 def test_ctrl_c_in_run_2_keeps_run_1_and_the_same_command_continues(demo):
     project, prepared = demo
-
-    def sink(event):  # Ctrl+C while run 2 trains
-        if isinstance(event, EpochEnded) and event.run == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_batch(project, TWO, sink=sink, prepared=prepared, resume=True)
-    saved = latest_batch(project)
+    saved = interrupted_in_run(project, TWO, prepared, run=2)
     assert saved.state == "stopped" and "Interrupted; 1 finished run kept: allgui validate" in saved.message
     assert [(r.index, r.finished) for r in saved.runs] == [(1, True)]
     log = EventLog()
@@ -139,14 +133,7 @@ def test_an_unfinished_batch_with_other_training_settings_is_named_and_kept_apar
     """Another augmentation or validation loss is another protocol: its runs never
     join the unfinished batch, and the new batch says which setting differs."""
     project, prepared = demo
-
-    def sink(event):  # Ctrl+C while run 2 trains
-        if isinstance(event, EpochEnded) and event.run == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_batch(project, TWO, sink=sink, prepared=prepared, resume=True)
-    stopped = latest_batch(project)
+    stopped = interrupted_in_run(project, TWO, prepared, run=2)
     assert stopped.model.training["augmentation"]["probability"] == 0.5
     project.update(search={**project.settings.search, "augment_probability": 1.0,
                            "val_loss": "weighted"})

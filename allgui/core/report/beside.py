@@ -18,7 +18,13 @@ from allgui.core.search.record import StudyRecord
 from allgui.core.validation.batch import Batch
 from allgui.core.validation.recorded import RunFigures, run_figures, wilson
 from allgui.core.validation.run_record import TUNED
-from allgui.core.validation.stats import Summary, format_interval, format_value, summarize
+from allgui.core.validation.stats import (
+    Summary,
+    format_interval,
+    format_mean_sd,
+    format_value,
+    summarize,
+)
 
 NOT_REPORTED = "not reported"
 
@@ -50,10 +56,7 @@ def phases(study: StudyFacts) -> Phases:
 
 
 def _mean_sd(s: Summary) -> str:
-    if s.mean is None:
-        return "no value"
-    return format_value(s.mean) + ("" if s.sd is None else f" \u00b1 {format_value(s.sd)}") \
-        + f" (n = {s.n})"
+    return format_mean_sd(s.mean, s.sd, s.n)
 
 
 def _ci(s: Summary) -> str:

@@ -8,14 +8,11 @@ from allgui.core.project import Project
 from allgui.core.report.document import Block, Heading, Paragraph, Table, table
 from allgui.core.validation.batch import Batch
 from allgui.core.validation.leak import Figure, LeakResult, load_leak
-from allgui.core.validation.stats import format_value
+from allgui.core.validation.stats import format_mean_sd, format_value
 
 
 def _fig(f: Figure) -> str:
-    if f.mean is None:
-        return "no value"
-    return format_value(f.mean) + ("" if f.sd is None else f" \u00b1 {format_value(f.sd)}") \
-        + f" (n = {f.n})"
+    return format_mean_sd(f.mean, f.sd, f.n)
 
 
 def leak_table(result: LeakResult) -> Table:

@@ -31,6 +31,12 @@ class SearchError(AllguiError):
     """The search cannot start as asked (settings, or a study of other settings)."""
 
 
+def _not_among(settings: Any, choices: dict[str, tuple[str, ...]]) -> list[str]:
+    """'NAME must be one of ...' for each named setting whose value is not one of its choices."""
+    return [f"{name} must be one of {', '.join(options)}" for name, options in choices.items()
+            if getattr(settings, name) not in options]
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """How a study searches; stored in project.toml's ``[search]`` section."""
@@ -80,18 +86,12 @@ class SearchSettings:
             problems.append("the seed must be 0 or more")
         if self.extract_batch_size < 0:
             problems.append("the feature batch size cannot be negative")
-        if self.features not in FEATURE_PATHS:
-            problems.append(f"features must be one of {', '.join(FEATURE_PATHS)}")
-        if self.feature_precision not in FEATURE_PRECISIONS:
-            problems.append(f"feature_precision must be one of {', '.join(FEATURE_PRECISIONS)}")
+        problems += _not_among(self, {"features": FEATURE_PATHS,
+                                      "feature_precision": FEATURE_PRECISIONS})
         if self.trials < 1 or self.epochs < 1 or self.views < 1:
             problems.append("trials, epochs and views must each be at least 1")
-        if self.mode not in MODES:
-            problems.append(f"mode must be one of {', '.join(MODES)}")
-        if self.objective not in OBJECTIVES:
-            problems.append(f"objective must be one of {', '.join(OBJECTIVES)}")
-        if self.pruning not in PRUNERS:
-            problems.append(f"pruning must be one of {', '.join(PRUNERS)}")
+        problems += _not_among(self, {"mode": MODES, "objective": OBJECTIVES,
+                                      "pruning": PRUNERS})
         if self.startup_trials < 0:
             problems.append("startup trials cannot be negative")
         if not self.study_name.strip():
@@ -102,12 +102,8 @@ class SearchSettings:
                 and 0 <= self.augment_shear < 1 and 0 <= self.augment_zoom < 1):
             problems.append("augmentation ranges must be rotation 0 to 180 degrees and "
                             "shift, shear and zoom from 0 to below 1")
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
-        if self.val_loss not in VAL_LOSSES:
-            problems.append(f"val_loss must be one of {', '.join(VAL_LOSSES)}")
-        if self.trial_value not in TRIAL_VALUES:
-            problems.append(f"trial_value must be one of {', '.join(TRIAL_VALUES)}")
+        problems += _not_among(self, {"precision": PRECISIONS, "val_loss": VAL_LOSSES,
+                                      "trial_value": TRIAL_VALUES})
         if problems:
             raise SearchError("The search settings cannot be used: " + "; ".join(problems) + ".")
 

@@ -41,15 +41,12 @@ class TrainSettings:
     trial_value: str = "kept_epoch"  # see TRIAL_VALUES
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise AllguiError(f"Unknown precision '{self.precision}'; choose one of "
-                              f"{', '.join(PRECISIONS)}.")
-        if self.val_loss not in VAL_LOSSES:
-            raise AllguiError(f"Unknown validation loss '{self.val_loss}'; choose one of "
-                              f"{', '.join(VAL_LOSSES)}.")
-        if self.trial_value not in TRIAL_VALUES:
-            raise AllguiError(f"Unknown trial value rule '{self.trial_value}'; choose one of "
-                              f"{', '.join(TRIAL_VALUES)}.")
+        for what, value, choices in (("precision", self.precision, PRECISIONS),
+                                     ("validation loss", self.val_loss, VAL_LOSSES),
+                                     ("trial value rule", self.trial_value, TRIAL_VALUES)):
+            if value not in choices:
+                raise AllguiError(f"Unknown {what} '{value}'; choose one of "
+                                  f"{', '.join(choices)}.")
 
     @property
     def amp(self) -> str:

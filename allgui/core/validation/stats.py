@@ -237,6 +237,14 @@ def format_value(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def format_mean_sd(mean: float | None, sd: float | None, n: int) -> str:
+    """'mean \u00b1 sd (n = N)' for a figure over runs; 'no value' without a mean."""
+    if mean is None:
+        return "no value"
+    return format_value(mean) + ("" if sd is None else f" \u00b1 {format_value(sd)}") \
+        + f" (n = {n})"
+
+
 def format_interval(low: float | None, high: float | None, digits: int = 4) -> str:
     if low is None or high is None:
         return "n/a"
