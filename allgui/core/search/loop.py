@@ -37,6 +37,7 @@ from allgui.core.events import (
     TrialPruned,
     TrialStarted,
     job,
+    seconds_words,
 )
 from allgui.core.files.text import count
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model, weights_tag
@@ -47,7 +48,7 @@ from allgui.core.search.settings import SearchSettings
 from allgui.core.search.space import SearchSpace
 from allgui.core.search.storage import mask_url
 from allgui.core.train.augment import AugmentSettings
-from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.features import PREPARING, FeatureSet, build_feature_set
 from allgui.core.train.hparams import configuration
 from allgui.core.train.loop import (
     FitConfig,
@@ -248,6 +249,8 @@ class _Backbones:
                 amp=self.settings.precision,
                 augmentation=AugmentSettings.from_search(self.settings),
                 precision=self.settings.feature_precision, train_labels=self.data.train_labels,
+                preparing=lambda seconds: self.sink(Progress(
+                    job=JOB, phase="features", message=seconds_words(PREPARING, seconds))),
             )
             announce_features(self.sink, JOB, self.features[name])
             self.features_s += time.perf_counter() - started
