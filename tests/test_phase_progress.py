@@ -135,3 +135,32 @@ def test_the_backbone_s_preparation_is_said_before_the_first_image(tmp_path, oft
                       preparing=said.append)
     assert len(said) >= 2 and said == sorted(said)
     assert counted[-1] == 12 + 4
+
+
+def test_evaluate_s_bootstrap_moves_every_2_percent():
+    """Evaluate's intervals on 120 smears of four classes took 9 s per 50
+    resamples on a busy CPU: the bar moves every 20 (2% of 1000)."""
+    from allgui.core.validation.external import bootstrap_intervals
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 2
+    proba = rng.dirichlet(np.ones(2), 40)
+    log = EventLog()
+    bootstrap_intervals(labels, proba, CLASSES, CLASSES[0], tuple("" for _ in labels),
+                        resamples=100, sink=log)
+    steps = [e.done for e in log.of_type(Progress) if e.phase == "bootstrap intervals"]
+    assert len(steps) >= 5 and steps[-1] == 100
+
+
+def test_the_look_for_near_duplicates_is_said_as_it_goes(tmp_path, make_tiny_project):
+    """After the image cache's bar ends, every image is read back and compared
+    for near-duplicates (20 s on 800 smears, silent): it reports its own progress."""
+    from allgui.core.dataset.prepared import LOOK_ALIKE, prepare_project_data
+
+    log = EventLog()
+    prepared = prepare_project_data(make_tiny_project(tmp_path), log)
+    steps = [e for e in log.of_type(Progress) if e.phase == LOOK_ALIKE]
+    n = len(prepared.train) + len(prepared.val) + len(prepared.test)
+    assert len(steps) >= 10
+    assert [e.done for e in steps] == sorted(e.done for e in steps)
+    assert steps[-1].done == steps[-1].total == n
