@@ -52,11 +52,13 @@ class Step:
     ended: float = 0.0
     moves: list[tuple[float, str]] = field(default_factory=list)  # (time, what the line said)
 
-    def longest_gap(self) -> tuple[float, str]:
+    def longest_gap(self) -> tuple[float, str, float]:
+        """(seconds, what the progress line said, when it began)."""
         times = [self.started] + [t for t, _ in self.moves] + [self.ended]
         words = ["(step start)"] + [w for _, w in self.moves]
-        gaps = [(b - a, words[i]) for i, (a, b) in enumerate(zip(times, times[1:], strict=False))]
-        return max(gaps, default=(0.0, ""))
+        gaps = [(b - a, words[i], a)
+                for i, (a, b) in enumerate(zip(times, times[1:], strict=False))]
+        return max(gaps, default=(0.0, "", self.started))
 
 
 def parse_args() -> argparse.Namespace:
@@ -168,12 +170,21 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
                        p.eta.text()) for p in progress_lines(w))
         return lines, w.job_label.text(), w.log_view.blockCount()
 
+    line_states: dict[int, tuple] = {}
+    last_line: list = [None]
+
     def where(w) -> str:
+        """The progress line that moved last (the one the user is watching)."""
         for p in progress_lines(w):
-            if p.stop_button.isEnabled() or p.bar.maximum() == 0:
-                bar = (f"{p.bar.value()}/{p.bar.maximum()}" if p.bar.maximum() else "busy")
-                return f"{p.label.text()} [{bar}] {p.eta.text()}".strip()
-        return w.job_label.text() or "(idle)"
+            state = (p.bar.value(), p.bar.maximum(), p.label.text(), p.eta.text())
+            if line_states.get(id(p)) != state:
+                line_states[id(p)] = state
+                last_line[0] = p
+        p = last_line[0]
+        if p is None or not w.jobs:
+            return w.job_label.text() or "(idle)"
+        bar = f"{p.bar.value()}/{p.bar.maximum()}" if p.bar.maximum() else "busy"
+        return f"{p.label.text()} [{bar}] {p.eta.text()}".strip()
 
     def poll() -> None:
         answer_boxes()
@@ -182,11 +193,11 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
             return
         try:
             now_seen = seen(w)
+            if now_seen != last_seen[0]:
+                last_seen[0] = now_seen
+                steps[-1].moves.append((time.monotonic(), where(w)))
         except RuntimeError:  # the window is going
             return
-        if now_seen != last_seen[0]:
-            last_seen[0] = now_seen
-            steps[-1].moves.append((time.monotonic(), where(w)))
 
     timer = QTimer()
     timer.setInterval(POLL_MS)
@@ -225,8 +236,10 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
 
     def end(step: Step) -> None:
         step.ended = time.monotonic()
-        gap, at = step.longest_gap()
-        print(f"   {step.ended - step.started:7.1f} s, longest silence {gap:5.1f} s at: {at}",
+        gap, at, since = step.longest_gap()
+        before = [e for t, _, e in events if t <= since + gap]
+        print(f"   {step.ended - step.started:7.1f} s, longest silence {gap:5.1f} s at: {at}"
+              f"\n     (the last event before it ended: {before[-1] if before else 'none'})",
               flush=True)
         shoot(step.name)
 
@@ -272,6 +285,8 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
         assert w.tabs.currentWidget() is tab
 
     def open_window() -> MainWindow:
+        line_states.clear()
+        last_line[0] = None
         w = MainWindow(settings)
         w.move(0, 0)
         w.show()
@@ -438,7 +453,7 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
     for step in steps:
         if not step.ended or step.name.startswith("Close"):
             continue
-        gap, at = step.longest_gap()
+        gap, at, _ = step.longest_gap()
         flag = " <-- over target" if gap >= SILENT_TARGET_S else ""
         print(f"{step.name:<40s} {step.ended - step.started:8.1f} {gap:9.1f}  {at}{flag}")
         rows.append(dict(step=step.name, wall_s=round(step.ended - step.started, 1),
