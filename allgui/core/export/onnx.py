@@ -164,11 +164,12 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
     training = training_fingerprint(buffer.getvalue(), size, meta.training_hashes,
                                     meta.feature_images, meta.reference_images, sink)
 
-    values = file_values(card, meta, model, graph.map_size, source, training, OPSET)
-    onnx.helper.set_model_props(proto, encode_metadata(values))
-    proto.producer_name = "allgui"
-    proto.producer_version = __version__
-    proto.doc_string = f"allgui ALL classifier ({', '.join(card.classes)}). {RESEARCH_NOTICE}"
+    with _step(sink, 0, "writing the model's card into the file"):  # part of 20 s unsaid
+        values = file_values(card, meta, model, graph.map_size, source, training, OPSET)
+        onnx.helper.set_model_props(proto, encode_metadata(values))
+        proto.producer_name = "allgui"
+        proto.producer_version = __version__
+        proto.doc_string = f"allgui ALL classifier ({', '.join(card.classes)}). {RESEARCH_NOTICE}"
     try:
         with _step(sink, 0, "checking the ONNX file"):
             onnx.checker.check_model(proto, full_check=True)

@@ -7,7 +7,7 @@ import time
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from allgui.core.events import JobStarted, Progress
+from allgui.core.events import EpochEnded, JobStarted, Progress
 from allgui.gui.widgets.elided import ElidedLabel
 
 
@@ -64,17 +64,25 @@ class JobProgress(QWidget):
         layout.addWidget(self.eta)
         layout.addWidget(self.stop_button)
         self._clock = PhaseClock()
+        self._running = self._stopping = False
+        self._words = ""  # the last progress words, which a run's epochs follow
         self.set_running(False)
 
     def _stop(self) -> None:
         self.stop_button.setEnabled(False)
-        self.label.setText("Stopping…")
+        self.show_stopping()
         self.stop_requested.emit()
+
+    def show_stopping(self) -> None:
+        """"Stopping…" from now until the job ends (its later progress not shown)."""
+        self._stopping = True
+        self.label.setText("Stopping…")
 
     def set_running(self, running: bool, text: str = "", done: bool = True) -> None:
         """Running: a busy bar. Ended: ``text``, and a full bar only when the
         work ended whole (``done``); a failed or stopped job leaves it empty."""
         self.stop_button.setEnabled(running)
+        self._running, self._stopping, self._words = running, False, ""
         if running:
             self._clock = PhaseClock()
             self.bar.setRange(0, 0)  # busy until the first Progress
@@ -95,7 +103,9 @@ class JobProgress(QWidget):
             self.bar.setValue(min(done, total))
         else:
             self.bar.setRange(0, 0)
-        if self.stop_button.isEnabled():
+        # A job without Stop (an export) says its steps too (issue 26: 20 s of
+        # "checking..." unseen); after Stop, "Stopping…" stays.
+        if self._running and not self._stopping:
             self.label.setText(words or phase or "Working…")
         self.eta.setText(self._clock.estimate(phase, done, total))
 
@@ -110,4 +120,11 @@ class JobProgress(QWidget):
         if isinstance(event, JobStarted) and event.description:
             self.label.setText(event.description)
         elif isinstance(event, Progress):
+            self._words = event.message or event.phase
             self.show(event.message or event.phase, event.phase, event.done, event.total)
+        elif (isinstance(event, EpochEnded) and event.run is not None and event.epochs
+              and self._running and not self._stopping):
+            # A validation run's epochs (a search's trials have their own line): a run
+            # of 40 epochs is minutes under one "run 2 of 3" otherwise (issue 26).
+            self.label.setText(f"{self._words}: epoch {event.epoch} of {event.epochs}"
+                               if self._words else f"Epoch {event.epoch} of {event.epochs}")
