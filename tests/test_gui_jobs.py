@@ -100,18 +100,3 @@ def test_a_job_without_stop_says_its_steps_and_stop_keeps_stopping(qtbot):
     line.on_event(Progress("Validation", "runs", 1, 2, "run 2 of 2"))
     assert line.label.text() == "Stopping…"
 
-
-def test_a_validation_run_s_epochs_move_its_line(qtbot):
-    """Issue 26: a validation run trains for minutes (40 epochs) under one
-    "tuned run 2 of 3": each epoch it ends is said on the line."""
-    from allgui.core.events import EpochEnded, Progress
-    from allgui.gui.widgets.progress import JobProgress
-
-    line = JobProgress()
-    qtbot.addWidget(line)
-    line.set_running(True, "Validating…")
-    line.on_event(Progress("Validation", "runs", 1, 3, "tuned run 2 of 3 (seed 1)"))
-    line.on_event(EpochEnded("Validation", run=2, epoch=3, epochs=40))
-    assert line.label.text() == "tuned run 2 of 3 (seed 1): epoch 3 of 40"
-    line.on_event(EpochEnded("Search", trial=4, epoch=5, epochs=10))  # a trial's: not here
-    assert line.label.text() == "tuned run 2 of 3 (seed 1): epoch 3 of 40"

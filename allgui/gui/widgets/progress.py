@@ -7,7 +7,7 @@ import time
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from allgui.core.events import EpochEnded, JobStarted, Progress
+from allgui.core.events import JobStarted, Progress
 from allgui.gui.widgets.elided import ElidedLabel
 
 
@@ -65,7 +65,6 @@ class JobProgress(QWidget):
         layout.addWidget(self.stop_button)
         self._clock = PhaseClock()
         self._running = self._stopping = False
-        self._words = ""  # the last progress words, which a run's epochs follow
         self.set_running(False)
 
     def _stop(self) -> None:
@@ -82,7 +81,7 @@ class JobProgress(QWidget):
         """Running: a busy bar. Ended: ``text``, and a full bar only when the
         work ended whole (``done``); a failed or stopped job leaves it empty."""
         self.stop_button.setEnabled(running)
-        self._running, self._stopping, self._words = running, False, ""
+        self._running, self._stopping = running, False
         if running:
             self._clock = PhaseClock()
             self.bar.setRange(0, 0)  # busy until the first Progress
@@ -120,11 +119,4 @@ class JobProgress(QWidget):
         if isinstance(event, JobStarted) and event.description:
             self.label.setText(event.description)
         elif isinstance(event, Progress):
-            self._words = event.message or event.phase
             self.show(event.message or event.phase, event.phase, event.done, event.total)
-        elif (isinstance(event, EpochEnded) and event.run is not None and event.epochs
-              and self._running and not self._stopping):
-            # A validation run's epochs (a search's trials have their own line): a run
-            # of 40 epochs is minutes under one "run 2 of 3" otherwise (issue 26).
-            self.label.setText(f"{self._words}: epoch {event.epoch} of {event.epochs}"
-                               if self._words else f"Epoch {event.epoch} of {event.epochs}")
