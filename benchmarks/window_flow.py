@@ -234,14 +234,15 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
         print(f"-- {name}", flush=True)
         return step
 
-    def end(step: Step) -> None:
+    def end(step: Step, pictures: bool = True) -> None:
         step.ended = time.monotonic()
         gap, at, since = step.longest_gap()
         before = [e for t, _, e in events if t <= since + gap]
         print(f"   {step.ended - step.started:7.1f} s, longest silence {gap:5.1f} s at: {at}"
               f"\n     (the last event before it ended: {before[-1] if before else 'none'})",
               flush=True)
-        shoot(step.name)
+        if pictures:
+            shoot(step.name)
 
     def shoot(name: str) -> None:
         w = holder["window"]
@@ -364,7 +365,7 @@ def main() -> int:  # noqa: C901 - one straight walk, step after step
     s = begin("Validate until run 1 ends")
     click(v.run_button)
     wait(lambda: any(e.startswith("RunFinished") for _, _, e in events), "running validation")
-    end(s)
+    end(s, pictures=False)  # closed at once, while the next run trains (the live view: step 06)
     batch = max((project_root / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
     before = {p.relative_to(batch): p.stat().st_mtime_ns for p in batch.rglob("*")
               if p.is_file()}
