@@ -136,3 +136,22 @@ def test_the_models_own_test_figures_stand_beside_the_new_ones(tmp_path, capsys,
     row = next(line for line in printed.splitlines() if "[0.7600, 0.9600]" in line)
     assert row.lstrip(" |").startswith("Accuracy") and "0.9000" in row
     assert "None of these images is one the model was trained" in printed
+
+
+def test_the_progress_counts_every_image_seen_ones_too(tmp_path, trained):
+    """Issue 26: a folder of mostly the model's own images sat silent for 27 s
+    (800 smears hashed, 680 of them seen): images left out skipped the progress.
+    Here the last images are seen ones: the bar still reaches the end."""
+    from allgui.core.events import EventLog, Progress
+
+    model, train = trained
+    data = tmp_path / "data"
+    _cells(data / "all", 3, False, 20)
+    _cells(data / "hem", 3, True, 21)
+    for i, (path, _) in enumerate(train[6:9]):  # hem training images, copied, sorted last
+        Image.open(path).save(data / "hem" / f"zz-copy-{i}.png")
+    log = EventLog()
+    result = evaluate_model(model, data, device="cpu", resamples=30, sink=log)
+    assert result.checks.seen == 3
+    steps = [e for e in log.of_type(Progress) if e.phase == "classifying"]
+    assert steps and steps[-1].done == steps[-1].total == 9

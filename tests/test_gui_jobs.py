@@ -80,3 +80,23 @@ def test_a_warning_raised_in_a_job_reaches_the_log_panel(window):
     wait_until(lambda: not window.jobs, 10_000)
     assert "the model was exported by an older allgui (UserWarning)" in \
         window.log_view.toPlainText()
+
+
+def test_a_job_without_stop_says_its_steps_and_stop_keeps_stopping(qtbot):
+    """Issue 26: an export cannot stop midway, so its Stop is off, and its
+    progress line then showed none of its steps' words (20 s of one line on the
+    real smears). The words show whatever the button; after Stop, "Stopping…" stays."""
+    from allgui.core.events import Progress
+    from allgui.gui.widgets.progress import JobProgress
+
+    line = JobProgress()
+    qtbot.addWidget(line)
+    line.set_running(True, "Exporting the model…")
+    line.stop_button.setEnabled(False)  # as the Validate tab does for an export
+    line.on_event(Progress("export", "export", 1, 3, "checking onnxruntime against torch (4 s)"))
+    assert line.label.text() == "checking onnxruntime against torch (4 s)"
+    line.set_running(True, "Validating…")
+    line.show_stopping()
+    line.on_event(Progress("Validation", "runs", 1, 2, "run 2 of 2"))
+    assert line.label.text() == "Stopping…"
+

@@ -123,7 +123,7 @@ class _RunPrinter(ProgressPrinter):
             super().__call__(event)
 
 
-def print_batch(batch) -> None:
+def print_batch(batch, sink=None) -> None:
     from allgui.core.files.text import terminal_text
     from allgui.core.report.document import table, table_text
     from allgui.core.validation.analysis import (
@@ -136,7 +136,7 @@ def print_batch(batch) -> None:
     from allgui.core.validation.run_record import BASELINE, TUNED
     from allgui.core.validation.stats import format_interval
 
-    analysis = analyse(batch)
+    analysis = analyse(batch, sink=sink)  # the bootstrap takes a while: its bar shows
     print(f"\nValidation batch {batch.batch_id} ({batch.state}): {batch.tuned.source}")
     print(f"Test set: {batch.test_set}\n")
     header, rows = metrics_rows(analysis, TUNED)
@@ -213,7 +213,7 @@ def run(args) -> int:
     with StopOnInterrupt(cancel, "Stopping at the next batch; finished runs are kept and the "
                          "same command continues (press Ctrl+C again to quit at once)."):
         batch = run_batch(project, settings, sink=printer, cancel=cancel, resume=True)
-    print_batch(batch)
+    print_batch(batch, printer)
     if batch.status == "stopped":
         print("Stopped: run the same command again to continue this batch.")
     print(f"\n{RESEARCH_NOTICE}")

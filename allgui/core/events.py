@@ -201,3 +201,44 @@ def job(
              JobFinished(name, ok=False, message=str(exc) or type(exc).__name__))
         raise
     sink(handle.event(name))
+
+
+# How often a step that cannot count its work says it is still at it: often
+# enough that a user never watches a still screen for long (issue 26: under
+# 10 s), seldom enough to cost nothing.
+HEARTBEAT_S = 2.0
+
+
+@contextmanager
+def ticking(say: Callable[[int], None] | None) -> Iterator[None]:
+    """While the body runs (one call that cannot report its own progress: an
+    ONNX export, a session loaded and checked), ``say(seconds so far)`` at once
+    and then every :data:`HEARTBEAT_S` seconds, from a thread of its own; the
+    last call has returned when the body's block is left. ``None``: nothing."""
+    if say is None:
+        yield
+        return
+    import threading
+    import time
+
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while True:
+            say(int(time.monotonic() - started))
+            if stop.wait(HEARTBEAT_S):
+                return
+
+    thread = threading.Thread(target=beat, name="allgui-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def seconds_words(message: str, seconds: int) -> str:
+    """``message`` with the time it has taken so far, once it is a second or more."""
+    return f"{message} ({seconds} s)" if seconds else message

@@ -350,7 +350,7 @@ class JobsMixin:
         """The one cancel path of the tab: Stop, Esc, the progress line's button."""
         if self.job is not None:
             self.job.stop()
-            self.progress.label.setText("Stopping…")
+            self.progress.show_stopping()
             self.job_changed()
 
     def _own_job_done(self) -> None:

@@ -37,7 +37,7 @@ import torch
 
 from allgui import RESEARCH_NOTICE, __version__
 from allgui.core.errors import AllguiError
-from allgui.core.events import Progress, Sink, job, null_sink
+from allgui.core.events import Progress, Sink, job, null_sink, seconds_words, ticking
 from allgui.core.export.check import Tolerance, check_images, compare_with_torch
 from allgui.core.export.graph import ExportGraph, torch_reference
 from allgui.core.export.metadata import (
@@ -116,6 +116,12 @@ def export_onnx(
     return result
 
 
+def _step(sink, done: int, words: str):
+    """Export's step ``done`` of 3, said every few seconds while its one call runs."""
+    return ticking(lambda seconds: sink(Progress(JOB, "export", done, 3,
+                                                 seconds_words(words, seconds))))
+
+
 def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, tolerance,
             sink) -> ExportResult:
     import onnx
@@ -130,12 +136,12 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
     graph = ExportGraph(model, size).eval()
 
     # 1. torch -> ONNX, in memory
-    sink(Progress(JOB, "export", 0, 3, "converting to ONNX"))
     buffer = io.BytesIO()
     dummy = torch.zeros(2, size, size, 3, dtype=torch.uint8)
     outputs = [OUTPUT_LOGITS, OUTPUT_PROBABILITIES, OUTPUT_CAM, OUTPUT_FEATURES]
     try:
-        with torch.inference_mode(), warnings.catch_warnings():
+        with _step(sink, 0, "converting to ONNX"), torch.inference_mode(), \
+                warnings.catch_warnings():
             # the legacy exporter announces its deprecation; it is chosen on purpose
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
@@ -158,13 +164,15 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
     training = training_fingerprint(buffer.getvalue(), size, meta.training_hashes,
                                     meta.feature_images, meta.reference_images, sink)
 
-    values = file_values(card, meta, model, graph.map_size, source, training, OPSET)
-    onnx.helper.set_model_props(proto, encode_metadata(values))
-    proto.producer_name = "allgui"
-    proto.producer_version = __version__
-    proto.doc_string = f"allgui ALL classifier ({', '.join(card.classes)}). {RESEARCH_NOTICE}"
+    with _step(sink, 0, "writing the model's card into the file"):  # part of 20 s unsaid
+        values = file_values(card, meta, model, graph.map_size, source, training, OPSET)
+        onnx.helper.set_model_props(proto, encode_metadata(values))
+        proto.producer_name = "allgui"
+        proto.producer_version = __version__
+        proto.doc_string = f"allgui ALL classifier ({', '.join(card.classes)}). {RESEARCH_NOTICE}"
     try:
-        onnx.checker.check_model(proto, full_check=True)
+        with _step(sink, 0, "checking the ONNX file"):
+            onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
         raise AllguiError(
             "The exported model failed the ONNX checker; nothing was written.", str(exc)
@@ -172,9 +180,9 @@ def _export(model_or_checkpoint, out_path, metadata, sample_images, input_size, 
     data = proto.SerializeToString()
 
     # 2. onnxruntime must give torch's answers (and autograd's Grad-CAM)
-    sink(Progress(JOB, "export", 1, 3, "checking onnxruntime against torch"))
-    images = check_images(sample_images, size)
-    diff = compare_with_torch(data, model, images, tolerance)
+    with _step(sink, 1, "checking onnxruntime against torch"):
+        images = check_images(sample_images, size)
+        diff = compare_with_torch(data, model, images, tolerance)
 
     # 3. write atomically and read back
     sink(Progress(JOB, "export", 2, 3, "writing"))

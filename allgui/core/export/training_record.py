@@ -12,7 +12,7 @@ import numpy as np
 
 from allgui.core.dataset.imaging import prepare_image
 from allgui.core.errors import AllguiError
-from allgui.core.events import Progress, Sink, null_sink
+from allgui.core.events import Progress, Sink, null_sink, seconds_words, ticking
 from allgui.core.infer.model_file import INPUT_NAME, OUTPUT_FEATURES
 from allgui.core.infer.training_data import TrainingFingerprint, feature_reference
 
@@ -61,11 +61,19 @@ def training_fingerprint(model_bytes: bytes, size: int, hashes: Sequence[str],
     if train:
         import onnxruntime as ort
 
-        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
         total = len(train) + len(held_out)
+
+        def said(done: int):  # the single calls around the counted images, said as they run
+            return ticking(lambda seconds: sink(Progress(
+                JOB, "training images", done, total,
+                seconds_words("recording where the training images lie", seconds))))
+
+        with said(0):
+            session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
         feats, kept = _features(session, [p for p, _ in train], size, sink, 0, total)
         labels = np.asarray([train[i][1] for i in kept], dtype=np.int64)
         ref, _ = _features(session, list(held_out), size, sink, len(train), total)
         if len(kept) >= 2:
-            reference = feature_reference(feats, labels, ref)
+            with said(total):
+                reference = feature_reference(feats, labels, ref)
     return TrainingFingerprint(frozenset(hashes), reference)

@@ -34,6 +34,7 @@ from allgui.core.events import (
     TrialFinished,
     TrialPruned,
     TrialStarted,
+    seconds_words,
 )
 from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model, weights_tag
 from allgui.core.project import Project
@@ -42,7 +43,7 @@ from allgui.core.search.record import plain
 from allgui.core.search.settings import SearchSettings
 from allgui.core.search.space import SearchSpace
 from allgui.core.train.augment import AugmentSettings
-from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.features import PREPARING, FeatureSet, build_feature_set
 from allgui.core.train.hparams import configuration
 from allgui.core.train.loop import (
     FitConfig,
@@ -143,6 +144,8 @@ class _Backbones:
                 amp=self.settings.precision,
                 augmentation=AugmentSettings.from_search(self.settings),
                 precision=self.settings.feature_precision, train_labels=self.data.train_labels,
+                preparing=lambda seconds: self.sink(Progress(
+                    job=JOB, phase="features", message=seconds_words(PREPARING, seconds))),
             )
             announce_features(self.sink, JOB, self.features[name])
             self.features_s += time.perf_counter() - started

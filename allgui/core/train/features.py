@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from allgui.core.errors import Cancelled
+from allgui.core.events import ticking
 from allgui.core.files.atomic import atomic_open, atomic_write_text
 from allgui.core.model.classifier import AllClassifier
 from allgui.core.train.augment import (
@@ -166,6 +167,10 @@ def feature_runtime(model: AllClassifier, images: np.ndarray, device: torch.devi
                           sample=sample, labels=sample_labels, calibration=calibration)
 
 
+# What the window and the terminal say while the backbone's runner is made.
+PREPARING = "Preparing the backbone (exported once, checked against torch)"
+
+
 def build_feature_set(
     model: AllClassifier,
     train_images: np.ndarray,
@@ -184,16 +189,21 @@ def build_feature_set(
     features: str = "auto",  # the engine: 'auto', 'onnxruntime', 'openvino' or 'torch'
     precision: str = "fp32",  # on a CPU engine: 'fp32', 'bf16' or 'int8' (checked first)
     train_labels: np.ndarray | None = None,  # for the precision's fidelity check
+    preparing: Callable[[int], None] | None = None,
 ) -> FeatureSet:
     """K augmented training views and the plain validation view, from the
     cache when there, computed (and stored) otherwise. ``progress(done,
-    total)`` counts images through the backbone, cached ones included."""
+    total)`` counts images through the backbone, cached ones included;
+    ``preparing(seconds so far)`` is called every few seconds while the
+    backbone's runner is made (exported, loaded and checked: tens of seconds
+    on a busy CPU, before the first image can be counted)."""
     if views < 1:
         raise ValueError("views must be at least 1")
     weights = weights_fingerprint(model)
-    runtime = feature_runtime(model, train_images, device, choice=features, amp=amp,
-                              cache_dir=cache_dir, weights=weights, precision=precision,
-                              labels=train_labels)
+    with ticking(preparing):
+        runtime = feature_runtime(model, train_images, device, choice=features, amp=amp,
+                                  cache_dir=cache_dir, weights=weights, precision=precision,
+                                  labels=train_labels)
     key = _key(model, weights, train_images, val_images, seed, data_key, augmentation,
                device, amp, runtime.path.key_name)
     folder = Path(cache_dir) / "features" / key if cache_dir is not None else None

@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from allgui.core.errors import AllguiError, Cancelled, DatasetError
-from allgui.core.events import Notice, Progress, Sink
+from allgui.core.events import Notice, Progress, Sink, seconds_words
 from allgui.core.files.text import count
 from allgui.core.model.classifier import AllClassifier, ModelConfig
 from allgui.core.train.augment import model_input, random_affine_matrices, view_generator
 from allgui.core.train.device import autocast, backbone_batch
-from allgui.core.train.features import FeatureSet, build_feature_set
+from allgui.core.train.features import PREPARING, FeatureSet, build_feature_set
 from allgui.core.train.objective import MODES, check_mode
 from allgui.core.train.views import unused_views_note, views_read
 
@@ -160,7 +160,8 @@ class CachedViews:
             features = cached_feature_set(
                 model, self.data, device, settings, views=views_read(settings.views, fit.epochs),
                 seed=fit.resolved_views_seed, cache_dir=self.cache_dir, cancel=cancel,
-                progress=progress)
+                progress=progress, preparing=lambda seconds: sink(Progress(
+                    job=fit.job, phase="features", message=seconds_words(PREPARING, seconds))))
             announce_features(sink, fit.job, features)
         return _CachedFeed(model, device, features)
 
@@ -168,16 +169,18 @@ class CachedViews:
 def cached_feature_set(model: AllClassifier, data: TrainingData, device: torch.device,
                        settings, *, views: int, seed: int, cache_dir: str | Path | None,
                        cancel: threading.Event | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> FeatureSet:
+                       progress: Callable[[int, int], None] | None = None,
+                       preparing: Callable[[int], None] | None = None) -> FeatureSet:
     """The features a cached fit of ``settings`` (a TrainSettings) reads: its
     ``views`` training views drawn from ``seed`` and the plain validation
-    features. Whoever asks (a fit, the linear probe) gets the same cache entry."""
+    features. Whoever asks (a fit, the linear probe) gets the same cache entry.
+    ``preparing`` hears the seconds while the backbone's runner is made."""
     return build_feature_set(
         model, data.train_images, data.val_images, views=views, seed=seed, device=device,
         cache_dir=cache_dir, data_key=data.key, batch_size=settings.extract_batch_size,
         amp=settings.amp, cancel=cancel, progress=progress, features=settings.features,
         augmentation=settings.augmentation, precision=settings.feature_precision,
-        train_labels=data.train_labels,
+        train_labels=data.train_labels, preparing=preparing,
     )
 
 

@@ -11,9 +11,12 @@ sampling (and the probe is the same model on every seed)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from allgui.core.errors import Cancelled
+from allgui.core.events import Progress, Sink, job
 from allgui.core.files.text import count
 from allgui.core.validation.batch import Batch
 from allgui.core.validation.bootstrap import Difference, bootstrap_figures, paired_bootstrap
@@ -115,7 +118,41 @@ def _auc_intervals(batch: Batch, run: RunRecord, p: Predictions) -> list[RunInte
     return out
 
 
-def analyse(batch: Batch, resamples: int = RESAMPLES, seed: int = 0) -> BatchAnalysis:
+JOB = "Statistics"
+
+
+class _Ticks:
+    """Counts bootstrap resamples for a progress bar: a Progress every 2% of
+    them, so a long analysis moves every second or two on a busy CPU; and
+    stops there when ``cancel`` is set (closing the window waits for it)."""
+
+    def __init__(self, sink: Sink | None, total: int, cancel: threading.Event | None) -> None:
+        self.sink, self.total, self.done, self.cancel = sink, total, 0, cancel
+        self.every = max(1, total // 50)
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("Stopped while computing the statistics; the runs are kept.")
+        if self.sink is not None and (self.done % self.every == 0 or self.done == self.total):
+            self.sink(Progress(JOB, phase="statistics", done=min(self.done, self.total),
+                               total=self.total, message="Intervals over the test images "
+                               "(bootstrap)"))
+
+
+def analyse(batch: Batch, resamples: int = RESAMPLES, seed: int = 0,
+            sink: Sink | None = None, cancel: threading.Event | None = None) -> BatchAnalysis:
+    """The batch's statistics; ``sink`` hears its progress (the bootstrap of
+    every model and comparison takes tens of seconds on a busy CPU), and
+    ``cancel`` stops it between resamples (raising Cancelled)."""
+    if sink is None:
+        return _analyse(batch, resamples, seed, None, cancel)
+    with job(sink, JOB, "Statistics over the runs and the test images"):
+        return _analyse(batch, resamples, seed, sink, cancel)
+
+
+def _analyse(batch: Batch, resamples: int, seed: int, sink: Sink | None,
+             cancel: threading.Event | None) -> BatchAnalysis:
     tuned = _by_seed(batch, TUNED)
     base = _by_seed(batch, BASELINE) if batch.baseline else []
     probe = _by_seed(batch, PROBE) if batch.probe else []
@@ -138,15 +175,19 @@ def analyse(batch: Batch, resamples: int = RESAMPLES, seed: int = 0) -> BatchAna
     probas = {label: [same[(label, s)].probabilities for s in batch.seeds if (label, s) in same]
               for label in (TUNED, BASELINE, PROBE)}
     patients = reference.patients if reference is not None else None
+    compared = [o for o in (BASELINE, PROBE) if probas[TUNED] and probas[o]]
+    loops = sum(1 for ps in probas.values() if ps) + len(compared)
+    tick = _Ticks(sink, loops * resamples, cancel) if reference is not None else None
     for label, ps in probas.items():
         if ps and reference is not None:
             test[label], unit = bootstrap_figures(reference.labels, ps, batch.classes, positive,
-                                                  patients, resamples, seed)
+                                                  patients, resamples, seed, tick=tick)
     diffs: dict[str, dict[str, Difference]] = {}
-    for other in (BASELINE, PROBE):
-        if probas[TUNED] and probas[other] and reference is not None:
+    for other in compared:
+        if reference is not None:
             diffs[other] = paired_bootstrap(reference.labels, probas[TUNED], probas[other],
-                                            batch.classes, positive, patients, resamples, seed)
+                                            batch.classes, positive, patients, resamples, seed,
+                                            tick=tick)
 
     first = next((r.metrics for r in tuned + base + probe if r is not None and r.metrics), None)
     rows: list[MeasureRow] = []

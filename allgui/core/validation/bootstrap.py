@@ -14,7 +14,7 @@ Numpy and scipy only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,11 +110,13 @@ def unit_of(patients: Sequence[str | None] | None, n: int) -> str:
     return "patient" if _patient_codes(patients, n) is not None else "image"
 
 
-def _resamples(labels: np.ndarray, codes: np.ndarray | None, k: int, resamples: int, seed: int):
+def _resamples(labels: np.ndarray, codes: np.ndarray | None, k: int, resamples: int, seed: int,
+               tick: Callable[[], None] | None = None):
     """(image indices, patient group per index or None) of bootstrap resamples:
     whole patients (a patient drawn twice counts twice), or images within
     each class; resamples lacking a class are skipped (a figure of that
-    class would be undefined)."""
+    class would be undefined). ``tick`` is called once per resample drawn
+    (skipped ones too), for a progress bar."""
     rng = np.random.default_rng(seed)
     if codes is not None:
         members = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
@@ -125,6 +127,8 @@ def _resamples(labels: np.ndarray, codes: np.ndarray | None, k: int, resamples: 
                     for c in range(k)] if single else [np.arange(len(members))]
     strata = [np.flatnonzero(labels == c) for c in range(k)]
     for _ in range(resamples):
+        if tick is not None:
+            tick()
         if codes is not None:
             draws = np.concatenate([g[rng.integers(0, g.size, g.size)] for g in by_class
                                     if g.size])
@@ -160,10 +164,11 @@ def _check(labels: np.ndarray, probas: Sequence[np.ndarray]) -> None:
 
 def bootstrap_figures(labels: np.ndarray, probas: Sequence[np.ndarray], classes: Sequence[str],
                       positive: str, patients: Sequence[str | None] | None = None,
-                      resamples: int = 1000, seed: int = 0, confidence: float = CONFIDENCE
-                      ) -> tuple[dict[str, Bounded], str]:
+                      resamples: int = 1000, seed: int = 0, confidence: float = CONFIDENCE,
+                      tick: Callable[[], None] | None = None) -> tuple[dict[str, Bounded], str]:
     """Percentile interval of each figure's mean over ``probas`` (one or more
-    runs on the same images), and the unit resampled ('patient' or 'image')."""
+    runs on the same images), and the unit resampled ('patient' or 'image');
+    ``tick`` is called once per resample."""
     labels = np.asarray(labels, dtype=np.int64)
     probas = [np.asarray(p, dtype=np.float64) for p in probas]
     _check(labels, probas)
@@ -178,7 +183,7 @@ def bootstrap_figures(labels: np.ndarray, probas: Sequence[np.ndarray], classes:
                 f"{MIN_PATIENTS} or more needed)")
         return {key: Bounded(None, None, f"bootstrap by {unit}", note) for key in keys}, unit
     samples: dict[str, list[float]] = {}
-    for idx, groups in _resamples(labels, codes, len(classes), resamples, seed):
+    for idx, groups in _resamples(labels, codes, len(classes), resamples, seed, tick):
         for key, v in _mean_figures(labels, probas, classes, positive, idx, groups).items():
             samples.setdefault(key, []).append(v)
     a = (1 - confidence) / 2
@@ -228,10 +233,11 @@ def _denominators(labels: np.ndarray, probas: Sequence[np.ndarray], classes: Seq
 def paired_bootstrap(labels: np.ndarray, probas_a: Sequence[np.ndarray],
                      probas_b: Sequence[np.ndarray], classes: Sequence[str], positive: str,
                      patients: Sequence[str | None] | None = None, resamples: int = 1000,
-                     seed: int = 0, confidence: float = CONFIDENCE) -> dict[str, Difference]:
+                     seed: int = 0, confidence: float = CONFIDENCE,
+                     tick: Callable[[], None] | None = None) -> dict[str, Difference]:
     """Each figure's difference (mean over A's runs minus mean over B's) with
     a percentile interval and a two-sided p-value, both models scored on the
-    same resamples of the same test images."""
+    same resamples of the same test images; ``tick`` is called once per resample."""
     labels = np.asarray(labels, dtype=np.int64)
     pa = [np.asarray(p, dtype=np.float64) for p in probas_a]
     pb = [np.asarray(p, dtype=np.float64) for p in probas_b]
@@ -242,7 +248,7 @@ def paired_bootstrap(labels: np.ndarray, probas_a: Sequence[np.ndarray],
     fa = _mean_figures(labels, pa, classes, positive, full, codes)
     fb = _mean_figures(labels, pb, classes, positive, full, codes)
     samples: dict[str, list[float]] = {}
-    for idx, groups in _resamples(labels, codes, len(classes), resamples, seed):
+    for idx, groups in _resamples(labels, codes, len(classes), resamples, seed, tick):
         sa = _mean_figures(labels, pa, classes, positive, idx, groups)
         sb = _mean_figures(labels, pb, classes, positive, idx, groups)
         for key in sa:

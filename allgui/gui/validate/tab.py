@@ -21,7 +21,6 @@ from allgui.core.events import EpochEnded, Progress, RunFinished
 from allgui.core.files.text import count
 from allgui.core.model.measures import run_line
 from allgui.core.project import Project
-from allgui.gui.jobs import stateless
 from allgui.gui.tab import ProjectTab
 from allgui.gui.validate.evaluate import evaluate_button
 from allgui.gui.validate.figure_pages import figure_page, set_figure
@@ -128,7 +127,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         self._restore_baseline(project)
         self._set_resumable(None)
         if project is not None:
-            self.start_job("Reading validation runs", stateless(load_latest), project,
+            self.start_job("Reading validation runs", load_latest, project,
                            on_success=lambda v: v is not None and project is self.project
                            and self._show(v),
                            on_failure=lambda exc: self.log(
@@ -224,7 +223,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
     def _show_finished_runs(self, folder: str) -> None:
         """The running batch as it stands, in the table and figures, read off the GUI thread."""
         token = self._running_batch
-        self.start_job("Reading validation runs", stateless(load_folder), folder,
+        self.start_job("Reading validation runs", load_folder, folder,
                        on_success=lambda v: self._show_live(v, token),
                        on_failure=lambda exc: None)  # the next run, or the end, shows it
 
@@ -243,7 +242,7 @@ class ValidateTab(ValidationForm, ResumeOffer, ProjectTab):
         self._running_batch += 1  # a read still on its way shows nothing now
         if self.view is None and self.project is not None:  # ended without a result: the last
             project = self.project
-            self.start_job("Reading validation runs", stateless(load_latest), project,
+            self.start_job("Reading validation runs", load_latest, project,
                            on_success=lambda v: v is not None and project is self.project
                            and self.view is None and self._show(v),
                            on_failure=lambda exc: None)

@@ -24,7 +24,10 @@ class BatchView:
     roc: list  # allgui.core.report.figures.RocCurve
 
 
-def analyse_batch(batch) -> BatchView | None:
+def analyse_batch(batch, sink: Sink | None = None,
+                  cancel: threading.Event | None = None) -> BatchView | None:
+    """What the tab draws of ``batch``; ``sink`` hears the statistics' progress,
+    ``cancel`` stops them (closing the window does not wait for their end)."""
     from allgui.core.report.figures import roc_curves
     from allgui.core.validation.analysis import (
         analyse,
@@ -36,7 +39,7 @@ def analyse_batch(batch) -> BatchView | None:
 
     if batch is None or not batch.runs_of(TUNED):
         return None
-    analysis = analyse(batch)
+    analysis = analyse(batch, sink=sink, cancel=cancel)
     header, rows = metrics_rows(analysis)
     runs = []
     for r in batch.runs_of(TUNED):
@@ -52,14 +55,15 @@ def run_and_analyse(project: Project, settings, sink: Sink, cancel: threading.Ev
     interrupted batch with these settings is continued, not started again."""
     from allgui.core.validation.run import run_batch
 
-    return analyse_batch(run_batch(project, settings, sink, cancel, resume=True))
+    return analyse_batch(run_batch(project, settings, sink, cancel, resume=True), sink, cancel)
 
 
-def load_folder(folder: str) -> BatchView | None:
-    """The batch in ``folder`` as it stands now (while it runs: its finished runs)."""
+def load_folder(folder: str, sink: Sink, cancel: threading.Event) -> BatchView | None:
+    """The batch in ``folder`` as it stands now (while it runs: its finished runs);
+    its progress is not shown (the running batch's is), Stop and closing end it."""
     from allgui.core.validation.batch import load_batch
 
-    return analyse_batch(load_batch(folder))
+    return analyse_batch(load_batch(folder), cancel=cancel)
 
 
 def read_resumable(project: Project):
@@ -69,10 +73,10 @@ def read_resumable(project: Project):
     return resumable(project)
 
 
-def load_latest(project: Project) -> BatchView | None:
+def load_latest(project: Project, sink: Sink, cancel: threading.Event) -> BatchView | None:
     from allgui.core.validation.batch import latest_batch
 
-    return analyse_batch(latest_batch(project))
+    return analyse_batch(latest_batch(project), cancel=cancel)
 
 
 def export_chosen_run(project: Project, batch, sink: Sink, cancel: threading.Event):

@@ -64,17 +64,24 @@ class JobProgress(QWidget):
         layout.addWidget(self.eta)
         layout.addWidget(self.stop_button)
         self._clock = PhaseClock()
+        self._running = self._stopping = False
         self.set_running(False)
 
     def _stop(self) -> None:
         self.stop_button.setEnabled(False)
-        self.label.setText("Stopping…")
+        self.show_stopping()
         self.stop_requested.emit()
+
+    def show_stopping(self) -> None:
+        """"Stopping…" from now until the job ends (its later progress not shown)."""
+        self._stopping = True
+        self.label.setText("Stopping…")
 
     def set_running(self, running: bool, text: str = "", done: bool = True) -> None:
         """Running: a busy bar. Ended: ``text``, and a full bar only when the
         work ended whole (``done``); a failed or stopped job leaves it empty."""
         self.stop_button.setEnabled(running)
+        self._running, self._stopping = running, False
         if running:
             self._clock = PhaseClock()
             self.bar.setRange(0, 0)  # busy until the first Progress
@@ -95,7 +102,9 @@ class JobProgress(QWidget):
             self.bar.setValue(min(done, total))
         else:
             self.bar.setRange(0, 0)
-        if self.stop_button.isEnabled():
+        # A job without Stop (an export) says its steps too (issue 26: 20 s of
+        # "checking..." unseen); after Stop, "Stopping…" stays.
+        if self._running and not self._stopping:
             self.label.setText(words or phase or "Working…")
         self.eta.setText(self._clock.estimate(phase, done, total))
 
