@@ -127,6 +127,12 @@ def test_classify_results_start_sorted_a_to_z(window, qtbot, tiny_models, tmp_pa
     wait_jobs(qtbot, window)
     names = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
     assert names == expected
+    assert tab.progress.label.text() == "6 images classified."
+    tab.classify_paths([str(folder / "a.png"), str(folder / "c.png")])  # added to the table
+    wait_jobs(qtbot, window)
+    assert tab.table.rowCount() == 8
+    # the words name the table's rows too ("2 images classified." beside 8 rows)
+    assert tab.progress.label.text() == "2 images classified. 8 images in the table."
 
 
 def test_the_command_line_says_stopped_apart_from_failed():

@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "allgui"
 
 # Modules aim at about 400 lines; above this one a module is two modules.
-MAX_LINES = 450
+MAX_LINES = 400
 # Over the limit today, each being split; remove an entry when its module is
 # back under (the test fails until the list says so).
 KNOWN_LONG: set[str] = set()

@@ -251,6 +251,8 @@ class ClassifyTab(SelectedImage, ProjectTab):
             f", {n_bad} could not be classified" if n_bad else "") + "."
         if outcome.stopped:
             summary = "Stopped. " + summary
+        if self.results:  # "4 classified" beside 8 rows read as 4 lost
+            summary += f" {count(len(self.results) + len(results), 'image')} in the table."
         self.progress.set_running(False, summary)
         self.table.setSortingEnabled(False)
         for result in results:
