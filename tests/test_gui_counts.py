@@ -170,3 +170,35 @@ def test_an_opened_study_shows_its_trials_on_the_bar(window, qtbot, tmp_path, ma
     assert (bar.value(), bar.maximum()) == (3, 4)
     assert "3 of 4 trials done" in tab.progress.label.text()
     assert tab.start_button.text() == "Resume search (3 of 4 done)"
+
+
+def test_the_search_s_bar_follows_the_data_s_preparation(window, qtbot):
+    # Before its trials a search prepares the data: a cache job of 800 images,
+    # then the look for near-duplicates. The study's bar took the cache's
+    # total for the study's and held it at 0 of 800: 11 s unmoving on 800
+    # real smears (issue 26's window flow).
+    import threading
+
+    from allgui.core.events import JobStarted, Progress
+
+    from support.gui import wait_until
+
+    go = threading.Event()
+
+    def search_like(sink, cancel) -> str:
+        sink(JobStarted("cache", description="Preparing 800 images at 224 px", total=800))
+        sink(Progress("cache", phase="preparing images", done=400, total=800))
+        sink(Progress("prepare-data", phase="near-duplicates", done=40, total=800,
+                      message="Looking for near-duplicates"))
+        go.wait(60)
+        return "done"
+
+    tab = window.optimize_tab
+    tab.run_job("Search", search_like, text="Preparing the data…", on_event=tab.on_event)
+    bar = tab.progress.bar
+    try:
+        wait_until(lambda: bar.value() == 40, timeout=20_000)
+        assert (bar.maximum(), tab.progress.label.text()) == (800, "Looking for near-duplicates")
+    finally:
+        go.set()
+        wait_jobs(qtbot, window)

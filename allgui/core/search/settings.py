@@ -37,6 +37,9 @@ def _not_among(settings: Any, choices: dict[str, tuple[str, ...]]) -> list[str]:
             if getattr(settings, name) not in options]
 
 
+SEARCH_JOB = "search"  # the job a search's events name (here, where the window can read it)
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """How a study searches; stored in project.toml's ``[search]`` section."""

@@ -40,7 +40,7 @@ from allgui.core.model.classifier import AllClassifier, ModelConfig, build_model
 from allgui.core.project import Project
 from allgui.core.search import study_write as W
 from allgui.core.search.record import plain
-from allgui.core.search.settings import SearchSettings
+from allgui.core.search.settings import SEARCH_JOB, SearchSettings
 from allgui.core.search.space import SearchSpace
 from allgui.core.train.augment import AugmentSettings
 from allgui.core.train.features import PREPARING, FeatureSet, build_feature_set
@@ -57,7 +57,7 @@ from allgui.core.train.loop import (
 from allgui.core.train.sources import TrainingData, announce_features, source_for
 from allgui.core.train.views import unused_views_note, views_read
 
-JOB = "search"  # the job a search's events name
+JOB = SEARCH_JOB  # the job a search's events name
 
 
 def search_train_settings(settings: SearchSettings) -> TrainSettings:

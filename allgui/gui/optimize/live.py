@@ -17,6 +17,7 @@ from allgui.core.events import (
     TrialPruned,
     TrialStarted,
 )
+from allgui.core.search.settings import SEARCH_JOB
 from allgui.gui.widgets.progress import format_duration
 
 
@@ -32,11 +33,14 @@ class LiveSearch:
 
     def on_event(self, event: Event) -> None:
         number = self.book.apply(event)
-        if isinstance(event, JobStarted) and event.total is not None:
+        # Only the search's own events move the study's bar: the data's preparation
+        # (a job of 800 images) once set it to 0 of 800 and held it there.
+        ours = event.job == SEARCH_JOB
+        if isinstance(event, JobStarted) and event.total is not None and ours:
             self._remaining = event.total
             self._trials_done = 0
             self._show_study_progress()  # from 0, not the last phase's 100 %
-        if isinstance(event, Progress) and event.phase != "features":
+        if isinstance(event, Progress) and event.phase != "features" and ours:
             self._show_study_progress()  # the bar counts trials, not a trial's epochs
         if (isinstance(event, EpochEnded) and event.trial is not None and event.epochs
                 and event.trial == self.book.running):
