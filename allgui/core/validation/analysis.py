@@ -19,7 +19,12 @@ from allgui.core.errors import Cancelled
 from allgui.core.events import Progress, Sink, job
 from allgui.core.files.text import count
 from allgui.core.validation.batch import Batch
-from allgui.core.validation.bootstrap import Difference, bootstrap_figures, paired_bootstrap
+from allgui.core.validation.bootstrap import (
+    Difference,
+    bootstrap_figures,
+    paired_bootstrap,
+    unit_of,
+)
 from allgui.core.validation.intervals import Bounded, delong, format_bounded, seed_interval
 from allgui.core.validation.predictions import Predictions, read_predictions
 from allgui.core.validation.run_record import BASELINE, PROBE, TUNED, RunRecord
@@ -119,6 +124,10 @@ def _auc_intervals(batch: Batch, run: RunRecord, p: Predictions) -> list[RunInte
 
 
 JOB = "Statistics"
+# A running batch's view has no bootstrap (resamples=0): each finished run is
+# shown at once with its figures; the test-image intervals come at the end
+# (their bootstrap took 70 s on 800 real smears, every finished run waiting).
+LATER = "at the batch's end"
 
 
 class _Ticks:
@@ -178,13 +187,15 @@ def _analyse(batch: Batch, resamples: int, seed: int, sink: Sink | None,
     compared = [o for o in (BASELINE, PROBE) if probas[TUNED] and probas[o]]
     loops = sum(1 for ps in probas.values() if ps) + len(compared)
     tick = _Ticks(sink, loops * resamples, cancel) if reference is not None else None
+    if reference is not None and resamples == 0:  # what the end's bootstrap will resample
+        unit = unit_of(patients, len(reference.labels))
     for label, ps in probas.items():
-        if ps and reference is not None:
+        if ps and reference is not None and resamples > 0:
             test[label], unit = bootstrap_figures(reference.labels, ps, batch.classes, positive,
                                                   patients, resamples, seed, tick=tick)
     diffs: dict[str, dict[str, Difference]] = {}
     for other in compared:
-        if reference is not None:
+        if reference is not None and resamples > 0:
             diffs[other] = paired_bootstrap(reference.labels, probas[TUNED], probas[other],
                                             batch.classes, positive, patients, resamples, seed,
                                             tick=tick)
@@ -200,7 +211,9 @@ def _analyse(batch: Batch, resamples: int, seed: int, sink: Sink | None,
                 values[PROBE] = tuple(_value(r, key) for r in probe)
             row = MeasureRow(key, label, values[TUNED], summarize(values[TUNED]),
                              seeds={k: seed_interval(v) for k, v in values.items()},
-                             test={k: t[key] for k, t in test.items() if key in t})
+                             test={k: t[key] for k, t in test.items() if key in t}
+                             if resamples > 0 else
+                             {k: Bounded(None, None, "bootstrap", LATER) for k in values})
             if BASELINE in values:
                 row = replace(row, baseline=values[BASELINE],
                               baseline_summary=summarize(values[BASELINE]),
@@ -260,7 +273,9 @@ def metrics_note(analysis: BatchAnalysis, label: str = TUNED) -> str:
         "Two intervals, each named for what it resamples: '95% over seeds' is Student's t "
         "over the runs (how much training varies on this one test set; fewer than three "
         "runs: too few to say), '95% over test' is a percentile bootstrap of the mean over "
-        f"runs with the test {unit} resampled ({analysis.resamples} resamples): how much "
+        f"runs with the test {unit} resampled ("
+        + (f"{analysis.resamples} resamples" if analysis.resamples else
+           "computed once the batch has ended") + "): how much "
         "the figure could move with another test sample, usually the larger uncertainty. "
         "Both stay within 0..1. "
         "Per-class figures take that class as positive; 'weighted' averages weight each "

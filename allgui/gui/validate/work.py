@@ -24,12 +24,14 @@ class BatchView:
     roc: list  # allgui.core.report.figures.RocCurve
 
 
-def analyse_batch(batch, sink: Sink | None = None,
-                  cancel: threading.Event | None = None) -> BatchView | None:
+def analyse_batch(batch, sink: Sink | None = None, cancel: threading.Event | None = None,
+                  live: bool = False) -> BatchView | None:
     """What the tab draws of ``batch``; ``sink`` hears the statistics' progress,
-    ``cancel`` stops them (closing the window does not wait for their end)."""
+    ``cancel`` stops them (closing the window does not wait for their end);
+    ``live``: a running batch, its test-image intervals left to its end."""
     from allgui.core.report.figures import roc_curves
     from allgui.core.validation.analysis import (
+        RESAMPLES,
         analyse,
         comparison_rows,
         metrics_note,
@@ -39,7 +41,7 @@ def analyse_batch(batch, sink: Sink | None = None,
 
     if batch is None or not batch.runs_of(TUNED):
         return None
-    analysis = analyse(batch, sink=sink, cancel=cancel)
+    analysis = analyse(batch, resamples=0 if live else RESAMPLES, sink=sink, cancel=cancel)
     header, rows = metrics_rows(analysis)
     runs = []
     for r in batch.runs_of(TUNED):
@@ -63,7 +65,7 @@ def load_folder(folder: str, sink: Sink, cancel: threading.Event) -> BatchView |
     its progress is not shown (the running batch's is), Stop and closing end it."""
     from allgui.core.validation.batch import load_batch
 
-    return analyse_batch(load_batch(folder), cancel=cancel)
+    return analyse_batch(load_batch(folder), cancel=cancel, live=True)
 
 
 def read_resumable(project: Project):
