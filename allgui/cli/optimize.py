@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from allgui.cli.progress_printer import ProgressPrinter
-from allgui.core.model.measures import OBJECTIVES, name_of
+from allgui.core.model.measures import OBJECTIVES, name_of, short
 
 
 def register(subparsers) -> None:
@@ -168,7 +168,7 @@ def format_table(result, top: int = 5) -> str:
             f"{t.duration_s:.1f}s"])
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
     line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
-    out = [f"Best trials of study '{result.study_name}' ({result.objective} on validation):"]
+    out = [f"Best trials of study '{result.study_name}' ({short(result.objective)} on validation):"]
     out.append(line(header))
     out.append("  ".join("-" * w for w in widths))
     out.extend(line(r) for r in body)
