@@ -210,33 +210,44 @@ HEARTBEAT_S = 2.0
 
 
 @contextmanager
-def ticking(say: Callable[[int], None] | None) -> Iterator[None]:
-    """While the body runs (one call that cannot report its own progress: an
-    ONNX export, a session loaded and checked), ``say(seconds so far)`` at once
-    and then every :data:`HEARTBEAT_S` seconds, from a thread of its own; the
-    last call has returned when the body's block is left. ``None``: nothing."""
-    if say is None:
-        yield
-        return
+def repeating(call: Callable[[], None], every_s: float,
+              name: str = "allgui-heartbeat") -> Iterator[None]:
+    """While the body runs, ``call()`` at once and then every ``every_s``
+    seconds, from a thread of its own; the last call has returned when the
+    body's block is left (a study's heartbeat, a long step's "still at it")."""
     import threading
-    import time
 
     stop = threading.Event()
-    started = time.monotonic()
 
     def beat() -> None:
         while True:
-            say(int(time.monotonic() - started))
-            if stop.wait(HEARTBEAT_S):
+            call()
+            if stop.wait(every_s):
                 return
 
-    thread = threading.Thread(target=beat, name="allgui-heartbeat", daemon=True)
+    thread = threading.Thread(target=beat, name=name, daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
+
+
+@contextmanager
+def ticking(say: Callable[[int], None] | None) -> Iterator[None]:
+    """While the body runs (one call that cannot report its own progress: an
+    ONNX export, a session loaded and checked), ``say(seconds so far)`` at once
+    and then every :data:`HEARTBEAT_S` seconds (see :func:`repeating`).
+    ``None``: nothing."""
+    if say is None:
+        yield
+        return
+    import time
+
+    started = time.monotonic()
+    with repeating(lambda: say(int(time.monotonic() - started)), HEARTBEAT_S):
+        yield
 
 
 def seconds_words(message: str, seconds: int) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from allgui.core.events import Notice, Sink
+from allgui.core.events import Notice, Sink, repeating
 from allgui.core.search import study_write as W
 from allgui.core.search.loop import JOB
 from allgui.core.search.record import StudyRecord, TrialRecord
@@ -144,20 +144,10 @@ class Presence:
 
 @contextlib.contextmanager
 def heartbeat(storage, trial_id: int, every_s: float, presence: Presence) -> Iterator[None]:
-    stop = threading.Event()
-
     def beat() -> None:
-        while True:
-            with contextlib.suppress(Exception):  # the next beat tries again
-                storage.record_heartbeat(trial_id)
-            presence.say()
-            if stop.wait(every_s):
-                return
+        with contextlib.suppress(Exception):  # the next beat tries again
+            storage.record_heartbeat(trial_id)
+        presence.say()
 
-    thread = threading.Thread(target=beat, name="allgui-heartbeat", daemon=True)
-    thread.start()
-    try:
+    with repeating(beat, every_s):
         yield
-    finally:
-        stop.set()
-        thread.join()
